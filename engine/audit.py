@@ -1,0 +1,183 @@
+"""The append-only, hash-chained audit trail (one chain per organization).
+
+``hash = sha256(prev_hash ‖ canonical JSON)``, where the canonical JSON (sorted keys, no spaces,
+UTF-8) is stored as text in ``payload``. An event is appended inside the caller's transaction, so it
+commits or rolls back with the change it records. Appends lock the organization's chain head, so
+concurrent writers queue instead of forking the chain.
+"""
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, insert, select, text, update
+from sqlalchemy.orm import Session
+
+from engine.models.audit import GENESIS_HASH, AuditChainHead, AuditEvent
+from engine.models.base import utc_iso, utcnow
+
+_events = AuditEvent.__table__
+_heads = AuditChainHead.__table__
+
+# Columns that repeat payload keys, in the order verify_chain reads them.
+MIRRORED_COLUMNS = (
+    "seq",
+    "ts",
+    "actor_id",
+    "actor_name",
+    "subject_type",
+    "subject_id",
+    "action",
+    "from_state",
+    "to_state",
+    "reason",
+    "signature_id",
+)
+
+
+@dataclass(frozen=True)
+class Actor:
+    id: int | None
+    name: str
+
+
+SYSTEM = Actor(id=None, name="system")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    raise TypeError(f"{type(value).__name__} is not audit-serializable")
+
+
+def canonical_json(data: Mapping[str, Any]) -> str:
+    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS, default=_json_default).decode()
+
+
+def chain_hash(prev_hash: str, payload: str) -> str:
+    return hashlib.sha256((prev_hash + payload).encode()).hexdigest()
+
+
+def field_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """``{field: [old, new]}`` for every field whose value differs."""
+    return {
+        key: [before.get(key), after.get(key)]
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    }
+
+
+def ensure_chain_head(session: Session, *, org_id: int) -> None:
+    session.execute(insert(_heads).values(org_id=org_id, last_seq=0, last_hash=GENESIS_HASH))
+
+
+def append_event(
+    session: Session,
+    *,
+    org_id: int,
+    actor: Actor,
+    subject_type: str,
+    subject_id: str | int,
+    action: str,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    changes: Mapping[str, list[Any]] | None = None,
+    reason: str | None = None,
+    signature_id: int | None = None,
+) -> dict[str, Any]:
+    """Append one event to the organization's chain in the session's transaction; returns its row."""
+    head = session.execute(
+        select(_heads.c.last_seq, _heads.c.last_hash).where(_heads.c.org_id == org_id).with_for_update()
+    ).first()
+    if head is None:
+        raise LookupError(f"organization {org_id} has no audit chain head")
+    row = {
+        "org_id": org_id,
+        "seq": head.last_seq + 1,
+        "ts": utc_iso(utcnow()),
+        "actor_id": actor.id,
+        "actor_name": actor.name,
+        "subject_type": subject_type,
+        "subject_id": str(subject_id),
+        "action": action,
+        "from_state": from_state,
+        "to_state": to_state,
+        "reason": reason,
+        "signature_id": signature_id,
+    }
+    payload = canonical_json({**row, "changes": dict(changes or {})})
+    row.update(prev_hash=head.last_hash, hash=chain_hash(head.last_hash, payload), payload=payload)
+    session.execute(insert(_events).values(**row))
+    session.execute(
+        update(_heads)
+        .where(_heads.c.org_id == org_id)
+        .values(last_seq=row["seq"], last_hash=row["hash"])
+    )
+    return row
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    org_id: int
+    events_checked: int
+    broken_seq: int | None = None
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_seq is None
+
+
+_VERIFY_SQL = (
+    "SELECT " + ", ".join(MIRRORED_COLUMNS) + ", prev_hash, hash, payload "
+    "FROM audit_event WHERE org_id = :org_id ORDER BY seq"
+)
+
+
+def verify_chain(connection: Connection, *, org_id: int, batch_size: int = 20000) -> ChainCheck:
+    """Walk the chain in ``seq`` order and report the first broken link and why."""
+    sha256 = hashlib.sha256
+    loads = orjson.loads
+    width = len(MIRRORED_COLUMNS)
+    expected_seq = 1
+    last_hash = GENESIS_HASH
+    result = connection.execute(text(_VERIFY_SQL), {"org_id": org_id})
+    while batch := result.fetchmany(batch_size):
+        for row in batch:
+            seq = row[0]
+            if seq != expected_seq:
+                problem = (
+                    f"event {expected_seq} is missing (next present is {seq})"
+                    if seq > expected_seq
+                    else f"seq {seq} appears twice"
+                )
+                return ChainCheck(org_id, expected_seq - 1, expected_seq, problem)
+            prev_hash, stored_hash, payload = row[width], row[width + 1], row[width + 2]
+            if prev_hash != last_hash:
+                return ChainCheck(org_id, seq - 1, seq, "prev_hash does not match the hash of the previous event")
+            if sha256((prev_hash + payload).encode()).hexdigest() != stored_hash:
+                return ChainCheck(org_id, seq - 1, seq, "hash does not match the payload (payload altered)")
+            data = loads(payload)
+            if data.get("org_id") != org_id or tuple(data.get(c) for c in MIRRORED_COLUMNS) != tuple(row[:width]):
+                field = next(
+                    (c for i, c in enumerate(MIRRORED_COLUMNS) if data.get(c) != row[i]), "org_id"
+                )
+                return ChainCheck(org_id, seq - 1, seq, f"column {field} differs from the hashed payload")
+            last_hash = stored_hash
+            expected_seq += 1
+    checked = expected_seq - 1
+    head = connection.execute(
+        select(_heads.c.last_seq, _heads.c.last_hash).where(_heads.c.org_id == org_id)
+    ).first()
+    head_seq, head_hash = (head.last_seq, head.last_hash) if head else (0, GENESIS_HASH)
+    if (head_seq, head_hash) != (checked, last_hash):
+        if head_seq > checked:
+            problem = f"the chain head records {head_seq} events but the trail ends at {checked} (events removed)"
+            return ChainCheck(org_id, checked, checked + 1, problem)
+        return ChainCheck(org_id, checked, checked, "the last event does not match the chain head")
+    return ChainCheck(org_id, checked)

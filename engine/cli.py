@@ -1,0 +1,244 @@
+"""The ``tanguan`` command. Imports stay inside the commands so that start-up is fast."""
+
+import sys
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="碳管 Tanguan — carbon management system")
+db_app = typer.Typer(no_args_is_help=True, help="数据库 / database schema")
+user_app = typer.Typer(no_args_is_help=True, help="用户 / user accounts")
+audit_app = typer.Typer(no_args_is_help=True, help="审计追踪 / audit trail")
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+app.add_typer(audit_app, name="audit")
+
+
+class CliError(Exception):
+    """Printed as one line, exit code 2."""
+
+
+def _settings():
+    from engine.config import get_settings
+
+    return get_settings()
+
+
+def _database():
+    from engine.db import Database
+
+    return Database.from_settings(_settings())
+
+
+def _ready_database():
+    """The database, refusing to work on a schema that is behind or ahead of this code."""
+    from engine.migrate import schema_status
+
+    db = _database()
+    status = schema_status(db.engine)
+    if not status.up_to_date:
+        raise CliError("the database schema is not up to date: run `tanguan db upgrade` first")
+    return db
+
+
+def _echo(message: str) -> None:
+    from rich.console import Console
+
+    Console(soft_wrap=True).print(message, highlight=False)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the schema migrations (创建或升级数据库)."""
+    from engine.migrate import upgrade
+
+    status = upgrade(_database().engine)
+    _echo(f"database at revision {status.current}")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Show the database's schema revision."""
+    from engine.migrate import schema_status
+
+    status = schema_status(_database().engine)
+    _echo(f"current {status.current or '(empty)'}, head {status.head}, up to date: {status.up_to_date}")
+
+
+@app.command("config")
+def show_config() -> None:
+    """Print the effective settings, secrets masked (显示配置)."""
+    for key, value in _settings().masked().items():
+        typer.echo(f"{key}={value}")
+
+
+@app.command("init")
+def init(
+    org_slug: Annotated[str, typer.Option(prompt="Organization slug (a-z, 0-9, -)")],
+    org_name: Annotated[str, typer.Option(prompt="Organization name (组织名称)")],
+    admin_email: Annotated[str, typer.Option(prompt="Admin e-mail")],
+    admin_name: Annotated[str, typer.Option(prompt="Admin name (姓名)")],
+    admin_password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    org_name_en: str = "",
+) -> None:
+    """Create or upgrade the database, then the first organization and its admin (初始化)."""
+    from engine.audit import Actor
+    from engine.migrate import upgrade
+    from engine.models.tenancy import OrganizationCreate
+    from engine.services.organizations import create_organization, get_organization_by_slug
+    from engine.services.users import create_user, get_user_by_email, grant_membership
+
+    db = _database()
+    upgrade(db.engine)
+    with db.unit_of_work(all_orgs=True) as uow:
+        org = get_organization_by_slug(uow.session, slug=org_slug)
+        if org is None:
+            org = create_organization(
+                uow.session,
+                data=OrganizationCreate(slug=org_slug, name=org_name, name_en=org_name_en),
+                actor=Actor(None, f"tanguan init ({admin_email})"),
+            )
+            _echo(f"created organization {org.slug}")
+        else:
+            _echo(f"organization {org.slug} exists already")
+        admin = get_user_by_email(uow.session, email=admin_email)
+        if admin is None:
+            admin = create_user(uow.session, email=admin_email, display_name=admin_name, password=admin_password)
+            _echo(f"created admin {admin.email}")
+        grant_membership(
+            uow.session, org_id=org.id, user=admin, roles=["admin"], actor=Actor(None, "tanguan init")
+        )
+
+
+@app.command("demo")
+def demo(
+    if_empty: Annotated[bool, typer.Option(help="Seed only when the database has no organization")] = False,
+) -> None:
+    """Seed the demo enterprise, a cement plant in Hunan (演示数据), and print its logins."""
+    from sqlmodel import select
+
+    from engine.models import Organization
+    from engine.services.demo import DEMO_LOGINS, DEMO_PASSWORD, seed_demo
+
+    db = _ready_database()
+    with db.unit_of_work(all_orgs=True) as uow:
+        if if_empty and uow.session.exec(select(Organization.id)).first() is not None:
+            _echo("database has organizations already; demo not seeded")
+            return
+        org = seed_demo(uow.session)
+    _echo(f"demo enterprise: {org.name} ({org.slug})")
+    for login in DEMO_LOGINS:
+        _echo(f"  {login.email:28} {DEMO_PASSWORD}  {login.role.value:17} {login.name} {login.title_zh}")
+
+
+@app.command("serve")
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+) -> None:
+    """Serve the web application (启动服务)."""
+    import uvicorn
+
+    _ready_database()
+    uvicorn.run("web.app:create_app", factory=True, host=host, port=port, workers=workers, proxy_headers=True)
+
+
+@user_app.command("add")
+def user_add(
+    email: Annotated[str, typer.Option(prompt=True)],
+    name: Annotated[str, typer.Option(prompt="Name (姓名)")],
+    org: Annotated[str, typer.Option(help="organization slug", prompt=True)],
+    role: Annotated[list[str], typer.Option(help="role; repeat for several")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    must_change: Annotated[bool, typer.Option(help="force a password change at first sign-in")] = True,
+) -> None:
+    """Add a user to an organization with roles (or set the roles of an existing user)."""
+    from engine.audit import Actor
+    from engine.services.organizations import get_organization_by_slug
+    from engine.services.users import create_user, get_user_by_email, grant_membership
+
+    db = _ready_database()
+    with db.unit_of_work(all_orgs=True) as uow:
+        organization = get_organization_by_slug(uow.session, slug=org)
+        if organization is None:
+            raise CliError(f"no organization with slug {org!r}")
+        user = get_user_by_email(uow.session, email=email)
+        if user is None:
+            user = create_user(
+                uow.session, email=email, display_name=name, password=password, must_change_password=must_change
+            )
+        grant_membership(uow.session, org_id=organization.id, user=user, roles=role, actor=Actor(None, "tanguan user add"))
+    _echo(f"{user.email}: {', '.join(sorted(role))} in {org}")
+
+
+@user_app.command("disable")
+def user_disable(
+    email: Annotated[str, typer.Option(prompt=True)],
+    reason: Annotated[str, typer.Option(help="why (recorded in the audit trail)")] = "disabled by administrator",
+) -> None:
+    """Disable a user: every session of theirs ends at once."""
+    from engine.audit import Actor
+    from engine.services.users import get_user_by_email, set_user_active
+
+    db = _ready_database()
+    with db.unit_of_work(all_orgs=True) as uow:
+        user = get_user_by_email(uow.session, email=email)
+        if user is None:
+            raise CliError(f"no user with e-mail {email}")
+        set_user_active(uow.session, user=user, active=False, actor=Actor(None, "tanguan user disable"), reason=reason)
+    _echo(f"{email} disabled")
+
+
+@audit_app.command("verify")
+def audit_verify(org: Annotated[str | None, typer.Option(help="organization slug (default: all)")] = None) -> None:
+    """Verify the hash chains (校验审计链). Exit 1 names the first broken seq and why."""
+    from sqlmodel import select
+
+    from engine.audit import verify_chain
+    from engine.models import Organization
+
+    db = _ready_database()
+    with db.read_session(all_orgs=True) as session:
+        query = select(Organization.id, Organization.slug).order_by(Organization.id)
+        if org:
+            query = query.where(Organization.slug == org)
+        orgs = session.exec(query).all()
+    if org and not orgs:
+        raise CliError(f"no organization with slug {org!r}")
+    broken = 0
+    with db.engine.connect() as connection:
+        for org_id, slug in orgs:
+            check = verify_chain(connection, org_id=org_id)
+            if check.ok:
+                _echo(f"[green]OK[/] {slug}: {check.events_checked} events, chain intact")
+            else:
+                broken += 1
+                _echo(f"[red]BROKEN[/] {slug}: first bad seq {check.broken_seq}: {check.problem}")
+    raise typer.Exit(1 if broken else 0)
+
+
+def main() -> None:
+    """Console entry: known failures print one line, not a traceback."""
+    from sqlalchemy.exc import OperationalError
+
+    from engine.config import ConfigError, mask_url
+    from engine.migrate import SchemaTooNewError
+    from engine.passwords import PasswordPolicyError
+    from engine.services.users import UserError
+
+    try:
+        app(standalone_mode=False)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except (CliError, ConfigError, SchemaTooNewError, UserError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except PasswordPolicyError as exc:
+        typer.echo(f"error: {exc.message_zh} / {exc.message_en}", err=True)
+        sys.exit(2)
+    except OperationalError as exc:
+        url = mask_url(_settings().effective_database_url)
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        typer.echo(f"error: cannot use the database at TANGUAN_DATABASE_URL={url}: {reason}", err=True)
+        sys.exit(2)

@@ -1,0 +1,117 @@
+"""Engine creation, SQLite pragmas and the unit of work.
+
+SQLite runs in WAL mode with ``synchronous=FULL``; the Python driver's own transaction handling is
+switched off so that write transactions can start with ``BEGIN IMMEDIATE`` (a deferred BEGIN that
+later upgrades to a write lock fails with "database is locked" instead of waiting).
+"""
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlmodel import Session
+
+from engine.config import ConfigError, Settings
+from engine.tenancy import bind_session_scope
+
+SQLITE_PRAGMAS = {"journal_mode": "wal", "foreign_keys": 1, "synchronous": 2}
+WRITE_OPTION = "tanguan_write"
+
+
+def create_db_engine(url: str, *, busy_timeout_ms: int = 15000, **kwargs: Any) -> Engine:
+    """An engine for ``url``; a malformed URL raises ConfigError naming the setting."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(f"TANGUAN_DATABASE_URL is not a valid database URL: {exc}") from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigError(
+            f"TANGUAN_DATABASE_URL: backend {parsed.get_backend_name()!r} is not supported "
+            "(use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB)"
+        )
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            engine = create_engine(parsed, connect_args={"timeout": busy_timeout_ms / 1000}, **kwargs)
+            _install_sqlite_pragmas(engine, busy_timeout_ms=busy_timeout_ms)
+        else:
+            engine = create_engine(parsed, pool_pre_ping=True, **kwargs)
+    except (NoSuchModuleError, ImportError) as exc:
+        raise ConfigError(f"TANGUAN_DATABASE_URL: driver not available: {exc}") from None
+    return engine
+
+
+def _install_sqlite_pragmas(engine: Engine, *, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        is_write = connection.get_execution_options().get(WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if is_write else "BEGIN")
+
+
+@dataclass
+class UnitOfWork:
+    """One write transaction. Domain events collected here run after a successful commit."""
+
+    session: Session
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+    def on_commit(self, effect: Callable[[], None]) -> None:
+        self.after_commit.append(effect)
+
+
+class Database:
+    """The application's database: one engine, read sessions and write units of work."""
+
+    def __init__(self, url: str, *, busy_timeout_ms: int = 15000, **engine_kwargs: Any) -> None:
+        self.url = url
+        self.engine = create_db_engine(url, busy_timeout_ms=busy_timeout_ms, **engine_kwargs)
+        self.write_engine = self.engine.execution_options(**{WRITE_OPTION: True})
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Database":
+        if not settings.database_url:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return cls(settings.effective_database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def read_session(self, *, org_id: int | None = None, all_orgs: bool = False) -> Iterator[Session]:
+        """A session for reading. Org-owned rows are filtered to ``org_id`` (see engine.tenancy)."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            bind_session_scope(session, org_id=org_id, all_orgs=all_orgs)
+            yield session
+
+    @contextmanager
+    def unit_of_work(self, *, org_id: int | None = None, all_orgs: bool = False) -> Iterator[UnitOfWork]:
+        """A write transaction (``BEGIN IMMEDIATE`` on SQLite): commit on success, roll back on error,
+        then run the after-commit effects."""
+        with Session(self.write_engine, expire_on_commit=False) as session:
+            bind_session_scope(session, org_id=org_id, all_orgs=all_orgs)
+            uow = UnitOfWork(session=session)
+            try:
+                yield uow
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+        for effect in uow.after_commit:
+            effect()
+
+    def dispose(self) -> None:
+        self.engine.dispose()

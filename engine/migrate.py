@@ -1,0 +1,64 @@
+"""Schema migrations (Alembic, scripts in ``migrations/``) driven from code, not from an ini file."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+class SchemaTooNewError(RuntimeError):
+    """The database was migrated by a newer Tanguan than this one."""
+
+
+def alembic_config(*, url: str | None = None, connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url:
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+@dataclass(frozen=True)
+class SchemaStatus:
+    current: str | None
+    head: str
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.current == self.head
+
+
+def schema_status(engine: Engine) -> SchemaStatus:
+    """Where the database stands; refuses a revision this code does not know (a newer schema)."""
+    scripts = ScriptDirectory.from_config(alembic_config())
+    head = scripts.get_current_head()
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    if current is not None and not _known(scripts, current):
+        raise SchemaTooNewError(
+            f"the database schema (revision {current}) is newer than this Tanguan (head {head}); "
+            "upgrade Tanguan before using this database"
+        )
+    return SchemaStatus(current=current, head=head)
+
+
+def _known(scripts: ScriptDirectory, revision: str) -> bool:
+    try:
+        return scripts.get_revision(revision) is not None
+    except Exception:  # alembic raises several resolution errors for unknown ids
+        return False
+
+
+def upgrade(engine: Engine) -> SchemaStatus:
+    schema_status(engine)
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection=connection), "head")
+    return schema_status(engine)

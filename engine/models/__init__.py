@@ -1,0 +1,19 @@
+"""All tables. Importing this package registers them on ``SQLModel.metadata``."""
+
+from engine.models.audit import AuditChainHead, AuditEvent
+from engine.models.base import OrgOwned
+from engine.models.identity import Membership, Role, User
+from engine.models.tenancy import Organization, OrgUnit, OrgUnitKind, Product
+
+__all__ = [
+    "AuditChainHead",
+    "AuditEvent",
+    "Membership",
+    "OrgOwned",
+    "OrgUnit",
+    "OrgUnitKind",
+    "Organization",
+    "Product",
+    "Role",
+    "User",
+]

@@ -1,0 +1,118 @@
+"""The demo enterprise: a cement plant in Hunan with its departments, facilities, products and one
+user per role. Seeding twice changes nothing."""
+
+from dataclasses import dataclass
+
+from sqlmodel import Session
+
+from engine.audit import SYSTEM
+from engine.models import Organization, OrgUnitKind, Role
+from engine.models.tenancy import OrganizationCreate
+from engine.services.organizations import add_org_unit, add_product, create_organization, get_organization_by_slug
+from engine.services.users import create_user, get_user_by_email, grant_membership
+
+DEMO_PASSWORD = "Xiangfeng#2026"
+DEMO_SLUG = "xiangfeng-cement"
+DEMO_SISTER_SLUG = "xiangfeng-aggregates"
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    email: str
+    name: str
+    role: Role
+    title_zh: str
+
+
+DEMO_LOGINS = (
+    DemoLogin("admin@xiangfeng.example", "王磊", Role.admin, "系统管理员"),
+    DemoLogin("carbon@xiangfeng.example", "李娜", Role.carbon_manager, "碳管理专员（安全环保部）"),
+    DemoLogin("quality@xiangfeng.example", "张伟", Role.quality_manager, "质量部经理"),
+    DemoLogin("gm@xiangfeng.example", "刘建国", Role.top_management, "总经理"),
+    DemoLogin("auditor@xiangfeng.example", "陈静", Role.internal_auditor, "内审员"),
+    DemoLogin("kiln@xiangfeng.example", "周强", Role.process_owner, "烧成车间主任"),
+    DemoLogin("staff@xiangfeng.example", "赵敏", Role.staff, "统计员"),
+    DemoLogin("verifier@cert.example", "孙立", Role.external_auditor, "认证机构审核员"),
+)
+
+# (code, kind, parent code, name, English name)
+ORG_UNITS = (
+    ("HQ", OrgUnitKind.enterprise, None, "湖南湘峰水泥有限公司", "Hunan Xiangfeng Cement Co., Ltd."),
+    ("GMO", OrgUnitKind.department, "HQ", "总经理办公室", "General Manager's Office"),
+    ("SHE", OrgUnitKind.department, "HQ", "安全环保部（碳管理办公室）", "Safety & Environment (Carbon Office)"),
+    ("PROD", OrgUnitKind.department, "HQ", "生产技术部", "Production & Technology"),
+    ("QC", OrgUnitKind.department, "HQ", "质量控制部", "Quality Control"),
+    ("ENG", OrgUnitKind.department, "HQ", "设备动力部", "Equipment & Power"),
+    ("PUR", OrgUnitKind.department, "HQ", "供应部", "Procurement"),
+    ("QUARRY", OrgUnitKind.facility, "PROD", "石灰石矿山", "Limestone quarry"),
+    ("RAWMILL", OrgUnitKind.facility, "PROD", "生料磨", "Raw mill"),
+    ("COALMILL", OrgUnitKind.facility, "PROD", "煤磨", "Coal mill"),
+    ("KILN1", OrgUnitKind.facility, "PROD", "5000 t/d 熟料生产线（1# 回转窑）", "5,000 t/d clinker line (kiln 1)"),
+    ("CEMMILL", OrgUnitKind.facility, "PROD", "水泥粉磨站", "Cement grinding"),
+    ("WHR", OrgUnitKind.facility, "ENG", "9 MW 纯低温余热电站", "9 MW waste-heat power plant"),
+    ("PACK", OrgUnitKind.facility, "PROD", "包装及发运", "Packing and dispatch"),
+)
+
+PRODUCTS = (
+    ("CLK", "熟料", "Clinker", "t"),
+    ("PO425", "P·O 42.5 普通硅酸盐水泥", "Ordinary Portland cement P·O 42.5", "t"),
+    ("PC325R", "P·C 32.5R 复合硅酸盐水泥", "Composite Portland cement P·C 32.5R", "t"),
+)
+
+
+def seed_demo(session: Session) -> Organization:
+    """Create the demo enterprise and its users, unless they already exist."""
+    org = get_organization_by_slug(session, slug=DEMO_SLUG)
+    if org is None:
+        org = create_organization(
+            session,
+            data=OrganizationCreate(
+                slug=DEMO_SLUG,
+                name="湖南湘峰水泥有限公司",
+                name_en="Hunan Xiangfeng Cement Co., Ltd.",
+                region="湖南",
+                industry="C3011 水泥制造",
+            ),
+            actor=SYSTEM,
+        )
+        units = {}
+        for code, kind, parent_code, name, name_en in ORG_UNITS:
+            units[code] = add_org_unit(
+                session,
+                org_id=org.id,
+                kind=kind,
+                code=code,
+                name=name,
+                name_en=name_en,
+                parent=units.get(parent_code),
+                actor=SYSTEM,
+            )
+        for code, name, name_en, unit in PRODUCTS:
+            add_product(session, org_id=org.id, code=code, name=name, name_en=name_en, unit=unit, actor=SYSTEM)
+    sister = get_organization_by_slug(session, slug=DEMO_SISTER_SLUG)
+    if sister is None:
+        sister = create_organization(
+            session,
+            data=OrganizationCreate(
+                slug=DEMO_SISTER_SLUG,
+                name="湖南湘峰骨料有限公司",
+                name_en="Hunan Xiangfeng Aggregates Co., Ltd.",
+                region="湖南",
+                industry="B1019 粘土及其他土砂石开采",
+            ),
+            actor=SYSTEM,
+        )
+        add_org_unit(
+            session, org_id=sister.id, kind=OrgUnitKind.enterprise, code="HQ",
+            name="湖南湘峰骨料有限公司", name_en="Hunan Xiangfeng Aggregates Co., Ltd.", actor=SYSTEM,
+        )
+    for login in DEMO_LOGINS:
+        user = get_user_by_email(session, email=login.email)
+        if user is None:
+            user = create_user(session, email=login.email, display_name=login.name, password=DEMO_PASSWORD)
+        grant_membership(session, org_id=org.id, user=user, roles=[login.role], actor=SYSTEM)
+    # The admin and the carbon manager also serve the sister company: the organization switcher shows it.
+    for login in DEMO_LOGINS[:2]:
+        user = get_user_by_email(session, email=login.email)
+        grant_membership(session, org_id=sister.id, user=user, roles=[login.role], actor=SYSTEM)
+    return org

@@ -1,0 +1,81 @@
+"""Organizations, their org-unit tree and products. Every change is audited in the org's chain."""
+
+from sqlmodel import Session, select
+
+from engine.audit import Actor, append_event, ensure_chain_head
+from engine.models import Organization, OrgUnit, OrgUnitKind, Product
+from engine.models.tenancy import OrganizationCreate
+
+
+def get_organization_by_slug(session: Session, *, slug: str) -> Organization | None:
+    return session.exec(select(Organization).where(Organization.slug == slug)).first()
+
+
+def create_organization(session: Session, *, data: OrganizationCreate, actor: Actor) -> Organization:
+    org = Organization.model_validate(data)
+    session.add(org)
+    session.flush()
+    ensure_chain_head(session, org_id=org.id)
+    append_event(
+        session,
+        org_id=org.id,
+        actor=actor,
+        subject_type="organization",
+        subject_id=org.id,
+        action="created",
+        changes={key: [None, value] for key, value in data.model_dump().items()},
+    )
+    return org
+
+
+def add_org_unit(
+    session: Session,
+    *,
+    org_id: int,
+    kind: OrgUnitKind,
+    code: str,
+    name: str,
+    name_en: str = "",
+    parent: OrgUnit | None = None,
+    actor: Actor,
+) -> OrgUnit:
+    if parent is not None and parent.org_id != org_id:
+        raise ValueError("the parent unit belongs to another organization")
+    unit = OrgUnit(
+        org_id=org_id, kind=kind, code=code, name=name, name_en=name_en, parent_id=parent.id if parent else None
+    )
+    session.add(unit)
+    session.flush()
+    append_event(
+        session,
+        org_id=org_id,
+        actor=actor,
+        subject_type="org_unit",
+        subject_id=unit.id,
+        action="created",
+        changes={
+            "kind": [None, kind.value],
+            "code": [None, code],
+            "name": [None, name],
+            "parent_id": [None, unit.parent_id],
+        },
+    )
+    return unit
+
+
+def add_product(
+    session: Session, *, org_id: int, code: str, name: str, name_en: str = "", unit: str = "t", actor: Actor
+) -> Product:
+    product = Product(org_id=org_id, code=code, name=name, name_en=name_en, unit=unit)
+    session.add(product)
+    session.flush()
+    append_event(
+        session,
+        org_id=org_id,
+        actor=actor,
+        subject_type="product",
+        subject_id=product.id,
+        action="created",
+        changes={"code": [None, code], "name": [None, name], "unit": [None, unit]},
+    )
+    return product

@@ -1,0 +1,44 @@
+"""Alembic environment: the metadata is Tanguan's SQLModel tables; SQLite runs in batch mode."""
+
+from alembic import context
+from sqlalchemy import text
+from sqlmodel import SQLModel
+
+import engine.models  # noqa: F401  (registers every table)
+from engine.db import create_db_engine
+
+MIGRATION_LOCK_KEY = 7_331_001  # one PostgreSQL advisory lock: concurrent upgrades queue
+
+config = context.config
+target_metadata = SQLModel.metadata
+
+
+def _run(connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    db_engine = create_db_engine(config.get_main_option("sqlalchemy.url"))
+    try:
+        with db_engine.connect() as connection:
+            _run(connection)
+    finally:
+        db_engine.dispose()
+
+
+if context.is_offline_mode():
+    raise SystemExit("offline migrations are not supported; run `tanguan db upgrade`")
+run_migrations_online()
