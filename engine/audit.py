@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Connection, insert, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from engine.models.audit import GENESIS_HASH, AuditChainHead, AuditEvent
@@ -22,7 +23,7 @@ from engine.models.base import utc_iso, utcnow
 _events = AuditEvent.__table__
 _heads = AuditChainHead.__table__
 
-# Columns that repeat payload keys, in the order verify_chain reads them.
+# Columns that repeat payload keys (indexed or shown in lists); verify_chain checks they agree.
 MIRRORED_COLUMNS = (
     "seq",
     "ts",
@@ -91,7 +92,8 @@ def append_event(
     signature_id: int | None = None,
 ) -> dict[str, Any]:
     """Append one event to the organization's chain in the session's transaction; returns its row."""
-    head = session.execute(
+    connection = session.connection()  # Core statements: the ORM adds nothing to these three
+    head = connection.execute(
         select(_heads.c.last_seq, _heads.c.last_hash).where(_heads.c.org_id == org_id).with_for_update()
     ).first()
     if head is None:
@@ -112,11 +114,9 @@ def append_event(
     }
     payload = canonical_json({**row, "changes": dict(changes or {})})
     row.update(prev_hash=head.last_hash, hash=chain_hash(head.last_hash, payload), payload=payload)
-    session.execute(insert(_events).values(**row))
-    session.execute(
-        update(_heads)
-        .where(_heads.c.org_id == org_id)
-        .values(last_seq=row["seq"], last_hash=row["hash"])
+    connection.execute(insert(_events), row)
+    connection.execute(
+        update(_heads).where(_heads.c.org_id == org_id).values(last_seq=row["seq"], last_hash=row["hash"])
     )
     return row
 
@@ -133,23 +133,61 @@ class ChainCheck:
         return self.broken_seq is None
 
 
-_VERIFY_SQL = (
-    "SELECT " + ", ".join(MIRRORED_COLUMNS) + ", prev_hash, hash, payload "
-    "FROM audit_event WHERE org_id = :org_id ORDER BY seq"
-)
+_CHAIN_SQL = "SELECT seq, ts, prev_hash, hash, payload FROM audit_event WHERE org_id = {param} ORDER BY seq"
+_MIRROR_LIST = ", ".join(MIRRORED_COLUMNS)
+# The first event whose indexed columns disagree with its hashed payload, compared in the database.
+_MIRROR_MISMATCH_SQL = {
+    "sqlite": (
+        f"SELECT min(seq) FROM audit_event WHERE org_id = :org_id AND json_array({_MIRROR_LIST}) IS NOT "
+        "CASE WHEN json_valid(payload) THEN json_extract(payload, "
+        + ", ".join(f"'$.{c}'" for c in MIRRORED_COLUMNS)
+        + ") END"
+    ),
+    "postgresql": (
+        f"SELECT min(seq) FROM audit_event WHERE org_id = :org_id AND jsonb_build_array({_MIRROR_LIST}) "
+        "IS DISTINCT FROM jsonb_build_array("
+        + ", ".join(f"payload::jsonb -> '{c}'" for c in MIRRORED_COLUMNS)
+        + ")"
+    ),
+}
+
+
+def _first_mirror_mismatch(connection: Connection, *, org_id: int) -> int | None:
+    try:
+        with connection.begin_nested():
+            return connection.execute(
+                text(_MIRROR_MISMATCH_SQL[connection.dialect.name]), {"org_id": org_id}
+            ).scalar()
+    except DBAPIError:
+        return 0  # a payload that is not JSON at all: the walk below finds the exact event
+
+
+def _mismatched_column(connection: Connection, *, org_id: int, seq: int) -> str:
+    row = connection.execute(
+        text(f"SELECT {_MIRROR_LIST}, payload FROM audit_event WHERE org_id = :org_id AND seq = :seq"),
+        {"org_id": org_id, "seq": seq},
+    ).one()
+    data = orjson.loads(row[-1])
+    return next((c for i, c in enumerate(MIRRORED_COLUMNS) if data.get(c) != row[i]), "org_id")
 
 
 def verify_chain(connection: Connection, *, org_id: int, batch_size: int = 20000) -> ChainCheck:
-    """Walk the chain in ``seq`` order and report the first broken link and why."""
+    """Walk the chain in ``seq`` order and report the first broken link and why.
+
+    The walk checks numbering, linkage, each hash and time order; the indexed columns are compared
+    with the hashed payload in one query, and the earlier of the two findings is reported."""
     sha256 = hashlib.sha256
-    loads = orjson.loads
-    width = len(MIRRORED_COLUMNS)
+    mismatch_seq = _first_mirror_mismatch(connection, org_id=org_id)
+    stop_at = mismatch_seq or None
     expected_seq = 1
-    last_hash = GENESIS_HASH
-    result = connection.execute(text(_VERIFY_SQL), {"org_id": org_id})
-    while batch := result.fetchmany(batch_size):
-        for row in batch:
-            seq = row[0]
+    last_hash = hash_before_last = GENESIS_HASH
+    last_ts = ""
+    # The driver's own cursor: SQLAlchemy's row objects would cost a third of the walk.
+    cursor = connection.connection.driver_connection.cursor()
+    param = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    cursor.execute(_CHAIN_SQL.format(param=param), (org_id,))
+    while batch := cursor.fetchmany(batch_size):
+        for seq, ts, prev_hash, stored_hash, payload in batch:
             if seq != expected_seq:
                 problem = (
                     f"event {expected_seq} is missing (next present is {seq})"
@@ -157,27 +195,36 @@ def verify_chain(connection: Connection, *, org_id: int, batch_size: int = 20000
                     else f"seq {seq} appears twice"
                 )
                 return ChainCheck(org_id, expected_seq - 1, expected_seq, problem)
-            prev_hash, stored_hash, payload = row[width], row[width + 1], row[width + 2]
             if prev_hash != last_hash:
-                return ChainCheck(org_id, seq - 1, seq, "prev_hash does not match the hash of the previous event")
+                if seq > 1 and prev_hash == hash_before_last:
+                    # This event links past its predecessor: the predecessor was slipped in.
+                    return ChainCheck(
+                        org_id, seq - 2, seq - 1, "inserted event: the next event links past it"
+                    )
+                return ChainCheck(
+                    org_id, seq - 1, seq, "prev_hash does not match the hash of the previous event"
+                )
             if sha256((prev_hash + payload).encode()).hexdigest() != stored_hash:
                 return ChainCheck(org_id, seq - 1, seq, "hash does not match the payload (payload altered)")
-            data = loads(payload)
-            if data.get("org_id") != org_id or tuple(data.get(c) for c in MIRRORED_COLUMNS) != tuple(row[:width]):
-                field = next(
-                    (c for i, c in enumerate(MIRRORED_COLUMNS) if data.get(c) != row[i]), "org_id"
-                )
+            if seq == stop_at:
+                field = _mismatched_column(connection, org_id=org_id, seq=seq)
                 return ChainCheck(org_id, seq - 1, seq, f"column {field} differs from the hashed payload")
-            last_hash = stored_hash
+            if ts < last_ts:
+                return ChainCheck(org_id, seq - 1, seq, "timestamp earlier than the previous event's")
+            hash_before_last, last_hash, last_ts = last_hash, stored_hash, ts
             expected_seq += 1
     checked = expected_seq - 1
     head = connection.execute(
         select(_heads.c.last_seq, _heads.c.last_hash).where(_heads.c.org_id == org_id)
     ).first()
     head_seq, head_hash = (head.last_seq, head.last_hash) if head else (0, GENESIS_HASH)
-    if (head_seq, head_hash) != (checked, last_hash):
-        if head_seq > checked:
-            problem = f"the chain head records {head_seq} events but the trail ends at {checked} (events removed)"
-            return ChainCheck(org_id, checked, checked + 1, problem)
+    if head_seq > checked:
+        problem = f"the chain head records {head_seq} events but the trail ends at {checked} (events removed)"
+        return ChainCheck(org_id, checked, checked + 1, problem)
+    if head_seq < checked:
+        return ChainCheck(
+            org_id, checked, head_seq + 1, "events after the chain head (appended outside Tanguan)"
+        )
+    if head_hash != last_hash:
         return ChainCheck(org_id, checked, checked, "the last event does not match the chain head")
     return ChainCheck(org_id, checked)

@@ -5,7 +5,12 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="碳管 Tanguan — carbon management system")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="碳管 Tanguan — carbon management system",
+)
 db_app = typer.Typer(no_args_is_help=True, help="数据库 / database schema")
 user_app = typer.Typer(no_args_is_help=True, help="用户 / user accounts")
 audit_app = typer.Typer(no_args_is_help=True, help="审计追踪 / audit trail")
@@ -103,7 +108,9 @@ def init(
             _echo(f"organization {org.slug} exists already")
         admin = get_user_by_email(uow.session, email=admin_email)
         if admin is None:
-            admin = create_user(uow.session, email=admin_email, display_name=admin_name, password=admin_password)
+            admin = create_user(
+                uow.session, email=admin_email, display_name=admin_name, password=admin_password
+            )
             _echo(f"created admin {admin.email}")
         grant_membership(
             uow.session, org_id=org.id, user=admin, roles=["admin"], actor=Actor(None, "tanguan init")
@@ -166,16 +173,24 @@ def user_add(
         user = get_user_by_email(uow.session, email=email)
         if user is None:
             user = create_user(
-                uow.session, email=email, display_name=name, password=password, must_change_password=must_change
+                uow.session,
+                email=email,
+                display_name=name,
+                password=password,
+                must_change_password=must_change,
             )
-        grant_membership(uow.session, org_id=organization.id, user=user, roles=role, actor=Actor(None, "tanguan user add"))
+        grant_membership(
+            uow.session, org_id=organization.id, user=user, roles=role, actor=Actor(None, "tanguan user add")
+        )
     _echo(f"{user.email}: {', '.join(sorted(role))} in {org}")
 
 
 @user_app.command("disable")
 def user_disable(
     email: Annotated[str, typer.Option(prompt=True)],
-    reason: Annotated[str, typer.Option(help="why (recorded in the audit trail)")] = "disabled by administrator",
+    reason: Annotated[
+        str, typer.Option(help="why (recorded in the audit trail)")
+    ] = "disabled by administrator",
 ) -> None:
     """Disable a user: every session of theirs ends at once."""
     from engine.audit import Actor
@@ -186,12 +201,16 @@ def user_disable(
         user = get_user_by_email(uow.session, email=email)
         if user is None:
             raise CliError(f"no user with e-mail {email}")
-        set_user_active(uow.session, user=user, active=False, actor=Actor(None, "tanguan user disable"), reason=reason)
+        set_user_active(
+            uow.session, user=user, active=False, actor=Actor(None, "tanguan user disable"), reason=reason
+        )
     _echo(f"{email} disabled")
 
 
 @audit_app.command("verify")
-def audit_verify(org: Annotated[str | None, typer.Option(help="organization slug (default: all)")] = None) -> None:
+def audit_verify(
+    org: Annotated[str | None, typer.Option(help="organization slug (default: all)")] = None,
+) -> None:
     """Verify the hash chains (校验审计链). Exit 1 names the first broken seq and why."""
     from sqlmodel import select
 
@@ -228,9 +247,7 @@ def main() -> None:
     from engine.services.users import UserError
 
     try:
-        app(standalone_mode=False)
-    except typer.Exit as done:
-        sys.exit(done.exit_code)
+        app()  # standalone: usage errors and typer.Exit set the exit code; other exceptions come here
     except (CliError, ConfigError, SchemaTooNewError, UserError) as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)

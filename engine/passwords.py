@@ -24,7 +24,8 @@ class PasswordPolicyError(ValueError):
 @lru_cache(maxsize=1)
 def _common_passwords() -> frozenset[str]:
     return frozenset(
-        line.strip().lower() for line in COMMON_PASSWORDS_FILE.read_text().splitlines()
+        line.strip().lower()
+        for line in COMMON_PASSWORDS_FILE.read_text().splitlines()
         if line.strip() and not line.startswith("#")
     )
 
@@ -32,11 +33,15 @@ def _common_passwords() -> frozenset[str]:
 def check_policy(password: str) -> None:
     if len(password) < MIN_LENGTH:
         raise PasswordPolicyError(
-            "too_short", f"密码至少需要 {MIN_LENGTH} 个字符", f"Password must be at least {MIN_LENGTH} characters"
+            "too_short",
+            f"密码至少需要 {MIN_LENGTH} 个字符",
+            f"Password must be at least {MIN_LENGTH} characters",
         )
     if len(password) > MAX_LENGTH:
         raise PasswordPolicyError(
-            "too_long", f"密码不能超过 {MAX_LENGTH} 个字符", f"Password must be at most {MAX_LENGTH} characters"
+            "too_long",
+            f"密码不能超过 {MAX_LENGTH} 个字符",
+            f"Password must be at most {MAX_LENGTH} characters",
         )
     if password.lower() in _common_passwords():
         raise PasswordPolicyError(

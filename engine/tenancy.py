@@ -32,8 +32,8 @@ def session_org_id(session: Session) -> int | None:
     return session.info.get(ORG_ID)
 
 
-def _touches_org_owned(state: ORMExecuteState) -> bool:
-    return any(issubclass(mapper.class_, OrgOwned) for mapper in state.all_mappers)
+def _org_owned_classes(state: ORMExecuteState) -> list[type[OrgOwned]]:
+    return [mapper.class_ for mapper in state.all_mappers if issubclass(mapper.class_, OrgOwned)]
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -42,13 +42,14 @@ def _filter_to_scope(state: ORMExecuteState) -> None:
         return
     if state.session.info.get(ALL_ORGS):
         return
+    owned = _org_owned_classes(state)
+    if not owned:
+        return
     org_id = state.session.info.get(ORG_ID)
     if org_id is None:
-        if _touches_org_owned(state):
-            raise TenantScopeError("query on an org-owned table without an organization scope")
-        return
+        raise TenantScopeError("query on an org-owned table without an organization scope")
     state.statement = state.statement.options(
-        with_loader_criteria(OrgOwned, lambda cls: cls.org_id == org_id, include_aliases=True)
+        *(with_loader_criteria(cls, cls.org_id == org_id, include_aliases=True) for cls in owned)
     )
 
 

@@ -64,4 +64,3 @@ def db(database_url) -> Iterator[Database]:
     upgrade(database.engine)
     yield database
     database.dispose()
-

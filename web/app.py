@@ -38,8 +38,12 @@ def create_app(*, settings: Settings | None = None, db: Database | None = None) 
         except Exception as exc:  # the probe reports, it does not crash
             return JSONResponse({"status": "error", "database": type(exc).__name__}, status_code=503)
         return JSONResponse(
-            {"status": "ok", "database": db.engine.dialect.name, "schema": status.current,
-             "schema_up_to_date": status.up_to_date}
+            {
+                "status": "ok",
+                "database": db.engine.dialect.name,
+                "schema": status.current,
+                "schema_up_to_date": status.up_to_date,
+            }
         )
 
     @app.get("/", response_class=HTMLResponse)
@@ -49,6 +53,8 @@ def create_app(*, settings: Settings | None = None, db: Database | None = None) 
         with db.read_session(all_orgs=True) as session:
             orgs = session.exec(select(Organization).order_by(Organization.name)).all()
         items = "".join(f"<li>{escape(o.name)} <small>{escape(o.slug)}</small></li>" for o in orgs)
-        return HTMLResponse(f"<!doctype html><title>碳管 Tanguan</title><h1>碳管 Tanguan</h1><ul>{items}</ul>")
+        return HTMLResponse(
+            f"<!doctype html><title>碳管 Tanguan</title><h1>碳管 Tanguan</h1><ul>{items}</ul>"
+        )
 
     return app

@@ -15,15 +15,15 @@ GENESIS_HASH = "0" * 64
 class AuditEvent(OrgOwned, table=True):
     __tablename__ = "audit_event"
     __table_args__ = (
-        sa.UniqueConstraint("org_id", "seq"),
         sa.Index("ix_audit_event_org_subject", "org_id", "subject_type", "subject_id", "seq"),
         sa.Index("ix_audit_event_org_actor", "org_id", "actor_id", "seq"),
+        # Clustered on (org_id, seq) in SQLite: a chain is one contiguous range, read in order by verify.
+        {"sqlite_with_rowid": False},
     )
 
-    # (org_id, seq) is unique, which already indexes org_id; a second index would only slow appends.
-    org_id: int = Field(foreign_key="organization.id")
-    id: int | None = Field(default=None, primary_key=True)
-    seq: int
+    # An event is identified by its place in its organization's chain.
+    org_id: int = Field(foreign_key="organization.id", primary_key=True)
+    seq: int = Field(primary_key=True)
     ts: str = Field(max_length=27)
     actor_id: int | None = Field(default=None)
     actor_name: str = Field(max_length=200)

@@ -8,7 +8,12 @@ from sqlmodel import Session
 from engine.audit import SYSTEM
 from engine.models import Organization, OrgUnitKind, Role
 from engine.models.tenancy import OrganizationCreate
-from engine.services.organizations import add_org_unit, add_product, create_organization, get_organization_by_slug
+from engine.services.organizations import (
+    add_org_unit,
+    add_product,
+    create_organization,
+    get_organization_by_slug,
+)
 from engine.services.users import create_user, get_user_by_email, grant_membership
 
 DEMO_PASSWORD = "Xiangfeng#2026"
@@ -39,7 +44,13 @@ DEMO_LOGINS = (
 ORG_UNITS = (
     ("HQ", OrgUnitKind.enterprise, None, "湖南湘峰水泥有限公司", "Hunan Xiangfeng Cement Co., Ltd."),
     ("GMO", OrgUnitKind.department, "HQ", "总经理办公室", "General Manager's Office"),
-    ("SHE", OrgUnitKind.department, "HQ", "安全环保部（碳管理办公室）", "Safety & Environment (Carbon Office)"),
+    (
+        "SHE",
+        OrgUnitKind.department,
+        "HQ",
+        "安全环保部（碳管理办公室）",
+        "Safety & Environment (Carbon Office)",
+    ),
     ("PROD", OrgUnitKind.department, "HQ", "生产技术部", "Production & Technology"),
     ("QC", OrgUnitKind.department, "HQ", "质量控制部", "Quality Control"),
     ("ENG", OrgUnitKind.department, "HQ", "设备动力部", "Equipment & Power"),
@@ -47,7 +58,13 @@ ORG_UNITS = (
     ("QUARRY", OrgUnitKind.facility, "PROD", "石灰石矿山", "Limestone quarry"),
     ("RAWMILL", OrgUnitKind.facility, "PROD", "生料磨", "Raw mill"),
     ("COALMILL", OrgUnitKind.facility, "PROD", "煤磨", "Coal mill"),
-    ("KILN1", OrgUnitKind.facility, "PROD", "5000 t/d 熟料生产线（1# 回转窑）", "5,000 t/d clinker line (kiln 1)"),
+    (
+        "KILN1",
+        OrgUnitKind.facility,
+        "PROD",
+        "5000 t/d 熟料生产线（1# 回转窑）",
+        "5,000 t/d clinker line (kiln 1)",
+    ),
     ("CEMMILL", OrgUnitKind.facility, "PROD", "水泥粉磨站", "Cement grinding"),
     ("WHR", OrgUnitKind.facility, "ENG", "9 MW 纯低温余热电站", "9 MW waste-heat power plant"),
     ("PACK", OrgUnitKind.facility, "PROD", "包装及发运", "Packing and dispatch"),
@@ -88,7 +105,9 @@ def seed_demo(session: Session) -> Organization:
                 actor=SYSTEM,
             )
         for code, name, name_en, unit in PRODUCTS:
-            add_product(session, org_id=org.id, code=code, name=name, name_en=name_en, unit=unit, actor=SYSTEM)
+            add_product(
+                session, org_id=org.id, code=code, name=name, name_en=name_en, unit=unit, actor=SYSTEM
+            )
     sister = get_organization_by_slug(session, slug=DEMO_SISTER_SLUG)
     if sister is None:
         sister = create_organization(
@@ -103,8 +122,13 @@ def seed_demo(session: Session) -> Organization:
             actor=SYSTEM,
         )
         add_org_unit(
-            session, org_id=sister.id, kind=OrgUnitKind.enterprise, code="HQ",
-            name="湖南湘峰骨料有限公司", name_en="Hunan Xiangfeng Aggregates Co., Ltd.", actor=SYSTEM,
+            session,
+            org_id=sister.id,
+            kind=OrgUnitKind.enterprise,
+            code="HQ",
+            name="湖南湘峰骨料有限公司",
+            name_en="Hunan Xiangfeng Aggregates Co., Ltd.",
+            actor=SYSTEM,
         )
     for login in DEMO_LOGINS:
         user = get_user_by_email(session, email=login.email)

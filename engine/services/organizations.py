@@ -42,7 +42,12 @@ def add_org_unit(
     if parent is not None and parent.org_id != org_id:
         raise ValueError("the parent unit belongs to another organization")
     unit = OrgUnit(
-        org_id=org_id, kind=kind, code=code, name=name, name_en=name_en, parent_id=parent.id if parent else None
+        org_id=org_id,
+        kind=kind,
+        code=code,
+        name=name,
+        name_en=name_en,
+        parent_id=parent.id if parent else None,
     )
     session.add(unit)
     session.flush()

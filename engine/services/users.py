@@ -92,7 +92,9 @@ def memberships_of(session: Session, *, user_id: int) -> list[Membership]:
     return list(session.exec(select(Membership).where(Membership.user_id == user_id)).all())
 
 
-def set_user_active(session: Session, *, user: User, active: bool, actor: Actor, reason: str | None = None) -> None:
+def set_user_active(
+    session: Session, *, user: User, active: bool, actor: Actor, reason: str | None = None
+) -> None:
     """Enable or disable an account; audited in every organization the user belongs to."""
     if user.is_active == active:
         return

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 16:34:48.914015
+Create Date: 2026-11-25 16:42:42.563602
 """
 
 from collections.abc import Sequence
@@ -66,7 +66,6 @@ def upgrade() -> None:
     )
     op.create_table('audit_event',
     sa.Column('org_id', sa.Integer(), nullable=False),
-    sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('seq', sa.Integer(), nullable=False),
     sa.Column('ts', sqlmodel.sql.sqltypes.AutoString(length=27), nullable=False),
     sa.Column('actor_id', sa.Integer(), nullable=True),
@@ -82,8 +81,8 @@ def upgrade() -> None:
     sa.Column('hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('payload', sa.Text(), nullable=False),
     sa.ForeignKeyConstraint(['org_id'], ['organization.id'], name=op.f('fk_audit_event_org_id_organization')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_event')),
-    sa.UniqueConstraint('org_id', 'seq', name=op.f('uq_audit_event_org_id_seq'))
+    sa.PrimaryKeyConstraint('org_id', 'seq', name=op.f('pk_audit_event')),
+    sqlite_with_rowid=False
     )
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
         batch_op.create_index('ix_audit_event_org_actor', ['org_id', 'actor_id', 'seq'], unique=False)

@@ -27,7 +27,12 @@ def test_every_pooled_sqlite_connection_carries_the_pragmas(tmp_path):
                 name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()
                 for name in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")
             }
-            assert values == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 7000, "synchronous": 2}
+            assert values == {
+                "journal_mode": "wal",
+                "foreign_keys": 1,
+                "busy_timeout": 7000,
+                "synchronous": 2,
+            }
         assert len(seen) == 8
     finally:
         for connection in held:
