@@ -1,6 +1,7 @@
 """The ``tanguan`` command. Imports stay inside the commands so that start-up is fast."""
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -136,6 +137,17 @@ def demo(
     _echo(f"demo enterprise: {org.name} ({org.slug})")
     for login in DEMO_LOGINS:
         _echo(f"  {login.email:28} {DEMO_PASSWORD}  {login.role.value:17} {login.name} {login.title_zh}")
+
+
+@app.command("calc")
+def calc(
+    file: Annotated[Path, typer.Argument(help="JSON, CSV or xlsx activity lines (docs/calc-format.md)")],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+) -> None:
+    """Calculate a GHG inventory from a file, no database needed (排放核算, GB/T 32150)."""
+    from engine.emissions.cli import run_calc
+
+    raise typer.Exit(run_calc(file, as_json=as_json))
 
 
 @app.command("serve")

@@ -1,0 +1,1 @@
+"""Factor library data files (CSV), each row with its source; see docs/emissions.md."""

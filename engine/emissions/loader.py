@@ -1,0 +1,464 @@
+"""Reading the calculator input file (JSON, CSV or xlsx) into a :class:`CalcInput`.
+
+The format is public and documented in docs/calc-format.md; keys are stable. Line numbers in
+errors are the 1-based position in the JSON ``lines`` array, or the sheet row number for CSV
+and xlsx (the header is the first non-empty row, normally row 1). Every problem in the file is
+collected before raising.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from engine.emissions.errors import CalcError, Issue, suggestion_text
+from engine.emissions.factors import DEFAULT_FACTOR_SET, DEFAULT_GRID_CALIBER, DEFAULT_GWP_SET
+from engine.emissions.model import ActivityTier, CalcInput, CalcLine, Category, Production
+
+TEXT_FIELDS = (
+    "name",
+    "fuel",
+    "material",
+    "unit",
+    "region",
+    "ncv_unit",
+    "factor_unit",
+    "gas",
+    "org_unit",
+    "period",
+)
+DECIMAL_FIELDS = (
+    "quantity",
+    "ncv",
+    "carbon_content",
+    "oxidation_rate",
+    "factor",
+    "purity",
+    "calcination_fraction",
+    "carbon_fraction",
+    "cao_content",
+    "mgo_content",
+    "cao_noncarbonate",
+    "mgo_noncarbonate",
+    "kiln_dust",
+    "bypass_dust",
+    "anode_effect_minutes",
+)
+PERCENT_FIELDS = ("uncertainty", "factor_uncertainty")
+LINE_FIELDS = ("category", *TEXT_FIELDS, *DECIMAL_FIELDS, *PERCENT_FIELDS, "year", "tier")
+REQUIRED_FIELDS = ("category", "quantity", "unit")
+SETTING_FIELDS = ("factor_set", "gwp_set", "grid_caliber")
+TOP_LEVEL_FIELDS = (*SETTING_FIELDS, "region", "year", "production", "lines")
+PRODUCTION_FIELDS = ("product", "quantity", "unit", "output_value_10k_cny")
+
+TIER_SPELLINGS: Mapping[str, ActivityTier] = {
+    "measured": ActivityTier.MEASURED,
+    "实测": ActivityTier.MEASURED,
+    "计量": ActivityTier.MEASURED,
+    "statistical": ActivityTier.STATISTICAL,
+    "统计": ActivityTier.STATISTICAL,
+    "estimated": ActivityTier.ESTIMATED,
+    "估算": ActivityTier.ESTIMATED,
+}
+
+MIN_YEAR, MAX_YEAR = 1990, 2100
+
+
+def load_calc_file(path: Path | str) -> CalcInput:
+    """Read a calculator file; the format follows the extension (.json, .csv, .xlsx)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".json", ".csv", ".xlsx"):
+        raise CalcError.single(
+            field="file",
+            zh=f"不支持的文件类型“{suffix or path.name}”：请用 .json、.csv 或 .xlsx",
+            en=f"unsupported file type '{suffix or path.name}': use .json, .csv or .xlsx",
+        )
+    if not path.is_file():
+        raise CalcError.single(field="file", zh=f"找不到文件：{path}", en=f"file not found: {path}")
+    if suffix == ".json":
+        return _load_json(path)
+    rows = _read_csv(path) if suffix == ".csv" else _read_xlsx(path)
+    return calc_input_from_rows(rows, origin=str(path))
+
+
+def calc_input_from_dict(data: Any, *, origin: str = "<memory>") -> CalcInput:
+    """Build the input from the JSON structure (already parsed; numbers may be Decimal or int)."""
+    if not isinstance(data, dict):
+        raise CalcError.single(
+            field="file", zh="JSON 顶层必须是对象", en="the JSON top level must be an object"
+        )
+    issues: list[Issue] = list(_unknown_keys(data, TOP_LEVEL_FIELDS, line=None))
+    settings = {name: _text(data.get(name), name, issues, line=None) for name in SETTING_FIELDS}
+    region = _text(data.get("region"), "region", issues, line=None)
+    year = _year(data.get("year"), issues, line=None)
+    production = _production(data.get("production"), issues)
+    raw_lines = data.get("lines")
+    if not isinstance(raw_lines, list):
+        issues.append(
+            Issue(
+                line=None,
+                field="lines",
+                message_zh="缺少 lines 数组",
+                message_en="the 'lines' array is missing",
+            )
+        )
+        raw_lines = []
+    parsed: list[_ParsedLine] = []
+    for index, raw in enumerate(raw_lines, start=1):
+        if not isinstance(raw, dict):
+            issues.append(
+                Issue(
+                    line=index,
+                    field="lines",
+                    message_zh="每一行必须是对象",
+                    message_en="each line must be an object",
+                )
+            )
+            continue
+        issues.extend(_unknown_keys(raw, LINE_FIELDS, line=index))
+        parsed.append(_parse_line(raw, line=index))
+    return _finish(
+        parsed,
+        issues,
+        factor_set=settings["factor_set"] or DEFAULT_FACTOR_SET,
+        gwp_set=settings["gwp_set"] or DEFAULT_GWP_SET,
+        grid_caliber=settings["grid_caliber"] or DEFAULT_GRID_CALIBER,
+        region=region,
+        year=year,
+        production=production,
+        origin=origin,
+    )
+
+
+def calc_input_from_rows(rows: Sequence[Sequence[Any]], *, origin: str = "<memory>") -> CalcInput:
+    """Build the input from sheet rows: the first non-empty row is the header; lines keep their row number."""
+    header_index = next(
+        (index for index, row in enumerate(rows) if any(_cell_text(cell) for cell in row)), None
+    )
+    if header_index is None:
+        raise CalcError.single(
+            field="file", zh="文件为空：缺少表头（列名）", en="the file is empty: no header row"
+        )
+    header = [_cell_text(cell).lower() for cell in rows[header_index]]
+    issues: list[Issue] = [
+        issue
+        for name in header
+        if name
+        for issue in _unknown_keys({name: None}, (*LINE_FIELDS, *SETTING_FIELDS), line=header_index + 1)
+    ]
+    if issues:
+        raise CalcError(issues)
+    settings: dict[str, str | None] = dict.fromkeys(SETTING_FIELDS)
+    parsed: list[_ParsedLine] = []
+    for row_number, row in enumerate(rows[header_index + 1 :], start=header_index + 2):
+        cells = {name: row[column] for column, name in enumerate(header) if name and column < len(row)}
+        if not any(_cell_text(value) for value in cells.values()):
+            continue  # blank rows separate groups in spreadsheets; they are not lines
+        for name in SETTING_FIELDS:
+            value = _text(cells.pop(name, None), name, issues, line=row_number)
+            if value is None:
+                continue
+            if settings[name] is None:
+                settings[name] = value
+            elif settings[name] != value:
+                issues.append(
+                    Issue(
+                        line=row_number,
+                        field=name,
+                        message_zh=f"{name} 与前面的行不一致（{settings[name]} ≠ {value}）",
+                        message_en=f"{name} differs from earlier rows ({settings[name]} ≠ {value})",
+                    )
+                )
+        parsed.append(_parse_line(cells, line=row_number))
+    return _finish(
+        parsed,
+        issues,
+        factor_set=settings["factor_set"] or DEFAULT_FACTOR_SET,
+        gwp_set=settings["gwp_set"] or DEFAULT_GWP_SET,
+        grid_caliber=settings["grid_caliber"] or DEFAULT_GRID_CALIBER,
+        region=None,
+        year=None,
+        production=None,
+        origin=origin,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _ParsedLine:
+    line: CalcLine | None  # None when a required field is unusable
+    issues: tuple[Issue, ...]  # problems found while reading the fields
+
+
+def _finish(
+    parsed: Sequence[_ParsedLine],
+    issues: list[Issue],
+    *,
+    factor_set: str,
+    gwp_set: str,
+    grid_caliber: str,
+    region: str | None,
+    year: int | None,
+    production: Production | None,
+    origin: str,
+) -> CalcInput:
+    lines = tuple(item.line for item in parsed if item.line is not None)
+    calc_input = CalcInput(
+        lines=lines,
+        factor_set=factor_set,
+        gwp_set=gwp_set,
+        grid_caliber=grid_caliber,
+        region=region,
+        year=year,
+        production=production,
+        origin=origin,
+    )
+    issues = issues + [issue for item in parsed for issue in item.issues]
+    if not issues:
+        return calc_input
+    # Also run the calculation checks, so one run reports every problem in the file; a field that
+    # could not be read is reported once, not again as missing.
+    from engine.emissions.calc import validate
+
+    reported = {(issue.line, issue.field) for issue in issues}
+    unparsed = any(item.line is None for item in parsed)
+    issues += [
+        issue
+        for issue in validate(calc_input)
+        if (issue.line, issue.field) not in reported and not (unparsed and issue.field == "lines")
+    ]
+    raise CalcError(sorted(issues, key=lambda issue: issue.line or 0))
+
+
+def _parse_line(raw: Mapping[str, Any], *, line: int) -> _ParsedLine:
+    issues: list[Issue] = []
+    for name in REQUIRED_FIELDS:
+        if _is_blank(raw.get(name)):
+            issues.append(
+                Issue(
+                    line=line,
+                    field=name,
+                    message_zh=f"缺少必填字段 {name}",
+                    message_en=f"required field {name} is missing",
+                )
+            )
+    category = _category(raw.get("category"), issues, line=line)
+    texts = {name: _text(raw.get(name), name, issues, line=line) for name in TEXT_FIELDS}
+    numbers = {name: _decimal(raw.get(name), name, issues, line=line) for name in DECIMAL_FIELDS}
+    percents = {
+        name: _decimal(raw.get(name), name, issues, line=line, percent=True) for name in PERCENT_FIELDS
+    }
+    year = _year(raw.get("year"), issues, line=line)
+    tier = _tier(raw.get("tier"), issues, line=line)
+    quantity = numbers.pop("quantity")
+    unit = texts.pop("unit")
+    if category is None or quantity is None or unit is None:
+        return _ParsedLine(line=None, issues=tuple(issues))
+    return _ParsedLine(
+        line=CalcLine(
+            line=line,
+            category=category,
+            quantity=quantity,
+            unit=unit,
+            year=year,
+            tier=tier,
+            **texts,
+            **numbers,
+            **percents,
+        ),
+        issues=tuple(issues),
+    )
+
+
+def _unknown_keys(raw: Mapping[str, Any], known: Sequence[str], *, line: int | None) -> Iterable[Issue]:
+    for key in raw:
+        if key in known or str(key).startswith("_"):
+            continue  # keys starting with "_" are comments
+        hint_zh, hint_en = suggestion_text(str(key), known)
+        yield Issue(
+            line=line,
+            field=str(key),
+            message_zh=f"未知字段“{key}”{hint_zh}",
+            message_en=f"unknown field '{key}'{hint_en}",
+        )
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _cell_text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _text(value: Any, name: str, issues: list[Issue], *, line: int | None) -> str | None:
+    if _is_blank(value):
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal | date):
+        issues.append(
+            Issue(line=line, field=name, message_zh=f"{name} 应为文本", message_en=f"{name} must be text")
+        )
+        return None
+    if isinstance(value, float | Decimal) and value == int(value):
+        return str(int(value))  # a spreadsheet stores a period such as 2023 as 2023.0
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    return str(value).strip()
+
+
+def _decimal(
+    value: Any, name: str, issues: list[Issue], *, line: int | None, percent: bool = False
+) -> Decimal | None:
+    if _is_blank(value):
+        return None
+    text = value.strip() if isinstance(value, str) else value
+    if percent and isinstance(text, str) and text.endswith("%"):
+        text = text[:-1].strip()
+    try:
+        if isinstance(text, bool):
+            raise InvalidOperation
+        number = Decimal(repr(text)) if isinstance(text, float) else Decimal(text)
+        if not number.is_finite():
+            raise InvalidOperation
+    except (InvalidOperation, TypeError, ValueError):
+        issues.append(
+            Issue(
+                line=line,
+                field=name,
+                message_zh=f"{name} 应为数字，实际为“{value}”",
+                message_en=f"{name} must be a number, got '{value}'",
+            )
+        )
+        return None
+    return number
+
+
+def _year(value: Any, issues: list[Issue], *, line: int | None) -> int | None:
+    number = _decimal(value, "year", issues, line=line)
+    if number is None:
+        return None
+    if number != number.to_integral_value() or not MIN_YEAR <= number <= MAX_YEAR:
+        issues.append(
+            Issue(
+                line=line,
+                field="year",
+                message_zh=f"年份无效：{value}",
+                message_en=f"invalid year: {value}",
+            )
+        )
+        return None
+    return int(number)
+
+
+def _category(value: Any, issues: list[Issue], *, line: int) -> Category | None:
+    if _is_blank(value):
+        return None
+    text = str(value).strip().lower()
+    try:
+        return Category(text)
+    except ValueError:
+        names = [category.value for category in Category]
+        hint_zh, hint_en = suggestion_text(text, names)
+        issues.append(
+            Issue(
+                line=line,
+                field="category",
+                message_zh=f"未知类别“{value}”{hint_zh}。可用：{'、'.join(names)}",
+                message_en=f"unknown category '{value}'{hint_en}. Allowed: {', '.join(names)}",
+            )
+        )
+        return None
+
+
+def _tier(value: Any, issues: list[Issue], *, line: int) -> ActivityTier:
+    if _is_blank(value):
+        return ActivityTier.UNSPECIFIED
+    tier = TIER_SPELLINGS.get(str(value).strip().lower())
+    if tier is None:
+        issues.append(
+            Issue(
+                line=line,
+                field="tier",
+                message_zh=f"未知数据层级“{value}”；可用：measured（实测）、statistical（统计）、estimated（估算）",
+                message_en=f"unknown tier '{value}'; allowed: measured, statistical, estimated",
+            )
+        )
+        return ActivityTier.UNSPECIFIED
+    return tier
+
+
+def _production(value: Any, issues: list[Issue]) -> Production | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        issues.append(
+            Issue(
+                line=None,
+                field="production",
+                message_zh="production 必须是对象",
+                message_en="production must be an object",
+            )
+        )
+        return None
+    issues.extend(_unknown_keys(value, PRODUCTION_FIELDS, line=None))
+    quantity = _decimal(value.get("quantity"), "production.quantity", issues, line=None)
+    output_value = _decimal(
+        value.get("output_value_10k_cny"), "production.output_value_10k_cny", issues, line=None
+    )
+    return Production(
+        product=_text(value.get("product"), "production.product", issues, line=None),
+        quantity=quantity,
+        unit=_text(value.get("unit"), "production.unit", issues, line=None),
+        output_value_10k_cny=output_value,
+    )
+
+
+def _load_json(path: Path) -> CalcInput:
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            data = json.load(handle, parse_float=Decimal)
+    except json.JSONDecodeError as error:
+        raise CalcError.single(
+            field="file",
+            zh=f"JSON 格式错误（第 {error.lineno} 行第 {error.colno} 列）：{error.msg}",
+            en=f"invalid JSON (text line {error.lineno}, column {error.colno}): {error.msg}",
+        ) from None
+    except UnicodeDecodeError:
+        raise CalcError.single(
+            field="file", zh="JSON 文件必须是 UTF-8 编码", en="the JSON file must be UTF-8 encoded"
+        ) from None
+    return calc_input_from_dict(data, origin=str(path))
+
+
+def _read_csv(path: Path) -> list[list[str]]:
+    import csv
+    import io
+
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = raw.decode("gb18030")  # Excel on Chinese Windows saves CSV as GBK
+        except UnicodeDecodeError:
+            raise CalcError.single(
+                field="file",
+                zh="CSV 文件编码无法识别：请保存为 UTF-8",
+                en="unreadable CSV encoding: save the file as UTF-8",
+            ) from None
+    return list(csv.reader(io.StringIO(text, newline="")))
+
+
+def _read_xlsx(path: Path) -> list[list[Any]]:
+    from python_calamine import CalamineWorkbook
+
+    workbook = CalamineWorkbook.from_path(str(path))
+    names = workbook.sheet_names
+    sheet = workbook.get_sheet_by_name("lines" if "lines" in names else names[0])
+    # Keep leading empty rows so that line numbers are the sheet's row numbers.
+    return sheet.to_python(skip_empty_area=False)
