@@ -1,16 +1,26 @@
 """The FastAPI application factory."""
 
+import logging
 from contextlib import asynccontextmanager
+from pathlib import Path
 
-from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
-from sqlmodel import select
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.config import Settings, get_settings
 from engine.db import Database
 from engine.migrate import schema_status
-from engine.models import Organization
+from web.deps import NotAuthenticated, PasswordChangeRequired, csrf_protect, request_context
+from web.routes import admin, api, audit_trail, auth, home, profile
+from web.security import SecurityHeadersMiddleware
+from web.templating import render
+
+STATIC_DIR = Path(__file__).with_name("static")
+log = logging.getLogger("tanguan.web")
 
 
 def create_app(*, settings: Settings | None = None, db: Database | None = None) -> FastAPI:
@@ -25,11 +35,28 @@ def create_app(*, settings: Settings | None = None, db: Database | None = None) 
         yield
         db.dispose()
 
-    app = FastAPI(title="碳管 Tanguan", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="碳管 Tanguan API",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        dependencies=[Depends(request_context), Depends(csrf_protect)],
+    )
     app.state.settings = settings
     app.state.db = db
+    app.state.secret_key = settings.resolved_secret_key()
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for module in (auth, home, profile, admin, audit_trail, api):
+        app.include_router(module.router)
+    _add_probes(app, db)
+    _add_error_handlers(app)
+    return app
 
-    @app.get("/healthz")
+
+def _add_probes(app: FastAPI, db: Database) -> None:
+    @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:
         try:
             with db.engine.connect() as connection:
@@ -46,15 +73,59 @@ def create_app(*, settings: Settings | None = None, db: Database | None = None) 
             }
         )
 
-    @app.get("/", response_class=HTMLResponse)
-    def organizations(request: Request) -> HTMLResponse:
-        from html import escape
+    @app.get("/ping", include_in_schema=False)
+    def ping() -> PlainTextResponse:
+        return PlainTextResponse("pong")
 
-        with db.read_session(all_orgs=True) as session:
-            orgs = session.exec(select(Organization).order_by(Organization.name)).all()
-        items = "".join(f"<li>{escape(o.name)} <small>{escape(o.slug)}</small></li>" for o in orgs)
-        return HTMLResponse(
-            f"<!doctype html><title>碳管 Tanguan</title><h1>碳管 Tanguan</h1><ul>{items}</ul>"
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(NotAuthenticated)
+    async def not_authenticated(request: Request, _exc: NotAuthenticated) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": "not_authenticated"}, status_code=401,
+                                headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+        target = "/login?next=" + request.url.path if request.method == "GET" else "/login"
+        if request.headers.get("HX-Request") == "true":
+            # A sign-in page swapped into a fragment would be wrong: navigate the whole page.
+            return Response(status_code=200, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+
+    @app.exception_handler(PasswordChangeRequired)
+    async def password_change_required(request: Request, _exc: PasswordChangeRequired) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": "password_change_required"}, status_code=403)
+        if request.headers.get("HX-Request") == "true":
+            return Response(status_code=200, headers={"HX-Redirect": "/password/change"})
+        return RedirectResponse("/password/change", status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        return render(
+            request,
+            "error.html",
+            {"status": exc.status_code, "detail": exc.detail if isinstance(exc.detail, str) else ""},
+            status_code=exc.status_code,
         )
 
-    return app
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"field": ".".join(str(part) for part in error["loc"][1:]), "message": error["msg"]}
+            for error in exc.errors()
+        ]
+        if _wants_json(request):
+            return JSONResponse({"detail": errors}, status_code=422)
+        return render(request, "error.html", {"status": 422, "detail": "", "errors": errors}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        if _wants_json(request):
+            return JSONResponse({"detail": "server_error"}, status_code=500)
+        return render(request, "error.html", {"status": 500, "detail": ""}, status_code=500)

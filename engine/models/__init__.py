@@ -1,11 +1,15 @@
 """All tables. Importing this package registers them on ``SQLModel.metadata``."""
 
 from engine.models.audit import AuditChainHead, AuditEvent
+from engine.models.auth import ApiToken, LoginAttempt, UserSession
 from engine.models.base import OrgOwned
 from engine.models.identity import Membership, Role, User
 from engine.models.tenancy import Organization, OrgUnit, OrgUnitKind, Product
 
 __all__ = [
+    "ApiToken",
+    "LoginAttempt",
+    "UserSession",
     "AuditChainHead",
     "AuditEvent",
     "Membership",

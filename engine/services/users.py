@@ -1,11 +1,14 @@
 """Users and memberships. Role changes and account state changes are audited in each affected org."""
 
+import secrets
 from collections.abc import Iterable
 
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from engine.audit import Actor, append_event
-from engine.models import Membership, Role, User
+from engine.models import Membership, Role, User, UserSession
+from engine.models.base import utcnow
 from engine.passwords import hash_password
 
 
@@ -88,6 +91,15 @@ def grant_membership(
     return membership
 
 
+def revoke_user_sessions(session: Session, *, user_id: int) -> None:
+    """End every session of the user at once (disabling, password reset by an admin)."""
+    session.execute(
+        update(UserSession)
+        .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
 def memberships_of(session: Session, *, user_id: int) -> list[Membership]:
     return list(session.exec(select(Membership).where(Membership.user_id == user_id)).all())
 
@@ -100,6 +112,8 @@ def set_user_active(
         return
     user.is_active = active
     session.add(user)
+    if not active:
+        revoke_user_sessions(session, user_id=user.id)
     for membership in memberships_of(session, user_id=user.id):
         append_event(
             session,
@@ -112,3 +126,58 @@ def set_user_active(
             reason=reason,
         )
     session.flush()
+
+
+def set_user_locale(session: Session, *, user_id: int, locale: str | None) -> None:
+    """The user's interface language (a preference: not an audited change)."""
+    user = session.get(User, user_id)
+    user.locale = locale
+    session.add(user)
+
+
+def one_time_password() -> str:
+    """A random first password, shown once to the admin; the user must replace it at first sign-in."""
+    return "Tg-" + secrets.token_urlsafe(12)
+
+
+def invite_user(
+    session: Session, *, org_id: int, email: str, display_name: str, roles: Iterable[str], actor: Actor
+) -> tuple[User, str | None]:
+    """Add a member. A new account gets a one-time password (returned once); an existing account of
+    another organization is only granted the membership."""
+    user = get_user_by_email(session, email=email)
+    password = None
+    if user is None:
+        password = one_time_password()
+        user = create_user(
+            session, email=email, display_name=display_name, password=password, must_change_password=True
+        )
+    grant_membership(session, org_id=org_id, user=user, roles=roles, actor=actor)
+    return user, password
+
+
+def list_members(session: Session, *, org_id: int) -> list[tuple[User, list[str]]]:
+    rows = session.exec(
+        select(User, Membership.roles)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.org_id == org_id)
+        .order_by(User.display_name)
+    ).all()
+    return [(user, list(roles)) for user, roles in rows]
+
+
+def get_member(session: Session, *, org_id: int, user_id: int) -> tuple[User, list[str]] | None:
+    row = session.exec(
+        select(User, Membership.roles)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.org_id == org_id, User.id == user_id)
+    ).first()
+    return (row[0], list(row[1])) if row else None
+
+
+def admin_can_disable(session: Session, *, admin_user_id: int, user_id: int) -> bool:
+    """An account spans organizations: an admin may disable it only if they administer all of them."""
+    administered = {
+        m.org_id for m in memberships_of(session, user_id=admin_user_id) if Role.admin.value in m.roles
+    }
+    return all(m.org_id in administered for m in memberships_of(session, user_id=user_id))

@@ -1,0 +1,88 @@
+"""Reading the audit trail: filters and keyset pagination (newest first)."""
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlmodel import Session, select
+
+from engine.models import AuditEvent
+
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class TrailFilter:
+    subject_type: str | None = None
+    subject_id: str | None = None
+    actor_id: int | None = None
+    since_utc: str | None = None  # ISO-8601 UTC bounds, compared as fixed-width text
+    until_utc: str | None = None
+
+
+@dataclass(frozen=True)
+class TrailEvent:
+    seq: int
+    ts: str
+    actor_id: int | None
+    actor_name: str
+    subject_type: str
+    subject_id: str
+    action: str
+    from_state: str | None
+    to_state: str | None
+    reason: str | None
+    changes: dict[str, Any]
+    hash: str
+
+
+@dataclass(frozen=True)
+class TrailPage:
+    events: list[TrailEvent]
+    next_before_seq: int | None
+
+
+def list_events(
+    session: Session, *, trail_filter: TrailFilter, before_seq: int | None = None, limit: int = PAGE_SIZE
+) -> TrailPage:
+    """One page of the organization's trail (the session's scope picks the organization)."""
+    query = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit + 1)
+    if trail_filter.subject_type:
+        query = query.where(AuditEvent.subject_type == trail_filter.subject_type)
+    if trail_filter.subject_id:
+        query = query.where(AuditEvent.subject_id == trail_filter.subject_id)
+    if trail_filter.actor_id is not None:
+        query = query.where(AuditEvent.actor_id == trail_filter.actor_id)
+    if trail_filter.since_utc:
+        query = query.where(AuditEvent.ts >= trail_filter.since_utc)
+    if trail_filter.until_utc:
+        query = query.where(AuditEvent.ts < trail_filter.until_utc)
+    if before_seq is not None:
+        query = query.where(AuditEvent.seq < before_seq)
+    rows = session.exec(query).all()
+    events = [_event(row) for row in rows[:limit]]
+    next_before = events[-1].seq if len(rows) > limit else None
+    return TrailPage(events=events, next_before_seq=next_before)
+
+
+def _event(row: AuditEvent) -> TrailEvent:
+    return TrailEvent(
+        seq=row.seq,
+        ts=row.ts,
+        actor_id=row.actor_id,
+        actor_name=row.actor_name,
+        subject_type=row.subject_type,
+        subject_id=row.subject_id,
+        action=row.action,
+        from_state=row.from_state,
+        to_state=row.to_state,
+        reason=row.reason,
+        changes=orjson.loads(row.payload).get("changes", {}),
+        hash=row.hash,
+    )
+
+
+def subject_types(session: Session) -> list[str]:
+    return list(
+        session.exec(select(AuditEvent.subject_type).distinct().order_by(AuditEvent.subject_type)).all()
+    )

@@ -1,0 +1,224 @@
+"""Sign-in, server-side sessions, login throttling and personal access tokens."""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, update
+from sqlmodel import Session, select
+
+from engine.audit import Actor, append_event
+from engine.config import Settings
+from engine.models import ApiToken, LoginAttempt, Membership, User, UserSession
+from engine.models.base import utcnow
+from engine.passwords import DUMMY_HASH, hash_password, verify_password
+from engine.services.users import memberships_of
+
+TOKEN_BYTES = 32  # 256 bits from the OS CSPRNG
+SESSION_TOUCH_INTERVAL = timedelta(minutes=1)  # last_seen is written at most this often
+IP_FAILURE_FACTOR = 5  # one address may fail this many times the per-account limit (many accounts)
+
+
+class LoginRefused(Exception):
+    """Wrong credentials (the same for a wrong password and an unknown account, on purpose)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    user: User | None
+    refusal: str | None = None  # "invalid" or "throttled"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _as_utc(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; every stored time is UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _recent_failures(session: Session, *, column, value: str, since: datetime) -> int:
+    last_success = session.exec(
+        select(func.max(LoginAttempt.attempted_at)).where(column == value, LoginAttempt.succeeded)
+    ).one()
+    if last_success is not None:
+        since = max(since, _as_utc(last_success))
+    return session.exec(
+        select(func.count())
+        .select_from(LoginAttempt)
+        .where(column == value, LoginAttempt.attempted_at > since, LoginAttempt.succeeded.is_(False))
+    ).one()
+
+
+def _throttled(session: Session, *, email: str, ip: str, settings: Settings, now: datetime) -> bool:
+    since = now - timedelta(minutes=settings.login_window_minutes)
+    limit = settings.login_max_failures
+    return (
+        _recent_failures(session, column=LoginAttempt.email, value=email, since=since) >= limit
+        or _recent_failures(session, column=LoginAttempt.ip, value=ip, since=since)
+        >= limit * IP_FAILURE_FACTOR
+    )
+
+
+def _audit_login(session: Session, *, user: User, action: str, ip: str, reason: str | None = None) -> None:
+    for membership in memberships_of(session, user_id=user.id):
+        append_event(
+            session,
+            org_id=membership.org_id,
+            actor=Actor(user.id, user.display_name),
+            subject_type="user",
+            subject_id=user.id,
+            action=action,
+            changes={"ip": [None, ip]},
+            reason=reason,
+        )
+
+
+def attempt_login(session: Session, *, email: str, password: str, ip: str, settings: Settings) -> LoginResult:
+    """Check the credentials. Every attempt is recorded and failures of known accounts are audited, so the
+    caller commits whatever the result."""
+    now = utcnow()
+    email = email.strip().lower()[:254]
+    user = session.exec(select(User).where(User.email == email)).first()
+    if _throttled(session, email=email, ip=ip, settings=settings, now=now):
+        session.add(LoginAttempt(email=email, ip=ip, succeeded=False, attempted_at=now))
+        if user is not None:
+            _audit_login(session, user=user, action="login_throttled", ip=ip)
+        return LoginResult(user=None, refusal="throttled")
+    # An unknown account is checked against a dummy hash so that both failures take the same time.
+    password_ok = verify_password(user.password_hash if user else DUMMY_HASH, password)
+    succeeded = bool(user and password_ok and user.is_active)
+    session.add(LoginAttempt(email=email, ip=ip, succeeded=succeeded, attempted_at=now))
+    if user is None:
+        return LoginResult(user=None, refusal="invalid")
+    if not succeeded:
+        reason = "wrong password" if not password_ok else "account disabled"
+        _audit_login(session, user=user, action="login_failed", ip=ip, reason=reason)
+        return LoginResult(user=None, refusal="invalid")
+    _audit_login(session, user=user, action="login", ip=ip)
+    return LoginResult(user=user)
+
+
+def default_org_id(session: Session, *, user: User) -> int | None:
+    memberships = memberships_of(session, user_id=user.id)
+    return min((m.org_id for m in memberships), default=None)
+
+
+def start_session(session: Session, *, user: User, org_id: int | None, ip: str, user_agent: str) -> str:
+    """A new session; returns the token for the cookie (only its hash is stored)."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    session.add(
+        UserSession(
+            token_hash=hash_token(token), user_id=user.id, org_id=org_id, ip=ip, user_agent=user_agent[:300]
+        )
+    )
+    session.flush()
+    return token
+
+
+@dataclass(frozen=True)
+class LiveSession:
+    id: int
+    user_id: int
+    org_id: int | None
+    token_hash: str
+
+
+def load_session(session: Session, *, token: str, settings: Settings) -> LiveSession | None:
+    """The live session for a cookie token, or None when unknown, revoked, idle or too old."""
+    now = utcnow()
+    row = session.exec(select(UserSession).where(UserSession.token_hash == hash_token(token))).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    idle_limit = timedelta(minutes=settings.session_idle_minutes)
+    absolute_limit = timedelta(hours=settings.session_absolute_hours)
+    if now - _as_utc(row.last_seen_at) > idle_limit or now - _as_utc(row.created_at) > absolute_limit:
+        return None
+    if now - _as_utc(row.last_seen_at) > SESSION_TOUCH_INTERVAL:
+        session.execute(update(UserSession).where(UserSession.id == row.id).values(last_seen_at=now))
+        session.commit()
+    return LiveSession(id=row.id, user_id=row.user_id, org_id=row.org_id, token_hash=row.token_hash)
+
+
+def end_session(session: Session, *, token_hash: str) -> None:
+    session.execute(
+        update(UserSession)
+        .where(UserSession.token_hash == token_hash, UserSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+def switch_session_org(session: Session, *, token_hash: str, user_id: int, org_id: int) -> bool:
+    """Move the session to another organization the user belongs to."""
+    member = session.exec(
+        select(Membership.id).where(Membership.user_id == user_id, Membership.org_id == org_id)
+    ).first()
+    if member is None:
+        return False
+    session.execute(update(UserSession).where(UserSession.token_hash == token_hash).values(org_id=org_id))
+    return True
+
+
+def change_password(session: Session, *, user: User, current: str | None, new: str) -> None:
+    """Set a new password (policy-checked). ``current`` is required unless a reset is forced."""
+    if current is not None and not verify_password(user.password_hash, current):
+        raise LoginRefused("invalid")
+    user.password_hash = hash_password(new)
+    user.must_change_password = False
+    session.add(user)
+    for membership in memberships_of(session, user_id=user.id):
+        append_event(
+            session,
+            org_id=membership.org_id,
+            actor=Actor(user.id, user.display_name),
+            subject_type="user",
+            subject_id=user.id,
+            action="password_changed",
+        )
+
+
+def create_api_token(session: Session, *, user: User, org_id: int, name: str) -> str:
+    """A personal access token for integrations; shown once, stored hashed."""
+    token = "tgn_" + secrets.token_urlsafe(TOKEN_BYTES)
+    row = ApiToken(token_hash=hash_token(token), user_id=user.id, org_id=org_id, name=name)
+    session.add(row)
+    session.flush()
+    append_event(
+        session,
+        org_id=org_id,
+        actor=Actor(user.id, user.display_name),
+        subject_type="api_token",
+        subject_id=row.id,
+        action="created",
+        changes={"name": [None, name]},
+    )
+    return token
+
+
+def revoke_api_token(session: Session, *, user: User, name: str) -> int:
+    rows = session.exec(
+        select(ApiToken).where(
+            ApiToken.user_id == user.id, ApiToken.name == name, ApiToken.revoked_at.is_(None)
+        )
+    ).all()
+    for row in rows:
+        row.revoked_at = utcnow()
+        session.add(row)
+        append_event(
+            session, org_id=row.org_id, actor=Actor(user.id, user.display_name),
+            subject_type="api_token", subject_id=row.id, action="revoked",
+        )  # fmt: skip
+    return len(rows)
+
+
+def resolve_api_token(session: Session, *, token: str) -> ApiToken | None:
+    row = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    return row

@@ -1,0 +1,212 @@
+"""Who is asking, in which organization, with which roles — resolved once per request — and the
+dependencies routes use to declare what they need."""
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from sqlmodel import Session, select
+
+from engine.db import Database, UnitOfWork
+from engine.models import Membership, Organization, Role, User
+from engine.services.auth import load_session, resolve_api_token
+from web.i18n import negotiate
+from web.security import (
+    ANON_CSRF_COOKIE,
+    UNSAFE_METHODS,
+    csrf_token_for,
+    same_origin,
+    submitted_csrf_token,
+)
+
+SESSION_COOKIE = "tanguan_session"
+SECURE_SESSION_COOKIE = "__Host-tanguan_session"
+LOCALE_COOKIE = "tanguan_locale"
+
+
+class NotAuthenticated(Exception):
+    """No valid session or token: pages go to sign-in, the API answers 401."""
+
+
+class PasswordChangeRequired(Exception):
+    """A one-time password must be replaced before anything else."""
+
+
+@dataclass(frozen=True)
+class OrgChoice:
+    id: int
+    slug: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: int
+    email: str
+    display_name: str
+    locale: str | None
+    must_change_password: bool
+    org: OrgChoice | None
+    roles: frozenset[str]
+    memberships: tuple[OrgChoice, ...]
+    session_token_hash: str | None  # None when authenticated by an API token
+
+    def has_any(self, roles: frozenset[str]) -> bool:
+        return not roles or bool(self.roles & roles)
+
+
+def session_cookie_name(request: Request) -> str:
+    return SECURE_SESSION_COOKIE if request.url.scheme == "https" else SESSION_COOKIE
+
+
+def _principal(
+    session: Session, *, user_id: int, org_id: int | None, token_hash: str | None, pinned_org: bool = False
+) -> Principal | None:
+    user = session.get(User, user_id)
+    if user is None or not user.is_active:
+        return None
+    rows = session.exec(
+        select(Membership.roles, Organization.id, Organization.slug, Organization.name)
+        .join(Organization, Organization.id == Membership.org_id)
+        .where(Membership.user_id == user_id)
+        .order_by(Organization.id)
+    ).all()
+    choices = {org_id_: (OrgChoice(org_id_, slug, name), roles) for roles, org_id_, slug, name in rows}
+    if org_id not in choices:
+        if pinned_org:
+            return None
+        org_id = next(iter(choices), None)
+    org, roles = choices.get(org_id, (None, []))
+    return Principal(
+        user_id=user.id,
+        email=user.email,
+        display_name=user.display_name,
+        locale=user.locale,
+        must_change_password=user.must_change_password,
+        org=org,
+        roles=frozenset(roles),
+        memberships=tuple(choice for choice, _ in choices.values()),
+        session_token_hash=token_hash,
+    )
+
+
+def request_context(request: Request) -> None:
+    """Resolve the principal, the locale and the CSRF token for this request (app-wide dependency)."""
+    db: Database = request.app.state.db
+    settings = request.app.state.settings
+    principal = None
+    authorization = request.headers.get("authorization", "")
+    with db.read_session(all_orgs=True) as session:
+        if authorization.lower().startswith("bearer "):
+            api_token = resolve_api_token(session, token=authorization[7:].strip())
+            if api_token is None:
+                raise NotAuthenticated()
+            principal = _principal(
+                session, user_id=api_token.user_id, org_id=api_token.org_id, token_hash=None, pinned_org=True
+            )
+            if principal is None:
+                raise NotAuthenticated()
+        elif cookie := request.cookies.get(session_cookie_name(request)):
+            live = load_session(session, token=cookie, settings=settings)
+            if live is not None:
+                principal = _principal(
+                    session, user_id=live.user_id, org_id=live.org_id, token_hash=live.token_hash
+                )
+    request.state.principal = principal
+    request.state.locale = negotiate(
+        user_locale=principal.locale if principal else None,
+        cookie_locale=request.cookies.get(LOCALE_COOKIE),
+        accept_language=request.headers.get("accept-language"),
+    )
+    if principal and principal.session_token_hash:
+        binding = "s:" + principal.session_token_hash
+    else:
+        anonymous = request.cookies.get(ANON_CSRF_COOKIE)
+        if not anonymous:
+            anonymous = secrets.token_urlsafe(24)
+            request.state.new_anon_csrf = anonymous  # set on the response by render()
+        binding = "a:" + anonymous
+    request.state.csrf_token = csrf_token_for(request.app.state.secret_key, binding)
+
+
+async def csrf_protect(request: Request) -> None:
+    """Unsafe methods need a same-origin request and the token bound to the session (app-wide)."""
+    if request.method not in UNSAFE_METHODS:
+        return
+    if request.headers.get("authorization", "").lower().startswith("bearer "):
+        return  # no ambient credential: a token is not sent by a browser on its own
+    if not same_origin(request):
+        raise HTTPException(403, detail="cross_site")
+    submitted = await submitted_csrf_token(request)
+    if not submitted or not secrets.compare_digest(submitted, request.state.csrf_token):
+        raise HTTPException(403, detail="csrf")
+
+
+class RoleRequirement:
+    """A dependency that lets a signed-in member through when they hold one of ``roles`` (any member when
+    empty). The roles stay readable on the route, so tests can walk every route's rule."""
+
+    def __init__(self, *roles: Role, allow_pending_password: bool = False, needs_org: bool = True) -> None:
+        self.roles = frozenset(role.value for role in roles)
+        self.allow_pending_password = allow_pending_password
+        self.needs_org = needs_org
+
+    def __call__(self, request: Request) -> Principal:
+        principal: Principal | None = request.state.principal
+        if principal is None:
+            raise NotAuthenticated()
+        if principal.must_change_password and not self.allow_pending_password:
+            raise PasswordChangeRequired()
+        if self.needs_org and principal.org is None:
+            raise HTTPException(403, detail="no_membership")
+        if not principal.has_any(self.roles):
+            raise HTTPException(403, detail="role")
+        return principal
+
+
+AUDIT_READERS = (
+    Role.admin,
+    Role.carbon_manager,
+    Role.quality_manager,
+    Role.top_management,
+    Role.internal_auditor,
+    Role.external_auditor,
+)
+
+Member = Annotated[Principal, Depends(RoleRequirement())]
+AnySignedIn = Annotated[Principal, Depends(RoleRequirement(allow_pending_password=True, needs_org=False))]
+Admin = Annotated[Principal, Depends(RoleRequirement(Role.admin))]
+AuditReader = Annotated[Principal, Depends(RoleRequirement(*AUDIT_READERS))]
+
+
+def get_db(request: Request) -> Database:
+    return request.app.state.db
+
+
+DatabaseDep = Annotated[Database, Depends(get_db)]
+
+
+def org_session(request: Request, db: DatabaseDep) -> Iterator[Session]:
+    """A read session scoped to the principal's organization."""
+    principal: Principal | None = request.state.principal
+    if principal is None or principal.org is None:
+        raise NotAuthenticated()
+    with db.read_session(org_id=principal.org.id) as session:
+        yield session
+
+
+OrgSession = Annotated[Session, Depends(org_session)]
+
+
+def org_unit_of_work(request: Request, db: DatabaseDep) -> Iterator[UnitOfWork]:
+    """A write transaction scoped to the principal's organization, committed after the endpoint."""
+    principal: Principal | None = request.state.principal
+    if principal is None or principal.org is None:
+        raise NotAuthenticated()
+    with db.unit_of_work(org_id=principal.org.id) as uow:
+        yield uow
+
+
+OrgUnitOfWork = Annotated[UnitOfWork, Depends(org_unit_of_work)]

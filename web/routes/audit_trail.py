@@ -1,0 +1,88 @@
+"""The audit trail page: filters, keyset pagination, field changes, and chain verification."""
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import Response
+
+from engine.audit import verify_chain
+from engine.models.base import utc_iso
+from engine.services.audit_trail import TrailFilter, list_events, subject_types
+from engine.services.users import list_members
+from web.deps import AuditReader, DatabaseDep, OrgSession
+from web.i18n import DISPLAY_TIMEZONE
+from web.templating import render
+
+router = APIRouter()
+
+
+def _day_start_utc(day: str | None, *, offset_days: int = 0) -> str | None:
+    """The start of a local calendar day (China time) as a UTC bound."""
+    if not day:
+        return None
+    try:
+        parsed = date.fromisoformat(day)
+    except ValueError:
+        raise HTTPException(422, detail="date") from None
+    local = datetime.combine(
+        parsed + timedelta(days=offset_days), time.min, tzinfo=ZoneInfo(DISPLAY_TIMEZONE)
+    )
+    return utc_iso(local)
+
+
+def trail_filter_from(
+    subject_type: str | None,
+    subject_id: str | None,
+    actor_id: int | None,
+    date_from: str | None,
+    date_to: str | None,
+) -> TrailFilter:
+    return TrailFilter(
+        subject_type=subject_type or None,
+        subject_id=subject_id or None,
+        actor_id=actor_id,
+        since_utc=_day_start_utc(date_from),
+        until_utc=_day_start_utc(date_to, offset_days=1),
+    )
+
+
+@router.get("/audit")
+def audit_trail(
+    request: Request,
+    principal: AuditReader,
+    session: OrgSession,
+    subject_type: str | None = None,
+    subject_id: str | None = None,
+    actor_id: int | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    before: int | None = None,
+) -> Response:
+    trail_filter = trail_filter_from(subject_type, subject_id, actor_id, date_from, date_to)
+    page = list_events(session, trail_filter=trail_filter, before_seq=before)
+    query = {
+        "subject_type": subject_type or "",
+        "subject_id": subject_id or "",
+        "actor_id": actor_id or "",
+        "date_from": date_from or "",
+        "date_to": date_to or "",
+    }
+    context = {
+        "page": page,
+        "query": query,
+        "subject_types": subject_types(session),
+        "actors": [
+            (user.id, user.display_name) for user, _ in list_members(session, org_id=principal.org.id)
+        ],
+    }
+    # "Load more" appends rows; the filter form replaces the table.
+    block = "rows" if before is not None else "trail"
+    return render(request, "audit_trail.html", context, block=block)
+
+
+@router.post("/audit/verify")
+def verify(request: Request, principal: AuditReader, db: DatabaseDep) -> Response:
+    with db.engine.connect() as connection:
+        check = verify_chain(connection, org_id=principal.org.id)
+    return render(request, "audit_trail.html", {"check": check}, block="verify_result")

@@ -1,0 +1,39 @@
+"""The dashboard and the organization switcher."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+
+from engine.services.audit_trail import TrailFilter, list_events
+from engine.services.auth import switch_session_org
+from web.deps import AUDIT_READERS, DatabaseDep, Member, OrgSession
+from web.templating import htmx_aware_redirect, render
+
+router = APIRouter()
+
+AUDIT_READER_ROLES = frozenset(role.value for role in AUDIT_READERS)
+
+
+@router.get("/")
+def dashboard(request: Request, principal: Member, session: OrgSession) -> Response:
+    latest = []
+    if principal.has_any(AUDIT_READER_ROLES):
+        latest = list_events(session, trail_filter=TrailFilter(), limit=10).events
+    return render(request, "dashboard.html", {"latest_events": latest})
+
+
+@router.post("/org/switch")
+def switch_org(
+    request: Request, db: DatabaseDep, principal: Member, org_id: Annotated[int, Form()]
+) -> Response:
+    with db.unit_of_work(all_orgs=True) as uow:
+        switched = switch_session_org(
+            uow.session,
+            token_hash=principal.session_token_hash or "",
+            user_id=principal.user_id,
+            org_id=org_id,
+        )
+    if not switched:
+        raise HTTPException(404)
+    return htmx_aware_redirect(request, RedirectResponse("/", status_code=303))

@@ -1,0 +1,82 @@
+"""Jinja2 rendering: one environment per locale (gettext installed new-style), autoescape on, and
+htmx fragments — a page renders whole, or just one named block when htmx asks for it."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from web.deps import AUDIT_READERS
+from web.i18n import LOCALE_NAMES, LOCALES, format_datetime, format_number, translations
+from web.security import ANON_CSRF_COOKIE
+
+TEMPLATES_DIR = Path(__file__).with_name("templates")
+
+
+@lru_cache
+def environment(locale: str) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_translations(translations(locale), newstyle=True)
+    env.filters["datetime"] = lambda value, format="medium": format_datetime(value, locale, format=format)
+    env.filters["number"] = lambda value: format_number(value, locale)
+    env.globals.update(
+        locale=locale,
+        locales=LOCALES,
+        locale_names=LOCALE_NAMES,
+        audit_reader_roles=frozenset(role.value for role in AUDIT_READERS),
+    )
+    return env
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
+
+
+def render(
+    request: Request,
+    template_name: str,
+    context: dict[str, Any] | None = None,
+    *,
+    block: str | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """The page, or only ``block`` for an htmx request that targets it."""
+    locale = getattr(request.state, "locale", LOCALES[0])
+    template = environment(locale).get_template(template_name)
+    values = {
+        "request": request,
+        "principal": getattr(request.state, "principal", None),
+        "csrf_token": getattr(request.state, "csrf_token", ""),
+        "csp_nonce": getattr(request.state, "csp_nonce", ""),
+        **(context or {}),
+    }
+    if block and is_htmx(request):
+        body = "".join(template.blocks[block](template.new_context(values)))
+    else:
+        body = template.render(values)
+    response = HTMLResponse(body, status_code=status_code, headers=headers)
+    if anonymous_csrf := getattr(request.state, "new_anon_csrf", None):
+        response.set_cookie(
+            ANON_CSRF_COOKIE, anonymous_csrf, httponly=True, samesite="lax",
+            secure=request.url.scheme == "https", path="/",
+        )  # fmt: skip
+    return response
+
+
+def htmx_aware_redirect(request: Request, response: Response) -> Response:
+    """htmx follows a 303 inside the fragment; tell it to navigate the whole page instead."""
+    if request.headers.get("HX-Request") == "true":
+        response.status_code = 200
+        response.headers["HX-Redirect"] = response.headers.pop("location")
+    return response
