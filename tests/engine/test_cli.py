@@ -117,7 +117,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_serve_answers_health_and_lists_organizations_over_http(env):
+def test_serve_answers_health_and_the_sign_in_page_over_http(env):
     run("db", "upgrade", env=env)
     run("demo", env=env)
     port = _free_port()
@@ -135,8 +135,8 @@ def test_serve_answers_health_and_lists_organizations_over_http(env):
         body = health.json()
         assert body["status"] == "ok" and body["schema_up_to_date"] is True
         assert body["database"] in ("sqlite", "postgresql")
-        home = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
-        assert "湖南湘峰水泥有限公司" in home.text
+        home = httpx.get(f"http://127.0.0.1:{port}/", timeout=5, follow_redirects=True)
+        assert home.url.path == "/login" and 'name="csrf_token"' in home.text
     finally:
         server.terminate()
         server.wait(timeout=10)
