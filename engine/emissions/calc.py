@@ -20,8 +20,8 @@ Rounding: none here. All arithmetic runs in :data:`engine.emissions.rounding.CON
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, fields, replace
 from decimal import Decimal, localcontext
 from functools import cache
 from typing import TypeVar
@@ -42,6 +42,7 @@ from engine.emissions.factors import (
     find_fuel,
     grid_factor,
     gwp,
+    normalize_region,
 )
 from engine.emissions.model import (
     SUBTRACTED,
@@ -60,6 +61,7 @@ from engine.emissions.rounding import CONTEXT, plain, shown
 from engine.emissions.units import (
     DIMENSION_ZH,
     Dimension,
+    PerUnit,
     Unit,
     convert,
     parse_energy_per_unit,
@@ -128,11 +130,16 @@ _T = TypeVar("_T")
 
 @dataclass(frozen=True, slots=True)
 class _Settings:
-    fuel_set: FactorSet
-    gwp_set: str
-    grid_caliber: str
+    # None when the file's setting is invalid (reported once); the checks that need it are skipped.
+    fuel_set: FactorSet | None
+    gwp_set: str | None
+    grid_caliber: str | None
     region: str | None
     year: int | None
+
+    @property
+    def complete(self) -> bool:
+        return None not in (self.fuel_set, self.gwp_set, self.grid_caliber)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,30 +153,42 @@ class _Outcome:
 
 def calculate(calc_input: CalcInput) -> Inventory:
     """Emissions of every line and the totals; raises :class:`CalcError` listing all bad lines."""
-    with localcontext(CONTEXT):
-        settings = _settings(calc_input)
-        results: list[LineResult] = []
-        issues: list[Issue] = []
-        for line in calc_input.lines:
-            try:
-                results.append(_calculate_line(line, settings))
-            except CalcError as error:
-                issues.extend(error.at_line(line.line).issues)
-        if issues:
-            raise CalcError(issues)
-        return _inventory(calc_input, settings, tuple(results))
+    return _run(calc_input, unknown_method=frozenset())
 
 
-def validate(calc_input: CalcInput) -> list[Issue]:
-    """Every problem :func:`calculate` would report, without raising."""
+def validate(calc_input: CalcInput, *, unknown_method: Collection[int] = ()) -> list[Issue]:
+    """Every problem :func:`calculate` would report, without raising.
+
+    ``unknown_method`` lists line numbers whose category could not be read (the loader has reported
+    it): only their checks that do not depend on the method are run.
+    """
     try:
-        calculate(calc_input)
+        _run(calc_input, unknown_method=frozenset(unknown_method))
     except CalcError as error:
         return list(error.issues)
     return []
 
 
-def _settings(calc_input: CalcInput) -> _Settings:
+def _run(calc_input: CalcInput, *, unknown_method: frozenset[int]) -> Inventory:
+    with localcontext(CONTEXT):
+        # Every check runs: a bad top-level setting only skips the line checks that need it.
+        settings, issues = _settings(calc_input)
+        results: list[LineResult] = []
+        for line in calc_input.lines:
+            try:
+                result = _calculate_line(line, settings, method_known=line.line not in unknown_method)
+            except CalcError as error:
+                issues.extend(error.issues)
+                continue
+            if result is not None:
+                results.append(result)
+        if issues:
+            raise CalcError(issues)
+        return _inventory(calc_input, settings, tuple(results))
+
+
+def _settings(calc_input: CalcInput) -> tuple[_Settings, list[Issue]]:
+    """The settings that could be resolved (None for a bad one) and the problems found."""
     issues: list[Issue] = []
     if not calc_input.lines:
         issues.append(
@@ -179,15 +198,14 @@ def _settings(calc_input: CalcInput) -> _Settings:
     gwp_set = _collect(issues, lambda: check_gwp_set(calc_input.gwp_set))
     grid_caliber = _collect(issues, lambda: check_grid_caliber(calc_input.grid_caliber))
     issues += production_issues(calc_input.production, required=False)
-    if issues or fuel_set is None or gwp_set is None or grid_caliber is None:
-        raise CalcError(issues)
-    return _Settings(
+    settings = _Settings(
         fuel_set=fuel_set,
         gwp_set=gwp_set,
         grid_caliber=grid_caliber,
         region=calc_input.region,
         year=calc_input.year,
     )
+    return settings, issues
 
 
 def _collect(issues: list[Issue], compute: Callable[[], _T]) -> _T | None:
@@ -198,11 +216,62 @@ def _collect(issues: list[Issue], compute: Callable[[], _T]) -> _T | None:
         return None
 
 
-def _calculate_line(line: CalcLine, settings: _Settings) -> LineResult:
-    field_issues = list(_check_fields(line))
-    if field_issues:
-        raise CalcError(field_issues)
-    outcome = _METHODS[line.category](line, settings)
+class _Blocked(Exception):
+    """A step needs a value whose problem is already reported; it is skipped, not reported again."""
+
+
+def _need(value: _T | None) -> _T:
+    """``value``, or skip the step (:class:`_Blocked`) when an earlier check could not produce it."""
+    if value is None:
+        raise _Blocked
+    return value
+
+
+class _Found:
+    """The problems of one line, at most one per field: the first explanation of a field wins.
+
+    Independent checks each run through :meth:`check`, so a failing one does not hide the others;
+    a step that depends on a failed one raises :class:`_Blocked` and adds nothing (no cascades).
+    """
+
+    __slots__ = ("fields", "issues", "line")
+
+    def __init__(self, line: int) -> None:
+        self.line = line
+        self.issues: list[Issue] = []
+        self.fields: set[str] = set()
+
+    def add(self, issues: Iterable[Issue]) -> None:
+        for issue in issues:
+            if issue.field in self.fields:
+                continue
+            self.fields.add(issue.field)
+            self.issues.append(issue if issue.line is not None else replace(issue, line=self.line))
+
+    def check(self, compute: Callable[[], _T]) -> _T | None:
+        """``compute()``, or None once its problems are recorded (or it was blocked)."""
+        try:
+            return compute()
+        except CalcError as error:
+            self.add(error.issues)
+        except _Blocked:
+            pass
+        return None
+
+
+def _calculate_line(line: CalcLine, settings: _Settings, *, method_known: bool = True) -> LineResult | None:
+    """The line's result; raises with every problem of the line; None when only a setting failed."""
+    found = _Found(line.line)
+    found.add(_check_fields(line))
+    found.check(lambda: parse_unit(line.unit))  # whatever the method, so reported even if it stops early
+    method = _METHODS[line.category]
+    outcome = found.check(lambda: method(line, settings, found)) if method_known else None
+    if found.issues:
+        raise CalcError(found.issues)
+    if outcome is None:
+        if method_known and settings.complete:
+            raise RuntimeError(f"line {line.line} was skipped without a reported problem")
+        return None  # blocked by a top-level setting (or category), which is reported by itself
     sign = Decimal(-1) if line.category in SUBTRACTED else Decimal(1)
     gases = {
         gas: GasAmount(mass_t=sign * amount.mass_t, tco2e=sign * amount.tco2e)
@@ -343,12 +412,20 @@ def _co2_only(co2: Decimal) -> Mapping[str, GasAmount]:
 # ---------------------------------------------------------------- direct factor (any category)
 
 
-def _direct_factor(line: CalcLine, settings: _Settings, *, reason_zh: str, reason_en: str) -> _Outcome:
+def _direct_factor(
+    line: CalcLine, settings: _Settings, found: _Found, *, reason_zh: str, reason_en: str
+) -> _Outcome:
     assert line.factor is not None
-    gas = gwp(gwp_set=settings.gwp_set, gas=line.gas or CO2)
-    per = parse_mass_per_unit(line.factor_unit or line.unit, gas=gas.gas, field="factor_unit")
-    unit = parse_unit(line.unit)
-    quantity = convert(line.quantity, source=unit, target=per.per, field="unit")
+    gas_name = found.check(lambda: canonical_gas(line.gas or CO2))
+    found_gas = found.check(lambda: gwp(gwp_set=_need(settings.gwp_set), gas=_need(gas_name)))
+    unit = found.check(lambda: parse_unit(line.unit))
+    given_per = line.factor_unit
+    if given_per is None:  # per the line's unit, whose problems are reported under "unit" only
+        per = None if unit is None else PerUnit(numerator_label="t", numerator_in_base=Decimal(1), per=unit)
+    else:
+        per = found.check(lambda: parse_mass_per_unit(given_per, gas=_need(gas_name), field="factor_unit"))
+    quantity = convert(line.quantity, source=_need(unit), target=_need(per).per, field="unit")
+    per, gas = _need(per), _need(found_gas)
     mass = quantity * line.factor * per.numerator_in_base
     tco2e = mass * gas.value
     factor_unit = f"{per.numerator_label}/{per.per}"
@@ -374,13 +451,19 @@ def _direct_factor(line: CalcLine, settings: _Settings, *, reason_zh: str, reaso
     )
 
 
-def _line_factor(line: CalcLine, settings: _Settings) -> _Outcome:
-    _reject_unused(
-        line, used=("factor", "factor_unit"), method_zh="直接排放因子法", method_en="the direct-factor method"
+def _line_factor(line: CalcLine, settings: _Settings, found: _Found) -> _Outcome:
+    found.check(
+        lambda: _reject_unused(
+            line,
+            used=("factor", "factor_unit"),
+            method_zh="直接排放因子法",
+            method_en="the direct-factor method",
+        )
     )
     return _direct_factor(
         line,
         settings,
+        found,
         reason_zh="采用本行给出的排放因子（实测或供应商值）",
         reason_en="factor given on the line (measured or supplier value)",
     )
@@ -389,40 +472,56 @@ def _line_factor(line: CalcLine, settings: _Settings) -> _Outcome:
 # ---------------------------------------------------------------- combustion and biomass
 
 
-def _combustion(line: CalcLine, settings: _Settings) -> _Outcome:
+@dataclass(frozen=True, slots=True)
+class _Defaults:
+    fuel: FuelFactor | None  # None: every parameter is the line's own
+
+
+def _combustion(line: CalcLine, settings: _Settings, found: _Found) -> _Outcome:
     if line.factor is not None:
-        return _line_factor(line, settings)
-    _reject_unused(
-        line,
-        used=("ncv", "ncv_unit", "carbon_content", "oxidation_rate"),
-        method_zh="燃料燃烧计算",
-        method_en="the combustion method",
+        return _line_factor(line, settings, found)
+    found.check(
+        lambda: _reject_unused(
+            line,
+            used=("ncv", "ncv_unit", "carbon_content", "oxidation_rate"),
+            method_zh="燃料燃烧计算",
+            method_en="the combustion method",
+        )
     )
-    _only_co2(line, method_zh="燃料燃烧的热值法", method_en="the heating-value method")
-    name = _required_name(line, field="fuel")
-    library = settings.fuel_set.find_fuel(name)
-    if library is None and line.category is Category.COMBUSTION and not _all_parameters_given(line):
-        find_fuel(settings.fuel_set, name)  # raises with close spellings and other factor sets
-    if line.category is Category.BIOMASS and not _all_parameters_given(line):
+    found.check(lambda: _only_co2(line, method_zh="燃料燃烧的热值法", method_en="the heating-value method"))
+    unit = found.check(lambda: parse_unit(line.unit))
+    name = found.check(lambda: _required_name(line, field="fuel"))
+    if line.category is Category.BIOMASS:
+        defaults_found = found.check(lambda: _biomass_parameters(line))
+    else:
+        defaults_found = found.check(lambda: _fuel_defaults(line, _need(settings.fuel_set), _need(name)))
+    # Whether the unit fits the fuel needs the fuel's table unit: an unknown fuel skips that check.
+    return _heating_value_method(line, unit=_need(unit), name=_need(name), library=_need(defaults_found).fuel)
+
+
+def _fuel_defaults(line: CalcLine, fuel_set: FactorSet, name: str) -> _Defaults:
+    library = fuel_set.find_fuel(name)
+    if library is None and not _all_parameters_given(line):
+        find_fuel(fuel_set, name)  # raises with close spellings and other factor sets
+    return _Defaults(fuel=library)
+
+
+def _biomass_parameters(line: CalcLine) -> _Defaults:
+    if not _all_parameters_given(line):
         raise CalcError.single(
             field="factor",
             zh="生物质燃料没有缺省值：请给出 factor，或 ncv、ncv_unit、carbon_content 和 oxidation_rate",
             en="biomass fuels have no defaults: give factor, or ncv, ncv_unit, carbon_content and "
             "oxidation_rate",
         )
-    if line.category is Category.BIOMASS:
-        library = None  # biomass parameters are always the line's own
-    return _heating_value_method(line, settings, name=name, library=library)
+    return _Defaults(fuel=None)  # biomass parameters are always the line's own
 
 
 def _all_parameters_given(line: CalcLine) -> bool:
     return None not in (line.ncv, line.ncv_unit, line.carbon_content, line.oxidation_rate)
 
 
-def _heating_value_method(
-    line: CalcLine, settings: _Settings, *, name: str, library: FuelFactor | None
-) -> _Outcome:
-    unit = parse_unit(line.unit)
+def _heating_value_method(line: CalcLine, *, unit: Unit, name: str, library: FuelFactor | None) -> _Outcome:
     measured: list[str] = []
     defaulted: list[str] = []
     factors: list[FactorUsed] = []
@@ -607,20 +706,20 @@ def _missing(field: str) -> CalcError:
 # ---------------------------------------------------------------- process
 
 
-def _process(line: CalcLine, settings: _Settings) -> _Outcome:
+def _process(line: CalcLine, settings: _Settings, found: _Found) -> _Outcome:
     if line.factor is not None:
-        return _line_factor(line, settings)
-    name = _required_name(line, field="material")
+        return _line_factor(line, settings, found)
+    name = _required_name(line, field="material")  # the material chooses the method
     if line.carbon_fraction is not None:
-        return _carbon_material(line, name=name)
+        return _carbon_material(line, found, name=name)
     carbonate = find_carbonate(name)
     if carbonate is not None:
-        return _carbonate(line, name=name, carbonate=carbonate)
+        return _carbonate(line, found, name=name, carbonate=carbonate)
     folded = name.strip().lower()
     if folded in CLINKER_NAMES:
-        return _clinker(line)
+        return _clinker(line, found)
     if folded in ALUMINIUM_NAMES:
-        return _aluminium_pfc(line, settings)
+        return _aluminium_pfc(line, settings, found)
     known = (*carbonate_names(), *CLINKER_NAMES, *ALUMINIUM_NAMES)
     hint_zh, hint_en = suggestion_text(name, known)
     raise CalcError.single(
@@ -631,16 +730,20 @@ def _process(line: CalcLine, settings: _Settings) -> _Outcome:
     )
 
 
-def _carbonate(line: CalcLine, *, name: str, carbonate: Carbonate) -> _Outcome:
-    _reject_unused(
-        line,
-        used=("purity", "calcination_fraction"),
-        method_zh="碳酸盐分解计算",
-        method_en="the carbonate method",
+def _carbonate(line: CalcLine, found: _Found, *, name: str, carbonate: Carbonate) -> _Outcome:
+    found.check(
+        lambda: _reject_unused(
+            line,
+            used=("purity", "calcination_fraction"),
+            method_zh="碳酸盐分解计算",
+            method_en="the carbonate method",
+        )
     )
-    _only_co2(line, method_zh="碳酸盐分解", method_en="carbonate calcination")
-    unit = _require_dimension(line, Dimension.MASS, what_zh="碳酸盐", what_en="a carbonate")
-    mass = convert(line.quantity, source=unit, target=TONNE)
+    found.check(lambda: _only_co2(line, method_zh="碳酸盐分解", method_en="carbonate calcination"))
+    unit = found.check(
+        lambda: _require_dimension(line, Dimension.MASS, what_zh="碳酸盐", what_en="a carbonate")
+    )
+    mass = convert(line.quantity, source=_need(unit), target=TONNE)
     purity = line.purity if line.purity is not None else Decimal(1)
     fraction = line.calcination_fraction if line.calcination_fraction is not None else Decimal(1)
     ratio = carbonate.co2_per_tonne
@@ -685,26 +788,31 @@ def _carbonate(line: CalcLine, *, name: str, carbonate: Carbonate) -> _Outcome:
     )
 
 
-def _clinker(line: CalcLine) -> _Outcome:
-    _reject_unused(
-        line,
-        used=(
-            "cao_content",
-            "mgo_content",
-            "cao_noncarbonate",
-            "mgo_noncarbonate",
-            "kiln_dust",
-            "bypass_dust",
-        ),
-        method_zh="熟料法",
-        method_en="the clinker method",
+def _clinker(line: CalcLine, found: _Found) -> _Outcome:
+    found.check(
+        lambda: _reject_unused(
+            line,
+            used=(
+                "cao_content",
+                "mgo_content",
+                "cao_noncarbonate",
+                "mgo_noncarbonate",
+                "kiln_dust",
+                "bypass_dust",
+            ),
+            method_zh="熟料法",
+            method_en="the clinker method",
+        )
     )
-    _only_co2(line, method_zh="熟料法", method_en="the clinker method")
-    missing = [name for name in ("cao_content", "mgo_content") if getattr(line, name) is None]
-    if missing:
-        raise CalcError(_missing(name).issues[0] for name in missing)
-    assert line.cao_content is not None and line.mgo_content is not None
-    unit = _require_dimension(line, Dimension.MASS, what_zh="熟料", what_en="clinker")
+    found.check(lambda: _only_co2(line, method_zh="熟料法", method_en="the clinker method"))
+    found.add(
+        _missing(name).issues[0] for name in ("cao_content", "mgo_content") if getattr(line, name) is None
+    )
+    unit = _need(
+        found.check(lambda: _require_dimension(line, Dimension.MASS, what_zh="熟料", what_en="clinker"))
+    )
+    if line.cao_content is None or line.mgo_content is None:
+        raise _Blocked
     clinker = convert(line.quantity, source=unit, target=TONNE)
     kiln_dust = convert(line.kiln_dust or Decimal(0), source=unit, target=TONNE)
     bypass_dust = convert(line.bypass_dust or Decimal(0), source=unit, target=TONNE)
@@ -759,21 +867,28 @@ def _clinker(line: CalcLine) -> _Outcome:
     )
 
 
-def _aluminium_pfc(line: CalcLine, settings: _Settings) -> _Outcome:
-    _reject_unused(
-        line,
-        used=("anode_effect_minutes",),
-        method_zh="阳极效应 PFC 计算",
-        method_en="the anode-effect PFC method",
+def _aluminium_pfc(line: CalcLine, settings: _Settings, found: _Found) -> _Outcome:
+    found.check(
+        lambda: _reject_unused(
+            line,
+            used=("anode_effect_minutes",),
+            method_zh="阳极效应 PFC 计算",
+            method_en="the anode-effect PFC method",
+        )
     )
     if line.gas is not None:
-        raise CalcError.single(
-            field="gas",
-            zh="阳极效应方法固定计算 CF4 和 C2F6，不应填写 gas",
-            en="the anode-effect method always gives CF4 and C2F6; gas must not be given",
+        found.add(
+            CalcError.single(
+                field="gas",
+                zh="阳极效应方法固定计算 CF4 和 C2F6，不应填写 gas",
+                en="the anode-effect method always gives CF4 and C2F6; gas must not be given",
+            ).issues
         )
-    unit = _require_dimension(line, Dimension.MASS, what_zh="电解铝产量", what_en="aluminium output")
-    aluminium = convert(line.quantity, source=unit, target=TONNE)
+    unit = found.check(
+        lambda: _require_dimension(line, Dimension.MASS, what_zh="电解铝产量", what_en="aluminium output")
+    )
+    aluminium = convert(line.quantity, source=_need(unit), target=TONNE)
+    gwp_set = _need(settings.gwp_set)
     table = defaults()
     factors: list[FactorUsed] = []
     if line.anode_effect_minutes is None:
@@ -814,7 +929,7 @@ def _aluminium_pfc(line: CalcLine, settings: _Settings) -> _Outcome:
     gases: dict[str, GasAmount] = {}
     potentials: dict[str, Decimal] = {}
     for gas_name, rate in (("CF4", cf4_rate), ("C2F6", c2f6_rate)):
-        potential = gwp(gwp_set=settings.gwp_set, gas=gas_name)
+        potential = gwp(gwp_set=gwp_set, gas=gas_name)
         potentials[gas_name] = potential.value
         factors.append(
             FactorUsed(name=f"GWP {gas_name}", value=potential.value, unit="tCO2e/t", source=potential.source)
@@ -835,14 +950,23 @@ def _aluminium_pfc(line: CalcLine, settings: _Settings) -> _Outcome:
     )
 
 
-def _carbon_material(line: CalcLine, *, name: str) -> _Outcome:
-    _reject_unused(
-        line, used=("carbon_fraction",), method_zh="含碳物料碳平衡计算", method_en="the carbon-content method"
+def _carbon_material(line: CalcLine, found: _Found, *, name: str) -> _Outcome:
+    found.check(
+        lambda: _reject_unused(
+            line,
+            used=("carbon_fraction",),
+            method_zh="含碳物料碳平衡计算",
+            method_en="the carbon-content method",
+        )
     )
-    _only_co2(line, method_zh="含碳物料计算", method_en="the carbon-content method")
+    found.check(lambda: _only_co2(line, method_zh="含碳物料计算", method_en="the carbon-content method"))
     assert line.carbon_fraction is not None
-    unit = _require_dimension(line, Dimension.MASS, what_zh="含碳物料", what_en="a carbon-bearing material")
-    mass = convert(line.quantity, source=unit, target=TONNE)
+    unit = found.check(
+        lambda: _require_dimension(
+            line, Dimension.MASS, what_zh="含碳物料", what_en="a carbon-bearing material"
+        )
+    )
+    mass = convert(line.quantity, source=_need(unit), target=TONNE)
     co2 = _co2_from_carbon(mass * line.carbon_fraction)
     return _Outcome(
         gases=_co2_only(co2),
@@ -867,64 +991,85 @@ def _carbon_material(line: CalcLine, *, name: str) -> _Outcome:
 # ---------------------------------------------------------------- electricity, heat, recovery
 
 
-def _electricity(line: CalcLine, settings: _Settings) -> _Outcome:
-    unit = _require_dimension(line, Dimension.ENERGY, what_zh="电力", what_en="electricity")
-    _only_co2(line, method_zh="电力排放", method_en="electricity")
+def _electricity(line: CalcLine, settings: _Settings, found: _Found) -> _Outcome:
+    unit = found.check(
+        lambda: _require_dimension(line, Dimension.ENERGY, what_zh="电力", what_en="electricity")
+    )
+    found.check(lambda: _only_co2(line, method_zh="电力排放", method_en="electricity"))
     if line.factor is not None:
-        _reject_unused(line, used=("factor", "factor_unit"), method_zh="电力排放", method_en="electricity")
+        found.check(
+            lambda: _reject_unused(
+                line, used=("factor", "factor_unit"), method_zh="电力排放", method_en="electricity"
+            )
+        )
         return _direct_factor(
             line,
             settings,
+            found,
             reason_zh="本行给出实测/供应商排放因子，优先于电网因子",
             reason_en="measured factor given on the line overrides the grid factor",
         )
-    _reject_unused(line, used=(), method_zh="电网因子法", method_en="the grid-factor method")
+    found.check(
+        lambda: _reject_unused(line, used=(), method_zh="电网因子法", method_en="the grid-factor method")
+    )
     region = line.region or settings.region
     year = line.year or settings.year
-    missing = [name for name, value in (("region", region), ("year", year)) if value is None]
-    if missing:
-        raise CalcError(_missing(name).issues[0] for name in missing)
-    assert region is not None and year is not None
-    found, choice = grid_factor(region=region, year=year, caliber=settings.grid_caliber)
+    found.add(
+        _missing(name).issues[0] for name, value in (("region", region), ("year", year)) if value is None
+    )
+    # An unknown region is reported even when the year is missing; the lookup needs both.
+    _need(found.check(lambda: normalize_region(_need(region))))
+    grid, choice = grid_factor(region=_need(region), year=_need(year), caliber=_need(settings.grid_caliber))
+    unit = _need(unit)
     energy = convert(line.quantity, source=unit, target=MWH)
-    co2 = energy * found.value
+    co2 = energy * grid.value
     return _Outcome(
         gases=_co2_only(co2),
         activity=f"{plain(energy)} MWh" + ("" if unit is MWH else f" (= {_amount(line.quantity, unit)})"),
         factors=(
             FactorUsed(
                 name="EF_grid",
-                value=found.value,
+                value=grid.value,
                 unit="tCO2/MWh",
-                source=found.source,
-                note=f"{found.region} {found.year} ({found.caliber})",
+                source=grid.source,
+                note=f"{grid.region} {grid.year} ({grid.caliber})",
             ),
         ),
         choice=choice,
-        formula=f"E = AD × EF = {plain(energy)} MWh × {plain(found.value)} tCO2/MWh = {shown(co2)} tCO2",
+        formula=f"E = AD × EF = {plain(energy)} MWh × {plain(grid.value)} tCO2/MWh = {shown(co2)} tCO2",
     )
 
 
-def _heat(line: CalcLine, settings: _Settings) -> _Outcome:
-    unit = _require_dimension(
-        line,
-        Dimension.ENERGY,
-        what_zh="热力",
-        what_en="heat",
-        hint_zh="；以吨计的蒸汽须先按焓值换算为 GJ（本工具不提供该换算）",
-        hint_en="; steam in tonnes must first be converted to GJ from its enthalpy (not provided here)",
+def _heat(line: CalcLine, settings: _Settings, found: _Found) -> _Outcome:
+    unit = found.check(
+        lambda: _require_dimension(
+            line,
+            Dimension.ENERGY,
+            what_zh="热力",
+            what_en="heat",
+            hint_zh="；以吨计的蒸汽须先按焓值换算为 GJ（本工具不提供该换算）",
+            hint_en="; steam in tonnes must first be converted to GJ from its enthalpy (not provided here)",
+        )
     )
-    _only_co2(line, method_zh="热力排放", method_en="heat")
+    found.check(lambda: _only_co2(line, method_zh="热力排放", method_en="heat"))
     if line.factor is not None:
-        _reject_unused(line, used=("factor", "factor_unit"), method_zh="热力排放", method_en="heat")
+        found.check(
+            lambda: _reject_unused(
+                line, used=("factor", "factor_unit"), method_zh="热力排放", method_en="heat"
+            )
+        )
         return _direct_factor(
             line,
             settings,
+            found,
             reason_zh="本行给出供热方实测排放因子，优先于缺省值",
             reason_en="measured supplier factor given on the line overrides the default",
         )
-    _reject_unused(line, used=(), method_zh="热力缺省因子法", method_en="the default heat factor")
+    found.check(
+        lambda: _reject_unused(line, used=(), method_zh="热力缺省因子法", method_en="the default heat factor")
+    )
     default = defaults()["purchased_heat_ef"]
+    unit = _need(unit)
     heat = convert(line.quantity, source=unit, target=GJ)
     co2 = heat * default.value
     return _Outcome(
@@ -940,13 +1085,17 @@ def _heat(line: CalcLine, settings: _Settings) -> _Outcome:
     )
 
 
-def _recovered(line: CalcLine, settings: _Settings) -> _Outcome:
+def _recovered(line: CalcLine, settings: _Settings, found: _Found) -> _Outcome:
     if line.factor is not None:
-        return _line_factor(line, settings)
-    _reject_unused(line, used=(), method_zh="回收量", method_en="recovery")
-    unit = _require_dimension(line, Dimension.MASS, what_zh="回收气体量", what_en="recovered gas")
-    gas = gwp(gwp_set=settings.gwp_set, gas=line.gas or CO2)
-    mass = convert(line.quantity, source=unit, target=TONNE)
+        return _line_factor(line, settings, found)
+    found.check(lambda: _reject_unused(line, used=(), method_zh="回收量", method_en="recovery"))
+    unit = found.check(
+        lambda: _require_dimension(line, Dimension.MASS, what_zh="回收气体量", what_en="recovered gas")
+    )
+    gas_name = found.check(lambda: canonical_gas(line.gas or CO2))
+    found_gas = found.check(lambda: gwp(gwp_set=_need(settings.gwp_set), gas=_need(gas_name)))
+    mass = convert(line.quantity, source=_need(unit), target=TONNE)
+    gas = _need(found_gas)
     tco2e = mass * gas.value
     return _Outcome(
         gases={gas.gas: GasAmount(mass_t=mass, tco2e=tco2e)},
@@ -961,7 +1110,7 @@ def _recovered(line: CalcLine, settings: _Settings) -> _Outcome:
     )
 
 
-_METHODS: Mapping[Category, Callable[[CalcLine, _Settings], _Outcome]] = {
+_METHODS: Mapping[Category, Callable[[CalcLine, _Settings, _Found], _Outcome]] = {
     Category.COMBUSTION: _combustion,
     Category.BIOMASS: _combustion,
     Category.PROCESS: _process,
@@ -992,6 +1141,9 @@ def _given_inputs(line: CalcLine) -> Mapping[str, str]:
 
 
 def _inventory(calc_input: CalcInput, settings: _Settings, results: tuple[LineResult, ...]) -> Inventory:
+    assert (
+        settings.fuel_set is not None and settings.gwp_set is not None and settings.grid_caliber is not None
+    )
     total = Decimal(0)
     biomass = Decimal(0)
     by_category: dict[str, Decimal] = {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -146,14 +146,24 @@ def calc_input_from_rows(rows: Sequence[Sequence[Any]], *, origin: str = "<memor
             field="file", zh="文件为空：缺少表头（列名）", en="the file is empty: no header row"
         )
     header = [_cell_text(cell).lower() for cell in rows[header_index]]
+    header_line = header_index + 1
+    known = (*LINE_FIELDS, *SETTING_FIELDS)
     issues: list[Issue] = [
-        issue
-        for name in header
-        if name
-        for issue in _unknown_keys({name: None}, (*LINE_FIELDS, *SETTING_FIELDS), line=header_index + 1)
+        issue for name in header if name for issue in _unknown_keys({name: None}, known, line=header_line)
     ]
-    if issues:
-        raise CalcError(issues)
+    # An unknown column is reported once, on the header, and its cells are ignored; a required column
+    # that is absent is also reported once there, not on every row. The rows are still checked.
+    header = [name if name in known else "" for name in header]
+    absent = [name for name in REQUIRED_FIELDS if name not in header]
+    issues += [
+        Issue(
+            line=header_line,
+            field=name,
+            message_zh=f"缺少必填列 {name}",
+            message_en=f"required column {name} is missing",
+        )
+        for name in absent
+    ]
     settings: dict[str, str | None] = dict.fromkeys(SETTING_FIELDS)
     parsed: list[_ParsedLine] = []
     for row_number, row in enumerate(rows[header_index + 1 :], start=header_index + 2):
@@ -175,7 +185,7 @@ def calc_input_from_rows(rows: Sequence[Sequence[Any]], *, origin: str = "<memor
                         message_en=f"{name} differs from earlier rows ({settings[name]} ≠ {value})",
                     )
                 )
-        parsed.append(_parse_line(cells, line=row_number))
+        parsed.append(_parse_line(cells, line=row_number, absent=absent))
     return _finish(
         parsed,
         issues,
@@ -186,6 +196,7 @@ def calc_input_from_rows(rows: Sequence[Sequence[Any]], *, origin: str = "<memor
         year=None,
         production=None,
         origin=origin,
+        absent=absent,
     )
 
 
@@ -193,6 +204,11 @@ def calc_input_from_rows(rows: Sequence[Sequence[Any]], *, origin: str = "<memor
 class _ParsedLine:
     line: CalcLine | None  # None when a required field is unusable
     issues: tuple[Issue, ...]  # problems found while reading the fields
+    # Stands in for the line when checking a file that already has errors: a field that was given
+    # but could not be read holds a harmless value, so that it counts as given and the other checks
+    # still run (no "ncv_unit without ncv" after "ncv must be a number"). Never calculated.
+    probe: CalcLine
+    category_read: bool  # False: the method is unknown, only method-independent checks apply
 
 
 def _finish(
@@ -206,6 +222,7 @@ def _finish(
     year: int | None,
     production: Production | None,
     origin: str,
+    absent: Sequence[str] = (),
 ) -> CalcInput:
     lines = tuple(item.line for item in parsed if item.line is not None)
     calc_input = CalcInput(
@@ -221,24 +238,34 @@ def _finish(
     issues = issues + [issue for item in parsed for issue in item.issues]
     if not issues:
         return calc_input
-    # Also run the calculation checks, so one run reports every problem in the file; a field that
-    # could not be read is reported once, not again as missing.
+    # Also run the calculation checks on every line, including those with unreadable fields, so one
+    # run reports every problem in the file; a field already reported is not reported again.
     from engine.emissions.calc import validate
 
+    probe = replace(calc_input, lines=tuple(item.probe for item in parsed))
+    unknown_method = [item.probe.line for item in parsed if not item.category_read]
     reported = {(issue.line, issue.field) for issue in issues}
-    unparsed = any(item.line is None for item in parsed)
-    issues += [
-        issue
-        for issue in validate(calc_input)
-        if (issue.line, issue.field) not in reported and not (unparsed and issue.field == "lines")
-    ]
+    reported |= {(item.probe.line, name) for item in parsed for name in absent}  # on the header
+    lines_reported = any(issue.field == "lines" for issue in issues)  # missing, or a line not an object
+    # A bad top-level region/year is not reported again as missing on each line that inherits it.
+    inherited = {name for name in ("region", "year") if (None, name) in reported}
+    by_number = {line.line: line for line in probe.lines}
+
+    def is_new(issue: Issue) -> bool:
+        if (issue.line, issue.field) in reported or (lines_reported and issue.field == "lines"):
+            return False
+        line = by_number.get(issue.line) if issue.line is not None else None
+        return not (issue.field in inherited and line is not None and getattr(line, issue.field) is None)
+
+    issues += filter(is_new, validate(probe, unknown_method=unknown_method))
     raise CalcError(sorted(issues, key=lambda issue: issue.line or 0))
 
 
-def _parse_line(raw: Mapping[str, Any], *, line: int) -> _ParsedLine:
+def _parse_line(raw: Mapping[str, Any], *, line: int, absent: Sequence[str] = ()) -> _ParsedLine:
+    """Read one line; ``absent`` lists required columns missing from the header (reported there)."""
     issues: list[Issue] = []
     for name in REQUIRED_FIELDS:
-        if _is_blank(raw.get(name)):
+        if name not in absent and _is_blank(raw.get(name)):
             issues.append(
                 Issue(
                     line=line,
@@ -250,17 +277,16 @@ def _parse_line(raw: Mapping[str, Any], *, line: int) -> _ParsedLine:
     category = _category(raw.get("category"), issues, line=line)
     texts = {name: _text(raw.get(name), name, issues, line=line) for name in TEXT_FIELDS}
     numbers = {name: _decimal(raw.get(name), name, issues, line=line) for name in DECIMAL_FIELDS}
-    percents = {
-        name: _decimal(raw.get(name), name, issues, line=line, percent=True) for name in PERCENT_FIELDS
-    }
+    numbers.update(
+        (name, _decimal(raw.get(name), name, issues, line=line, percent=True)) for name in PERCENT_FIELDS
+    )
     year = _year(raw.get("year"), issues, line=line)
     tier = _tier(raw.get("tier"), issues, line=line)
     quantity = numbers.pop("quantity")
     unit = texts.pop("unit")
-    if category is None or quantity is None or unit is None:
-        return _ParsedLine(line=None, issues=tuple(issues))
-    return _ParsedLine(
-        line=CalcLine(
+    calc_line = None
+    if category is not None and quantity is not None and unit is not None:
+        calc_line = CalcLine(
             line=line,
             category=category,
             quantity=quantity,
@@ -269,10 +295,30 @@ def _parse_line(raw: Mapping[str, Any], *, line: int) -> _ParsedLine:
             tier=tier,
             **texts,
             **numbers,
-            **percents,
-        ),
-        issues=tuple(issues),
+        )
+        if not issues:
+            return _ParsedLine(line=calc_line, issues=(), probe=calc_line, category_read=True)
+    unreadable = {
+        name: _STAND_INS.get(name, Decimal(0))
+        for name, value in numbers.items()
+        if value is None and not _is_blank(raw.get(name))
+    }
+    probe = CalcLine(
+        line=line,
+        category=category or Category.COMBUSTION,  # any; its method is not checked
+        quantity=quantity if quantity is not None else Decimal(0),
+        unit=unit or "",  # reported already; every unit check reports under "unit"
+        year=year,
+        tier=tier,
+        **texts,
+        **(numbers | unreadable),
     )
+    return _ParsedLine(line=calc_line, issues=tuple(issues), probe=probe, category_read=category is not None)
+
+
+# Stand-ins for given but unreadable numbers (default 0): chosen so that no check of another field
+# compares against them (CaO_nc ≤ CaO holds for any CaO_nc when CaO is 1).
+_STAND_INS: Mapping[str, Decimal] = {"cao_content": Decimal(1), "mgo_content": Decimal(1)}
 
 
 def _unknown_keys(raw: Mapping[str, Any], known: Sequence[str], *, line: int | None) -> Iterable[Issue]:
