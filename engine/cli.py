@@ -18,6 +18,8 @@ audit_app = typer.Typer(no_args_is_help=True, help="审计追踪 / audit trail")
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
+token_app = typer.Typer(no_args_is_help=True, help="API 令牌 / personal access tokens")
+app.add_typer(token_app, name="token")
 
 
 class CliError(Exception):
@@ -247,6 +249,54 @@ def audit_verify(
                 broken += 1
                 _echo(f"[red]BROKEN[/] {slug}: first bad seq {check.broken_seq}: {check.problem}")
     raise typer.Exit(1 if broken else 0)
+
+
+@token_app.command("create")
+def token_create(
+    user: Annotated[str, typer.Option(help="the user's e-mail")],
+    name: Annotated[str, typer.Option(help="what the token is for, e.g. energy-monitoring")],
+    org: Annotated[str | None, typer.Option(help="organization slug (default: the user's first)")] = None,
+) -> None:
+    """Create a personal access token for the JSON API. It is printed once and stored hashed."""
+    from engine.services.auth import create_api_token, default_org_id
+    from engine.services.organizations import get_organization_by_slug
+    from engine.services.users import get_user_by_email, memberships_of
+
+    db = _ready_database()
+    with db.unit_of_work(all_orgs=True) as uow:
+        account = get_user_by_email(uow.session, email=user)
+        if account is None or not account.is_active:
+            raise CliError(f"no active user with e-mail {user}")
+        if org:
+            organization = get_organization_by_slug(uow.session, slug=org)
+            member_of = {m.org_id for m in memberships_of(uow.session, user_id=account.id)}
+            if organization is None or organization.id not in member_of:
+                raise CliError(f"{user} is not a member of {org!r}")
+            org_id = organization.id
+        else:
+            org_id = default_org_id(uow.session, user=account)
+            if org_id is None:
+                raise CliError(f"{user} belongs to no organization")
+        token = create_api_token(uow.session, user=account, org_id=org_id, name=name)
+    typer.echo(token)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    user: Annotated[str, typer.Option(help="the user's e-mail")],
+    name: Annotated[str, typer.Option(help="the token's name")],
+) -> None:
+    """Revoke a user's tokens of that name."""
+    from engine.services.auth import revoke_api_token
+    from engine.services.users import get_user_by_email
+
+    db = _ready_database()
+    with db.unit_of_work(all_orgs=True) as uow:
+        account = get_user_by_email(uow.session, email=user)
+        if account is None:
+            raise CliError(f"no user with e-mail {user}")
+        count = revoke_api_token(uow.session, user=account, name=name)
+    _echo(f"{count} token(s) revoked")
 
 
 def main() -> None:

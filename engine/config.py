@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     login_max_failures: int = 10
     login_window_minutes: int = 15
     evidence_max_bytes: int = 25 * 1024 * 1024
+    # Argon2id cost (argon2-cffi defaults, above the OWASP floor m=19 MiB, t=2, p=1).
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    argon2_parallelism: int = 4
     default_locale: str = "zh_CN"
 
     @field_validator("database_url")

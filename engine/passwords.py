@@ -10,7 +10,17 @@ MIN_LENGTH = 8
 MAX_LENGTH = 256
 COMMON_PASSWORDS_FILE = Path(__file__).with_name("data") / "common_passwords.txt"
 
-_hasher = PasswordHasher()  # argon2-cffi defaults: Argon2id, t=3, m=64 MiB, p=4
+
+@lru_cache(maxsize=1)
+def _hasher() -> PasswordHasher:
+    from engine.config import get_settings
+
+    settings = get_settings()
+    return PasswordHasher(
+        time_cost=settings.argon2_time_cost,
+        memory_cost=settings.argon2_memory_kib,
+        parallelism=settings.argon2_parallelism,
+    )
 
 
 class PasswordPolicyError(ValueError):
@@ -51,15 +61,17 @@ def check_policy(password: str) -> None:
 
 def hash_password(password: str) -> str:
     check_policy(password)
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
 
-# Verifying against this keeps the timing of an unknown account equal to a wrong password.
-DUMMY_HASH = _hasher.hash("tanguan-timing-equalizer")
+@lru_cache(maxsize=1)
+def dummy_hash() -> str:
+    """Verifying against this keeps the timing of an unknown account equal to a wrong password."""
+    return _hasher().hash("tanguan-timing-equalizer")

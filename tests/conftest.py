@@ -13,6 +13,12 @@ from engine.config import Settings
 from engine.db import Database
 from engine.migrate import upgrade
 
+# Cheaper Argon2 for the suite's many sign-ins; tests/engine/test_passwords.py checks the production
+# parameters in a process without these variables.
+os.environ.setdefault("TANGUAN_ARGON2_TIME_COST", "1")
+os.environ.setdefault("TANGUAN_ARGON2_MEMORY_KIB", "8192")
+os.environ.setdefault("TANGUAN_ARGON2_PARALLELISM", "1")
+
 POSTGRES_URL = os.environ.get("TANGUAN_TEST_POSTGRES_URL")
 NO_POSTGRES = "TANGUAN_TEST_POSTGRES_URL is not set: PostgreSQL variants skipped"
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]

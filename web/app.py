@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -82,6 +83,16 @@ def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
+async def _resolve_context(request: Request) -> None:
+    """Unmatched paths skip the app-wide dependencies: resolve the user and language for the error page."""
+    if hasattr(request.state, "locale"):
+        return
+    try:
+        await run_in_threadpool(request_context, request)
+    except Exception:  # an error page must render even when the context cannot be resolved
+        request.state.locale = "zh_CN"
+
+
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotAuthenticated)
     async def not_authenticated(request: Request, _exc: NotAuthenticated) -> Response:
@@ -106,6 +117,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if _wants_json(request):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        await _resolve_context(request)
         return render(
             request,
             "error.html",
@@ -128,4 +140,5 @@ def _add_error_handlers(app: FastAPI) -> None:
         log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         if _wants_json(request):
             return JSONResponse({"detail": "server_error"}, status_code=500)
+        await _resolve_context(request)
         return render(request, "error.html", {"status": 500, "detail": ""}, status_code=500)

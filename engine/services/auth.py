@@ -12,7 +12,7 @@ from engine.audit import Actor, append_event
 from engine.config import Settings
 from engine.models import ApiToken, LoginAttempt, Membership, User, UserSession
 from engine.models.base import utcnow
-from engine.passwords import DUMMY_HASH, hash_password, verify_password
+from engine.passwords import dummy_hash, hash_password, verify_password
 from engine.services.users import memberships_of
 
 TOKEN_BYTES = 32  # 256 bits from the OS CSPRNG
@@ -92,7 +92,7 @@ def attempt_login(session: Session, *, email: str, password: str, ip: str, setti
             _audit_login(session, user=user, action="login_throttled", ip=ip)
         return LoginResult(user=None, refusal="throttled")
     # An unknown account is checked against a dummy hash so that both failures take the same time.
-    password_ok = verify_password(user.password_hash if user else DUMMY_HASH, password)
+    password_ok = verify_password(user.password_hash if user else dummy_hash(), password)
     succeeded = bool(user and password_ok and user.is_active)
     session.add(LoginAttempt(email=email, ip=ip, succeeded=succeeded, attempted_at=now))
     if user is None:

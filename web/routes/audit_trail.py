@@ -12,7 +12,7 @@ from engine.services.audit_trail import TrailFilter, list_events, subject_types
 from engine.services.users import list_members
 from web.deps import AuditReader, DatabaseDep, OrgSession
 from web.i18n import DISPLAY_TIMEZONE
-from web.templating import render
+from web.templating import is_htmx, render
 
 router = APIRouter()
 
@@ -47,6 +47,17 @@ def trail_filter_from(
     )
 
 
+def _trail_context(session, principal, trail_filter: TrailFilter, query: dict, before: int | None) -> dict:
+    return {
+        "page": list_events(session, trail_filter=trail_filter, before_seq=before),
+        "query": query,
+        "subject_types": subject_types(session),
+        "actors": [
+            (user.id, user.display_name) for user, _ in list_members(session, org_id=principal.org.id)
+        ],
+    }
+
+
 @router.get("/audit")
 def audit_trail(
     request: Request,
@@ -60,7 +71,6 @@ def audit_trail(
     before: int | None = None,
 ) -> Response:
     trail_filter = trail_filter_from(subject_type, subject_id, actor_id, date_from, date_to)
-    page = list_events(session, trail_filter=trail_filter, before_seq=before)
     query = {
         "subject_type": subject_type or "",
         "subject_id": subject_id or "",
@@ -68,21 +78,18 @@ def audit_trail(
         "date_from": date_from or "",
         "date_to": date_to or "",
     }
-    context = {
-        "page": page,
-        "query": query,
-        "subject_types": subject_types(session),
-        "actors": [
-            (user.id, user.display_name) for user, _ in list_members(session, org_id=principal.org.id)
-        ],
-    }
+    context = _trail_context(session, principal, trail_filter, query, before)
     # "Load more" appends rows; the filter form replaces the table.
     block = "rows" if before is not None else "trail"
     return render(request, "audit_trail.html", context, block=block)
 
 
 @router.post("/audit/verify")
-def verify(request: Request, principal: AuditReader, db: DatabaseDep) -> Response:
+def verify(request: Request, principal: AuditReader, session: OrgSession, db: DatabaseDep) -> Response:
     with db.engine.connect() as connection:
         check = verify_chain(connection, org_id=principal.org.id)
-    return render(request, "audit_trail.html", {"check": check}, block="verify_result")
+    if is_htmx(request):
+        return render(request, "audit_trail.html", {"check": check}, block="verify_result")
+    query = dict.fromkeys(("subject_type", "subject_id", "actor_id", "date_from", "date_to"), "")
+    context = _trail_context(session, principal, TrailFilter(), query, None)
+    return render(request, "audit_trail.html", {**context, "check": check})

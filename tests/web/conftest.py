@@ -1,0 +1,88 @@
+"""Web fixtures: the app over a migrated, demo-seeded database; clients signed in as each demo role."""
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from engine.audit import SYSTEM
+from engine.config import Settings
+from engine.db import Database
+from engine.models.tenancy import OrganizationCreate
+from engine.services.demo import DEMO_LOGINS, DEMO_PASSWORD, seed_demo
+from engine.services.organizations import create_organization
+from engine.services.users import create_user, grant_membership
+from web.app import create_app
+
+BASE_URL = "http://127.0.0.1"
+OTHER_ORG_ADMIN = "boss@other.example"
+OTHER_PASSWORD = "Other-Org-2026!"
+ALL_ROLES = [login.role.value for login in DEMO_LOGINS]
+
+
+@dataclass
+class WebEnv:
+    db: Database
+    app: object
+    settings: Settings
+
+    def client(self, **headers: str) -> TestClient:
+        return TestClient(self.app, base_url=BASE_URL, headers=headers, follow_redirects=False)
+
+    def signed_in(self, email: str, password: str = DEMO_PASSWORD, **headers: str) -> TestClient:
+        client = self.client(**headers)
+        token = csrf_of(client.get("/login").text)
+        response = client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+        assert response.status_code == 303, response.text
+        return client
+
+    def as_role(self, role: str) -> TestClient:
+        login = next(login for login in DEMO_LOGINS if login.role.value == role)
+        return self.signed_in(login.email)
+
+    def table_fingerprint(self) -> dict[str, int]:
+        """Row counts of every table plus the chain heads: equal before and after means nothing changed."""
+        with self.db.engine.connect() as connection:
+            tables = [
+                "organization", "org_unit", "product", "user_account", "membership", "audit_event",
+                "audit_chain_head", "user_session", "api_token",
+            ]  # fmt: skip
+            counts = {t: connection.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in tables}
+            counts["heads"] = connection.execute(
+                text("SELECT coalesce(sum(last_seq), 0) FROM audit_chain_head")
+            ).scalar()
+            counts["active_users"] = connection.execute(
+                text("SELECT count(*) FROM user_account WHERE is_active = :t"), {"t": True}
+            ).scalar()
+        return counts
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf-token" content="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html
+    )
+    assert match, "no CSRF token in page"
+    return match.group(1)
+
+
+def seed(db: Database) -> None:
+    with db.unit_of_work(all_orgs=True) as uow:
+        seed_demo(uow.session)
+        other = create_organization(
+            uow.session, data=OrganizationCreate(slug="other-co", name="另一家公司"), actor=SYSTEM
+        )
+        boss = create_user(
+            uow.session, email=OTHER_ORG_ADMIN, display_name="别家老板", password=OTHER_PASSWORD
+        )
+        grant_membership(uow.session, org_id=other.id, user=boss, roles=ALL_ROLES, actor=SYSTEM)
+
+
+@pytest.fixture
+def web(db, tmp_path) -> Iterator[WebEnv]:
+    settings = Settings(data_dir=tmp_path / "var", database_url=db.url, secret_key="test-secret-key")
+    seed(db)
+    app = create_app(settings=settings, db=db)
+    yield WebEnv(db=db, app=app, settings=settings)

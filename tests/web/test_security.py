@@ -1,0 +1,195 @@
+"""Generated security tests over every route: CSRF on every unsafe route, headers on every response,
+and the route × role × tenant authorization matrix."""
+
+import pytest
+from sqlalchemy import text
+
+from tests.web.conftest import ALL_ROLES, OTHER_ORG_ADMIN, OTHER_PASSWORD, csrf_of
+from tests.web.routes import route_rules
+
+OBJECT_PARAMS = {"user_id"}
+
+
+def demo_object_ids(web) -> dict[str, int]:
+    """Ids of demo-organization objects for path parameters: the demo admin's own account, so that
+    allowed calls without a body are refused as invalid or as acting on oneself, and change nothing."""
+    with web.db.engine.connect() as connection:
+        admin_id = connection.execute(
+            text("SELECT id FROM user_account WHERE email = 'admin@xiangfeng.example'")
+        ).scalar()
+    return {"user_id": admin_id}
+
+
+def concrete(path: str, ids: dict[str, int]) -> str:
+    for name, value in ids.items():
+        path = path.replace("{" + name + "}", str(value))
+    assert "{" not in path, f"no test value for a parameter of {path}"
+    return path
+
+
+def test_every_route_declares_who_may_call_it(web):
+    rules = route_rules(web.app)
+    assert len(rules) >= 20
+
+
+CSRF_VARIANTS = [
+    "no_token",
+    "wrong_token",
+    "token_of_another_session",
+    "cross_site_origin",
+    "cross_site_fetch",
+]
+
+
+def test_every_unsafe_route_refuses_requests_without_a_valid_csrf_token(web):
+    admin = web.as_role("admin")
+    own_token = csrf_of(admin.get("/").text)
+    other_token = csrf_of(web.as_role("carbon_manager").get("/").text)
+    ids = demo_object_ids(web)
+    unsafe = [rule for rule in route_rules(web.app) if rule.is_unsafe]
+    before = web.table_fingerprint()
+    refused = 0
+    for rule in unsafe:
+        path = concrete(rule.path, ids)
+        for variant in CSRF_VARIANTS:
+            headers, data = {}, {"locale": "en", "roles": "staff", "org_id": "1", "reason": "x"}
+            if variant == "wrong_token":
+                data["csrf_token"] = "0" * 64
+            elif variant == "token_of_another_session":
+                data["csrf_token"] = other_token
+            elif variant == "cross_site_origin":
+                data["csrf_token"], headers["Origin"] = own_token, "https://evil.example"
+            elif variant == "cross_site_fetch":
+                data["csrf_token"], headers["Sec-Fetch-Site"] = own_token, "cross-site"
+            response = admin.request(rule.method, path, data=data, headers=headers)
+            assert response.status_code == 403, (rule.method, path, variant, response.status_code)
+            refused += 1
+    assert web.table_fingerprint() == before
+    print(f"\nT11 CSRF: unsafe routes {len(unsafe)}, refused {refused}/{len(unsafe) * len(CSRF_VARIANTS)}")
+    # The same session with its token is accepted (the refusals above were about the token).
+    assert admin.post("/audit/verify", headers={"X-CSRF-Token": own_token}).status_code == 200
+
+
+def test_get_requests_change_nothing(web):
+    ids = demo_object_ids(web)
+    clients = [web.as_role(role) for role in ALL_ROLES]
+    before = web.table_fingerprint()
+    for client in clients:
+        for rule in route_rules(web.app):
+            if rule.method == "GET":
+                client.get(concrete(rule.path, ids))
+    after = web.table_fingerprint()
+    before.pop("user_session"), after.pop("user_session")
+    assert after == before
+
+
+REQUIRED_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+    "strict-transport-security": "max-age=31536000; includeSubDomains",
+}
+
+
+def test_every_response_carries_the_security_headers(web):
+    ids = demo_object_ids(web)
+    checked = 0
+    for client in (web.client(), web.as_role("admin")):
+        for rule in route_rules(web.app):
+            if rule.method != "GET":
+                continue
+            response = client.get(concrete(rule.path, ids))
+            csp = response.headers["content-security-policy"]
+            for directive in ("object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'", "'nonce-"):
+                assert directive in csp, (rule.path, directive)
+            assert "unsafe-eval" not in csp and "unsafe-inline" not in csp
+            for name, value in REQUIRED_HEADERS.items():
+                assert response.headers[name] == value, (rule.path, name)
+            assert response.headers["cache-control"] == "no-store"
+            checked += 1
+    assert checked >= 20
+
+
+def test_the_nonce_changes_per_response_and_matches_the_scripts(web):
+    first, second = web.client().get("/login"), web.client().get("/login")
+    nonce = first.headers["content-security-policy"].split("'nonce-")[1].split("'")[0]
+    assert nonce != second.headers["content-security-policy"].split("'nonce-")[1].split("'")[0]
+    assert first.text.count(f'nonce="{nonce}"') == 2 and "<script>" not in first.text
+
+
+def test_jinja_autoescape_is_on_and_injection_stays_text(web):
+    from web.templating import environment
+
+    assert environment("zh_CN").autoescape is not False
+    payload = '"><script>alert(1)</script><div hx-get="/admin/users" hx-trigger="load">{{7*7}}'
+    admin = web.as_role("admin")
+    page = admin.get("/admin/users").text
+    admin.post(
+        "/admin/users",
+        data={
+            "csrf_token": csrf_of(page),
+            "email": "x@xiangfeng.example",
+            "display_name": payload,
+            "roles": ["staff"],
+        },
+    )
+    listing = admin.get("/admin/users").text
+    assert "<script>alert(1)</script>" not in listing and 'hx-trigger="load"' not in listing
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in listing and "{{7*7}}" in listing
+
+
+@pytest.fixture
+def principals(web):
+    clients = {role: web.as_role(role) for role in ALL_ROLES}
+    clients["other_org_admin"] = web.signed_in(OTHER_ORG_ADMIN, OTHER_PASSWORD)
+    return clients
+
+
+def test_route_role_tenant_matrix_has_no_leaks(web, principals):
+    """Every route as every role, as an admin of another organization and anonymously."""
+    ids = demo_object_ids(web)
+    leak_markers = ["湖南湘峰水泥有限公司", "admin@xiangfeng.example"]
+    rules = [rule for rule in route_rules(web.app) if rule.path != "/logout"]
+    before = web.table_fingerprint()
+    checks, leaks, rows = 0, [], []
+    anonymous = web.client()
+    for rule in rules:
+        path = concrete(rule.path, ids)
+        row = [f"{rule.method} {rule.path}"]
+        for name, client in [*principals.items(), ("anonymous", anonymous)]:
+            token = client.cookies.get("tanguan_session") and csrf_of(client.get("/profile").text)
+            headers = {"X-CSRF-Token": token} if token else {}
+            if name == "anonymous" and rule.is_unsafe:
+                headers = {"X-CSRF-Token": csrf_of(client.get("/login").text)}
+            # A body that passes validation yet changes nothing: the admin keeps its own role.
+            data = {"roles": "admin", "reason": "matrix"} if rule.is_unsafe else None
+            response = client.request(rule.method, path, headers=headers, data=data)
+            status = response.status_code
+            roles = frozenset(ALL_ROLES) if name == "other_org_admin" else frozenset({name})
+            checks += 1
+            if rule.requirement is None:
+                ok = status < 500
+            elif name == "anonymous":
+                ok = status == (401 if rule.is_api else 303)
+            elif not rule.allows(roles):
+                ok = status == 403
+            elif name == "other_org_admin" and any(p in rule.path for p in OBJECT_PARAMS):
+                ok = status == 404  # another organization's object: not found, never its content
+            else:
+                ok = status < 400 or status in (404, 409, 422)
+            if name == "other_org_admin" and any(marker in response.text for marker in leak_markers):
+                ok = False
+            if not ok:
+                leaks.append((rule.method, path, name, status))
+            row.append(str(status))
+        rows.append(row)
+    header = ["route", *principals, "anonymous"]
+    print("\nT15 authorization matrix (status per principal):")
+    print(" | ".join(header))
+    for row in rows:
+        print(" | ".join(row))
+    print(f"checks {checks}, leaks {len(leaks)}")
+    assert leaks == []
+    after = web.table_fingerprint()
+    for volatile in ("user_session", "audit_event", "heads"):  # sign-ins of the fixture
+        before.pop(volatile), after.pop(volatile)
+    assert after == before
