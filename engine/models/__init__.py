@@ -4,9 +4,16 @@ from engine.models.audit import AuditChainHead, AuditEvent
 from engine.models.auth import ApiToken, LoginAttempt, UserSession
 from engine.models.base import OrgOwned
 from engine.models.identity import Membership, Role, User
+from engine.models.records import NumberSequence, Record, RecordLink, Signature, Task, WorkflowDefinition
 from engine.models.tenancy import Organization, OrgUnit, OrgUnitKind, Product
 
 __all__ = [
+    "NumberSequence",
+    "Record",
+    "RecordLink",
+    "Signature",
+    "Task",
+    "WorkflowDefinition",
     "ApiToken",
     "LoginAttempt",
     "UserSession",

@@ -1,0 +1,1 @@
+"""Form specs (YAML in ``forms/``) compiled to pydantic models for server-side validation."""

@@ -1,0 +1,49 @@
+"""Fields that point at other rows (user, org unit, record) must point inside the organization."""
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.forms.spec import FieldSpec, FieldType, FormSpec
+from engine.models import Membership, OrgUnit, Record
+
+_TARGETS = {
+    FieldType.user: (Membership.user_id, Membership.org_id),
+    FieldType.org_unit: (OrgUnit.id, OrgUnit.org_id),
+    FieldType.record_link: (Record.id, Record.org_id),
+}
+_MESSAGES = {
+    FieldType.user: {"zh": "该用户不是本组织成员", "en": "This user is not a member of the organization"},
+    FieldType.org_unit: {"zh": "本组织没有该部门/设施", "en": "No such unit in the organization"},
+    FieldType.record_link: {"zh": "本组织没有该记录", "en": "No such record in the organization"},
+}
+
+
+def _references(fields: tuple[FieldSpec, ...], data: dict[str, Any], prefix: str = ""):
+    for field in fields:
+        value = data.get(field.name)
+        if field.type in _TARGETS and isinstance(value, int):
+            yield f"{prefix}{field.name}", field.type, value
+        elif field.type == FieldType.table and isinstance(value, list):
+            for number, row in enumerate(value, start=1):
+                yield from _references(field.columns, row, prefix=f"{prefix}{field.name}.{number}.")
+
+
+def reference_errors(
+    session: Session, *, org_id: int, form: FormSpec, data: dict[str, Any]
+) -> dict[str, dict]:
+    """``{field path: message}`` for every reference outside the organization (one query per kind)."""
+    found = list(_references(form.fields, data))
+    errors: dict[str, dict] = {}
+    for kind, (id_column, org_column) in _TARGETS.items():
+        wanted = {value for _, field_kind, value in found if field_kind == kind}
+        if not wanted:
+            continue
+        present = set(
+            session.execute(select(id_column).where(id_column.in_(wanted), org_column == org_id)).scalars()
+        )
+        for path, field_kind, value in found:
+            if field_kind == kind and value not in present:
+                errors[path] = _MESSAGES[kind]
+    return errors

@@ -1,0 +1,1 @@
+"""Workflows as data: spec (YAML schema) → loader/validator → machine (transitions) → runner (fire)."""

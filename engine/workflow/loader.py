@@ -1,0 +1,253 @@
+"""Load and statically validate workflow and form files. Any problem refuses the whole set, with a
+message naming the file and the problem."""
+
+import copy
+import hashlib
+import importlib
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+from transitions import Machine
+
+from engine.audit import canonical_json
+from engine.forms.spec import FieldType, FormSpec
+from engine.models.identity import Role
+from engine.workflow.registry import ACTIONS, GUARDS
+from engine.workflow.spec import WorkflowSpec
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS_DIR = PROJECT_ROOT / "workflows"
+FORMS_DIR = PROJECT_ROOT / "forms"
+HOOKS_MODULE = "workflows.hooks"
+ROLES = {role.value for role in Role}
+
+
+class WorkflowFileError(ValueError):
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(f"{path.name}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML silently keeps the last of two equal keys; a workflow file must not."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.load(path.read_bytes(), Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
+    except yaml.YAMLError as exc:
+        raise WorkflowFileError(path, f"not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise WorkflowFileError(path, "the file must hold a mapping")
+    return data
+
+
+def _pydantic_problem(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{where}: {first['msg']}" + (
+        f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    )
+
+
+@dataclass
+class Workflow:
+    """A validated workflow with its forms and its compiled state machine."""
+
+    spec: WorkflowSpec
+    forms: dict[str, FormSpec]
+    machine: Machine = field(repr=False)
+
+    @property
+    def stored_spec(self) -> dict[str, Any]:
+        """What is pinned for records: the workflow and the forms it uses, normalized."""
+        return {
+            "workflow": self.spec.model_dump(mode="json"),
+            "forms": {name: form.model_dump(mode="json") for name, form in sorted(self.forms.items())},
+        }
+
+    @property
+    def sha256(self) -> str:
+        # Over the parsed content, so comments and layout may change without a version bump.
+        return hashlib.sha256(canonical_json(self.stored_spec).encode()).hexdigest()
+
+    @property
+    def key(self) -> str:
+        return self.spec.key
+
+    @property
+    def create_form(self) -> FormSpec:
+        return self.forms[self.spec.start.form]
+
+
+def load_forms(directory: Path = FORMS_DIR) -> dict[str, FormSpec]:
+    forms: dict[str, FormSpec] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        data = _read_yaml(path)
+        try:
+            form = FormSpec.model_validate(data)
+            form.check()
+        except ValidationError as error:
+            raise WorkflowFileError(path, _pydantic_problem(error)) from None
+        except ValueError as error:
+            raise WorkflowFileError(path, str(error)) from None
+        if form.key != path.stem:
+            raise WorkflowFileError(path, f"key {form.key!r} must match the file name {path.stem!r}")
+        forms[form.key] = form
+    return forms
+
+
+def compile_machine(spec: WorkflowSpec) -> Machine:
+    # transitions mutates the dicts it is given, and rejects keys it does not know: pass fresh minimal ones.
+    config = copy.deepcopy(
+        {
+            "states": list(spec.states),
+            "transitions": [
+                {"trigger": t.trigger, "source": list(t.source), "dest": t.dest} for t in spec.transitions
+            ],
+            "initial": spec.initial,
+        }
+    )
+    return Machine(model=None, auto_transitions=False, send_event=False, **config)
+
+
+def _field_exists(forms: dict[str, FormSpec], dotted: str) -> bool:
+    head, _, column = dotted.partition(".")
+    for form in forms.values():
+        spec = form.field(head)
+        if spec and (
+            not column or (spec.type == FieldType.table and any(c.name == column for c in spec.columns))
+        ):
+            return True
+    return False
+
+
+def validate_workflow(spec: WorkflowSpec, forms: dict[str, FormSpec]) -> list[str]:
+    """Every problem of one workflow, in words."""
+    problems: list[str] = []
+    states = spec.states
+    if spec.initial not in states:
+        problems.append(f"initial state {spec.initial!r} is not declared")
+    seen_pairs = set()
+    for transition in spec.transitions:
+        for source in transition.source:
+            if (transition.trigger, source) in seen_pairs:
+                problems.append(f"trigger {transition.trigger!r} is declared twice from {source!r}")
+            seen_pairs.add((transition.trigger, source))
+            if source not in states:
+                problems.append(f"transition {transition.trigger!r}: unknown source state {source!r}")
+        if transition.dest not in states:
+            problems.append(
+                f"transition {transition.trigger!r}: unknown destination state {transition.dest!r}"
+            )
+        for role in transition.roles:
+            if role not in ROLES:
+                problems.append(f"transition {transition.trigger!r}: unknown role {role!r}")
+        if transition.form and transition.form not in forms:
+            problems.append(f"transition {transition.trigger!r}: unknown form {transition.form!r}")
+        form = forms.get(transition.form) if transition.form else None
+        for name in transition.required:
+            if form is None or form.field(name) is None:
+                problems.append(
+                    f"transition {transition.trigger!r}: required field {name!r} is not in its form"
+                )
+        for name in transition.guards:
+            if name not in GUARDS:
+                problems.append(f"transition {transition.trigger!r}: unknown guard {name!r}")
+        for name in transition.actions:
+            if name not in ACTIONS:
+                problems.append(f"transition {transition.trigger!r}: unknown action {name!r}")
+        triggers = {t.trigger for t in spec.transitions}
+        for rule in transition.separation:
+            for trigger in rule.not_actors_of:
+                if trigger not in triggers:
+                    problems.append(
+                        f"transition {transition.trigger!r}: separation names unknown trigger {trigger!r}"
+                    )
+            for dotted in rule.not_users_in:
+                if not _field_exists(forms, dotted):
+                    problems.append(
+                        f"transition {transition.trigger!r}: separation names unknown field {dotted!r}"
+                    )
+    for name, state in states.items():
+        if state.owner_role and state.owner_role not in ROLES:
+            problems.append(f"state {name!r}: unknown owner role {state.owner_role!r}")
+        if state.escalation and state.escalation.to_role not in ROLES:
+            problems.append(f"state {name!r}: unknown escalation role {state.escalation.to_role!r}")
+        outgoing = spec.transitions_from(name)
+        if not state.final and not outgoing:
+            problems.append(f"state {name!r} is not final and has no way out")
+    reachable, queue = {spec.initial}, deque([spec.initial])
+    while queue:
+        for transition in spec.transitions_from(queue.popleft()):
+            if transition.dest not in reachable:
+                reachable.add(transition.dest)
+                queue.append(transition.dest)
+    for name in states:
+        if name not in reachable:
+            problems.append(f"state {name!r} cannot be reached from {spec.initial!r}")
+    if spec.start.form not in forms:
+        problems.append(f"start form {spec.start.form!r} is not defined")
+    for role in spec.start.roles:
+        if role not in ROLES:
+            problems.append(f"start: unknown role {role!r}")
+    try:
+        format_number(spec.numbering, year=2026, seq=1)
+    except (KeyError, ValueError, IndexError) as exc:
+        problems.append(f"numbering pattern {spec.numbering!r} is not valid: {exc}")
+    return problems
+
+
+def format_number(pattern: str, *, year: int, seq: int) -> str:
+    if not re.search(r"\{seq(:[^}]*)?\}", pattern):
+        raise ValueError("it must contain {seq}")
+    return pattern.format(year=year, seq=seq)
+
+
+def load_workflows(workflows_dir: Path = WORKFLOWS_DIR, forms_dir: Path = FORMS_DIR) -> dict[str, Workflow]:
+    """Every workflow file, validated, by key; raises WorkflowFileError on the first bad file."""
+    importlib.import_module(HOOKS_MODULE)  # registers the guards and actions the files may name
+    forms = load_forms(forms_dir)
+    workflows: dict[str, Workflow] = {}
+    for path in sorted(workflows_dir.glob("*.yaml")):
+        data = _read_yaml(path)
+        try:
+            spec = WorkflowSpec.model_validate(data)
+        except ValidationError as error:
+            raise WorkflowFileError(path, _pydantic_problem(error)) from None
+        problems = validate_workflow(spec, forms)
+        if problems:
+            raise WorkflowFileError(path, "; ".join(problems))
+        if spec.key in workflows:
+            raise WorkflowFileError(path, f"workflow key {spec.key!r} is used by another file")
+        used_forms = {spec.start.form} | {t.form for t in spec.transitions if t.form}
+        workflows[spec.key] = Workflow(
+            spec=spec, forms={name: forms[name] for name in used_forms}, machine=compile_machine(spec)
+        )
+    return workflows
+
+
+def workflow_from_stored(stored: dict[str, Any]) -> Workflow:
+    """Rebuild a pinned older version from its stored spec."""
+    spec = WorkflowSpec.model_validate(stored["workflow"])
+    forms = {name: FormSpec.model_validate(form) for name, form in stored["forms"].items()}
+    return Workflow(spec=spec, forms=forms, machine=compile_machine(spec))

@@ -1,0 +1,368 @@
+"""Firing a transition: roles → separation of duties → form → guards → signature → transition →
+data merge, audit event, tasks, due dates, version bump. All in the caller's transaction; the caller
+rolls everything back on any error (transitions does not undo its own state change, so the state is
+only ever written from a throw-away subject object)."""
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import insert, update
+from sqlalchemy.orm import Session
+
+from engine.audit import Actor, append_event, canonical_json, field_changes
+from engine.forms.references import reference_errors
+from engine.forms.spec import FormErrors, Text, validate_form
+from engine.models import Record, Signature, Task
+from engine.models.base import utc_iso, utcnow
+from engine.workflow.loader import Workflow
+from engine.workflow.registry import ACTIONS, GUARDS, GuardContext
+from engine.workflow.spec import TransitionSpec
+
+_records = Record.__table__
+_tasks = Task.__table__
+_signatures = Signature.__table__
+
+
+@dataclass(frozen=True)
+class ActorRef:
+    id: int
+    name: str
+    roles: frozenset[str]
+
+    @property
+    def audit_actor(self) -> Actor:
+        return Actor(self.id, self.name)
+
+
+class TransitionRefused(Exception):
+    """Why a transition was not made; ``status`` is the HTTP answer (403, 409, 422)."""
+
+    status = 409
+
+    def __init__(self, reason: Text, *, field_errors: dict[str, dict[str, str]] | None = None) -> None:
+        super().__init__(reason.en)
+        self.reason = reason
+        self.field_errors = field_errors or {}
+
+
+class NotAvailable(TransitionRefused):
+    status = 409
+
+
+class VersionConflict(TransitionRefused):
+    status = 409
+
+
+class RoleRefused(TransitionRefused):
+    status = 403
+
+
+class SeparationRefused(TransitionRefused):
+    status = 403
+
+
+class GuardRefused(TransitionRefused):
+    status = 409
+
+
+class FormRefused(TransitionRefused):
+    status = 422
+
+
+class SignatureRefused(TransitionRefused):
+    status = 403
+
+
+FORM_HAS_ERRORS = Text(zh="表单有误", en="The form has errors")
+
+
+def validated_form(session: Session, *, org_id: int, form, raw: dict[str, Any]) -> dict[str, Any]:
+    """Validated data, references checked against the organization; FormRefused with per-field messages."""
+    try:
+        data = validate_form(form, raw)
+    except FormErrors as errors:
+        raise FormRefused(FORM_HAS_ERRORS, field_errors=errors.errors) from None
+    problems = reference_errors(session, org_id=org_id, form=form, data=data)
+    if problems:
+        raise FormRefused(FORM_HAS_ERRORS, field_errors=problems)
+    return data
+
+
+class _Subject:
+    """What transitions drives: a plain object, never the table class."""
+
+    def __init__(self, state: str) -> None:
+        self.state = state
+
+
+@dataclass(frozen=True)
+class AvailableTransition:
+    spec: TransitionSpec
+    enabled: bool
+    reason: Text | None = None
+
+
+@dataclass
+class FireResult:
+    record_id: int
+    from_state: str
+    to_state: str
+    version: int
+    signature_id: int | None
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+def _participant_ids(record: Record, data: dict[str, Any], rule) -> set[int]:
+    excluded: set[int] = set()
+    for trigger in rule.not_actors_of:
+        excluded.update(record.participants.get(trigger, []))
+    for dotted in rule.not_users_in:
+        head, _, column = dotted.partition(".")
+        value = data.get(head)
+        if column and isinstance(value, list):
+            excluded.update(row.get(column) for row in value if isinstance(row, dict) and row.get(column))
+        elif isinstance(value, int):
+            excluded.add(value)
+    if rule.not_creator and record.created_by:
+        excluded.add(record.created_by)
+    return excluded
+
+
+def check_access(workflow: Workflow, record: Record, transition: TransitionSpec, actor: ActorRef) -> None:
+    """Role and separation-of-duties checks (the ones that do not need the form)."""
+    if not actor.roles & set(transition.roles):
+        raise RoleRefused(
+            Text(zh="您的角色不能执行此操作", en="Your roles do not allow this action"),
+        )
+    for rule in transition.separation:
+        if actor.id in _participant_ids(record, record.data, rule):
+            raise SeparationRefused(rule.reason)
+
+
+def available_transitions(workflow: Workflow, record: Record, actor: ActorRef) -> list[AvailableTransition]:
+    """Every transition out of the record's state, enabled or with the reason it is not."""
+    result = []
+    for transition in workflow.spec.transitions_from(record.state):
+        try:
+            check_access(workflow, record, transition, actor)
+            for name in transition.guards if not transition.form else ():
+                reason = GUARDS[name](GuardContext(record.data, {}, record.state, actor.id))
+                if reason is not None:
+                    raise GuardRefused(reason)
+        except TransitionRefused as refused:
+            result.append(AvailableTransition(transition, enabled=False, reason=refused.reason))
+        else:
+            result.append(AvailableTransition(transition, enabled=True))
+    return result
+
+
+def signed_content_hash(
+    record_id: int, number: str, workflow_key: str, title: str, data: dict[str, Any]
+) -> str:
+    """The hash of exactly what a signature covers: the record's identity and its content."""
+    content = {
+        "record_id": record_id,
+        "number": number,
+        "workflow": workflow_key,
+        "title": title,
+        "data": data,
+    }
+    return hashlib.sha256(canonical_json(content).encode()).hexdigest()
+
+
+def signature_seal(
+    secret_key: str,
+    *,
+    record_id: int,
+    record_version: int,
+    trigger: str,
+    meaning: str,
+    signer_id: int,
+    signed_at: str,
+    content_hash: str,
+) -> str:
+    message = f"{record_id}|{record_version}|{trigger}|{meaning}|{signer_id}|{signed_at}|{content_hash}"
+    return hmac.new(secret_key.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def fire(
+    session: Session,
+    *,
+    workflow: Workflow,
+    record: Record,
+    trigger: str,
+    actor: ActorRef,
+    form_data: dict[str, Any],
+    expected_version: int,
+    comment: str | None = None,
+    signature_password: str | None = None,
+    reauthenticate: Callable[[str], bool] | None = None,
+    secret_key: str = "",
+    today: date | None = None,
+) -> FireResult:
+    if expected_version != record.version:
+        raise VersionConflict(
+            Text(
+                zh=f"记录已被他人修改（您看到的是第 {expected_version} 版，"
+                f"当前为第 {record.version} 版），请刷新后重试",
+                en=f"The record was changed by someone else (you saw version {expected_version}, "
+                f"it is now {record.version}); reload and try again",
+            )
+        )
+    transition = workflow.spec.transition(trigger, record.state)
+    if transition is None:
+        raise NotAvailable(
+            Text(
+                zh=f"当前状态“{workflow.spec.state(record.state).label.zh}”下不能执行“{trigger}”",
+                en=f"“{trigger}” is not possible in state “{workflow.spec.state(record.state).label.en}”",
+            )
+        )
+    check_access(workflow, record, transition, actor)
+    submitted: dict[str, Any] = {}
+    if transition.form:
+        submitted = validated_form(
+            session, org_id=record.org_id, form=workflow.forms[transition.form], raw=form_data
+        )
+    missing = {
+        name: {"zh": "此项必填", "en": "This field is required"}
+        for name in transition.required
+        if name not in submitted
+    }
+    if transition.comment_required and not (comment or "").strip():
+        missing["comment"] = {"zh": "请填写说明", "en": "A comment is required"}
+    if missing:
+        raise FormRefused(FORM_HAS_ERRORS, field_errors=missing)
+    new_data = {**record.data, **submitted}
+    context = GuardContext(record_data=new_data, form_data=submitted, state=record.state, actor_id=actor.id)
+    for rule in transition.separation:  # again, now that the form may name people
+        if actor.id in _participant_ids(record, new_data, rule):
+            raise SeparationRefused(rule.reason)
+    for name in transition.guards:
+        reason = GUARDS[name](context)
+        if reason is not None:
+            raise GuardRefused(reason)
+    for name in transition.actions:
+        new_data = {**new_data, **ACTIONS[name](context)}
+    if transition.signature and (
+        not signature_password or reauthenticate is None or not reauthenticate(signature_password)
+    ):
+        append_event(
+            session,
+            org_id=record.org_id,
+            actor=actor.audit_actor,
+            subject_type="record",
+            subject_id=record.id,
+            action="signature_failed",
+            reason=f"{transition.trigger}: wrong or missing password",
+        )
+        session.commit()  # the failed attempt is logged even though the transition is refused
+        raise SignatureRefused(Text(zh="签名密码不正确", en="The signature password is wrong"))
+
+    subject = _Subject(record.state)
+    workflow.machine.add_model(subject, initial=record.state)
+    try:
+        subject.trigger(transition.trigger)
+    finally:
+        workflow.machine.remove_model(subject)
+    from_state, to_state = record.state, subject.state
+    dest = workflow.spec.state(to_state)
+    now = utcnow()
+    due = (
+        (today or now.date()) + timedelta(days=dest.due_days)
+        if dest.due_days is not None and not dest.final
+        else None
+    )
+    participants = {**record.participants, trigger: sorted({*record.participants.get(trigger, []), actor.id})}
+    new_version = record.version + 1
+    changed = session.execute(
+        update(_records)
+        .where(_records.c.id == record.id, _records.c.version == expected_version)
+        .values(
+            state=to_state,
+            data=new_data,
+            participants=participants,
+            version=new_version,
+            updated_at=now,
+            due_date=due,
+            closed_at=now if dest.final else None,
+        )
+    ).rowcount
+    if changed != 1:
+        raise VersionConflict(
+            Text(zh="记录已被他人修改，请刷新后重试", en="The record was changed meanwhile; reload")
+        )
+
+    signature_id = None
+    if transition.signature:
+        signed_at = utc_iso(now)
+        content_hash = signed_content_hash(
+            record.id, record.number, record.workflow_key, record.title, new_data
+        )
+        seal = signature_seal(
+            secret_key,
+            record_id=record.id,
+            record_version=new_version,
+            trigger=trigger,
+            meaning=transition.signature.value,
+            signer_id=actor.id,
+            signed_at=signed_at,
+            content_hash=content_hash,
+        )
+        signature_id = session.execute(
+            insert(_signatures).values(
+                org_id=record.org_id,
+                record_id=record.id,
+                record_version=new_version,
+                trigger=trigger,
+                meaning=transition.signature.value,
+                signer_id=actor.id,
+                signer_name=actor.name,
+                signed_at=signed_at,
+                content_hash=content_hash,
+                seal=seal,
+            )
+        ).inserted_primary_key[0]
+
+    changes = field_changes(record.data, new_data)
+    append_event(
+        session,
+        org_id=record.org_id,
+        actor=actor.audit_actor,
+        subject_type="record",
+        subject_id=record.id,
+        action=trigger,
+        from_state=from_state,
+        to_state=to_state,
+        changes=changes,
+        reason=(comment or "").strip() or None,
+        signature_id=signature_id,
+    )
+    session.execute(
+        update(_tasks)
+        .where(_tasks.c.record_id == record.id, _tasks.c.closed_at.is_(None))
+        .values(closed_at=now)
+    )
+    if not dest.final:
+        session.execute(
+            insert(_tasks).values(
+                org_id=record.org_id,
+                record_id=record.id,
+                state=to_state,
+                role=dest.owner_role,
+                assignee_id=record.assignee_id,
+                due_date=due,
+                opened_at=now,
+            )
+        )
+    return FireResult(
+        record_id=record.id,
+        from_state=from_state,
+        to_state=to_state,
+        version=new_version,
+        signature_id=signature_id,
+        events=[(f"{record.workflow_key}.{trigger}", {"record_id": record.id, "to_state": to_state})],
+    )

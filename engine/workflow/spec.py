@@ -1,0 +1,97 @@
+"""The schema of a workflow file (``workflows/*.yaml``)."""
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from engine.forms.spec import Text
+
+
+class SignatureMeaning(StrEnum):
+    authored = "authored"
+    reviewed = "reviewed"
+    approved = "approved"
+    verified_effective = "verified_effective"
+
+
+class StartKind(StrEnum):
+    manual = "manual"
+    event = "event"
+    schedule = "schedule"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Escalation(_Strict):
+    after_days: int = Field(ge=0)
+    to_role: str
+
+
+class StateSpec(_Strict):
+    label: Text
+    final: bool = False
+    owner_role: str | None = None
+    due_days: int | None = Field(default=None, ge=0)  # due date = entering the state + N days
+    escalation: Escalation | None = None
+
+
+class Separation(_Strict):
+    """The actor may not be anyone who fired these triggers on the record, nor a user named in these
+    fields (``actions.owner`` reads a column of a table)."""
+
+    not_actors_of: tuple[str, ...] = ()
+    not_users_in: tuple[str, ...] = ()
+    not_creator: bool = False
+    reason: Text
+
+
+class TransitionSpec(_Strict):
+    trigger: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    source: tuple[str, ...]
+    dest: str
+    label: Text
+    roles: tuple[str, ...]
+    form: str | None = None
+    required: tuple[str, ...] = ()
+    guards: tuple[str, ...] = ()
+    actions: tuple[str, ...] = ()
+    signature: SignatureMeaning | None = None
+    separation: tuple[Separation, ...] = ()
+    comment_required: bool = False
+    style: str = "primary"  # the button's look: primary, danger, light
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _one_or_many(cls, value):
+        return (value,) if isinstance(value, str) else value
+
+
+class StartSpec(_Strict):
+    kind: StartKind = StartKind.manual
+    roles: tuple[str, ...] = ()
+    form: str
+    event: str | None = None
+    schedule: str | None = None  # cron expression, used by the scheduler
+
+
+class WorkflowSpec(_Strict):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    version: int = Field(ge=1)
+    title: Text
+    clause: str
+    numbering: str  # e.g. "NC-{year}-{seq:04}"
+    initial: str
+    start: StartSpec
+    states: dict[str, StateSpec]
+    transitions: tuple[TransitionSpec, ...]
+
+    def state(self, name: str) -> StateSpec:
+        return self.states[name]
+
+    def transitions_from(self, state: str) -> list[TransitionSpec]:
+        return [t for t in self.transitions if state in t.source]
+
+    def transition(self, trigger: str, state: str) -> TransitionSpec | None:
+        return next((t for t in self.transitions if t.trigger == trigger and state in t.source), None)

@@ -1,0 +1,1 @@
+"""Form files: one YAML per form, named by its key."""

@@ -1,0 +1,1 @@
+"""Workflow files (one YAML per process) and the only Python they may reference: ``hooks.py``."""
