@@ -20,6 +20,8 @@ app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
 token_app = typer.Typer(no_args_is_help=True, help="API 令牌 / personal access tokens")
 app.add_typer(token_app, name="token")
+workflows_app = typer.Typer(no_args_is_help=True, help="流程 / workflow definitions")
+app.add_typer(workflows_app, name="workflows")
 
 
 class CliError(Exception):
@@ -299,6 +301,34 @@ def token_revoke(
     _echo(f"{count} token(s) revoked")
 
 
+@workflows_app.command("check")
+def workflows_check() -> None:
+    """Validate every workflow and form file (校验流程定义)."""
+    from engine.workflow.loader import load_workflows
+
+    for key, workflow in sorted(load_workflows().items()):
+        spec = workflow.spec
+        _echo(
+            f"[green]OK[/] {key} v{spec.version} ({spec.title.zh} / {spec.title.en}), clause {spec.clause}: "
+            f"{len(spec.states)} states, {len(spec.transitions)} transitions, sha256 {workflow.sha256[:12]}"
+        )
+
+
+@workflows_app.command("show")
+def workflows_show(key: str, locale: Annotated[str, typer.Option(help="zh_CN or en")] = "zh_CN") -> None:
+    """Print a workflow's spec and its Mermaid state diagram."""
+    import yaml
+
+    from engine.workflow.diagram import mermaid
+    from engine.workflow.loader import load_workflows
+
+    workflow = load_workflows().get(key)
+    if workflow is None:
+        raise CliError(f"no workflow {key!r}")
+    typer.echo(yaml.safe_dump(workflow.stored_spec["workflow"], allow_unicode=True, sort_keys=False))
+    typer.echo(mermaid(workflow.spec, locale=locale))
+
+
 def main() -> None:
     """Console entry: known failures print one line, not a traceback."""
     from sqlalchemy.exc import OperationalError
@@ -307,10 +337,11 @@ def main() -> None:
     from engine.migrate import SchemaTooNewError
     from engine.passwords import PasswordPolicyError
     from engine.services.users import UserError
+    from engine.workflow.loader import WorkflowFileError
 
     try:
         app()  # standalone: usage errors and typer.Exit set the exit code; other exceptions come here
-    except (CliError, ConfigError, SchemaTooNewError, UserError) as exc:
+    except (CliError, ConfigError, SchemaTooNewError, UserError, WorkflowFileError) as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
     except PasswordPolicyError as exc:

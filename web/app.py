@@ -15,8 +15,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from engine.config import Settings, get_settings
 from engine.db import Database
 from engine.migrate import schema_status
+from engine.workflow.catalog import WorkflowCatalog
 from web.deps import NotAuthenticated, PasswordChangeRequired, csrf_protect, request_context
-from web.routes import admin, api, audit_trail, auth, home, profile
+from web.routes import admin, api, audit_trail, auth, home, profile, records
 from web.security import SecurityHeadersMiddleware
 from web.templating import render
 
@@ -24,15 +25,21 @@ STATIC_DIR = Path(__file__).with_name("static")
 log = logging.getLogger("tanguan.web")
 
 
-def create_app(*, settings: Settings | None = None, db: Database | None = None) -> FastAPI:
+def create_app(
+    *, settings: Settings | None = None, db: Database | None = None, catalog: WorkflowCatalog | None = None
+) -> FastAPI:
+    """The app. An invalid workflow or form file stops it here, naming the file and the problem."""
     settings = settings or get_settings()
     db = db or Database.from_settings(settings)
+    catalog = catalog or WorkflowCatalog.load()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         status = schema_status(db.engine)  # refuses a newer schema than this code
         if not status.up_to_date:
             raise RuntimeError("the database schema is not up to date: run `tanguan db upgrade`")
+        with db.unit_of_work(all_orgs=True) as uow:
+            catalog.register(uow.session)
         yield
         db.dispose()
 
@@ -47,9 +54,14 @@ def create_app(*, settings: Settings | None = None, db: Database | None = None) 
     app.state.settings = settings
     app.state.db = db
     app.state.secret_key = settings.resolved_secret_key()
+    app.state.catalog = catalog
+    app.state.workflow_nav = tuple(
+        (w.key, w.spec.title, w.spec.clause)
+        for w in sorted(catalog.current.values(), key=lambda w: w.spec.clause)
+    )
     app.add_middleware(SecurityHeadersMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (auth, home, profile, admin, audit_trail, api):
+    for module in (auth, home, profile, admin, audit_trail, records, api):
         app.include_router(module.router)
     _add_probes(app, db)
     _add_error_handlers(app)

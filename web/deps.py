@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from engine.db import Database, UnitOfWork
 from engine.models import Membership, Organization, Role, User
 from engine.services.auth import load_session, resolve_api_token
+from engine.services.records import count_open_tasks
 from web.i18n import negotiate
 from web.security import (
     ANON_CSRF_COOKIE,
@@ -115,6 +116,11 @@ def request_context(request: Request) -> None:
                     session, user_id=live.user_id, org_id=live.org_id, token_hash=live.token_hash
                 )
     request.state.principal = principal
+    if principal and principal.org and request.method == "GET" and not request.url.path.startswith("/api/"):
+        with db.read_session(org_id=principal.org.id) as session:
+            request.state.task_count = count_open_tasks(
+                session, user_id=principal.user_id, roles=principal.roles
+            )
     request.state.locale = negotiate(
         user_locale=principal.locale if principal else None,
         cookie_locale=request.cookies.get(LOCALE_COOKIE),

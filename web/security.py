@@ -18,11 +18,15 @@ ANON_CSRF_COOKIE = "tanguan_csrf"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def content_security_policy(nonce: str) -> str:
+INLINE_STYLE_FLAG = b"x-csp-allow-inline-style"  # set by the one page that needs it (Mermaid's SVG styles)
+
+
+def content_security_policy(nonce: str, *, inline_styles: bool = False) -> str:
+    style = "'self' 'unsafe-inline'" if inline_styles else "'self'"
     return (
         "default-src 'self'; "
         f"script-src 'self' 'nonce-{nonce}'; "
-        "style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; "
+        f"style-src {style}; img-src 'self' data:; font-src 'self'; connect-src 'self'; "
         "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
     )
 
@@ -51,11 +55,16 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
+                original = message.get("headers", [])
+                inline_styles = any(k.lower() == INLINE_STYLE_FLAG for k, _ in original)
                 headers = [
-                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"content-security-policy"
+                    (k, v)
+                    for k, v in original
+                    if k.lower() not in (b"content-security-policy", INLINE_STYLE_FLAG)
                 ]
                 headers += STATIC_HEADERS
-                headers.append((b"content-security-policy", content_security_policy(nonce).encode()))
+                policy = content_security_policy(nonce, inline_styles=inline_styles)
+                headers.append((b"content-security-policy", policy.encode()))
                 if not is_static:
                     headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers

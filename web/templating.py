@@ -14,6 +14,7 @@ from web.i18n import LOCALE_NAMES, LOCALES, format_datetime, format_number, tran
 from web.security import ANON_CSRF_COOKIE
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
+MACRO_LIBRARIES = ("_macros.html", "_form.html")
 
 
 @lru_cache
@@ -35,6 +36,10 @@ def environment(locale: str) -> Environment:
         locale_names=LOCALE_NAMES,
         audit_reader_roles=frozenset(role.value for role in AUDIT_READERS),
     )
+    # Macros are globals, so a block rendered on its own (an htmx fragment) has them too.
+    for library in MACRO_LIBRARIES:
+        module = env.get_template(library).module
+        env.globals.update({name: getattr(module, name) for name in dir(module) if not name.startswith("_")})
     return env
 
 
@@ -59,6 +64,8 @@ def render(
         "principal": getattr(request.state, "principal", None),
         "csrf_token": getattr(request.state, "csrf_token", ""),
         "csp_nonce": getattr(request.state, "csp_nonce", ""),
+        "task_count": getattr(request.state, "task_count", 0),
+        "workflow_nav": getattr(request.app.state, "workflow_nav", ()),
         **(context or {}),
     }
     if block and is_htmx(request):
@@ -78,5 +85,6 @@ def htmx_aware_redirect(request: Request, response: Response) -> Response:
     """htmx follows a 303 inside the fragment; tell it to navigate the whole page instead."""
     if request.headers.get("HX-Request") == "true":
         response.status_code = 200
-        response.headers["HX-Redirect"] = response.headers.pop("location")
+        response.headers["HX-Redirect"] = response.headers["location"]
+        del response.headers["location"]
     return response

@@ -161,17 +161,26 @@ class TaskView:
     overdue: bool
 
 
+def _mine(user_id: int, roles: frozenset[str]):
+    """Open tasks assigned to the user or, unassigned, to one of the user's roles."""
+    return and_(
+        Task.closed_at.is_(None),
+        or_(Task.assignee_id == user_id, and_(Task.assignee_id.is_(None), Task.role.in_(roles or {""}))),
+    )
+
+
+def count_open_tasks(session: Session, *, user_id: int, roles: frozenset[str]) -> int:
+    return session.execute(select(func.count()).select_from(Task).where(_mine(user_id, roles))).scalar_one()
+
+
 def my_tasks(session: Session, *, user_id: int, roles: frozenset[str], today: date) -> list[TaskView]:
-    """Open tasks assigned to the user or, unassigned, to one of the user's roles; overdue first."""
+    """The user's open tasks, overdue first, then by due date."""
     rows = session.execute(
         select(
             Task.id, Record.id, Record.number, Record.title, Record.workflow_key, Task.state, Task.due_date
         )
         .join(Record, Record.id == Task.record_id)
-        .where(
-            Task.closed_at.is_(None),
-            or_(Task.assignee_id == user_id, and_(Task.assignee_id.is_(None), Task.role.in_(roles or {""}))),
-        )
+        .where(_mine(user_id, roles))
         .order_by(Task.due_date.is_(None), Task.due_date, Task.id)
     ).all()
     views = [TaskView(*row, overdue=bool(row[6] and row[6] < today)) for row in rows]

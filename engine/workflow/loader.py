@@ -98,6 +98,12 @@ class Workflow:
     def create_form(self) -> FormSpec:
         return self.forms[self.spec.start.form]
 
+    @property
+    def forms_in_order(self) -> list[FormSpec]:
+        """The start form, then each transition's form in the order of the file, each once."""
+        names = [self.spec.start.form] + [t.form for t in self.spec.transitions if t.form]
+        return [self.forms[name] for name in dict.fromkeys(names)]
+
 
 def load_forms(directory: Path = FORMS_DIR) -> dict[str, FormSpec]:
     forms: dict[str, FormSpec] = {}

@@ -16,16 +16,24 @@ from engine.workflow.runner import (
 )  # noqa: E501
 from tests.workflow.conftest import PASSWORD, SECRET
 
-REPORT = {"title": "窑尾烟气在线监测数据缺失", "source": "monitoring", "description": "3 月 5 日 2 小时数据缺失",
-          "found_on": "2026-03-05", "clause": "8.6"}  # fmt: skip
+REPORT = {
+    "title": "窑尾烟气在线监测数据缺失",
+    "source": "monitoring",
+    "description": "3 月 5 日 2 小时数据缺失",
+    "found_on": "2026-03-05",
+    "clause": "8.6",
+}
 
 
 def new_nc(shop, actor="staff"):
     with shop.db.unit_of_work(org_id=shop.org_id) as uow:
         record = create_record(
-            uow.session, workflow=shop.catalog.get("nonconformity"), org_id=shop.org_id,
-            actor=shop.people[actor], form_data=REPORT,
-        )  # fmt: skip
+            uow.session,
+            workflow=shop.catalog.get("nonconformity"),
+            org_id=shop.org_id,
+            actor=shop.people[actor],
+            form_data=REPORT,
+        )
         return record.id
 
 
@@ -33,15 +41,28 @@ def fire(shop, record_id, trigger, actor, data=None, **kwargs):
     with shop.db.unit_of_work(org_id=shop.org_id) as uow:
         version = kwargs.pop("version", None) or get_record(uow.session, record_id=record_id).version
         return fire_transition(
-            uow.session, catalog=shop.catalog, record_id=record_id, trigger=trigger, actor=shop.people[actor],
-            form_data=data or {}, expected_version=version, secret_key=SECRET,
-            reauthenticate=shop.reauthenticate_as(shop.people[actor]), **kwargs,
-        )  # fmt: skip
+            uow.session,
+            catalog=shop.catalog,
+            record_id=record_id,
+            trigger=trigger,
+            actor=shop.people[actor],
+            form_data=data or {},
+            expected_version=version,
+            secret_key=SECRET,
+            reauthenticate=shop.reauthenticate_as(shop.people[actor]),
+            **kwargs,
+        )
 
 
 def actions(shop, status):
-    return [{"description": "更换分析仪采样探头", "owner": str(shop.people["owner"].id), "due": "2026-04-30",
-             "status": status}]  # fmt: skip
+    return [
+        {
+            "description": "更换分析仪采样探头",
+            "owner": str(shop.people["owner"].id),
+            "due": "2026-04-30",
+            "status": status,
+        }
+    ]
 
 
 def run_to_review(shop):
@@ -79,7 +100,8 @@ def test_the_full_cycle_closes_with_a_verified_effective_signature(shop):
     with shop.db.engine.connect() as connection:
         trail = connection.execute(
             text(
-                "SELECT action, from_state, to_state FROM audit_event WHERE subject_type='record' ORDER BY seq"
+                "SELECT action, from_state, to_state FROM audit_event "
+                "WHERE subject_type = 'record' ORDER BY seq"
             )
         ).all()
         open_tasks = connection.execute(text("SELECT count(*) FROM task WHERE closed_at IS NULL")).scalar()
@@ -174,20 +196,30 @@ def test_a_user_of_another_organization_cannot_be_named(shop, db):
 
 def test_a_signature_goes_stale_when_the_record_changes_and_a_copied_one_never_verifies(shop):
     nc = run_to_review(shop)
-    fire(shop, nc, "verify_effective", "auditor", {"criteria": "c", "evidence": "e", "result": "effective"},
-         signature_password=PASSWORD)  # fmt: skip
+    fire(
+        shop,
+        nc,
+        "verify_effective",
+        "auditor",
+        {"criteria": "c", "evidence": "e", "result": "effective"},
+        signature_password=PASSWORD,
+    )
     other = run_to_review(shop)
+    edit = (
+        "UPDATE record SET data = json_set(data, '$.cause', 'edited') WHERE id = :id"
+        if shop.db.is_sqlite
+        else 'UPDATE record SET data = (data::jsonb || \'{"cause": "edited"}\')::json WHERE id = :id'
+    )
+    columns = "record_version, trigger, meaning, signer_id, signer_name, signed_at, content_hash, seal"
     with shop.db.engine.begin() as connection:
-        connection.execute(text("UPDATE record SET data = json_set(data, '$.cause', 'edited') WHERE id = :id")
-                           if shop.db.is_sqlite else
-                           text("UPDATE record SET data = (data::jsonb || '{\"cause\": \"edited\"}')::json WHERE id = :id"),
-                           {"id": nc})  # fmt: skip
+        connection.execute(text(edit), {"id": nc})
         connection.execute(
-            text("INSERT INTO signature (org_id, record_id, record_version, trigger, meaning, signer_id, signer_name, "
-                 "signed_at, content_hash, seal) SELECT org_id, :other, record_version, trigger, meaning, signer_id, "
-                 "signer_name, signed_at, content_hash, seal FROM signature WHERE record_id = :id"),
+            text(
+                f"INSERT INTO signature (org_id, record_id, {columns}) "
+                f"SELECT org_id, :other, {columns} FROM signature WHERE record_id = :id"
+            ),
             {"other": other, "id": nc},
-        )  # fmt: skip
+        )
     with shop.db.read_session(org_id=shop.org_id) as session:
         stale = signatures_of(session, record=get_record(session, record_id=nc), secret_key=SECRET)
         copied = signatures_of(session, record=get_record(session, record_id=other), secret_key=SECRET)

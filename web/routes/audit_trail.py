@@ -65,11 +65,16 @@ def audit_trail(
     session: OrgSession,
     subject_type: str | None = None,
     subject_id: str | None = None,
-    actor_id: int | None = None,
+    actor_id: str | None = None,
     date_from: str | None = None,
     date_to: str | None = None,
     before: int | None = None,
 ) -> Response:
+    # The filter form posts "" for "all actors"; anything else must be a user id.
+    actor = int(actor_id) if actor_id and actor_id.isdigit() else None
+    if actor_id and actor is None:
+        raise HTTPException(422, detail="actor_id")
+    actor_id = actor
     trail_filter = trail_filter_from(subject_type, subject_id, actor_id, date_from, date_to)
     query = {
         "subject_type": subject_type or "",

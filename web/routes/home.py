@@ -1,5 +1,6 @@
 """The dashboard and the organization switcher."""
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
@@ -7,6 +8,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from engine.services.audit_trail import TrailFilter, list_events
 from engine.services.auth import switch_session_org
+from engine.services.records import followed_records, my_tasks
 from web.deps import AUDIT_READERS, DatabaseDep, Member, OrgSession
 from web.templating import htmx_aware_redirect, render
 
@@ -20,7 +22,14 @@ def dashboard(request: Request, principal: Member, session: OrgSession) -> Respo
     latest = []
     if principal.has_any(AUDIT_READER_ROLES):
         latest = list_events(session, trail_filter=TrailFilter(), limit=10).events
-    return render(request, "dashboard.html", {"latest_events": latest})
+    today = date.today()
+    context = {
+        "latest_events": latest,
+        "tasks": my_tasks(session, user_id=principal.user_id, roles=principal.roles, today=today),
+        "followed": followed_records(session, user_id=principal.user_id),
+        "catalog": request.app.state.catalog,
+    }
+    return render(request, "dashboard.html", context)
 
 
 @router.post("/org/switch")

@@ -1,0 +1,1 @@
+"""Document builders (python-docx, openpyxl)."""

@@ -1,0 +1,349 @@
+"""Record pages, generic over every workflow: list, create, detail, transition forms, diagram, exports."""
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+
+from engine.models import OrgUnit
+from engine.passwords import verify_password
+from engine.services.audit_trail import TrailFilter, list_events
+from engine.services.records import (
+    RecordFilter,
+    create_record,
+    fire_transition,
+    get_record,
+    linked_records,
+    list_records,
+    signatures_of,
+)
+from engine.services.users import list_members
+from engine.workflow.diagram import mermaid
+from engine.workflow.loader import Workflow
+from engine.workflow.runner import ActorRef, TransitionRefused, available_transitions
+from web.deps import DatabaseDep, Member, OrgSession, Principal
+from web.forms import SPARE_ROWS, parse_form
+from web.templating import htmx_aware_redirect, render
+
+router = APIRouter()
+
+
+def actor_ref(principal: Principal) -> ActorRef:
+    return ActorRef(id=principal.user_id, name=principal.display_name, roles=principal.roles)
+
+
+def workflow_or_404(request: Request, key: str) -> Workflow:
+    workflow = request.app.state.catalog.get(key)
+    if workflow is None:
+        raise HTTPException(404)
+    return workflow
+
+
+def form_options(session, principal: Principal) -> dict[str, Any]:
+    """Choices for user and org-unit fields, from the organization only."""
+    from sqlmodel import select
+
+    return {
+        "users": [(user.id, user.display_name) for user, _ in list_members(session, org_id=principal.org.id)],
+        "units": [
+            (unit.id, unit.name) for unit in session.exec(select(OrgUnit).order_by(OrgUnit.code)).all()
+        ],
+    }
+
+
+@router.get("/records/{workflow_key}")
+def record_list(
+    request: Request,
+    principal: Member,
+    session: OrgSession,
+    workflow_key: str,
+    state: str | None = None,
+    assignee: int | None = None,
+    overdue: bool = False,
+    created_from: date | None = None,
+    created_to: date | None = None,
+    clause: str | None = None,
+    q: str | None = None,
+    after: int | None = None,
+) -> Response:
+    workflow = workflow_or_404(request, workflow_key)
+    record_filter = RecordFilter(
+        workflow_key=workflow_key,
+        state=state or None,
+        assignee_id=assignee,
+        overdue_on=date.today() if overdue else None,
+        created_from=created_from,
+        created_to=created_to,
+        clause=clause or None,
+        search=q or None,
+    )
+    records, next_after = list_records(session, record_filter=record_filter, after_id=after)
+    query = {
+        "state": state or "",
+        "assignee": assignee or "",
+        "overdue": "1" if overdue else "",
+        "created_from": created_from or "",
+        "created_to": created_to or "",
+        "clause": clause or "",
+        "q": q or "",
+    }
+    context = {
+        "workflow": workflow,
+        "records": records,
+        "next_after": next_after,
+        "query": query,
+        "users": form_options(session, principal)["users"],
+        "today": date.today(),
+    }
+    return render(request, "records/list.html", context, block="rows" if after else "results")
+
+
+@router.get("/records/{workflow_key}/new")
+def new_record_page(request: Request, principal: Member, session: OrgSession, workflow_key: str) -> Response:
+    workflow = workflow_or_404(request, workflow_key)
+    return render(
+        request,
+        "records/new.html",
+        {
+            "workflow": workflow,
+            "form": workflow.create_form,
+            "values": {},
+            "errors": {},
+            **form_options(session, principal),
+        },
+    )
+
+
+@router.post("/records/{workflow_key}")
+async def create(request: Request, principal: Member, db: DatabaseDep, workflow_key: str) -> Response:
+    workflow = workflow_or_404(request, workflow_key)
+    posted = await request.form()
+    values = parse_form(workflow.create_form, posted)
+    try:
+        with db.unit_of_work(org_id=principal.org.id) as uow:
+            record = create_record(
+                uow.session,
+                workflow=workflow,
+                org_id=principal.org.id,
+                actor=actor_ref(principal),
+                form_data=values,
+            )
+    except TransitionRefused as refused:
+        with db.read_session(org_id=principal.org.id) as session:
+            options = form_options(session, principal)
+        return render(
+            request,
+            "records/new.html",
+            {
+                "workflow": workflow,
+                "form": workflow.create_form,
+                "values": values,
+                "errors": refused.field_errors,
+                "refusal": refused.reason,
+                **options,
+            },
+            status_code=refused.status,
+        )
+    return htmx_aware_redirect(request, RedirectResponse(f"/r/{record.id}", status_code=303))
+
+
+@router.get("/records/{workflow_key}/diagram")
+def diagram(request: Request, principal: Member, workflow_key: str, current: str | None = None) -> Response:
+    workflow = workflow_or_404(request, workflow_key)
+    if current and current not in workflow.spec.states:
+        current = None
+    text = mermaid(workflow.spec, locale=request.state.locale, current=current)
+    return render(
+        request,
+        "records/diagram.html",
+        {"workflow": workflow, "diagram": text, "current": current},
+        headers={"X-CSP-Allow-Inline-Style": "1"},
+    )
+
+
+def _detail_context(request: Request, session, principal: Principal, record_id: int) -> dict[str, Any]:
+    record = get_record(session, record_id=record_id)
+    if record is None:
+        raise HTTPException(404)
+    workflow = request.app.state.catalog.pinned(
+        session, key=record.workflow_key, version=record.workflow_version
+    )
+    timeline = list_events(
+        session, trail_filter=TrailFilter(subject_type="record", subject_id=str(record.id)), limit=200
+    )
+    options = form_options(session, principal)
+    return {
+        "record": record,
+        "workflow": workflow,
+        "available": available_transitions(workflow, record, actor_ref(principal)),
+        "timeline": list(reversed(timeline.events)),
+        "signatures": signatures_of(session, record=record, secret_key=request.app.state.secret_key),
+        "links": linked_records(session, record_id=record.id),
+        "user_names": dict(options["users"]),
+        "unit_names": dict(options["units"]),
+        **options,
+    }
+
+
+@router.get("/r/{record_id}")
+def record_detail(request: Request, principal: Member, session: OrgSession, record_id: int) -> Response:
+    return render(request, "records/detail.html", _detail_context(request, session, principal, record_id))
+
+
+@router.get("/r/{record_id}/transition/{trigger}")
+def transition_form(
+    request: Request, principal: Member, session: OrgSession, record_id: int, trigger: str
+) -> Response:
+    context = _detail_context(request, session, principal, record_id)
+    transition = context["workflow"].spec.transition(trigger, context["record"].state)
+    if transition is None:
+        raise HTTPException(409, detail="transition")
+    form = context["workflow"].forms.get(transition.form) if transition.form else None
+    values = {
+        name: context["record"].data.get(name) for name in ([f.name for f in form.fields] if form else [])
+    }
+    return render(
+        request,
+        "records/detail.html",
+        {
+            **context,
+            "transition": transition,
+            "form": form,
+            "values": values,
+            "errors": {},
+            "spare_rows": SPARE_ROWS,
+        },
+        block="transition_panel",
+    )
+
+
+@router.post("/r/{record_id}/transition/{trigger}")
+async def fire_route(
+    request: Request,
+    principal: Member,
+    db: DatabaseDep,
+    record_id: int,
+    trigger: str,
+    version: Annotated[int, Form()],
+    comment: Annotated[str, Form(max_length=4000)] = "",
+    signature_password: Annotated[str, Form(max_length=1024)] = "",
+) -> Response:
+    posted = await request.form()
+    actor = actor_ref(principal)
+    try:
+        with db.unit_of_work(org_id=principal.org.id) as uow:
+            record = get_record(uow.session, record_id=record_id)
+            if record is None:
+                raise HTTPException(404)
+            workflow = request.app.state.catalog.pinned(
+                uow.session, key=record.workflow_key, version=record.workflow_version
+            )
+            transition = workflow.spec.transition(trigger, record.state)
+            form = workflow.forms.get(transition.form) if transition and transition.form else None
+            values = parse_form(form, posted) if form else {}
+            fire_transition(
+                uow.session,
+                catalog=request.app.state.catalog,
+                record_id=record_id,
+                trigger=trigger,
+                actor=actor,
+                form_data=values,
+                expected_version=version,
+                comment=comment,
+                signature_password=signature_password,
+                reauthenticate=lambda password: _reauthenticate(uow.session, principal.user_id, password),
+                secret_key=request.app.state.secret_key,
+            )
+    except TransitionRefused as refused:
+        with db.read_session(org_id=principal.org.id) as session:
+            context = _detail_context(request, session, principal, record_id)
+        transition = context["workflow"].spec.transition(trigger, context["record"].state)
+        form = context["workflow"].forms.get(transition.form) if transition and transition.form else None
+        return render(
+            request,
+            "records/detail.html",
+            {
+                **context,
+                "transition": transition,
+                "form": form,
+                "values": parse_form(form, posted) if form else {},
+                "errors": refused.field_errors,
+                "refusal": refused.reason,
+                "comment": comment,
+                "spare_rows": SPARE_ROWS,
+            },
+            block="transition_panel",
+            status_code=refused.status,
+        )
+    return htmx_aware_redirect(request, RedirectResponse(f"/r/{record_id}", status_code=303))
+
+
+def _reauthenticate(session, user_id: int, password: str) -> bool:
+    from engine.models import User
+
+    user = session.get(User, user_id)
+    return user is not None and user.is_active and verify_password(user.password_hash, password)
+
+
+def _names(options: dict[str, Any]):
+    users, units = dict(options["users"]), dict(options["units"])
+
+    def name(kind, value) -> str:
+        table = users if kind == "user" else units
+        return table.get(value, str(value))
+
+    return name
+
+
+def _attachment(content: bytes, *, filename: str, media_type: str) -> Response:
+    from urllib.parse import quote
+
+    return Response(
+        content,
+        media_type=media_type,
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"},
+    )
+
+
+@router.get("/records/{workflow_key}/export.xlsx")
+def export_xlsx(
+    request: Request,
+    principal: Member,
+    session: OrgSession,
+    workflow_key: str,
+    state: str | None = None,
+    q: str | None = None,
+) -> Response:
+    from engine.reports.records import records_xlsx
+
+    workflow = workflow_or_404(request, workflow_key)
+    record_filter = RecordFilter(workflow_key=workflow_key, state=state or None, search=q or None)
+    records, _ = list_records(session, record_filter=record_filter, limit=10_000)
+    content = records_xlsx(workflow=workflow, records=records, names=_names(form_options(session, principal)))
+    return _attachment(
+        content,
+        filename=f"{workflow_key}-{date.today().isoformat()}.xlsx",
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+
+
+@router.get("/r/{record_id}/export.docx")
+def export_docx(request: Request, principal: Member, session: OrgSession, record_id: int) -> Response:
+    from engine.reports.records import record_docx
+
+    context = _detail_context(request, session, principal, record_id)
+    record = context["record"]
+    content = record_docx(
+        record=record,
+        workflow=context["workflow"],
+        timeline=context["timeline"],
+        signatures=context["signatures"],
+        names=_names(context),
+        organization_name=principal.org.name,
+    )
+    return _attachment(
+        content,
+        filename=f"{record.number}.docx",
+        media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    )
