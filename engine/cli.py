@@ -137,7 +137,11 @@ def demo(
         if if_empty and uow.session.exec(select(Organization.id)).first() is not None:
             _echo("database has organizations already; demo not seeded")
             return
-        org = seed_demo(uow.session)
+        from engine.workflow.catalog import WorkflowCatalog
+
+        org = seed_demo(
+            uow.session, catalog=WorkflowCatalog.load(), secret_key=_settings().resolved_secret_key()
+        )
     _echo(f"demo enterprise: {org.name} ({org.slug})")
     for login in DEMO_LOGINS:
         _echo(f"  {login.email:28} {DEMO_PASSWORD}  {login.role.value:17} {login.name} {login.title_zh}")

@@ -3,10 +3,10 @@ user per role. Seeding twice changes nothing."""
 
 from dataclasses import dataclass
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from engine.audit import SYSTEM
-from engine.models import Organization, OrgUnitKind, Role
+from engine.models import Organization, OrgUnitKind, Record, Role
 from engine.models.tenancy import OrganizationCreate
 from engine.services.organizations import (
     add_org_unit,
@@ -15,6 +15,7 @@ from engine.services.organizations import (
     get_organization_by_slug,
 )
 from engine.services.users import create_user, get_user_by_email, grant_membership
+from engine.workflow.runner import ActorRef
 
 DEMO_PASSWORD = "Xiangfeng#2026"
 DEMO_SLUG = "xiangfeng-cement"
@@ -77,7 +78,142 @@ PRODUCTS = (
 )
 
 
-def seed_demo(session: Session) -> Organization:
+DEMO_NONCONFORMITIES = (
+    # (title, source, description, clause, how far it has got)
+    (
+        "窑尾烟气在线监测数据缺失 2 小时",
+        "monitoring",
+        "3 月 5 日 02:00–04:00 CEMS 数据缺失，影响排放核算数据完整性。",
+        "8.6",
+        "closed",
+    ),
+    (
+        "电表 E-KILN-03 超期未检定",
+        "internal_audit",
+        "内审发现 1# 窑主电机电能表检定证书已于 2 月到期。",
+        "9.1",
+        "effectiveness_review",
+    ),
+    (
+        "煤磨入磨煤量统计口径不一致",
+        "internal_audit",
+        "生产报表与能源统计报表的入磨煤量相差 3.2%。",
+        "8.6",
+        "implementing",
+    ),
+    (
+        "供应商低碳评价记录不全",
+        "external_audit",
+        "认证审核发现 2 家煤炭供应商缺少低碳评价记录。",
+        "8.3",
+        "assessed",
+    ),
+    ("余热电站发电量日报漏报", "monitoring", "11 月 3 日余热发电量未录入。", "8.6", "reported"),
+    ("重复报告：包装车间照明", "other", "与上月已关闭事项重复。", "8.4", "rejected"),
+)
+
+
+def seed_demo_records(session: Session, *, catalog, org_id: int, secret_key: str) -> None:
+    """Nonconformities in several states, moved through the real engine (audited, signed)."""
+    from engine.services.records import create_record, fire_transition
+
+    people = {}
+    for login in DEMO_LOGINS:
+        user = get_user_by_email(session, email=login.email)
+        people[login.role.value] = ActorRef(id=user.id, name=login.name, roles=frozenset({login.role.value}))
+    workflow = catalog.get("nonconformity")
+    steps = [
+        (
+            "assess",
+            "quality_manager",
+            {"severity": "major", "containment": "人工取样补测，通知化验室加密分析"},
+        ),
+        ("analyse", "quality_manager", {"method": "five_why", "cause": "采样探头积灰，未纳入周度点检"}),
+        (
+            "plan",
+            "process_owner",
+            {
+                "actions": [
+                    {
+                        "description": "将探头清灰纳入周度点检表",
+                        "owner": people["process_owner"].id,
+                        "due": "2026-04-30",
+                        "status": "open",
+                    }
+                ]
+            },
+        ),
+        ("start", "process_owner", {}),
+        (
+            "complete",
+            "process_owner",
+            {
+                "actions": [
+                    {
+                        "description": "将探头清灰纳入周度点检表",
+                        "owner": people["process_owner"].id,
+                        "due": "2026-04-30",
+                        "status": "done",
+                    }
+                ]
+            },
+        ),
+        (
+            "verify_effective",
+            "internal_auditor",
+            {
+                "criteria": "连续 30 天数据完整率 100%",
+                "evidence": "CEMS 平台 4 月导出记录",
+                "result": "effective",
+            },
+        ),
+    ]
+    reached = {"reported": 0, "assessed": 1, "implementing": 4, "effectiveness_review": 5, "closed": 6}
+    for title, source, description, clause, target in DEMO_NONCONFORMITIES:
+        record = create_record(
+            session,
+            workflow=workflow,
+            org_id=org_id,
+            actor=people["staff"],
+            form_data={
+                "title": title,
+                "source": source,
+                "description": description,
+                "found_on": "2026-03-05",
+                "clause": clause,
+            },
+        )
+        version = record.version
+        if target == "rejected":
+            fire_transition(
+                session,
+                catalog=catalog,
+                record_id=record.id,
+                trigger="reject",
+                actor=people["quality_manager"],
+                form_data={},
+                expected_version=version,
+                comment="与 NC 重复，合并处理",
+                secret_key=secret_key,
+            )
+            continue
+        for trigger, role, data in steps[: reached[target]]:
+            result = fire_transition(
+                session,
+                catalog=catalog,
+                record_id=record.id,
+                trigger=trigger,
+                actor=people[role],
+                form_data=data,
+                expected_version=version,
+                signature_password="demo",
+                reauthenticate=lambda _password: True,  # seeding signs on the demo users' behalf
+                secret_key=secret_key,
+            )
+            version = result.version
+
+
+def seed_demo(session: Session, *, catalog=None, secret_key: str = "") -> Organization:
     """Create the demo enterprise and its users, unless they already exist."""
     org = get_organization_by_slug(session, slug=DEMO_SLUG)
     if org is None:
@@ -139,4 +275,7 @@ def seed_demo(session: Session) -> Organization:
     for login in DEMO_LOGINS[:2]:
         user = get_user_by_email(session, email=login.email)
         grant_membership(session, org_id=sister.id, user=user, roles=[login.role], actor=SYSTEM)
+    if catalog is not None and not session.exec(select(Record.id).where(Record.org_id == org.id)).first():
+        catalog.register(session)
+        seed_demo_records(session, catalog=catalog, org_id=org.id, secret_key=secret_key)
     return org

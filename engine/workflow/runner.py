@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from engine.audit import Actor, append_event, canonical_json, field_changes
 from engine.forms.references import reference_errors
@@ -278,23 +279,28 @@ def fire(
     )
     participants = {**record.participants, trigger: sorted({*record.participants.get(trigger, []), actor.id})}
     new_version = record.version + 1
+    new_values = {
+        "state": to_state,
+        "data": new_data,
+        "participants": participants,
+        "version": new_version,
+        "updated_at": now,
+        "due_date": due,
+        "closed_at": now if dest.final else None,
+    }
+    # One UPDATE guarded by the version the form was built at: a concurrent winner leaves 0 rows here.
     changed = session.execute(
         update(_records)
         .where(_records.c.id == record.id, _records.c.version == expected_version)
-        .values(
-            state=to_state,
-            data=new_data,
-            participants=participants,
-            version=new_version,
-            updated_at=now,
-            due_date=due,
-            closed_at=now if dest.final else None,
-        )
+        .values(**new_values)
     ).rowcount
     if changed != 1:
         raise VersionConflict(
             Text(zh="记录已被他人修改，请刷新后重试", en="The record was changed meanwhile; reload")
         )
+    old_data = record.data
+    for name, value in new_values.items():  # keep the session's copy true without re-reading it
+        set_committed_value(record, name, value)
 
     signature_id = None
     if transition.signature:
@@ -327,7 +333,7 @@ def fire(
             )
         ).inserted_primary_key[0]
 
-    changes = field_changes(record.data, new_data)
+    changes = field_changes(old_data, new_data)
     append_event(
         session,
         org_id=record.org_id,

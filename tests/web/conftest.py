@@ -15,6 +15,7 @@ from engine.models.tenancy import OrganizationCreate
 from engine.services.demo import DEMO_LOGINS, DEMO_PASSWORD, seed_demo
 from engine.services.organizations import create_organization
 from engine.services.users import create_user, grant_membership
+from engine.workflow.catalog import WorkflowCatalog
 from web.app import create_app
 
 BASE_URL = "http://127.0.0.1"
@@ -48,7 +49,7 @@ class WebEnv:
         with self.db.engine.connect() as connection:
             tables = [
                 "organization", "org_unit", "product", "user_account", "membership", "audit_event",
-                "audit_chain_head", "user_session", "api_token",
+                "audit_chain_head", "user_session", "api_token", "record", "task", "signature",
             ]  # fmt: skip
             counts = {t: connection.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in tables}
             counts["heads"] = connection.execute(
@@ -68,9 +69,13 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
+CATALOG = WorkflowCatalog.load()
+SECRET_KEY = "test-secret-key"
+
+
 def seed(db: Database) -> None:
     with db.unit_of_work(all_orgs=True) as uow:
-        seed_demo(uow.session)
+        seed_demo(uow.session, catalog=CATALOG, secret_key=SECRET_KEY)
         other = create_organization(
             uow.session, data=OrganizationCreate(slug="other-co", name="另一家公司"), actor=SYSTEM
         )
@@ -82,7 +87,7 @@ def seed(db: Database) -> None:
 
 @pytest.fixture
 def web(db, tmp_path) -> Iterator[WebEnv]:
-    settings = Settings(data_dir=tmp_path / "var", database_url=db.url, secret_key="test-secret-key")
+    settings = Settings(data_dir=tmp_path / "var", database_url=db.url, secret_key=SECRET_KEY)
     seed(db)
-    app = create_app(settings=settings, db=db)
+    app = create_app(settings=settings, db=db, catalog=CATALOG)
     yield WebEnv(db=db, app=app, settings=settings)
