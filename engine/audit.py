@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, insert, select, text, update
+from sqlalchemy import Connection, bindparam, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -77,6 +77,20 @@ def ensure_chain_head(session: Session, *, org_id: int) -> None:
     session.execute(insert(_heads).values(org_id=org_id, last_seq=0, last_hash=GENESIS_HASH))
 
 
+# Built once: an append is three statements on the hot path of every change.
+_LOCK_HEAD = (
+    select(_heads.c.last_seq, _heads.c.last_hash)
+    .where(_heads.c.org_id == bindparam("org_id"))
+    .with_for_update()
+)
+_INSERT_EVENT = insert(_events)
+_MOVE_HEAD = (
+    update(_heads)
+    .where(_heads.c.org_id == bindparam("head_org_id"))
+    .values(last_seq=bindparam("last_seq"), last_hash=bindparam("last_hash"))
+)
+
+
 def append_event(
     session: Session,
     *,
@@ -93,9 +107,7 @@ def append_event(
 ) -> dict[str, Any]:
     """Append one event to the organization's chain in the session's transaction; returns its row."""
     connection = session.connection()  # Core statements: the ORM adds nothing to these three
-    head = connection.execute(
-        select(_heads.c.last_seq, _heads.c.last_hash).where(_heads.c.org_id == org_id).with_for_update()
-    ).first()
+    head = connection.execute(_LOCK_HEAD, {"org_id": org_id}).first()
     if head is None:
         raise LookupError(f"organization {org_id} has no audit chain head")
     row = {
@@ -114,10 +126,8 @@ def append_event(
     }
     payload = canonical_json({**row, "changes": dict(changes or {})})
     row.update(prev_hash=head.last_hash, hash=chain_hash(head.last_hash, payload), payload=payload)
-    connection.execute(insert(_events), row)
-    connection.execute(
-        update(_heads).where(_heads.c.org_id == org_id).values(last_seq=row["seq"], last_hash=row["hash"])
-    )
+    connection.execute(_INSERT_EVENT, row)
+    connection.execute(_MOVE_HEAD, {"head_org_id": org_id, "last_seq": row["seq"], "last_hash": row["hash"]})
     return row
 
 

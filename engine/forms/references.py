@@ -2,16 +2,22 @@
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.forms.spec import FieldSpec, FieldType, FormSpec
 from engine.models import Membership, OrgUnit, Record
 
+# One prebuilt query per kind: which of these ids exist in the organization?
 _TARGETS = {
-    FieldType.user: (Membership.user_id, Membership.org_id),
-    FieldType.org_unit: (OrgUnit.id, OrgUnit.org_id),
-    FieldType.record_link: (Record.id, Record.org_id),
+    kind: select(id_column).where(
+        id_column.in_(bindparam("ids", expanding=True)), org_column == bindparam("org_id")
+    )
+    for kind, (id_column, org_column) in {
+        FieldType.user: (Membership.user_id, Membership.org_id),
+        FieldType.org_unit: (OrgUnit.id, OrgUnit.org_id),
+        FieldType.record_link: (Record.id, Record.org_id),
+    }.items()
 }
 _MESSAGES = {
     FieldType.user: {"zh": "该用户不是本组织成员", "en": "This user is not a member of the organization"},
@@ -36,12 +42,12 @@ def reference_errors(
     """``{field path: message}`` for every reference outside the organization (one query per kind)."""
     found = list(_references(form.fields, data))
     errors: dict[str, dict] = {}
-    for kind, (id_column, org_column) in _TARGETS.items():
+    for kind, query in _TARGETS.items():
         wanted = {value for _, field_kind, value in found if field_kind == kind}
         if not wanted:
             continue
         present = set(
-            session.execute(select(id_column).where(id_column.in_(wanted), org_column == org_id)).scalars()
+            session.connection().execute(query, {"ids": sorted(wanted), "org_id": org_id}).scalars()
         )
         for path, field_kind, value in found:
             if field_kind == kind and value not in present:

@@ -277,9 +277,9 @@ def fire_transition(
     today: date | None = None,
 ):
     """Fire ``trigger`` on the record in the session's organization (404 → LookupError)."""
-    from engine.workflow.runner import fire
+    from engine.workflow.runner import fire, load_record_row
 
-    record = get_record(session, record_id=record_id)
+    record = load_record_row(session, record_id=record_id)
     if record is None:
         raise LookupError(record_id)
     workflow = catalog.pinned(session, key=record.workflow_key, version=record.workflow_version)

@@ -5,20 +5,22 @@ only ever written from a throw-away subject object)."""
 
 import hashlib
 import hmac
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from engine.audit import Actor, append_event, canonical_json, field_changes
 from engine.forms.references import reference_errors
 from engine.forms.spec import FormErrors, Text, validate_form
 from engine.models import Record, Signature, Task
 from engine.models.base import utc_iso, utcnow
+from engine.tenancy import ALL_ORGS, TenantScopeError, session_org_id
 from engine.workflow.loader import Workflow
 from engine.workflow.registry import ACTIONS, GUARDS, GuardContext
 from engine.workflow.spec import TransitionSpec
@@ -26,6 +28,45 @@ from engine.workflow.spec import TransitionSpec
 _records = Record.__table__
 _tasks = Task.__table__
 _signatures = Signature.__table__
+
+# Built once: these run on every transition.
+_UPDATE_RECORD = (
+    update(_records)
+    .where(_records.c.id == bindparam("record_id"), _records.c.version == bindparam("expected_version"))
+    .values(
+        {
+            name: bindparam(name)
+            for name in ("state", "data", "participants", "version", "updated_at", "due_date", "closed_at")
+        }
+    )
+)
+_CLOSE_TASKS = (
+    update(_tasks)
+    .where(_tasks.c.record_id == bindparam("task_record_id"), _tasks.c.closed_at.is_(None))
+    .values(closed_at=bindparam("closed_at"))
+)
+_INSERT_TASK = insert(_tasks)
+_INSERT_SIGNATURE = insert(_signatures)
+_LOAD_RECORD_ANY_ORG = select(_records).where(_records.c.id == bindparam("record_id"))
+_LOAD_RECORD = _LOAD_RECORD_ANY_ORG.where(_records.c.org_id == bindparam("org_id"))
+
+
+def load_record_row(session: Session, *, record_id: int):
+    """The record as a plain row, read with one Core statement and scoped to the session's organization
+    (the transition path reads it once and never needs an ORM object)."""
+    org_id = session_org_id(session)
+    if org_id is not None:
+        return session.connection().execute(_LOAD_RECORD, {"record_id": record_id, "org_id": org_id}).first()
+    if not session.info.get(ALL_ORGS):
+        raise TenantScopeError("record read without an organization scope")
+    return session.connection().execute(_LOAD_RECORD_ANY_ORG, {"record_id": record_id}).first()
+
+
+def _forget_loaded_copy(session: Session, record_id: int) -> None:
+    """An ORM copy of the record loaded earlier in this session is now stale."""
+    loaded = session.identity_map.get(identity_key(Record, record_id))
+    if loaded is not None:
+        session.expire(loaded)
 
 
 @dataclass(frozen=True)
@@ -96,8 +137,25 @@ def validated_form(session: Session, *, org_id: int, form, raw: dict[str, Any]) 
 class _Subject:
     """What transitions drives: a plain object, never the table class."""
 
-    def __init__(self, state: str) -> None:
-        self.state = state
+    state: str
+
+
+_subjects = threading.local()
+
+
+def _next_state(workflow: Workflow, trigger: str, state: str) -> str:
+    """Fire the trigger on the workflow's machine. Each thread keeps one subject bound to each machine
+    (binding costs far more than firing) and sets its state before every trigger."""
+    bound = getattr(_subjects, "by_machine", None)
+    if bound is None:
+        bound = _subjects.by_machine = {}
+    subject = bound.get(id(workflow.machine))
+    if subject is None:
+        subject = bound[id(workflow.machine)] = _Subject()
+        workflow.machine.add_model(subject, initial=state)
+    subject.state = state
+    subject.trigger(trigger)
+    return subject.state
 
 
 @dataclass(frozen=True)
@@ -194,7 +252,7 @@ def fire(
     session: Session,
     *,
     workflow: Workflow,
-    record: Record,
+    record,  # an ORM Record or a row with the same columns (see load_record_row)
     trigger: str,
     actor: ActorRef,
     form_data: dict[str, Any],
@@ -263,13 +321,7 @@ def fire(
         session.commit()  # the failed attempt is logged even though the transition is refused
         raise SignatureRefused(Text(zh="签名密码不正确", en="The signature password is wrong"))
 
-    subject = _Subject(record.state)
-    workflow.machine.add_model(subject, initial=record.state)
-    try:
-        subject.trigger(transition.trigger)
-    finally:
-        workflow.machine.remove_model(subject)
-    from_state, to_state = record.state, subject.state
+    from_state, to_state = record.state, _next_state(workflow, transition.trigger, record.state)
     dest = workflow.spec.state(to_state)
     now = utcnow()
     due = (
@@ -279,28 +331,26 @@ def fire(
     )
     participants = {**record.participants, trigger: sorted({*record.participants.get(trigger, []), actor.id})}
     new_version = record.version + 1
-    new_values = {
-        "state": to_state,
-        "data": new_data,
-        "participants": participants,
-        "version": new_version,
-        "updated_at": now,
-        "due_date": due,
-        "closed_at": now if dest.final else None,
-    }
-    # One UPDATE guarded by the version the form was built at: a concurrent winner leaves 0 rows here.
-    changed = session.execute(
-        update(_records)
-        .where(_records.c.id == record.id, _records.c.version == expected_version)
-        .values(**new_values)
+    connection = session.connection()  # Core on the hot path: the statements below are built once
+    changed = connection.execute(
+        _UPDATE_RECORD,
+        {
+            "record_id": record.id,
+            "expected_version": expected_version,
+            "state": to_state,
+            "data": new_data,
+            "participants": participants,
+            "version": new_version,
+            "updated_at": now,
+            "due_date": due,
+            "closed_at": now if dest.final else None,
+        },
     ).rowcount
-    if changed != 1:
+    if changed != 1:  # the version guard: a concurrent winner committed first
         raise VersionConflict(
             Text(zh="记录已被他人修改，请刷新后重试", en="The record was changed meanwhile; reload")
         )
-    old_data = record.data
-    for name, value in new_values.items():  # keep the session's copy true without re-reading it
-        set_committed_value(record, name, value)
+    _forget_loaded_copy(session, record.id)
 
     signature_id = None
     if transition.signature:
@@ -308,7 +358,18 @@ def fire(
         content_hash = signed_content_hash(
             record.id, record.number, record.workflow_key, record.title, new_data
         )
-        seal = signature_seal(
+        signature = {
+            "org_id": record.org_id,
+            "record_id": record.id,
+            "record_version": new_version,
+            "trigger": trigger,
+            "meaning": transition.signature.value,
+            "signer_id": actor.id,
+            "signer_name": actor.name,
+            "signed_at": signed_at,
+            "content_hash": content_hash,
+        }
+        signature["seal"] = signature_seal(
             secret_key,
             record_id=record.id,
             record_version=new_version,
@@ -318,22 +379,8 @@ def fire(
             signed_at=signed_at,
             content_hash=content_hash,
         )
-        signature_id = session.execute(
-            insert(_signatures).values(
-                org_id=record.org_id,
-                record_id=record.id,
-                record_version=new_version,
-                trigger=trigger,
-                meaning=transition.signature.value,
-                signer_id=actor.id,
-                signer_name=actor.name,
-                signed_at=signed_at,
-                content_hash=content_hash,
-                seal=seal,
-            )
-        ).inserted_primary_key[0]
+        signature_id = connection.execute(_INSERT_SIGNATURE, signature).inserted_primary_key[0]
 
-    changes = field_changes(old_data, new_data)
     append_event(
         session,
         org_id=record.org_id,
@@ -343,26 +390,23 @@ def fire(
         action=trigger,
         from_state=from_state,
         to_state=to_state,
-        changes=changes,
+        changes=field_changes(record.data, new_data),
         reason=(comment or "").strip() or None,
         signature_id=signature_id,
     )
-    session.execute(
-        update(_tasks)
-        .where(_tasks.c.record_id == record.id, _tasks.c.closed_at.is_(None))
-        .values(closed_at=now)
-    )
+    connection.execute(_CLOSE_TASKS, {"task_record_id": record.id, "closed_at": now})
     if not dest.final:
-        session.execute(
-            insert(_tasks).values(
-                org_id=record.org_id,
-                record_id=record.id,
-                state=to_state,
-                role=dest.owner_role,
-                assignee_id=record.assignee_id,
-                due_date=due,
-                opened_at=now,
-            )
+        connection.execute(
+            _INSERT_TASK,
+            {
+                "org_id": record.org_id,
+                "record_id": record.id,
+                "state": to_state,
+                "role": dest.owner_role,
+                "assignee_id": record.assignee_id,
+                "due_date": due,
+                "opened_at": now,
+            },
         )
     return FireResult(
         record_id=record.id,
