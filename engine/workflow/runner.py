@@ -17,7 +17,7 @@ from sqlalchemy.orm.util import identity_key
 
 from engine.audit import Actor, append_event, canonical_json, field_changes
 from engine.forms.references import reference_errors
-from engine.forms.spec import FormErrors, Text, validate_form
+from engine.forms.spec import FormErrors, Text, clean_input, validate_form
 from engine.models import Record, Signature, Task
 from engine.models.base import utc_iso, utcnow
 from engine.tenancy import ALL_ORGS, TenantScopeError, session_org_id
@@ -281,20 +281,23 @@ def fire(
             )
         )
     check_access(workflow, record, transition, actor)
+    # Every problem at once: invalid values, then required fields left empty, then the comment.
     submitted: dict[str, Any] = {}
-    if transition.form:
-        submitted = validated_form(
-            session, org_id=record.org_id, form=workflow.forms[transition.form], raw=form_data
-        )
-    missing = {
-        name: {"zh": "此项必填", "en": "This field is required"}
-        for name in transition.required
-        if name not in submitted
-    }
+    errors: dict[str, dict[str, str]] = {}
+    form = workflow.forms[transition.form] if transition.form else None
+    if form is not None:
+        try:
+            submitted = validated_form(session, org_id=record.org_id, form=form, raw=form_data)
+        except FormRefused as refused:
+            errors.update(refused.field_errors)
+    present = clean_input(form, form_data) if form is not None else {}
+    for name in transition.required:
+        if name not in present and name not in errors:
+            errors[name] = {"zh": "此项必填", "en": "This field is required"}
     if transition.comment_required and not (comment or "").strip():
-        missing["comment"] = {"zh": "请填写说明", "en": "A comment is required"}
-    if missing:
-        raise FormRefused(FORM_HAS_ERRORS, field_errors=missing)
+        errors["comment"] = {"zh": "请填写说明", "en": "A comment is required"}
+    if errors:
+        raise FormRefused(FORM_HAS_ERRORS, field_errors=errors)
     new_data = {**record.data, **submitted}
     context = GuardContext(record_data=new_data, form_data=submitted, state=record.state, actor_id=actor.id)
     for rule in transition.separation:  # again, now that the form may name people

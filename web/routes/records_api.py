@@ -1,0 +1,168 @@
+"""Records over the JSON API: list, get, create, available transitions, fire (with the version)."""
+
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from engine.models import Record
+from engine.services.records import RecordFilter, create_record, fire_transition, get_record, list_records
+from engine.workflow.runner import TransitionRefused, available_transitions
+from web.deps import DatabaseDep, Member, OrgSession
+from web.routes.records import _reauthenticate, actor_ref, workflow_or_404
+
+router = APIRouter(prefix="/api/v1/records", tags=["records"])
+
+
+class RecordOut(BaseModel):
+    id: int
+    number: str
+    workflow: str
+    workflow_version: int
+    title: str
+    state: str
+    version: int
+    data: dict[str, Any]
+    due_date: date | None
+    clause_refs: list[str]
+
+    @classmethod
+    def of(cls, record: Record) -> "RecordOut":
+        return cls(
+            id=record.id,
+            number=record.number,
+            workflow=record.workflow_key,
+            workflow_version=record.workflow_version,
+            title=record.title,
+            state=record.state,
+            version=record.version,
+            data=record.data,
+            due_date=record.due_date,
+            clause_refs=record.clause_refs,
+        )
+
+
+class RecordPage(BaseModel):
+    records: list[RecordOut]
+    next_after: int | None
+
+
+class TransitionOut(BaseModel):
+    trigger: str
+    label: dict[str, str]
+    dest: str
+    enabled: bool
+    reason: dict[str, str] | None
+    form: str | None
+    signature: str | None
+
+
+class CreateIn(BaseModel):
+    workflow: str
+    data: dict[str, Any]
+
+
+class FireIn(BaseModel):
+    version: int = Field(ge=1)
+    data: dict[str, Any] = Field(default_factory=dict)
+    comment: str | None = Field(default=None, max_length=4000)
+    signature_password: str | None = Field(default=None, max_length=1024)
+
+
+def refusal(refused: TransitionRefused) -> JSONResponse:
+    body = {"detail": refused.reason.model_dump(), "errors": refused.field_errors}
+    return JSONResponse(body, status_code=refused.status)
+
+
+@router.get("")
+def list_(
+    request: Request,
+    principal: Member,
+    session: OrgSession,
+    workflow: str,
+    state: str | None = None,
+    q: str | None = None,
+    after: int | None = None,
+) -> RecordPage:
+    workflow_or_404(request, workflow)
+    records, next_after = list_records(
+        session, record_filter=RecordFilter(workflow_key=workflow, state=state, search=q), after_id=after
+    )
+    return RecordPage(records=[RecordOut.of(r) for r in records], next_after=next_after)
+
+
+@router.get("/{record_id}")
+def get(principal: Member, session: OrgSession, record_id: int) -> RecordOut:
+    record = get_record(session, record_id=record_id)
+    if record is None:
+        raise HTTPException(404)
+    return RecordOut.of(record)
+
+
+@router.get("/{record_id}/transitions")
+def transitions(
+    request: Request, principal: Member, session: OrgSession, record_id: int
+) -> list[TransitionOut]:
+    record = get_record(session, record_id=record_id)
+    if record is None:
+        raise HTTPException(404)
+    workflow = request.app.state.catalog.pinned(
+        session, key=record.workflow_key, version=record.workflow_version
+    )
+    return [
+        TransitionOut(
+            trigger=item.spec.trigger,
+            label=item.spec.label.model_dump(),
+            dest=item.spec.dest,
+            enabled=item.enabled,
+            reason=item.reason.model_dump() if item.reason else None,
+            form=item.spec.form,
+            signature=item.spec.signature.value if item.spec.signature else None,
+        )
+        for item in available_transitions(workflow, record, actor_ref(principal))
+    ]
+
+
+@router.post("", status_code=201, response_model=RecordOut, responses={403: {}, 422: {}})
+def create(request: Request, principal: Member, db: DatabaseDep, body: CreateIn):
+    workflow = workflow_or_404(request, body.workflow)
+    try:
+        with db.unit_of_work(org_id=principal.org.id) as uow:
+            record = create_record(
+                uow.session,
+                workflow=workflow,
+                org_id=principal.org.id,
+                actor=actor_ref(principal),
+                form_data=body.data,
+            )
+            return RecordOut.of(record)
+    except TransitionRefused as refused:
+        return refusal(refused)
+
+
+@router.post(
+    "/{record_id}/transitions/{trigger}", response_model=RecordOut, responses={403: {}, 409: {}, 422: {}}
+)
+def fire(request: Request, principal: Member, db: DatabaseDep, record_id: int, trigger: str, body: FireIn):
+    try:
+        with db.unit_of_work(org_id=principal.org.id) as uow:
+            fire_transition(
+                uow.session,
+                catalog=request.app.state.catalog,
+                record_id=record_id,
+                trigger=trigger,
+                actor=actor_ref(principal),
+                form_data=body.data,
+                expected_version=body.version,
+                comment=body.comment,
+                signature_password=body.signature_password,
+                reauthenticate=lambda password: _reauthenticate(uow.session, principal.user_id, password),
+                secret_key=request.app.state.secret_key,
+            )
+            return RecordOut.of(get_record(uow.session, record_id=record_id))
+    except LookupError:
+        raise HTTPException(404) from None
+    except TransitionRefused as refused:
+        return refusal(refused)
