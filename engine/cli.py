@@ -167,6 +167,9 @@ def serve(
     """Serve the web application (启动服务)."""
     import uvicorn
 
+    from engine.workflow.loader import load_workflows
+
+    load_workflows()  # an invalid workflow or form file stops here, naming the file and the problem
     _ready_database()
     uvicorn.run("web.app:create_app", factory=True, host=host, port=port, workers=workers, proxy_headers=True)
 
