@@ -27,3 +27,13 @@ def effective_result(context: GuardContext) -> Text | None:
             en="The review did not find the actions effective; use “Ineffective” to plan again",
         )
     return None
+
+
+@guard("verification_passed")
+def verification_passed(context: GuardContext) -> Text | None:
+    if context.form_data.get("result") != "passed":
+        return Text(
+            zh="核验结论为“不通过”，请使用“退回修改”",
+            en="The verification did not pass; use “Return for correction”",
+        )
+    return None

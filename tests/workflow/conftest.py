@@ -54,6 +54,8 @@ def shop(db, catalog) -> Shop:
             "owner2": ["process_owner"],
             "auditor": ["internal_auditor"],
             "staff": ["staff"],
+            "gm": ["top_management"],
+            "collector": ["carbon_manager"],
         }.items():
             user = create_user(
                 uow.session, email=f"{name}@shop.example", display_name=name, password=PASSWORD
