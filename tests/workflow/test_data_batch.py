@@ -51,7 +51,8 @@ def test_three_levels_by_three_people(shop):
     fire(shop, batch, "report", "gm")
     with shop.db.read_session(org_id=shop.org_id) as session:
         record = get_record(session, record_id=batch)
-        meanings = [(s.meaning, s.signer_name) for s in signatures_of(session, record=record, secret_key=SECRET)]
+        signatures = signatures_of(session, record=record, secret_key=SECRET)
+        meanings = [(signature.meaning, signature.signer_name) for signature in signatures]
     assert record.state == "reported" and meanings == [("reviewed", "quality"), ("approved", "gm")]
 
 
