@@ -68,8 +68,11 @@ def render(
         "workflow_nav": getattr(request.app.state, "workflow_nav", ()),
         **(context or {}),
     }
+    headers = dict(headers or {})
     if block and is_htmx(request):
         body = "".join(template.blocks[block](template.new_context(values)))
+        if status_code >= 400:
+            headers["X-Tanguan-Fragment"] = "refusal"  # app.js swaps these in place
     else:
         body = template.render(values)
     response = HTMLResponse(body, status_code=status_code, headers=headers)

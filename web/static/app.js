@@ -8,10 +8,10 @@
       event.detail.headers["X-CSRF-Token"] = meta.content;
     }
   });
-  // Show 4xx form errors that the server renders deliberately (htmx does not swap them by default).
+  // Show refusals the server renders deliberately as fragments (htmx does not swap 4xx by default):
+  // form errors (422), conflicts (409) and refused signatures or duties (403) are marked with a header.
   document.addEventListener("htmx:beforeSwap", function (event) {
-    var status = event.detail.xhr.status;
-    if (status === 409 || status === 422) {
+    if (event.detail.xhr.getResponseHeader("X-Tanguan-Fragment") === "refusal") {
       event.detail.shouldSwap = true;
       event.detail.isError = false;
     }
