@@ -148,7 +148,12 @@ def test_jinja_autoescape_is_on_and_injection_stays_text(web):
 
 def workflow_allows(rule, roles: frozenset[str]) -> bool:
     """Creating a record is further limited by the workflow file's start roles."""
-    if rule.method == "POST" and rule.path in ("/records/{workflow_key}", "/api/v1/records"):
+    creating = {
+        ("POST", "/records/{workflow_key}"),
+        ("POST", "/api/v1/records"),
+        ("GET", "/records/{workflow_key}/new"),
+    }
+    if (rule.method, rule.path) in creating:
         return bool(roles & set(CATALOG.get("nonconformity").spec.start.roles))
     return True
 

@@ -40,6 +40,10 @@ def workflow_or_404(request: Request, key: str) -> Workflow:
     return workflow
 
 
+def may_create(workflow: Workflow, principal: Principal) -> bool:
+    return not workflow.spec.start.roles or principal.has_any(frozenset(workflow.spec.start.roles))
+
+
 def form_options(session, principal: Principal) -> dict[str, Any]:
     """Choices for user and org-unit fields, from the organization only."""
     from sqlmodel import select
@@ -95,6 +99,7 @@ def record_list(
         "query": query,
         "users": form_options(session, principal)["users"],
         "today": date.today(),
+        "can_create": may_create(workflow, principal),
     }
     return render(request, "records/list.html", context, block="rows" if after else "results")
 
@@ -102,6 +107,8 @@ def record_list(
 @router.get("/records/{workflow_key}/new")
 def new_record_page(request: Request, principal: Member, session: OrgSession, workflow_key: str) -> Response:
     workflow = workflow_or_404(request, workflow_key)
+    if not may_create(workflow, principal):
+        raise HTTPException(403, detail="role")
     return render(
         request,
         "records/new.html",
