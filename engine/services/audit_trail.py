@@ -16,6 +16,7 @@ class TrailFilter:
     subject_type: str | None = None
     subject_id: str | None = None
     actor_id: int | None = None
+    action: str | None = None
     since_utc: str | None = None  # ISO-8601 UTC bounds, compared as fixed-width text
     until_utc: str | None = None
 
@@ -53,6 +54,8 @@ def list_events(
         query = query.where(AuditEvent.subject_id == trail_filter.subject_id)
     if trail_filter.actor_id is not None:
         query = query.where(AuditEvent.actor_id == trail_filter.actor_id)
+    if trail_filter.action:
+        query = query.where(AuditEvent.action == trail_filter.action)
     if trail_filter.since_utc:
         query = query.where(AuditEvent.ts >= trail_filter.since_utc)
     if trail_filter.until_utc:

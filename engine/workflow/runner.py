@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -248,6 +248,34 @@ def signature_seal(
     return hmac.new(secret_key.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
+SIGNATURE_FAILURES_BEFORE_ALERT = 5
+_CONSECUTIVE_SIGNATURE_FAILURES = text(
+    "SELECT count(*) FROM audit_event WHERE org_id = :org_id AND actor_id = :actor_id "
+    "AND action = 'signature_failed' AND seq > (SELECT coalesce(max(seq), 0) FROM audit_event "
+    "WHERE org_id = :org_id AND actor_id = :actor_id AND signature_id IS NOT NULL)"
+)
+
+
+def _alert_on_repeated_signature_failures(session: Session, *, org_id: int, actor: ActorRef) -> None:
+    """Every fifth failed signing attempt in a row raises a security alert in the audit trail, where the
+    administrators' dashboard shows it (21 CFR 11.300(d))."""
+    failures = (
+        session.connection()
+        .execute(_CONSECUTIVE_SIGNATURE_FAILURES, {"org_id": org_id, "actor_id": actor.id})
+        .scalar_one()
+    )
+    if failures and failures % SIGNATURE_FAILURES_BEFORE_ALERT == 0:
+        append_event(
+            session,
+            org_id=org_id,
+            actor=actor.audit_actor,
+            subject_type="user",
+            subject_id=actor.id,
+            action="security_alert",
+            reason=f"{failures} failed signing attempts in a row",
+        )
+
+
 def fire(
     session: Session,
     *,
@@ -321,6 +349,7 @@ def fire(
             action="signature_failed",
             reason=f"{transition.trigger}: wrong or missing password",
         )
+        _alert_on_repeated_signature_failures(session, org_id=record.org_id, actor=actor)
         session.commit()  # the failed attempt is logged even though the transition is refused
         raise SignatureRefused(Text(zh="签名密码不正确", en="The signature password is wrong"))
 

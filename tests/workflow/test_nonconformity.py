@@ -224,3 +224,16 @@ def test_a_signature_goes_stale_when_the_record_changes_and_a_copied_one_never_v
         stale = signatures_of(session, record=get_record(session, record_id=nc), secret_key=SECRET)
         copied = signatures_of(session, record=get_record(session, record_id=other), secret_key=SECRET)
     assert [s.status for s in stale] == ["stale"] and [s.status for s in copied] == ["invalid"]
+
+
+def test_five_failed_signing_attempts_in_a_row_raise_a_security_alert(shop):
+    nc = run_to_review(shop)
+    effective = {"criteria": "c", "evidence": "e", "result": "effective"}
+    for _ in range(5):
+        with pytest.raises(SignatureRefused):
+            fire(shop, nc, "verify_effective", "auditor", effective, signature_password="wrong")
+    with shop.db.engine.connect() as connection:
+        alerts = connection.execute(
+            text("SELECT subject_id, reason FROM audit_event WHERE action = 'security_alert'")
+        ).all()
+    assert alerts == [(str(shop.people["auditor"].id), "5 failed signing attempts in a row")]

@@ -23,7 +23,11 @@ def dashboard(request: Request, principal: Member, session: OrgSession) -> Respo
     if principal.has_any(AUDIT_READER_ROLES):
         latest = list_events(session, trail_filter=TrailFilter(), limit=10).events
     today = date.today()
+    alerts = []
+    if "admin" in principal.roles:
+        alerts = list_events(session, trail_filter=TrailFilter(action="security_alert"), limit=5).events
     context = {
+        "security_alerts": alerts,
         "latest_events": latest,
         "tasks": my_tasks(session, user_id=principal.user_id, roles=principal.roles, today=today),
         "followed": followed_records(session, user_id=principal.user_id),
