@@ -35,6 +35,8 @@ def create_db_engine(url: str, *, busy_timeout_ms: int = 15000, **kwargs: Any) -
         )
     try:
         if parsed.get_backend_name() == "sqlite":
+            # A pool as large as the server's worker threads: opening SQLite connections is not free.
+            kwargs = {"pool_size": 20, "max_overflow": 20, **kwargs}
             engine = create_engine(parsed, connect_args={"timeout": busy_timeout_ms / 1000}, **kwargs)
             _install_sqlite_pragmas(engine, busy_timeout_ms=busy_timeout_ms)
         else:

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from engine.db import Database, UnitOfWork
-from engine.models import Membership, Organization, Role, User
-from engine.services.auth import load_session, resolve_api_token
+from engine.models import Role
+from engine.services.auth import Identity, load_identity, load_session, resolve_api_token, touch_session
 from engine.services.records import count_open_tasks
 from web.i18n import negotiate
 from web.security import (
@@ -22,6 +22,7 @@ from web.security import (
     submitted_csrf_token,
 )
 
+PAGES_COUNTING_TASKS_THEMSELVES = frozenset({"/"})  # the dashboard lists the tasks anyway
 SESSION_COOKIE = "tanguan_session"
 SECURE_SESSION_COOKIE = "__Host-tanguan_session"
 LOCALE_COOKIE = "tanguan_locale"
@@ -62,30 +63,17 @@ def session_cookie_name(request: Request) -> str:
     return SECURE_SESSION_COOKIE if request.url.scheme == "https" else SESSION_COOKIE
 
 
-def _principal(
-    session: Session, *, user_id: int, org_id: int | None, token_hash: str | None, pinned_org: bool = False
-) -> Principal | None:
-    user = session.get(User, user_id)
-    if user is None or not user.is_active:
-        return None
-    rows = session.exec(
-        select(Membership.roles, Organization.id, Organization.slug, Organization.name)
-        .join(Organization, Organization.id == Membership.org_id)
-        .where(Membership.user_id == user_id)
-        .order_by(Organization.id)
-    ).all()
-    choices = {org_id_: (OrgChoice(org_id_, slug, name), roles) for roles, org_id_, slug, name in rows}
+def _principal(identity: Identity, *, org_id: int | None, token_hash: str | None) -> Principal:
+    choices = {org: (OrgChoice(org, slug, name), roles) for org, slug, name, roles in identity.memberships}
     if org_id not in choices:
-        if pinned_org:
-            return None
         org_id = next(iter(choices), None)
-    org, roles = choices.get(org_id, (None, []))
+    org, roles = choices.get(org_id, (None, ()))
     return Principal(
-        user_id=user.id,
-        email=user.email,
-        display_name=user.display_name,
-        locale=user.locale,
-        must_change_password=user.must_change_password,
+        user_id=identity.user_id,
+        email=identity.email,
+        display_name=identity.display_name,
+        locale=identity.locale,
+        must_change_password=identity.must_change_password,
         org=org,
         roles=frozenset(roles),
         memberships=tuple(choice for choice, _ in choices.values()),
@@ -93,30 +81,38 @@ def _principal(
     )
 
 
+def _resolve_principal(request: Request, db: Database) -> Principal | None:
+    """From a bearer token (pinned to its organization) or the session cookie; two prebuilt queries."""
+    authorization = request.headers.get("authorization", "")
+    touch = None
+    with db.engine.connect() as connection:
+        if authorization.lower().startswith("bearer "):
+            resolved = resolve_api_token(connection, token=authorization[7:].strip())
+            if resolved is None:
+                raise NotAuthenticated()
+            user_id, org_id = resolved
+            identity = load_identity(connection, user_id=user_id)
+            if identity is None or org_id not in {membership[0] for membership in identity.memberships}:
+                raise NotAuthenticated()
+            return _principal(identity, org_id=org_id, token_hash=None)
+        cookie = request.cookies.get(session_cookie_name(request))
+        live = load_session(connection, token=cookie, settings=request.app.state.settings) if cookie else None
+        identity = load_identity(connection, user_id=live.user_id) if live else None
+        if live and live.needs_touch:
+            touch = live.id
+    if touch is not None:
+        with db.write_engine.begin() as connection:
+            touch_session(connection, session_id=touch)
+    return _principal(identity, org_id=live.org_id, token_hash=live.token_hash) if identity else None
+
+
 def request_context(request: Request) -> None:
     """Resolve the principal, the locale and the CSRF token for this request (app-wide dependency)."""
     db: Database = request.app.state.db
-    settings = request.app.state.settings
-    principal = None
-    authorization = request.headers.get("authorization", "")
-    with db.read_session(all_orgs=True) as session:
-        if authorization.lower().startswith("bearer "):
-            api_token = resolve_api_token(session, token=authorization[7:].strip())
-            if api_token is None:
-                raise NotAuthenticated()
-            principal = _principal(
-                session, user_id=api_token.user_id, org_id=api_token.org_id, token_hash=None, pinned_org=True
-            )
-            if principal is None:
-                raise NotAuthenticated()
-        elif cookie := request.cookies.get(session_cookie_name(request)):
-            live = load_session(session, token=cookie, settings=settings)
-            if live is not None:
-                principal = _principal(
-                    session, user_id=live.user_id, org_id=live.org_id, token_hash=live.token_hash
-                )
+    principal = _resolve_principal(request, db)
     request.state.principal = principal
-    if principal and principal.org and request.method == "GET" and not request.url.path.startswith("/api/"):
+    wants_page = request.method == "GET" and not request.url.path.startswith(("/api/", "/static/"))
+    if principal and principal.org and wants_page and request.url.path not in PAGES_COUNTING_TASKS_THEMSELVES:
         with db.read_session(org_id=principal.org.id) as session:
             request.state.task_count = count_open_tasks(
                 session, user_id=principal.user_id, roles=principal.roles
@@ -159,7 +155,7 @@ class RoleRequirement:
         self.allow_pending_password = allow_pending_password
         self.needs_org = needs_org
 
-    def __call__(self, request: Request) -> Principal:
+    async def __call__(self, request: Request) -> Principal:  # no I/O: no thread hand-off
         principal: Principal | None = request.state.principal
         if principal is None:
             raise NotAuthenticated()
@@ -187,7 +183,7 @@ Admin = Annotated[Principal, Depends(RoleRequirement(Role.admin))]
 AuditReader = Annotated[Principal, Depends(RoleRequirement(*AUDIT_READERS))]
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
     return request.app.state.db
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from web.deps import AUDIT_READERS
 from web.i18n import LOCALE_NAMES, LOCALES, format_datetime, format_number, translations
@@ -26,6 +27,7 @@ def environment(locale: str) -> Environment:
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # templates ship with the code; no stat() per render
     )
     env.install_gettext_translations(translations(locale), newstyle=True)
     env.filters["datetime"] = lambda value, format="medium": format_datetime(value, locale, format=format)
@@ -41,6 +43,12 @@ def environment(locale: str) -> Environment:
         module = env.get_template(library).module
         env.globals.update({name: getattr(module, name) for name in dir(module) if not name.startswith("_")})
     return env
+
+
+@lru_cache(maxsize=16)
+def nav_sections(locale: str, workflow_nav: tuple) -> Markup:
+    """The PDCA menu, rendered once per language and set of workflows (autoescaped when rendered)."""
+    return Markup(environment(locale).get_template("_nav_sections.html").render(workflow_nav=workflow_nav))
 
 
 def is_htmx(request: Request) -> bool:
@@ -65,7 +73,7 @@ def render(
         "csrf_token": getattr(request.state, "csrf_token", ""),
         "csp_nonce": getattr(request.state, "csp_nonce", ""),
         "task_count": getattr(request.state, "task_count", 0),
-        "workflow_nav": getattr(request.app.state, "workflow_nav", ()),
+        "nav_sections": nav_sections(locale, getattr(request.app.state, "workflow_nav", ())),
         **(context or {}),
     }
     headers = dict(headers or {})

@@ -33,8 +33,13 @@ class TrailEvent:
     from_state: str | None
     to_state: str | None
     reason: str | None
-    changes: dict[str, Any]
     hash: str
+    payload: str
+
+    @property
+    def changes(self) -> dict[str, Any]:
+        """Parsed only when shown: lists that do not show changes skip the JSON."""
+        return orjson.loads(self.payload).get("changes", {})
 
 
 @dataclass(frozen=True)
@@ -80,8 +85,8 @@ def _event(row: AuditEvent) -> TrailEvent:
         from_state=row.from_state,
         to_state=row.to_state,
         reason=row.reason,
-        changes=orjson.loads(row.payload).get("changes", {}),
         hash=row.hash,
+        payload=row.payload,
     )
 
 

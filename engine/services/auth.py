@@ -5,12 +5,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, update
-from sqlmodel import Session, select
+from sqlalchemy import Connection, bindparam, func, select, update
+from sqlmodel import Session
+from sqlmodel import select as orm_select
 
 from engine.audit import Actor, append_event
 from engine.config import Settings
-from engine.models import ApiToken, LoginAttempt, Membership, User, UserSession
+from engine.models import ApiToken, LoginAttempt, Membership, Organization, User, UserSession
 from engine.models.base import utcnow
 from engine.passwords import dummy_hash, hash_password, verify_password
 from engine.services.users import memberships_of
@@ -45,12 +46,12 @@ def _as_utc(moment: datetime) -> datetime:
 
 def _recent_failures(session: Session, *, column, value: str, since: datetime) -> int:
     last_success = session.exec(
-        select(func.max(LoginAttempt.attempted_at)).where(column == value, LoginAttempt.succeeded)
+        orm_select(func.max(LoginAttempt.attempted_at)).where(column == value, LoginAttempt.succeeded)
     ).one()
     if last_success is not None:
         since = max(since, _as_utc(last_success))
     return session.exec(
-        select(func.count())
+        orm_select(func.count())
         .select_from(LoginAttempt)
         .where(column == value, LoginAttempt.attempted_at > since, LoginAttempt.succeeded.is_(False))
     ).one()
@@ -85,7 +86,7 @@ def attempt_login(session: Session, *, email: str, password: str, ip: str, setti
     caller commits whatever the result."""
     now = utcnow()
     email = email.strip().lower()[:254]
-    user = session.exec(select(User).where(User.email == email)).first()
+    user = session.exec(orm_select(User).where(User.email == email)).first()
     if _throttled(session, email=email, ip=ip, settings=settings, now=now):
         session.add(LoginAttempt(email=email, ip=ip, succeeded=False, attempted_at=now))
         if user is not None:
@@ -128,22 +129,85 @@ class LiveSession:
     user_id: int
     org_id: int | None
     token_hash: str
+    needs_touch: bool  # last_seen_at is older than SESSION_TOUCH_INTERVAL: the caller writes it
 
 
-def load_session(session: Session, *, token: str, settings: Settings) -> LiveSession | None:
+# Built once: these run on every signed-in request.
+_LIVE_SESSION = select(
+    UserSession.id,
+    UserSession.user_id,
+    UserSession.org_id,
+    UserSession.revoked_at,
+    UserSession.last_seen_at,
+    UserSession.created_at,
+).where(UserSession.token_hash == bindparam("token_hash"))
+_TOUCH_SESSION = (
+    update(UserSession).where(UserSession.id == bindparam("session_id")).values(last_seen_at=bindparam("now"))
+)
+_IDENTITY = (
+    select(
+        User.email,
+        User.display_name,
+        User.locale,
+        User.is_active,
+        User.must_change_password,
+        Membership.roles,
+        Organization.id,
+        Organization.slug,
+        Organization.name,
+    )
+    .select_from(User)
+    .outerjoin(Membership, Membership.user_id == User.id)
+    .outerjoin(Organization, Organization.id == Membership.org_id)
+    .where(User.id == bindparam("user_id"))
+    .order_by(Organization.id)
+)
+_API_TOKEN = select(ApiToken.user_id, ApiToken.org_id, ApiToken.revoked_at).where(
+    ApiToken.token_hash == bindparam("token_hash")
+)
+
+
+def load_session(connection: Connection, *, token: str, settings: Settings) -> LiveSession | None:
     """The live session for a cookie token, or None when unknown, revoked, idle or too old."""
     now = utcnow()
-    row = session.exec(select(UserSession).where(UserSession.token_hash == hash_token(token))).first()
+    token_hash = hash_token(token)
+    row = connection.execute(_LIVE_SESSION, {"token_hash": token_hash}).first()
     if row is None or row.revoked_at is not None:
         return None
     idle_limit = timedelta(minutes=settings.session_idle_minutes)
     absolute_limit = timedelta(hours=settings.session_absolute_hours)
-    if now - _as_utc(row.last_seen_at) > idle_limit or now - _as_utc(row.created_at) > absolute_limit:
+    last_seen = _as_utc(row.last_seen_at)
+    if now - last_seen > idle_limit or now - _as_utc(row.created_at) > absolute_limit:
         return None
-    if now - _as_utc(row.last_seen_at) > SESSION_TOUCH_INTERVAL:
-        session.execute(update(UserSession).where(UserSession.id == row.id).values(last_seen_at=now))
-        session.commit()
-    return LiveSession(id=row.id, user_id=row.user_id, org_id=row.org_id, token_hash=row.token_hash)
+    return LiveSession(
+        row.id, row.user_id, row.org_id, token_hash, needs_touch=now - last_seen > SESSION_TOUCH_INTERVAL
+    )
+
+
+def touch_session(connection: Connection, *, session_id: int) -> None:
+    connection.execute(_TOUCH_SESSION, {"session_id": session_id, "now": utcnow()})
+
+
+@dataclass(frozen=True)
+class Identity:
+    user_id: int
+    email: str
+    display_name: str
+    locale: str | None
+    must_change_password: bool
+    memberships: tuple[tuple[int, str, str, tuple[str, ...]], ...]  # (org id, slug, name, roles)
+
+
+def load_identity(connection: Connection, *, user_id: int) -> Identity | None:
+    """An active user with their memberships (one query), or None."""
+    rows = connection.execute(_IDENTITY, {"user_id": user_id}).all()
+    if not rows or not rows[0].is_active:
+        return None
+    first = rows[0]
+    memberships = tuple((row[6], row.slug, row.name, tuple(row.roles)) for row in rows if row[6] is not None)
+    return Identity(
+        user_id, first.email, first.display_name, first.locale, first.must_change_password, memberships
+    )
 
 
 def end_session(session: Session, *, token_hash: str) -> None:
@@ -157,7 +221,7 @@ def end_session(session: Session, *, token_hash: str) -> None:
 def switch_session_org(session: Session, *, token_hash: str, user_id: int, org_id: int) -> bool:
     """Move the session to another organization the user belongs to."""
     member = session.exec(
-        select(Membership.id).where(Membership.user_id == user_id, Membership.org_id == org_id)
+        orm_select(Membership.id).where(Membership.user_id == user_id, Membership.org_id == org_id)
     ).first()
     if member is None:
         return False
@@ -203,7 +267,7 @@ def create_api_token(session: Session, *, user: User, org_id: int, name: str) ->
 
 def revoke_api_token(session: Session, *, user: User, name: str) -> int:
     rows = session.exec(
-        select(ApiToken).where(
+        orm_select(ApiToken).where(
             ApiToken.user_id == user.id, ApiToken.name == name, ApiToken.revoked_at.is_(None)
         )
     ).all()
@@ -217,8 +281,9 @@ def revoke_api_token(session: Session, *, user: User, name: str) -> int:
     return len(rows)
 
 
-def resolve_api_token(session: Session, *, token: str) -> ApiToken | None:
-    row = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).first()
+def resolve_api_token(connection: Connection, *, token: str) -> tuple[int, int] | None:
+    """(user id, organization id) of a live personal access token."""
+    row = connection.execute(_API_TOKEN, {"token_hash": hash_token(token)}).first()
     if row is None or row.revoked_at is not None:
         return None
-    return row
+    return row.user_id, row.org_id

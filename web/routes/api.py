@@ -2,7 +2,7 @@
 by a personal access token (``Authorization: Bearer …``) or by the browser session."""
 
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from engine.audit import verify_chain
 from engine.services.audit_trail import TrailFilter, list_events
@@ -27,6 +27,8 @@ class MeOut(BaseModel):
 
 
 class AuditEventOut(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # the stored payload stays out; its changes are a field
+
     seq: int
     ts: str
     actor_id: int | None
@@ -88,7 +90,7 @@ def audit_events(
         before_seq=before,
     )
     return AuditPageOut(
-        events=[AuditEventOut(**event.__dict__) for event in page.events],
+        events=[AuditEventOut(**event.__dict__, changes=event.changes) for event in page.events],
         next_before_seq=page.next_before_seq,
     )
 

@@ -26,10 +26,12 @@ def dashboard(request: Request, principal: Member, session: OrgSession) -> Respo
     alerts = []
     if "admin" in principal.roles:
         alerts = list_events(session, trail_filter=TrailFilter(action="security_alert"), limit=5).events
+    tasks = my_tasks(session, user_id=principal.user_id, roles=principal.roles, today=today)
     context = {
+        "task_count": len(tasks),
         "security_alerts": alerts,
         "latest_events": latest,
-        "tasks": my_tasks(session, user_id=principal.user_id, roles=principal.roles, today=today),
+        "tasks": tasks,
         "followed": followed_records(session, user_id=principal.user_id),
         "catalog": request.app.state.catalog,
     }
