@@ -3,11 +3,31 @@
 from engine.models.audit import AuditChainHead, AuditEvent
 from engine.models.auth import ApiToken, LoginAttempt, UserSession
 from engine.models.base import OrgOwned
+from engine.models.emissions import (
+    ActivityReading,
+    EmissionBaseline,
+    EmissionSource,
+    EmissionTarget,
+    IngestIdempotency,
+    InventorySnapshot,
+    MeasuredParameter,
+    ProductionOutput,
+    ReadingBatch,
+)
 from engine.models.identity import Membership, Role, User
 from engine.models.records import NumberSequence, Record, RecordLink, Signature, Task, WorkflowDefinition
 from engine.models.tenancy import Organization, OrgUnit, OrgUnitKind, Product
 
 __all__ = [
+    "ActivityReading",
+    "EmissionBaseline",
+    "EmissionSource",
+    "EmissionTarget",
+    "IngestIdempotency",
+    "InventorySnapshot",
+    "MeasuredParameter",
+    "ProductionOutput",
+    "ReadingBatch",
     "NumberSequence",
     "Record",
     "RecordLink",
