@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 from engine.audit import SYSTEM
 from engine.models import Organization, OrgUnitKind, Record, Role
 from engine.models.tenancy import OrganizationCreate
+from engine.services.emissions import seed_demo_emissions
 from engine.services.organizations import (
     add_org_unit,
     add_product,
@@ -278,4 +279,5 @@ def seed_demo(session: Session, *, catalog=None, secret_key: str = "") -> Organi
     if catalog is not None and not session.exec(select(Record.id).where(Record.org_id == org.id)).first():
         catalog.register(session)
         seed_demo_records(session, catalog=catalog, org_id=org.id, secret_key=secret_key)
+    seed_demo_emissions(session, org_id=org.id, actor=SYSTEM)  # skips itself when sources exist
     return org

@@ -1,0 +1,87 @@
+"""Emissions pages and the bulk meter API, through the app."""
+
+import re
+
+from sqlalchemy import text
+
+from tests.web.conftest import csrf_of
+from tests.web.test_records_api import api_as
+
+
+def test_the_inventory_page_shows_the_demo_year_and_freezes_a_snapshot(web):
+    client = web.as_role("carbon_manager")
+    page = client.get("/emissions?year=2025")
+    assert page.status_code == 200
+    total = re.search(r'id="total-tco2e">([^<]+)<', page.text).group(1)
+    assert total.endswith("tCO₂e") and float(total.split()[0].replace(",", "")) > 1_000_000
+    assert 'id="chart-data"' in page.text and "echarts-6.1.0.min.js" in page.text
+    frozen = client.post("/emissions/snapshots", data={"csrf_token": csrf_of(page.text), "year": "2025"})
+    assert frozen.status_code == 303
+    again = client.post("/emissions/snapshots", data={"csrf_token": csrf_of(page.text), "year": "2025"})
+    assert again.status_code == 303
+    with web.db.engine.connect() as connection:
+        assert (
+            connection.execute(text("SELECT count(*) FROM inventory_snapshot WHERE year = 2025")).scalar()
+            == 1
+        )
+    staff = web.as_role("staff")
+    denied = staff.post(
+        "/emissions/snapshots", data={"csrf_token": csrf_of(staff.get("/").text), "year": "2025"}
+    )
+    assert denied.status_code == 403
+
+
+def test_a_bad_cell_in_the_monthly_grid_saves_nothing_and_names_itself(web):
+    client = web.as_role("staff")
+    grid = client.get("/emissions/data?year=2025").text
+    cells = dict(re.findall(r'name="(q-\d+-2025-\d\d)" value="([^"]*)"', grid))
+    first, second = list(cells)[:2]
+    posted = {"csrf_token": csrf_of(grid), "year": "2025", first: "777", "o-" + first[2:]: cells[first],
+              second: "-5", "o-" + second[2:]: cells[second]}  # fmt: skip
+    refused = client.post("/emissions/data", data=posted)
+    assert refused.status_code == 422 and 'data-issue-field="quantity"' in refused.text
+    assert re.search(rf'name="{first}" value="([^"]*)"', refused.text).group(1) == cells[first]  # not saved
+    posted[second] = "888"
+    saved = client.post("/emissions/data", data=posted)
+    assert saved.status_code == 200 and 'id="data-saved"' in saved.text
+    assert re.search(rf'name="{first}" value="([^"]*)"', saved.text).group(1) == "777"
+
+
+def test_an_import_with_a_bad_row_imports_nothing_and_lists_row_and_column(web):
+    client = web.as_role("carbon_manager")
+    page = client.get("/emissions/import").text
+    csv = "source_code,period,quantity,unit\nKILN1-COAL,2026-01,1000,t\nNO-SUCH,2026-01,5,t\nKILN1-COAL,2026-13,5,t\n"
+    with web.db.engine.connect() as connection:
+        code = connection.execute(text("SELECT code FROM emission_source ORDER BY id")).scalar()
+        before = connection.execute(text("SELECT count(*) FROM activity_reading")).scalar()
+    csv = csv.replace("KILN1-COAL", code)
+    response = client.post(
+        "/emissions/import",
+        data={"csrf_token": csrf_of(page)},
+        files={"file": ("data.csv", csv.encode(), "text/csv")},
+    )
+    assert response.status_code == 422
+    rows = set(re.findall(r'data-issue-row="(\d+)"', response.text))
+    assert rows == {"3", "4"}
+    with web.db.engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM activity_reading")).scalar() == before
+
+
+def test_meter_api_is_idempotent(web):
+    client = api_as(web, "carbon@xiangfeng.example")
+    with web.db.engine.connect() as connection:
+        source_id = connection.execute(text("SELECT id FROM emission_source ORDER BY id")).scalar()
+    body = {"readings": [{"source_id": source_id, "period_start": f"2026-02-01T{h:02d}:00:00+08:00", "quantity": "1.5"}
+                         for h in range(24)]}  # fmt: skip
+    first = client.post("/api/v1/meter-readings", json=body, headers={"Idempotency-Key": "meter-2026-02-01"})
+    replay = client.post("/api/v1/meter-readings", json=body, headers={"Idempotency-Key": "meter-2026-02-01"})
+    assert first.status_code == 201 and first.json()["inserted"] == 24
+    assert replay.status_code == 200 and replay.json()["replayed"] is True
+    with web.db.engine.connect() as connection:
+        stored = connection.execute(
+            text(
+                "SELECT count(*) FROM activity_reading WHERE source_id = :s AND period_start >= '2026-01-31'"
+            ),
+            {"s": source_id},
+        ).scalar()
+    assert stored == 24

@@ -1,0 +1,306 @@
+"""Emissions pages: the inventory with charts, the source register, the monthly entry grid, the import page;
+and the bulk meter-data API. The numbers come from engine.services.emissions and the pure calculator."""
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Header, HTTPException, Request, UploadFile
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+from sqlmodel import select
+
+from engine.audit import Actor
+from engine.emissions.errors import CalcError
+from engine.emissions.model import Category
+from engine.models import OrgUnit, Role
+from engine.models.emissions import EmissionBaseline, EmissionTarget
+from engine.services.emissions import (
+    EmissionsDataError,
+    add_source,
+    build_inventory,
+    evaluate_baseline,
+    freeze_snapshot,
+    ingest_readings,
+    list_snapshots,
+    list_sources,
+    monthly_totals,
+    record_readings,
+    target_progress_for,
+)
+from engine.services.emissions_import import import_readings, import_template
+from web.deps import DatabaseDep, Member, OrgSession, Principal, RoleRequirement
+from web.templating import render
+
+router = APIRouter()
+DataEditor = Annotated[
+    Principal, Depends(RoleRequirement(Role.admin, Role.carbon_manager, Role.process_owner, Role.staff))
+]
+CarbonManager = Annotated[Principal, Depends(RoleRequirement(Role.admin, Role.carbon_manager))]
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+CATEGORIES = tuple(category.value for category in Category)
+
+
+def actor_of(principal: Principal) -> Actor:
+    return Actor(principal.user_id, principal.display_name)
+
+
+def _year(year: int | None) -> int:
+    return year or date.today().year - 1  # the last complete year is what gets reported
+
+
+@router.get("/emissions")
+def inventory_page(
+    request: Request, principal: Member, session: OrgSession, year: int | None = None
+) -> Response:
+    year = _year(year)
+    org_id = principal.org.id
+    try:
+        result = build_inventory(session, org_id=org_id, year=year)
+        inventory, problem = result.json, None
+    except (EmissionsDataError, CalcError) as error:
+        inventory, problem = None, error
+    baselines = session.exec(select(EmissionBaseline).where(EmissionBaseline.org_id == org_id)).all()
+    targets = session.exec(select(EmissionTarget).where(EmissionTarget.org_id == org_id)).all()
+    baseline_values = [(b, evaluate_baseline(session, org_id=org_id, baseline_id=b.id)) for b in baselines]
+    progress = []
+    for target in targets:
+        try:
+            progress.append(
+                (target, target_progress_for(session, org_id=org_id, target_id=target.id, current_year=year))
+            )
+        except (EmissionsDataError, CalcError):
+            progress.append((target, None))
+    chart = None
+    if inventory:
+        chart = {
+            "categories": {k: float(v) for k, v in inventory["by_category"].items()},
+            "facilities": {k: float(v) for k, v in inventory["by_org_unit"].items()},
+            "months": {k: float(v) for k, v in inventory["by_period"].items()},
+            "baselines": [{"name": b.name, "value": float(v.baseline.value)} for b, v in baseline_values],
+        }
+    context = {
+        "year": year,
+        "inventory": inventory,
+        "problem": problem,
+        "chart": chart,
+        "baselines": baseline_values,
+        "progress": progress,
+        "snapshots": list_snapshots(session, org_id=org_id, year=year),
+        "may_freeze": principal.has_any(frozenset({"admin", "carbon_manager"})),
+    }
+    return render(request, "emissions/inventory.html", context)
+
+
+@router.post("/emissions/snapshots")
+def freeze(
+    principal: CarbonManager, db: DatabaseDep, year: Annotated[int, Form(ge=2000, le=2100)]
+) -> Response:
+    with db.unit_of_work(org_id=principal.org.id) as uow:
+        freeze_snapshot(uow.session, org_id=principal.org.id, year=year, actor=actor_of(principal))
+    return RedirectResponse(f"/emissions?year={year}", status_code=303)
+
+
+def _units(session) -> list[tuple[int, str]]:
+    return [(unit.id, unit.name) for unit in session.exec(select(OrgUnit).order_by(OrgUnit.code)).all()]
+
+
+@router.get("/emissions/sources")
+def sources_page(request: Request, principal: Member, session: OrgSession) -> Response:
+    return render(
+        request,
+        "emissions/sources.html",
+        {
+            "sources": list_sources(session, org_id=principal.org.id),
+            "units": _units(session),
+            "categories": CATEGORIES,
+            "issues": [],
+            "values": {},
+        },
+    )
+
+
+@router.post("/emissions/sources")
+async def create_source(request: Request, principal: DataEditor, db: DatabaseDep) -> Response:
+    form = await request.form()
+    values = {
+        key: (str(form.get(key) or "").strip() or None)
+        for key in (
+            "code",
+            "name",
+            "category",
+            "unit",
+            "fuel_or_material",
+            "region",
+            "meter",
+            "tier",
+            "org_unit_id",
+            "method",
+        )
+    }
+    try:
+        with db.unit_of_work(org_id=principal.org.id) as uow:
+            add_source(
+                uow.session,
+                org_id=principal.org.id,
+                actor=actor_of(principal),
+                org_unit_id=int(values["org_unit_id"] or 0),
+                code=values["code"] or "",
+                name=values["name"] or "",
+                category=values["category"] or "",
+                unit=values["unit"] or "",
+                fuel_or_material=values["fuel_or_material"],
+                region=values["region"],
+                meter=values["meter"],
+                tier=values["tier"] or "statistical",
+                method=values["method"] or "",
+            )
+    except EmissionsDataError as error:
+        with db.read_session(org_id=principal.org.id) as session:
+            return render(
+                request,
+                "emissions/sources.html",
+                {
+                    "sources": list_sources(session, org_id=principal.org.id),
+                    "units": _units(session),
+                    "categories": CATEGORIES,
+                    "issues": error.issues,
+                    "values": values,
+                },
+                status_code=422,
+            )
+    return RedirectResponse("/emissions/sources", status_code=303)
+
+
+def _grid(session, org_id: int, year: int) -> tuple[list, dict[tuple[int, str], str], list[str]]:
+    sources = list_sources(session, org_id=org_id, include_inactive=False)
+    # Plain decimal text for the inputs (Decimal.normalize alone would print 1.02E+5).
+    totals = {
+        (t.source_id, t.period): format(t.quantity.normalize(), "f")
+        for t in monthly_totals(session, org_id=org_id, year=year)
+    }
+    months = [f"{year}-{month:02d}" for month in range(1, 13)]
+    return sources, totals, months
+
+
+@router.get("/emissions/data")
+def data_grid(request: Request, principal: Member, session: OrgSession, year: int | None = None) -> Response:
+    year = _year(year)
+    sources, totals, months = _grid(session, principal.org.id, year)
+    return render(
+        request,
+        "emissions/data.html",
+        {
+            "year": year,
+            "sources": sources,
+            "totals": totals,
+            "months": months,
+            "issues": [],
+            "saved": None,
+        },
+    )
+
+
+@router.post("/emissions/data")
+async def save_grid(request: Request, principal: DataEditor, db: DatabaseDep) -> Response:
+    """Each changed cell becomes one audited monthly reading; a bad cell saves nothing and names itself."""
+    form = await request.form()
+    year = int(str(form.get("year") or date.today().year))
+    entries: list[dict[str, Any]] = []
+    for key, value in form.multi_items():
+        if not key.startswith("q-") or not isinstance(value, str):
+            continue
+        _, source_id, period = key.split("-", 2)
+        original = str(form.get(f"o-{source_id}-{period}") or "")
+        if value.strip() != original.strip() and value.strip() != "":
+            entries.append({"source_id": int(source_id), "period": period, "quantity": value.strip()})
+    issues, saved = [], 0
+    try:
+        with db.unit_of_work(org_id=principal.org.id) as uow:
+            saved = len(
+                record_readings(
+                    uow.session, org_id=principal.org.id, actor=actor_of(principal), entries=entries
+                )
+            )
+    except EmissionsDataError as error:
+        issues = error.issues
+    with db.read_session(org_id=principal.org.id) as session:
+        sources, totals, months = _grid(session, principal.org.id, year)
+    return render(
+        request,
+        "emissions/data.html",
+        {
+            "year": year,
+            "sources": sources,
+            "totals": totals,
+            "months": months,
+            "issues": issues,
+            "saved": None if issues else saved,
+        },
+        status_code=422 if issues else 200,
+    )
+
+
+@router.get("/emissions/import")
+def import_page(request: Request, principal: Member) -> Response:
+    return render(request, "emissions/import.html", {"result": None, "issues": []})
+
+
+@router.get("/emissions/import/template.xlsx")
+def template(principal: Member, session: OrgSession) -> Response:
+    content = import_template(session, org_id=principal.org.id)
+    return Response(
+        content,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": "attachment; filename*=UTF-8''activity-data-template.xlsx"},
+    )
+
+
+@router.post("/emissions/import")
+async def upload(
+    request: Request, principal: DataEditor, db: DatabaseDep, file: Annotated[UploadFile, File()]
+) -> Response:
+    content = await file.read(MAX_UPLOAD_BYTES + 1)
+    if len(content) > MAX_UPLOAD_BYTES:
+        raise HTTPException(413, detail="upload")
+    try:
+        with db.unit_of_work(org_id=principal.org.id) as uow:
+            result = import_readings(
+                uow.session,
+                org_id=principal.org.id,
+                actor=actor_of(principal),
+                filename=file.filename or "upload",
+                content=content,
+            )
+    except EmissionsDataError as error:
+        return render(
+            request, "emissions/import.html", {"result": None, "issues": error.issues}, status_code=422
+        )
+    return render(request, "emissions/import.html", {"result": result, "issues": []})
+
+
+class MeterReadingsIn(BaseModel):
+    readings: list[dict[str, Any]] = Field(max_length=100_000)
+
+
+@router.post("/api/v1/meter-readings", tags=["emissions"])
+def meter_readings(
+    principal: DataEditor,
+    db: DatabaseDep,
+    body: MeterReadingsIn,
+    idempotency_key: Annotated[str, Header(min_length=8, max_length=128)],
+) -> JSONResponse:
+    """Bulk meter data for energy-monitoring systems; a replayed Idempotency-Key returns the first result."""
+    try:
+        with db.unit_of_work(org_id=principal.org.id) as uow:
+            result = ingest_readings(
+                uow.session,
+                org_id=principal.org.id,
+                readings=body.readings,
+                idempotency_key=idempotency_key,
+                actor=actor_of(principal),
+            )
+    except EmissionsDataError as error:
+        return JSONResponse({"errors": [issue.to_dict() for issue in error.issues]}, status_code=422)
+    return JSONResponse(
+        {**result.to_dict(), "replayed": result.replayed}, status_code=200 if result.replayed else 201
+    )

@@ -1,0 +1,31 @@
+// The inventory page's charts (ECharts, vendored). Data comes from a JSON block, not inline script.
+(function () {
+  "use strict";
+  var block = document.getElementById("chart-data");
+  if (!block || !window.echarts) return;
+  var data = JSON.parse(block.textContent);
+  if (!data) return;
+  function draw(id, option) {
+    var element = document.getElementById(id);
+    if (element) window.echarts.init(element, null, { renderer: "svg" }).setOption(option);
+  }
+  var months = Object.keys(data.months);
+  var monthSeries = [{ name: "tCO2e", type: "bar", data: months.map(function (m) { return data.months[m]; }) }];
+  data.baselines.forEach(function (b) {
+    monthSeries.push({ name: b.name, type: "line", symbol: "none", data: months.map(function () { return b.value / 12; }) });
+  });
+  draw("chart-months", {
+    tooltip: { trigger: "axis" }, legend: {}, xAxis: { type: "category", data: months },
+    yAxis: { type: "value", name: "tCO2e" }, series: monthSeries
+  });
+  draw("chart-categories", {
+    tooltip: { trigger: "item" },
+    series: [{ type: "pie", radius: ["35%", "65%"],
+      data: Object.keys(data.categories).map(function (k) { return { name: k, value: data.categories[k] }; }) }]
+  });
+  var units = Object.keys(data.facilities);
+  draw("chart-facilities", {
+    tooltip: {}, grid: { left: 160 }, xAxis: { type: "value" }, yAxis: { type: "category", data: units },
+    series: [{ type: "bar", data: units.map(function (u) { return data.facilities[u]; }) }]
+  });
+})();
