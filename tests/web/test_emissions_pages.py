@@ -36,8 +36,14 @@ def test_a_bad_cell_in_the_monthly_grid_saves_nothing_and_names_itself(web):
     grid = client.get("/emissions/data?year=2025").text
     cells = dict(re.findall(r'name="(q-\d+-2025-\d\d)" value="([^"]*)"', grid))
     first, second = list(cells)[:2]
-    posted = {"csrf_token": csrf_of(grid), "year": "2025", first: "777", "o-" + first[2:]: cells[first],
-              second: "-5", "o-" + second[2:]: cells[second]}  # fmt: skip
+    posted = {
+        "csrf_token": csrf_of(grid),
+        "year": "2025",
+        first: "777",
+        "o-" + first[2:]: cells[first],
+        second: "-5",
+        "o-" + second[2:]: cells[second],
+    }
     refused = client.post("/emissions/data", data=posted)
     assert refused.status_code == 422 and 'data-issue-field="quantity"' in refused.text
     assert re.search(rf'name="{first}" value="([^"]*)"', refused.text).group(1) == cells[first]  # not saved
@@ -71,8 +77,12 @@ def test_meter_api_is_idempotent(web):
     client = api_as(web, "carbon@xiangfeng.example")
     with web.db.engine.connect() as connection:
         source_id = connection.execute(text("SELECT id FROM emission_source ORDER BY id")).scalar()
-    body = {"readings": [{"source_id": source_id, "period_start": f"2026-02-01T{h:02d}:00:00+08:00", "quantity": "1.5"}
-                         for h in range(24)]}  # fmt: skip
+    body = {
+        "readings": [
+            {"source_id": source_id, "period_start": f"2026-02-01T{h:02d}:00:00+08:00", "quantity": "1.5"}
+            for h in range(24)
+        ]
+    }
     first = client.post("/api/v1/meter-readings", json=body, headers={"Idempotency-Key": "meter-2026-02-01"})
     replay = client.post("/api/v1/meter-readings", json=body, headers={"Idempotency-Key": "meter-2026-02-01"})
     assert first.status_code == 201 and first.json()["inserted"] == 24
