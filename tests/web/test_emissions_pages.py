@@ -56,7 +56,12 @@ def test_a_bad_cell_in_the_monthly_grid_saves_nothing_and_names_itself(web):
 def test_an_import_with_a_bad_row_imports_nothing_and_lists_row_and_column(web):
     client = web.as_role("carbon_manager")
     page = client.get("/emissions/import").text
-    csv = "source_code,period,quantity,unit\nKILN1-COAL,2026-01,1000,t\nNO-SUCH,2026-01,5,t\nKILN1-COAL,2026-13,5,t\n"
+    csv = (
+        "source_code,period,quantity,unit\n"
+        "KILN1-COAL,2026-01,1000,t\n"
+        "NO-SUCH,2026-01,5,t\n"
+        "KILN1-COAL,2026-13,5,t\n"
+    )
     with web.db.engine.connect() as connection:
         code = connection.execute(text("SELECT code FROM emission_source ORDER BY id")).scalar()
         before = connection.execute(text("SELECT count(*) FROM activity_reading")).scalar()
