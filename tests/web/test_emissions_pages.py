@@ -100,3 +100,37 @@ def test_meter_api_is_idempotent(web):
             {"s": source_id},
         ).scalar()
     assert stored == 24
+
+
+def test_the_ghg_report_carries_the_gbt32150_sections_in_chinese(web, tmp_path):
+    import shutil
+    import subprocess
+    from io import BytesIO
+
+    from docx import Document
+
+    response = web.as_role("top_management").get("/emissions/report.docx?year=2025")
+    assert response.status_code == 200
+    assert response.headers["content-disposition"].endswith("ghg-report-2025.docx")
+    document = Document(BytesIO(response.content))
+    headings = [p.text for p in document.paragraphs if p.style.name.startswith("Heading")]
+    assert [h.split()[0] for h in headings] == ["1", "2", "3", "4", "5", "6", "7"]
+    east_asian = document.styles["Normal"].element.rPr.rFonts.get(
+        "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}eastAsia"
+    )
+    assert east_asian == "宋体"
+    office = shutil.which("soffice") or shutil.which("libreoffice")
+    if office is None:
+        return  # the PDF rendering check needs LibreOffice (Debian's libreoffice-writer)
+    path = tmp_path / "report.docx"
+    path.write_bytes(response.content)
+    subprocess.run(
+        [office, "--headless", "--convert-to", "pdf", "--outdir", str(tmp_path), str(path)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    text = subprocess.run(
+        ["pdftotext", str(tmp_path / "report.pdf"), "-"], capture_output=True, text=True
+    ).stdout
+    assert "温室气体排放报告" in text and "湖南湘峰水泥有限公司" in text

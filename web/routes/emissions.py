@@ -304,3 +304,48 @@ def meter_readings(
     return JSONResponse(
         {**result.to_dict(), "replayed": result.replayed}, status_code=200 if result.replayed else 201
     )
+
+
+@router.get("/emissions/report.docx")
+def ghg_report(principal: Member, session: OrgSession, year: int | None = None) -> Response:
+    """The annual GHG report in the GB/T 32150 structure, from the year's frozen snapshot if there is one."""
+    from urllib.parse import quote
+
+    from engine.models import Organization
+    from engine.reports.ghg_report import ghg_report_docx
+
+    year = _year(year)
+    org_id = principal.org.id
+    snapshots = list_snapshots(session, org_id=org_id, year=year)
+    try:
+        inventory = (
+            snapshots[0].result if snapshots else build_inventory(session, org_id=org_id, year=year).json
+        )
+    except (EmissionsDataError, CalcError) as error:
+        raise HTTPException(422, detail=str(error)) from None
+    organization = session.get(Organization, org_id)
+    units = dict(_units(session))
+    sources = [
+        {
+            "code": s.code,
+            "name": s.name,
+            "category": s.category,
+            "fuel": s.fuel_or_material or "—",
+            "meter": s.meter or "—",
+        }
+        for s in list_sources(session, org_id=org_id)
+    ]
+    content = ghg_report_docx(
+        inventory=inventory,
+        year=year,
+        organization=organization.name,
+        industry=organization.industry,
+        units=list(units.values()),
+        sources=sources,
+    )
+    filename = quote(f"{organization.slug}-ghg-report-{year}.docx")
+    return Response(
+        content,
+        media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"},
+    )
