@@ -29,6 +29,16 @@ def effective_result(context: GuardContext) -> Text | None:
     return None
 
 
+@guard("ineffective_result")
+def ineffective_result(context: GuardContext) -> Text | None:
+    if context.form_data.get("result") != "ineffective":
+        return Text(
+            zh="验证结论为“有效”，请使用“验证有效并关闭”",
+            en="The review found the actions effective; use “Verified effective, close”",
+        )
+    return None
+
+
 @guard("verification_passed")
 def verification_passed(context: GuardContext) -> Text | None:
     if context.form_data.get("result") != "passed":

@@ -227,9 +227,10 @@ def _path(location: tuple[Any, ...]) -> str:
 
 
 def _blank(value: Any) -> bool:
+    """Nothing entered: None, whitespace only, an empty list, or a row of blanks."""
     return (
         value is None
-        or value == ""
+        or (isinstance(value, str) and not value.strip())
         or value == []
         or (isinstance(value, dict) and all(map(_blank, value.values())))
     )
@@ -242,7 +243,7 @@ def clean_input(spec: FormSpec, raw: dict[str, Any]) -> dict[str, Any]:
         value = raw.get(field.name)
         if field.type == FieldType.table and isinstance(value, list):
             value = [row for row in value if isinstance(row, dict) and not _blank(row)]
-            value = [{k: (None if v == "" else v) for k, v in row.items()} for row in value]
+            value = [{k: (None if _blank(v) else v) for k, v in row.items()} for row in value]
         if not _blank(value) or (field.type == FieldType.table and value == [] and field.min_rows):
             cleaned[field.name] = value
     return cleaned

@@ -312,9 +312,7 @@ def test_reimporting_a_file_creates_no_duplicates_and_corrections_are_audited(db
 
 def test_demo_emissions_seed_is_idempotent_and_calculates(db):
     with db.unit_of_work(all_orgs=True) as uow:
-        org_id = seed_demo(uow.session).id
-    with db.unit_of_work(org_id=org_id) as uow:
-        assert em.seed_demo_emissions(uow.session, org_id=org_id, actor=SYSTEM) is True
+        org_id = seed_demo(uow.session).id  # the demo seeder includes the emissions data
     with db.unit_of_work(org_id=org_id) as uow:
         assert em.seed_demo_emissions(uow.session, org_id=org_id, actor=SYSTEM) is False
 

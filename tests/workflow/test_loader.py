@@ -10,6 +10,7 @@ from engine.workflow.catalog import WorkflowCatalog
 from engine.workflow.loader import FORMS_DIR, WORKFLOWS_DIR, WorkflowFileError, load_workflows
 
 NC = WORKFLOWS_DIR / "nonconformity.yaml"
+CURRENT = yaml.safe_load(NC.read_text())["version"]
 
 
 @pytest.fixture
@@ -111,7 +112,7 @@ def test_a_changed_file_without_a_version_bump_is_an_error(files, db):
     changed = WorkflowCatalog(load_workflows(*files))
     with pytest.raises(WorkflowFileError, match="bump the version"), db.unit_of_work(all_orgs=True) as uow:
         changed.register(uow.session)
-    edit(files[0] / "nonconformity.yaml", lambda d: d.__setitem__("version", 2))
+    edit(files[0] / "nonconformity.yaml", lambda d: d.__setitem__("version", d["version"] + 1))
     with db.unit_of_work(all_orgs=True) as uow:
         WorkflowCatalog(load_workflows(*files)).register(uow.session)
 
@@ -121,11 +122,14 @@ def test_records_stay_pinned_to_the_version_they_started_with(files, db):
         WorkflowCatalog(load_workflows(*files)).register(uow.session)
     edit(
         files[0] / "nonconformity.yaml",
-        lambda d: (d.__setitem__("version", 2), d["states"]["reported"]["label"].__setitem__("zh", "新报告")),
+        lambda d: (
+            d.__setitem__("version", d["version"] + 1),
+            d["states"]["reported"]["label"].__setitem__("zh", "新报告"),
+        ),
     )
     newer = WorkflowCatalog(load_workflows(*files))
     with db.unit_of_work(all_orgs=True) as uow:
         newer.register(uow.session)
-        old = newer.pinned(uow.session, key="nonconformity", version=1)
-        assert old.spec.version == 1 and old.spec.states["reported"].label.zh == "已报告"
+        old = newer.pinned(uow.session, key="nonconformity", version=CURRENT)
+        assert old.spec.version == CURRENT and old.spec.states["reported"].label.zh == "已报告"
         assert newer.get("nonconformity").spec.states["reported"].label.zh == "新报告"

@@ -237,3 +237,16 @@ def test_five_failed_signing_attempts_in_a_row_raise_a_security_alert(shop):
             text("SELECT subject_id, reason FROM audit_event WHERE action = 'security_alert'")
         ).all()
     assert alerts == [(str(shop.people["auditor"].id), "5 failed signing attempts in a row")]
+
+
+def test_whitespace_is_not_an_answer_to_a_required_field(shop):
+    nc = new_nc(shop)
+    with pytest.raises(FormRefused) as refused:
+        fire(shop, nc, "assess", "quality", {"severity": "minor", "containment": "   \t "})
+    assert set(refused.value.field_errors) == {"containment"}
+
+
+def test_ineffective_needs_an_ineffective_result(shop):
+    nc = run_to_review(shop)
+    with pytest.raises(GuardRefused):
+        fire(shop, nc, "ineffective", "quality", {"criteria": "c", "result": "effective"}, comment="?")
