@@ -214,6 +214,53 @@ def seed_demo_records(session: Session, *, catalog, org_id: int, secret_key: str
             version = result.version
 
 
+def seed_demo_batches(session: Session, *, catalog, org_id: int, secret_key: str, years=(2024, 2025)) -> None:
+    """One carbon-data batch per demo month, collected, verified and reported by three different people."""
+    from engine.services.records import create_record, fire_transition
+
+    people = {}
+    for login in DEMO_LOGINS:
+        user = get_user_by_email(session, email=login.email)
+        people[login.role.value] = ActorRef(id=user.id, name=login.name, roles=frozenset({login.role.value}))
+    workflow = catalog.get("carbon_data_batch")
+    for year in years:
+        for month in range(1, 13):
+            period = f"{year}-{month:02d}"
+            record = create_record(
+                session,
+                workflow=workflow,
+                org_id=org_id,
+                actor=people["staff"],
+                form_data={
+                    "title": f"{period} 能源与物料消耗数据",
+                    "period": period,
+                    "collection_note": "月末抄表，DCS 与统计台账核对",
+                },
+            )
+            steps = [
+                (
+                    "verify",
+                    "carbon_manager",
+                    {"checks": ["completeness", "meter_calibration"], "result": "passed"},
+                ),
+                ("report", "top_management", {}),
+            ]
+            version = record.version
+            for trigger, role, data in steps:
+                version = fire_transition(
+                    session,
+                    catalog=catalog,
+                    record_id=record.id,
+                    trigger=trigger,
+                    actor=people[role],
+                    form_data=data,
+                    expected_version=version,
+                    signature_password="demo",
+                    reauthenticate=lambda _password: True,
+                    secret_key=secret_key,
+                ).version
+
+
 def seed_demo(session: Session, *, catalog=None, secret_key: str = "") -> Organization:
     """Create the demo enterprise and its users, unless they already exist."""
     org = get_organization_by_slug(session, slug=DEMO_SLUG)
@@ -279,5 +326,6 @@ def seed_demo(session: Session, *, catalog=None, secret_key: str = "") -> Organi
     if catalog is not None and not session.exec(select(Record.id).where(Record.org_id == org.id)).first():
         catalog.register(session)
         seed_demo_records(session, catalog=catalog, org_id=org.id, secret_key=secret_key)
+        seed_demo_batches(session, catalog=catalog, org_id=org.id, secret_key=secret_key)
     seed_demo_emissions(session, org_id=org.id, actor=SYSTEM)  # skips itself when sources exist
     return org

@@ -111,6 +111,12 @@ def get_record(session: Session, *, record_id: int, workflow_key: str | None = N
     return record
 
 
+def records_in_states(session: Session, *, workflow_key: str, states: tuple[str, ...]) -> list[Record]:
+    """The organization's records of one workflow that are in any of ``states``."""
+    query = select(Record).where(Record.workflow_key == workflow_key, Record.state.in_(states))
+    return list(session.scalars(query).all())
+
+
 @dataclass(frozen=True)
 class RecordFilter:
     workflow_key: str

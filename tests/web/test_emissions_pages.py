@@ -137,3 +137,13 @@ def test_the_ghg_report_carries_the_gbt32150_sections_in_chinese(web, tmp_path):
     assert "温室气体排放报告" in text and "湖南湘峰水泥有限公司" in text and "报告主体与核算边界" in text
     fonts = subprocess.run(["pdffonts", str(tmp_path / "report.pdf")], capture_output=True, text=True).stdout
     assert "CJK" in fonts or "Song" in fonts or "Hei" in fonts, fonts  # a real Chinese font is embedded
+
+
+def test_a_snapshot_takes_verified_months_only(web):
+    client = web.as_role("carbon_manager")
+    page = client.get("/emissions?year=2026")
+    assert 'id="unverified-months"' in page.text and "2026-01" in page.text
+    refused = client.post("/emissions/snapshots", data={"csrf_token": csrf_of(page.text), "year": "2026"})
+    assert refused.status_code == 409 and "2026-01" in refused.text
+    with web.db.engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM inventory_snapshot WHERE year = 2026")).scalar() == 0

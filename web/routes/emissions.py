@@ -28,8 +28,10 @@ from engine.services.emissions import (
     target_progress_for,
 )
 from engine.services.emissions_import import import_readings, import_template
+from engine.services.records import records_in_states
 from web.deps import DatabaseDep, Member, OrgSession, Principal, RoleRequirement
 from web.templating import render
+from workflows import DATA_BATCH_WORKFLOW, VERIFIED_BATCH_STATES
 
 router = APIRouter()
 DataEditor = Annotated[
@@ -86,6 +88,7 @@ def inventory_page(
         "baselines": baseline_values,
         "progress": progress,
         "snapshots": list_snapshots(session, org_id=org_id, year=year),
+        "unverified": unverified_months(session, year=year),
         "may_freeze": principal.has_any(frozenset({"admin", "carbon_manager"})),
     }
     return render(request, "emissions/inventory.html", context)
@@ -93,11 +96,25 @@ def inventory_page(
 
 @router.post("/emissions/snapshots")
 def freeze(
-    principal: CarbonManager, db: DatabaseDep, year: Annotated[int, Form(ge=2000, le=2100)]
+    request: Request, principal: CarbonManager, db: DatabaseDep, year: Annotated[int, Form(ge=2000, le=2100)]
 ) -> Response:
     with db.unit_of_work(org_id=principal.org.id) as uow:
+        unverified = unverified_months(uow.session, year=year)
+        if unverified:
+            raise HTTPException(409, detail=f"unverified: {', '.join(unverified)}")
         freeze_snapshot(uow.session, org_id=principal.org.id, year=year, actor=actor_of(principal))
     return RedirectResponse(f"/emissions?year={year}", status_code=303)
+
+
+def unverified_months(session, *, year: int) -> list[str]:
+    """Months of ``year`` without a verified (or reported) data batch: a snapshot takes verified data only."""
+    verified = {
+        record.data.get("period")
+        for record in records_in_states(
+            session, workflow_key=DATA_BATCH_WORKFLOW, states=VERIFIED_BATCH_STATES
+        )
+    }
+    return [month for month in (f"{year}-{m:02d}" for m in range(1, 13)) if month not in verified]
 
 
 def _units(session) -> list[tuple[int, str]]:
