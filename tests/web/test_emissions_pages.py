@@ -146,4 +146,7 @@ def test_a_snapshot_takes_verified_months_only(web):
     refused = client.post("/emissions/snapshots", data={"csrf_token": csrf_of(page.text), "year": "2026"})
     assert refused.status_code == 409 and "2026-01" in refused.text
     with web.db.engine.connect() as connection:
-        assert connection.execute(text("SELECT count(*) FROM inventory_snapshot WHERE year = 2026")).scalar() == 0
+        assert (
+            connection.execute(text("SELECT count(*) FROM inventory_snapshot WHERE year = 2026")).scalar()
+            == 0
+        )

@@ -75,7 +75,9 @@ def test_the_full_cycle_over_the_api(web):
 def test_api_refusals_carry_reasons_and_field_errors(web):
     quality = api_as(web, "quality@xiangfeng.example")
     with web.db.engine.connect() as connection:
-        rid = connection.execute(text("SELECT id FROM record WHERE state = 'reported'")).scalar()
+        rid = connection.execute(
+            text("SELECT id FROM record WHERE state = 'reported' AND workflow_key = 'nonconformity'")
+        ).scalar()
     bad = quality.post(
         f"/api/v1/records/{rid}/transitions/assess", json={"version": 1, "data": {"severity": "x"}}
     )
@@ -95,7 +97,9 @@ def test_api_refusals_carry_reasons_and_field_errors(web):
 
 def test_twenty_concurrent_conflicting_submissions_have_exactly_one_winner(web):
     with web.db.engine.connect() as connection:
-        rid = connection.execute(text("SELECT id FROM record WHERE state = 'reported'")).scalar()
+        rid = connection.execute(
+            text("SELECT id FROM record WHERE state = 'reported' AND workflow_key = 'nonconformity'")
+        ).scalar()
         events_before = connection.execute(
             text("SELECT count(*) FROM audit_event WHERE subject_type = 'record'")
         ).scalar()

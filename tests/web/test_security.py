@@ -17,7 +17,9 @@ def demo_object_ids(web) -> dict[str, int]:
         admin_id = connection.execute(
             text("SELECT id FROM user_account WHERE email = 'admin@xiangfeng.example'")
         ).scalar()
-        reported_nc = connection.execute(text("SELECT id FROM record WHERE state = 'reported'")).scalar()
+        reported_nc = connection.execute(
+            text("SELECT id FROM record WHERE state = 'reported' AND workflow_key = 'nonconformity'")
+        ).scalar()
     return {
         "user_id": admin_id,
         "record_id": reported_nc,
