@@ -1528,43 +1528,23 @@ def set_production(
         issues.append(_issue("evidence_sha256", bad.zh, bad.en))
     if issues:
         raise EmissionsDataError(issues)
-    row = session.exec(
+    existing = session.exec(
         select(ProductionOutput).where(
             ProductionOutput.org_id == org_id,
             ProductionOutput.product_id == product_id,
             ProductionOutput.period == values["period"],
         )
     ).first()
-    if row is None:
-        row = ProductionOutput(org_id=org_id, product_id=product_id, entered_by=actor.id, **values)
-        changes = {key: [None, _audit_value(value)] for key, value in values.items() if value is not None}
-        action = "created"
-    else:
-        changes = {
-            key: [_audit_value(getattr(row, key)), _audit_value(value)]
-            for key, value in values.items()
-            if getattr(row, key) != value
-        }
-        if not changes:
-            return row
-        for key, value in values.items():
-            setattr(row, key, value)
-        row.entered_by = actor.id
-        row.updated_at = utcnow()
-        action = "corrected"
-    changes["product"] = [None, product.code] if action == "created" else [product.code, product.code]
-    session.add(row)
-    session.flush()
-    append_event(
+    return _save_audited(
         session,
         org_id=org_id,
         actor=actor,
+        existing=existing,
+        new=lambda: ProductionOutput(org_id=org_id, product_id=product_id, entered_by=actor.id, **values),
+        values=values,
         subject_type="production_output",
-        subject_id=row.id,
-        action=action,
-        changes={k: v for k, v in changes.items() if v[0] != v[1]},
+        context={"product": product.code},
     )
-    return row
 
 
 @dataclass(frozen=True, slots=True)
@@ -1667,18 +1647,43 @@ def set_measured_parameter(
                 issues.append(_issue(problem.field, problem.message_zh, problem.message_en))
     if issues:
         raise EmissionsDataError(issues)
-    row = session.exec(
+    existing = session.exec(
         select(MeasuredParameter).where(
             MeasuredParameter.org_id == org_id,
             MeasuredParameter.source_id == source_id,
             MeasuredParameter.period == values["period"],
         )
     ).first()
-    if row is None:
-        row = MeasuredParameter(org_id=org_id, source_id=source_id, entered_by=actor.id, **values)
+    return _save_audited(
+        session,
+        org_id=org_id,
+        actor=actor,
+        existing=existing,
+        new=lambda: MeasuredParameter(org_id=org_id, source_id=source_id, entered_by=actor.id, **values),
+        values=values,
+        subject_type="measured_parameter",
+    )
+
+
+def _save_audited(
+    session: Session,
+    *,
+    org_id: int,
+    actor: Actor,
+    existing: Any,
+    new: Any,
+    values: Mapping[str, Any],
+    subject_type: str,
+    context: Mapping[str, Any] | None = None,
+) -> Any:
+    """Create the row, or correct the existing one field by field; either way one audit event with the
+    changes (a new row's event also names its ``context``, e.g. the product). Nothing changed, no event."""
+    if existing is None:
+        row = new()
         changes = {key: [None, _audit_value(value)] for key, value in values.items() if value is not None}
         action = "created"
     else:
+        row = existing
         changes = {
             key: [_audit_value(getattr(row, key)), _audit_value(value)]
             for key, value in values.items()
@@ -1691,13 +1696,15 @@ def set_measured_parameter(
         row.entered_by = actor.id
         row.updated_at = utcnow()
         action = "corrected"
+    if action == "created":
+        changes.update({key: [None, value] for key, value in (context or {}).items()})
     session.add(row)
     session.flush()
     append_event(
         session,
         org_id=org_id,
         actor=actor,
-        subject_type="measured_parameter",
+        subject_type=subject_type,
         subject_id=row.id,
         action=action,
         changes=changes,
