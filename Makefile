@@ -36,7 +36,7 @@ lint: install-test
 	$(BIN)/ruff format --check engine web tests bench
 
 bench: install-test
-	$(BIN)/python -m bench.audit
+	for name in audit engine calc http emissions; do $(BIN)/python -m bench.$$name || exit 1; done
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
