@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from engine.audit import append_event
 from engine.forms.spec import Text
-from engine.models import NumberSequence, Record, RecordLink, Signature, Task, User
+from engine.models import NumberSequence, Record, RecordLink, Signature, Task
 from engine.models.base import utcnow
 from engine.tenancy import TenantScopeError, session_org_id
 from engine.workflow.loader import Workflow, format_number
@@ -285,12 +285,6 @@ def linked_records(session: Session, *, record_id: int) -> list[Record]:
         .union(select(RecordLink.from_record_id).where(RecordLink.to_record_id == record_id))
     ).all()
     return list(session.scalars(select(Record).where(Record.id.in_(ids))).all()) if ids else []
-
-
-def user_names(session: Session, *, user_ids: set[int]) -> dict[int, str]:
-    if not user_ids:
-        return {}
-    return dict(session.execute(select(User.id, User.display_name).where(User.id.in_(user_ids))).all())
 
 
 def fire_transition(
