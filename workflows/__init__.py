@@ -3,3 +3,5 @@
 # 8.6: an inventory snapshot is frozen only from months whose data batch has passed verification.
 DATA_BATCH_WORKFLOW = "carbon_data_batch"
 VERIFIED_BATCH_STATES = ("verified", "reported")
+# Changing the data of a month whose batch has passed verification sends the batch back, with the reason.
+REOPEN_TRIGGER = {"verified": "return_for_correction", "reported": "reopen"}

@@ -1,5 +1,6 @@
 """Emissions pages and the bulk meter API, through the app."""
 
+import json
 import re
 
 from sqlalchemy import text
@@ -31,26 +32,57 @@ def test_the_inventory_page_shows_the_demo_year_and_freezes_a_snapshot(web):
     assert denied.status_code == 403
 
 
+def grid_post(client, year: int, changes: dict[int, str], **extra: str) -> tuple[dict, dict]:
+    """A grid form as the page would post it, with ``changes`` {cell index: new value}."""
+    grid = client.get(f"/emissions/data?year={year}").text
+    cells = dict(re.findall(rf'name="(q-\d+-{year}-\d\d)" value="([^"]*)"', grid))
+    names = list(cells)
+    posted = {"csrf_token": csrf_of(grid), "year": str(year), **extra}
+    for index, value in changes.items():
+        posted[names[index]] = value
+        posted["o-" + names[index][2:]] = cells[names[index]]
+    return posted, {i: names[i] for i in changes}
+
+
 def test_a_bad_cell_in_the_monthly_grid_saves_nothing_and_names_itself(web):
-    client = web.as_role("staff")
-    grid = client.get("/emissions/data?year=2025").text
-    cells = dict(re.findall(r'name="(q-\d+-2025-\d\d)" value="([^"]*)"', grid))
-    first, second = list(cells)[:2]
-    posted = {
-        "csrf_token": csrf_of(grid),
-        "year": "2025",
-        first: "777",
-        "o-" + first[2:]: cells[first],
-        second: "-5",
-        "o-" + second[2:]: cells[second],
-    }
+    client = web.as_role("carbon_manager")
+    posted, names = grid_post(client, 2026, {0: "777", 1: "-5"})  # 2026 has no verified batch yet
     refused = client.post("/emissions/data", data=posted)
     assert refused.status_code == 422 and 'data-issue-field="quantity"' in refused.text
-    assert re.search(rf'name="{first}" value="([^"]*)"', refused.text).group(1) == cells[first]  # not saved
-    posted[second] = "888"
+    assert re.search(rf'name="{names[0]}" value="([^"]*)"', refused.text).group(1) == ""  # not saved
+    posted[names[1]] = "888"
     saved = client.post("/emissions/data", data=posted)
     assert saved.status_code == 200 and 'id="data-saved"' in saved.text
-    assert re.search(rf'name="{first}" value="([^"]*)"', saved.text).group(1) == "777"
+    assert re.search(rf'name="{names[0]}" value="([^"]*)"', saved.text).group(1) == "777"
+
+
+def test_changing_a_reported_month_needs_a_reason_and_sends_the_batch_back(web):
+    def batch_state(period: str) -> str:
+        with web.db.engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT state, data FROM record WHERE workflow_key = 'carbon_data_batch'")
+            )
+            return next(
+                state
+                for state, data in rows
+                if (data if isinstance(data, dict) else json.loads(data))["period"] == period
+            )
+
+    assert batch_state("2025-01") == "reported"
+    staff = web.as_role("staff")
+    posted, _ = grid_post(staff, 2025, {0: "100"})
+    unexplained = staff.post("/emissions/data", data=posted)
+    assert unexplained.status_code == 422 and 'data-issue-field="reason"' in unexplained.text
+    not_allowed = staff.post("/emissions/data", data={**posted, "reason": "更正"})
+    assert not_allowed.status_code == 422 and "角色" in not_allowed.text  # reopening is the carbon manager's
+    manager = web.as_role("carbon_manager")
+    posted, _ = grid_post(manager, 2025, {0: "100"}, reason="1 月抄表读数录入错误，按原始记录更正")
+    saved = manager.post("/emissions/data", data=posted)
+    assert saved.status_code == 200 and 'id="data-saved"' in saved.text
+    assert batch_state("2025-01") == "collected"
+    with web.db.engine.connect() as connection:
+        reason = connection.execute(text("SELECT reason FROM audit_event WHERE action = 'reopen'")).scalar()
+    assert reason == "1 月抄表读数录入错误，按原始记录更正"
 
 
 def test_an_import_with_a_bad_row_imports_nothing_and_lists_row_and_column(web):

@@ -15,6 +15,7 @@ from engine.emissions.model import Category
 from engine.models import OrgUnit, Role
 from engine.models.emissions import EmissionBaseline, EmissionTarget
 from engine.services.emissions import (
+    DataIssue,
     EmissionsDataError,
     add_source,
     build_inventory,
@@ -28,10 +29,12 @@ from engine.services.emissions import (
     target_progress_for,
 )
 from engine.services.emissions_import import import_readings, import_template
-from engine.services.records import records_in_states
+from engine.services.records import fire_transition, records_in_states
+from engine.workflow.runner import TransitionRefused
 from web.deps import DatabaseDep, Member, OrgSession, Principal, RoleRequirement
+from web.routes.records import actor_ref
 from web.templating import render
-from workflows import DATA_BATCH_WORKFLOW, VERIFIED_BATCH_STATES
+from workflows import DATA_BATCH_WORKFLOW, REOPEN_TRIGGER, VERIFIED_BATCH_STATES
 
 router = APIRouter()
 DataEditor = Annotated[
@@ -230,6 +233,7 @@ async def save_grid(request: Request, principal: DataEditor, db: DatabaseDep) ->
         original = str(form.get(f"o-{source_id}-{period}") or "")
         if value.strip() != original.strip() and value.strip() != "":
             entries.append({"source_id": int(source_id), "period": period, "quantity": value.strip()})
+    reason = str(form.get("reason") or "").strip()
     issues, saved = [], 0
     try:
         with db.unit_of_work(org_id=principal.org.id) as uow:
@@ -237,6 +241,13 @@ async def save_grid(request: Request, principal: DataEditor, db: DatabaseDep) ->
                 record_readings(
                     uow.session, org_id=principal.org.id, actor=actor_of(principal), entries=entries
                 )
+            )
+            reopen_verified_batches(
+                uow.session,
+                request=request,
+                principal=principal,
+                periods={e["period"] for e in entries},
+                reason=reason,
             )
     except EmissionsDataError as error:
         issues = error.issues
@@ -255,6 +266,58 @@ async def save_grid(request: Request, principal: DataEditor, db: DatabaseDep) ->
         },
         status_code=422 if issues else 200,
     )
+
+
+def reopen_verified_batches(
+    session, *, request: Request, principal: Principal, periods: set[str], reason: str
+):
+    """8.6: data of a verified or reported month changes only with a reason, and its batch goes back to
+    collection (through the workflow, so roles, audit and separation of duties apply)."""
+    batches = [
+        record
+        for record in records_in_states(
+            session, workflow_key=DATA_BATCH_WORKFLOW, states=VERIFIED_BATCH_STATES
+        )
+        if record.data.get("period") in periods
+    ]
+    if not batches:
+        return
+    months = ", ".join(sorted(batch.data["period"] for batch in batches))
+    if not reason:
+        raise EmissionsDataError(
+            [
+                DataIssue(
+                    row=None,
+                    field="reason",
+                    message_zh=f"{months} 的数据已核验或已报送：修改须填写原因，数据批次将被退回重新核验",
+                    message_en=f"{months} is verified or reported: give a reason (the batch is sent back)",
+                )
+            ]
+        )
+    for batch in batches:
+        try:
+            fire_transition(
+                session,
+                catalog=request.app.state.catalog,
+                record_id=batch.id,
+                trigger=REOPEN_TRIGGER[batch.state],
+                actor=actor_ref(principal),
+                form_data={},
+                expected_version=batch.version,
+                comment=reason,
+                secret_key=request.app.state.secret_key,
+            )
+        except TransitionRefused as refused:
+            raise EmissionsDataError(
+                [
+                    DataIssue(
+                        row=None,
+                        field="reason",
+                        message_zh=f"{batch.number}：{refused.reason.zh}",
+                        message_en=f"{batch.number}: {refused.reason.en}",
+                    )
+                ]
+            ) from None
 
 
 @router.get("/emissions/import")
