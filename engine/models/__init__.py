@@ -11,6 +11,7 @@ from engine.models.emissions import (
     IngestIdempotency,
     InventorySnapshot,
     MeasuredParameter,
+    PerformanceParameter,
     ProductionOutput,
     ReadingBatch,
 )
@@ -19,6 +20,7 @@ from engine.models.records import NumberSequence, Record, RecordLink, Signature,
 from engine.models.tenancy import Organization, OrgUnit, OrgUnitKind, Product
 
 __all__ = [
+    "PerformanceParameter",
     "ActivityReading",
     "EmissionBaseline",
     "EmissionSource",

@@ -15,6 +15,7 @@ from engine.services.organizations import (
     create_organization,
     get_organization_by_slug,
 )
+from engine.services.performance import seed_demo_parameters
 from engine.services.users import create_user, get_user_by_email, grant_membership
 from engine.workflow.runner import ActorRef
 
@@ -328,4 +329,6 @@ def seed_demo(session: Session, *, catalog=None, secret_key: str = "") -> Organi
         seed_demo_records(session, catalog=catalog, org_id=org.id, secret_key=secret_key)
         seed_demo_batches(session, catalog=catalog, org_id=org.id, secret_key=secret_key)
     seed_demo_emissions(session, org_id=org.id, actor=SYSTEM)  # skips itself when sources exist
+    carbon_manager = get_user_by_email(session, email=DEMO_LOGINS[1].email)
+    seed_demo_parameters(session, org_id=org.id, actor=SYSTEM, owner_id=carbon_manager.id)
     return org

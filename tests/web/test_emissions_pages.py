@@ -182,3 +182,27 @@ def test_a_snapshot_takes_verified_months_only(web):
             connection.execute(text("SELECT count(*) FROM inventory_snapshot WHERE year = 2026")).scalar()
             == 0
         )
+
+
+def test_performance_parameters_at_four_levels_with_thresholds(web):
+    page = web.as_role("top_management").get("/emissions/parameters?year=2025")
+    assert page.status_code == 200
+    rows = dict(re.findall(r'data-parameter="([^"]+)" data-status="([a-z]+)"', page.text))
+    assert set(rows) == {"CPP-ENT-TOTAL", "CPP-ENT-CLK", "CPP-DEP-PROD", "CPP-FAC-KILN1", "CPP-PRD-CEM"}
+    assert "error" not in rows.values()
+    for level in ("企业", "部门", "设施", "产品"):
+        assert f"<td>{level}</td>" in page.text
+
+
+def test_a_formula_only_does_arithmetic_on_known_quantities():
+    from decimal import Decimal
+
+    import pytest
+
+    from engine.emissions.formula import FormulaError, evaluate
+
+    values = {"unit.KILN1": Decimal("1159757.99"), "production.CLK": Decimal("1400000")}
+    assert evaluate("unit.KILN1 / production.CLK", values) == Decimal("1159757.99") / Decimal("1400000")
+    for bad in ('__import__("os").system("id")', "unit.KILN1 ** 2", "unit.NOPE", "1 / 0", "lambda: 1"):
+        with pytest.raises(FormulaError):
+            evaluate(bad, values)

@@ -30,6 +30,7 @@ from engine.services.emissions import (
 )
 from engine.services.emissions_import import import_readings, import_template
 from engine.services.records import fire_transition, records_in_states
+from engine.services.users import list_members
 from engine.workflow.runner import TransitionRefused
 from web.deps import DatabaseDep, Member, OrgSession, Principal, RoleRequirement
 from web.routes.records import actor_ref
@@ -429,3 +430,15 @@ def ghg_report(principal: Member, session: OrgSession, year: int | None = None) 
         media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"},
     )
+
+
+@router.get("/emissions/parameters")
+def parameters_page(
+    request: Request, principal: Member, session: OrgSession, year: int | None = None
+) -> Response:
+    from engine.services.performance import evaluate_parameters
+
+    year = _year(year)
+    owners = {user.id: user.display_name for user, _ in list_members(session, org_id=principal.org.id)}
+    values = evaluate_parameters(session, org_id=principal.org.id, year=year)
+    return render(request, "emissions/parameters.html", {"year": year, "values": values, "owners": owners})
