@@ -17,6 +17,7 @@ from sqlalchemy import Connection, bindparam, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from engine.db import DriverStatement
 from engine.models.audit import GENESIS_HASH, AuditChainHead, AuditEvent
 from engine.models.base import utc_iso, utcnow
 
@@ -77,14 +78,16 @@ def ensure_chain_head(session: Session, *, org_id: int) -> None:
     session.execute(insert(_heads).values(org_id=org_id, last_seq=0, last_hash=GENESIS_HASH))
 
 
-# Built once: an append is three statements on the hot path of every change.
-_LOCK_HEAD = (
+# Built once and run on the driver's cursor: an append is three statements on the hot path of every change.
+_LOCK_HEAD = DriverStatement(
     select(_heads.c.last_seq, _heads.c.last_hash)
     .where(_heads.c.org_id == bindparam("org_id"))
     .with_for_update()
 )
-_INSERT_EVENT = insert(_events)
-_MOVE_HEAD = (
+_INSERT_EVENT = DriverStatement(
+    insert(_events).values({column.name: bindparam(column.name) for column in _events.columns})
+)
+_MOVE_HEAD = DriverStatement(
     update(_heads)
     .where(_heads.c.org_id == bindparam("head_org_id"))
     .values(last_seq=bindparam("last_seq"), last_hash=bindparam("last_hash"))
@@ -106,8 +109,8 @@ def append_event(
     signature_id: int | None = None,
 ) -> dict[str, Any]:
     """Append one event to the organization's chain in the session's transaction; returns its row."""
-    connection = session.connection()  # Core statements: the ORM adds nothing to these three
-    head = connection.execute(_LOCK_HEAD, {"org_id": org_id}).first()
+    connection = session.connection()
+    head = _LOCK_HEAD.first(connection, {"org_id": org_id})
     if head is None:
         raise LookupError(f"organization {org_id} has no audit chain head")
     row = {
@@ -126,8 +129,8 @@ def append_event(
     }
     payload = canonical_json({**row, "changes": dict(changes or {})})
     row.update(prev_hash=head.last_hash, hash=chain_hash(head.last_hash, payload), payload=payload)
-    connection.execute(_INSERT_EVENT, row)
-    connection.execute(_MOVE_HEAD, {"head_org_id": org_id, "last_seq": row["seq"], "last_hash": row["hash"]})
+    _INSERT_EVENT.execute(connection, row)
+    _MOVE_HEAD.execute(connection, {"head_org_id": org_id, "last_seq": row["seq"], "last_hash": row["hash"]})
     return row
 
 

@@ -5,14 +5,16 @@ switched off so that write transactions can start with ``BEGIN IMMEDIATE`` (a de
 later upgrades to a write lock fails with "database is locked" instead of waiting).
 """
 
+import sqlite3
+from collections import namedtuple
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlmodel import Session
 
 from engine.config import ConfigError, Settings
@@ -60,7 +62,11 @@ def _install_sqlite_pragmas(engine: Engine, *, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         is_write = connection.get_execution_options().get(WRITE_OPTION, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if is_write else "BEGIN")
+        begin = "BEGIN IMMEDIATE" if is_write else "BEGIN"
+        try:  # on the driver's connection: SQLAlchemy's statement machinery costs more than the BEGIN
+            connection.connection.driver_connection.execute(begin)
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(begin, (), exc, sqlite3.Error) from exc
 
 
 @dataclass
@@ -117,3 +123,80 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class DriverStatement:
+    """A Core statement compiled once per dialect and run on the driver's own cursor.
+
+    For the few statements on the hot path of every transition and audit append: SQLAlchemy's
+    per-execution work (cache key, execution context, result wrapping) costs several times the
+    statement itself. The column types' own bind and result processors still convert the values,
+    driver errors are still raised as SQLAlchemy's ``DBAPIError``, and the statement runs on the
+    session's connection, inside its transaction. Every bound parameter must be named (``bindparam``)
+    and given at execution; expanding (``IN``) parameters are not supported.
+    """
+
+    def __init__(self, statement: Any) -> None:
+        self.statement = statement
+        self._compiled: dict[tuple, _CompiledDriverStatement] = {}
+
+    def _for(self, dialect: Any) -> "_CompiledDriverStatement":
+        # What the compiled SQL depends on (a server version decides RETURNING on SQLite, say).
+        key = (dialect.name, dialect.driver, dialect.server_version_info)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = self._compiled[key] = _CompiledDriverStatement(self.statement, dialect)
+        return compiled
+
+    def execute(self, connection: Connection, parameters: dict[str, Any]) -> Any:
+        """The driver's cursor after executing (``rowcount``; rows through ``first``/``scalar``)."""
+        return self._for(connection.dialect).execute(connection, parameters)
+
+    def first(self, connection: Connection, parameters: dict[str, Any]) -> Any:
+        """The first row as a named tuple, converted by the column types, or None."""
+        compiled = self._for(connection.dialect)
+        row = compiled.execute(connection, parameters).fetchone()
+        return None if row is None else compiled.convert_row(row)
+
+    def scalar(self, connection: Connection, parameters: dict[str, Any]) -> Any:
+        row = self.first(connection, parameters)
+        return None if row is None else row[0]
+
+
+class _CompiledDriverStatement:
+    def __init__(self, statement: Any, dialect: Any) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = compiled.string
+        names = tuple(compiled.positiontup) if compiled.positional else tuple(compiled.binds)
+        self.positional = compiled.positional
+        expanding = [bind.key for bind in compiled.binds.values() if bind.expanding]
+        if expanding:
+            raise ValueError(f"expanding parameters are not supported: {expanding}")
+        self.conversions = tuple(
+            (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in names
+        )
+        columns = list(statement.selected_columns if statement.is_select else statement.exported_columns)
+        self.result_processors = [
+            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
+        ]
+        self.row_type = namedtuple("Row", [column.key for column in columns]) if columns else None
+        self.error = dialect.loaded_dbapi.Error
+
+    def execute(self, connection: Connection, parameters: dict[str, Any]) -> Any:
+        converted = [
+            (name, parameters[name] if convert is None else convert(parameters[name]))
+            for name, convert in self.conversions
+        ]
+        values = tuple(value for _, value in converted) if self.positional else dict(converted)
+        try:
+            cursor = connection.connection.driver_connection.cursor()
+            cursor.execute(self.sql, values)
+        except self.error as exc:
+            raise DBAPIError.instance(self.sql, values, exc, self.error) from exc
+        return cursor
+
+    def convert_row(self, row: tuple) -> Any:
+        return self.row_type._make(
+            value if processor is None else processor(value)
+            for value, processor in zip(row, self.result_processors, strict=True)
+        )

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from engine.audit import Actor, append_event, canonical_json, field_changes
+from engine.db import DriverStatement
 from engine.forms.references import reference_errors
 from engine.forms.spec import FormErrors, Text, clean_input, validate_form
 from engine.models import Record, Signature, Task
@@ -29,8 +30,8 @@ _records = Record.__table__
 _tasks = Task.__table__
 _signatures = Signature.__table__
 
-# Built once: these run on every transition.
-_UPDATE_RECORD = (
+# Built once and run on the driver's cursor: these run on every transition.
+_UPDATE_RECORD = DriverStatement(
     update(_records)
     .where(_records.c.id == bindparam("record_id"), _records.c.version == bindparam("expected_version"))
     .values(
@@ -40,15 +41,27 @@ _UPDATE_RECORD = (
         }
     )
 )
-_CLOSE_TASKS = (
+_CLOSE_TASKS = DriverStatement(
     update(_tasks)
     .where(_tasks.c.record_id == bindparam("task_record_id"), _tasks.c.closed_at.is_(None))
     .values(closed_at=bindparam("closed_at"))
 )
-_INSERT_TASK = insert(_tasks)
-_INSERT_SIGNATURE = insert(_signatures)
+_INSERT_TASK = DriverStatement(
+    insert(_tasks).values(
+        {
+            name: bindparam(name)
+            for name in ("org_id", "record_id", "state", "role", "assignee_id", "due_date", "opened_at")
+        }
+    )
+)
+_INSERT_SIGNATURE = DriverStatement(
+    insert(_signatures)
+    .values({column.name: bindparam(column.name) for column in _signatures.columns if column.name != "id"})
+    .returning(_signatures.c.id)
+)
 _LOAD_RECORD_ANY_ORG = select(_records).where(_records.c.id == bindparam("record_id"))
-_LOAD_RECORD = _LOAD_RECORD_ANY_ORG.where(_records.c.org_id == bindparam("org_id"))
+_LOAD_RECORD = DriverStatement(_LOAD_RECORD_ANY_ORG.where(_records.c.org_id == bindparam("org_id")))
+_LOAD_RECORD_ANY_ORG = DriverStatement(_LOAD_RECORD_ANY_ORG)
 
 
 def load_record_row(session: Session, *, record_id: int):
@@ -56,10 +69,10 @@ def load_record_row(session: Session, *, record_id: int):
     (the transition path reads it once and never needs an ORM object)."""
     org_id = session_org_id(session)
     if org_id is not None:
-        return session.connection().execute(_LOAD_RECORD, {"record_id": record_id, "org_id": org_id}).first()
+        return _LOAD_RECORD.first(session.connection(), {"record_id": record_id, "org_id": org_id})
     if not session.info.get(ALL_ORGS):
         raise TenantScopeError("record read without an organization scope")
-    return session.connection().execute(_LOAD_RECORD_ANY_ORG, {"record_id": record_id}).first()
+    return _LOAD_RECORD_ANY_ORG.first(session.connection(), {"record_id": record_id})
 
 
 def _forget_loaded_copy(session: Session, record_id: int) -> None:
@@ -363,9 +376,9 @@ def fire(
     )
     participants = {**record.participants, trigger: sorted({*record.participants.get(trigger, []), actor.id})}
     new_version = record.version + 1
-    connection = session.connection()  # Core on the hot path: the statements below are built once
-    changed = connection.execute(
-        _UPDATE_RECORD,
+    connection = session.connection()
+    changed = _UPDATE_RECORD.execute(
+        connection,
         {
             "record_id": record.id,
             "expected_version": expected_version,
@@ -411,7 +424,7 @@ def fire(
             signed_at=signed_at,
             content_hash=content_hash,
         )
-        signature_id = connection.execute(_INSERT_SIGNATURE, signature).inserted_primary_key[0]
+        signature_id = _INSERT_SIGNATURE.scalar(connection, signature)
 
     append_event(
         session,
@@ -426,10 +439,10 @@ def fire(
         reason=(comment or "").strip() or None,
         signature_id=signature_id,
     )
-    connection.execute(_CLOSE_TASKS, {"task_record_id": record.id, "closed_at": now})
+    _CLOSE_TASKS.execute(connection, {"task_record_id": record.id, "closed_at": now})
     if not dest.final:
-        connection.execute(
-            _INSERT_TASK,
+        _INSERT_TASK.execute(
+            connection,
             {
                 "org_id": record.org_id,
                 "record_id": record.id,
