@@ -17,7 +17,7 @@ from engine.db import Database
 from engine.migrate import schema_status
 from engine.workflow.catalog import WorkflowCatalog
 from web.deps import NotAuthenticated, PasswordChangeRequired, csrf_protect, request_context
-from web.routes import admin, api, audit_trail, auth, emissions, home, profile, records, records_api
+from web.routes import admin, api, audit_trail, auth, emissions, home, profile, records, records_api, targets
 from web.security import SecurityHeadersMiddleware
 from web.templating import render
 
@@ -61,7 +61,7 @@ def create_app(
     )
     app.add_middleware(SecurityHeadersMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (auth, home, profile, admin, audit_trail, records, api, records_api, emissions):
+    for module in (auth, home, profile, admin, audit_trail, records, api, records_api, emissions, targets):
         app.include_router(module.router)
     _add_probes(app, db)
     _add_error_handlers(app)

@@ -1547,6 +1547,65 @@ def set_production(
     )
 
 
+def attach_reading_evidence(
+    session: Session, *, org_id: int, actor: Actor, source_id: int, period: str, evidence_sha256: str
+) -> int:
+    """Point every reading of the source in the month at one evidence file (a meter print-out, an
+    invoice); audited. Returns how many readings now carry it."""
+    issues: list[DataIssue] = []
+    if get_source(session, org_id=org_id, source_id=source_id) is None:
+        issues.append(_issue("source_id", "排放源不存在", "the source does not exist in this organization"))
+    try:
+        year, month = parse_month(period)
+    except _Bad as bad:
+        issues.append(_issue("period", bad.zh, bad.en))
+    if issues:
+        raise EmissionsDataError(issues)
+    start = month_start(year, month)
+    end = month_start(year + (month == 12), month % 12 + 1)
+    in_month = (
+        (_reading_rows.c.org_id == org_id)
+        & (_reading_rows.c.source_id == source_id)
+        & (_reading_rows.c.period_start >= start)
+        & (_reading_rows.c.period_start < end)
+    )
+    connection = session.connection()
+    before = sorted(
+        {h for h in connection.execute(sa.select(_reading_rows.c.evidence_sha256).where(in_month)).scalars() if h}
+    )
+    changed = connection.execute(
+        sa.update(_reading_rows).where(in_month).values(evidence_sha256=evidence_sha256)
+    ).rowcount
+    label = f"{year:04d}-{month:02d}"
+    if not changed:
+        raise EmissionsDataError.single(
+            "period", zh=f"{label} 还没有该排放源的数据，请先录入", en=f"there is no data of the source for {label} yet"
+        )
+    append_event(
+        session,
+        org_id=org_id,
+        actor=actor,
+        subject_type="emission_source",
+        subject_id=source_id,
+        action="evidence_attached",
+        changes={"period": [None, label], "evidence_sha256": [before or None, evidence_sha256]},
+    )
+    return changed
+
+
+def evidence_of_months(session: Session, *, org_id: int, year: int) -> dict[tuple[int, str], str]:
+    """``{(source_id, YYYY-MM): evidence sha256}`` for the months of ``year`` that have evidence."""
+    rows = session.connection().execute(
+        sa.select(_reading_rows.c.source_id, _reading_rows.c.period_start, _reading_rows.c.evidence_sha256).where(
+            _reading_rows.c.org_id == org_id,
+            _reading_rows.c.evidence_sha256.is_not(None),
+            _reading_rows.c.period_start >= month_start(year, 1),
+            _reading_rows.c.period_start < month_start(year + 1, 1),
+        )
+    )
+    return {(source_id, period_label(start)): sha256 for source_id, start, sha256 in rows}
+
+
 @dataclass(frozen=True, slots=True)
 class ProductionTotal:
     product_id: int
@@ -2228,6 +2287,8 @@ def add_target(
         issues.append(
             _issue("target_year", "目标年必须晚于基准年", "the target year must be after the base year")
         )
+    if len(note or "") > 300:
+        issues.append(_issue("note", "说明不能超过 300 个字符", "the note is longer than 300 characters"))
     if kind == TargetKind.INTENSITY and product_id is None:
         issues.append(_issue("product_id", "强度目标需要指定产品", "an intensity target needs a product"))
     if (
@@ -2377,6 +2438,59 @@ def target_progress_for(
         )
     except CalcError as error:
         raise EmissionsDataError(_issue(i.field, i.message_zh, i.message_en) for i in error.issues) from None
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineStatus:
+    baseline: EmissionBaseline
+    evaluation: BaselineEvaluation | None
+    issues: tuple[DataIssue, ...] = ()  # why it cannot be evaluated (a year without data, say)
+
+
+@dataclass(frozen=True, slots=True)
+class TargetStatus:
+    target: EmissionTarget
+    progress: TargetProgress | None
+    issues: tuple[DataIssue, ...] = ()
+
+
+def baselines_overview(session: Session, *, org_id: int) -> list[BaselineStatus]:
+    """Every baseline of the organization, evaluated where its years have data."""
+    items = session.exec(
+        select(EmissionBaseline).where(EmissionBaseline.org_id == org_id).order_by(EmissionBaseline.id)
+    ).all()
+    result = []
+    for item in items:
+        try:
+            result.append(
+                BaselineStatus(item, evaluate_baseline(session, org_id=org_id, baseline_id=item.id))
+            )
+        except (EmissionsDataError, CalcError) as error:
+            result.append(BaselineStatus(item, None, _issues_of(error)))
+    return result
+
+
+def targets_overview(session: Session, *, org_id: int, current_year: int) -> list[TargetStatus]:
+    """Every target of the organization with its progress in ``current_year`` where that can be had."""
+    items = session.exec(
+        select(EmissionTarget).where(EmissionTarget.org_id == org_id).order_by(EmissionTarget.id)
+    ).all()
+    result = []
+    for item in items:
+        try:
+            progress = target_progress_for(
+                session, org_id=org_id, target_id=item.id, current_year=current_year
+            )
+            result.append(TargetStatus(item, progress))
+        except (EmissionsDataError, CalcError) as error:
+            result.append(TargetStatus(item, None, _issues_of(error)))
+    return result
+
+
+def _issues_of(error: EmissionsDataError | CalcError) -> tuple[DataIssue, ...]:
+    if isinstance(error, EmissionsDataError):
+        return error.issues
+    return tuple(_issue(i.field, i.message_zh, i.message_en) for i in error.issues)
 
 
 # ---------------------------------------------------------------- demo data

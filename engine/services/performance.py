@@ -3,15 +3,21 @@ inventory (emissions by category and by org unit, rolled up the unit tree) and p
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlmodel import Session, select
 
 from engine.audit import Actor, append_event
 from engine.emissions.formula import FormulaError, evaluate, names_in
-from engine.models import OrgUnit, PerformanceParameter
-from engine.services.emissions import EmissionsDataError, build_inventory, production_totals
+from engine.emissions.rounding import plain
+from engine.models import Membership, OrgUnit, PerformanceParameter, Product
+from engine.services.emissions import (
+    DataIssue,
+    EmissionsDataError,
+    build_inventory,
+    production_totals,
+)
 
 LEVELS = ("enterprise", "department", "facility", "product")
 
@@ -45,6 +51,46 @@ def quantities(session: Session, *, org_id: int, year: int) -> dict[str, Decimal
     return values
 
 
+_NAME_PREFIXES = ("category.", "unit.", "production.")
+_LEVEL_UNIT_KIND = {"department": "department", "facility": "facility"}
+
+
+def _formula_issues(formula: str) -> list[DataIssue]:
+    if not formula.strip():
+        return [DataIssue(None, "formula", "缺少公式", "the formula is missing")]
+    try:
+        names = names_in(formula)
+    except FormulaError as error:
+        return [DataIssue(None, "formula", error.message_zh, error.message_en)]
+    unknown = sorted(n for n in names if n != "total" and not n.startswith(_NAME_PREFIXES))
+    if unknown:
+        listed = "、".join(unknown)
+        return [
+            DataIssue(
+                None,
+                "formula",
+                f"公式中的名称无法识别：{listed}"
+                "（可用 total、category.类别、unit.单元代码、production.产品代码）",
+                f"unknown names in the formula: {', '.join(unknown)} "
+                "(use total, category.X, unit.CODE, production.CODE)",
+            )
+        ]
+    return []
+
+
+def _threshold(value: Decimal | str | None, field: str, issues: list[DataIssue]) -> Decimal | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        number = Decimal(str(value).strip().replace(",", ""))
+    except InvalidOperation:
+        number = None
+    if number is None or not number.is_finite():
+        issues.append(DataIssue(None, field, f"不是有效的数字：{value}", f"not a number: {value}"))
+        return None
+    return number
+
+
 def add_parameter(
     session: Session,
     *,
@@ -58,12 +104,89 @@ def add_parameter(
     org_unit_id: int | None = None,
     product_id: int | None = None,
     owner_id: int | None = None,
-    threshold_warn: Decimal | None = None,
-    threshold_alarm: Decimal | None = None,
+    threshold_warn: Decimal | str | None = None,
+    threshold_alarm: Decimal | str | None = None,
 ) -> PerformanceParameter:
+    """Define a CPP; every problem is reported at once (EmissionsDataError) and nothing is written."""
+    code, name, formula, unit = (str(v or "").strip() for v in (code, name, formula, unit))
+    issues: list[DataIssue] = []
+    for field, value, limit in (("code", code, 64), ("name", name, 200), ("unit", unit, 32)):
+        if not value:
+            issues.append(DataIssue(None, field, "此项必填", "this field is required"))
+        elif len(value) > limit:
+            issues.append(DataIssue(None, field, f"不能超过 {limit} 个字符", f"at most {limit} characters"))
+    if (
+        code
+        and session.exec(
+            select(PerformanceParameter.id).where(
+                PerformanceParameter.org_id == org_id, PerformanceParameter.code == code
+            )
+        ).first()
+    ):
+        issues.append(DataIssue(None, "code", f"代码 {code} 已被使用", f"the code {code} is already used"))
     if level not in LEVELS:
-        raise FormulaError(f"层级应为 {'、'.join(LEVELS)} 之一", f"level must be one of {', '.join(LEVELS)}")
-    names_in(formula)  # syntax is checked now; names are checked against each year's data
+        issues.append(
+            DataIssue(
+                None,
+                "level",
+                f"层级应为 {'、'.join(LEVELS)} 之一",
+                f"level must be one of {', '.join(LEVELS)}",
+            )
+        )
+    issues += _formula_issues(formula)
+    if level in _LEVEL_UNIT_KIND:
+        unit_row = (
+            session.exec(select(OrgUnit).where(OrgUnit.org_id == org_id, OrgUnit.id == org_unit_id)).first()
+            if org_unit_id is not None
+            else None
+        )
+        if unit_row is None:
+            issues.append(
+                DataIssue(
+                    None,
+                    "org_unit_id",
+                    "部门级和设施级参数需要选择本组织的单元",
+                    "choose a unit of the organization",
+                )
+            )
+        elif unit_row.kind != _LEVEL_UNIT_KIND[level]:
+            issues.append(
+                DataIssue(
+                    None,
+                    "org_unit_id",
+                    f"所选单元“{unit_row.name}”不是{'部门' if level == 'department' else '设施'}",
+                    f"the unit “{unit_row.name}” is not a {level}",
+                )
+            )
+    elif org_unit_id is not None:
+        org_unit_id = None  # enterprise and product parameters belong to no unit
+    if level == "product":
+        if (
+            product_id is None
+            or not session.exec(
+                select(Product.id).where(Product.org_id == org_id, Product.id == product_id)
+            ).first()
+        ):
+            issues.append(DataIssue(None, "product_id", "产品级参数需要选择本组织的产品", "choose a product"))
+    else:
+        product_id = None
+    if (
+        owner_id is not None
+        and not session.exec(
+            select(Membership.id).where(Membership.org_id == org_id, Membership.user_id == owner_id)
+        ).first()
+    ):
+        issues.append(DataIssue(None, "owner_id", "负责人不是本组织成员", "the owner is not a member"))
+    warn = _threshold(threshold_warn, "threshold_warn", issues)
+    alarm = _threshold(threshold_alarm, "threshold_alarm", issues)
+    if warn is not None and alarm is not None and alarm < warn:
+        issues.append(
+            DataIssue(
+                None, "threshold_alarm", "报警值不能低于预警值", "the alarm threshold is below the warning"
+            )
+        )
+    if issues:
+        raise EmissionsDataError(issues)
     parameter = PerformanceParameter(
         org_id=org_id,
         code=code,
@@ -74,12 +197,23 @@ def add_parameter(
         org_unit_id=org_unit_id,
         product_id=product_id,
         owner_id=owner_id,
-        threshold_warn=threshold_warn,
-        threshold_alarm=threshold_alarm,
+        threshold_warn=warn,
+        threshold_alarm=alarm,
     )
     session.add(parameter)
     session.flush()
-    fields = {"code": code, "name": name, "level": level, "formula": formula, "unit": unit}
+    fields = {
+        "code": code,
+        "name": name,
+        "level": level,
+        "formula": formula,
+        "unit": unit,
+        "org_unit_id": org_unit_id,
+        "product_id": product_id,
+        "owner_id": owner_id,
+        "threshold_warn": None if warn is None else plain(warn),
+        "threshold_alarm": None if alarm is None else plain(alarm),
+    }
     append_event(
         session,
         org_id=org_id,
@@ -87,7 +221,7 @@ def add_parameter(
         subject_type="performance_parameter",
         subject_id=parameter.id,
         action="created",
-        changes={key: [None, value] for key, value in fields.items()},
+        changes={key: [None, value] for key, value in fields.items() if value is not None},
     )
     return parameter
 
@@ -151,7 +285,7 @@ DEMO_PARAMETERS = (
         "CPP-PRD-CEM",
         "吨水泥碳排放强度",
         "product",
-        None,
+        "PO425",
         "total / (production.PO425 + production.PC325R)",
         "tCO2e/t",
         None,
@@ -164,6 +298,7 @@ def seed_demo_parameters(session: Session, *, org_id: int, actor: Actor, owner_i
     if session.exec(select(PerformanceParameter.id).where(PerformanceParameter.org_id == org_id)).first():
         return
     units = {u.code: u.id for u in session.exec(select(OrgUnit).where(OrgUnit.org_id == org_id)).all()}
+    products = {p.code: p.id for p in session.exec(select(Product).where(Product.org_id == org_id)).all()}
     for code, name, level, unit_code, formula, unit, warn, alarm in DEMO_PARAMETERS:
         add_parameter(
             session,
@@ -175,6 +310,7 @@ def seed_demo_parameters(session: Session, *, org_id: int, actor: Actor, owner_i
             formula=formula,
             unit=unit,
             org_unit_id=units.get(unit_code),
+            product_id=products.get(unit_code),
             owner_id=owner_id,
             threshold_warn=Decimal(warn) if warn else None,
             threshold_alarm=Decimal(alarm) if alarm else None,

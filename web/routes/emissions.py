@@ -13,24 +13,22 @@ from engine.audit import Actor
 from engine.emissions.errors import CalcError
 from engine.emissions.model import Category
 from engine.models import OrgUnit, Role
-from engine.models.emissions import EmissionBaseline, EmissionTarget
 from engine.services.emissions import (
     DataIssue,
     EmissionsDataError,
     add_source,
+    baselines_overview,
     build_inventory,
-    evaluate_baseline,
     freeze_snapshot,
     ingest_readings,
     list_snapshots,
     list_sources,
     monthly_totals,
     record_readings,
-    target_progress_for,
+    targets_overview,
 )
 from engine.services.emissions_import import import_readings, import_template
 from engine.services.records import fire_transition, records_in_states
-from engine.services.users import list_members
 from engine.workflow.runner import TransitionRefused
 from web.deps import DatabaseDep, Member, OrgSession, Principal, RoleRequirement
 from web.routes.records import actor_ref
@@ -50,7 +48,7 @@ def actor_of(principal: Principal) -> Actor:
     return Actor(principal.user_id, principal.display_name)
 
 
-def _year(year: int | None) -> int:
+def reporting_year(year: int | None) -> int:
     return year or date.today().year - 1  # the last complete year is what gets reported
 
 
@@ -58,39 +56,34 @@ def _year(year: int | None) -> int:
 def inventory_page(
     request: Request, principal: Member, session: OrgSession, year: int | None = None
 ) -> Response:
-    year = _year(year)
+    year = reporting_year(year)
     org_id = principal.org.id
     try:
         result = build_inventory(session, org_id=org_id, year=year)
         inventory, problem = result.json, None
     except (EmissionsDataError, CalcError) as error:
         inventory, problem = None, error
-    baselines = session.exec(select(EmissionBaseline).where(EmissionBaseline.org_id == org_id)).all()
-    targets = session.exec(select(EmissionTarget).where(EmissionTarget.org_id == org_id)).all()
-    baseline_values = [(b, evaluate_baseline(session, org_id=org_id, baseline_id=b.id)) for b in baselines]
-    progress = []
-    for target in targets:
-        try:
-            progress.append(
-                (target, target_progress_for(session, org_id=org_id, target_id=target.id, current_year=year))
-            )
-        except (EmissionsDataError, CalcError):
-            progress.append((target, None))
+    baselines = baselines_overview(session, org_id=org_id)
+    targets = targets_overview(session, org_id=org_id, current_year=year)
     chart = None
     if inventory:
         chart = {
             "categories": {k: float(v) for k, v in inventory["by_category"].items()},
             "facilities": {k: float(v) for k, v in inventory["by_org_unit"].items()},
             "months": {k: float(v) for k, v in inventory["by_period"].items()},
-            "baselines": [{"name": b.name, "value": float(v.baseline.value)} for b, v in baseline_values],
+            "baselines": [
+                {"name": b.baseline.name, "value": float(b.evaluation.baseline.value)}
+                for b in baselines
+                if b.evaluation
+            ],
         }
     context = {
         "year": year,
         "inventory": inventory,
         "problem": problem,
         "chart": chart,
-        "baselines": baseline_values,
-        "progress": progress,
+        "baselines": baselines,
+        "targets": targets,
         "snapshots": list_snapshots(session, org_id=org_id, year=year),
         "unverified": unverified_months(session, year=year),
         "may_freeze": principal.has_any(frozenset({"admin", "carbon_manager"})),
@@ -205,7 +198,7 @@ def _grid(session, org_id: int, year: int) -> tuple[list, dict[tuple[int, str], 
 
 @router.get("/emissions/data")
 def data_grid(request: Request, principal: Member, session: OrgSession, year: int | None = None) -> Response:
-    year = _year(year)
+    year = reporting_year(year)
     sources, totals, months = _grid(session, principal.org.id, year)
     return render(
         request,
@@ -395,7 +388,7 @@ def ghg_report(principal: Member, session: OrgSession, year: int | None = None) 
     from engine.models import Organization
     from engine.reports.ghg_report import ghg_report_docx
 
-    year = _year(year)
+    year = reporting_year(year)
     org_id = principal.org.id
     snapshots = list_snapshots(session, org_id=org_id, year=year)
     try:
@@ -430,15 +423,3 @@ def ghg_report(principal: Member, session: OrgSession, year: int | None = None) 
         media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"},
     )
-
-
-@router.get("/emissions/parameters")
-def parameters_page(
-    request: Request, principal: Member, session: OrgSession, year: int | None = None
-) -> Response:
-    from engine.services.performance import evaluate_parameters
-
-    year = _year(year)
-    owners = {user.id: user.display_name for user, _ in list_members(session, org_id=principal.org.id)}
-    values = evaluate_parameters(session, org_id=principal.org.id, year=year)
-    return render(request, "emissions/parameters.html", {"year": year, "values": values, "owners": owners})

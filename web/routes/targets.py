@@ -1,0 +1,242 @@
+"""Planning pages of 6.3: baselines and reduction targets, and the definitions of carbon performance
+parameters. Every form says what is wrong, field by field (and row by row), and saves nothing then."""
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlmodel import select
+
+from engine.models import OrgUnit, Product
+from engine.services.emissions import (
+    DataIssue,
+    EmissionsDataError,
+    add_baseline,
+    add_target,
+    baselines_overview,
+    targets_overview,
+)
+from engine.services.performance import LEVELS, add_parameter, evaluate_parameters
+from engine.services.users import list_members
+from web.deps import DatabaseDep, Member, OrgSession
+from web.routes.emissions import CarbonManager, actor_of, reporting_year
+from web.templating import render
+
+router = APIRouter()
+BASELINE_PERIOD_ROWS = 5
+BASELINE_ADJUSTMENT_ROWS = 3
+TARGET_FIELDS = ("kind", "base_year", "target_year", "reduction_pct", "product_id", "note")
+PARAMETER_FIELDS = (
+    "code",
+    "name",
+    "level",
+    "formula",
+    "unit",
+    "org_unit_id",
+    "product_id",
+    "owner_id",
+    "threshold_warn",
+    "threshold_alarm",
+)
+
+
+def _text(form, name: str) -> str:
+    return str(form.get(name) or "").strip()
+
+
+def _whole_number(value: str, field: str, issues: list[DataIssue], *, row: int | None = None) -> Any:
+    """An int, or the text back (the service names it) with an issue for a value that is not one."""
+    try:
+        return int(value)
+    except ValueError:
+        issues.append(DataIssue(row, field, f"应为整数：“{value}”", f"must be a whole number: '{value}'"))
+        return value
+
+
+def _optional_id(value: str, field: str, issues: list[DataIssue]) -> int | None:
+    number = _whole_number(value, field, issues) if value else None
+    return number if isinstance(number, int) else None
+
+
+def _save(db, principal, parse_issues: list[DataIssue], save) -> EmissionsDataError | None:
+    """Run ``save`` in one unit of work; every problem (the form's parsing and the service's checks,
+    one per field) comes back together, and then nothing is written."""
+    try:
+        with db.unit_of_work(org_id=principal.org.id) as uow:
+            try:
+                save(uow.session)
+                service_issues: tuple[DataIssue, ...] = ()
+            except EmissionsDataError as error:
+                service_issues = error.issues
+            reported = {(issue.row, issue.field) for issue in parse_issues}
+            problems = parse_issues + [i for i in service_issues if (i.row, i.field) not in reported]
+            if problems:
+                raise EmissionsDataError(problems)
+    except EmissionsDataError as error:
+        return error
+    return None
+
+
+def _products(session) -> list[Product]:
+    return list(session.exec(select(Product).order_by(Product.code)).all())
+
+
+# ---------------------------------------------------------------- baselines and targets
+
+
+def _targets_context(session, principal, *, year: int, issues=(), values=None, failed=None) -> dict:
+    org_id = principal.org.id
+    return {
+        "year": year,
+        "baselines": baselines_overview(session, org_id=org_id),
+        "targets": targets_overview(session, org_id=org_id, current_year=year),
+        "products": _products(session),
+        "period_rows": range(1, BASELINE_PERIOD_ROWS + 1),
+        "adjustment_rows": range(1, BASELINE_ADJUSTMENT_ROWS + 1),
+        "may_edit": principal.has_any(frozenset({"admin", "carbon_manager"})),
+        "issues": issues,
+        "values": values or {},
+        "failed": failed,  # which form the issues belong to: "baseline" or "target"
+    }
+
+
+@router.get("/emissions/targets")
+def targets_page(
+    request: Request, principal: Member, session: OrgSession, year: int | None = None
+) -> Response:
+    context = _targets_context(session, principal, year=reporting_year(year))
+    return render(request, "emissions/targets.html", context)
+
+
+@router.post("/emissions/baselines")
+async def create_baseline(request: Request, principal: CarbonManager, db: DatabaseDep) -> Response:
+    form = await request.form()
+    values = {key: _text(form, key) for key in form if key != "csrf_token"}
+    issues: list[DataIssue] = []
+    periods = []
+    for row in range(1, BASELINE_PERIOD_ROWS + 1):
+        year, weight = values.get(f"year-{row}", ""), values.get(f"weight-{row}", "")
+        if not year and not weight:
+            continue
+        period: dict[str, Any] = {"year": _whole_number(year, "year", issues, row=row) if year else None}
+        if weight:
+            period["weight"] = weight
+        periods.append(period)
+    adjustments = [
+        {"reason": values.get(f"reason-{row}", ""), "delta_tco2e": values.get(f"delta-{row}", "")}
+        for row in range(1, BASELINE_ADJUSTMENT_ROWS + 1)
+        if values.get(f"reason-{row}") or values.get(f"delta-{row}")
+    ]
+    error = _save(
+        db,
+        principal,
+        issues,
+        lambda session: add_baseline(
+            session,
+            org_id=principal.org.id,
+            actor=actor_of(principal),
+            name=values.get("name", ""),
+            periods=periods,
+            adjustments=adjustments,
+        ),
+    )
+    if error:
+        return _refused(request, principal, db, error, values, failed="baseline")
+    return RedirectResponse("/emissions/targets", status_code=303)
+
+
+@router.post("/emissions/targets")
+async def create_target(request: Request, principal: CarbonManager, db: DatabaseDep) -> Response:
+    form = await request.form()
+    values = {key: _text(form, key) for key in TARGET_FIELDS}
+    issues: list[DataIssue] = []
+    base_year = _whole_number(values["base_year"], "base_year", issues)
+    target_year = _whole_number(values["target_year"], "target_year", issues)
+    product_id = _optional_id(values["product_id"], "product_id", issues)
+    error = _save(
+        db,
+        principal,
+        issues,
+        lambda session: add_target(
+            session,
+            org_id=principal.org.id,
+            actor=actor_of(principal),
+            kind=values["kind"],
+            base_year=base_year,
+            target_year=target_year,
+            reduction_pct=values["reduction_pct"],
+            product_id=product_id,
+            note=values["note"],
+        ),
+    )
+    if error:
+        return _refused(request, principal, db, error, values, failed="target")
+    return RedirectResponse("/emissions/targets", status_code=303)
+
+
+def _refused(request, principal, db, error: EmissionsDataError, values: dict, *, failed: str) -> Response:
+    with db.read_session(org_id=principal.org.id) as session:
+        context = _targets_context(
+            session, principal, year=reporting_year(None), issues=error.issues, values=values, failed=failed
+        )
+        return render(request, "emissions/targets.html", context, status_code=422)
+
+
+# ---------------------------------------------------------------- carbon performance parameters
+
+
+def _parameters_context(session, principal, *, year: int, issues=(), values=None) -> dict:
+    org_id = principal.org.id
+    members = list_members(session, org_id=org_id)
+    return {
+        "year": year,
+        "values": evaluate_parameters(session, org_id=org_id, year=year),
+        "owners": {user.id: user.display_name for user, _ in members},
+        "levels": LEVELS,
+        "units": list(session.exec(select(OrgUnit).order_by(OrgUnit.code)).all()),
+        "products": _products(session),
+        "may_edit": principal.has_any(frozenset({"admin", "carbon_manager"})),
+        "issues": issues,
+        "form": values or {},
+    }
+
+
+@router.get("/emissions/parameters")
+def parameters_page(
+    request: Request, principal: Member, session: OrgSession, year: int | None = None
+) -> Response:
+    context = _parameters_context(session, principal, year=reporting_year(year))
+    return render(request, "emissions/parameters.html", context)
+
+
+@router.post("/emissions/parameters")
+async def create_parameter(request: Request, principal: CarbonManager, db: DatabaseDep) -> Response:
+    form = await request.form()
+    values = {key: _text(form, key) for key in PARAMETER_FIELDS}
+    issues: list[DataIssue] = []
+    ids = {key: _optional_id(values[key], key, issues) for key in ("org_unit_id", "product_id", "owner_id")}
+    error = _save(
+        db,
+        principal,
+        issues,
+        lambda session: add_parameter(
+            session,
+            org_id=principal.org.id,
+            actor=actor_of(principal),
+            code=values["code"],
+            name=values["name"],
+            level=values["level"],
+            formula=values["formula"],
+            unit=values["unit"],
+            threshold_warn=values["threshold_warn"] or None,
+            threshold_alarm=values["threshold_alarm"] or None,
+            **ids,
+        ),
+    )
+    if error:
+        with db.read_session(org_id=principal.org.id) as session:
+            context = _parameters_context(
+                session, principal, year=reporting_year(None), issues=error.issues, values=values
+            )
+            return render(request, "emissions/parameters.html", context, status_code=422)
+    return RedirectResponse("/emissions/parameters", status_code=303)
