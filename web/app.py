@@ -17,7 +17,19 @@ from engine.db import Database
 from engine.migrate import schema_status
 from engine.workflow.catalog import WorkflowCatalog
 from web.deps import NotAuthenticated, PasswordChangeRequired, csrf_protect, request_context
-from web.routes import admin, api, audit_trail, auth, emissions, home, profile, records, records_api, targets
+from web.routes import (
+    admin,
+    api,
+    audit_trail,
+    auth,
+    emissions,
+    emissions_inputs,
+    home,
+    profile,
+    records,
+    records_api,
+    targets,
+)
 from web.security import SecurityHeadersMiddleware
 from web.templating import render
 
@@ -59,9 +71,15 @@ def create_app(
         (w.key, w.spec.title, w.spec.clause)
         for w in sorted(catalog.current.values(), key=lambda w: w.spec.clause)
     )
-    app.add_middleware(SecurityHeadersMiddleware)
+    modules = (auth, home, profile, admin, audit_trail, records, api, records_api, emissions, targets)
+    modules += (emissions_inputs,)
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        upload_paths=frozenset(path for module in modules for path in getattr(module, "UPLOAD_PATHS", ())),
+        max_upload_bytes=settings.evidence_max_bytes,
+    )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (auth, home, profile, admin, audit_trail, records, api, records_api, emissions, targets):
+    for module in modules:
         app.include_router(module.router)
     _add_probes(app, db)
     _add_error_handlers(app)

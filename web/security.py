@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request
 
-MAX_BODY_BYTES = 2 * 1024 * 1024  # forms and JSON; evidence uploads get their own limit later
+MAX_BODY_BYTES = 2 * 1024 * 1024  # forms and JSON; the upload paths get the evidence limit
+MULTIPART_OVERHEAD = 64 * 1024  # the other fields and boundaries of an upload form
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 ANON_CSRF_COOKIE = "tanguan_csrf"
@@ -19,15 +20,17 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 INLINE_STYLE_FLAG = b"x-csp-allow-inline-style"  # set by the one page that needs it (Mermaid's SVG styles)
+SANDBOX_FLAG = b"x-csp-sandbox"  # set by downloads of uploaded files: the policy gains ``sandbox``
 
 
-def content_security_policy(nonce: str, *, inline_styles: bool = False) -> str:
+def content_security_policy(nonce: str, *, inline_styles: bool = False, sandbox: bool = False) -> str:
     style = "'self' 'unsafe-inline'" if inline_styles else "'self'"
     return (
         "default-src 'self'; "
         f"script-src 'self' 'nonce-{nonce}'; "
         f"style-src {style}; img-src 'self' data:; font-src 'self'; connect-src 'self'; "
         "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+        + ("; sandbox" if sandbox else "")
     )
 
 
@@ -41,9 +44,18 @@ STATIC_HEADERS = [
 
 
 class SecurityHeadersMiddleware:
-    def __init__(self, app, *, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self,
+        app,
+        *,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        upload_paths: frozenset[str] = frozenset(),
+        max_upload_bytes: int = MAX_BODY_BYTES,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.upload_paths = upload_paths
+        self.max_upload_bytes = max_upload_bytes + MULTIPART_OVERHEAD
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -56,23 +68,26 @@ class SecurityHeadersMiddleware:
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
                 original = message.get("headers", [])
-                inline_styles = any(k.lower() == INLINE_STYLE_FLAG for k, _ in original)
+                flags = {k.lower() for k, _ in original if k.lower() in (INLINE_STYLE_FLAG, SANDBOX_FLAG)}
                 headers = [
                     (k, v)
                     for k, v in original
-                    if k.lower() not in (b"content-security-policy", INLINE_STYLE_FLAG)
+                    if k.lower() not in (b"content-security-policy", INLINE_STYLE_FLAG, SANDBOX_FLAG)
                 ]
                 headers += STATIC_HEADERS
-                policy = content_security_policy(nonce, inline_styles=inline_styles)
+                policy = content_security_policy(
+                    nonce, inline_styles=INLINE_STYLE_FLAG in flags, sandbox=SANDBOX_FLAG in flags
+                )
                 headers.append((b"content-security-policy", policy.encode()))
                 if not is_static:
                     headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers
             await send(message)
 
+        limit = self.max_upload_bytes if scope["path"] in self.upload_paths else self.max_body_bytes
         declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
-            await _too_large(send_with_headers, self.max_body_bytes)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _too_large(send_with_headers, limit)
             return
         received = 0
 
@@ -81,7 +96,7 @@ class SecurityHeadersMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > limit:
                     raise HTTPException(413, "request body too large")
             return message
 

@@ -15,11 +15,13 @@ from engine.models.emissions import (
     ProductionOutput,
     ReadingBatch,
 )
+from engine.models.evidence import EvidenceFile
 from engine.models.identity import Membership, Role, User
 from engine.models.records import NumberSequence, Record, RecordLink, Signature, Task, WorkflowDefinition
 from engine.models.tenancy import Organization, OrgUnit, OrgUnitKind, Product
 
 __all__ = [
+    "EvidenceFile",
     "PerformanceParameter",
     "ActivityReading",
     "EmissionBaseline",

@@ -1571,7 +1571,11 @@ def attach_reading_evidence(
     )
     connection = session.connection()
     before = sorted(
-        {h for h in connection.execute(sa.select(_reading_rows.c.evidence_sha256).where(in_month)).scalars() if h}
+        {
+            h
+            for h in connection.execute(sa.select(_reading_rows.c.evidence_sha256).where(in_month)).scalars()
+            if h
+        }
     )
     changed = connection.execute(
         sa.update(_reading_rows).where(in_month).values(evidence_sha256=evidence_sha256)
@@ -1579,7 +1583,9 @@ def attach_reading_evidence(
     label = f"{year:04d}-{month:02d}"
     if not changed:
         raise EmissionsDataError.single(
-            "period", zh=f"{label} 还没有该排放源的数据，请先录入", en=f"there is no data of the source for {label} yet"
+            "period",
+            zh=f"{label} 还没有该排放源的数据，请先录入",
+            en=f"there is no data of the source for {label} yet",
         )
     append_event(
         session,
@@ -1596,7 +1602,9 @@ def attach_reading_evidence(
 def evidence_of_months(session: Session, *, org_id: int, year: int) -> dict[tuple[int, str], str]:
     """``{(source_id, YYYY-MM): evidence sha256}`` for the months of ``year`` that have evidence."""
     rows = session.connection().execute(
-        sa.select(_reading_rows.c.source_id, _reading_rows.c.period_start, _reading_rows.c.evidence_sha256).where(
+        sa.select(
+            _reading_rows.c.source_id, _reading_rows.c.period_start, _reading_rows.c.evidence_sha256
+        ).where(
             _reading_rows.c.org_id == org_id,
             _reading_rows.c.evidence_sha256.is_not(None),
             _reading_rows.c.period_start >= month_start(year, 1),

@@ -4,10 +4,12 @@ and the route × role × tenant authorization matrix."""
 import pytest
 from sqlalchemy import text
 
+from engine.audit import SYSTEM
+from engine.services.evidence import store_evidence
 from tests.web.conftest import ALL_ROLES, CATALOG, OTHER_ORG_ADMIN, OTHER_PASSWORD, csrf_of
 from tests.web.routes import route_rules
 
-OBJECT_PARAMS = {"user_id", "record_id"}
+OBJECT_PARAMS = {"user_id", "record_id", "evidence_id"}
 
 
 def demo_object_ids(web) -> dict[str, int]:
@@ -17,12 +19,26 @@ def demo_object_ids(web) -> dict[str, int]:
         admin_id = connection.execute(
             text("SELECT id FROM user_account WHERE email = 'admin@xiangfeng.example'")
         ).scalar()
+        demo_org_id = connection.execute(
+            text("SELECT id FROM organization WHERE slug = 'xiangfeng-cement'")
+        ).scalar()
         reported_nc = connection.execute(
             text("SELECT id FROM record WHERE state = 'reported' AND workflow_key = 'nonconformity'")
         ).scalar()
+    with web.db.unit_of_work(org_id=demo_org_id) as uow:
+        evidence_id = store_evidence(
+            uow.session,
+            org_id=demo_org_id,
+            actor=SYSTEM,
+            evidence_dir=web.settings.evidence_dir,
+            filename="电表抄表单.csv",
+            chunks=[b"meter,kWh\nM-01,1200\n"],
+            max_bytes=web.settings.evidence_max_bytes,
+        ).id
     return {
         "user_id": admin_id,
         "record_id": reported_nc,
+        "evidence_id": evidence_id,
         "workflow_key": "nonconformity",
         "trigger": "assess",
     }
@@ -109,13 +125,18 @@ def test_every_response_carries_the_security_headers(web):
             csp = response.headers["content-security-policy"]
             for directive in ("object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'", "'nonce-"):
                 assert directive in csp, (rule.path, directive)
-            directives = dict(part.strip().split(" ", 1) for part in csp.split(";") if part.strip())
+            # A directive is a name and its value; ``sandbox`` (on downloads of uploaded files) has none.
+            directives = dict(
+                (part.strip().split(" ", 1) + [""])[:2] for part in csp.split(";") if part.strip()
+            )
             assert "unsafe-eval" not in csp and "unsafe-inline" not in directives["script-src"]
             # Mermaid's SVG carries style elements: inline styles (never scripts) on the diagram page only.
             assert "unsafe-inline" not in directives["style-src"] or rule.path.endswith("/diagram")
             for name, value in REQUIRED_HEADERS.items():
                 assert response.headers[name] == value, (rule.path, name)
             assert response.headers["cache-control"] == "no-store"
+            if rule.path.startswith("/evidence/") and response.status_code == 200:
+                assert "sandbox" in directives and "attachment;" in response.headers["content-disposition"]
             checked += 1
     assert checked >= 20
 

@@ -19,6 +19,7 @@ from engine.services.emissions import (
     add_source,
     baselines_overview,
     build_inventory,
+    evidence_of_months,
     freeze_snapshot,
     ingest_readings,
     list_snapshots,
@@ -28,6 +29,7 @@ from engine.services.emissions import (
     targets_overview,
 )
 from engine.services.emissions_import import import_readings, import_template
+from engine.services.evidence import evidence_by_hash
 from engine.services.records import fire_transition, records_in_states
 from engine.workflow.runner import TransitionRefused
 from web.deps import DatabaseDep, Member, OrgSession, Principal, RoleRequirement
@@ -41,6 +43,7 @@ DataEditor = Annotated[
 ]
 CarbonManager = Annotated[Principal, Depends(RoleRequirement(Role.admin, Role.carbon_manager))]
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+UPLOAD_PATHS = ("/emissions/import",)
 CATEGORIES = tuple(category.value for category in Category)
 
 
@@ -196,10 +199,12 @@ def _grid(session, org_id: int, year: int) -> tuple[list, dict[tuple[int, str], 
     return sources, totals, months
 
 
-@router.get("/emissions/data")
-def data_grid(request: Request, principal: Member, session: OrgSession, year: int | None = None) -> Response:
-    year = reporting_year(year)
+def data_grid_response(
+    request: Request, session, principal: Principal, *, year: int, issues=(), saved=None, status_code=200
+) -> Response:
     sources, totals, months = _grid(session, principal.org.id, year)
+    evidence_hashes = evidence_of_months(session, org_id=principal.org.id, year=year)
+    files = evidence_by_hash(session, org_id=principal.org.id, hashes=evidence_hashes.values())
     return render(
         request,
         "emissions/data.html",
@@ -208,10 +213,17 @@ def data_grid(request: Request, principal: Member, session: OrgSession, year: in
             "sources": sources,
             "totals": totals,
             "months": months,
-            "issues": [],
-            "saved": None,
+            "evidence": {cell: files[sha] for cell, sha in evidence_hashes.items() if sha in files},
+            "issues": issues,
+            "saved": saved,
         },
+        status_code=status_code,
     )
+
+
+@router.get("/emissions/data")
+def data_grid(request: Request, principal: Member, session: OrgSession, year: int | None = None) -> Response:
+    return data_grid_response(request, session, principal, year=reporting_year(year))
 
 
 @router.post("/emissions/data")
@@ -246,20 +258,15 @@ async def save_grid(request: Request, principal: DataEditor, db: DatabaseDep) ->
     except EmissionsDataError as error:
         issues = error.issues
     with db.read_session(org_id=principal.org.id) as session:
-        sources, totals, months = _grid(session, principal.org.id, year)
-    return render(
-        request,
-        "emissions/data.html",
-        {
-            "year": year,
-            "sources": sources,
-            "totals": totals,
-            "months": months,
-            "issues": issues,
-            "saved": None if issues else saved,
-        },
-        status_code=422 if issues else 200,
-    )
+        return data_grid_response(
+            request,
+            session,
+            principal,
+            year=year,
+            issues=issues,
+            saved=None if issues else saved,
+            status_code=422 if issues else 200,
+        )
 
 
 def reopen_verified_batches(

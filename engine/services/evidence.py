@@ -1,0 +1,252 @@
+"""Evidence files: uploaded once, stored by their SHA-256, checked again whenever they are read.
+
+The stored path comes from the hash, never from the user's file name. An upload is refused before it is
+kept when it is too large, of a type not on the allow-list, not what its extension says (magic bytes),
+or a zip container (docx, xlsx) that would unpack to too much. The bytes are written (and fsynced) before
+the row is committed, so a committed row always has its file; a rolled-back upload can leave an
+unreferenced file, which ``orphan_files`` lists for removal.
+"""
+
+import hashlib
+import os
+import re
+import tempfile
+import unicodedata
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from engine.audit import Actor, append_event
+from engine.models import EvidenceFile
+
+# Extension → (content type, magic prefixes; None means UTF-8/GB18030 text without NUL bytes).
+ALLOWED_TYPES: dict[str, tuple[str, tuple[bytes, ...] | None]] = {
+    ".pdf": ("application/pdf", (b"%PDF-",)),
+    ".png": ("image/png", (b"\x89PNG\r\n\x1a\n",)),
+    ".jpg": ("image/jpeg", (b"\xff\xd8\xff",)),
+    ".jpeg": ("image/jpeg", (b"\xff\xd8\xff",)),
+    ".xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", (b"PK\x03\x04",)),
+    ".docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", (b"PK\x03\x04",)),
+    ".csv": ("text/csv", None),
+    ".txt": ("text/plain", None),
+}
+ZIP_MAX_ENTRIES = 1000
+ZIP_MAX_UNPACKED = 100 * 1024 * 1024
+ZIP_MAX_RATIO = 100
+CHUNK = 1024 * 1024
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]")
+
+
+class EvidenceError(ValueError):
+    def __init__(self, zh: str, en: str) -> None:
+        super().__init__(en)
+        self.message_zh = zh
+        self.message_en = en
+
+
+def display_name(filename: str) -> str:
+    """The user's file name, kept only for showing and for the download name: no path, no control or
+    bidirectional-override characters, at most 200 characters (the extension kept)."""
+    name = unicodedata.normalize("NFC", filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch) not in ("Cf", "Cc"))
+    name = _UNSAFE_NAME.sub("_", name).strip(" .") or "evidence"
+    stem, dot, extension = name.rpartition(".")
+    if dot and len(extension) <= 10:
+        return stem[: 200 - len(extension) - 1] + "." + extension
+    return name[:200]
+
+
+def _check_content(path: Path, extension: str, head: bytes) -> None:
+    content_type, magic = ALLOWED_TYPES[extension]
+    if magic is None:
+        sample = head[:65536]
+        if b"\x00" in sample:
+            raise EvidenceError("文本文件中含有二进制内容", "the text file contains binary data")
+        for encoding in ("utf-8", "gb18030"):
+            try:
+                sample.decode(encoding)
+                break
+            except UnicodeDecodeError as error:
+                if error.start >= len(sample) - 4:  # a character cut at the sample's end
+                    break
+        else:
+            raise EvidenceError(
+                "文本文件编码无法识别（应为 UTF-8 或 GB18030）", "the text is not UTF-8 or GB18030"
+            )
+        return
+    if not head.startswith(magic):
+        raise EvidenceError(
+            f"文件内容与扩展名 {extension} 不符",
+            f"the file's content does not match its extension {extension}",
+        )
+    if magic == (b"PK\x03\x04",):
+        _check_zip(path)
+
+
+def _check_zip(path: Path) -> None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+    except zipfile.BadZipFile:
+        raise EvidenceError(
+            "文件已损坏（不是有效的 Office 文件）", "the file is damaged (not a valid Office file)"
+        ) from None
+    unpacked = sum(entry.file_size for entry in entries)
+    packed = sum(entry.compress_size for entry in entries) or 1
+    if len(entries) > ZIP_MAX_ENTRIES or unpacked > ZIP_MAX_UNPACKED or unpacked / packed > ZIP_MAX_RATIO:
+        raise EvidenceError("文件解压后过大，已拒收", "the file would unpack to too much and was refused")
+    for entry in entries:
+        name = entry.filename
+        if name.startswith(("/", "\\")) or ".." in name.replace("\\", "/").split("/"):
+            raise EvidenceError("文件中含有不安全的路径", "the file contains an unsafe path")
+        if (entry.external_attr >> 16) & 0o170000 == 0o120000:
+            raise EvidenceError("文件中含有符号链接", "the file contains a symbolic link")
+
+
+def _size_text(size: int) -> str:
+    return f"{size / (1024 * 1024):g} MiB" if size >= 1024 * 1024 else f"{size / 1024:g} KiB"
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def stored_path(evidence_dir: Path, sha256: str) -> Path:
+    if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+        raise ValueError("not a SHA-256")
+    return evidence_dir / sha256[:2] / sha256
+
+
+def store_evidence(
+    session: Session,
+    *,
+    org_id: int,
+    actor: Actor,
+    evidence_dir: Path,
+    filename: str,
+    chunks: Iterable[bytes],
+    max_bytes: int,
+) -> EvidenceFile:
+    """Check and keep one uploaded file; the same bytes uploaded again in the organization give the
+    existing row. Raises EvidenceError (zh/en) and keeps nothing when the file is refused."""
+    name = display_name(filename)
+    extension = os.path.splitext(name)[1].lower()
+    if extension not in ALLOWED_TYPES:
+        allowed = ", ".join(sorted(ALLOWED_TYPES))
+        raise EvidenceError(
+            f"不接受此类文件（可上传 {allowed}）", f"this type of file is not accepted ({allowed})"
+        )
+    (evidence_dir / "tmp").mkdir(parents=True, exist_ok=True)
+    digest, size, head = hashlib.sha256(), 0, b""
+    descriptor, temporary_name = tempfile.mkstemp(dir=evidence_dir / "tmp")
+    temporary = Path(temporary_name)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            for chunk in chunks:
+                size += len(chunk)
+                if size > max_bytes:
+                    limit = _size_text(max_bytes)
+                    raise EvidenceError(
+                        f"文件超过上限 {limit}", f"the file is larger than the limit of {limit}"
+                    )
+                if len(head) < 65536:
+                    head += chunk[: 65536 - len(head)]
+                digest.update(chunk)
+                handle.write(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if size == 0:
+            raise EvidenceError("文件是空的", "the file is empty")
+        _check_content(temporary, extension, head)
+        sha256 = digest.hexdigest()
+        target = stored_path(evidence_dir, sha256)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists() and _file_sha256(target) == sha256:
+            temporary.unlink()
+        else:  # new, or a stored copy that was damaged: the upload replaces it
+            os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+    existing = session.exec(
+        select(EvidenceFile).where(EvidenceFile.org_id == org_id, EvidenceFile.sha256 == sha256)
+    ).first()
+    if existing is not None:
+        return existing
+    row = EvidenceFile(
+        org_id=org_id,
+        sha256=sha256,
+        filename=name,
+        content_type=ALLOWED_TYPES[extension][0],
+        size_bytes=size,
+        uploaded_by=actor.id,
+    )
+    session.add(row)
+    session.flush()
+    append_event(
+        session,
+        org_id=org_id,
+        actor=actor,
+        subject_type="evidence",
+        subject_id=row.id,
+        action="uploaded",
+        changes={"sha256": [None, sha256], "filename": [None, name], "size_bytes": [None, size]},
+    )
+    return row
+
+
+def find_evidence(session: Session, *, org_id: int, sha256: str) -> EvidenceFile | None:
+    return session.exec(
+        select(EvidenceFile).where(EvidenceFile.org_id == org_id, EvidenceFile.sha256 == sha256)
+    ).first()
+
+
+def evidence_by_hash(session: Session, *, org_id: int, hashes: Iterable[str]) -> dict[str, EvidenceFile]:
+    wanted = sorted({h for h in hashes if h})
+    if not wanted:
+        return {}
+    rows = session.exec(
+        select(EvidenceFile).where(EvidenceFile.org_id == org_id, EvidenceFile.sha256.in_(wanted))
+    ).all()
+    return {row.sha256: row for row in rows}
+
+
+@dataclass(frozen=True)
+class EvidenceContent:
+    file: EvidenceFile
+    content: bytes
+
+
+def read_evidence(session: Session, *, org_id: int, evidence_id: int, evidence_dir: Path) -> EvidenceContent:
+    """The file's bytes, after checking they still hash to what was recorded at upload."""
+    row = session.exec(
+        select(EvidenceFile).where(EvidenceFile.org_id == org_id, EvidenceFile.id == evidence_id)
+    ).first()
+    if row is None:
+        raise LookupError(evidence_id)
+    try:
+        content = stored_path(evidence_dir, row.sha256).read_bytes()
+    except FileNotFoundError:
+        raise EvidenceError("证据文件缺失", "the evidence file is missing from the store") from None
+    if hashlib.sha256(content).hexdigest() != row.sha256:
+        raise EvidenceError(
+            "证据文件已被改动（SHA-256 与上传时不符）",
+            "the evidence file was altered (SHA-256 differs from upload)",
+        )
+    return EvidenceContent(row, content)
+
+
+def orphan_files(session: Session, *, evidence_dir: Path) -> list[Path]:
+    """Stored files that no organization's row refers to (left by rolled-back uploads)."""
+    known = set(session.exec(select(EvidenceFile.sha256)).all())
+    return [
+        path
+        for path in evidence_dir.glob("??/*")
+        if path.is_file() and re.fullmatch(r"[0-9a-f]{64}", path.name) and path.name not in known
+    ]
