@@ -28,6 +28,9 @@ SECURE_SESSION_COOKIE = "__Host-tanguan_session"
 LOCALE_COOKIE = "tanguan_locale"
 
 
+SIGNED_OUT_FORMS = frozenset({"/login", "/locale"})  # posted without a session, stale cookie or not
+
+
 class NotAuthenticated(Exception):
     """No valid session or token: pages go to sign-in, the API answers 401."""
 
@@ -141,6 +144,15 @@ async def csrf_protect(request: Request) -> None:
         return  # no ambient credential: a token is not sent by a browser on its own
     if not same_origin(request):
         raise HTTPException(403, detail="cross_site")
+    if (
+        request.state.principal is None
+        and request.url.path not in SIGNED_OUT_FORMS
+        and request.headers.get("HX-Request") == "true"
+        and request.cookies.get(session_cookie_name(request))
+    ):
+        # The session ended while the page was open: its token is stale, and the answer is to sign in
+        # again (the whole page), not a refusal htmx would swallow. Nothing is done with the request.
+        raise NotAuthenticated()
     submitted = await submitted_csrf_token(request)
     if not submitted or not secrets.compare_digest(submitted, request.state.csrf_token):
         raise HTTPException(403, detail="csrf")

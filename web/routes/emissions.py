@@ -154,13 +154,18 @@ async def create_source(request: Request, principal: DataEditor, db: DatabaseDep
             "method",
         )
     }
+    unit_text = values["org_unit_id"] or ""
     try:
         with db.unit_of_work(org_id=principal.org.id) as uow:
+            if not unit_text.isdigit():
+                raise EmissionsDataError.single(
+                    "org_unit_id", zh="请选择设施", en="choose a facility", row=None
+                )
             add_source(
                 uow.session,
                 org_id=principal.org.id,
                 actor=actor_of(principal),
-                org_unit_id=int(values["org_unit_id"] or 0),
+                org_unit_id=int(unit_text),
                 code=values["code"] or "",
                 name=values["name"] or "",
                 category=values["category"] or "",
@@ -230,19 +235,28 @@ def data_grid(request: Request, principal: Member, session: OrgSession, year: in
 async def save_grid(request: Request, principal: DataEditor, db: DatabaseDep) -> Response:
     """Each changed cell becomes one audited monthly reading; a bad cell saves nothing and names itself."""
     form = await request.form()
-    year = int(str(form.get("year") or date.today().year))
+    year_text = str(form.get("year") or "").strip()
+    year = int(year_text) if year_text.isdigit() and 1990 <= int(year_text) <= 2100 else reporting_year(None)
     entries: list[dict[str, Any]] = []
+    issues: list[DataIssue] = []
+    if year_text and str(year) != year_text:
+        issues.append(DataIssue(None, "year", f"年份无效：{year_text}", f"not a valid year: {year_text}"))
     for key, value in form.multi_items():
         if not key.startswith("q-") or not isinstance(value, str):
             continue
-        _, source_id, period = key.split("-", 2)
+        source_id, _, period = key[2:].partition("-")
+        if not source_id.isdigit():
+            issues.append(DataIssue(None, key, "无法识别的数据格", f"unknown grid cell {key}"))
+            continue
         original = str(form.get(f"o-{source_id}-{period}") or "")
         if value.strip() != original.strip() and value.strip() != "":
             entries.append({"source_id": int(source_id), "period": period, "quantity": value.strip()})
     reason = str(form.get("reason") or "").strip()
-    issues, saved = [], 0
+    saved = 0
     try:
         with db.unit_of_work(org_id=principal.org.id) as uow:
+            if issues:
+                raise EmissionsDataError(issues)
             saved = len(
                 record_readings(
                     uow.session, org_id=principal.org.id, actor=actor_of(principal), entries=entries
