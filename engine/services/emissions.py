@@ -1121,6 +1121,7 @@ class IngestResult:
     first_period_start: str | None
     last_period_start: str | None
     replayed: bool = False
+    periods: tuple[str, ...] = ()  # the local months (YYYY-MM) that received readings
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -1209,6 +1210,7 @@ def ingest_readings(
         sources=len(parsed.sources),
         first_period_start=utc_iso(min(starts)) if starts else None,
         last_period_start=utc_iso(max(starts)) if starts else None,
+        periods=tuple(sorted({period_label(moment) for moment in starts})),
     )
     connection.execute(
         sa.update(_idempotency).where(_idempotency.c.id == idempotency_id).values(result=result.to_dict())

@@ -105,6 +105,7 @@ class ImportResult:
     unchanged: int
     sha256: str
     same_file_batches: tuple[int, ...]  # earlier batches that imported these exact bytes
+    periods: tuple[str, ...] = ()  # the local months (YYYY-MM) whose data this import changed
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -415,6 +416,7 @@ def import_readings(
     )
     existing = _existing_readings(connection, org_id=org_id, readings=parsed)
     inserts: list[tuple[Any, ...]] = []
+    changed_months: set[str] = set()
     to_db = db_instant(connection.dialect.name)
     updates: list[dict[str, Any]] = []
     corrections: dict[str, list[Any]] = {}
@@ -422,6 +424,7 @@ def import_readings(
         old = existing.get((reading.source.id, reading.period_start))
         if old is None:
             inserts.append(reading.insert_row(to_db))
+            changed_months.add(period_label(reading.period_start))
             continue
         if (old["quantity"], old["tier"], old["note"]) == (
             reading.quantity_micro,
@@ -429,6 +432,7 @@ def import_readings(
             reading.note,
         ):
             continue
+        changed_months.add(period_label(reading.period_start))
         updates.append(
             {
                 "b_org": org_id,
@@ -489,6 +493,7 @@ def import_readings(
         unchanged=len(parsed) - len(inserts) - len(updates),
         sha256=sha256,
         same_file_batches=same_file,
+        periods=tuple(sorted(changed_months)),
     )
 
 

@@ -85,6 +85,68 @@ def test_changing_a_reported_month_needs_a_reason_and_sends_the_batch_back(web):
     assert reason == "1 月抄表读数录入错误，按原始记录更正"
 
 
+def _batch_state(web, period: str) -> str:
+    with web.db.engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT state, data FROM record WHERE workflow_key = 'carbon_data_batch'")
+        )
+        return next(
+            state
+            for state, data in rows
+            if (data if isinstance(data, dict) else json.loads(data))["period"] == period
+        )
+
+
+def _readings(web) -> int:
+    with web.db.engine.connect() as connection:
+        return connection.execute(text("SELECT count(*) FROM activity_reading")).scalar()
+
+
+def test_an_import_or_meter_data_into_a_reported_month_needs_a_reason_and_reopens_it(web):
+    """8.6 holds on every way in, not only the grid: file import and the bulk meter API."""
+    client = web.as_role("carbon_manager")
+    page = client.get("/emissions/import").text
+    with web.db.engine.connect() as connection:
+        source_id, code = connection.execute(text("SELECT id, code FROM emission_source ORDER BY id")).first()
+    assert _batch_state(web, "2025-02") == "reported"
+    before = _readings(web)
+    csv = f"source_code,period,quantity\n{code},2025-02,4321\n".encode()
+    refused = client.post(
+        "/emissions/import", data={"csrf_token": csrf_of(page)}, files={"file": ("fix.csv", csv, "text/csv")}
+    )
+    assert (
+        refused.status_code == 422
+        and 'data-issue-field="reason"' in refused.text
+        and "2025-02" in refused.text
+    )
+    assert _batch_state(web, "2025-02") == "reported"
+    accepted = client.post(
+        "/emissions/import",
+        data={"csrf_token": csrf_of(page), "reason": "2 月原煤入炉计量更正"},
+        files={"file": ("fix.csv", csv, "text/csv")},
+    )
+    assert accepted.status_code == 200 and 'id="import-result"' in accepted.text
+    assert _batch_state(web, "2025-02") == "collected"
+    assert _readings(web) == before  # the month's reading was corrected, not duplicated
+
+    api = api_as(web, "carbon@xiangfeng.example")
+    late = {
+        "readings": [{"source_id": source_id, "period_start": "2025-03-15T10:00:00+08:00", "quantity": "2"}]
+    }
+    assert _batch_state(web, "2025-03") == "reported"
+    no_reason = api.post("/api/v1/meter-readings", json=late, headers={"Idempotency-Key": "late-2025-03-a"})
+    assert no_reason.status_code == 422
+    assert [e["field"] for e in no_reason.json()["errors"]] == ["reason"]
+    assert _readings(web) == before and _batch_state(web, "2025-03") == "reported"
+    explained = api.post(
+        "/api/v1/meter-readings",
+        json={**late, "reason": "能源管理系统补传 3 月 15 日数据"},
+        headers={"Idempotency-Key": "late-2025-03-b"},
+    )
+    assert explained.status_code == 201 and _readings(web) == before + 1
+    assert _batch_state(web, "2025-03") == "collected"
+
+
 def test_an_import_with_a_bad_row_imports_nothing_and_lists_row_and_column(web):
     client = web.as_role("carbon_manager")
     page = client.get("/emissions/import").text

@@ -213,3 +213,26 @@ def test_evidence_is_attached_to_a_month_of_activity_data(web):
         data={"csrf_token": csrf_of(grid.text), "source_id": source_id, "period": "2025-03"},
     )
     assert no_file.status_code == 422 and 'data-issue-field="evidence"' in no_file.text
+
+
+def test_a_measured_parameter_for_a_reported_month_needs_a_reason(web):
+    client = web.as_role("carbon_manager")
+    page = client.get("/emissions/measured?year=2025")
+    source_id = re.search(r'name="source_id"><option value="(\d+)"', page.text).group(1)
+    posted = {
+        "csrf_token": csrf_of(page.text),
+        "source_id": source_id,
+        "period": "2025-04",
+        "ncv": "22.9",
+        "ncv_unit": "GJ/t",
+    }
+    refused = client.post("/emissions/measured", data=posted)
+    assert refused.status_code == 422 and 'data-issue-field="reason"' in refused.text
+    assert (
+        _scalar(web, "SELECT count(*) FROM measured_parameter WHERE period = '2025-04' AND ncv = '22.9'") == 0
+    )
+    saved = client.post(
+        "/emissions/measured", data={**posted, "reason": "4 月化验复检结果更正", "ncv_unit": "GJ/t"}
+    )
+    assert saved.status_code == 303
+    assert _scalar(web, "SELECT count(*) FROM audit_event WHERE action = 'reopen'") >= 1

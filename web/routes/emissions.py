@@ -352,7 +352,11 @@ def template(principal: Member, session: OrgSession) -> Response:
 
 @router.post("/emissions/import")
 async def upload(
-    request: Request, principal: DataEditor, db: DatabaseDep, file: Annotated[UploadFile, File()]
+    request: Request,
+    principal: DataEditor,
+    db: DatabaseDep,
+    file: Annotated[UploadFile, File()],
+    reason: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     content = await file.read(MAX_UPLOAD_BYTES + 1)
     if len(content) > MAX_UPLOAD_BYTES:
@@ -366,6 +370,9 @@ async def upload(
                 filename=file.filename or "upload",
                 content=content,
             )
+            reopen_verified_batches(
+                uow.session, request=request, principal=principal, periods=set(result.periods), reason=reason
+            )
     except EmissionsDataError as error:
         return render(
             request, "emissions/import.html", {"result": None, "issues": error.issues}, status_code=422
@@ -375,10 +382,14 @@ async def upload(
 
 class MeterReadingsIn(BaseModel):
     readings: list[dict[str, Any]] = Field(max_length=100_000)
+    # Needed when readings land in a month whose data batch is verified or reported (8.6): the batch is
+    # sent back for verification with this reason.
+    reason: str = Field(default="", max_length=500)
 
 
 @router.post("/api/v1/meter-readings", tags=["emissions"])
 def meter_readings(
+    request: Request,
     principal: DataEditor,
     db: DatabaseDep,
     body: MeterReadingsIn,
@@ -394,6 +405,14 @@ def meter_readings(
                 idempotency_key=idempotency_key,
                 actor=actor_of(principal),
             )
+            if not result.replayed:
+                reopen_verified_batches(
+                    uow.session,
+                    request=request,
+                    principal=principal,
+                    periods=set(result.periods),
+                    reason=body.reason.strip(),
+                )
     except EmissionsDataError as error:
         return JSONResponse({"errors": [issue.to_dict() for issue in error.issues]}, status_code=422)
     return JSONResponse(

@@ -18,12 +18,19 @@ from engine.services.emissions import (
     EmissionsDataError,
     attach_reading_evidence,
     list_sources,
+    parse_month,
     set_measured_parameter,
     set_production,
 )
 from engine.services.evidence import EvidenceError, evidence_by_hash, read_evidence, store_evidence
 from web.deps import DatabaseDep, Member, OrgSession
-from web.routes.emissions import DataEditor, actor_of, data_grid_response, reporting_year
+from web.routes.emissions import (
+    DataEditor,
+    actor_of,
+    data_grid_response,
+    reopen_verified_batches,
+    reporting_year,
+)
 from web.security import SANDBOX_FLAG
 from web.templating import render
 
@@ -38,6 +45,12 @@ def _months(year: int) -> list[str]:
 def _year_of(period: str | None) -> int:
     head = (period or "")[:4]
     return int(head) if head.isdigit() and 1990 <= int(head) <= 2100 else reporting_year(None)
+
+
+def _month_of(period: str) -> str:
+    """The batch's 'YYYY-MM' for a month the service has already accepted."""
+    year, month = parse_month(period)
+    return f"{year:04d}-{month:02d}"
 
 
 def _id(value: str, field: str, issues: list[DataIssue]) -> int | None:
@@ -165,7 +178,8 @@ async def save_production(request: Request, principal: DataEditor, db: DatabaseD
 
 
 def _measured_context(session, principal, *, year: int, issues=(), values=None) -> dict:
-    sources = [s for s in list_sources(session, org_id=principal.org.id) if s.fuel_or_material]
+    # Fuel parameters belong to combustion sources (process and electricity lines have none).
+    sources = [s for s in list_sources(session, org_id=principal.org.id) if s.category == "combustion"]
     rows = session.exec(
         select(MeasuredParameter)
         .where(MeasuredParameter.period >= f"{year}-01", MeasuredParameter.period <= f"{year}-12")
@@ -210,6 +224,13 @@ async def save_measured(request: Request, principal: DataEditor, db: DatabaseDep
             carbon_content=values.get("carbon_content") or None,
             oxidation_rate=values.get("oxidation_rate") or None,
             evidence_sha256=evidence,
+        )
+        reopen_verified_batches(
+            session,
+            request=request,
+            principal=principal,
+            periods={_month_of(values.get("period", ""))},
+            reason=values.get("reason", "").strip(),
         )
 
     return await _saved_or_refused(
