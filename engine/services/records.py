@@ -1,9 +1,11 @@
 """Records of any workflow: create, fire a transition, read, list. Generic over every workflow."""
 
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -72,7 +74,7 @@ def create_record(
         state=spec.initial,
         data=data,
         participants={"create": [actor.id]},
-        clause_refs=[spec.clause],
+        clause_refs=workflow.clause_refs(data),
         owner_id=actor.id,
         assignee_id=data.get("assignee") if isinstance(data.get("assignee"), int) else None,
         due_date=due,
@@ -117,12 +119,26 @@ def records_in_states(session: Session, *, workflow_key: str, states: tuple[str,
     return list(session.scalars(query).all())
 
 
+_CLAUSE = re.compile(r"\d{1,2}(\.\d{1,2}){0,3}")
+
+
+def _concerns_clause(clause: str):
+    """Records whose clause list names ``clause`` or one of its sub-clauses ("8" finds "8.6"), matched on
+    the JSON text so that the filter runs in SQL on both databases."""
+    clause = clause.strip()
+    if not _CLAUSE.fullmatch(clause):
+        return sa.false()
+    as_text = sa.cast(Record.clause_refs, sa.Text)
+    return or_(as_text.like(f'%"{clause}"%'), as_text.like(f'%"{clause}.%'))
+
+
 @dataclass(frozen=True)
 class RecordFilter:
     workflow_key: str
     state: str | None = None
     assignee_id: int | None = None
     overdue_on: date | None = None
+    due_by: date | None = None
     created_from: date | None = None
     created_to: date | None = None
     clause: str | None = None
@@ -140,6 +156,8 @@ def list_records(
         query = query.where(Record.assignee_id == record_filter.assignee_id)
     if record_filter.overdue_on:
         query = query.where(Record.due_date < record_filter.overdue_on, Record.closed_at.is_(None))
+    if record_filter.due_by:
+        query = query.where(Record.due_date <= record_filter.due_by, Record.closed_at.is_(None))
     if record_filter.created_from:
         query = query.where(func.date(Record.created_at) >= record_filter.created_from)
     if record_filter.created_to:
@@ -149,9 +167,9 @@ def list_records(
         query = query.where(or_(Record.number.ilike(pattern), Record.title.ilike(pattern)))
     if after_id is not None:
         query = query.where(Record.id < after_id)
-    rows = list(session.scalars(query.order_by(Record.id.desc()).limit(limit + 1)).all())
     if record_filter.clause:
-        rows = [r for r in rows if record_filter.clause in r.clause_refs]
+        query = query.where(_concerns_clause(record_filter.clause))
+    rows = list(session.scalars(query.order_by(Record.id.desc()).limit(limit + 1)).all())
     next_after = rows[limit - 1].id if len(rows) > limit else None
     return rows[:limit], next_after
 

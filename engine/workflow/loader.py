@@ -7,6 +7,7 @@ import importlib
 import re
 from collections import deque
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,20 @@ class Workflow:
     @property
     def key(self) -> str:
         return self.spec.key
+
+    @cached_property
+    def clause_fields(self) -> tuple[str, ...]:
+        """The top-level fields of its forms that name a clause of the standard."""
+        return tuple(
+            sorted(
+                {f.name for form in self.forms.values() for f in form.fields if f.type == FieldType.clause}
+            )
+        )
+
+    def clause_refs(self, data: dict[str, Any]) -> list[str]:
+        """The clauses a record concerns: the workflow's own, then those its data names."""
+        named = [data[name] for name in self.clause_fields if isinstance(data.get(name), str) and data[name]]
+        return list(dict.fromkeys([self.spec.clause, *named]))
 
     @property
     def create_form(self) -> FormSpec:

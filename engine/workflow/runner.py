@@ -37,7 +37,16 @@ _UPDATE_RECORD = DriverStatement(
     .values(
         {
             name: bindparam(name)
-            for name in ("state", "data", "participants", "version", "updated_at", "due_date", "closed_at")
+            for name in (
+                "state",
+                "data",
+                "participants",
+                "clause_refs",
+                "version",
+                "updated_at",
+                "due_date",
+                "closed_at",
+            )
         }
     )
 )
@@ -385,6 +394,7 @@ def fire(
             "state": to_state,
             "data": new_data,
             "participants": participants,
+            "clause_refs": workflow.clause_refs(new_data),
             "version": new_version,
             "updated_at": now,
             "due_date": due,

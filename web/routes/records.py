@@ -3,7 +3,7 @@
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from engine.models import OrgUnit
@@ -27,6 +27,7 @@ from web.forms import SPARE_ROWS, parse_form
 from web.templating import htmx_aware_redirect, render
 
 router = APIRouter()
+EXPORT_PAGE = 1000
 
 
 def actor_ref(principal: Principal) -> ActorRef:
@@ -56,42 +57,59 @@ def form_options(session, principal: Principal) -> dict[str, Any]:
     }
 
 
+def record_filter_of(
+    workflow_key: str,
+    state: str | None = None,
+    assignee: int | None = None,
+    overdue: bool = False,
+    due_by: date | None = None,
+    created_from: date | None = None,
+    created_to: date | None = None,
+    clause: str | None = None,
+    q: str | None = None,
+) -> RecordFilter:
+    """The list's filters from the query string; the list page and its xlsx export read the same ones."""
+    return RecordFilter(
+        workflow_key=workflow_key,
+        state=state or None,
+        assignee_id=assignee,
+        overdue_on=date.today() if overdue else None,
+        due_by=due_by,
+        created_from=created_from,
+        created_to=created_to,
+        clause=(clause or "").strip() or None,
+        search=(q or "").strip() or None,
+    )
+
+
+Filters = Annotated[RecordFilter, Depends(record_filter_of)]
+
+
+def _query_of(record_filter: RecordFilter) -> dict[str, Any]:
+    return {
+        "state": record_filter.state or "",
+        "assignee": record_filter.assignee_id or "",
+        "overdue": "1" if record_filter.overdue_on else "",
+        "due_by": record_filter.due_by or "",
+        "created_from": record_filter.created_from or "",
+        "created_to": record_filter.created_to or "",
+        "clause": record_filter.clause or "",
+        "q": record_filter.search or "",
+    }
+
+
 @router.get("/records/{workflow_key}")
 def record_list(
     request: Request,
     principal: Member,
     session: OrgSession,
     workflow_key: str,
-    state: str | None = None,
-    assignee: int | None = None,
-    overdue: bool = False,
-    created_from: date | None = None,
-    created_to: date | None = None,
-    clause: str | None = None,
-    q: str | None = None,
+    record_filter: Filters,
     after: int | None = None,
 ) -> Response:
     workflow = workflow_or_404(request, workflow_key)
-    record_filter = RecordFilter(
-        workflow_key=workflow_key,
-        state=state or None,
-        assignee_id=assignee,
-        overdue_on=date.today() if overdue else None,
-        created_from=created_from,
-        created_to=created_to,
-        clause=clause or None,
-        search=q or None,
-    )
     records, next_after = list_records(session, record_filter=record_filter, after_id=after)
-    query = {
-        "state": state or "",
-        "assignee": assignee or "",
-        "overdue": "1" if overdue else "",
-        "created_from": created_from or "",
-        "created_to": created_to or "",
-        "clause": clause or "",
-        "q": q or "",
-    }
+    query = _query_of(record_filter)
     context = {
         "workflow": workflow,
         "records": records,
@@ -319,14 +337,16 @@ def export_xlsx(
     principal: Member,
     session: OrgSession,
     workflow_key: str,
-    state: str | None = None,
-    q: str | None = None,
+    record_filter: Filters,
 ) -> Response:
+    """Every record the list's filters select (all pages), not only the first."""
     from engine.reports.records import records_xlsx
 
     workflow = workflow_or_404(request, workflow_key)
-    record_filter = RecordFilter(workflow_key=workflow_key, state=state or None, search=q or None)
-    records, _ = list_records(session, record_filter=record_filter, limit=10_000)
+    records, after = list_records(session, record_filter=record_filter, limit=EXPORT_PAGE)
+    while after is not None:
+        page, after = list_records(session, record_filter=record_filter, after_id=after, limit=EXPORT_PAGE)
+        records += page
     content = records_xlsx(workflow=workflow, records=records, names=_names(form_options(session, principal)))
     return _attachment(
         content,
