@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from engine.db import DriverStatement
 from engine.forms.spec import FieldSpec, FieldType, FormSpec
-from engine.models import Membership, OrgUnit, Record
+from engine.models import EvidenceFile, Membership, OrgUnit, Record
 
 # One prebuilt query per kind: does this id exist in the organization? (A form names one or two people
 # or units, so a statement per id on the driver's cursor is cheaper than one expanding IN query.)
@@ -19,12 +19,14 @@ _TARGETS = {
         FieldType.user: (Membership.user_id, Membership.org_id),
         FieldType.org_unit: (OrgUnit.id, OrgUnit.org_id),
         FieldType.record_link: (Record.id, Record.org_id),
+        FieldType.evidence: (EvidenceFile.id, EvidenceFile.org_id),
     }.items()
 }
 _MESSAGES = {
     FieldType.user: {"zh": "该用户不是本组织成员", "en": "This user is not a member of the organization"},
     FieldType.org_unit: {"zh": "本组织没有该部门/设施", "en": "No such unit in the organization"},
     FieldType.record_link: {"zh": "本组织没有该记录", "en": "No such record in the organization"},
+    FieldType.evidence: {"zh": "本组织没有该证据文件", "en": "No such evidence file in the organization"},
 }
 
 

@@ -136,6 +136,11 @@ class FormSpec(BaseModel):
     def model(self) -> type[BaseModel]:
         return compile_model(self.key, self.fields)
 
+    @cached_property
+    def link_fields(self) -> tuple[str, ...]:
+        """Top-level fields whose value links the record to another record."""
+        return tuple(f.name for f in self.fields if f.type == FieldType.record_link)
+
 
 def _python_type(field: FieldSpec) -> Any:
     match field.type:

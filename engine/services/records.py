@@ -16,7 +16,14 @@ from engine.models import NumberSequence, Record, RecordLink, Signature, Task
 from engine.models.base import utcnow
 from engine.tenancy import TenantScopeError, session_org_id
 from engine.workflow.loader import Workflow, format_number
-from engine.workflow.runner import ActorRef, RoleRefused, signature_seal, signed_content_hash, validated_form
+from engine.workflow.runner import (
+    ActorRef,
+    RoleRefused,
+    link_records,
+    signature_seal,
+    signed_content_hash,
+    validated_form,
+)
 
 _sequences = NumberSequence.__table__
 _tasks = Task.__table__
@@ -92,6 +99,7 @@ def create_record(
         to_state=spec.initial,
         changes={key: [None, value] for key, value in data.items()},
     )
+    link_records(session, org_id=org_id, record_id=record.id, form=workflow.create_form, data=data)
     session.execute(
         insert(_tasks).values(
             org_id=org_id,

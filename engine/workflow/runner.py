@@ -19,7 +19,7 @@ from engine.audit import Actor, append_event, canonical_json, field_changes
 from engine.db import DriverStatement
 from engine.forms.references import reference_errors
 from engine.forms.spec import FormErrors, Text, clean_input, validate_form
-from engine.models import Record, Signature, Task
+from engine.models import Record, RecordLink, Signature, Task
 from engine.models.base import utc_iso, utcnow
 from engine.tenancy import ALL_ORGS, TenantScopeError, session_org_id
 from engine.workflow.loader import Workflow
@@ -63,6 +63,37 @@ _INSERT_TASK = DriverStatement(
         }
     )
 )
+_links = RecordLink.__table__
+_LINK_EXISTS = DriverStatement(
+    select(_links.c.id).where(
+        _links.c.from_record_id == bindparam("from_id"),
+        _links.c.to_record_id == bindparam("to_id"),
+        _links.c.kind == bindparam("kind"),
+    )
+)
+_INSERT_LINK = DriverStatement(
+    insert(_links).values(
+        org_id=bindparam("org_id"),
+        from_record_id=bindparam("from_id"),
+        to_record_id=bindparam("to_id"),
+        kind=bindparam("kind"),
+    )
+)
+
+
+def link_records(session: Session, *, org_id: int, record_id: int, form, data: dict[str, Any]) -> None:
+    """A record-link field's value links the record to that record (kind = the field's name); the form's
+    reference check has already confirmed the target is in the organization."""
+    connection = session.connection()
+    for name in form.link_fields:
+        target = data.get(name)
+        if not isinstance(target, int) or target == record_id:
+            continue
+        link = {"org_id": org_id, "from_id": record_id, "to_id": target, "kind": name[:32]}
+        if _LINK_EXISTS.first(connection, link) is None:
+            _INSERT_LINK.execute(connection, link)
+
+
 _INSERT_SIGNATURE = DriverStatement(
     insert(_signatures)
     .values({column.name: bindparam(column.name) for column in _signatures.columns if column.name != "id"})
@@ -449,6 +480,8 @@ def fire(
         reason=(comment or "").strip() or None,
         signature_id=signature_id,
     )
+    if form is not None and form.link_fields:
+        link_records(session, org_id=record.org_id, record_id=record.id, form=form, data=submitted)
     _CLOSE_TASKS.execute(connection, {"task_record_id": record.id, "closed_at": now})
     if not dest.final:
         _INSERT_TASK.execute(

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
-from engine.models import OrgUnit
+from engine.models import OrgUnit, Record
 from engine.passwords import verify_password
 from engine.services.audit_trail import TrailFilter, list_events
 from engine.services.records import (
@@ -45,14 +45,25 @@ def may_create(workflow: Workflow, principal: Principal) -> bool:
     return not workflow.spec.start.roles or principal.has_any(frozenset(workflow.spec.start.roles))
 
 
+LINKABLE_RECORDS = 300  # the newest records a record-link field offers
+
+
 def form_options(session, principal: Principal) -> dict[str, Any]:
-    """Choices for user and org-unit fields, from the organization only."""
+    """Choices for user, org-unit and record-link fields, from the organization only."""
     from sqlmodel import select
 
     return {
         "users": [(user.id, user.display_name) for user, _ in list_members(session, org_id=principal.org.id)],
         "units": [
             (unit.id, unit.name) for unit in session.exec(select(OrgUnit).order_by(OrgUnit.code)).all()
+        ],
+        "records": [
+            (record_id, f"{number} · {title}")
+            for record_id, number, title in session.exec(
+                select(Record.id, Record.number, Record.title)
+                .order_by(Record.id.desc())
+                .limit(LINKABLE_RECORDS)
+            ).all()
         ],
     }
 
@@ -207,6 +218,7 @@ def _detail_context(request: Request, session, principal: Principal, record_id: 
         "links": linked_records(session, record_id=record.id),
         "user_names": dict(options["users"]),
         "unit_names": dict(options["units"]),
+        "record_names": dict(options["records"]),
         **options,
     }
 
