@@ -268,3 +268,21 @@ def test_a_formula_only_does_arithmetic_on_known_quantities():
     for bad in ('__import__("os").system("id")', "unit.KILN1 ** 2", "unit.NOPE", "1 / 0", "lambda: 1"):
         with pytest.raises(FormulaError):
             evaluate(bad, values)
+
+
+def test_the_inventory_charts_speak_chinese_and_show_the_target_path(web):
+    page = web.as_role("carbon_manager").get("/emissions?year=2025").text
+    labels = json.loads(
+        re.search(r'<script type="application/json" id="chart-labels">(.*?)</script>', page).group(1)
+    )
+    assert (
+        labels["categories"]["combustion"] == "化石燃料燃烧" or "燃烧" in labels["categories"]["combustion"]
+    )
+    assert all(not name.isascii() for name in labels["categories"].values())
+    chart = json.loads(
+        re.search(r'<script type="application/json" id="chart-data">(.*?)</script>', page).group(1)
+    )
+    target = chart["targets"][0]
+    assert target["years"][0] < target["years"][-1] and len(target["path"]) == len(target["years"])
+    assert target["path"][0] > target["path"][-1]  # a reduction path goes down
+    assert 'id="chart-targets"' in page

@@ -61,9 +61,10 @@ def inventory_page(
 ) -> Response:
     year = reporting_year(year)
     org_id = principal.org.id
+    grid_year = None
     try:
         result = build_inventory(session, org_id=org_id, year=year)
-        inventory, problem = result.json, None
+        inventory, problem, grid_year = result.json, None, result.grid_year
     except (EmissionsDataError, CalcError) as error:
         inventory, problem = None, error
     baselines = baselines_overview(session, org_id=org_id)
@@ -79,9 +80,12 @@ def inventory_page(
                 for b in baselines
                 if b.evaluation
             ],
+            "targets": [_target_path(status) for status in targets if status.progress],
         }
     context = {
         "year": year,
+        # No grid factor published for the year yet: the latest one is used, and the page says so.
+        "grid_year_fallback": grid_year if grid_year is not None and grid_year != year else None,
         "inventory": inventory,
         "problem": problem,
         "chart": chart,
@@ -92,6 +96,24 @@ def inventory_page(
         "may_freeze": principal.has_any(frozenset({"admin", "carbon_manager"})),
     }
     return render(request, "emissions/inventory.html", context)
+
+
+def _target_path(status) -> dict[str, Any]:
+    """A target's straight line from the base year to the target year, with the known actuals."""
+    progress, target = status.progress, status.target
+    base = progress.target.base_value
+    span = target.target_year - target.base_year
+    years = list(range(target.base_year, target.target_year + 1))
+    actual = {target.base_year: base, progress.current_year: progress.current_value}
+    return {
+        "name": f"−{target.reduction_pct}% {target.base_year}→{target.target_year}",
+        "unit": "tCO2e" if target.kind == "total" else "tCO2e/t",
+        "years": [str(y) for y in years],
+        "path": [
+            float(base * (1 - target.reduction_pct / 100 * (y - target.base_year) / span)) for y in years
+        ],
+        "actual": [float(actual[y]) if y in actual else None for y in years],
+    }
 
 
 @router.post("/emissions/snapshots")

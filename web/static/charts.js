@@ -5,12 +5,14 @@
   if (!block || !window.echarts) return;
   var data = JSON.parse(block.textContent);
   if (!data) return;
+  var labelBlock = document.getElementById("chart-labels");
+  var labels = labelBlock ? JSON.parse(labelBlock.textContent) : { categories: {} };
   function draw(id, option) {
     var element = document.getElementById(id);
     if (element) window.echarts.init(element, null, { renderer: "svg" }).setOption(option);
   }
   var months = Object.keys(data.months);
-  var monthSeries = [{ name: "tCO2e", type: "bar", data: months.map(function (m) { return data.months[m]; }) }];
+  var monthSeries = [{ name: labels.emissions || "tCO2e", type: "bar", data: months.map(function (m) { return data.months[m]; }) }];
   data.baselines.forEach(function (b) {
     monthSeries.push({ name: b.name, type: "line", symbol: "none", data: months.map(function () { return b.value / 12; }) });
   });
@@ -21,7 +23,27 @@
   draw("chart-categories", {
     tooltip: { trigger: "item" },
     series: [{ type: "pie", radius: ["35%", "65%"],
-      data: Object.keys(data.categories).map(function (k) { return { name: k, value: data.categories[k] }; }) }]
+      data: Object.keys(data.categories).map(function (k) {
+        return { name: labels.categories[k] || k, value: data.categories[k] };
+      }) }]
+  });
+  // One chart per target: its straight-line path from the base year and the known actual values.
+  var holder = document.getElementById("chart-targets");
+  (data.targets || []).forEach(function (target, index) {
+    if (!holder) return;
+    var element = document.createElement("div");
+    element.className = "chart";
+    element.id = "chart-target-" + index;
+    holder.appendChild(element);
+    draw(element.id, {
+      title: { text: target.name, left: 0, textStyle: { fontSize: 12 } },
+      tooltip: { trigger: "axis" }, legend: { right: 0 }, grid: { top: 50 },
+      xAxis: { type: "category", data: target.years }, yAxis: { type: "value", name: target.unit },
+      series: [
+        { name: labels.path, type: "line", data: target.path },
+        { name: labels.actual, type: "bar", data: target.actual }
+      ]
+    });
   });
   var units = Object.keys(data.facilities);
   draw("chart-facilities", {
