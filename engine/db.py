@@ -18,6 +18,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlmodel import Session
 
 from engine.config import ConfigError, Settings
+from engine.events import Subscriber, publish, take_pending
 from engine.tenancy import bind_session_scope
 
 SQLITE_PRAGMAS = {"journal_mode": "wal", "foreign_keys": 1, "synchronous": 2}
@@ -87,6 +88,12 @@ class Database:
         self.url = url
         self.engine = create_db_engine(url, busy_timeout_ms=busy_timeout_ms, **engine_kwargs)
         self.write_engine = self.engine.execution_options(**{WRITE_OPTION: True})
+        self.subscribers: list[Subscriber] = []
+
+    def subscribe(self, subscriber: "Subscriber") -> None:
+        """Receive the domain events of every unit of work that commits (once per subscriber)."""
+        if subscriber not in self.subscribers:
+            self.subscribers.append(subscriber)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Database":
@@ -108,7 +115,7 @@ class Database:
     @contextmanager
     def unit_of_work(self, *, org_id: int | None = None, all_orgs: bool = False) -> Iterator[UnitOfWork]:
         """A write transaction (``BEGIN IMMEDIATE`` on SQLite): commit on success, roll back on error,
-        then run the after-commit effects."""
+        then run the after-commit effects and publish the domain events it recorded."""
         with Session(self.write_engine, expire_on_commit=False) as session:
             bind_session_scope(session, org_id=org_id, all_orgs=all_orgs)
             uow = UnitOfWork(session=session)
@@ -117,9 +124,13 @@ class Database:
                 session.commit()
             except BaseException:
                 session.rollback()
+                take_pending(session)  # a rolled-back change announces nothing
                 raise
+            events = take_pending(session)
         for effect in uow.after_commit:
             effect()
+        if events and self.subscribers:
+            publish(events, subscribers=self.subscribers, database=self)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from engine.config import Settings, get_settings
 from engine.db import Database
 from engine.migrate import schema_status
+from engine.services.records import EventStarts
 from engine.workflow.catalog import WorkflowCatalog
 from web.deps import NotAuthenticated, PasswordChangeRequired, csrf_protect, request_context
 from web.routes import (
@@ -67,6 +68,7 @@ def create_app(
     app.state.db = db
     app.state.secret_key = settings.resolved_secret_key()
     app.state.catalog = catalog
+    db.subscribe(EventStarts(catalog))  # workflows that start on another workflow's event
     app.state.workflow_nav = tuple(
         (w.key, w.spec.title, w.spec.clause)
         for w in sorted(catalog.current.values(), key=lambda w: w.spec.clause)

@@ -10,7 +10,8 @@ from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from engine.audit import append_event
+from engine.audit import Actor, append_event
+from engine.events import DomainEvent, record_event
 from engine.forms.spec import Text
 from engine.models import NumberSequence, Record, RecordLink, Signature, Task
 from engine.models.base import utcnow
@@ -19,11 +20,14 @@ from engine.workflow.loader import Workflow, format_number
 from engine.workflow.runner import (
     ActorRef,
     RoleRefused,
+    TransitionRefused,
     link_records,
+    record_payload,
     signature_seal,
     signed_content_hash,
     validated_form,
 )
+from engine.workflow.spec import StartKind
 
 _sequences = NumberSequence.__table__
 _tasks = Task.__table__
@@ -100,6 +104,12 @@ def create_record(
         changes={key: [None, value] for key, value in data.items()},
     )
     link_records(session, org_id=org_id, record_id=record.id, form=workflow.create_form, data=data)
+    record_event(
+        session,
+        name=f"{spec.key}.create",
+        org_id=org_id,
+        payload=record_payload(record, actor=actor, trigger="create", from_state=None, to_state=spec.initial),
+    )
     session.execute(
         insert(_tasks).values(
             org_id=org_id,
@@ -349,3 +359,48 @@ def fire_transition(
         secret_key=secret_key,
         today=today,
     )
+
+
+class EventStarts:
+    """Starts a record of each workflow whose start is ``kind: event`` when its event is published (after
+    the causing change committed). The start form takes the fields the event carries, such as ``title``
+    and ``related_record`` (which links the two records). The person whose action raised the event is the
+    creator. A start the form refuses is written to the causing record's audit trail, not lost."""
+
+    def __init__(self, catalog) -> None:
+        self.catalog = catalog
+        self.by_event: dict[str, list[Workflow]] = {}
+        for workflow in catalog.current.values():
+            if workflow.spec.start.kind == StartKind.event and workflow.spec.start.event:
+                self.by_event.setdefault(workflow.spec.start.event, []).append(workflow)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, EventStarts) and other.catalog is self.catalog
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __call__(self, event: DomainEvent, database) -> None:
+        for workflow in self.by_event.get(event.name, ()):
+            fields = {field.name for field in workflow.create_form.fields}
+            form_data = {key: value for key, value in event.payload.items() if key in fields}
+            actor = ActorRef(
+                id=event.payload.get("actor_id"),
+                name=str(event.payload.get("actor_name") or "system"),
+                roles=frozenset(workflow.spec.start.roles),
+            )
+            try:
+                with database.unit_of_work(org_id=event.org_id) as uow:
+                    create_record(
+                        uow.session, workflow=workflow, org_id=event.org_id, actor=actor, form_data=form_data
+                    )
+            except TransitionRefused as refused:
+                with database.unit_of_work(org_id=event.org_id) as uow:
+                    append_event(
+                        uow.session,
+                        org_id=event.org_id,
+                        actor=Actor(actor.id, actor.name),
+                        subject_type="record",
+                        subject_id=event.payload.get("record_id", ""),
+                        action="event_start_failed",
+                        reason=f"{workflow.key}: {refused.reason.en}; {refused.field_errors}"[:1000],
+                    )

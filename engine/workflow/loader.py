@@ -19,7 +19,7 @@ from engine.audit import canonical_json
 from engine.forms.spec import FieldType, FormSpec
 from engine.models.identity import Role
 from engine.workflow.registry import ACTIONS, GUARDS
-from engine.workflow.spec import WorkflowSpec
+from engine.workflow.spec import StartKind, WorkflowSpec
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS_DIR = PROJECT_ROOT / "workflows"
@@ -231,6 +231,10 @@ def validate_workflow(spec: WorkflowSpec, forms: dict[str, FormSpec]) -> list[st
     for role in spec.start.roles:
         if role not in ROLES:
             problems.append(f"start: unknown role {role!r}")
+    if spec.start.kind == StartKind.event and not re.fullmatch(
+        r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*", spec.start.event or ""
+    ):
+        problems.append("start: an event start needs 'event: <workflow key>.<trigger>' (or '.create')")
     try:
         format_number(spec.numbering, year=2026, seq=1)
     except (KeyError, ValueError, IndexError) as exc:
@@ -249,6 +253,7 @@ def load_workflows(workflows_dir: Path = WORKFLOWS_DIR, forms_dir: Path = FORMS_
     importlib.import_module(HOOKS_MODULE)  # registers the guards and actions the files may name
     forms = load_forms(forms_dir)
     workflows: dict[str, Workflow] = {}
+    paths: dict[str, Path] = {}
     for path in sorted(workflows_dir.glob("*.yaml")):
         data = _read_yaml(path)
         try:
@@ -261,10 +266,28 @@ def load_workflows(workflows_dir: Path = WORKFLOWS_DIR, forms_dir: Path = FORMS_
         if spec.key in workflows:
             raise WorkflowFileError(path, f"workflow key {spec.key!r} is used by another file")
         used_forms = {spec.start.form} | {t.form for t in spec.transitions if t.form}
+        paths[spec.key] = path
         workflows[spec.key] = Workflow(
             spec=spec, forms={name: forms[name] for name in used_forms}, machine=compile_machine(spec)
         )
+    for key, workflow in workflows.items():
+        problem = _unknown_start_event(workflow.spec, workflows)
+        if problem:
+            raise WorkflowFileError(paths[key], problem)
     return workflows
+
+
+def _unknown_start_event(spec: WorkflowSpec, workflows: dict[str, "Workflow"]) -> str | None:
+    """An event start names an event some workflow raises: ``<key>.create`` or ``<key>.<trigger>``."""
+    if spec.start.kind != StartKind.event:
+        return None
+    key, _, trigger = (spec.start.event or "").partition(".")
+    source = workflows.get(key)
+    if source is None:
+        return f"start: event {spec.start.event!r} names no workflow"
+    if trigger != "create" and all(t.trigger != trigger for t in source.spec.transitions):
+        return f"start: workflow {key!r} has no trigger {trigger!r}"
+    return None
 
 
 def workflow_from_stored(stored: dict[str, Any]) -> Workflow:

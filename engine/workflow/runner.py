@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -17,6 +17,7 @@ from sqlalchemy.orm.util import identity_key
 
 from engine.audit import Actor, append_event, canonical_json, field_changes
 from engine.db import DriverStatement
+from engine.events import record_event
 from engine.forms.references import reference_errors
 from engine.forms.spec import FormErrors, Text, clean_input, validate_form
 from engine.models import Record, RecordLink, Signature, Task
@@ -225,7 +226,6 @@ class FireResult:
     to_state: str
     version: int
     signature_id: int | None
-    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
 def _participant_ids(record: Record, data: dict[str, Any], rule) -> set[int]:
@@ -496,11 +496,34 @@ def fire(
                 "opened_at": now,
             },
         )
+    record_event(
+        session,
+        name=f"{record.workflow_key}.{trigger}",
+        org_id=record.org_id,
+        payload=record_payload(
+            record, actor=actor, trigger=trigger, from_state=from_state, to_state=to_state
+        ),
+    )
     return FireResult(
         record_id=record.id,
         from_state=from_state,
         to_state=to_state,
         version=new_version,
         signature_id=signature_id,
-        events=[(f"{record.workflow_key}.{trigger}", {"record_id": record.id, "to_state": to_state})],
     )
+
+
+def record_payload(record, *, actor: ActorRef, trigger: str, from_state: str | None, to_state: str) -> dict:
+    """What a record's domain event carries: enough for a subscriber to start a linked record."""
+    return {
+        "record_id": record.id,
+        "related_record": record.id,
+        "number": record.number,
+        "title": record.title,
+        "workflow": record.workflow_key,
+        "trigger": trigger,
+        "from_state": from_state,
+        "to_state": to_state,
+        "actor_id": actor.id,
+        "actor_name": actor.name,
+    }
