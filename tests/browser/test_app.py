@@ -176,6 +176,23 @@ def test_boosted_navigation_keeps_the_csrf_token_valid(page):
     assert page.evaluate("window.__sameDocument") == "yes"
 
 
+def test_a_boosted_link_to_a_missing_page_shows_the_error_page(page):
+    sign_in(page, "staff@xiangfeng.example")
+    expect_dashboard(page)
+    page.evaluate("window.__sameDocument = 'yes'")
+    page.evaluate(
+        """() => {
+          const link = document.createElement("a");
+          link.href = "/no/such/page"; link.id = "missing-link"; link.textContent = "missing";
+          document.querySelector("main").appendChild(link);
+          window.htmx.process(link);
+        }"""
+    )
+    page.click("#missing-link")
+    expect(page.locator("body")).to_contain_text("未找到")
+    assert page.evaluate("window.__sameDocument") == "yes", "the link was not boosted"
+
+
 def test_no_csp_violation_on_any_page_and_no_html_left_in_local_storage(contexts):
     context = contexts.new()
     log = context.csp_log

@@ -10,8 +10,12 @@
   });
   // Show refusals the server renders deliberately as fragments (htmx does not swap 4xx by default):
   // form errors (422), conflicts (409) and refused signatures or duties (403) are marked with a header.
+  // A boosted link or form (a whole page) that is answered with an error page (404, 403, 413, 500…) shows
+  // that page, as a plain navigation would, instead of htmx silently doing nothing.
   document.addEventListener("htmx:beforeSwap", function (event) {
-    if (event.detail.xhr.getResponseHeader("X-Tanguan-Fragment") === "refusal") {
+    var xhr = event.detail.xhr;
+    var boosted = event.detail.boosted || (event.detail.requestConfig && event.detail.requestConfig.boosted);
+    if (xhr.getResponseHeader("X-Tanguan-Fragment") === "refusal" || (boosted && xhr.status >= 400)) {
       event.detail.shouldSwap = true;
       event.detail.isError = false;
     }
