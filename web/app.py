@@ -77,7 +77,7 @@ def create_app(
     modules += (emissions_inputs,)
     app.add_middleware(
         SecurityHeadersMiddleware,
-        upload_paths=frozenset(path for module in modules for path in getattr(module, "UPLOAD_PATHS", ())),
+        upload_paths=tuple(path for module in modules for path in getattr(module, "UPLOAD_PATHS", ())),
         max_upload_bytes=settings.evidence_max_bytes,
     )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -6,6 +6,7 @@ benchmarked ones.
 
 import hashlib
 import hmac
+import re
 import secrets
 from urllib.parse import urlsplit
 
@@ -49,12 +50,13 @@ class SecurityHeadersMiddleware:
         app,
         *,
         max_body_bytes: int = MAX_BODY_BYTES,
-        upload_paths: frozenset[str] = frozenset(),
+        upload_paths: tuple[str, ...] = (),
         max_upload_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
-        self.upload_paths = upload_paths
+        # Paths (regular expressions) whose forms carry files get the upload limit.
+        self.upload_paths = re.compile("|".join(f"(?:{path})" for path in upload_paths) or "(?!)")
         self.max_upload_bytes = max_upload_bytes + MULTIPART_OVERHEAD
 
     async def __call__(self, scope, receive, send):
@@ -84,7 +86,7 @@ class SecurityHeadersMiddleware:
                 message["headers"] = headers
             await send(message)
 
-        limit = self.max_upload_bytes if scope["path"] in self.upload_paths else self.max_body_bytes
+        limit = self.max_upload_bytes if self.upload_paths.fullmatch(scope["path"]) else self.max_body_bytes
         declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await _too_large(send_with_headers, limit)

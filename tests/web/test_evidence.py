@@ -236,3 +236,44 @@ def test_a_measured_parameter_for_a_reported_month_needs_a_reason(web):
     )
     assert saved.status_code == 303
     assert _scalar(web, "SELECT count(*) FROM audit_event WHERE action = 'reopen'") >= 1
+
+
+def test_an_evidence_field_of_a_workflow_form_takes_a_file(web):
+    """The generic record forms: the effectiveness review's evidence file goes to the evidence store, the
+    record keeps its id, and the detail page links it; a refused file refuses the whole transition."""
+    with web.db.engine.connect() as connection:
+        record_id, version = connection.execute(
+            text("SELECT id, version FROM record WHERE state = 'effectiveness_review' AND workflow_key = :k"),
+            {"k": "nonconformity"},
+        ).first()
+    auditor = web.as_role("internal_auditor")
+    token = csrf_of(auditor.get(f"/r/{record_id}").text)
+    review = {
+        "csrf_token": token,
+        "version": str(version),
+        "criteria": "连续 4 周点检记录完整",
+        "evidence": "第 10–13 周点检表，复测报告见附件",
+        "result": "effective",
+        "signature_password": "Xiangfeng#2026",
+    }
+    refused = auditor.post(
+        f"/r/{record_id}/transition/verify_effective",
+        data=review,
+        files={"evidence_file": ("run.exe", b"MZ\x90")},
+    )
+    assert refused.status_code == 422 and 'data-error-for="evidence_file"' in refused.text
+    assert _scalar(web, "SELECT state FROM record WHERE id = :i", i=record_id) == "effectiveness_review"
+    assert _scalar(web, "SELECT count(*) FROM evidence_file") == 0
+    done = auditor.post(
+        f"/r/{record_id}/transition/verify_effective",
+        data=review,
+        files={"evidence_file": ("复测报告.pdf", PDF)},
+    )
+    assert done.status_code == 303, re.findall(r'data-error-for="([^"]+)">([^<]*)<', done.text)
+    assert _scalar(web, "SELECT state FROM record WHERE id = :i", i=record_id) == "closed"
+    detail = auditor.get(f"/r/{record_id}").text
+    evidence_id = re.search(
+        r'<a href="/evidence/(\d+)" hx-boost="false" data-evidence>📎 复测报告.pdf</a>', detail
+    )
+    assert evidence_id
+    assert auditor.get(f"/evidence/{evidence_id.group(1)}").content == PDF

@@ -5,10 +5,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import UploadFile
 
-from engine.models import OrgUnit, Record
+from engine.audit import Actor
+from engine.forms.spec import FieldType
+from engine.models import EvidenceFile, OrgUnit, Record
 from engine.passwords import verify_password
 from engine.services.audit_trail import TrailFilter, list_events
+from engine.services.evidence import EvidenceError, store_evidence
 from engine.services.records import (
     RecordFilter,
     create_record,
@@ -21,12 +25,19 @@ from engine.services.records import (
 from engine.services.users import list_members
 from engine.workflow.diagram import mermaid
 from engine.workflow.loader import Workflow
-from engine.workflow.runner import ActorRef, TransitionRefused, available_transitions
+from engine.workflow.runner import (
+    FORM_HAS_ERRORS,
+    ActorRef,
+    FormRefused,
+    TransitionRefused,
+    available_transitions,
+)
 from web.deps import DatabaseDep, Member, OrgSession, Principal
 from web.forms import SPARE_ROWS, parse_form
 from web.templating import htmx_aware_redirect, render
 
 router = APIRouter()
+UPLOAD_PATHS = (r"/records/[a-z][a-z0-9_]*", r"/r/\d+/transition/[a-z][a-z0-9_]*")  # forms with files
 EXPORT_PAGE = 1000
 
 
@@ -158,12 +169,18 @@ async def create(request: Request, principal: Member, db: DatabaseDep, workflow_
     values = parse_form(workflow.create_form, posted)
     try:
         with db.unit_of_work(org_id=principal.org.id) as uow:
-            record = create_record(
-                uow.session,
-                workflow=workflow,
-                org_id=principal.org.id,
-                actor=actor_ref(principal),
-                form_data=values,
+            upload_errors = stored_uploads(
+                request, uow.session, principal, workflow.create_form, posted, values
+            )
+            record = with_upload_errors(
+                lambda: create_record(
+                    uow.session,
+                    workflow=workflow,
+                    org_id=principal.org.id,
+                    actor=actor_ref(principal),
+                    form_data=values,
+                ),
+                upload_errors,
             )
     except TransitionRefused as refused:
         with db.read_session(org_id=principal.org.id) as session:
@@ -219,8 +236,25 @@ def _detail_context(request: Request, session, principal: Principal, record_id: 
         "user_names": dict(options["users"]),
         "unit_names": dict(options["units"]),
         "record_names": dict(options["records"]),
+        "evidence_names": _evidence_names(session, workflow, record.data),
         **options,
     }
+
+
+def _evidence_names(session, workflow: Workflow, data: dict[str, Any]) -> dict[int, str]:
+    """The file names of the evidence a record's data names (the detail page links them)."""
+    from sqlmodel import select
+
+    ids = {
+        data[field.name]
+        for form in workflow.forms.values()
+        for field in form.fields
+        if field.type == FieldType.evidence and isinstance(data.get(field.name), int)
+    }
+    if not ids:
+        return {}
+    rows = session.exec(select(EvidenceFile.id, EvidenceFile.filename).where(EvidenceFile.id.in_(ids)))
+    return dict(rows.all())
 
 
 @router.get("/r/{record_id}")
@@ -279,18 +313,22 @@ async def fire_route(
             transition = workflow.spec.transition(trigger, record.state)
             form = workflow.forms.get(transition.form) if transition and transition.form else None
             values = parse_form(form, posted) if form else {}
-            fire_transition(
-                uow.session,
-                catalog=request.app.state.catalog,
-                record_id=record_id,
-                trigger=trigger,
-                actor=actor,
-                form_data=values,
-                expected_version=version,
-                comment=comment,
-                signature_password=signature_password,
-                reauthenticate=lambda password: _reauthenticate(uow.session, principal.user_id, password),
-                secret_key=request.app.state.secret_key,
+            upload_errors = stored_uploads(request, uow.session, principal, form, posted, values)
+            with_upload_errors(
+                lambda: fire_transition(
+                    uow.session,
+                    catalog=request.app.state.catalog,
+                    record_id=record_id,
+                    trigger=trigger,
+                    actor=actor,
+                    form_data=values,
+                    expected_version=version,
+                    comment=comment,
+                    signature_password=signature_password,
+                    reauthenticate=lambda password: _reauthenticate(uow.session, principal.user_id, password),
+                    secret_key=request.app.state.secret_key,
+                ),
+                upload_errors,
             )
     except TransitionRefused as refused:
         with db.read_session(org_id=principal.org.id) as session:
@@ -314,6 +352,42 @@ async def fire_route(
             status_code=refused.status,
         )
     return htmx_aware_redirect(request, RedirectResponse(f"/r/{record_id}", status_code=303))
+
+
+def stored_uploads(request: Request, session, principal: Principal, form, posted, values: dict) -> dict:
+    """The files of a form's evidence fields, kept in the evidence store and replaced in ``values`` by
+    their evidence ids; per-field errors (zh/en) for files the store refuses."""
+    settings = request.app.state.settings
+    errors: dict[str, dict[str, str]] = {}
+    for field in form.fields if form else ():
+        upload = posted.get(field.name)
+        if field.type != FieldType.evidence or not isinstance(upload, UploadFile) or not upload.filename:
+            continue
+        try:
+            values[field.name] = store_evidence(
+                session,
+                org_id=principal.org.id,
+                actor=Actor(principal.user_id, principal.display_name),
+                evidence_dir=settings.evidence_dir,
+                filename=upload.filename,
+                chunks=iter(lambda upload=upload: upload.file.read(1024 * 1024), b""),
+                max_bytes=settings.evidence_max_bytes,
+            ).id
+        except EvidenceError as error:
+            errors[field.name] = {"zh": error.message_zh, "en": error.message_en}
+    return errors
+
+
+def with_upload_errors(action, upload_errors: dict) -> Any:
+    """Run the create or transition; the form's problems and the refused files are reported together,
+    and a refused file refuses the whole submission (nothing is saved)."""
+    try:
+        result = action()
+    except FormRefused as refused:
+        raise FormRefused(refused.reason, field_errors={**upload_errors, **refused.field_errors}) from None
+    if upload_errors:
+        raise FormRefused(FORM_HAS_ERRORS, field_errors=upload_errors)
+    return result
 
 
 def _reauthenticate(session, user_id: int, password: str) -> bool:
