@@ -197,7 +197,7 @@ def validate_workflow(spec: WorkflowSpec, forms: dict[str, FormSpec]) -> list[st
         for name in transition.actions:
             if name not in ACTIONS:
                 problems.append(f"transition {transition.trigger!r}: unknown action {name!r}")
-        triggers = {t.trigger for t in spec.transitions}
+        triggers = {t.trigger for t in spec.transitions} | {"create"}  # create: who made or fed the record
         for rule in transition.separation:
             for trigger in rule.not_actors_of:
                 if trigger not in triggers:

@@ -286,3 +286,55 @@ def test_the_inventory_charts_speak_chinese_and_show_the_target_path(web):
     assert target["years"][0] < target["years"][-1] and len(target["path"]) == len(target["years"])
     assert target["path"][0] > target["path"][-1]  # a reduction path goes down
     assert 'id="chart-targets"' in page
+
+
+def test_whoever_entered_a_months_data_cannot_verify_its_batch(web):
+    """8.6 three levels by different people: the separation covers the people who typed the data in, not
+    only the one who opened the batch."""
+    import pytest
+
+    from engine.services.records import create_record, fire_transition
+    from engine.services.users import get_user_by_email
+    from engine.workflow.runner import ActorRef, SeparationRefused
+    from tests.web.conftest import CATALOG
+
+    def actor(email: str, role: str) -> ActorRef:
+        with web.db.read_session() as session:
+            user = get_user_by_email(session, email=email)
+        return ActorRef(id=user.id, name=user.display_name, roles=frozenset({role}))
+
+    with web.db.engine.connect() as connection:
+        org_id = connection.execute(
+            text("SELECT id FROM organization WHERE slug = 'xiangfeng-cement'")
+        ).scalar()
+    with web.db.unit_of_work(org_id=org_id) as uow:
+        batch_id = create_record(
+            uow.session,
+            workflow=CATALOG.get("carbon_data_batch"),
+            org_id=org_id,
+            actor=actor("staff@xiangfeng.example", "staff"),
+            form_data={"title": "2026 年 3 月碳数据", "period": "2026-03", "collection_note": "DCS 月末读数"},
+        ).id
+    manager = web.as_role("carbon_manager")
+    posted, _ = grid_post(manager, 2026, {2: "4321"})  # a March cell
+    assert manager.post("/emissions/data", data=posted).status_code == 200
+
+    def verify(who: ActorRef):
+        with web.db.unit_of_work(org_id=org_id) as uow:
+            fire_transition(
+                uow.session,
+                catalog=CATALOG,
+                record_id=batch_id,
+                trigger="verify",
+                actor=who,
+                form_data={"checks": ["completeness", "evidence"], "result": "passed"},
+                expected_version=1,
+                signature_password="x",
+                reauthenticate=lambda _password: True,
+                secret_key="test-secret-key",
+            )
+
+    with pytest.raises(SeparationRefused):
+        verify(actor("carbon@xiangfeng.example", "carbon_manager"))
+    verify(actor("quality@xiangfeng.example", "quality_manager"))
+    assert _batch_state(web, "2026-03") == "verified"

@@ -35,7 +35,7 @@ from engine.workflow.runner import TransitionRefused
 from web.deps import DatabaseDep, Member, OrgSession, Principal, RoleRequirement
 from web.routes.records import actor_ref
 from web.templating import render
-from workflows import DATA_BATCH_WORKFLOW, REOPEN_TRIGGER, VERIFIED_BATCH_STATES
+from workflows import COLLECTED_BATCH_STATE, DATA_BATCH_WORKFLOW, REOPEN_TRIGGER, VERIFIED_BATCH_STATES
 
 router = APIRouter()
 DataEditor = Annotated[
@@ -284,7 +284,7 @@ async def save_grid(request: Request, principal: DataEditor, db: DatabaseDep) ->
                     uow.session, org_id=principal.org.id, actor=actor_of(principal), entries=entries
                 )
             )
-            reopen_verified_batches(
+            record_data_change(
                 uow.session,
                 request=request,
                 principal=principal,
@@ -305,11 +305,25 @@ async def save_grid(request: Request, principal: DataEditor, db: DatabaseDep) ->
         )
 
 
-def reopen_verified_batches(
+def record_data_change(session, *, request: Request, principal: Principal, periods: set[str], reason: str):
+    """8.6, whenever a month's data changes: a verified or reported month changes only with a reason and
+    its batch goes back to collection (through the workflow, so roles, audit and separation of duties
+    apply); and whoever changed the data joins the collecting batch's "create" participants, so that the
+    workflow keeps them from verifying or reporting it."""
+    _reopen_verified_batches(session, request=request, principal=principal, periods=periods, reason=reason)
+    for batch in records_in_states(
+        session, workflow_key=DATA_BATCH_WORKFLOW, states=(COLLECTED_BATCH_STATE,)
+    ):
+        creators = batch.participants.get("create", [])
+        if batch.data.get("period") in periods and principal.user_id not in creators:
+            batch.participants = {**batch.participants, "create": sorted({*creators, principal.user_id})}
+            session.add(batch)
+    session.flush()
+
+
+def _reopen_verified_batches(
     session, *, request: Request, principal: Principal, periods: set[str], reason: str
 ):
-    """8.6: data of a verified or reported month changes only with a reason, and its batch goes back to
-    collection (through the workflow, so roles, audit and separation of duties apply)."""
     batches = [
         record
         for record in records_in_states(
@@ -392,7 +406,7 @@ async def upload(
                 filename=file.filename or "upload",
                 content=content,
             )
-            reopen_verified_batches(
+            record_data_change(
                 uow.session, request=request, principal=principal, periods=set(result.periods), reason=reason
             )
     except EmissionsDataError as error:
@@ -428,7 +442,7 @@ def meter_readings(
                 actor=actor_of(principal),
             )
             if not result.replayed:
-                reopen_verified_batches(
+                record_data_change(
                     uow.session,
                     request=request,
                     principal=principal,

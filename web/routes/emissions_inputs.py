@@ -28,7 +28,7 @@ from web.routes.emissions import (
     DataEditor,
     actor_of,
     data_grid_response,
-    reopen_verified_batches,
+    record_data_change,
     reporting_year,
 )
 from web.security import SANDBOX_FLAG
@@ -225,7 +225,7 @@ async def save_measured(request: Request, principal: DataEditor, db: DatabaseDep
             oxidation_rate=values.get("oxidation_rate") or None,
             evidence_sha256=evidence,
         )
-        reopen_verified_batches(
+        record_data_change(
             session,
             request=request,
             principal=principal,
