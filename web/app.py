@@ -5,7 +5,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -120,7 +119,7 @@ async def _resolve_context(request: Request) -> None:
     if hasattr(request.state, "locale"):
         return
     try:
-        await run_in_threadpool(request_context, request)
+        await request_context(request)
     except Exception:  # an error page must render even when the context cannot be resolved
         request.state.locale = "zh_CN"
 
