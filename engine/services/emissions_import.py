@@ -54,6 +54,7 @@ from engine.services.emissions import (
     db_instant,
     insert_rows,
     list_sources,
+    local_months,
     parse_instant,
     parse_note,
     parse_tier,
@@ -416,7 +417,7 @@ def import_readings(
     )
     existing = _existing_readings(connection, org_id=org_id, readings=parsed)
     inserts: list[tuple[Any, ...]] = []
-    changed_months: set[str] = set()
+    changed: list[datetime] = []  # period starts of inserted or corrected readings
     to_db = db_instant(connection.dialect.name)
     updates: list[dict[str, Any]] = []
     corrections: dict[str, list[Any]] = {}
@@ -424,7 +425,7 @@ def import_readings(
         old = existing.get((reading.source.id, reading.period_start))
         if old is None:
             inserts.append(reading.insert_row(to_db))
-            changed_months.add(period_label(reading.period_start))
+            changed.append(reading.period_start)
             continue
         if (old["quantity"], old["tier"], old["note"]) == (
             reading.quantity_micro,
@@ -432,7 +433,7 @@ def import_readings(
             reading.note,
         ):
             continue
-        changed_months.add(period_label(reading.period_start))
+        changed.append(reading.period_start)
         updates.append(
             {
                 "b_org": org_id,
@@ -493,7 +494,7 @@ def import_readings(
         unchanged=len(parsed) - len(inserts) - len(updates),
         sha256=sha256,
         same_file_batches=same_file,
-        periods=tuple(sorted(changed_months)),
+        periods=local_months(changed),
     )
 
 
