@@ -57,18 +57,7 @@ def test_a_bad_cell_in_the_monthly_grid_saves_nothing_and_names_itself(web):
 
 
 def test_changing_a_reported_month_needs_a_reason_and_sends_the_batch_back(web):
-    def batch_state(period: str) -> str:
-        with web.db.engine.connect() as connection:
-            rows = connection.execute(
-                text("SELECT state, data FROM record WHERE workflow_key = 'carbon_data_batch'")
-            )
-            return next(
-                state
-                for state, data in rows
-                if (data if isinstance(data, dict) else json.loads(data))["period"] == period
-            )
-
-    assert batch_state("2025-01") == "reported"
+    assert _batch_state(web, "2025-01") == "reported"
     staff = web.as_role("staff")
     posted, _ = grid_post(staff, 2025, {0: "100"})
     unexplained = staff.post("/emissions/data", data=posted)
@@ -79,7 +68,7 @@ def test_changing_a_reported_month_needs_a_reason_and_sends_the_batch_back(web):
     posted, _ = grid_post(manager, 2025, {0: "100"}, reason="1 月抄表读数录入错误，按原始记录更正")
     saved = manager.post("/emissions/data", data=posted)
     assert saved.status_code == 200 and 'id="data-saved"' in saved.text
-    assert batch_state("2025-01") == "collected"
+    assert _batch_state(web, "2025-01") == "collected"
     with web.db.engine.connect() as connection:
         reason = connection.execute(text("SELECT reason FROM audit_event WHERE action = 'reopen'")).scalar()
     assert reason == "1 月抄表读数录入错误，按原始记录更正"
