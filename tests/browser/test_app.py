@@ -193,6 +193,17 @@ def test_a_boosted_link_to_a_missing_page_shows_the_error_page(page):
     assert page.evaluate("window.__sameDocument") == "yes", "the link was not boosted"
 
 
+def test_a_refused_htmx_request_says_so(page):
+    sign_in(page, "staff@xiangfeng.example")
+    expect_dashboard(page)
+    page.evaluate(
+        """() => window.htmx.ajax(
+          "POST", "/locale", {target: "main", values: {locale: "a".repeat(3 * 1024 * 1024)}})"""
+    )
+    expect(page.locator("#request-error")).to_contain_text("请求内容过大")
+    expect(page.locator("h1#org-name")).to_be_visible()  # the page itself is untouched
+
+
 def test_no_csp_violation_on_any_page_and_no_html_left_in_local_storage(contexts):
     context = contexts.new()
     log = context.csp_log

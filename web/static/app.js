@@ -20,6 +20,24 @@
       event.detail.isError = false;
     }
   });
+  // Any other refused htmx request (a body over the size limit, a stale form…) says so above the page
+  // instead of leaving the user with a button that did nothing.
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
+    var box = document.getElementById("request-error");
+    if (!box) {
+      box = document.createElement("div");
+      box.id = "request-error";
+      box.className = "notification is-danger is-light";
+      box.setAttribute("role", "alert");
+      (document.querySelector("main") || document.body).prepend(box);
+    }
+    var plain = (xhr.getResponseHeader("Content-Type") || "").indexOf("text/plain") === 0;
+    var english = document.documentElement.lang === "en";
+    box.textContent = plain && xhr.responseText ? xhr.responseText
+      : english ? "The request was not accepted (HTTP " + xhr.status + "). Reload the page and try again."
+      : "请求未被接受（HTTP " + xhr.status + "），请刷新页面后重试。";
+  });
   document.addEventListener("click", function (event) {
     var burger = event.target.closest(".navbar-burger");
     if (burger) {
