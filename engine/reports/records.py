@@ -34,7 +34,7 @@ def display_value(field: FieldSpec, value: Any, names: Callable[[FieldType, Any]
         return field.choice_label(value, "zh_CN")
     if field.type == FieldType.multi_choice:
         return "、".join(field.choice_label(item, "zh_CN") for item in value)
-    if field.type in (FieldType.user, FieldType.org_unit):
+    if field.type in (FieldType.user, FieldType.org_unit, FieldType.record_link):
         return names(field.type, value)
     if field.type == FieldType.number and field.unit:
         return f"{value} {field.unit}"

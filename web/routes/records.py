@@ -59,12 +59,16 @@ def may_create(workflow: Workflow, principal: Principal) -> bool:
 LINKABLE_RECORDS = 300  # the newest records a record-link field offers
 
 
+def member_choices(session, principal: Principal) -> list[tuple[int, str]]:
+    return [(user.id, user.display_name) for user, _ in list_members(session, org_id=principal.org.id)]
+
+
 def form_options(session, principal: Principal) -> dict[str, Any]:
     """Choices for user, org-unit and record-link fields, from the organization only."""
     from sqlmodel import select
 
     return {
-        "users": [(user.id, user.display_name) for user, _ in list_members(session, org_id=principal.org.id)],
+        "users": member_choices(session, principal),
         "units": [
             (unit.id, unit.name) for unit in session.exec(select(OrgUnit).order_by(OrgUnit.code)).all()
         ],
@@ -137,7 +141,7 @@ def record_list(
         "records": records,
         "next_after": next_after,
         "query": query,
-        "users": form_options(session, principal)["users"],
+        "users": member_choices(session, principal),
         "today": date.today(),
         "can_create": may_create(workflow, principal),
     }
@@ -398,11 +402,14 @@ def _reauthenticate(session, user_id: int, password: str) -> bool:
 
 
 def _names(options: dict[str, Any]):
-    users, units = dict(options["users"]), dict(options["units"])
+    tables = {
+        FieldType.user: dict(options["users"]),
+        FieldType.org_unit: dict(options["units"]),
+        FieldType.record_link: dict(options["records"]),
+    }
 
     def name(kind, value) -> str:
-        table = users if kind == "user" else units
-        return table.get(value, str(value))
+        return tables.get(kind, {}).get(value, str(value))
 
     return name
 
