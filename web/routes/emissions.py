@@ -51,6 +51,26 @@ def actor_of(principal: Principal) -> Actor:
     return Actor(principal.user_id, principal.display_name)
 
 
+def save_all_or_nothing(db, principal, parse_issues: list[DataIssue], save) -> EmissionsDataError | None:
+    """Run ``save(session)`` in one unit of work; every problem (the form's parsing, issues ``save`` adds
+    to ``parse_issues``, and the service's checks, one per row and field) comes back together, and then
+    nothing is written."""
+    try:
+        with db.unit_of_work(org_id=principal.org.id) as uow:
+            try:
+                save(uow.session)
+                service_issues: tuple[DataIssue, ...] = ()
+            except EmissionsDataError as error:
+                service_issues = error.issues
+            reported = {(issue.row, issue.field) for issue in parse_issues}
+            problems = parse_issues + [i for i in service_issues if (i.row, i.field) not in reported]
+            if problems:
+                raise EmissionsDataError(problems)
+    except EmissionsDataError as error:
+        return error
+    return None
+
+
 def reporting_year(year: int | None) -> int:
     return year or date.today().year - 1  # the last complete year is what gets reported
 

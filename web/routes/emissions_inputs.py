@@ -15,7 +15,6 @@ from starlette.datastructures import UploadFile
 from engine.models import MeasuredParameter, Product, ProductionOutput
 from engine.services.emissions import (
     DataIssue,
-    EmissionsDataError,
     attach_reading_evidence,
     list_sources,
     parse_month,
@@ -30,6 +29,7 @@ from web.routes.emissions import (
     data_grid_response,
     record_data_change,
     reporting_year,
+    save_all_or_nothing,
 )
 from web.security import SANDBOX_FLAG
 from web.templating import render
@@ -61,9 +61,7 @@ def _id(value: str, field: str, issues: list[DataIssue]) -> int | None:
         return None
 
 
-async def _uploaded_evidence(
-    request: Request, session, principal, form, issues: list[DataIssue]
-) -> str | None:
+def _uploaded_evidence(request: Request, session, principal, form, issues: list[DataIssue]) -> str | None:
     """The optional ``evidence`` file of the form, stored; its SHA-256 (None when no file was sent)."""
     upload = form.get("evidence")
     if not isinstance(upload, UploadFile) or not upload.filename:
@@ -96,18 +94,13 @@ async def _save(request: Request, principal, db, save) -> tuple[tuple[DataIssue,
     form = await request.form()
     values = {key: value for key, value in form.items() if isinstance(value, str) and key != "csrf_token"}
     issues: list[DataIssue] = []
-    try:
-        with db.unit_of_work(org_id=principal.org.id) as uow:
-            evidence = await _uploaded_evidence(request, uow.session, principal, form, issues)
-            try:
-                save(uow.session, values, evidence, issues)
-            except EmissionsDataError as error:
-                issues += error.issues
-            if issues:
-                raise EmissionsDataError(issues)
-    except EmissionsDataError as error:
-        return error.issues, values
-    return (), values
+
+    def run(session) -> None:
+        evidence = _uploaded_evidence(request, session, principal, form, issues)
+        save(session, values, evidence, issues)
+
+    error = save_all_or_nothing(db, principal, issues, run)
+    return (error.issues if error else ()), values
 
 
 async def _saved_or_refused(request: Request, principal, db, save, *, page: str, context_of) -> Response:

@@ -19,7 +19,7 @@ from engine.services.emissions import (
 from engine.services.performance import LEVELS, add_parameter, evaluate_parameters
 from engine.services.users import list_members
 from web.deps import DatabaseDep, Member, OrgSession
-from web.routes.emissions import CarbonManager, actor_of, reporting_year
+from web.routes.emissions import CarbonManager, actor_of, reporting_year, save_all_or_nothing
 from web.templating import render
 
 router = APIRouter()
@@ -56,25 +56,6 @@ def _whole_number(value: str, field: str, issues: list[DataIssue], *, row: int |
 def _optional_id(value: str, field: str, issues: list[DataIssue]) -> int | None:
     number = _whole_number(value, field, issues) if value else None
     return number if isinstance(number, int) else None
-
-
-def _save(db, principal, parse_issues: list[DataIssue], save) -> EmissionsDataError | None:
-    """Run ``save`` in one unit of work; every problem (the form's parsing and the service's checks,
-    one per field) comes back together, and then nothing is written."""
-    try:
-        with db.unit_of_work(org_id=principal.org.id) as uow:
-            try:
-                save(uow.session)
-                service_issues: tuple[DataIssue, ...] = ()
-            except EmissionsDataError as error:
-                service_issues = error.issues
-            reported = {(issue.row, issue.field) for issue in parse_issues}
-            problems = parse_issues + [i for i in service_issues if (i.row, i.field) not in reported]
-            if problems:
-                raise EmissionsDataError(problems)
-    except EmissionsDataError as error:
-        return error
-    return None
 
 
 def _products(session) -> list[Product]:
@@ -127,7 +108,7 @@ async def create_baseline(request: Request, principal: CarbonManager, db: Databa
         for row in range(1, BASELINE_ADJUSTMENT_ROWS + 1)
         if values.get(f"reason-{row}") or values.get(f"delta-{row}")
     ]
-    error = _save(
+    error = save_all_or_nothing(
         db,
         principal,
         issues,
@@ -153,7 +134,7 @@ async def create_target(request: Request, principal: CarbonManager, db: Database
     base_year = _whole_number(values["base_year"], "base_year", issues)
     target_year = _whole_number(values["target_year"], "target_year", issues)
     product_id = _optional_id(values["product_id"], "product_id", issues)
-    error = _save(
+    error = save_all_or_nothing(
         db,
         principal,
         issues,
@@ -215,7 +196,7 @@ async def create_parameter(request: Request, principal: CarbonManager, db: Datab
     values = {key: _text(form, key) for key in PARAMETER_FIELDS}
     issues: list[DataIssue] = []
     ids = {key: _optional_id(values[key], key, issues) for key in ("org_unit_id", "product_id", "owner_id")}
-    error = _save(
+    error = save_all_or_nothing(
         db,
         principal,
         issues,
