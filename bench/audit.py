@@ -10,9 +10,9 @@ from pathlib import Path
 
 from engine.audit import SYSTEM, Actor, append_event, verify_chain
 from engine.db import Database
+from engine.identity.models import OrganizationCreate
+from engine.identity.organizations import create_organization
 from engine.migrate import upgrade
-from engine.models.tenancy import OrganizationCreate
-from engine.services.organizations import create_organization
 
 
 def main() -> None:

@@ -28,13 +28,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from engine.audit import SYSTEM
+from engine.carbon_data.aggregation import monthly_totals
+from engine.carbon_data.imports import COLUMNS, header_text, import_readings
+from engine.carbon_data.ingest import ingest_readings
+from engine.carbon_data.inventory import build_inventory
+from engine.carbon_data.parsing import LOCAL_TZ, month_start
+from engine.carbon_data.sources import add_source
 from engine.db import Database
+from engine.identity.models import OrganizationCreate, OrgUnitKind
+from engine.identity.organizations import add_org_unit, create_organization
 from engine.migrate import upgrade
-from engine.models import OrgUnitKind
-from engine.models.tenancy import OrganizationCreate
-from engine.services import emissions as em
-from engine.services import emissions_import as imp
-from engine.services.organizations import add_org_unit, create_organization
 
 YEAR = 2025  # not a leap year: 8,760 hours
 # (category, fuel or material, unit, parameters): a mix of what a plant meters.
@@ -82,7 +85,7 @@ def new_plant(path: Path, *, sources: int) -> tuple[Database, int, list[int]]:
         for index in range(sources):
             category, fuel, unit, parameters = KINDS[index % len(KINDS)]
             ids.append(
-                em.add_source(
+                add_source(
                     session,
                     org_id=org.id,
                     actor=SYSTEM,
@@ -100,8 +103,8 @@ def new_plant(path: Path, *, sources: int) -> tuple[Database, int, list[int]]:
 
 
 def hours_of(year: int) -> list[datetime]:
-    start = em.month_start(year, 1)
-    end = em.month_start(year + 1, 1)
+    start = month_start(year, 1)
+    end = month_start(year + 1, 1)
     return [start + timedelta(hours=h) for h in range(int((end - start).total_seconds() // 3600))]
 
 
@@ -145,11 +148,11 @@ def bench_inventory(directory: Path, *, sources: int, runs: int) -> None:
 
     def build() -> None:
         with db.read_session(org_id=org_id) as session:
-            results.append(em.build_inventory(session, org_id=org_id, year=YEAR))
+            results.append(build_inventory(session, org_id=org_id, year=YEAR))
 
     def sums() -> None:
         with db.read_session(org_id=org_id) as session:
-            em.monthly_totals(session, org_id=org_id, year=YEAR)
+            monthly_totals(session, org_id=org_id, year=YEAR)
 
     build()  # warm the OS page cache and the factor library, as a running server has them
     print(f"inventory_annual_s: {median_of(runs, build):.3f} s", flush=True)
@@ -163,8 +166,8 @@ def bench_inventory(directory: Path, *, sources: int, runs: int) -> None:
 
     connection = sqlite3.connect(path)
     bounds = (
-        em.month_start(YEAR, 1).strftime(SQLITE_DATETIME),
-        em.month_start(YEAR + 1, 1).strftime(SQLITE_DATETIME),
+        month_start(YEAR, 1).strftime(SQLITE_DATETIME),
+        month_start(YEAR + 1, 1).strftime(SQLITE_DATETIME),
     )
 
     def group_by(table: str) -> Callable[[], object]:
@@ -207,7 +210,7 @@ def bench_ingest(directory: Path, *, sources: int, batches: int, batch_size: int
     total = 0
     for number, readings in enumerate(requests):
         with db.unit_of_work(org_id=org_id) as uow:
-            result = em.ingest_readings(
+            result = ingest_readings(
                 uow.session, org_id=org_id, readings=readings, idempotency_key=f"bench-{number}", actor=SYSTEM
             )
         total += result.inserted
@@ -265,10 +268,10 @@ def bench_xlsx(directory: Path, *, rows: int, runs: int) -> None:
     for run in range(runs):
         workbook = Workbook(write_only=True)
         sheet = workbook.create_sheet("readings")
-        sheet.append([imp.header_text(key) for key, _, _ in imp.COLUMNS])
+        sheet.append([header_text(key) for key, _, _ in COLUMNS])
         offset = run * (rows // sources)
         for index in range(rows):
-            moment = hours[offset + index // sources].astimezone(em.LOCAL_TZ).replace(tzinfo=None)
+            moment = hours[offset + index // sources].astimezone(LOCAL_TZ).replace(tzinfo=None)
             sheet.append([f"S{index % sources:04d}", moment, 10.25 + index % 13, None, None, None])
         buffer = io.BytesIO()
         workbook.save(buffer)
@@ -277,7 +280,7 @@ def bench_xlsx(directory: Path, *, rows: int, runs: int) -> None:
     for number, content in enumerate(files):
         started = time.perf_counter()
         with db.unit_of_work(org_id=org_id) as uow:
-            result = imp.import_readings(
+            result = import_readings(
                 uow.session, org_id=org_id, actor=SYSTEM, filename=f"readings-{number}.xlsx", content=content
             )
         timings.append(time.perf_counter() - started)

@@ -160,12 +160,12 @@ def run_tanguan(path: Path, cases: int, profile: Path | None = None) -> tuple[fl
     """(transitions/s, records created/s); with ``profile``, cProfile stats of the transition loop."""
     from engine.audit import SYSTEM, verify_chain
     from engine.db import Database
+    from engine.identity.models import OrganizationCreate
+    from engine.identity.organizations import create_organization
+    from engine.identity.users import create_user, grant_membership
     from engine.migrate import upgrade
-    from engine.models.tenancy import OrganizationCreate
-    from engine.services.organizations import create_organization
-    from engine.services.records import create_record, fire_transition
-    from engine.services.users import create_user, grant_membership
     from engine.workflow.catalog import WorkflowCatalog
+    from engine.workflow.lifecycle import create_record, fire_transition
     from engine.workflow.runner import ActorRef
 
     db = Database(f"sqlite:///{path}")

@@ -93,10 +93,10 @@ def init(
 ) -> None:
     """Create or upgrade the database, then the first organization and its admin (初始化)."""
     from engine.audit import Actor
+    from engine.identity.models import OrganizationCreate
+    from engine.identity.organizations import create_organization, get_organization_by_slug
+    from engine.identity.users import create_user, get_user_by_email, grant_membership
     from engine.migrate import upgrade
-    from engine.models.tenancy import OrganizationCreate
-    from engine.services.organizations import create_organization, get_organization_by_slug
-    from engine.services.users import create_user, get_user_by_email, grant_membership
 
     db = _database()
     upgrade(db.engine)
@@ -129,8 +129,8 @@ def demo(
     """Seed the demo enterprise, a cement plant in Hunan (演示数据), and print its logins."""
     from sqlmodel import select
 
-    from engine.models import Organization
-    from engine.services.demo import DEMO_LOGINS, DEMO_PASSWORD, seed_demo
+    from demo.seed import DEMO_LOGINS, DEMO_PASSWORD, seed_demo
+    from engine.identity.models import Organization
 
     db = _ready_database()
     with db.unit_of_work(all_orgs=True) as uow:
@@ -185,8 +185,8 @@ def user_add(
 ) -> None:
     """Add a user to an organization with roles (or set the roles of an existing user)."""
     from engine.audit import Actor
-    from engine.services.organizations import get_organization_by_slug
-    from engine.services.users import create_user, get_user_by_email, grant_membership
+    from engine.identity.organizations import get_organization_by_slug
+    from engine.identity.users import create_user, get_user_by_email, grant_membership
 
     db = _ready_database()
     with db.unit_of_work(all_orgs=True) as uow:
@@ -217,7 +217,7 @@ def user_disable(
 ) -> None:
     """Disable a user: every session of theirs ends at once."""
     from engine.audit import Actor
-    from engine.services.users import get_user_by_email, set_user_active
+    from engine.identity.users import get_user_by_email, set_user_active
 
     db = _ready_database()
     with db.unit_of_work(all_orgs=True) as uow:
@@ -238,7 +238,7 @@ def audit_verify(
     from sqlmodel import select
 
     from engine.audit import verify_chain
-    from engine.models import Organization
+    from engine.identity.models import Organization
 
     db = _ready_database()
     with db.read_session(all_orgs=True) as session:
@@ -267,9 +267,9 @@ def token_create(
     org: Annotated[str | None, typer.Option(help="organization slug (default: the user's first)")] = None,
 ) -> None:
     """Create a personal access token for the JSON API. It is printed once and stored hashed."""
-    from engine.services.auth import create_api_token, default_org_id
-    from engine.services.organizations import get_organization_by_slug
-    from engine.services.users import get_user_by_email, memberships_of
+    from engine.identity.auth import create_api_token, default_org_id
+    from engine.identity.organizations import get_organization_by_slug
+    from engine.identity.users import get_user_by_email, memberships_of
 
     db = _ready_database()
     with db.unit_of_work(all_orgs=True) as uow:
@@ -296,8 +296,8 @@ def token_revoke(
     name: Annotated[str, typer.Option(help="the token's name")],
 ) -> None:
     """Revoke a user's tokens of that name."""
-    from engine.services.auth import revoke_api_token
-    from engine.services.users import get_user_by_email
+    from engine.identity.auth import revoke_api_token
+    from engine.identity.users import get_user_by_email
 
     db = _ready_database()
     with db.unit_of_work(all_orgs=True) as uow:
@@ -341,9 +341,9 @@ def main() -> None:
     from sqlalchemy.exc import OperationalError
 
     from engine.config import ConfigError, mask_url
+    from engine.identity.users import UserError
     from engine.migrate import SchemaTooNewError
     from engine.passwords import PasswordPolicyError
-    from engine.services.users import UserError
     from engine.workflow.loader import WorkflowFileError
 
     try:

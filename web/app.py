@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from engine.config import Settings, get_settings
 from engine.db import Database
 from engine.migrate import schema_status
-from engine.services.records import EventStarts
+from engine.records.event_starts import EventStarts
 from engine.workflow.catalog import WorkflowCatalog
 from web.deps import NotAuthenticated, PasswordChangeRequired, csrf_protect, request_context
 from web.routes import (

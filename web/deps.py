@@ -10,9 +10,9 @@ from fastapi import Depends, HTTPException, Request
 from sqlmodel import Session
 
 from engine.db import Database, UnitOfWork
-from engine.models import Role
-from engine.services.auth import Identity, load_identity, load_session, resolve_api_token, touch_session
-from engine.services.records import count_open_tasks
+from engine.identity.auth import Identity, load_identity, load_session, resolve_api_token, touch_session
+from engine.identity.models import Role
+from engine.records.dashboard import count_open_tasks
 from web.i18n import negotiate
 from web.security import (
     ANON_CSRF_COOKIE,

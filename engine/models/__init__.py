@@ -1,54 +1,56 @@
-"""All tables. Importing this package registers them on ``SQLModel.metadata``."""
+"""The table registry: importing this package registers every module's tables on ``SQLModel.metadata``
+(for Alembic and ``create_all``). Code imports a table from the module that owns it, not from here."""
 
-from engine.models.audit import AuditChainHead, AuditEvent
-from engine.models.auth import ApiToken, LoginAttempt, UserSession
-from engine.models.base import OrgOwned
-from engine.models.emissions import (
+from engine.carbon_data.models import (
     ActivityReading,
-    EmissionBaseline,
     EmissionSource,
-    EmissionTarget,
     IngestIdempotency,
     InventorySnapshot,
     MeasuredParameter,
-    PerformanceParameter,
     ProductionOutput,
     ReadingBatch,
 )
-from engine.models.evidence import EvidenceFile
-from engine.models.identity import Membership, Role, User
-from engine.models.records import NumberSequence, Record, RecordLink, Signature, Task, WorkflowDefinition
-from engine.models.tenancy import Organization, OrgUnit, OrgUnitKind, Product
+from engine.evidence.models import EvidenceFile
+from engine.identity.models import (
+    ApiToken,
+    LoginAttempt,
+    Membership,
+    Organization,
+    OrgUnit,
+    Product,
+    User,
+    UserSession,
+)
+from engine.models.audit import AuditChainHead, AuditEvent
+from engine.planning.models import EmissionBaseline, EmissionTarget, PerformanceParameter
+from engine.workflow.models import NumberSequence, Record, RecordLink, Signature, Task, WorkflowDefinition
 
 __all__ = [
-    "EvidenceFile",
-    "PerformanceParameter",
     "ActivityReading",
+    "ApiToken",
+    "AuditChainHead",
+    "AuditEvent",
     "EmissionBaseline",
     "EmissionSource",
     "EmissionTarget",
+    "EvidenceFile",
     "IngestIdempotency",
     "InventorySnapshot",
+    "LoginAttempt",
     "MeasuredParameter",
+    "Membership",
+    "NumberSequence",
+    "OrgUnit",
+    "Organization",
+    "PerformanceParameter",
+    "Product",
     "ProductionOutput",
     "ReadingBatch",
-    "NumberSequence",
     "Record",
     "RecordLink",
     "Signature",
     "Task",
-    "WorkflowDefinition",
-    "ApiToken",
-    "LoginAttempt",
-    "UserSession",
-    "AuditChainHead",
-    "AuditEvent",
-    "Membership",
-    "OrgOwned",
-    "OrgUnit",
-    "OrgUnitKind",
-    "Organization",
-    "Product",
-    "Role",
     "User",
+    "UserSession",
+    "WorkflowDefinition",
 ]

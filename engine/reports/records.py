@@ -7,12 +7,12 @@ from typing import Any
 from docx import Document
 from openpyxl import Workbook
 
+from engine.audit_trail.service import TrailEvent
 from engine.forms.spec import FieldSpec, FieldType
-from engine.models import Record
+from engine.records.signatures import SignatureView
 from engine.reports.docx_fonts import apply_chinese_styles
-from engine.services.audit_trail import TrailEvent
-from engine.services.records import SignatureView
 from engine.workflow.loader import Workflow
+from engine.workflow.models import Record
 
 MEANINGS = {
     "authored": ("编制", "Authored"),

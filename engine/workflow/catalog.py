@@ -4,8 +4,8 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from engine.models import WorkflowDefinition
 from engine.workflow.loader import Workflow, WorkflowFileError, load_workflows, workflow_from_stored
+from engine.workflow.models import WorkflowDefinition
 
 
 class WorkflowCatalog:

@@ -17,7 +17,7 @@ from transitions import Machine
 
 from engine.audit import canonical_json
 from engine.forms.spec import FieldType, FormSpec
-from engine.models.identity import Role
+from engine.identity.models import Role
 from engine.workflow.registry import ACTIONS, GUARDS
 from engine.workflow.spec import StartKind, WorkflowSpec
 

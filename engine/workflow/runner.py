@@ -18,12 +18,12 @@ from sqlalchemy.orm.util import identity_key
 from engine.audit import Actor, append_event, canonical_json, field_changes
 from engine.db import DriverStatement
 from engine.events import record_event
-from engine.forms.references import reference_errors
 from engine.forms.spec import FormErrors, Text, clean_input, validate_form
-from engine.models import Record, RecordLink, Signature, Task
 from engine.models.base import utc_iso, utcnow
 from engine.tenancy import ALL_ORGS, TenantScopeError, session_org_id
 from engine.workflow.loader import Workflow
+from engine.workflow.models import Record, RecordLink, Signature, Task
+from engine.workflow.references import reference_errors
 from engine.workflow.registry import ACTIONS, GUARDS, GuardContext
 from engine.workflow.spec import TransitionSpec
 

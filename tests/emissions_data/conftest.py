@@ -5,10 +5,9 @@ from dataclasses import dataclass
 import pytest
 
 from engine.audit import SYSTEM, Actor
-from engine.models import OrgUnitKind
-from engine.models.tenancy import OrganizationCreate
-from engine.services.organizations import add_org_unit, add_product, create_organization
-from engine.services.users import create_user, grant_membership
+from engine.identity.models import OrganizationCreate, OrgUnitKind
+from engine.identity.organizations import add_org_unit, add_product, create_organization
+from engine.identity.users import create_user, grant_membership
 
 ACTOR_NAME = "李娜"
 

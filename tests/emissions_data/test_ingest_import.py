@@ -8,26 +8,30 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 
+from demo.emissions import seed_demo_emissions
+from demo.seed import seed_demo
 from engine.audit import SYSTEM, verify_chain
-from engine.models import (
-    ActivityReading,
-    AuditEvent,
-    EmissionSource,
-    EmissionTarget,
-    InventorySnapshot,
-    Product,
-    ProductionOutput,
-)
-from engine.services import emissions as em
-from engine.services import emissions_import as imp
-from engine.services.demo import seed_demo
+from engine.carbon_data.aggregation import monthly_totals
+from engine.carbon_data.errors import EmissionsDataError
+from engine.carbon_data.imports import COLUMNS, header_text, import_readings, import_template
+from engine.carbon_data.ingest import ingest_readings
+from engine.carbon_data.inputs import production_totals, set_measured_parameter, set_production
+from engine.carbon_data.inventory import build_inventory
+from engine.carbon_data.models import ActivityReading, EmissionSource, InventorySnapshot, ProductionOutput
+from engine.carbon_data.parsing import LOCAL_TZ
+from engine.carbon_data.readings import record_reading
+from engine.carbon_data.sources import add_source, get_source, list_sources, update_source
+from engine.identity.models import Product
+from engine.models.audit import AuditEvent
+from engine.planning.baselines import target_progress_for
+from engine.planning.models import EmissionTarget
 
 
 def add_meter_sources(db, org, count=2):
     ids = []
     with db.unit_of_work(org_id=org.id) as uow:
         for index in range(count):
-            source = em.add_source(
+            source = add_source(
                 uow.session,
                 org_id=org.id,
                 actor=org.actor,
@@ -42,7 +46,7 @@ def add_meter_sources(db, org, count=2):
     return ids
 
 
-def hourly(source_ids, *, hours, start=datetime(2024, 3, 1, tzinfo=em.LOCAL_TZ), quantity=1.5):
+def hourly(source_ids, *, hours, start=datetime(2024, 3, 1, tzinfo=LOCAL_TZ), quantity=1.5):
     return [
         {
             "source_id": source_id,
@@ -63,7 +67,7 @@ def test_bulk_ingestion_is_idempotent_per_key(db, alpha):
     sources = add_meter_sources(db, alpha)
     readings = hourly(sources, hours=300)
     with db.unit_of_work(org_id=alpha.id) as uow:
-        first = em.ingest_readings(
+        first = ingest_readings(
             uow.session,
             org_id=alpha.id,
             readings=readings,
@@ -71,7 +75,7 @@ def test_bulk_ingestion_is_idempotent_per_key(db, alpha):
             actor=alpha.actor,
         )
     with db.unit_of_work(org_id=alpha.id) as uow:
-        replay = em.ingest_readings(
+        replay = ingest_readings(
             uow.session,
             org_id=alpha.id,
             readings=readings,
@@ -83,8 +87,8 @@ def test_bulk_ingestion_is_idempotent_per_key(db, alpha):
     assert replay.replayed and replay.to_dict() == first.to_dict()
     assert reading_count(db, alpha.id) == 600
     # The same key for another request is refused.
-    with pytest.raises(em.EmissionsDataError) as caught, db.unit_of_work(org_id=alpha.id) as uow:
-        em.ingest_readings(
+    with pytest.raises(EmissionsDataError) as caught, db.unit_of_work(org_id=alpha.id) as uow:
+        ingest_readings(
             uow.session,
             org_id=alpha.id,
             readings=readings[:10],
@@ -93,7 +97,7 @@ def test_bulk_ingestion_is_idempotent_per_key(db, alpha):
         )
     assert caught.value.issues[0].field == "idempotency_key"
     with db.read_session(org_id=alpha.id) as session:
-        totals = em.monthly_totals(session, org_id=alpha.id, year=2024)
+        totals = monthly_totals(session, org_id=alpha.id, year=2024)
         assert {t.quantity for t in totals} == {Decimal("450")}  # 300 h × 1.5 kWh, all in March
         actions = (
             session.execute(select(AuditEvent.action).where(AuditEvent.subject_type == "reading_batch"))
@@ -111,8 +115,8 @@ def test_bulk_ingestion_is_all_or_nothing(db, alpha):
     readings[7] = {**readings[7], "period_start": "yesterday", "qty": 1}
     readings[9] = {**readings[9], "unit": "t"}
     readings[11] = dict(readings[10])
-    with pytest.raises(em.EmissionsDataError) as caught, db.unit_of_work(org_id=alpha.id) as uow:
-        em.ingest_readings(
+    with pytest.raises(EmissionsDataError) as caught, db.unit_of_work(org_id=alpha.id) as uow:
+        ingest_readings(
             uow.session, org_id=alpha.id, readings=readings, idempotency_key="k", actor=alpha.actor
         )
     assert {(i.row, i.field) for i in caught.value.issues} == {
@@ -126,17 +130,17 @@ def test_bulk_ingestion_is_all_or_nothing(db, alpha):
     # Readings that clash with stored ones: refused by row, nothing inserted, the key stays free.
     good = hourly(sources, hours=50)
     with db.unit_of_work(org_id=alpha.id) as uow:
-        em.ingest_readings(
+        ingest_readings(
             uow.session, org_id=alpha.id, readings=good[:20], idempotency_key="k1", actor=alpha.actor
         )
-    with pytest.raises(em.EmissionsDataError) as caught, db.unit_of_work(org_id=alpha.id) as uow:
-        em.ingest_readings(
+    with pytest.raises(EmissionsDataError) as caught, db.unit_of_work(org_id=alpha.id) as uow:
+        ingest_readings(
             uow.session, org_id=alpha.id, readings=good[18:], idempotency_key="k2", actor=alpha.actor
         )
     assert [(i.row, i.field) for i in caught.value.issues] == [(1, "period_start"), (2, "period_start")]
     assert reading_count(db, alpha.id) == 20
     with db.unit_of_work(org_id=alpha.id) as uow:
-        result = em.ingest_readings(
+        result = ingest_readings(
             uow.session, org_id=alpha.id, readings=good[20:], idempotency_key="k2", actor=alpha.actor
         )
     assert result.inserted == 80 and reading_count(db, alpha.id) == 100
@@ -145,8 +149,8 @@ def test_bulk_ingestion_is_all_or_nothing(db, alpha):
 def test_another_organizations_source_is_refused(db, orgs):
     alpha, beta = orgs
     (beta_source,) = add_meter_sources(db, beta, count=1)
-    with pytest.raises(em.EmissionsDataError) as caught, db.unit_of_work(org_id=alpha.id) as uow:
-        em.ingest_readings(
+    with pytest.raises(EmissionsDataError) as caught, db.unit_of_work(org_id=alpha.id) as uow:
+        ingest_readings(
             uow.session,
             org_id=alpha.id,
             readings=hourly([beta_source], hours=2),
@@ -154,8 +158,8 @@ def test_another_organizations_source_is_refused(db, orgs):
             actor=alpha.actor,
         )
     assert [(i.row, i.field) for i in caught.value.issues] == [(1, "source_id"), (2, "source_id")]
-    with pytest.raises(em.EmissionsDataError), db.unit_of_work(org_id=alpha.id) as uow:
-        em.record_reading(
+    with pytest.raises(EmissionsDataError), db.unit_of_work(org_id=alpha.id) as uow:
+        record_reading(
             uow.session,
             org_id=alpha.id,
             actor=alpha.actor,
@@ -163,16 +167,16 @@ def test_another_organizations_source_is_refused(db, orgs):
             period="2024-01",
             quantity=1,
         )
-    with pytest.raises(em.EmissionsDataError), db.unit_of_work(org_id=alpha.id) as uow:
-        em.update_source(
+    with pytest.raises(EmissionsDataError), db.unit_of_work(org_id=alpha.id) as uow:
+        update_source(
             uow.session, org_id=alpha.id, source_id=beta_source, actor=alpha.actor, changes={"name": "x"}
         )
-    with pytest.raises(em.EmissionsDataError), db.unit_of_work(org_id=alpha.id) as uow:
-        em.set_measured_parameter(
+    with pytest.raises(EmissionsDataError), db.unit_of_work(org_id=alpha.id) as uow:
+        set_measured_parameter(
             uow.session, org_id=alpha.id, actor=alpha.actor, source_id=beta_source, period="2024-01", ncv="20"
         )
-    with pytest.raises(em.EmissionsDataError), db.unit_of_work(org_id=alpha.id) as uow:
-        em.set_production(
+    with pytest.raises(EmissionsDataError), db.unit_of_work(org_id=alpha.id) as uow:
+        set_production(
             uow.session,
             org_id=alpha.id,
             actor=alpha.actor,
@@ -181,7 +185,7 @@ def test_another_organizations_source_is_refused(db, orgs):
             quantity=1,
         )
     with db.unit_of_work(org_id=beta.id) as uow:
-        em.ingest_readings(
+        ingest_readings(
             uow.session,
             org_id=beta.id,
             readings=hourly([beta_source], hours=5),
@@ -189,11 +193,11 @@ def test_another_organizations_source_is_refused(db, orgs):
             actor=beta.actor,
         )
     with db.read_session(org_id=alpha.id) as session:
-        assert em.monthly_totals(session, org_id=alpha.id, year=2024) == []
-        assert em.list_sources(session, org_id=alpha.id) == []
-        assert em.get_source(session, org_id=alpha.id, source_id=beta_source) is None
+        assert monthly_totals(session, org_id=alpha.id, year=2024) == []
+        assert list_sources(session, org_id=alpha.id) == []
+        assert get_source(session, org_id=alpha.id, source_id=beta_source) is None
     with db.read_session(org_id=beta.id) as session:
-        assert [t.quantity for t in em.monthly_totals(session, org_id=beta.id, year=2024)] == [Decimal("7.5")]
+        assert [t.quantity for t in monthly_totals(session, org_id=beta.id, year=2024)] == [Decimal("7.5")]
 
 
 def xlsx(rows):
@@ -207,13 +211,13 @@ def xlsx(rows):
     return buffer.getvalue()
 
 
-HEADER = [imp.header_text(key) for key, _, _ in imp.COLUMNS]
+HEADER = [header_text(key) for key, _, _ in COLUMNS]
 
 
 def test_the_template_has_the_bilingual_header_and_the_sources(db, alpha):
     add_meter_sources(db, alpha, count=1)
     with db.read_session(org_id=alpha.id) as session:
-        content = imp.import_template(session, org_id=alpha.id)
+        content = import_template(session, org_id=alpha.id)
     workbook = load_workbook(io.BytesIO(content))
     assert [cell.value for cell in workbook["readings"][1]] == HEADER
     assert HEADER[:3] == ["排放源编码 Source code", "期间 Period (YYYY-MM or timestamp)", "数量 Quantity"]
@@ -233,8 +237,8 @@ def test_import_reports_every_bad_row_and_imports_nothing(db, alpha):
             ["M1", datetime(2024, 3, 1, 8, 0), "abc", "MWh", None, "x" * 201],
         ]
     )
-    with pytest.raises(em.EmissionsDataError) as caught, db.unit_of_work(org_id=alpha.id) as uow:
-        imp.import_readings(
+    with pytest.raises(EmissionsDataError) as caught, db.unit_of_work(org_id=alpha.id) as uow:
+        import_readings(
             uow.session, org_id=alpha.id, actor=alpha.actor, filename="data.xlsx", content=content
         )
     found = [(i.row, i.field) for i in caught.value.issues]
@@ -252,8 +256,8 @@ def test_import_reports_every_bad_row_and_imports_nothing(db, alpha):
     assert "M9" in issue.message_zh and "M9" in issue.message_en
     assert "第 2 行" in caught.value.issues[5].message_zh and "row 2" in caught.value.issues[5].message_en
     assert reading_count(db, alpha.id) == 0
-    with pytest.raises(em.EmissionsDataError) as caught, db.unit_of_work(org_id=alpha.id) as uow:
-        imp.import_readings(
+    with pytest.raises(EmissionsDataError) as caught, db.unit_of_work(org_id=alpha.id) as uow:
+        import_readings(
             uow.session,
             org_id=alpha.id,
             actor=alpha.actor,
@@ -272,7 +276,7 @@ def test_reimporting_a_file_creates_no_duplicates_and_corrections_are_audited(db
     for _ in range(2):
         with db.unit_of_work(org_id=alpha.id) as uow:
             results.append(
-                imp.import_readings(
+                import_readings(
                     uow.session, org_id=alpha.id, actor=alpha.actor, filename="a.xlsx", content=content
                 )
             )
@@ -285,7 +289,7 @@ def test_reimporting_a_file_creates_no_duplicates_and_corrections_are_audited(db
     lines = [",".join(HEADER)] + [f"M1,2024-{month:02d},{1000 + month},MWh,," for month in range(1, 13)]
     lines[3] = "M1,2024-03,999.5,MWh,,更正"
     with db.unit_of_work(org_id=alpha.id) as uow:
-        third = imp.import_readings(
+        third = import_readings(
             uow.session,
             org_id=alpha.id,
             actor=alpha.actor,
@@ -294,12 +298,10 @@ def test_reimporting_a_file_creates_no_duplicates_and_corrections_are_audited(db
         )
     assert (third.inserted, third.updated, third.unchanged) == (0, 1, 11)
     with db.read_session(org_id=alpha.id) as session:
-        totals = {t.period: t.quantity for t in em.monthly_totals(session, org_id=alpha.id, year=2024)}
+        totals = {t.period: t.quantity for t in monthly_totals(session, org_id=alpha.id, year=2024)}
         assert totals["2024-03"] == Decimal("999500")  # kWh, the source's unit
         assert totals["2024-01"] == Decimal("1001000")
-        assert [t.quantity for t in em.monthly_totals(session, org_id=alpha.id, year=2025)] == [
-            Decimal("250.5")
-        ]
+        assert [t.quantity for t in monthly_totals(session, org_id=alpha.id, year=2025)] == [Decimal("250.5")]
         payloads = session.execute(
             select(AuditEvent.action, AuditEvent.payload).where(AuditEvent.subject_type == "reading_batch")
         ).all()
@@ -314,7 +316,7 @@ def test_demo_emissions_seed_is_idempotent_and_calculates(db):
     with db.unit_of_work(all_orgs=True) as uow:
         org_id = seed_demo(uow.session).id  # the demo seeder includes the emissions data
     with db.unit_of_work(org_id=org_id) as uow:
-        assert em.seed_demo_emissions(uow.session, org_id=org_id, actor=SYSTEM) is False
+        assert seed_demo_emissions(uow.session, org_id=org_id, actor=SYSTEM) is False
 
     def count(session, model):
         return session.execute(select(func.count()).select_from(model)).scalar_one()
@@ -325,14 +327,14 @@ def test_demo_emissions_seed_is_idempotent_and_calculates(db):
         assert count(session, ProductionOutput) == 3 * 24
         assert count(session, InventorySnapshot) == 0
         clinker = session.execute(select(Product.id).where(Product.code == "CLK")).scalar_one()
-        result = em.build_inventory(session, org_id=org_id, year=2024, product_id=clinker)
+        result = build_inventory(session, org_id=org_id, year=2024, product_id=clinker)
         document = result.json
         assert set(document["by_category"]) == {"combustion", "process", "purchased_electricity"}
         assert 1_000_000 < document["total_tco2e"] < 1_500_000
         assert 0.7 < document["intensity"]["tco2e_per_product_unit"] < 0.95
         assert result.grid_year == 2023
-        produced = em.production_totals(session, org_id=org_id, year=2024)[clinker]
+        produced = production_totals(session, org_id=org_id, year=2024)[clinker]
         assert 1_400_000 < produced.quantity < 1_600_000
         target_id = session.execute(select(EmissionTarget.id)).scalar_one()
-        progress = em.target_progress_for(session, org_id=org_id, target_id=target_id, current_year=2025)
+        progress = target_progress_for(session, org_id=org_id, target_id=target_id, current_year=2025)
         assert progress.target.reduction_pct == 5

@@ -6,15 +6,27 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from engine.carbon_data.errors import EmissionsDataError
+from engine.carbon_data.inputs import production_totals, set_measured_parameter, set_production
+from engine.carbon_data.inventory import build_inventory, emission_intensity
+from engine.carbon_data.readings import record_reading, record_readings
+from engine.carbon_data.snapshots import freeze_snapshot, list_snapshots
+from engine.carbon_data.sources import add_source, list_sources, update_source
 from engine.emissions import calc_input_from_dict, calculate, inventory_to_json
-from engine.services import emissions as em
+from engine.planning.baselines import (
+    add_baseline,
+    add_target,
+    annual_value,
+    evaluate_baseline,
+    target_progress_for,
+)
 
 
 def setup_small_plant(db, org, *, year=2023):
     """Diesel at the quarry (Jan 10 t, Feb 2.5 t), grid power at the kiln (Feb 100 MWh), clinker."""
     with db.unit_of_work(org_id=org.id) as uow:
         session = uow.session
-        diesel = em.add_source(
+        diesel = add_source(
             session,
             org_id=org.id,
             actor=org.actor,
@@ -26,7 +38,7 @@ def setup_small_plant(db, org, *, year=2023):
             unit="t",
             tier="measured",
         )
-        power = em.add_source(
+        power = add_source(
             session,
             org_id=org.id,
             actor=org.actor,
@@ -36,7 +48,7 @@ def setup_small_plant(db, org, *, year=2023):
             category="purchased_electricity",
             unit="MWh",
         )
-        clinker = em.add_source(
+        clinker = add_source(
             session,
             org_id=org.id,
             actor=org.actor,
@@ -48,7 +60,7 @@ def setup_small_plant(db, org, *, year=2023):
             unit="t",
             parameters={"cao_content": "0.65", "mgo_content": "0.02"},
         )
-        em.record_readings(
+        record_readings(
             session,
             org_id=org.id,
             actor=org.actor,
@@ -65,7 +77,7 @@ def setup_small_plant(db, org, *, year=2023):
 def test_inventory_matches_the_pure_calculator_and_a_hand_checked_golden(db, alpha):
     setup_small_plant(db, alpha)
     with db.read_session(org_id=alpha.id) as session:
-        result = em.build_inventory(session, org_id=alpha.id, year=2023)
+        result = build_inventory(session, org_id=alpha.id, year=2023)
     # Hand-checked: diesel 12.5 t × 42.652 GJ/t × 0.0202 tC/GJ × 0.98 × 44/12 = 38.69887 tCO2;
     # Hunan 2023 grid 100 MWh × 0.4976 = 49.76; clinker 1000 t × (0.65 × 44/56 + 0.02 × 44/40) = 532.714286.
     document = result.json
@@ -102,10 +114,10 @@ def test_inventory_matches_the_pure_calculator_and_a_hand_checked_golden(db, alp
 def test_latest_grid_year_is_used_and_named_when_the_year_has_no_factor(db, alpha):
     setup_small_plant(db, alpha, year=2025)
     with db.read_session(org_id=alpha.id) as session:
-        result = em.build_inventory(session, org_id=alpha.id, year=2025)
-        explicit = em.build_inventory(session, org_id=alpha.id, year=2025, grid_year=2022)
-        with pytest.raises(em.EmissionsDataError) as caught:
-            em.build_inventory(session, org_id=alpha.id, year=2025, grid_year=2015)
+        result = build_inventory(session, org_id=alpha.id, year=2025)
+        explicit = build_inventory(session, org_id=alpha.id, year=2025, grid_year=2022)
+        with pytest.raises(EmissionsDataError) as caught:
+            build_inventory(session, org_id=alpha.id, year=2025, grid_year=2015)
     assert result.grid_year == 2023
     power = next(line for line in result.json["lines"] if line["category"] == "purchased_electricity")
     assert power["trace"]["factors"][0]["note"].startswith("湖南 2023")
@@ -117,13 +129,13 @@ def test_latest_grid_year_is_used_and_named_when_the_year_has_no_factor(db, alph
 
 def test_intensity_needs_production_data(db, alpha):
     setup_small_plant(db, alpha)
-    with db.read_session(org_id=alpha.id) as session, pytest.raises(em.EmissionsDataError) as caught:
-        em.build_inventory(session, org_id=alpha.id, year=2023, product_id=alpha.clinker)
+    with db.read_session(org_id=alpha.id) as session, pytest.raises(EmissionsDataError) as caught:
+        build_inventory(session, org_id=alpha.id, year=2023, product_id=alpha.clinker)
     (issue,) = caught.value.issues
     assert issue.field == "production" and "产量" in issue.message_zh and "intensity" in issue.message_en
     with db.unit_of_work(org_id=alpha.id) as uow:
         for month, quantity in (("2023-01", "400"), ("2023-02", "600")):
-            em.set_production(
+            set_production(
                 uow.session,
                 org_id=alpha.id,
                 actor=alpha.actor,
@@ -133,9 +145,9 @@ def test_intensity_needs_production_data(db, alpha):
                 output_value_10k_cny="25",
             )
     with db.read_session(org_id=alpha.id) as session:
-        totals = em.production_totals(session, org_id=alpha.id, year=2023)
-        value = em.emission_intensity(session, org_id=alpha.id, year=2023, product_id=alpha.clinker)
-        document = em.build_inventory(session, org_id=alpha.id, year=2023, product_id=alpha.clinker).json
+        totals = production_totals(session, org_id=alpha.id, year=2023)
+        value = emission_intensity(session, org_id=alpha.id, year=2023, product_id=alpha.clinker)
+        document = build_inventory(session, org_id=alpha.id, year=2023, product_id=alpha.clinker).json
     assert totals[alpha.clinker].quantity == Decimal(1000)
     assert totals[alpha.clinker].output_value_10k_cny == Decimal(50)
     assert round(value.per_product, 9) == Decimal("0.621173156")
@@ -145,7 +157,7 @@ def test_intensity_needs_production_data(db, alpha):
 
 def test_measured_parameters_are_used_and_a_missing_month_is_named(db, alpha):
     with db.unit_of_work(org_id=alpha.id) as uow:
-        coal = em.add_source(
+        coal = add_source(
             uow.session,
             org_id=alpha.id,
             actor=alpha.actor,
@@ -158,10 +170,10 @@ def test_measured_parameters_are_used_and_a_missing_month_is_named(db, alpha):
             factor_choice="measured",
         )
         for month in ("2023-01", "2023-02"):
-            em.record_reading(
+            record_reading(
                 uow.session, org_id=alpha.id, actor=alpha.actor, source_id=coal.id, period=month, quantity=100
             )
-        em.set_measured_parameter(
+        set_measured_parameter(
             uow.session,
             org_id=alpha.id,
             actor=alpha.actor,
@@ -170,12 +182,12 @@ def test_measured_parameters_are_used_and_a_missing_month_is_named(db, alpha):
             ncv="23",
             ncv_unit="GJ/t",
         )
-    with db.read_session(org_id=alpha.id) as session, pytest.raises(em.EmissionsDataError) as caught:
-        em.build_inventory(session, org_id=alpha.id, year=2023)
+    with db.read_session(org_id=alpha.id) as session, pytest.raises(EmissionsDataError) as caught:
+        build_inventory(session, org_id=alpha.id, year=2023)
     (issue,) = caught.value.issues
     assert (issue.field, issue.source_code, issue.period) == ("measured_parameter", "COAL", "2023-02")
-    with pytest.raises(em.EmissionsDataError) as caught, db.unit_of_work(org_id=alpha.id) as uow:
-        em.set_measured_parameter(
+    with pytest.raises(EmissionsDataError) as caught, db.unit_of_work(org_id=alpha.id) as uow:
+        set_measured_parameter(
             uow.session,
             org_id=alpha.id,
             actor=alpha.actor,
@@ -185,7 +197,7 @@ def test_measured_parameters_are_used_and_a_missing_month_is_named(db, alpha):
         )
     assert [i.field for i in caught.value.issues] == ["oxidation_rate"]
     with db.unit_of_work(org_id=alpha.id) as uow:
-        em.set_measured_parameter(
+        set_measured_parameter(
             uow.session,
             org_id=alpha.id,
             actor=alpha.actor,
@@ -195,7 +207,7 @@ def test_measured_parameters_are_used_and_a_missing_month_is_named(db, alpha):
             ncv_unit="GJ/t",
         )
     with db.read_session(org_id=alpha.id) as session:
-        lines = em.build_inventory(session, org_id=alpha.id, year=2023).json["lines"]
+        lines = build_inventory(session, org_id=alpha.id, year=2023).json["lines"]
     # 100 t × 23 GJ/t × 0.0261 tC/GJ × 0.93 × 44/12 (measured NCV, default carbon content and oxidation)
     assert lines[0]["tco2e"] == 204.7023
     assert lines[0]["trace"]["factor_choice"]["tier"] == "partly_measured"
@@ -205,17 +217,17 @@ def test_measured_parameters_are_used_and_a_missing_month_is_named(db, alpha):
 def test_a_snapshot_is_frozen_and_refreezing_the_same_inputs_returns_it(db, alpha):
     diesel, _, clinker = setup_small_plant(db, alpha)
     with db.unit_of_work(org_id=alpha.id) as uow:
-        first = em.freeze_snapshot(uow.session, org_id=alpha.id, year=2023, actor=alpha.actor)
+        first = freeze_snapshot(uow.session, org_id=alpha.id, year=2023, actor=alpha.actor)
     with db.unit_of_work(org_id=alpha.id) as uow:
-        again = em.freeze_snapshot(uow.session, org_id=alpha.id, year=2023, actor=alpha.actor)
+        again = freeze_snapshot(uow.session, org_id=alpha.id, year=2023, actor=alpha.actor)
     assert again.id == first.id
     frozen_result = first.result
     # Later changes to data and to a source's parameters do not touch the snapshot.
     with db.unit_of_work(org_id=alpha.id) as uow:
-        em.record_reading(
+        record_reading(
             uow.session, org_id=alpha.id, actor=alpha.actor, source_id=diesel, period="2023-01", quantity="11"
         )
-        em.update_source(
+        update_source(
             uow.session,
             org_id=alpha.id,
             source_id=clinker,
@@ -223,10 +235,10 @@ def test_a_snapshot_is_frozen_and_refreezing_the_same_inputs_returns_it(db, alph
             changes={"parameters": {"cao_content": "0.66", "mgo_content": "0.02"}},
         )
     with db.unit_of_work(org_id=alpha.id) as uow:
-        second = em.freeze_snapshot(uow.session, org_id=alpha.id, year=2023, actor=alpha.actor)
+        second = freeze_snapshot(uow.session, org_id=alpha.id, year=2023, actor=alpha.actor)
     assert second.id != first.id and second.inputs_sha256 != first.inputs_sha256
     with db.read_session(org_id=alpha.id) as session:
-        stored = em.list_snapshots(session, org_id=alpha.id, year=2023)
+        stored = list_snapshots(session, org_id=alpha.id, year=2023)
         assert [s.id for s in stored] == [second.id, first.id]
         old = stored[1]
         assert old.result == frozen_result and round(old.total_tco2e, 6) == Decimal("621.173156")
@@ -234,7 +246,7 @@ def test_a_snapshot_is_frozen_and_refreezing_the_same_inputs_returns_it(db, alph
         # The stored inputs recalculate to the stored result.
         recalculated = inventory_to_json(calculate(calc_input_from_dict(old.inputs)))
         assert {**recalculated, "origin": None} == {**old.result, "origin": None}
-        assert em.annual_value(session, org_id=alpha.id, year=2023).basis == f"snapshot #{second.id}"
+        assert annual_value(session, org_id=alpha.id, year=2023).basis == f"snapshot #{second.id}"
     with pytest.raises(DBAPIError, match="frozen"), db.engine.begin() as connection:
         connection.execute(text("UPDATE inventory_snapshot SET total_tco2e = '0'"))
     with pytest.raises(DBAPIError, match="frozen"), db.engine.begin() as connection:
@@ -245,9 +257,9 @@ def test_baseline_and_target_progress(db, alpha):
     setup_small_plant(db, alpha, year=2023)
     setup_more = {"2024-02": "50"}  # less power in 2024
     with db.unit_of_work(org_id=alpha.id) as uow:
-        power = em.list_sources(uow.session, org_id=alpha.id)[1]
+        power = list_sources(uow.session, org_id=alpha.id)[1]
         for month, quantity in setup_more.items():
-            em.record_reading(
+            record_reading(
                 uow.session,
                 org_id=alpha.id,
                 actor=alpha.actor,
@@ -255,14 +267,14 @@ def test_baseline_and_target_progress(db, alpha):
                 period=month,
                 quantity=quantity,
             )
-        base = em.add_baseline(
+        base = add_baseline(
             uow.session,
             org_id=alpha.id,
             actor=alpha.actor,
             name="2023 基准",
             periods=[{"year": 2023, "weight": 1}],
         )
-        target = em.add_target(
+        target = add_target(
             uow.session,
             org_id=alpha.id,
             actor=alpha.actor,
@@ -272,14 +284,14 @@ def test_baseline_and_target_progress(db, alpha):
             reduction_pct=5,
         )
     with db.read_session(org_id=alpha.id) as session:
-        evaluation = em.evaluate_baseline(session, org_id=alpha.id, baseline_id=base.id)
-        progress = em.target_progress_for(session, org_id=alpha.id, target_id=target.id, current_year=2024)
+        evaluation = evaluate_baseline(session, org_id=alpha.id, baseline_id=base.id)
+        progress = target_progress_for(session, org_id=alpha.id, target_id=target.id, current_year=2024)
     assert round(evaluation.baseline.value, 6) == Decimal("621.173156")
     assert evaluation.basis == {2023: "live"}
     assert round(progress.current_value, 6) == Decimal("24.880000")  # 50 MWh × 0.4976 (2023 factor)
     assert progress.on_track
-    with pytest.raises(em.EmissionsDataError) as caught, db.unit_of_work(org_id=alpha.id) as uow:
-        em.add_target(
+    with pytest.raises(EmissionsDataError) as caught, db.unit_of_work(org_id=alpha.id) as uow:
+        add_target(
             uow.session,
             org_id=alpha.id,
             actor=alpha.actor,

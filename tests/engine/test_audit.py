@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import text
 
 from engine.audit import SYSTEM, Actor, append_event, canonical_json, chain_hash, field_changes, verify_chain
-from engine.models.tenancy import OrganizationCreate
-from engine.services.organizations import create_organization
+from engine.identity.models import OrganizationCreate
+from engine.identity.organizations import create_organization
 
 
 def make_org(db, slug="chain") -> int:

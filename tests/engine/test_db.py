@@ -10,9 +10,8 @@ from sqlmodel import select
 from engine.audit import SYSTEM
 from engine.config import ConfigError
 from engine.db import Database
-from engine.models import Organization
-from engine.models.tenancy import OrganizationCreate
-from engine.services.organizations import create_organization
+from engine.identity.models import Organization, OrganizationCreate
+from engine.identity.organizations import create_organization
 
 
 def test_every_pooled_sqlite_connection_carries_the_pragmas(tmp_path):

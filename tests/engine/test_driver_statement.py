@@ -9,9 +9,9 @@ from sqlalchemy.exc import IntegrityError
 
 from engine.audit import SYSTEM
 from engine.db import DriverStatement
-from engine.models import Record
-from engine.models.tenancy import OrganizationCreate
-from engine.services.organizations import create_organization
+from engine.identity.models import OrganizationCreate
+from engine.identity.organizations import create_organization
+from engine.workflow.models import Record
 
 _records = Record.__table__
 _COLUMNS = (

@@ -9,9 +9,9 @@ from sqlmodel import SQLModel
 
 import engine.models  # noqa: F401
 from engine.audit import SYSTEM
+from engine.identity.models import OrganizationCreate
+from engine.identity.organizations import create_organization
 from engine.migrate import SchemaTooNewError, schema_status, upgrade
-from engine.models.tenancy import OrganizationCreate
-from engine.services.organizations import create_organization
 
 
 def test_upgrade_head_leaves_nothing_for_autogenerate(db):

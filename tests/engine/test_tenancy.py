@@ -4,9 +4,8 @@ import pytest
 from sqlmodel import select
 
 from engine.audit import SYSTEM
-from engine.models import OrgUnit, OrgUnitKind, Product
-from engine.models.tenancy import OrganizationCreate
-from engine.services.organizations import add_org_unit, add_product, create_organization
+from engine.identity.models import OrganizationCreate, OrgUnit, OrgUnitKind, Product
+from engine.identity.organizations import add_org_unit, add_product, create_organization
 from engine.tenancy import TenantScopeError
 
 

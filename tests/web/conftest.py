@@ -8,13 +8,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from demo.seed import DEMO_LOGINS, DEMO_PASSWORD, seed_demo
 from engine.audit import SYSTEM
 from engine.config import Settings
 from engine.db import Database
-from engine.models.tenancy import OrganizationCreate
-from engine.services.demo import DEMO_LOGINS, DEMO_PASSWORD, seed_demo
-from engine.services.organizations import create_organization
-from engine.services.users import create_user, grant_membership
+from engine.identity.models import OrganizationCreate
+from engine.identity.organizations import create_organization
+from engine.identity.users import create_user, grant_membership
 from engine.workflow.catalog import WorkflowCatalog
 from web.app import create_app
 

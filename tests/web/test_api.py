@@ -7,15 +7,15 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from engine.services.auth import create_api_token, revoke_api_token
-from engine.services.users import get_user_by_email
+from engine.identity.auth import create_api_token, revoke_api_token
+from engine.identity.users import get_user_by_email
 from tests.web.conftest import BASE_URL
 
 
 def token_for(web, email: str, name: str = "integration") -> str:
     with web.db.unit_of_work(all_orgs=True) as uow:
         user = get_user_by_email(uow.session, email=email)
-        from engine.services.auth import default_org_id
+        from engine.identity.auth import default_org_id
 
         return create_api_token(
             uow.session, user=user, org_id=default_org_id(uow.session, user=user), name=name

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import text, update
 
-from engine.models import UserSession
+from engine.identity.models import UserSession
 from engine.models.base import utcnow
 from tests.web.conftest import csrf_of
 

@@ -282,8 +282,8 @@ def test_whoever_entered_a_months_data_cannot_verify_its_batch(web):
     only the one who opened the batch."""
     import pytest
 
-    from engine.services.records import create_record, fire_transition
-    from engine.services.users import get_user_by_email
+    from engine.identity.users import get_user_by_email
+    from engine.workflow.lifecycle import create_record, fire_transition
     from engine.workflow.runner import ActorRef, SeparationRefused
     from tests.web.conftest import CATALOG
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from engine.config import Settings
-from engine.services.evidence import orphan_files, stored_path
+from engine.evidence.store import orphan_files, stored_path
 from tests.web.conftest import CATALOG, OTHER_ORG_ADMIN, OTHER_PASSWORD, WebEnv, csrf_of
 from web.app import create_app
 

@@ -34,12 +34,12 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import func, select, text
 
+from demo.seed import DEMO_LOGINS, DEMO_PASSWORD, DEMO_SLUG
 from engine.audit import verify_chain
-from engine.models import Record, Signature, Task
+from engine.identity.auth import create_api_token
+from engine.identity.users import get_user_by_email
 from engine.models.audit import AuditEvent
-from engine.services.auth import create_api_token
-from engine.services.demo import DEMO_LOGINS, DEMO_PASSWORD, DEMO_SLUG
-from engine.services.users import get_user_by_email
+from engine.workflow.models import Record, Signature, Task
 from engine.workflow.runner import SIGNATURE_FAILURES_BEFORE_ALERT
 from tests.web.conftest import BASE_URL, CATALOG, OTHER_ORG_ADMIN
 

@@ -5,10 +5,10 @@ import threading
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from demo.seed import DEMO_PASSWORD
 from engine.audit import verify_chain
-from engine.services.auth import create_api_token, default_org_id
-from engine.services.demo import DEMO_PASSWORD
-from engine.services.users import get_user_by_email
+from engine.identity.auth import create_api_token, default_org_id
+from engine.identity.users import get_user_by_email
 from tests.web.conftest import BASE_URL
 
 

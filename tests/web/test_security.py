@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import text
 
 from engine.audit import SYSTEM
-from engine.services.evidence import store_evidence
+from engine.evidence.store import store_evidence
 from tests.web.conftest import ALL_ROLES, CATALOG, OTHER_ORG_ADMIN, OTHER_PASSWORD, csrf_of
 from tests.web.routes import route_rules
 

@@ -6,11 +6,10 @@ import pytest
 from sqlmodel import select
 
 from engine.audit import SYSTEM
-from engine.models import Membership
-from engine.models.tenancy import OrganizationCreate
+from engine.identity.models import Membership, OrganizationCreate
+from engine.identity.organizations import create_organization
+from engine.identity.users import create_user, grant_membership
 from engine.passwords import verify_password
-from engine.services.organizations import create_organization
-from engine.services.users import create_user, grant_membership
 from engine.workflow.catalog import WorkflowCatalog
 from engine.workflow.runner import ActorRef
 
@@ -26,7 +25,7 @@ class Shop:
     people: dict[str, ActorRef]
 
     def reauthenticate_as(self, actor: ActorRef):
-        from engine.models import User
+        from engine.identity.models import User
 
         def check(password: str) -> bool:
             with self.db.read_session() as session:

@@ -3,7 +3,9 @@ A second workflow that needed only a YAML file, two forms and one guard: no engi
 
 import pytest
 
-from engine.services.records import create_record, fire_transition, get_record, signatures_of
+from engine.records.queries import get_record
+from engine.records.signatures import signatures_of
+from engine.workflow.lifecycle import create_record, fire_transition
 from engine.workflow.runner import FormRefused, GuardRefused, SeparationRefused
 from tests.workflow.conftest import PASSWORD, SECRET
 

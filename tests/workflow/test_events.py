@@ -6,7 +6,7 @@ import shutil
 import pytest
 from sqlalchemy import text
 
-from engine.services.records import EventStarts
+from engine.records.event_starts import EventStarts
 from engine.workflow.catalog import WorkflowCatalog
 from engine.workflow.loader import FORMS_DIR, WORKFLOWS_DIR, WorkflowFileError, load_workflows
 from tests.workflow.test_nonconformity import fire, new_nc
@@ -67,7 +67,8 @@ def test_events_are_published_after_commit_and_never_on_rollback(shop):
     nc = new_nc(shop)
     assert [e.name for e in seen] == ["nonconformity.create"] and seen[0].payload["record_id"] == nc
     with pytest.raises(RuntimeError), shop.db.unit_of_work(org_id=shop.org_id) as uow:
-        from engine.services.records import fire_transition, get_record
+        from engine.records.queries import get_record
+        from engine.workflow.lifecycle import fire_transition
 
         fire_transition(
             uow.session,

@@ -4,7 +4,9 @@ import pytest
 from sqlalchemy import text
 
 from engine.audit import verify_chain
-from engine.services.records import create_record, fire_transition, get_record, signatures_of
+from engine.records.queries import get_record
+from engine.records.signatures import signatures_of
+from engine.workflow.lifecycle import create_record, fire_transition
 from engine.workflow.runner import (
     FormRefused,
     GuardRefused,

@@ -8,9 +8,8 @@ from sqlmodel import Session
 
 from engine.audit import Actor
 from engine.db import Database
-from engine.models import Role, User
-from engine.passwords import PasswordPolicyError
-from engine.services.users import (
+from engine.identity.models import Role, User
+from engine.identity.users import (
     UserError,
     admin_can_disable,
     get_member,
@@ -19,6 +18,7 @@ from engine.services.users import (
     list_members,
     set_user_active,
 )
+from engine.passwords import PasswordPolicyError
 from web.deps import Admin, DatabaseDep, OrgSession, OrgUnitOfWork, Principal
 from web.templating import render
 

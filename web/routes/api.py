@@ -5,8 +5,8 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict
 
 from engine.audit import verify_chain
-from engine.services.audit_trail import TrailFilter, list_events
-from engine.services.users import get_member, list_members
+from engine.audit_trail.service import TrailFilter, list_events
+from engine.identity.users import get_member, list_members
 from web.deps import Admin, AuditReader, DatabaseDep, Member, OrgSession
 
 router = APIRouter(prefix="/api/v1", tags=["api"])

@@ -7,9 +7,9 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
 from engine.audit import verify_chain
+from engine.audit_trail.service import TrailFilter, list_events, subject_types
+from engine.identity.users import list_members
 from engine.models.base import utc_iso
-from engine.services.audit_trail import TrailFilter, list_events, subject_types
-from engine.services.users import list_members
 from web.deps import AuditReader, DatabaseDep, OrgSession
 from web.i18n import DISPLAY_TIMEZONE
 from web.templating import is_htmx, render

@@ -6,9 +6,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
-from engine.models import User
-from engine.passwords import PasswordPolicyError
-from engine.services.auth import (
+from engine.identity.auth import (
     LoginRefused,
     attempt_login,
     change_password,
@@ -16,7 +14,9 @@ from engine.services.auth import (
     end_session,
     start_session,
 )
-from engine.services.users import set_user_locale
+from engine.identity.models import User
+from engine.identity.users import set_user_locale
+from engine.passwords import PasswordPolicyError
 from web.deps import LOCALE_COOKIE, AnySignedIn, DatabaseDep, session_cookie_name
 from web.i18n import normalize_locale
 from web.templating import htmx_aware_redirect, render

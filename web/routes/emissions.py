@@ -10,27 +10,22 @@ from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from engine.audit import Actor
+from engine.carbon_data.aggregation import monthly_totals
+from engine.carbon_data.errors import DataIssue, EmissionsDataError
+from engine.carbon_data.imports import import_readings, import_template
+from engine.carbon_data.ingest import ingest_readings
+from engine.carbon_data.inputs import evidence_of_months
+from engine.carbon_data.inventory import build_inventory
+from engine.carbon_data.readings import record_readings
+from engine.carbon_data.snapshots import freeze_snapshot, list_snapshots
+from engine.carbon_data.sources import add_source, list_sources
 from engine.emissions.errors import CalcError
 from engine.emissions.model import Category
-from engine.models import OrgUnit, Role
-from engine.services.emissions import (
-    DataIssue,
-    EmissionsDataError,
-    add_source,
-    baselines_overview,
-    build_inventory,
-    evidence_of_months,
-    freeze_snapshot,
-    ingest_readings,
-    list_snapshots,
-    list_sources,
-    monthly_totals,
-    record_readings,
-    targets_overview,
-)
-from engine.services.emissions_import import import_readings, import_template
-from engine.services.evidence import evidence_by_hash
-from engine.services.records import fire_transition, records_in_states
+from engine.evidence.store import evidence_by_hash
+from engine.identity.models import OrgUnit, Role
+from engine.planning.baselines import baselines_overview, targets_overview
+from engine.records.queries import records_in_states
+from engine.workflow.lifecycle import fire_transition
 from engine.workflow.runner import TransitionRefused
 from web.deps import DatabaseDep, Member, OrgSession, Principal, RoleRequirement
 from web.routes.records import actor_ref
@@ -481,7 +476,7 @@ def ghg_report(principal: Member, session: OrgSession, year: int | None = None) 
     """The annual GHG report in the GB/T 32150 structure, from the year's frozen snapshot if there is one."""
     from urllib.parse import quote
 
-    from engine.models import Organization
+    from engine.identity.models import Organization
     from engine.reports.ghg_report import ghg_report_docx
 
     year = reporting_year(year)

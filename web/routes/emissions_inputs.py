@@ -12,16 +12,13 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import select
 from starlette.datastructures import UploadFile
 
-from engine.models import MeasuredParameter, Product, ProductionOutput
-from engine.services.emissions import (
-    DataIssue,
-    attach_reading_evidence,
-    list_sources,
-    parse_month,
-    set_measured_parameter,
-    set_production,
-)
-from engine.services.evidence import EvidenceError, evidence_by_hash, read_evidence, store_evidence
+from engine.carbon_data.errors import DataIssue
+from engine.carbon_data.inputs import attach_reading_evidence, set_measured_parameter, set_production
+from engine.carbon_data.models import MeasuredParameter, ProductionOutput
+from engine.carbon_data.parsing import parse_month
+from engine.carbon_data.sources import list_sources
+from engine.evidence.store import EvidenceError, evidence_by_hash, read_evidence, store_evidence
+from engine.identity.models import Product
 from web.deps import DatabaseDep, Member, OrgSession
 from web.routes.emissions import (
     DataEditor,

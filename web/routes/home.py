@@ -6,9 +6,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
-from engine.services.audit_trail import TrailFilter, list_events
-from engine.services.auth import switch_session_org
-from engine.services.records import followed_records, my_tasks
+from engine.audit_trail.service import TrailFilter, list_events
+from engine.identity.auth import switch_session_org
+from engine.records.dashboard import followed_records, my_tasks
 from web.deps import AUDIT_READERS, DatabaseDep, Member, OrgSession
 from web.templating import htmx_aware_redirect, render
 

@@ -8,23 +8,19 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
 from engine.audit import Actor
+from engine.audit_trail.service import TrailFilter, list_events
+from engine.evidence.models import EvidenceFile
+from engine.evidence.store import EvidenceError, store_evidence
 from engine.forms.spec import FieldType
-from engine.models import EvidenceFile, OrgUnit, Record
+from engine.identity.models import OrgUnit
+from engine.identity.users import list_members
 from engine.passwords import verify_password
-from engine.services.audit_trail import TrailFilter, list_events
-from engine.services.evidence import EvidenceError, store_evidence
-from engine.services.records import (
-    RecordFilter,
-    create_record,
-    fire_transition,
-    get_record,
-    linked_records,
-    list_records,
-    signatures_of,
-)
-from engine.services.users import list_members
+from engine.records.queries import RecordFilter, get_record, linked_records, list_records
+from engine.records.signatures import signatures_of
 from engine.workflow.diagram import mermaid
+from engine.workflow.lifecycle import create_record, fire_transition
 from engine.workflow.loader import Workflow
+from engine.workflow.models import Record
 from engine.workflow.runner import (
     FORM_HAS_ERRORS,
     ActorRef,
@@ -395,7 +391,7 @@ def with_upload_errors(action, upload_errors: dict) -> Any:
 
 
 def _reauthenticate(session, user_id: int, password: str) -> bool:
-    from engine.models import User
+    from engine.identity.models import User
 
     user = session.get(User, user_id)
     return user is not None and user.is_active and verify_password(user.password_hash, password)

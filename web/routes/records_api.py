@@ -7,8 +7,9 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from engine.models import Record
-from engine.services.records import RecordFilter, create_record, fire_transition, get_record, list_records
+from engine.records.queries import RecordFilter, get_record, list_records
+from engine.workflow.lifecycle import create_record, fire_transition
+from engine.workflow.models import Record
 from engine.workflow.runner import TransitionRefused, available_transitions
 from web.deps import DatabaseDep, Member, OrgSession
 from web.routes.records import _reauthenticate, actor_ref, workflow_or_404

@@ -7,17 +7,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import select
 
-from engine.models import OrgUnit, Product
-from engine.services.emissions import (
-    DataIssue,
-    EmissionsDataError,
-    add_baseline,
-    add_target,
-    baselines_overview,
-    targets_overview,
-)
-from engine.services.performance import LEVELS, add_parameter, evaluate_parameters
-from engine.services.users import list_members
+from engine.carbon_data.errors import DataIssue, EmissionsDataError
+from engine.identity.models import OrgUnit, Product
+from engine.identity.users import list_members
+from engine.planning.baselines import add_baseline, add_target, baselines_overview, targets_overview
+from engine.planning.performance import LEVELS, add_parameter, evaluate_parameters
 from web.deps import DatabaseDep, Member, OrgSession
 from web.routes.emissions import CarbonManager, actor_of, reporting_year, save_all_or_nothing
 from web.templating import render

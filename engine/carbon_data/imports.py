@@ -34,32 +34,29 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from engine.audit import Actor, append_event
-from engine.emissions.errors import suggestion_text
-from engine.emissions.rounding import plain
-from engine.models import OrgUnit
-from engine.models.emissions import BatchKind, ReadingBatch, from_micro
-from engine.models.tenancy import Organization
-from engine.services.emissions import (
+from engine.carbon_data.errors import BadValue, DataIssue, EmissionsDataError
+from engine.carbon_data.models import BatchKind, ReadingBatch, from_micro, reading_insert_table
+from engine.carbon_data.parsing import (
     LOCAL_TZ,
-    DataIssue,
-    EmissionsDataError,
-    ParsedReading,
-    ReadingContext,
-    _Bad,
-    _existing_readings,
-    _finish_batch,
-    _micro_quantity,
-    _new_batch,
-    _reading_rows,
-    db_instant,
-    insert_rows,
-    list_sources,
     local_months,
+    micro_quantity,
     parse_instant,
     parse_note,
     parse_tier,
     period_label,
 )
+from engine.carbon_data.readings import (
+    ParsedReading,
+    db_instant,
+    existing_readings,
+    finish_batch,
+    insert_rows,
+    new_batch,
+)
+from engine.carbon_data.sources import ReadingContext, list_sources
+from engine.emissions.errors import suggestion_text
+from engine.emissions.rounding import plain
+from engine.identity.models import Organization, OrgUnit
 
 # (key, Chinese, English) in template order.
 COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -310,25 +307,27 @@ def parse_rows(
             continue
         problems: list[DataIssue] = []
 
-        def bad(key: str, error: _Bad, number: int = number, problems: list[DataIssue] = problems) -> None:
+        def bad(
+            key: str, error: BadValue, number: int = number, problems: list[DataIssue] = problems
+        ) -> None:
             problems.append(DataIssue(number, column_names[key], error.zh, error.en))
 
         source = None
         code = cell(row, "source_code")
         try:
             if _blank(code):
-                raise _Bad("缺少排放源编码", "the source code is missing")
+                raise BadValue("缺少排放源编码", "the source code is missing")
             source = context.source(source_code=_code_text(code))
-        except _Bad as error:
+        except BadValue as error:
             bad("source_code", error)
         moment = None
         period = cell(row, "period")
         try:
             if _blank(period):
-                raise _Bad("缺少期间", "the period is missing")
+                raise BadValue("缺少期间", "the period is missing")
             if isinstance(period, float | int) and not isinstance(period, bool):
                 if not float(period).is_integer():  # 2024.1 could be January or October
-                    raise _Bad(
+                    raise BadValue(
                         f"期间“{period}”是数字，无法区分月份：请把单元格设为文本，写成 YYYY-MM",
                         f"period {period} is a number and the month is ambiguous: format the cell as "
                         "text and write YYYY-MM",
@@ -337,32 +336,32 @@ def parse_rows(
             if isinstance(period, date) and not isinstance(period, datetime):
                 period = datetime(period.year, period.month, period.day)
             moment = parse_instant(period, allow_month=True)
-        except _Bad as error:
+        except BadValue as error:
             bad("period", error)
         factor = None
         if source is not None and "unit" in columns:
             try:
                 unit = cell(row, "unit")
                 factor = context.unit_factor(source, None if _blank(unit) else str(unit).strip())
-            except _Bad as error:
+            except BadValue as error:
                 bad("unit", error)
         micro = None
         try:
             quantity = cell(row, "quantity")
             if _blank(quantity):
-                raise _Bad("缺少数量", "the quantity is missing")
-            micro = _micro_quantity(quantity, factor=factor, negative_ok=False)
-        except _Bad as error:
+                raise BadValue("缺少数量", "the quantity is missing")
+            micro = micro_quantity(quantity, factor=factor, negative_ok=False)
+        except BadValue as error:
             bad("quantity", error)
         tier = None
         try:
             tier = parse_tier(cell(row, "tier"), default=source.tier if source else "statistical")
-        except _Bad as error:
+        except BadValue as error:
             bad("tier", error)
         note = None
         try:
             note = parse_note(cell(row, "note"))
-        except _Bad as error:
+        except BadValue as error:
             bad("note", error)
         if problems or source is None or moment is None or micro is None or tier is None:
             issues += problems
@@ -406,7 +405,7 @@ def import_readings(
             .order_by(ReadingBatch.__table__.c.id)
         ).scalars()
     )
-    batch = _new_batch(
+    batch = new_batch(
         session,
         org_id=org_id,
         kind=BatchKind.import_,
@@ -415,7 +414,7 @@ def import_readings(
         rows=len(parsed),
         sha256=sha256,
     )
-    existing = _existing_readings(connection, org_id=org_id, readings=parsed)
+    existing = existing_readings(connection, org_id=org_id, readings=parsed)
     inserts: list[tuple[Any, ...]] = []
     changed: list[datetime] = []  # period starts of inserted or corrected readings
     to_db = db_instant(connection.dialect.name)
@@ -457,7 +456,7 @@ def import_readings(
     insert_rows(connection, org_id=org_id, entered_by=actor.id, batch_id=batch.id, rows=inserts)
     if updates:
         connection.execute(_UPDATE_READING, updates)
-    _finish_batch(connection, batch_id=batch.id, inserted=len(inserts), updated=len(updates))
+    finish_batch(connection, batch_id=batch.id, inserted=len(inserts), updated=len(updates))
     append_event(
         session,
         org_id=org_id,
@@ -499,11 +498,11 @@ def import_readings(
 
 
 _UPDATE_READING = (
-    sa.update(_reading_rows)
+    sa.update(reading_insert_table)
     .where(
-        _reading_rows.c.org_id == sa.bindparam("b_org"),
-        _reading_rows.c.source_id == sa.bindparam("b_source"),
-        _reading_rows.c.period_start == sa.bindparam("b_start", type_=sa.DateTime(timezone=True)),
+        reading_insert_table.c.org_id == sa.bindparam("b_org"),
+        reading_insert_table.c.source_id == sa.bindparam("b_source"),
+        reading_insert_table.c.period_start == sa.bindparam("b_start", type_=sa.DateTime(timezone=True)),
     )
     .values(
         quantity=sa.bindparam("b_quantity"),

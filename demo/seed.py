@@ -5,18 +5,18 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
+from demo.emissions import seed_demo_emissions
+from demo.performance import seed_demo_parameters
 from engine.audit import SYSTEM
-from engine.models import Organization, OrgUnitKind, Record, Role
-from engine.models.tenancy import OrganizationCreate
-from engine.services.emissions import seed_demo_emissions
-from engine.services.organizations import (
+from engine.identity.models import Organization, OrganizationCreate, OrgUnitKind, Role
+from engine.identity.organizations import (
     add_org_unit,
     add_product,
     create_organization,
     get_organization_by_slug,
 )
-from engine.services.performance import seed_demo_parameters
-from engine.services.users import create_user, get_user_by_email, grant_membership
+from engine.identity.users import create_user, get_user_by_email, grant_membership
+from engine.workflow.models import Record
 from engine.workflow.runner import ActorRef
 
 DEMO_PASSWORD = "Xiangfeng#2026"
@@ -117,7 +117,7 @@ DEMO_NONCONFORMITIES = (
 
 def seed_demo_records(session: Session, *, catalog, org_id: int, secret_key: str) -> None:
     """Nonconformities in several states, moved through the real engine (audited, signed)."""
-    from engine.services.records import create_record, fire_transition
+    from engine.workflow.lifecycle import create_record, fire_transition
 
     people = {}
     for login in DEMO_LOGINS:
@@ -217,7 +217,7 @@ def seed_demo_records(session: Session, *, catalog, org_id: int, secret_key: str
 
 def seed_demo_batches(session: Session, *, catalog, org_id: int, secret_key: str, years=(2024, 2025)) -> None:
     """One carbon-data batch per demo month, collected, verified and reported by three different people."""
-    from engine.services.records import create_record, fire_transition
+    from engine.workflow.lifecycle import create_record, fire_transition
 
     people = {}
     for login in DEMO_LOGINS:

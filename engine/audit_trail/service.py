@@ -6,7 +6,7 @@ from typing import Any
 import orjson
 from sqlmodel import Session, select
 
-from engine.models import AuditEvent
+from engine.models.audit import AuditEvent
 
 PAGE_SIZE = 50
 

@@ -6,8 +6,10 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.db import DriverStatement
+from engine.evidence.models import EvidenceFile
 from engine.forms.spec import FieldSpec, FieldType, FormSpec
-from engine.models import EvidenceFile, Membership, OrgUnit, Record
+from engine.identity.models import Membership, OrgUnit
+from engine.workflow.models import Record
 
 # One prebuilt query per kind: does this id exist in the organization? (A form names one or two people
 # or units, so a statement per id on the driver's cursor is cheaper than one expanding IN query.)

@@ -20,7 +20,7 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from engine.audit import Actor, append_event
-from engine.models import EvidenceFile
+from engine.evidence.models import EvidenceFile
 
 # Extension → (content type, magic prefixes; None means UTF-8/GB18030 text without NUL bytes).
 ALLOWED_TYPES: dict[str, tuple[str, tuple[bytes, ...] | None]] = {

@@ -11,10 +11,10 @@ from sqlmodel import select as orm_select
 
 from engine.audit import Actor, append_event
 from engine.config import Settings
-from engine.models import ApiToken, LoginAttempt, Membership, Organization, User, UserSession
+from engine.identity.models import ApiToken, LoginAttempt, Membership, Organization, User, UserSession
+from engine.identity.users import memberships_of
 from engine.models.base import utcnow
 from engine.passwords import dummy_hash, hash_password, verify_password
-from engine.services.users import memberships_of
 
 TOKEN_BYTES = 32  # 256 bits from the OS CSPRNG
 SESSION_TOUCH_INTERVAL = timedelta(minutes=1)  # last_seen is written at most this often

@@ -3,8 +3,7 @@
 from sqlmodel import Session, select
 
 from engine.audit import Actor, append_event, ensure_chain_head
-from engine.models import Organization, OrgUnit, OrgUnitKind, Product
-from engine.models.tenancy import OrganizationCreate
+from engine.identity.models import Organization, OrganizationCreate, OrgUnit, OrgUnitKind, Product
 
 
 def get_organization_by_slug(session: Session, *, slug: str) -> Organization | None:

@@ -7,7 +7,7 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from engine.audit import Actor, append_event
-from engine.models import Membership, Role, User, UserSession
+from engine.identity.models import Membership, Role, User, UserSession
 from engine.models.base import utcnow
 from engine.passwords import hash_password
 

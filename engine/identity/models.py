@@ -1,0 +1,150 @@
+"""Organizations (tenants) with their units and products; users, memberships and roles; sign-in sessions,
+login attempts and API tokens."""
+
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlmodel import JSON, Field, SQLModel
+
+from engine.models.base import OrgOwned, utcnow
+
+
+class OrgUnitKind(StrEnum):
+    enterprise = "enterprise"
+    department = "department"
+    facility = "facility"
+
+
+class OrganizationBase(SQLModel):
+    slug: str = Field(max_length=64, regex=r"^[a-z0-9][a-z0-9-]*$")
+    name: str = Field(max_length=200)
+    name_en: str = Field(default="", max_length=200)
+    region: str = Field(default="湖南", max_length=64)
+    industry: str = Field(default="", max_length=120)
+
+
+class Organization(OrganizationBase, table=True):
+    __table_args__ = (sa.UniqueConstraint("slug"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+
+
+class OrganizationCreate(OrganizationBase):
+    pass
+
+
+class OrganizationPublic(OrganizationBase):
+    id: int
+
+
+class OrgUnitBase(SQLModel):
+    kind: OrgUnitKind = Field(sa_type=sa.String(16))
+    code: str = Field(max_length=64)
+    name: str = Field(max_length=200)
+    name_en: str = Field(default="", max_length=200)
+
+
+class OrgUnit(OrgUnitBase, OrgOwned, table=True):
+    __tablename__ = "org_unit"
+    __table_args__ = (sa.UniqueConstraint("org_id", "code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    parent_id: int | None = Field(default=None, foreign_key="org_unit.id", index=True)
+
+
+class ProductBase(SQLModel):
+    code: str = Field(max_length=64)
+    name: str = Field(max_length=200)
+    name_en: str = Field(default="", max_length=200)
+    unit: str = Field(default="t", max_length=32)
+
+
+class Product(ProductBase, OrgOwned, table=True):
+    __table_args__ = (sa.UniqueConstraint("org_id", "code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+
+
+class Role(StrEnum):
+    admin = "admin"
+    carbon_manager = "carbon_manager"
+    quality_manager = "quality_manager"
+    top_management = "top_management"
+    internal_auditor = "internal_auditor"
+    process_owner = "process_owner"
+    staff = "staff"
+    external_auditor = "external_auditor"
+
+
+class UserBase(SQLModel):
+    email: str = Field(max_length=254)
+    display_name: str = Field(max_length=120)
+    locale: str | None = Field(default=None, max_length=16)
+
+
+class User(UserBase, table=True):
+    __tablename__ = "user_account"
+    __table_args__ = (sa.UniqueConstraint("email"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    password_hash: str = Field(max_length=255)
+    is_active: bool = True
+    must_change_password: bool = False
+    created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+
+
+class UserPublic(UserBase):
+    id: int
+    is_active: bool
+
+
+class Membership(OrgOwned, table=True):
+    __table_args__ = (sa.UniqueConstraint("org_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    roles: list[str] = Field(default_factory=list, sa_type=JSON)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+
+
+class UserSession(SQLModel, table=True):
+    __tablename__ = "user_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    org_id: int | None = Field(default=None, foreign_key="organization.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+    revoked_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    ip: str = Field(default="", max_length=64)
+    user_agent: str = Field(default="", max_length=300)
+
+
+class LoginAttempt(SQLModel, table=True):
+    __tablename__ = "login_attempt"
+    __table_args__ = (
+        sa.Index("ix_login_attempt_email_at", "email", "attempted_at"),
+        sa.Index("ix_login_attempt_ip_at", "ip", "attempted_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254)
+    ip: str = Field(max_length=64)
+    succeeded: bool
+    attempted_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+
+
+class ApiToken(SQLModel, table=True):
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    org_id: int = Field(foreign_key="organization.id")
+    name: str = Field(max_length=120)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+    last_used_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    revoked_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))

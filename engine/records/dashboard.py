@@ -1,0 +1,85 @@
+"""The dashboard's lists: the user's open tasks and the records the user follows."""
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import and_, bindparam, func, or_, select
+from sqlmodel import Session
+
+from engine.tenancy import TenantScopeError, session_org_id
+from engine.workflow.models import Record, Task
+
+
+@dataclass(frozen=True)
+class TaskView:
+    task_id: int
+    record_id: int
+    number: str
+    title: str
+    workflow_key: str
+    state: str
+    due_date: date | None
+    overdue: bool
+
+
+# The dashboard's queries, built once. Core on the session's connection, so the organization is an explicit
+# parameter here rather than the ORM scope.
+_MY_OPEN_TASKS = and_(
+    Task.org_id == bindparam("org_id"),
+    Task.closed_at.is_(None),
+    or_(
+        Task.assignee_id == bindparam("user_id"),
+        and_(Task.assignee_id.is_(None), Task.role.in_(bindparam("roles", expanding=True))),
+    ),
+)
+_COUNT_MY_TASKS = select(func.count()).select_from(Task).where(_MY_OPEN_TASKS)
+_MY_TASKS = (
+    select(Task.id, Record.id, Record.number, Record.title, Record.workflow_key, Task.state, Task.due_date)
+    .join(Record, Record.id == Task.record_id)
+    .where(_MY_OPEN_TASKS)
+    .order_by(Task.due_date.is_(None), Task.due_date, Task.id)
+)
+_FOLLOWED = (
+    select(Record.id, Record.number, Record.title)
+    .where(
+        Record.org_id == bindparam("org_id"),
+        or_(Record.created_by == bindparam("user_id"), Record.owner_id == bindparam("user_id")),
+        Record.closed_at.is_(None),
+    )
+    .order_by(Record.updated_at.desc())
+    .limit(bindparam("limit"))
+)
+
+
+def _scope(session: Session) -> int:
+    org_id = session_org_id(session)
+    if org_id is None:
+        raise TenantScopeError("task lists need an organization scope")
+    return org_id
+
+
+def count_open_tasks(session: Session, *, user_id: int, roles: frozenset[str]) -> int:
+    """Open tasks assigned to the user or, unassigned, to one of the user's roles."""
+    parameters = {"org_id": _scope(session), "user_id": user_id, "roles": sorted(roles) or [""]}
+    return session.connection().execute(_COUNT_MY_TASKS, parameters).scalar_one()
+
+
+def my_tasks(session: Session, *, user_id: int, roles: frozenset[str], today: date) -> list[TaskView]:
+    """The user's open tasks, overdue first, then by due date."""
+    parameters = {"org_id": _scope(session), "user_id": user_id, "roles": sorted(roles) or [""]}
+    rows = session.connection().execute(_MY_TASKS, parameters).all()
+    views = [TaskView(*row, overdue=bool(row[6] and row[6] < today)) for row in rows]
+    return sorted(views, key=lambda view: not view.overdue)
+
+
+@dataclass(frozen=True)
+class FollowedRecord:
+    id: int
+    number: str
+    title: str
+
+
+def followed_records(session: Session, *, user_id: int, limit: int = 10) -> list[FollowedRecord]:
+    """Records the user created or owns that are still open."""
+    parameters = {"org_id": _scope(session), "user_id": user_id, "limit": limit}
+    return [FollowedRecord(*row) for row in session.connection().execute(_FOLLOWED, parameters)]

@@ -1,0 +1,56 @@
+"""Starting records of workflows whose start is ``kind: event``."""
+
+from engine.audit import Actor, append_event
+from engine.events import DomainEvent
+from engine.workflow.lifecycle import create_record
+from engine.workflow.loader import Workflow
+from engine.workflow.runner import (
+    ActorRef,
+    TransitionRefused,
+)
+from engine.workflow.spec import StartKind
+
+
+class EventStarts:
+    """Starts a record of each workflow whose start is ``kind: event`` when its event is published (after
+    the causing change committed). The start form takes the fields the event carries, such as ``title``
+    and ``related_record`` (which links the two records). The person whose action raised the event is the
+    creator. A start the form refuses is written to the causing record's audit trail, not lost."""
+
+    def __init__(self, catalog) -> None:
+        self.catalog = catalog
+        self.by_event: dict[str, list[Workflow]] = {}
+        for workflow in catalog.current.values():
+            if workflow.spec.start.kind == StartKind.event and workflow.spec.start.event:
+                self.by_event.setdefault(workflow.spec.start.event, []).append(workflow)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, EventStarts) and other.catalog is self.catalog
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __call__(self, event: DomainEvent, database) -> None:
+        for workflow in self.by_event.get(event.name, ()):
+            fields = {field.name for field in workflow.create_form.fields}
+            form_data = {key: value for key, value in event.payload.items() if key in fields}
+            actor = ActorRef(
+                id=event.payload.get("actor_id"),
+                name=str(event.payload.get("actor_name") or "system"),
+                roles=frozenset(workflow.spec.start.roles),
+            )
+            try:
+                with database.unit_of_work(org_id=event.org_id) as uow:
+                    create_record(
+                        uow.session, workflow=workflow, org_id=event.org_id, actor=actor, form_data=form_data
+                    )
+            except TransitionRefused as refused:
+                with database.unit_of_work(org_id=event.org_id) as uow:
+                    append_event(
+                        uow.session,
+                        org_id=event.org_id,
+                        actor=Actor(actor.id, actor.name),
+                        subject_type="record",
+                        subject_id=event.payload.get("record_id", ""),
+                        action="event_start_failed",
+                        reason=f"{workflow.key}: {refused.reason.en}; {refused.field_errors}"[:1000],
+                    )

@@ -1,0 +1,59 @@
+"""A record's e-signatures with their status: valid, stale (content changed since) or invalid (seal)."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from engine.workflow.models import Record, Signature
+from engine.workflow.runner import (
+    signature_seal,
+    signed_content_hash,
+)
+
+
+@dataclass(frozen=True)
+class SignatureView:
+    id: int
+    meaning: str
+    signer_name: str
+    signed_at: str
+    trigger: str
+    status: str  # valid, stale (content changed after signing), invalid (seal does not verify)
+
+
+def signatures_of(session: Session, *, record: Record, secret_key: str) -> list[SignatureView]:
+    current_hash = signed_content_hash(
+        record.id, record.number, record.workflow_key, record.title, record.data
+    )
+    views = []
+    for signature in session.scalars(
+        select(Signature).where(Signature.record_id == record.id).order_by(Signature.id)
+    ).all():
+        expected_seal = signature_seal(
+            secret_key,
+            record_id=record.id,
+            record_version=signature.record_version,
+            trigger=signature.trigger,
+            meaning=signature.meaning,
+            signer_id=signature.signer_id,
+            signed_at=signature.signed_at,
+            content_hash=signature.content_hash,
+        )
+        if expected_seal != signature.seal:
+            status = "invalid"
+        elif signature.content_hash != current_hash:
+            status = "stale"
+        else:
+            status = "valid"
+        views.append(
+            SignatureView(
+                signature.id,
+                signature.meaning,
+                signature.signer_name,
+                signature.signed_at,
+                signature.trigger,
+                status,
+            )
+        )
+    return views

@@ -1,1 +1,0 @@
-"""Use cases called by the web layer, the CLI and the scheduler. Keyword-only arguments throughout."""
