@@ -34,6 +34,7 @@ test: install-test
 lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check engine web tests bench
+	$(BIN)/mypy
 
 bench: install-test
 	for name in audit engine calc http emissions; do $(BIN)/python -m bench.$$name || exit 1; done

@@ -148,11 +148,6 @@ class Timer:
         return steps / self.wall
 
 
-def password_accepted(_password: str) -> bool:
-    """Re-authentication is Argon2 verification, which is not the engine: the bench accepts the password."""
-    return True
-
-
 # --- Tanguan -----------------------------------------------------------------------------------------
 
 
@@ -164,13 +159,16 @@ def run_tanguan(path: Path, cases: int, profile: Path | None = None) -> tuple[fl
     from engine.identity.organizations import create_organization
     from engine.identity.users import create_user, grant_membership
     from engine.migrate import upgrade
+    from engine.workflow.access import ActorRef
     from engine.workflow.catalog import WorkflowCatalog
-    from engine.workflow.lifecycle import create_record, fire_transition
-    from engine.workflow.runner import ActorRef
+    from engine.workflow.lifecycle import PROCESS_CONTEXT, ProcessContext, create_record, fire_transition
 
     db = Database(f"sqlite:///{path}")
     upgrade(db.engine)
     catalog = WorkflowCatalog.load()
+    # Re-authentication is Argon2 verification before the transaction, which is not the engine: the bench
+    # fires the signing step as if the password had been checked.
+    db.session_info[PROCESS_CONTEXT] = ProcessContext(catalog, SECRET)
     people: dict[str, ActorRef] = {}
     with db.unit_of_work(all_orgs=True) as uow:
         org_id = create_organization(
@@ -209,15 +207,12 @@ def run_tanguan(path: Path, cases: int, profile: Path | None = None) -> tuple[fl
                 with db.unit_of_work(org_id=org_id) as uow:
                     fire_transition(
                         uow.session,
-                        catalog=catalog,
                         record_id=record_id,
                         trigger=trigger,
                         actor=people[person],
                         form_data=form,
                         expected_version=version,
-                        signature_password=PASSWORD if trigger == "verify_effective" else None,
-                        reauthenticate=password_accepted,
-                        secret_key=SECRET,
+                        password_verified=trigger == "verify_effective",
                     )
                 version += 1
     rate = timer.report("tanguan", 6 * cases)

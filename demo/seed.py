@@ -16,8 +16,9 @@ from engine.identity.organizations import (
     get_organization_by_slug,
 )
 from engine.identity.users import create_user, get_user_by_email, grant_membership
+from engine.workflow.access import ActorRef
+from engine.workflow.lifecycle import PROCESS_CONTEXT, ProcessContext
 from engine.workflow.models import Record
-from engine.workflow.runner import ActorRef
 
 DEMO_PASSWORD = "Xiangfeng#2026"
 DEMO_SLUG = "xiangfeng-cement"
@@ -115,7 +116,7 @@ DEMO_NONCONFORMITIES = (
 )
 
 
-def seed_demo_records(session: Session, *, catalog, org_id: int, secret_key: str) -> None:
+def seed_demo_records(session: Session, *, catalog, org_id: int) -> None:
     """Nonconformities in several states, moved through the real engine (audited, signed)."""
     from engine.workflow.lifecycle import create_record, fire_transition
 
@@ -189,33 +190,28 @@ def seed_demo_records(session: Session, *, catalog, org_id: int, secret_key: str
         if target == "rejected":
             fire_transition(
                 session,
-                catalog=catalog,
                 record_id=record.id,
                 trigger="reject",
                 actor=people["quality_manager"],
                 form_data={},
                 expected_version=version,
                 comment="与 NC 重复，合并处理",
-                secret_key=secret_key,
             )
             continue
         for trigger, role, data in steps[: reached[target]]:
             result = fire_transition(
                 session,
-                catalog=catalog,
                 record_id=record.id,
                 trigger=trigger,
                 actor=people[role],
                 form_data=data,
                 expected_version=version,
-                signature_password="demo",
-                reauthenticate=lambda _password: True,  # seeding signs on the demo users' behalf
-                secret_key=secret_key,
+                password_verified=True,  # seeding signs on the demo users' behalf
             )
             version = result.version
 
 
-def seed_demo_batches(session: Session, *, catalog, org_id: int, secret_key: str, years=(2024, 2025)) -> None:
+def seed_demo_batches(session: Session, *, catalog, org_id: int, years=(2024, 2025)) -> None:
     """One carbon-data batch per demo month, collected, verified and reported by three different people."""
     from engine.workflow.lifecycle import create_record, fire_transition
 
@@ -250,15 +246,12 @@ def seed_demo_batches(session: Session, *, catalog, org_id: int, secret_key: str
             for trigger, role, data in steps:
                 version = fire_transition(
                     session,
-                    catalog=catalog,
                     record_id=record.id,
                     trigger=trigger,
                     actor=people[role],
                     form_data=data,
                     expected_version=version,
-                    signature_password="demo",
-                    reauthenticate=lambda _password: True,
-                    secret_key=secret_key,
+                    password_verified=True,  # seeding signs on the demo users' behalf
                 ).version
 
 
@@ -324,11 +317,13 @@ def seed_demo(session: Session, *, catalog=None, secret_key: str = "") -> Organi
     for login in DEMO_LOGINS[:2]:
         user = get_user_by_email(session, email=login.email)
         grant_membership(session, org_id=sister.id, user=user, roles=[login.role], actor=SYSTEM)
+    # The data first, then its monthly batches: collected → verified → reported (8.6).
+    seed_demo_emissions(session, org_id=org.id, actor=SYSTEM)  # skips itself when sources exist
     if catalog is not None and not session.exec(select(Record.id).where(Record.org_id == org.id)).first():
         catalog.register(session)
-        seed_demo_records(session, catalog=catalog, org_id=org.id, secret_key=secret_key)
-        seed_demo_batches(session, catalog=catalog, org_id=org.id, secret_key=secret_key)
-    seed_demo_emissions(session, org_id=org.id, actor=SYSTEM)  # skips itself when sources exist
+        session.info[PROCESS_CONTEXT] = ProcessContext(catalog, secret_key)
+        seed_demo_records(session, catalog=catalog, org_id=org.id)
+        seed_demo_batches(session, catalog=catalog, org_id=org.id)
     carbon_manager = get_user_by_email(session, email=DEMO_LOGINS[1].email)
     seed_demo_parameters(session, org_id=org.id, actor=SYSTEM, owner_id=carbon_manager.id)
     return org

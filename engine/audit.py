@@ -17,12 +17,12 @@ from sqlalchemy import Connection, bindparam, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from engine.db import DriverStatement
+from engine.db import DriverStatement, driver_cursor
 from engine.models.audit import GENESIS_HASH, AuditChainHead, AuditEvent
-from engine.models.base import utc_iso, utcnow
+from engine.models.base import table_of, utc_iso, utcnow
 
-_events = AuditEvent.__table__
-_heads = AuditChainHead.__table__
+_events = table_of(AuditEvent)
+_heads = table_of(AuditChainHead)
 
 # Columns that repeat payload keys (indexed or shown in lists); verify_chain checks they agree.
 MIRRORED_COLUMNS = (
@@ -44,6 +44,7 @@ MIRRORED_COLUMNS = (
 class Actor:
     id: int | None
     name: str
+    roles: frozenset[str] = frozenset()  # what a policy acting on the actor's behalf may do
 
 
 SYSTEM = Actor(id=None, name="system")
@@ -196,7 +197,7 @@ def verify_chain(connection: Connection, *, org_id: int, batch_size: int = 20000
     last_hash = hash_before_last = GENESIS_HASH
     last_ts = ""
     # The driver's own cursor: SQLAlchemy's row objects would cost a third of the walk.
-    cursor = connection.connection.driver_connection.cursor()
+    cursor = driver_cursor(connection)
     param = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     cursor.execute(_CHAIN_SQL.format(param=param), (org_id,))
     while batch := cursor.fetchmany(batch_size):

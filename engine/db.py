@@ -89,6 +89,9 @@ class Database:
         self.engine = create_db_engine(url, busy_timeout_ms=busy_timeout_ms, **engine_kwargs)
         self.write_engine = self.engine.execution_options(**{WRITE_OPTION: True})
         self.subscribers: list[Subscriber] = []
+        # Copied into every session's ``info``: what services in the transaction need of the running
+        # application (the workflow catalog and the signing key), without the core knowing what it is.
+        self.session_info: dict[str, Any] = {}
 
     def subscribe(self, subscriber: "Subscriber") -> None:
         """Receive the domain events of every unit of work that commits (once per subscriber)."""
@@ -110,6 +113,7 @@ class Database:
         """A session for reading. Org-owned rows are filtered to ``org_id`` (see engine.tenancy)."""
         with Session(self.engine, expire_on_commit=False) as session:
             bind_session_scope(session, org_id=org_id, all_orgs=all_orgs)
+            session.info.update(self.session_info)
             yield session
 
     @contextmanager
@@ -118,6 +122,7 @@ class Database:
         then run the after-commit effects and publish the domain events it recorded."""
         with Session(self.write_engine, expire_on_commit=False) as session:
             bind_session_scope(session, org_id=org_id, all_orgs=all_orgs)
+            session.info.update(self.session_info)
             uow = UnitOfWork(session=session)
             try:
                 yield uow
@@ -174,6 +179,13 @@ class DriverStatement:
         return None if row is None else row[0]
 
 
+def driver_cursor(connection: Connection) -> Any:
+    """A cursor of the DB-API connection under ``connection`` (in its transaction)."""
+    driver = connection.connection.driver_connection
+    assert driver is not None, "the connection is closed"
+    return driver.cursor()
+
+
 class _CompiledDriverStatement:
     def __init__(self, statement: Any, dialect: Any) -> None:
         compiled = statement.compile(dialect=dialect)
@@ -190,7 +202,7 @@ class _CompiledDriverStatement:
         self.result_processors = [
             column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
         ]
-        self.row_type = namedtuple("Row", [column.key for column in columns]) if columns else None
+        self.row_type: Any = namedtuple("Row", [column.key for column in columns]) if columns else None
         self.error = dialect.loaded_dbapi.Error
 
     def execute(self, connection: Connection, parameters: dict[str, Any]) -> Any:
@@ -200,13 +212,14 @@ class _CompiledDriverStatement:
         ]
         values = tuple(value for _, value in converted) if self.positional else dict(converted)
         try:
-            cursor = connection.connection.driver_connection.cursor()
+            cursor = driver_cursor(connection)
             cursor.execute(self.sql, values)
         except self.error as exc:
             raise DBAPIError.instance(self.sql, values, exc, self.error) from exc
         return cursor
 
     def convert_row(self, row: tuple) -> Any:
+        assert self.row_type is not None, "the statement returns no rows"
         return self.row_type._make(
             value if processor is None else processor(value)
             for value, processor in zip(row, self.result_processors, strict=True)

@@ -40,6 +40,8 @@ def schema_status(engine: Engine) -> SchemaStatus:
     """Where the database stands; refuses a revision this code does not know (a newer schema)."""
     scripts = ScriptDirectory.from_config(alembic_config())
     head = scripts.get_current_head()
+    if head is None:
+        raise RuntimeError("no migration scripts found")
     with engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_revision()
     if current is not None and not _known(scripts, current):

@@ -16,20 +16,17 @@ from engine.db import Database
 from engine.migrate import schema_status
 from engine.records.event_starts import EventStarts
 from engine.workflow.catalog import WorkflowCatalog
+from engine.workflow.lifecycle import PROCESS_CONTEXT, ProcessContext
 from web.deps import NotAuthenticated, PasswordChangeRequired, csrf_protect, request_context
-from web.routes import (
-    admin,
-    api,
-    audit_trail,
-    auth,
-    emissions,
-    emissions_inputs,
-    home,
-    profile,
-    records,
-    records_api,
-    targets,
-)
+from web.routes.audit_trail import api as audit_api
+from web.routes.audit_trail import pages as audit_pages
+from web.routes.carbon_data import grid, imports, inputs, inventory, sources
+from web.routes.home import dashboard
+from web.routes.identity import admin, auth, profile
+from web.routes.identity import api as identity_api
+from web.routes.planning import targets
+from web.routes.records import api as records_api
+from web.routes.records import pages as record_pages
 from web.security import SecurityHeadersMiddleware
 from web.templating import render
 
@@ -67,13 +64,24 @@ def create_app(
     app.state.db = db
     app.state.secret_key = settings.resolved_secret_key()
     app.state.catalog = catalog
+    db.session_info[PROCESS_CONTEXT] = ProcessContext(catalog, app.state.secret_key)
     db.subscribe(EventStarts(catalog))  # workflows that start on another workflow's event
     app.state.workflow_nav = tuple(
         (w.key, w.spec.title, w.spec.clause)
         for w in sorted(catalog.current.values(), key=lambda w: w.spec.clause)
     )
-    modules = (auth, home, profile, admin, audit_trail, records, api, records_api, emissions, targets)
-    modules += (emissions_inputs,)
+    modules = (
+        auth,
+        dashboard,
+        profile,
+        admin,
+        audit_pages,
+        record_pages,
+        identity_api,
+        audit_api,
+        records_api,
+    )
+    modules += (inventory, sources, grid, imports, inputs, targets)
     app.add_middleware(
         SecurityHeadersMiddleware,
         upload_paths=tuple(path for module in modules for path in getattr(module, "UPLOAD_PATHS", ())),

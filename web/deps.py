@@ -4,15 +4,19 @@ dependencies routes use to declare what they need."""
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import date
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from sqlmodel import Session
 
+from engine.audit import Actor
 from engine.db import Database, UnitOfWork
 from engine.identity.auth import Identity, load_identity, load_session, resolve_api_token, touch_session
 from engine.identity.models import Role
 from engine.records.dashboard import count_open_tasks
+from engine.workflow.access import ActorRef
+from engine.workflow.loader import Workflow
 from web.i18n import negotiate
 from web.security import (
     ANON_CSRF_COOKIE,
@@ -190,6 +194,10 @@ AUDIT_READERS = (
 )
 
 Member = Annotated[Principal, Depends(RoleRequirement())]
+DataEditor = Annotated[
+    Principal, Depends(RoleRequirement(Role.admin, Role.carbon_manager, Role.process_owner, Role.staff))
+]
+CarbonManager = Annotated[Principal, Depends(RoleRequirement(Role.admin, Role.carbon_manager))]
 AnySignedIn = Annotated[Principal, Depends(RoleRequirement(allow_pending_password=True, needs_org=False))]
 Admin = Annotated[Principal, Depends(RoleRequirement(Role.admin))]
 AuditReader = Annotated[Principal, Depends(RoleRequirement(*AUDIT_READERS))]
@@ -225,3 +233,23 @@ def org_unit_of_work(request: Request, db: DatabaseDep) -> Iterator[UnitOfWork]:
 
 
 OrgUnitOfWork = Annotated[UnitOfWork, Depends(org_unit_of_work)]
+
+
+def actor_of(principal: Principal) -> Actor:
+    """The principal as the services' actor (its roles go along, for the policies acting on its behalf)."""
+    return Actor(principal.user_id, principal.display_name, principal.roles)
+
+
+def actor_ref(principal: Principal) -> ActorRef:
+    return ActorRef(id=principal.user_id, name=principal.display_name, roles=principal.roles)
+
+
+def workflow_or_404(request: Request, key: str) -> Workflow:
+    workflow = request.app.state.catalog.get(key)
+    if workflow is None:
+        raise HTTPException(404)
+    return workflow
+
+
+def reporting_year(year: int | None) -> int:
+    return year or date.today().year - 1  # the last complete year is what gets reported

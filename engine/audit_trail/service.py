@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from engine.models.audit import AuditEvent
 
@@ -52,7 +52,7 @@ def list_events(
     session: Session, *, trail_filter: TrailFilter, before_seq: int | None = None, limit: int = PAGE_SIZE
 ) -> TrailPage:
     """One page of the organization's trail (the session's scope picks the organization)."""
-    query = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit + 1)
+    query = select(AuditEvent).order_by(col(AuditEvent.seq).desc()).limit(limit + 1)
     if trail_filter.subject_type:
         query = query.where(AuditEvent.subject_type == trail_filter.subject_type)
     if trail_filter.subject_id:

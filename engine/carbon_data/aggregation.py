@@ -13,8 +13,9 @@ from sqlmodel import Session
 
 from engine.carbon_data.models import EmissionSource, from_micro, reading_insert_table
 from engine.carbon_data.parsing import month_bounds, month_start
+from engine.models.base import table_of
 
-_sources = EmissionSource.__table__
+_sources = table_of(EmissionSource)
 
 
 # ---------------------------------------------------------------- aggregation

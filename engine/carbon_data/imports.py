@@ -35,6 +35,7 @@ from sqlmodel import Session, select
 
 from engine.audit import Actor, append_event
 from engine.carbon_data.errors import BadValue, DataIssue, EmissionsDataError
+from engine.carbon_data.events import MonthDataChanged
 from engine.carbon_data.models import BatchKind, ReadingBatch, from_micro, reading_insert_table
 from engine.carbon_data.parsing import (
     LOCAL_TZ,
@@ -56,7 +57,9 @@ from engine.carbon_data.readings import (
 from engine.carbon_data.sources import ReadingContext, list_sources
 from engine.emissions.errors import suggestion_text
 from engine.emissions.rounding import plain
+from engine.events import announce
 from engine.identity.models import Organization, OrgUnit
+from engine.models.base import table_of
 
 # (key, Chinese, English) in template order.
 COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -388,9 +391,10 @@ def parse_rows(
 
 
 def import_readings(
-    session: Session, *, org_id: int, actor: Actor, filename: str, content: bytes
+    session: Session, *, org_id: int, actor: Actor, filename: str, content: bytes, reason: str = ""
 ) -> ImportResult:
-    """Validate the whole file, then upsert its readings (see the module docstring); audited."""
+    """Validate the whole file, then upsert its readings (see the module docstring); audited. The months
+    it changed are announced (:class:`MonthDataChanged`) for the processes that govern them."""
     sha256 = hashlib.sha256(content).hexdigest()
     rows = read_rows(filename, content)
     context = ReadingContext(session, org_id=org_id)
@@ -400,9 +404,9 @@ def import_readings(
     connection = session.connection()
     same_file = tuple(
         connection.execute(
-            sa.select(ReadingBatch.__table__.c.id)
-            .where(ReadingBatch.__table__.c.org_id == org_id, ReadingBatch.__table__.c.sha256 == sha256)
-            .order_by(ReadingBatch.__table__.c.id)
+            sa.select(table_of(ReadingBatch).c.id)
+            .where(table_of(ReadingBatch).c.org_id == org_id, table_of(ReadingBatch).c.sha256 == sha256)
+            .order_by(table_of(ReadingBatch).c.id)
         ).scalars()
     )
     batch = new_batch(
@@ -485,6 +489,9 @@ def import_readings(
             changes=dict(items[start : start + CORRECTIONS_PER_EVENT]),
             reason=f"import {filename}",
         )
+    if changed:
+        periods = frozenset(local_months(changed))
+        announce(session, MonthDataChanged(org_id=org_id, periods=periods, actor=actor, reason=reason))
     return ImportResult(
         batch_id=batch.id,
         rows=len(parsed),

@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from engine.audit import Actor, append_event
 from engine.carbon_data.errors import BadValue, DataIssue, EmissionsDataError, data_issue
+from engine.carbon_data.events import MonthDataChanged
 from engine.carbon_data.models import MICRO, ActivityReading, BatchKind, IngestIdempotency
 from engine.carbon_data.parsing import MAX_IDEMPOTENCY_KEY, MAX_QUANTITY, as_utc, local_months, parse_instant
 from engine.carbon_data.readings import (
@@ -26,10 +27,11 @@ from engine.carbon_data.readings import (
     parse_entry,
 )
 from engine.carbon_data.sources import ReadingContext
-from engine.models.base import utc_iso, utcnow
+from engine.events import announce
+from engine.models.base import table_of, utc_iso, utcnow
 
-_idempotency = IngestIdempotency.__table__
-_readings = ActivityReading.__table__
+_idempotency = table_of(IngestIdempotency)
+_readings = table_of(ActivityReading)
 
 
 # ---------------------------------------------------------------- bulk meter ingestion
@@ -73,6 +75,7 @@ def ingest_readings(
     readings: Sequence[Mapping[str, Any]],
     idempotency_key: str,
     actor: Actor,
+    reason: str = "",
 ) -> IngestResult:
     """Bulk meter data: ``readings`` are mappings with ``source_id`` (or ``source_code``),
     ``period_start`` (ISO 8601 or datetime; no offset = UTC+8), ``quantity`` and optionally ``unit``,
@@ -138,6 +141,11 @@ def ingest_readings(
         sa.update(_idempotency).where(_idempotency.c.id == idempotency_id).values(result=result.to_dict())
     )
     finish_batch(connection, batch_id=batch.id, inserted=len(rows), updated=0)
+    if result.periods:
+        announce(
+            session,
+            MonthDataChanged(org_id=org_id, periods=frozenset(result.periods), actor=actor, reason=reason),
+        )
     append_event(
         session,
         org_id=org_id,

@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 
 from engine.audit import Actor, append_event
 from engine.carbon_data.errors import BadValue, DataIssue, EmissionsDataError, data_issue
+from engine.carbon_data.events import MonthDataChanged
 from engine.carbon_data.models import (
     MeasuredParameter,
     ProductionOutput,
@@ -26,10 +27,11 @@ from engine.emissions import (
 from engine.emissions.factors import (
     DEFAULT_FACTOR_SET,
 )
+from engine.events import announce
 from engine.identity.models import Product
-from engine.models.base import utcnow
+from engine.models.base import table_of, utcnow
 
-_production = ProductionOutput.__table__
+_production = table_of(ProductionOutput)
 
 
 # ---------------------------------------------------------------- production and measured parameters
@@ -189,7 +191,7 @@ class ProductionTotal:
 def production_totals(session: Session, *, org_id: int, year: int) -> dict[int, ProductionTotal]:
     """Output per product for ``year`` (summed in SQL)."""
     connection = session.connection()
-    products = Product.__table__
+    products = table_of(Product)
     prefix = f"{year:04d}-%"
     rows = connection.execute(
         sa.select(
@@ -232,6 +234,7 @@ def set_measured_parameter(
     carbon_content: Decimal | str | float | None = None,
     oxidation_rate: Decimal | str | float | None = None,
     evidence_sha256: str | None = None,
+    reason: str = "",
 ) -> MeasuredParameter:
     """Record (or correct) a source's measured fuel parameters for one month; the calculator checks
     the values when the inventory is built, and their ranges here."""
@@ -284,7 +287,7 @@ def set_measured_parameter(
             MeasuredParameter.period == values["period"],
         )
     ).first()
-    return _save_audited(
+    saved = _save_audited(
         session,
         org_id=org_id,
         actor=actor,
@@ -293,6 +296,9 @@ def set_measured_parameter(
         values=values,
         subject_type="measured_parameter",
     )
+    periods = frozenset({values["period"]})
+    announce(session, MonthDataChanged(org_id=org_id, periods=periods, actor=actor, reason=reason))
+    return saved
 
 
 def _save_audited(
@@ -340,3 +346,25 @@ def _save_audited(
         changes=changes,
     )
     return row
+
+
+def production_of_year(session: Session, *, year: int) -> list[ProductionOutput]:
+    """The session's organization's production and output value of each product and month of ``year``."""
+    return list(
+        session.exec(
+            select(ProductionOutput).where(
+                ProductionOutput.period >= f"{year}-01", ProductionOutput.period <= f"{year}-12"
+            )
+        ).all()
+    )
+
+
+def measured_parameters_of_year(session: Session, *, year: int) -> list[MeasuredParameter]:
+    """The session's organization's measured fuel parameters of ``year``, by source and month."""
+    return list(
+        session.exec(
+            select(MeasuredParameter)
+            .where(MeasuredParameter.period >= f"{year}-01", MeasuredParameter.period <= f"{year}-12")
+            .order_by(MeasuredParameter.source_id, MeasuredParameter.period)
+        ).all()
+    )

@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 
 from engine.audit import Actor, append_event
 from engine.carbon_data.errors import BadValue, DataIssue, EmissionsDataError, data_issue
+from engine.carbon_data.events import MonthDataChanged
 from engine.carbon_data.models import (
     ActivityReading,
     BatchKind,
@@ -24,6 +25,7 @@ from engine.carbon_data.models import (
 from engine.carbon_data.parsing import (
     NEGATIVE_ALLOWED,
     as_utc,
+    local_months,
     micro_quantity,
     parse_instant,
     parse_note,
@@ -33,9 +35,10 @@ from engine.carbon_data.parsing import (
 )
 from engine.carbon_data.sources import ReadingContext
 from engine.emissions.rounding import plain
-from engine.models.base import utc_iso
+from engine.events import announce
+from engine.models.base import table_of, utc_iso
 
-_batches = ReadingBatch.__table__
+_batches = table_of(ReadingBatch)
 
 
 # ---------------------------------------------------------------- manual readings
@@ -124,13 +127,19 @@ MANUAL_KEYS = frozenset(
 
 
 def record_readings(
-    session: Session, *, org_id: int, actor: Actor, entries: Sequence[Mapping[str, Any]]
+    session: Session,
+    *,
+    org_id: int,
+    actor: Actor,
+    entries: Sequence[Mapping[str, Any]],
+    reason: str = "",
 ) -> list[RecordedReading]:
     """Manual entry, typically one value per source and month: ``period`` is 'YYYY-MM' (or a
     timestamp), ``quantity`` in the source's unit or in ``unit`` (converted when compatible).
 
     An entry for a (source, period) that already has a reading corrects it (audited old → new).
-    All entries are validated first; nothing is written when any is wrong."""
+    All entries are validated first; nothing is written when any is wrong. The changed months are
+    announced (:class:`MonthDataChanged`, with ``reason``) so that the processes governing them act."""
     context = ReadingContext(session, org_id=org_id)
     parsed: list[ParsedReading] = []
     issues: list[DataIssue] = []
@@ -231,6 +240,9 @@ def record_readings(
         inserted=len(inserts),
         updated=sum(1 for item in results if item.action == "updated"),
     )
+    if results:
+        periods = frozenset(local_months(item.period_start for item in results))
+        announce(session, MonthDataChanged(org_id=org_id, periods=periods, actor=actor, reason=reason))
     return results
 
 
@@ -246,6 +258,7 @@ def record_reading(
     tier: str | None = None,
     evidence_sha256: str | None = None,
     note: str | None = None,
+    reason: str = "",
 ) -> RecordedReading:
     """One manual reading (see :func:`record_readings`); errors carry row 1."""
     entry = {
@@ -257,7 +270,7 @@ def record_reading(
         "evidence_sha256": evidence_sha256,
         "note": note,
     }
-    return record_readings(session, org_id=org_id, actor=actor, entries=[entry])[0]
+    return record_readings(session, org_id=org_id, actor=actor, entries=[entry], reason=reason)[0]
 
 
 def existing_readings(

@@ -4,11 +4,22 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from engine.audit import Actor, append_event
+from engine.carbon_data.errors import DataIssue, EmissionsDataError
+from engine.carbon_data.events import SnapshotRequested
 from engine.carbon_data.inventory import build_inventory
 from engine.carbon_data.models import InventorySnapshot
 from engine.emissions.rounding import plain
+from engine.events import announce
+from engine.forms.spec import Text
 
 # ---------------------------------------------------------------- snapshots
+
+
+def snapshot_blockers(session: Session, *, org_id: int, year: int) -> list[Text]:
+    """What stands in the way of freezing ``year`` (empty: it may be frozen), as the policies say."""
+    request = SnapshotRequested(org_id=org_id, year=year)
+    announce(session, request)
+    return request.blockers
 
 
 def freeze_snapshot(
@@ -24,7 +35,13 @@ def freeze_snapshot(
     product_id: int | None = None,
 ) -> InventorySnapshot:
     """Freeze the year's inventory: its canonical inputs, their SHA-256 and the calculator's JSON.
-    Freezing identical inputs for the same year again returns the existing snapshot."""
+    Freezing identical inputs for the same year again returns the existing snapshot. Refused, for every
+    caller, while a process's policy names something in the way (8.6: months not yet verified)."""
+    blockers = snapshot_blockers(session, org_id=org_id, year=year)
+    if blockers:
+        raise EmissionsDataError(
+            [DataIssue(row=None, field="year", message_zh=b.zh, message_en=b.en) for b in blockers]
+        )
     result = build_inventory(
         session,
         org_id=org_id,

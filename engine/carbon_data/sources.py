@@ -48,9 +48,9 @@ from engine.emissions.factors import (
 )
 from engine.emissions.rounding import plain
 from engine.identity.models import Organization, OrgUnit
-from engine.models.base import utc_iso, utcnow
+from engine.models.base import table_of, utc_iso, utcnow
 
-_readings = ActivityReading.__table__
+_readings = table_of(ActivityReading)
 
 
 # ---------------------------------------------------------------- source lookups for readings

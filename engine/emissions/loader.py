@@ -275,8 +275,10 @@ def _parse_line(raw: Mapping[str, Any], *, line: int, absent: Sequence[str] = ()
                 )
             )
     category = _category(raw.get("category"), issues, line=line)
-    texts = {name: _text(raw.get(name), name, issues, line=line) for name in TEXT_FIELDS}
-    numbers = {name: _decimal(raw.get(name), name, issues, line=line) for name in DECIMAL_FIELDS}
+    texts: dict[str, Any] = {name: _text(raw.get(name), name, issues, line=line) for name in TEXT_FIELDS}
+    numbers: dict[str, Any] = {
+        name: _decimal(raw.get(name), name, issues, line=line) for name in DECIMAL_FIELDS
+    }
     numbers.update(
         (name, _decimal(raw.get(name), name, issues, line=line, percent=True)) for name in PERCENT_FIELDS
     )

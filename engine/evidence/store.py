@@ -250,3 +250,12 @@ def orphan_files(session: Session, *, evidence_dir: Path) -> list[Path]:
         for path in evidence_dir.glob("??/*")
         if path.is_file() and re.fullmatch(r"[0-9a-f]{64}", path.name) and path.name not in known
     ]
+
+
+def evidence_names(session: Session, *, ids: Iterable[int]) -> dict[int, str]:
+    """The file names of the session's organization's evidence with these ids."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    rows = session.exec(select(EvidenceFile.id, EvidenceFile.filename).where(EvidenceFile.id.in_(wanted)))
+    return {evidence_id: name for evidence_id, name in rows.all()}

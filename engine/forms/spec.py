@@ -6,6 +6,7 @@ authorship.
 """
 
 import re
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -159,15 +160,16 @@ def _python_type(field: FieldSpec) -> Any:
             return Annotated[Decimal, Field(ge=field.min, le=field.max, allow_inf_nan=False)]
         case FieldType.date:
             return date
-        case FieldType.choice:
+        case FieldType.choice:  # the Literal types are built at run time from the form file
             return Literal[tuple(choice.value for choice in field.choices)]
         case FieldType.multi_choice:
-            return list[Literal[tuple(choice.value for choice in field.choices)]]
+            return list[Literal[tuple(choice.value for choice in field.choices)]]  # type: ignore[misc]
         case FieldType.user | FieldType.org_unit | FieldType.record_link | FieldType.evidence:
             return Annotated[int, Field(gt=0)]
         case FieldType.table:
             row = compile_model(f"{field.name}_row", field.columns)
-            return Annotated[list[row], Field(min_length=field.min_rows, max_length=field.max_rows)]
+            rows = Annotated[list[row], Field(min_length=field.min_rows, max_length=field.max_rows)]  # type: ignore[valid-type]
+            return rows
     raise ValueError(f"unknown field type {field.type}")
 
 
@@ -217,7 +219,7 @@ _MESSAGES = {
 }
 
 
-def _message(problem: dict[str, Any]) -> dict[str, str]:
+def _message(problem: Mapping[str, Any]) -> dict[str, str]:
     zh, en = _MESSAGES.get(problem["type"], ("输入无效", problem["msg"]))
     context = {key: str(value) for key, value in (problem.get("ctx") or {}).items()}
     try:

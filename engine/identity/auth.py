@@ -11,6 +11,7 @@ from sqlmodel import select as orm_select
 
 from engine.audit import Actor, append_event
 from engine.config import Settings
+from engine.db import Database
 from engine.identity.models import ApiToken, LoginAttempt, Membership, Organization, User, UserSession
 from engine.identity.users import memberships_of
 from engine.models.base import utcnow
@@ -287,3 +288,11 @@ def resolve_api_token(connection: Connection, *, token: str) -> tuple[int, int] 
     if row is None or row.revoked_at is not None:
         return None
     return row.user_id, row.org_id
+
+
+def reauthenticate(db: Database, *, user_id: int, password: str) -> bool:
+    """Check an active user's password for an e-signature, in a read session of its own (Argon2 takes
+    ≈ 350 ms: never inside a write transaction)."""
+    with db.read_session(all_orgs=True) as session:
+        user = session.get(User, user_id)
+        return user is not None and user.is_active and verify_password(user.password_hash, password)

@@ -83,3 +83,17 @@ def add_product(
         changes={"code": [None, code], "name": [None, name], "unit": [None, unit]},
     )
     return product
+
+
+def get_organization(session: Session, *, org_id: int) -> Organization | None:
+    return session.get(Organization, org_id)
+
+
+def list_org_units(session: Session) -> list[OrgUnit]:
+    """The session's organization's units, by code."""
+    return list(session.exec(select(OrgUnit).order_by(OrgUnit.code)).all())
+
+
+def list_products(session: Session) -> list[Product]:
+    """The session's organization's products, by code."""
+    return list(session.exec(select(Product).order_by(Product.code)).all())

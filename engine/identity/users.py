@@ -181,3 +181,7 @@ def admin_can_disable(session: Session, *, admin_user_id: int, user_id: int) -> 
         m.org_id for m in memberships_of(session, user_id=admin_user_id) if Role.admin.value in m.roles
     }
     return all(m.org_id in administered for m in memberships_of(session, user_id=user_id))
+
+
+def get_user(session: Session, *, user_id: int) -> User | None:
+    return session.get(User, user_id)

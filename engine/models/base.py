@@ -2,7 +2,9 @@
 Alembic generates stable constraint names on both databases."""
 
 from datetime import UTC, datetime
+from typing import cast
 
+from sqlalchemy import Table
 from sqlmodel import Field, SQLModel
 
 SQLModel.metadata.naming_convention = {
@@ -12,6 +14,12 @@ SQLModel.metadata.naming_convention = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a table model (SQLModel sets ``__table__`` at class creation; type checkers
+    do not see it)."""
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]
 
 
 def utcnow() -> datetime:

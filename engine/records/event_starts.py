@@ -1,21 +1,20 @@
 """Starting records of workflows whose start is ``kind: event``."""
 
-from engine.audit import Actor, append_event
+from engine.audit import append_event
 from engine.events import DomainEvent
+from engine.workflow.access import ActorRef
+from engine.workflow.errors import TransitionRefused
 from engine.workflow.lifecycle import create_record
 from engine.workflow.loader import Workflow
-from engine.workflow.runner import (
-    ActorRef,
-    TransitionRefused,
-)
 from engine.workflow.spec import StartKind
 
 
 class EventStarts:
     """Starts a record of each workflow whose start is ``kind: event`` when its event is published (after
-    the causing change committed). The start form takes the fields the event carries, such as ``title``
-    and ``related_record`` (which links the two records). The person whose action raised the event is the
-    creator. A start the form refuses is written to the causing record's audit trail, not lost."""
+    the causing change committed). The start form takes the fields the event carries by name (such as
+    ``title``), and its record-link fields take the causing record, which links the two. The person whose
+    action raised the event is the creator. A start the form refuses is written to the causing record's
+    audit trail, not lost."""
 
     def __init__(self, catalog) -> None:
         self.catalog = catalog
@@ -33,6 +32,7 @@ class EventStarts:
         for workflow in self.by_event.get(event.name, ()):
             fields = {field.name for field in workflow.create_form.fields}
             form_data = {key: value for key, value in event.payload.items() if key in fields}
+            form_data |= {name: event.payload.get("record_id") for name in workflow.create_form.link_fields}
             actor = ActorRef(
                 id=event.payload.get("actor_id"),
                 name=str(event.payload.get("actor_name") or "system"),
@@ -48,7 +48,7 @@ class EventStarts:
                     append_event(
                         uow.session,
                         org_id=event.org_id,
-                        actor=Actor(actor.id, actor.name),
+                        actor=actor.audit_actor,
                         subject_type="record",
                         subject_id=event.payload.get("record_id", ""),
                         action="event_start_failed",

@@ -88,3 +88,11 @@ def linked_records(session: Session, *, record_id: int) -> list[Record]:
         .union(select(RecordLink.from_record_id).where(RecordLink.to_record_id == record_id))
     ).all()
     return list(session.scalars(select(Record).where(Record.id.in_(ids))).all()) if ids else []
+
+
+def record_choices(session: Session, *, limit: int) -> list[tuple[int, str]]:
+    """The newest records of the session's organization, as (id, "number · title") for a picker."""
+    rows = session.execute(
+        select(Record.id, Record.number, Record.title).order_by(Record.id.desc()).limit(limit)
+    )
+    return [(record_id, f"{number} · {title}") for record_id, number, title in rows.all()]

@@ -6,10 +6,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from engine.workflow.models import Record, Signature
-from engine.workflow.runner import (
-    signature_seal,
-    signed_content_hash,
-)
+from engine.workflow.signing import signature_seal, signed_content_hash
 
 
 @dataclass(frozen=True)

@@ -16,15 +16,16 @@ from pydantic import ValidationError
 from transitions import Machine
 
 from engine.audit import canonical_json
+from engine.events import POLICY_MODULES
 from engine.forms.spec import FieldType, FormSpec
 from engine.identity.models import Role
-from engine.workflow.registry import ACTIONS, GUARDS
+from engine.workflow.registry import ACTIONS, DECLARED_NAMES, GUARDS
 from engine.workflow.spec import StartKind, WorkflowSpec
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS_DIR = PROJECT_ROOT / "workflows"
 FORMS_DIR = PROJECT_ROOT / "forms"
-HOOKS_MODULE = "workflows.hooks"
+HOOKS_MODULE = POLICY_MODULES[0]  # guards, actions and policies of every process
 ROLES = {role.value for role in Role}
 
 
@@ -139,7 +140,7 @@ def load_forms(directory: Path = FORMS_DIR) -> dict[str, FormSpec]:
 
 def compile_machine(spec: WorkflowSpec) -> Machine:
     # transitions mutates the dicts it is given, and rejects keys it does not know: pass fresh minimal ones.
-    config = copy.deepcopy(
+    config: dict[str, Any] = copy.deepcopy(
         {
             "states": list(spec.states),
             "transitions": [
@@ -148,7 +149,14 @@ def compile_machine(spec: WorkflowSpec) -> Machine:
             "initial": spec.initial,
         }
     )
-    return Machine(model=None, auto_transitions=False, send_event=False, **config)
+    return Machine(
+        model=None,
+        auto_transitions=False,
+        send_event=False,
+        states=config["states"],
+        transitions=config["transitions"],
+        initial=config["initial"],
+    )
 
 
 def _field_exists(forms: dict[str, FormSpec], dotted: str) -> bool:
@@ -228,6 +236,13 @@ def validate_workflow(spec: WorkflowSpec, forms: dict[str, FormSpec]) -> list[st
             problems.append(f"state {name!r} cannot be reached from {spec.initial!r}")
     if spec.start.form not in forms:
         problems.append(f"start form {spec.start.form!r} is not defined")
+    else:
+        start_fields = {f.name: f.type for f in forms[spec.start.form].fields}
+        wanted = {"title": None, "assignee": FieldType.user, "due_date": FieldType.date}
+        for column, kind in wanted.items():
+            name = getattr(spec.start.record, column)
+            if name is not None and (name not in start_fields or (kind and start_fields[name] != kind)):
+                problems.append(f"start.record.{column}: the start form has no {kind or 'field'} {name!r}")
     for role in spec.start.roles:
         if role not in ROLES:
             problems.append(f"start: unknown role {role!r}")
@@ -274,7 +289,25 @@ def load_workflows(workflows_dir: Path = WORKFLOWS_DIR, forms_dir: Path = FORMS_
         problem = _unknown_start_event(workflow.spec, workflows)
         if problem:
             raise WorkflowFileError(paths[key], problem)
+    _check_declared_names(workflows, paths, workflows_dir)
     return workflows
+
+
+def _check_declared_names(workflows: dict[str, "Workflow"], paths: dict[str, Path], directory: Path) -> None:
+    """Every state and trigger a hooks module names exists in that workflow's file."""
+    for key, declared in DECLARED_NAMES.items():
+        workflow = workflows.get(key)
+        if workflow is None:
+            if directory == WORKFLOWS_DIR:
+                raise WorkflowFileError(directory / f"{key}.yaml", "named by a hooks module but not found")
+            continue  # a test's own directory of workflows need not hold the project's processes
+        states = set(workflow.spec.states)
+        triggers = {t.trigger for t in workflow.spec.transitions}
+        missing = sorted(declared.states - states) + sorted(declared.triggers - triggers)
+        if missing:
+            raise WorkflowFileError(
+                paths[key], f"the hooks module names {', '.join(missing)}, not in the file"
+            )
 
 
 def _unknown_start_event(spec: WorkflowSpec, workflows: dict[str, "Workflow"]) -> str | None:

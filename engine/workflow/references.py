@@ -4,6 +4,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from engine.db import DriverStatement
 from engine.evidence.models import EvidenceFile
@@ -18,10 +19,10 @@ _TARGETS = {
         select(id_column).where(id_column == bindparam("target_id"), org_column == bindparam("org_id"))
     )
     for kind, (id_column, org_column) in {
-        FieldType.user: (Membership.user_id, Membership.org_id),
-        FieldType.org_unit: (OrgUnit.id, OrgUnit.org_id),
-        FieldType.record_link: (Record.id, Record.org_id),
-        FieldType.evidence: (EvidenceFile.id, EvidenceFile.org_id),
+        FieldType.user: (col(Membership.user_id), col(Membership.org_id)),
+        FieldType.org_unit: (col(OrgUnit.id), col(OrgUnit.org_id)),
+        FieldType.record_link: (col(Record.id), col(Record.org_id)),
+        FieldType.evidence: (col(EvidenceFile.id), col(EvidenceFile.org_id)),
     }.items()
 }
 _MESSAGES = {

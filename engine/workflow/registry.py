@@ -1,7 +1,8 @@
-"""Named guards and actions that workflow files may reference. ``workflows/hooks.py`` registers them;
-the engine only looks names up."""
+"""Named guards and actions that workflow files may reference, and the workflow names a hooks module uses.
+``workflows/hooks/<key>.py`` registers them; the engine only looks names up, and the loader checks every
+declared name against the workflow files."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,26 @@ def guard(name: str) -> Callable[[Guard], Guard]:
         return function
 
     return register
+
+
+@dataclass(frozen=True)
+class DeclaredNames:
+    """The states and triggers of one workflow that a hooks module names in Python."""
+
+    states: frozenset[str] = frozenset()
+    triggers: frozenset[str] = frozenset()
+
+
+DECLARED_NAMES: dict[str, DeclaredNames] = {}
+
+
+def declare_names(workflow_key: str, *, states: Iterable[str] = (), triggers: Iterable[str] = ()) -> None:
+    """A hooks module declares the workflow names its code uses; loading the workflows fails if the
+    workflow file does not have them (so a renamed state cannot silently disable a policy)."""
+    known = DECLARED_NAMES.get(workflow_key, DeclaredNames())
+    DECLARED_NAMES[workflow_key] = DeclaredNames(
+        states=known.states | frozenset(states), triggers=known.triggers | frozenset(triggers)
+    )
 
 
 def action(name: str) -> Callable[[Action], Action]:

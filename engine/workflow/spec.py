@@ -68,12 +68,21 @@ class TransitionSpec(_Strict):
         return (value,) if isinstance(value, str) else value
 
 
+class RecordFields(_Strict):
+    """Which start-form fields fill the record's own columns (the engine knows no field by name)."""
+
+    title: str | None = None  # the record's title (else the workflow's title)
+    assignee: str | None = None  # a user field: who the record and its tasks are assigned to
+    due_date: str | None = None  # a date field: the record's first due date (else the state's due_days)
+
+
 class StartSpec(_Strict):
     kind: StartKind = StartKind.manual
     roles: tuple[str, ...] = ()
     form: str
     event: str | None = None
     schedule: str | None = None  # cron expression, used by the scheduler
+    record: RecordFields = RecordFields()
 
 
 class WorkflowSpec(_Strict):

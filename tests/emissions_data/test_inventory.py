@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from engine.audit import Actor
 from engine.carbon_data.errors import EmissionsDataError
 from engine.carbon_data.inputs import production_totals, set_measured_parameter, set_production
 from engine.carbon_data.inventory import build_inventory, emission_intensity
@@ -20,6 +21,7 @@ from engine.planning.baselines import (
     evaluate_baseline,
     target_progress_for,
 )
+from tests.emissions_data.conftest import verify_year
 
 
 def setup_small_plant(db, org, *, year=2023):
@@ -214,18 +216,40 @@ def test_measured_parameters_are_used_and_a_missing_month_is_named(db, alpha):
     assert lines[1]["tco2e"] == 195.8022
 
 
+def test_a_snapshot_is_refused_by_the_service_itself_until_every_month_is_verified(db, alpha):
+    setup_small_plant(db, alpha)
+    with pytest.raises(EmissionsDataError) as refused, db.unit_of_work(org_id=alpha.id) as uow:
+        freeze_snapshot(uow.session, org_id=alpha.id, year=2023, actor=alpha.actor)
+    assert "2023-01" in refused.value.issues[0].message_zh and refused.value.issues[0].field == "year"
+    with db.read_session(org_id=alpha.id) as session:
+        assert list_snapshots(session, org_id=alpha.id, year=2023) == []
+
+
 def test_a_snapshot_is_frozen_and_refreezing_the_same_inputs_returns_it(db, alpha):
     diesel, _, clinker = setup_small_plant(db, alpha)
+    verify_year(db, alpha, 2023)
     with db.unit_of_work(org_id=alpha.id) as uow:
         first = freeze_snapshot(uow.session, org_id=alpha.id, year=2023, actor=alpha.actor)
     with db.unit_of_work(org_id=alpha.id) as uow:
         again = freeze_snapshot(uow.session, org_id=alpha.id, year=2023, actor=alpha.actor)
     assert again.id == first.id
     frozen_result = first.result
-    # Later changes to data and to a source's parameters do not touch the snapshot.
+    # Later changes to data and to a source's parameters do not touch the snapshot. Changing a verified
+    # month needs a reason and sends its batch back (8.6), which the service path enforces by itself.
+    manager = Actor(alpha.actor.id, alpha.actor.name, frozenset({"carbon_manager"}))
+    with pytest.raises(EmissionsDataError), db.unit_of_work(org_id=alpha.id) as uow:
+        record_reading(
+            uow.session, org_id=alpha.id, actor=manager, source_id=diesel, period="2023-01", quantity="11"
+        )
     with db.unit_of_work(org_id=alpha.id) as uow:
         record_reading(
-            uow.session, org_id=alpha.id, actor=alpha.actor, source_id=diesel, period="2023-01", quantity="11"
+            uow.session,
+            org_id=alpha.id,
+            actor=manager,
+            source_id=diesel,
+            period="2023-01",
+            quantity="11",
+            reason="1 月柴油台账更正",
         )
         update_source(
             uow.session,
@@ -234,6 +258,9 @@ def test_a_snapshot_is_frozen_and_refreezing_the_same_inputs_returns_it(db, alph
             actor=alpha.actor,
             changes={"parameters": {"cao_content": "0.66", "mgo_content": "0.02"}},
         )
+    with pytest.raises(EmissionsDataError), db.unit_of_work(org_id=alpha.id) as uow:
+        freeze_snapshot(uow.session, org_id=alpha.id, year=2023, actor=alpha.actor)  # January went back
+    verify_year(db, alpha, 2023, months=[1])
     with db.unit_of_work(org_id=alpha.id) as uow:
         second = freeze_snapshot(uow.session, org_id=alpha.id, year=2023, actor=alpha.actor)
     assert second.id != first.id and second.inputs_sha256 != first.inputs_sha256

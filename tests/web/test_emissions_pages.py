@@ -283,8 +283,9 @@ def test_whoever_entered_a_months_data_cannot_verify_its_batch(web):
     import pytest
 
     from engine.identity.users import get_user_by_email
+    from engine.workflow.access import ActorRef
+    from engine.workflow.errors import SeparationRefused
     from engine.workflow.lifecycle import create_record, fire_transition
-    from engine.workflow.runner import ActorRef, SeparationRefused
     from tests.web.conftest import CATALOG
 
     def actor(email: str, role: str) -> ActorRef:
@@ -312,15 +313,12 @@ def test_whoever_entered_a_months_data_cannot_verify_its_batch(web):
         with web.db.unit_of_work(org_id=org_id) as uow:
             fire_transition(
                 uow.session,
-                catalog=CATALOG,
                 record_id=batch_id,
                 trigger="verify",
                 actor=who,
                 form_data={"checks": ["completeness", "evidence"], "result": "passed"},
                 expected_version=1,
-                signature_password="x",
-                reauthenticate=lambda _password: True,
-                secret_key="test-secret-key",
+                password_verified=True,
             )
 
     with pytest.raises(SeparationRefused):

@@ -6,7 +6,7 @@ import re
 
 from openpyxl import load_workbook
 
-from web.routes import records as record_routes
+from web.routes.records import pages as record_routes
 
 
 def _numbers(html: str) -> set[str]:

@@ -10,8 +10,9 @@ from engine.identity.models import Membership, OrganizationCreate
 from engine.identity.organizations import create_organization
 from engine.identity.users import create_user, grant_membership
 from engine.passwords import verify_password
+from engine.workflow.access import ActorRef
 from engine.workflow.catalog import WorkflowCatalog
-from engine.workflow.runner import ActorRef
+from engine.workflow.lifecycle import PROCESS_CONTEXT, ProcessContext
 
 PASSWORD = "Signing-Pass-2026"
 SECRET = "test-installation-key"
@@ -41,6 +42,7 @@ def catalog() -> WorkflowCatalog:
 
 @pytest.fixture
 def shop(db, catalog) -> Shop:
+    db.session_info[PROCESS_CONTEXT] = ProcessContext(catalog, SECRET)
     people = {}
     with db.unit_of_work(all_orgs=True) as uow:
         org = create_organization(

@@ -5,8 +5,9 @@ import pytest
 
 from engine.records.queries import get_record
 from engine.records.signatures import signatures_of
+from engine.workflow.errors import FormRefused, GuardRefused, SeparationRefused
 from engine.workflow.lifecycle import create_record, fire_transition
-from engine.workflow.runner import FormRefused, GuardRefused, SeparationRefused
+from engine.workflow.signing import signing_unit_of_work
 from tests.workflow.conftest import PASSWORD, SECRET
 
 BATCH = {"title": "2026 年 10 月能源与物料数据", "period": "2026-10", "collection_note": "电表月末抄表"}
@@ -25,20 +26,30 @@ def create(shop, actor, data=BATCH):
 
 
 def fire(shop, record_id, trigger, actor, data=None, **kwargs):
-    with shop.db.unit_of_work(org_id=shop.org_id) as uow:
+    person = shop.people[actor]
+
+    def work(session, password_verified):
         return fire_transition(
-            uow.session,
-            catalog=shop.catalog,
+            session,
             record_id=record_id,
             trigger=trigger,
-            actor=shop.people[actor],
+            actor=person,
             form_data=data or {},
-            expected_version=get_record(uow.session, record_id=record_id).version,
-            secret_key=SECRET,
-            reauthenticate=shop.reauthenticate_as(shop.people[actor]),
-            signature_password=PASSWORD,
+            expected_version=get_record(session, record_id=record_id).version,
+            password_verified=password_verified,
             **kwargs,
         )
+
+    return signing_unit_of_work(
+        shop.db,
+        org_id=shop.org_id,
+        actor=person,
+        record_id=record_id,
+        trigger=trigger,
+        signature_password=PASSWORD,
+        reauthenticate=shop.reauthenticate_as(person),
+        work=work,
+    )
 
 
 def test_three_levels_by_three_people(shop):

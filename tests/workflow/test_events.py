@@ -22,6 +22,7 @@ start:
   kind: event
   event: %s
   form: follow_up_start
+  record: {title: title}
 states:
   open:
     label: {zh: 待回访, en: Open}
@@ -72,7 +73,6 @@ def test_events_are_published_after_commit_and_never_on_rollback(shop):
 
         fire_transition(
             uow.session,
-            catalog=shop.catalog,
             record_id=nc,
             trigger="assess",
             actor=shop.people["quality"],

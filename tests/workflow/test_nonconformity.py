@@ -6,8 +6,7 @@ from sqlalchemy import text
 from engine.audit import verify_chain
 from engine.records.queries import get_record
 from engine.records.signatures import signatures_of
-from engine.workflow.lifecycle import create_record, fire_transition
-from engine.workflow.runner import (
+from engine.workflow.errors import (
     FormRefused,
     GuardRefused,
     NotAvailable,
@@ -15,7 +14,9 @@ from engine.workflow.runner import (
     SeparationRefused,
     SignatureRefused,
     VersionConflict,
-)  # noqa: E501
+)
+from engine.workflow.lifecycle import create_record, fire_transition
+from engine.workflow.signing import signing_unit_of_work
 from tests.workflow.conftest import PASSWORD, SECRET
 
 REPORT = {
@@ -39,21 +40,31 @@ def new_nc(shop, actor="staff"):
         return record.id
 
 
-def fire(shop, record_id, trigger, actor, data=None, **kwargs):
-    with shop.db.unit_of_work(org_id=shop.org_id) as uow:
-        version = kwargs.pop("version", None) or get_record(uow.session, record_id=record_id).version
+def fire(shop, record_id, trigger, actor, data=None, signature_password=None, version=None, **kwargs):
+    person = shop.people[actor]
+
+    def work(session, password_verified):
         return fire_transition(
-            uow.session,
-            catalog=shop.catalog,
+            session,
             record_id=record_id,
             trigger=trigger,
-            actor=shop.people[actor],
+            actor=person,
             form_data=data or {},
-            expected_version=version,
-            secret_key=SECRET,
-            reauthenticate=shop.reauthenticate_as(shop.people[actor]),
+            expected_version=version or get_record(session, record_id=record_id).version,
+            password_verified=password_verified,
             **kwargs,
         )
+
+    return signing_unit_of_work(
+        shop.db,
+        org_id=shop.org_id,
+        actor=person,
+        record_id=record_id,
+        trigger=trigger,
+        signature_password=signature_password,
+        reauthenticate=shop.reauthenticate_as(person),
+        work=work,
+    )
 
 
 def actions(shop, status):

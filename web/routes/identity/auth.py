@@ -14,8 +14,7 @@ from engine.identity.auth import (
     end_session,
     start_session,
 )
-from engine.identity.models import User
-from engine.identity.users import set_user_locale
+from engine.identity.users import get_user, set_user_locale
 from engine.passwords import PasswordPolicyError
 from web.deps import LOCALE_COOKIE, AnySignedIn, DatabaseDep, session_cookie_name
 from web.i18n import normalize_locale
@@ -113,7 +112,7 @@ def password_change(
     else:
         try:
             with db.unit_of_work(all_orgs=True) as uow:
-                user = uow.session.get(User, principal.user_id)
+                user = get_user(uow.session, user_id=principal.user_id)
                 # A one-time password was just typed at sign-in: no need to ask for it again.
                 current = None if principal.must_change_password else current_password
                 change_password(uow.session, user=user, current=current, new=new_password)

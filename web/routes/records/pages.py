@@ -9,43 +9,26 @@ from starlette.datastructures import UploadFile
 
 from engine.audit import Actor
 from engine.audit_trail.service import TrailFilter, list_events
-from engine.evidence.models import EvidenceFile
-from engine.evidence.store import EvidenceError, store_evidence
+from engine.evidence.store import EvidenceError, evidence_names, store_evidence
 from engine.forms.spec import FieldType
-from engine.identity.models import OrgUnit
+from engine.identity.auth import reauthenticate
+from engine.identity.organizations import list_org_units
 from engine.identity.users import list_members
-from engine.passwords import verify_password
-from engine.records.queries import RecordFilter, get_record, linked_records, list_records
+from engine.records.queries import RecordFilter, get_record, linked_records, list_records, record_choices
 from engine.records.signatures import signatures_of
+from engine.workflow.access import available_transitions
 from engine.workflow.diagram import mermaid
+from engine.workflow.errors import FORM_HAS_ERRORS, FormRefused, TransitionRefused
 from engine.workflow.lifecycle import create_record, fire_transition
 from engine.workflow.loader import Workflow
-from engine.workflow.models import Record
-from engine.workflow.runner import (
-    FORM_HAS_ERRORS,
-    ActorRef,
-    FormRefused,
-    TransitionRefused,
-    available_transitions,
-)
-from web.deps import DatabaseDep, Member, OrgSession, Principal
+from engine.workflow.signing import signing_unit_of_work
+from web.deps import DatabaseDep, Member, OrgSession, Principal, actor_ref, workflow_or_404
 from web.forms import SPARE_ROWS, parse_form
 from web.templating import htmx_aware_redirect, render
 
 router = APIRouter()
 UPLOAD_PATHS = (r"/records/[a-z][a-z0-9_]*", r"/r/\d+/transition/[a-z][a-z0-9_]*")  # forms with files
 EXPORT_PAGE = 1000
-
-
-def actor_ref(principal: Principal) -> ActorRef:
-    return ActorRef(id=principal.user_id, name=principal.display_name, roles=principal.roles)
-
-
-def workflow_or_404(request: Request, key: str) -> Workflow:
-    workflow = request.app.state.catalog.get(key)
-    if workflow is None:
-        raise HTTPException(404)
-    return workflow
 
 
 def may_create(workflow: Workflow, principal: Principal) -> bool:
@@ -61,21 +44,10 @@ def member_choices(session, principal: Principal) -> list[tuple[int, str]]:
 
 def form_options(session, principal: Principal) -> dict[str, Any]:
     """Choices for user, org-unit and record-link fields, from the organization only."""
-    from sqlmodel import select
-
     return {
         "users": member_choices(session, principal),
-        "units": [
-            (unit.id, unit.name) for unit in session.exec(select(OrgUnit).order_by(OrgUnit.code)).all()
-        ],
-        "records": [
-            (record_id, f"{number} · {title}")
-            for record_id, number, title in session.exec(
-                select(Record.id, Record.number, Record.title)
-                .order_by(Record.id.desc())
-                .limit(LINKABLE_RECORDS)
-            ).all()
-        ],
+        "units": [(unit.id, unit.name) for unit in list_org_units(session)],
+        "records": record_choices(session, limit=LINKABLE_RECORDS),
     }
 
 
@@ -243,18 +215,13 @@ def _detail_context(request: Request, session, principal: Principal, record_id: 
 
 def _evidence_names(session, workflow: Workflow, data: dict[str, Any]) -> dict[int, str]:
     """The file names of the evidence a record's data names (the detail page links them)."""
-    from sqlmodel import select
-
     ids = {
         data[field.name]
         for form in workflow.forms.values()
         for field in form.fields
         if field.type == FieldType.evidence and isinstance(data.get(field.name), int)
     }
-    if not ids:
-        return {}
-    rows = session.exec(select(EvidenceFile.id, EvidenceFile.filename).where(EvidenceFile.id.in_(ids)))
-    return dict(rows.all())
+    return evidence_names(session, ids=ids)
 
 
 @router.get("/r/{record_id}")
@@ -302,34 +269,43 @@ async def fire_route(
 ) -> Response:
     posted = await request.form()
     actor = actor_ref(principal)
+
+    def transition_with_uploads(session, password_verified: bool) -> None:
+        record = get_record(session, record_id=record_id)
+        if record is None:
+            raise HTTPException(404)
+        workflow = request.app.state.catalog.pinned(
+            session, key=record.workflow_key, version=record.workflow_version
+        )
+        transition = workflow.spec.transition(trigger, record.state)
+        form = workflow.forms.get(transition.form) if transition and transition.form else None
+        values = parse_form(form, posted) if form else {}
+        upload_errors = stored_uploads(request, session, principal, form, posted, values)
+        with_upload_errors(
+            lambda: fire_transition(
+                session,
+                record_id=record_id,
+                trigger=trigger,
+                actor=actor,
+                form_data=values,
+                expected_version=version,
+                comment=comment,
+                password_verified=password_verified,
+            ),
+            upload_errors,
+        )
+
     try:
-        with db.unit_of_work(org_id=principal.org.id) as uow:
-            record = get_record(uow.session, record_id=record_id)
-            if record is None:
-                raise HTTPException(404)
-            workflow = request.app.state.catalog.pinned(
-                uow.session, key=record.workflow_key, version=record.workflow_version
-            )
-            transition = workflow.spec.transition(trigger, record.state)
-            form = workflow.forms.get(transition.form) if transition and transition.form else None
-            values = parse_form(form, posted) if form else {}
-            upload_errors = stored_uploads(request, uow.session, principal, form, posted, values)
-            with_upload_errors(
-                lambda: fire_transition(
-                    uow.session,
-                    catalog=request.app.state.catalog,
-                    record_id=record_id,
-                    trigger=trigger,
-                    actor=actor,
-                    form_data=values,
-                    expected_version=version,
-                    comment=comment,
-                    signature_password=signature_password,
-                    reauthenticate=lambda password: _reauthenticate(uow.session, principal.user_id, password),
-                    secret_key=request.app.state.secret_key,
-                ),
-                upload_errors,
-            )
+        signing_unit_of_work(
+            db,
+            org_id=principal.org.id,
+            actor=actor,
+            record_id=record_id,
+            trigger=trigger,
+            signature_password=signature_password,
+            reauthenticate=lambda password: reauthenticate(db, user_id=principal.user_id, password=password),
+            work=transition_with_uploads,
+        )
     except TransitionRefused as refused:
         with db.read_session(org_id=principal.org.id) as session:
             context = _detail_context(request, session, principal, record_id)
@@ -388,13 +364,6 @@ def with_upload_errors(action, upload_errors: dict) -> Any:
     if upload_errors:
         raise FormRefused(FORM_HAS_ERRORS, field_errors=upload_errors)
     return result
-
-
-def _reauthenticate(session, user_id: int, password: str) -> bool:
-    from engine.identity.models import User
-
-    user = session.get(User, user_id)
-    return user is not None and user.is_active and verify_password(user.password_hash, password)
 
 
 def _names(options: dict[str, Any]):

@@ -1,5 +1,5 @@
-"""Guards and actions that workflow files may name. Each guard returns None when it passes, or the
-reason in both languages."""
+"""10.1 nonconformity and corrective action: the guards its workflow file names. Each guard returns None
+when it passes, or the reason in both languages."""
 
 from engine.forms.spec import Text
 from engine.workflow.registry import GuardContext, guard
@@ -35,15 +35,5 @@ def ineffective_result(context: GuardContext) -> Text | None:
         return Text(
             zh="验证结论为“有效”，请使用“验证有效并关闭”",
             en="The review found the actions effective; use “Verified effective, close”",
-        )
-    return None
-
-
-@guard("verification_passed")
-def verification_passed(context: GuardContext) -> Text | None:
-    if context.form_data.get("result") != "passed":
-        return Text(
-            zh="核验结论为“不通过”，请使用“退回修改”",
-            en="The verification did not pass; use “Return for correction”",
         )
     return None

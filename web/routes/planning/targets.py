@@ -5,15 +5,15 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlmodel import select
 
 from engine.carbon_data.errors import DataIssue, EmissionsDataError
-from engine.identity.models import OrgUnit, Product
+from engine.identity.models import Product
+from engine.identity.organizations import list_org_units, list_products
 from engine.identity.users import list_members
 from engine.planning.baselines import add_baseline, add_target, baselines_overview, targets_overview
 from engine.planning.performance import LEVELS, add_parameter, evaluate_parameters
-from web.deps import DatabaseDep, Member, OrgSession
-from web.routes.emissions import CarbonManager, actor_of, reporting_year, save_all_or_nothing
+from web.deps import CarbonManager, DatabaseDep, Member, OrgSession, actor_of, reporting_year
+from web.forms import save_all_or_nothing
 from web.templating import render
 
 router = APIRouter()
@@ -53,7 +53,7 @@ def _optional_id(value: str, field: str, issues: list[DataIssue]) -> int | None:
 
 
 def _products(session) -> list[Product]:
-    return list(session.exec(select(Product).order_by(Product.code)).all())
+    return list_products(session)
 
 
 # ---------------------------------------------------------------- baselines and targets
@@ -104,9 +104,9 @@ async def create_baseline(request: Request, principal: CarbonManager, db: Databa
     ]
     error = save_all_or_nothing(
         db,
-        principal,
-        issues,
-        lambda session: add_baseline(
+        org_id=principal.org.id,
+        parse_issues=issues,
+        save=lambda session: add_baseline(
             session,
             org_id=principal.org.id,
             actor=actor_of(principal),
@@ -130,9 +130,9 @@ async def create_target(request: Request, principal: CarbonManager, db: Database
     product_id = _optional_id(values["product_id"], "product_id", issues)
     error = save_all_or_nothing(
         db,
-        principal,
-        issues,
-        lambda session: add_target(
+        org_id=principal.org.id,
+        parse_issues=issues,
+        save=lambda session: add_target(
             session,
             org_id=principal.org.id,
             actor=actor_of(principal),
@@ -168,7 +168,7 @@ def _parameters_context(session, principal, *, year: int, issues=(), values=None
         "values": evaluate_parameters(session, org_id=org_id, year=year),
         "owners": {user.id: user.display_name for user, _ in members},
         "levels": LEVELS,
-        "units": list(session.exec(select(OrgUnit).order_by(OrgUnit.code)).all()),
+        "units": list_org_units(session),
         "products": _products(session),
         "may_edit": principal.has_any(frozenset({"admin", "carbon_manager"})),
         "issues": issues,
@@ -192,9 +192,9 @@ async def create_parameter(request: Request, principal: CarbonManager, db: Datab
     ids = {key: _optional_id(values[key], key, issues) for key in ("org_unit_id", "product_id", "owner_id")}
     error = save_all_or_nothing(
         db,
-        principal,
-        issues,
-        lambda session: add_parameter(
+        org_id=principal.org.id,
+        parse_issues=issues,
+        save=lambda session: add_parameter(
             session,
             org_id=principal.org.id,
             actor=actor_of(principal),

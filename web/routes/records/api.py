@@ -7,12 +7,14 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from engine.identity.auth import reauthenticate
 from engine.records.queries import RecordFilter, get_record, list_records
+from engine.workflow.access import available_transitions
+from engine.workflow.errors import TransitionRefused
 from engine.workflow.lifecycle import create_record, fire_transition
 from engine.workflow.models import Record
-from engine.workflow.runner import TransitionRefused, available_transitions
-from web.deps import DatabaseDep, Member, OrgSession
-from web.routes.records import _reauthenticate, actor_ref, workflow_or_404
+from engine.workflow.signing import signing_unit_of_work
+from web.deps import DatabaseDep, Member, OrgSession, actor_ref, workflow_or_404
 
 router = APIRouter(prefix="/api/v1/records", tags=["records"])
 
@@ -147,22 +149,32 @@ def create(request: Request, principal: Member, db: DatabaseDep, body: CreateIn)
     "/{record_id}/transitions/{trigger}", response_model=RecordOut, responses={403: {}, 409: {}, 422: {}}
 )
 def fire(request: Request, principal: Member, db: DatabaseDep, record_id: int, trigger: str, body: FireIn):
+    actor = actor_ref(principal)
+
+    def transition(session, password_verified: bool) -> RecordOut:
+        fire_transition(
+            session,
+            record_id=record_id,
+            trigger=trigger,
+            actor=actor,
+            form_data=body.data,
+            expected_version=body.version,
+            comment=body.comment,
+            password_verified=password_verified,
+        )
+        return RecordOut.of(get_record(session, record_id=record_id))
+
     try:
-        with db.unit_of_work(org_id=principal.org.id) as uow:
-            fire_transition(
-                uow.session,
-                catalog=request.app.state.catalog,
-                record_id=record_id,
-                trigger=trigger,
-                actor=actor_ref(principal),
-                form_data=body.data,
-                expected_version=body.version,
-                comment=body.comment,
-                signature_password=body.signature_password,
-                reauthenticate=lambda password: _reauthenticate(uow.session, principal.user_id, password),
-                secret_key=request.app.state.secret_key,
-            )
-            return RecordOut.of(get_record(uow.session, record_id=record_id))
+        return signing_unit_of_work(
+            db,
+            org_id=principal.org.id,
+            actor=actor,
+            record_id=record_id,
+            trigger=trigger,
+            signature_password=body.signature_password,
+            reauthenticate=lambda password: reauthenticate(db, user_id=principal.user_id, password=password),
+            work=transition,
+        )
     except LookupError:
         raise HTTPException(404) from None
     except TransitionRefused as refused:

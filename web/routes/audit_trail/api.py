@@ -1,29 +1,13 @@
-"""JSON API for integrations (``/api/v1``): the same authorization rules as the pages. Authenticated
-by a personal access token (``Authorization: Bearer …``) or by the browser session."""
+"""The audit trail over the JSON API: pages of events, and the chain check."""
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
 from engine.audit import verify_chain
 from engine.audit_trail.service import TrailFilter, list_events
-from engine.identity.users import get_member, list_members
-from web.deps import Admin, AuditReader, DatabaseDep, Member, OrgSession
+from web.deps import AuditReader, DatabaseDep, OrgSession
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
-
-
-class OrganizationOut(BaseModel):
-    id: int
-    slug: str
-    name: str
-
-
-class MeOut(BaseModel):
-    id: int
-    email: str
-    display_name: str
-    organization: OrganizationOut
-    roles: list[str]
 
 
 class AuditEventOut(BaseModel):
@@ -55,26 +39,6 @@ class ChainCheckOut(BaseModel):
     problem: str | None
 
 
-class MemberOut(BaseModel):
-    id: int
-    email: str
-    display_name: str
-    is_active: bool
-    roles: list[str]
-
-
-@router.get("/me")
-def me(principal: Member) -> MeOut:
-    org = principal.org
-    return MeOut(
-        id=principal.user_id,
-        email=principal.email,
-        display_name=principal.display_name,
-        organization=OrganizationOut(id=org.id, slug=org.slug, name=org.name),
-        roles=sorted(principal.roles),
-    )
-
-
 @router.get("/audit-events")
 def audit_events(
     principal: AuditReader,
@@ -102,20 +66,3 @@ def verify_audit_chain(principal: AuditReader, db: DatabaseDep) -> ChainCheckOut
     return ChainCheckOut(
         ok=check.ok, events_checked=check.events_checked, broken_seq=check.broken_seq, problem=check.problem
     )
-
-
-@router.get("/users")
-def users(principal: Admin, session: OrgSession) -> list[MemberOut]:
-    return [
-        MemberOut(id=u.id, email=u.email, display_name=u.display_name, is_active=u.is_active, roles=roles)
-        for u, roles in list_members(session, org_id=principal.org.id)
-    ]
-
-
-@router.get("/users/{user_id}")
-def user(principal: Admin, session: OrgSession, user_id: int) -> MemberOut:
-    member = get_member(session, org_id=principal.org.id, user_id=user_id)
-    if member is None:
-        raise HTTPException(404)
-    u, roles = member
-    return MemberOut(id=u.id, email=u.email, display_name=u.display_name, is_active=u.is_active, roles=roles)

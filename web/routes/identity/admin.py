@@ -6,29 +6,25 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
-from engine.audit import Actor
 from engine.db import Database
 from engine.identity.models import Role, User
 from engine.identity.users import (
     UserError,
     admin_can_disable,
     get_member,
+    get_user,
     grant_membership,
     invite_user,
     list_members,
     set_user_active,
 )
 from engine.passwords import PasswordPolicyError
-from web.deps import Admin, DatabaseDep, OrgSession, OrgUnitOfWork, Principal
+from web.deps import Admin, DatabaseDep, OrgSession, OrgUnitOfWork, Principal, actor_of
 from web.templating import render
 
 router = APIRouter(prefix="/admin")
 
 ROLES = [role.value for role in Role]
-
-
-def actor_of(principal: Principal) -> Actor:
-    return Actor(principal.user_id, principal.display_name)
 
 
 @router.get("/users")
@@ -130,7 +126,7 @@ def _set_active(
     with db.unit_of_work(all_orgs=True) as uow:
         if not admin_can_disable(uow.session, admin_user_id=principal.user_id, user_id=user_id):
             raise HTTPException(403, detail="other_org_admin")
-        user = uow.session.get(User, user_id)
+        user = get_user(uow.session, user_id=user_id)
         set_user_active(
             uow.session, user=user, active=active, actor=actor_of(principal), reason=reason or None
         )

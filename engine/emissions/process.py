@@ -1,0 +1,332 @@
+"""Industrial processes: carbonates, cement clinker, aluminium anode effects, carbon-bearing materials, or
+a direct factor."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from engine.emissions.chemistry import Carbonate, carbonate_names, find_carbonate
+from engine.emissions.errors import CalcError, suggestion_text
+from engine.emissions.factors import (
+    FactorChoice,
+    FactorTier,
+    defaults,
+    gwp,
+)
+from engine.emissions.lines import (
+    STOICHIOMETRY,
+    TONNE,
+    Blocked,
+    Found,
+    LineSettings,
+    Outcome,
+    co2_from_carbon,
+    co2_only,
+    line_factor,
+    missing_field,
+    need,
+    only_co2,
+    reject_unused,
+    require_dimension,
+    required_name,
+)
+from engine.emissions.model import (
+    CalcLine,
+    FactorUsed,
+    GasAmount,
+)
+from engine.emissions.rounding import plain, shown
+from engine.emissions.units import (
+    Dimension,
+    convert,
+)
+
+CLINKER_NAMES = ("熟料", "水泥熟料", "clinker")
+ALUMINIUM_NAMES = ("电解铝", "原铝", "铝液", "aluminium", "aluminum", "primary aluminium")
+
+
+# ---------------------------------------------------------------- process
+
+
+def process(line: CalcLine, settings: LineSettings, found: Found) -> Outcome:
+    if line.factor is not None:
+        return line_factor(line, settings, found)
+    name = required_name(line, field="material")  # the material chooses the method
+    if line.carbon_fraction is not None:
+        return _carbon_material(line, found, name=name)
+    carbonate = find_carbonate(name)
+    if carbonate is not None:
+        return _carbonate(line, found, name=name, carbonate=carbonate)
+    folded = name.strip().lower()
+    if folded in CLINKER_NAMES:
+        return _clinker(line, found)
+    if folded in ALUMINIUM_NAMES:
+        return _aluminium_pfc(line, settings, found)
+    known = (*carbonate_names(), *CLINKER_NAMES, *ALUMINIUM_NAMES)
+    hint_zh, hint_en = suggestion_text(name, known)
+    raise CalcError.single(
+        field="material",
+        zh=f"未知过程物料“{name}”{hint_zh}；请给出 factor（每单位该气体的吨数）或 carbon_fraction（含碳率）",
+        en=f"unknown process material '{name}'{hint_en}; give factor (t of the gas per unit) "
+        "or carbon_fraction",
+    )
+
+
+def _carbonate(line: CalcLine, found: Found, *, name: str, carbonate: Carbonate) -> Outcome:
+    found.check(
+        lambda: reject_unused(
+            line,
+            used=("purity", "calcination_fraction"),
+            method_zh="碳酸盐分解计算",
+            method_en="the carbonate method",
+        )
+    )
+    found.check(lambda: only_co2(line, method_zh="碳酸盐分解", method_en="carbonate calcination"))
+    unit = found.check(
+        lambda: require_dimension(line, Dimension.MASS, what_zh="碳酸盐", what_en="a carbonate")
+    )
+    mass = convert(line.quantity, source=need(unit), target=TONNE)
+    purity = line.purity if line.purity is not None else Decimal(1)
+    fraction = line.calcination_fraction if line.calcination_fraction is not None else Decimal(1)
+    ratio = carbonate.co2_per_tonne
+    co2 = mass * purity * ratio * fraction
+    return Outcome(
+        gases=co2_only(co2),
+        activity=f"{plain(mass)} t {name}",
+        factors=(
+            FactorUsed(
+                name=f"EF {carbonate.formula}",
+                value=ratio,
+                unit="tCO2/t",
+                source=STOICHIOMETRY,
+                note="stoichiometric, from atomic masses",
+            ),
+            FactorUsed(
+                name="purity",
+                value=purity,
+                unit="fraction",
+                source=None,
+                note="given on the line" if line.purity is not None else "not given: pure carbonate assumed",
+            ),
+            FactorUsed(
+                name="F",
+                value=fraction,
+                unit="fraction",
+                source=None,
+                note="given on the line"
+                if line.calcination_fraction is not None
+                else "not given: full calcination (1.0)",
+            ),
+        ),
+        choice=FactorChoice(
+            tier=FactorTier.STOICHIOMETRIC,
+            reason_zh=f"{carbonate.formula} 化学计量系数（由原子量计算）",
+            reason_en=f"{carbonate.formula} stoichiometric factor from atomic masses",
+        ),
+        formula=(
+            f"E = M × purity × EF × F = {plain(mass)} t × {plain(purity)} × {shown(ratio)} tCO2/t × "
+            f"{plain(fraction)} = {shown(co2)} tCO2"
+        ),
+    )
+
+
+def _clinker(line: CalcLine, found: Found) -> Outcome:
+    found.check(
+        lambda: reject_unused(
+            line,
+            used=(
+                "cao_content",
+                "mgo_content",
+                "cao_noncarbonate",
+                "mgo_noncarbonate",
+                "kiln_dust",
+                "bypass_dust",
+            ),
+            method_zh="熟料法",
+            method_en="the clinker method",
+        )
+    )
+    found.check(lambda: only_co2(line, method_zh="熟料法", method_en="the clinker method"))
+    found.add(
+        missing_field(name).issues[0]
+        for name in ("cao_content", "mgo_content")
+        if getattr(line, name) is None
+    )
+    unit = need(
+        found.check(lambda: require_dimension(line, Dimension.MASS, what_zh="熟料", what_en="clinker"))
+    )
+    if line.cao_content is None or line.mgo_content is None:
+        raise Blocked
+    clinker = convert(line.quantity, source=unit, target=TONNE)
+    kiln_dust = convert(line.kiln_dust or Decimal(0), source=unit, target=TONNE)
+    bypass_dust = convert(line.bypass_dust or Decimal(0), source=unit, target=TONNE)
+    cao_noncarbonate = line.cao_noncarbonate or Decimal(0)
+    mgo_noncarbonate = line.mgo_noncarbonate or Decimal(0)
+    per_cao = defaults()["clinker_co2_per_cao"]
+    per_mgo = defaults()["clinker_co2_per_mgo"]
+    emission_factor = (line.cao_content - cao_noncarbonate) * per_cao.value + (
+        line.mgo_content - mgo_noncarbonate
+    ) * per_mgo.value
+    mass = clinker + kiln_dust + bypass_dust
+    co2 = mass * emission_factor
+    return Outcome(
+        gases=co2_only(co2),
+        activity=f"{plain(mass)} t (clinker {plain(clinker)} + kiln dust {plain(kiln_dust)} + "
+        f"bypass dust {plain(bypass_dust)})",
+        factors=(
+            FactorUsed(
+                name="CaO", value=line.cao_content, unit="fraction", source=None, note="given on the line"
+            ),
+            FactorUsed(
+                name="CaO_nc",
+                value=cao_noncarbonate,
+                unit="fraction",
+                source=None,
+                note="given on the line" if line.cao_noncarbonate is not None else "not given: 0",
+            ),
+            FactorUsed(
+                name="MgO", value=line.mgo_content, unit="fraction", source=None, note="given on the line"
+            ),
+            FactorUsed(
+                name="MgO_nc",
+                value=mgo_noncarbonate,
+                unit="fraction",
+                source=None,
+                note="given on the line" if line.mgo_noncarbonate is not None else "not given: 0",
+            ),
+            FactorUsed(name="44/56", value=per_cao.value, unit=per_cao.unit, source=per_cao.source),
+            FactorUsed(name="44/40", value=per_mgo.value, unit=per_mgo.unit, source=per_mgo.source),
+        ),
+        choice=FactorChoice(
+            tier=FactorTier.MEASURED,
+            reason_zh="熟料法：CaO、MgO 含量为本行给出的实测值，分子量比按指南取 44/56、44/40",
+            reason_en="clinker method: measured CaO and MgO on the line, guideline ratios 44/56 and 44/40",
+        ),
+        formula=(
+            "E = (Q_clinker + Q_kiln_dust + Q_bypass_dust) × "
+            "[(CaO − CaO_nc) × 44/56 + (MgO − MgO_nc) × 44/40] = "
+            f"{plain(mass)} t × [({plain(line.cao_content)} − {plain(cao_noncarbonate)}) × 44/56 + "
+            f"({plain(line.mgo_content)} − {plain(mgo_noncarbonate)}) × 44/40] = {shown(co2)} tCO2"
+        ),
+    )
+
+
+def _aluminium_pfc(line: CalcLine, settings: LineSettings, found: Found) -> Outcome:
+    found.check(
+        lambda: reject_unused(
+            line,
+            used=("anode_effect_minutes",),
+            method_zh="阳极效应 PFC 计算",
+            method_en="the anode-effect PFC method",
+        )
+    )
+    if line.gas is not None:
+        found.add(
+            CalcError.single(
+                field="gas",
+                zh="阳极效应方法固定计算 CF4 和 C2F6，不应填写 gas",
+                en="the anode-effect method always gives CF4 and C2F6; gas must not be given",
+            ).issues
+        )
+    unit = found.check(
+        lambda: require_dimension(line, Dimension.MASS, what_zh="电解铝产量", what_en="aluminium output")
+    )
+    aluminium = convert(line.quantity, source=need(unit), target=TONNE)
+    gwp_set = need(settings.gwp_set)
+    table = defaults()
+    factors: list[FactorUsed] = []
+    if line.anode_effect_minutes is None:
+        cf4_rate, c2f6_rate = table["aluminium_ef_cf4"].value, table["aluminium_ef_c2f6"].value
+        factors += [
+            FactorUsed(
+                name="EF_CF4", value=cf4_rate, unit="kg/t-Al", source=table["aluminium_ef_cf4"].source
+            ),
+            FactorUsed(
+                name="EF_C2F6", value=c2f6_rate, unit="kg/t-Al", source=table["aluminium_ef_c2f6"].source
+            ),
+        ]
+        choice = FactorChoice(
+            tier=FactorTier.NATIONAL,
+            reason_zh="未给阳极效应分钟数 → 采用指南缺省 EF_CF4 0.034、EF_C2F6 0.0034 kg/t-Al",
+            reason_en="no anode-effect minutes → guideline defaults EF_CF4 0.034, EF_C2F6 0.0034 kg/t-Al",
+        )
+    else:
+        slope, ratio = table["aluminium_cf4_per_aem"], table["aluminium_c2f6_to_cf4"]
+        cf4_rate = slope.value * line.anode_effect_minutes
+        c2f6_rate = ratio.value * cf4_rate
+        factors += [
+            FactorUsed(
+                name="AEM",
+                value=line.anode_effect_minutes,
+                unit="min/cell-day",
+                source=None,
+                note="given on the line",
+            ),
+            FactorUsed(name="slope CF4", value=slope.value, unit=slope.unit, source=slope.source),
+            FactorUsed(name="C2F6/CF4", value=ratio.value, unit=ratio.unit, source=ratio.source),
+        ]
+        choice = FactorChoice(
+            tier=FactorTier.MEASURED,
+            reason_zh="由实测阳极效应分钟数计算：EF_CF4 = 0.143 × AEM，EF_C2F6 = 0.1 × EF_CF4",
+            reason_en="from measured anode-effect minutes: EF_CF4 = 0.143 × AEM, EF_C2F6 = 0.1 × EF_CF4",
+        )
+    gases: dict[str, GasAmount] = {}
+    potentials: dict[str, Decimal] = {}
+    for gas_name, rate in (("CF4", cf4_rate), ("C2F6", c2f6_rate)):
+        potential = gwp(gwp_set=gwp_set, gas=gas_name)
+        potentials[gas_name] = potential.value
+        factors.append(
+            FactorUsed(name=f"GWP {gas_name}", value=potential.value, unit="tCO2e/t", source=potential.source)
+        )
+        mass = aluminium * rate / 1000
+        gases[gas_name] = GasAmount(mass_t=mass, tco2e=mass * potential.value)
+    total = gases["CF4"].tco2e + gases["C2F6"].tco2e
+    return Outcome(
+        gases=gases,
+        activity=f"{plain(aluminium)} t aluminium",
+        factors=tuple(factors),
+        choice=choice,
+        formula=(
+            f"E = P × (EF_CF4 × GWP_CF4 + EF_C2F6 × GWP_C2F6) / 1000 = {plain(aluminium)} t × "
+            f"({plain(cf4_rate)} kg/t × {plain(potentials['CF4'])} + {plain(c2f6_rate)} kg/t × "
+            f"{plain(potentials['C2F6'])}) / 1000 = {shown(total)} tCO2e"
+        ),
+    )
+
+
+def _carbon_material(line: CalcLine, found: Found, *, name: str) -> Outcome:
+    found.check(
+        lambda: reject_unused(
+            line,
+            used=("carbon_fraction",),
+            method_zh="含碳物料碳平衡计算",
+            method_en="the carbon-content method",
+        )
+    )
+    found.check(lambda: only_co2(line, method_zh="含碳物料计算", method_en="the carbon-content method"))
+    assert line.carbon_fraction is not None
+    unit = found.check(
+        lambda: require_dimension(
+            line, Dimension.MASS, what_zh="含碳物料", what_en="a carbon-bearing material"
+        )
+    )
+    mass = convert(line.quantity, source=need(unit), target=TONNE)
+    co2 = co2_from_carbon(mass * line.carbon_fraction)
+    return Outcome(
+        gases=co2_only(co2),
+        activity=f"{plain(mass)} t {name}",
+        factors=(
+            FactorUsed(
+                name="C", value=line.carbon_fraction, unit="tC/t", source=None, note="given on the line"
+            ),
+        ),
+        choice=FactorChoice(
+            tier=FactorTier.MEASURED,
+            reason_zh=f"{name}：含碳率为本行给出的实测值",
+            reason_en=f"{name}: carbon fraction given on the line",
+        ),
+        formula=(
+            f"E = M × C × 44/12 = {plain(mass)} t × {plain(line.carbon_fraction)} tC/t × 44/12 "
+            f"= {shown(co2)} tCO2"
+        ),
+    )

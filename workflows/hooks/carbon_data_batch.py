@@ -1,0 +1,107 @@
+"""8.6 carbon data quality control: a month's activity data moves collected → verified → reported, by
+different people. The rules that hold whichever way the data comes in (the grid, a file import, the meter
+API, a measured parameter) are policies on what the carbon-data services announce, run inside their
+transaction:
+
+- changing the data of a verified or reported month needs a reason, and sends its batch back through the
+  workflow (so roles, audit and separation of duties apply);
+- whoever enters or changes a month's data joins its collecting batch's creators, so that the workflow's
+  separation rules keep them from verifying or reporting it;
+- an inventory snapshot takes verified data only: every month of the year has a verified batch.
+"""
+
+from sqlmodel import Session
+
+from engine.carbon_data.errors import DataIssue, EmissionsDataError
+from engine.carbon_data.events import MonthDataChanged, SnapshotRequested
+from engine.events import policy
+from engine.forms.spec import Text
+from engine.records.queries import records_in_states
+from engine.workflow.access import ActorRef
+from engine.workflow.errors import TransitionRefused
+from engine.workflow.lifecycle import add_participant, fire_transition
+from engine.workflow.models import Record
+from engine.workflow.registry import GuardContext, declare_names, guard
+
+WORKFLOW = "carbon_data_batch"
+COLLECTED = "collected"
+VERIFIED_STATES = ("verified", "reported")
+SEND_BACK = {"verified": "return_for_correction", "reported": "reopen"}  # from state → trigger
+CREATORS = "create"  # the participants the separation rules name as the collectors
+declare_names(WORKFLOW, states={COLLECTED, *VERIFIED_STATES}, triggers=SEND_BACK.values())
+
+
+@guard("verification_passed")
+def verification_passed(context: GuardContext) -> Text | None:
+    if context.form_data.get("result") != "passed":
+        return Text(
+            zh="核验结论为“不通过”，请使用“退回修改”",
+            en="The verification did not pass; use “Return for correction”",
+        )
+    return None
+
+
+def _batches(
+    session: Session, states: tuple[str, ...], periods: frozenset[str] | None = None
+) -> list[Record]:
+    batches = records_in_states(session, workflow_key=WORKFLOW, states=states)
+    return [b for b in batches if periods is None or b.data.get("period") in periods]
+
+
+def _refusal(zh: str, en: str) -> EmissionsDataError:
+    return EmissionsDataError([DataIssue(row=None, field="reason", message_zh=zh, message_en=en)])
+
+
+@policy(MonthDataChanged)
+def send_verified_months_back(event: MonthDataChanged, session: Session) -> None:
+    batches = _batches(session, VERIFIED_STATES, event.periods)
+    if not batches:
+        return
+    reason = event.reason.strip()
+    if not reason:
+        months = ", ".join(sorted(batch.data["period"] for batch in batches))
+        raise _refusal(
+            f"{months} 的数据已核验或已报送：修改须填写原因，数据批次将被退回重新核验",
+            f"{months} is verified or reported: give a reason (the batch is sent back)",
+        )
+    for batch in batches:
+        try:
+            fire_transition(
+                session,
+                record_id=batch.id,
+                trigger=SEND_BACK[batch.state],
+                actor=ActorRef.of(event.actor),
+                form_data={},
+                expected_version=batch.version,
+                comment=reason,
+            )
+        except TransitionRefused as refused:
+            raise _refusal(
+                f"{batch.number}：{refused.reason.zh}", f"{batch.number}: {refused.reason.en}"
+            ) from None
+
+
+@policy(MonthDataChanged)
+def changer_joins_the_collectors(event: MonthDataChanged, session: Session) -> None:
+    for batch in _batches(session, (COLLECTED,), event.periods):
+        add_participant(
+            session,
+            record=batch,
+            trigger=CREATORS,
+            actor=event.actor,
+            reason=f"entered or changed the data of {batch.data.get('period')}",
+        )
+
+
+@policy(SnapshotRequested)
+def snapshot_takes_verified_months_only(event: SnapshotRequested, session: Session) -> None:
+    verified = {batch.data.get("period") for batch in _batches(session, VERIFIED_STATES)}
+    missing = [month for month in (f"{event.year}-{m:02d}" for m in range(1, 13)) if month not in verified]
+    if missing:
+        months = ", ".join(missing)
+        event.blockers.append(
+            Text(
+                zh=f"快照只采用已核验的数据。尚无已核验数据批次的月份：{months}",
+                en=f"A snapshot takes verified data only. Months without a verified data batch: {months}",
+            )
+        )
