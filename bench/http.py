@@ -125,8 +125,9 @@ def wait_until_healthy(server: subprocess.Popen, base_url: str, log_path: Path) 
     raise SystemExit(f"bench.http: /healthz did not answer within {START_TIMEOUT_S:.0f} s")
 
 
-def sign_in(base_url: str) -> str:
-    """The session cookie of the demo carbon manager, through the sign-in form as a browser posts it."""
+def sign_in(base_url: str, email: str = EMAIL) -> str:
+    """The session cookie of a demo user (the carbon manager unless named), through the sign-in form as a
+    browser posts it."""
     with httpx.Client(base_url=base_url, follow_redirects=False, timeout=30) as client:
         page = client.get("/login")
         if page.status_code != 200:
@@ -134,7 +135,7 @@ def sign_in(base_url: str) -> str:
         match = CSRF_INPUT.search(page.text)
         if match is None:
             raise SystemExit("bench.http: no csrf_token input on the sign-in page")
-        form = {"email": EMAIL, "password": PASSWORD, "csrf_token": match.group(1), "next": "/"}
+        form = {"email": email, "password": PASSWORD, "csrf_token": match.group(1), "next": "/"}
         answer = client.post("/login", data=form)
         token = answer.cookies.get(SESSION_COOKIE)
         if answer.status_code != 303 or not token:

@@ -1,5 +1,7 @@
 """Password hashing (Argon2id) and the password policy."""
 
+import os
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -9,6 +11,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 MIN_LENGTH = 8
 MAX_LENGTH = 256
 COMMON_PASSWORDS_FILE = Path(__file__).with_name("data") / "common_passwords.txt"
+# Argon2 is memory-hard (64 MiB a hash) and CPU-bound: at most one hash per core at a time. Twenty
+# simultaneous sign-ins or signatures then queue instead of taking 1.3 GB and sharing the cores twenty ways
+# (each would finish last); the first in line answer first.
+_HASHING_SLOTS = threading.BoundedSemaphore(os.cpu_count() or 1)
 
 
 @lru_cache(maxsize=1)
@@ -61,12 +67,14 @@ def check_policy(password: str) -> None:
 
 def hash_password(password: str) -> str:
     check_policy(password)
-    return _hasher().hash(password)
+    with _HASHING_SLOTS:
+        return _hasher().hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     try:
-        return _hasher().verify(password_hash, password)
+        with _HASHING_SLOTS:
+            return _hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -74,4 +82,5 @@ def verify_password(password_hash: str, password: str) -> bool:
 @lru_cache(maxsize=1)
 def dummy_hash() -> str:
     """Verifying against this keeps the timing of an unknown account equal to a wrong password."""
-    return _hasher().hash("tanguan-timing-equalizer")
+    with _HASHING_SLOTS:
+        return _hasher().hash("tanguan-timing-equalizer")

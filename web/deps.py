@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from sqlmodel import Session
+from starlette.datastructures import FormData
 
 from engine.audit import Actor
 from engine.db import Database, UnitOfWork
@@ -208,6 +209,15 @@ async def get_db(request: Request) -> Database:
 
 
 DatabaseDep = Annotated[Database, Depends(get_db)]
+
+
+async def posted_form(request: Request) -> FormData:
+    """The request's form, read on the event loop (Starlette caches it), so that a route taking it can be a
+    plain function, run in the thread pool: its transaction and password checks never block the loop."""
+    return await request.form()
+
+
+PostedForm = Annotated[FormData, Depends(posted_form)]
 
 
 async def org_session(request: Request, db: DatabaseDep) -> AsyncIterator[Session]:

@@ -106,12 +106,11 @@ def _uploaded_evidence(request: Request, session: Session, principal: Principal,
 SaveWithEvidence = Callable[[Session, dict[str, str], str | None, list[DataIssue]], None]
 
 
-async def save_with_evidence(
-    request: Request, principal: Principal, db: Database, save: SaveWithEvidence
+def save_with_evidence(
+    request: Request, principal: Principal, db: Database, form: FormData, save: SaveWithEvidence
 ) -> tuple[tuple[DataIssue, ...], dict[str, str]]:
-    """Parse the form, store its evidence and run ``save(session, values, evidence_sha256, issues)`` in one
-    unit of work: any problem rolls everything back. Returns (issues, the form's text values)."""
-    form = await request.form()
+    """Store the form's evidence and run ``save(session, values, evidence_sha256, issues)`` in one unit of
+    work: any problem rolls everything back. Returns (issues, the form's text values)."""
     values = {key: value for key, value in form.items() if isinstance(value, str) and key != "csrf_token"}
     issues: list[DataIssue] = []
 

@@ -15,7 +15,16 @@ from engine.carbon_data.inputs import (
 from engine.carbon_data.readings import record_readings
 from engine.carbon_data.sources import list_sources
 from engine.evidence.store import evidence_by_hash
-from web.deps import DatabaseDep, DataEditor, Member, OrgSession, Principal, actor_of, reporting_year
+from web.deps import (
+    DatabaseDep,
+    DataEditor,
+    Member,
+    OrgSession,
+    PostedForm,
+    Principal,
+    actor_of,
+    reporting_year,
+)
 from web.forms import form_id, save_with_evidence, year_of
 from web.templating import render
 
@@ -62,9 +71,8 @@ def data_grid(request: Request, principal: Member, session: OrgSession, year: in
 
 
 @router.post("/emissions/data")
-async def save_grid(request: Request, principal: DataEditor, db: DatabaseDep) -> Response:
+def save_grid(request: Request, principal: DataEditor, db: DatabaseDep, form: PostedForm) -> Response:
     """Each changed cell becomes one audited monthly reading; a bad cell saves nothing and names itself."""
-    form = await request.form()
     year_text = str(form.get("year") or "").strip()
     year = int(year_text) if year_text.isdigit() and 1990 <= int(year_text) <= 2100 else reporting_year(None)
     entries: list[dict[str, Any]] = []
@@ -111,7 +119,9 @@ async def save_grid(request: Request, principal: DataEditor, db: DatabaseDep) ->
 
 
 @router.post("/emissions/data/evidence")
-async def attach_data_evidence(request: Request, principal: DataEditor, db: DatabaseDep) -> Response:
+def attach_data_evidence(
+    request: Request, principal: DataEditor, db: DatabaseDep, form: PostedForm
+) -> Response:
     def save(session, values, evidence, issues):
         if evidence is None:
             if not any(issue.field == "evidence" for issue in issues):
@@ -129,7 +139,7 @@ async def attach_data_evidence(request: Request, principal: DataEditor, db: Data
             evidence_sha256=evidence,
         )
 
-    issues, values = await save_with_evidence(request, principal, db, save)
+    issues, values = save_with_evidence(request, principal, db, form, save)
     year = year_of(values.get("period"))
     if issues:
         with db.read_session(org_id=principal.org.id) as session:

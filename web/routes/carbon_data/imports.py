@@ -34,14 +34,14 @@ def template(principal: Member, session: OrgSession) -> Response:
 
 
 @router.post("/emissions/import")
-async def upload(
+def upload(
     request: Request,
     principal: DataEditor,
     db: DatabaseDep,
     file: Annotated[UploadFile, File()],
     reason: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
-    content = await file.read(MAX_UPLOAD_BYTES + 1)
+    content = file.file.read(MAX_UPLOAD_BYTES + 1)
     if len(content) > MAX_UPLOAD_BYTES:
         raise HTTPException(413, detail="upload")
     try:

@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import FormData
 
 from engine.carbon_data.inputs import (
     measured_parameters_of_year,
@@ -18,7 +19,7 @@ from engine.carbon_data.inputs import (
 from engine.carbon_data.sources import list_sources
 from engine.evidence.store import EvidenceError, evidence_by_hash, read_evidence
 from engine.identity.organizations import list_products
-from web.deps import DatabaseDep, DataEditor, Member, OrgSession, actor_of, reporting_year
+from web.deps import DatabaseDep, DataEditor, Member, OrgSession, PostedForm, actor_of, reporting_year
 from web.forms import form_id, save_with_evidence, year_of
 from web.security import SANDBOX_FLAG
 from web.templating import render
@@ -31,9 +32,11 @@ def _months(year: int) -> list[str]:
     return [f"{year}-{month:02d}" for month in range(1, 13)]
 
 
-async def _saved_or_refused(request: Request, principal, db, save, *, page: str, context_of) -> Response:
+def _saved_or_refused(
+    request: Request, principal, db, form: FormData, save, *, page: str, context_of
+) -> Response:
     """Back to the page's month on success; otherwise the page again, with the problems and the form."""
-    issues, values = await save_with_evidence(request, principal, db, save)
+    issues, values = save_with_evidence(request, principal, db, form, save)
     year = year_of(values.get("period"))
     if issues:
         with db.read_session(org_id=principal.org.id) as session:
@@ -70,7 +73,7 @@ def production_page(
 
 
 @router.post("/emissions/production")
-async def save_production(request: Request, principal: DataEditor, db: DatabaseDep) -> Response:
+def save_production(request: Request, principal: DataEditor, db: DatabaseDep, form: PostedForm) -> Response:
     def save(session, values, evidence, issues):
         product_id = form_id(values.get("product_id", ""), "product_id", issues)
         if product_id is None:
@@ -86,8 +89,8 @@ async def save_production(request: Request, principal: DataEditor, db: DatabaseD
             evidence_sha256=evidence,
         )
 
-    return await _saved_or_refused(
-        request, principal, db, save, page="/emissions/production", context_of=_production_context
+    return _saved_or_refused(
+        request, principal, db, form, save, page="/emissions/production", context_of=_production_context
     )
 
 
@@ -121,7 +124,7 @@ def measured_page(
 
 
 @router.post("/emissions/measured")
-async def save_measured(request: Request, principal: DataEditor, db: DatabaseDep) -> Response:
+def save_measured(request: Request, principal: DataEditor, db: DatabaseDep, form: PostedForm) -> Response:
     def save(session, values, evidence, issues):
         source_id = form_id(values.get("source_id", ""), "source_id", issues)
         if source_id is None:
@@ -140,8 +143,8 @@ async def save_measured(request: Request, principal: DataEditor, db: DatabaseDep
             reason=values.get("reason", "").strip(),
         )
 
-    return await _saved_or_refused(
-        request, principal, db, save, page="/emissions/measured", context_of=_measured_context
+    return _saved_or_refused(
+        request, principal, db, form, save, page="/emissions/measured", context_of=_measured_context
     )
 
 

@@ -7,7 +7,7 @@ from engine.carbon_data.errors import EmissionsDataError
 from engine.carbon_data.sources import add_source, list_sources
 from engine.emissions.model import Category
 from engine.identity.organizations import list_org_units
-from web.deps import DatabaseDep, DataEditor, Member, OrgSession, actor_of
+from web.deps import DatabaseDep, DataEditor, Member, OrgSession, PostedForm, actor_of
 from web.templating import render
 
 router = APIRouter()
@@ -31,8 +31,7 @@ def sources_page(request: Request, principal: Member, session: OrgSession) -> Re
 
 
 @router.post("/emissions/sources")
-async def create_source(request: Request, principal: DataEditor, db: DatabaseDep) -> Response:
-    form = await request.form()
+def create_source(request: Request, principal: DataEditor, db: DatabaseDep, form: PostedForm) -> Response:
     values = {
         key: (str(form.get(key) or "").strip() or None)
         for key in (

@@ -12,7 +12,7 @@ from engine.identity.organizations import list_org_units, list_products
 from engine.identity.users import list_members
 from engine.planning.baselines import add_baseline, add_target, baselines_overview, targets_overview
 from engine.planning.performance import LEVELS, add_parameter, evaluate_parameters
-from web.deps import CarbonManager, DatabaseDep, Member, OrgSession, actor_of, reporting_year
+from web.deps import CarbonManager, DatabaseDep, Member, OrgSession, PostedForm, actor_of, reporting_year
 from web.forms import save_all_or_nothing
 from web.templating import render
 
@@ -84,8 +84,9 @@ def targets_page(
 
 
 @router.post("/emissions/baselines")
-async def create_baseline(request: Request, principal: CarbonManager, db: DatabaseDep) -> Response:
-    form = await request.form()
+def create_baseline(
+    request: Request, principal: CarbonManager, db: DatabaseDep, form: PostedForm
+) -> Response:
     values = {key: _text(form, key) for key in form if key != "csrf_token"}
     issues: list[DataIssue] = []
     periods = []
@@ -121,8 +122,7 @@ async def create_baseline(request: Request, principal: CarbonManager, db: Databa
 
 
 @router.post("/emissions/targets")
-async def create_target(request: Request, principal: CarbonManager, db: DatabaseDep) -> Response:
-    form = await request.form()
+def create_target(request: Request, principal: CarbonManager, db: DatabaseDep, form: PostedForm) -> Response:
     values = {key: _text(form, key) for key in TARGET_FIELDS}
     issues: list[DataIssue] = []
     base_year = _whole_number(values["base_year"], "base_year", issues)
@@ -185,8 +185,9 @@ def parameters_page(
 
 
 @router.post("/emissions/parameters")
-async def create_parameter(request: Request, principal: CarbonManager, db: DatabaseDep) -> Response:
-    form = await request.form()
+def create_parameter(
+    request: Request, principal: CarbonManager, db: DatabaseDep, form: PostedForm
+) -> Response:
     values = {key: _text(form, key) for key in PARAMETER_FIELDS}
     issues: list[DataIssue] = []
     ids = {key: _optional_id(values[key], key, issues) for key in ("org_unit_id", "product_id", "owner_id")}

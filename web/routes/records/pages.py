@@ -22,7 +22,7 @@ from engine.workflow.errors import FORM_HAS_ERRORS, FormRefused, TransitionRefus
 from engine.workflow.lifecycle import create_record, fire_transition
 from engine.workflow.loader import Workflow
 from engine.workflow.signing import signing_unit_of_work
-from web.deps import DatabaseDep, Member, OrgSession, Principal, actor_ref, workflow_or_404
+from web.deps import DatabaseDep, Member, OrgSession, PostedForm, Principal, actor_ref, workflow_or_404
 from web.forms import SPARE_ROWS, parse_form
 from web.templating import htmx_aware_redirect, render
 
@@ -135,9 +135,10 @@ def new_record_page(request: Request, principal: Member, session: OrgSession, wo
 
 
 @router.post("/records/{workflow_key}")
-async def create(request: Request, principal: Member, db: DatabaseDep, workflow_key: str) -> Response:
+def create(
+    request: Request, principal: Member, db: DatabaseDep, workflow_key: str, posted: PostedForm
+) -> Response:
     workflow = workflow_or_404(request, workflow_key)
-    posted = await request.form()
     values = parse_form(workflow.create_form, posted)
     try:
         with db.unit_of_work(org_id=principal.org.id) as uow:
@@ -257,17 +258,17 @@ def transition_form(
 
 
 @router.post("/r/{record_id}/transition/{trigger}")
-async def fire_route(
+def fire_route(
     request: Request,
     principal: Member,
     db: DatabaseDep,
     record_id: int,
     trigger: str,
+    posted: PostedForm,
     version: Annotated[int, Form()],
     comment: Annotated[str, Form(max_length=4000)] = "",
     signature_password: Annotated[str, Form(max_length=1024)] = "",
 ) -> Response:
-    posted = await request.form()
     actor = actor_ref(principal)
 
     def transition_with_uploads(session, password_verified: bool) -> None:
