@@ -14,12 +14,6 @@ from engine.reports.docx_fonts import apply_chinese_styles
 from engine.workflow.loader import Workflow
 from engine.workflow.models import Record
 
-MEANINGS = {
-    "authored": ("编制", "Authored"),
-    "reviewed": ("审核", "Reviewed"),
-    "approved": ("批准", "Approved"),
-    "verified_effective": ("验证有效", "Verified effective"),
-}
 SIGNATURE_STATUS = {
     "valid": "有效 valid",
     "stale": "签名后记录已修改，需重新签署 stale",
@@ -94,7 +88,8 @@ def record_docx(
     if not signature_list:
         document.add_paragraph("无 None")
     for signature in signature_list:
-        zh, en = MEANINGS.get(signature.meaning, (signature.meaning, signature.meaning))
+        meaning = workflow.signature_meaning(signature.meaning)
+        zh, en = meaning.zh, meaning.en
         status = SIGNATURE_STATUS[signature.status]
         document.add_paragraph(f"{signature.signer_name}　{zh} {en}　{signature.signed_at} (UTC)　{status}")
     document.add_heading("过程记录 Timeline", level=2)

@@ -17,7 +17,7 @@ from transitions import Machine
 
 from engine.audit import canonical_json
 from engine.events import POLICY_MODULES
-from engine.forms.spec import FieldType, FormSpec
+from engine.forms.spec import FieldType, FormSpec, Text
 from engine.identity.models import Role
 from engine.workflow.registry import ACTIONS, DECLARED_NAMES, GUARDS
 from engine.workflow.spec import StartKind, WorkflowSpec
@@ -110,6 +110,10 @@ class Workflow:
         named = [data[name] for name in self.clause_fields if isinstance(data.get(name), str) and data[name]]
         return list(dict.fromkeys([self.spec.clause, *named]))
 
+    def signature_meaning(self, meaning: str) -> Text:
+        """The declared label of a signature meaning (the key itself only for a file that declared none)."""
+        return self.spec.signature_meanings.get(meaning) or Text(zh=meaning, en=meaning)
+
     @property
     def create_form(self) -> FormSpec:
         return self.forms[self.spec.start.form]
@@ -199,6 +203,11 @@ def validate_workflow(spec: WorkflowSpec, forms: dict[str, FormSpec]) -> list[st
                 problems.append(
                     f"transition {transition.trigger!r}: required field {name!r} is not in its form"
                 )
+        if transition.signature and transition.signature not in spec.signature_meanings:
+            problems.append(
+                f"transition {transition.trigger!r}: signature meaning {transition.signature!r} "
+                "is not declared in signature_meanings"
+            )
         for name in transition.guards:
             if name not in GUARDS:
                 problems.append(f"transition {transition.trigger!r}: unknown guard {name!r}")

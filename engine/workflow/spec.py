@@ -7,13 +7,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from engine.forms.spec import Text
 
 
-class SignatureMeaning(StrEnum):
-    authored = "authored"
-    reviewed = "reviewed"
-    approved = "approved"
-    verified_effective = "verified_effective"
-
-
 class StartKind(StrEnum):
     manual = "manual"
     event = "event"
@@ -57,7 +50,7 @@ class TransitionSpec(_Strict):
     required: tuple[str, ...] = ()
     guards: tuple[str, ...] = ()
     actions: tuple[str, ...] = ()
-    signature: SignatureMeaning | None = None
+    signature: str | None = None  # a meaning the workflow declares in signature_meanings
     separation: tuple[Separation, ...] = ()
     comment_required: bool = False
     style: str = "primary"  # the button's look: primary, danger, light
@@ -95,6 +88,8 @@ class WorkflowSpec(_Strict):
     start: StartSpec
     states: dict[str, StateSpec]
     transitions: tuple[TransitionSpec, ...]
+    # What a signature in this process means (21 CFR 11.50: printed with every signature), by key.
+    signature_meanings: dict[str, Text] = {}
 
     def state(self, name: str) -> StateSpec:
         return self.states[name]

@@ -108,7 +108,7 @@ def test_a_process_unknown_to_the_engine_runs_from_start_to_final_over_http(toy_
     final = owner.get(f"/api/v1/records/{record_id}").json()
     assert final["state"] == "realised"
     page = owner.get(f"/r/{record_id}").text
-    assert "已实施" in page and "采纳" in page
+    assert "已实施" in page and "采纳" in page and "批准采纳" in page  # the meaning its file declares
     with toy_web.db.engine.connect() as connection:
         actions = (
             connection.execute(

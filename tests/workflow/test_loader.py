@@ -72,6 +72,11 @@ CASES = [
     ),
     ("duplicate trigger", lambda d: d["transitions"].append(dict(d["transitions"][0])), "declared twice"),
     ("bad numbering", lambda d: d.__setitem__("numbering", "NC-{year}"), "numbering pattern"),
+    (
+        "undeclared signature meaning",
+        lambda d: d["transitions"][0].__setitem__("signature", "notarised"),
+        "signature meaning 'notarised' is not declared in signature_meanings",
+    ),
     ("unknown key", lambda d: d.__setitem__("colour", "red"), "colour"),
     (
         "separation names unknown field",

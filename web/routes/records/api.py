@@ -122,7 +122,7 @@ def transitions(
             enabled=item.enabled,
             reason=item.reason.model_dump() if item.reason else None,
             form=item.spec.form,
-            signature=item.spec.signature.value if item.spec.signature else None,
+            signature=item.spec.signature,
         )
         for item in available_transitions(workflow, record, actor_ref(principal))
     ]
