@@ -6,7 +6,7 @@ N cases (default 200) each go through the six user steps of the nonconformity pr
 plan, start, complete, verify_effective), one committed transaction per step, on a fresh SQLite file in
 WAL mode with ``synchronous=FULL`` and ``BEGIN IMMEDIATE`` write transactions:
 
-    tanguan           ``engine.services.records.fire_transition`` in ``Database.unit_of_work``: form
+    tanguan           ``engine.workflow.lifecycle.fire_transition`` in ``Database.unit_of_work``: form
                       validation, roles, separation of duties, guards, signature, audit chain, tasks
     spiffworkflow     SpiffWorkflow 3 (BPMN, six sequential user tasks): complete the ready task with the
                       same form data, run the engine steps, serialize the workflow with
