@@ -21,7 +21,7 @@ from engine.planning.baselines import (
     evaluate_baseline,
     target_progress_for,
 )
-from tests.emissions_data.conftest import verify_year
+from tests.carbon_data.conftest import verify_year
 
 
 def setup_small_plant(db, org, *, year=2023):
