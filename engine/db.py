@@ -154,7 +154,7 @@ class DriverStatement:
 
     def __init__(self, statement: Any) -> None:
         self.statement = statement
-        self._compiled: dict[tuple, _CompiledDriverStatement] = {}
+        self._compiled: dict[tuple[Any, ...], _CompiledDriverStatement] = {}
 
     def _for(self, dialect: Any) -> "_CompiledDriverStatement":
         # What the compiled SQL depends on (a server version decides RETURNING on SQLite, say).
@@ -218,7 +218,7 @@ class _CompiledDriverStatement:
             raise DBAPIError.instance(self.sql, values, exc, self.error) from exc
         return cursor
 
-    def convert_row(self, row: tuple) -> Any:
+    def convert_row(self, row: tuple[Any, ...]) -> Any:
         assert self.row_type is not None, "the statement returns no rows"
         return self.row_type._make(
             value if processor is None else processor(value)

@@ -87,7 +87,8 @@ def record_event(session: Session, *, name: str, org_id: int, payload: Mapping[s
 
 
 def take_pending(session: Session) -> list[DomainEvent]:
-    return session.info.pop(PENDING, [])
+    pending: list[DomainEvent] = session.info.pop(PENDING, [])
+    return pending
 
 
 def publish(events: list[DomainEvent], *, subscribers: list[Subscriber], database: Any) -> None:

@@ -39,7 +39,8 @@ class TrailEvent:
     @property
     def changes(self) -> dict[str, Any]:
         """Parsed only when shown: lists that do not show changes skip the JSON."""
-        return orjson.loads(self.payload).get("changes", {})
+        changes: dict[str, Any] = orjson.loads(self.payload).get("changes", {})
+        return changes
 
 
 @dataclass(frozen=True)

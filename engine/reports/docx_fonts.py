@@ -1,6 +1,8 @@
 """python-docx's ``Font.name`` sets only the Latin font; Chinese text needs ``w:eastAsia`` set too, or
 Word and LibreOffice fall back to another font."""
 
+from typing import Any
+
 from docx.document import Document
 from docx.oxml.ns import qn
 from docx.shared import Pt
@@ -9,7 +11,7 @@ BODY_FONT = ("Times New Roman", "宋体")
 HEADING_FONT = ("Arial", "黑体")
 
 
-def set_fonts(style_or_run, *, latin: str, east_asian: str, size_pt: float | None = None) -> None:
+def set_fonts(style_or_run: Any, *, latin: str, east_asian: str, size_pt: float | None = None) -> None:
     font = style_or_run.font
     font.name = latin
     if size_pt:

@@ -25,7 +25,7 @@ def _number(value: Any, places: int = 2) -> str:
     return f"{Decimal(str(value)):,.{places}f}" if value is not None else "—"
 
 
-def _table(document, header: list[str], rows: list[list[str]]) -> None:
+def _table(document: Any, header: list[str], rows: list[list[str]]) -> None:
     table = document.add_table(rows=1, cols=len(header))
     table.style = "Table Grid"
     for cell, text in zip(table.rows[0].cells, header, strict=True):

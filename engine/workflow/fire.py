@@ -5,7 +5,7 @@ caller's transaction, and nothing here commits: the caller rolls everything back
 subject object)."""
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -143,12 +143,12 @@ def _write_record(
     to_state: str,
     new_data: dict[str, Any],
     due: date | None,
-    now: Any,
+    now: datetime,
 ) -> int:
     """The record's new state, data, participants and version, guarded by the version the form was built
     at; a concurrent winner that committed first makes this a VersionConflict."""
     participants = {**record.participants, trigger: sorted({*record.participants.get(trigger, []), actor.id})}
-    new_version = record.version + 1
+    new_version: int = record.version + 1
     changed = UPDATE_RECORD.execute(
         session.connection(),
         {

@@ -1,5 +1,6 @@
 """Fields that point at other rows (user, org unit, record) must point inside the organization."""
 
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -33,7 +34,9 @@ _MESSAGES = {
 }
 
 
-def _references(fields: tuple[FieldSpec, ...], data: dict[str, Any], prefix: str = ""):
+def _references(
+    fields: tuple[FieldSpec, ...], data: dict[str, Any], prefix: str = ""
+) -> Iterator[tuple[str, FieldType, int]]:
     for field in fields:
         value = data.get(field.name)
         if field.type in _TARGETS and isinstance(value, int):
@@ -45,7 +48,7 @@ def _references(fields: tuple[FieldSpec, ...], data: dict[str, Any], prefix: str
 
 def reference_errors(
     session: Session, *, org_id: int, form: FormSpec, data: dict[str, Any]
-) -> dict[str, dict]:
+) -> dict[str, dict[str, str]]:
     """``{field path: message}`` for every reference outside the organization."""
     found = list(_references(form.fields, data))
     if not found:

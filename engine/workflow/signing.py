@@ -65,7 +65,8 @@ def signature_seal(
 def write_signature(session: Session, *, secret_key: str, signature: dict[str, Any]) -> int:
     """Insert the signature row (``signature`` holds every column but the seal and the id), sealed."""
     row = {**signature, "seal": signature_seal(secret_key, **{k: signature[k] for k in _SEALED})}
-    return _INSERT_SIGNATURE.scalar(session.connection(), row)
+    signature_id: int = _INSERT_SIGNATURE.scalar(session.connection(), row)
+    return signature_id
 
 
 _SEALED = ("record_id", "record_version", "trigger", "meaning", "signer_id", "signed_at", "content_hash")

@@ -57,7 +57,7 @@ class TransitionSpec(_Strict):
 
     @field_validator("source", mode="before")
     @classmethod
-    def _one_or_many(cls, value):
+    def _one_or_many(cls, value: object) -> object:
         return (value,) if isinstance(value, str) else value
 
 

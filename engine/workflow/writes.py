@@ -196,7 +196,7 @@ def entered_state(
 
 def record_payload(
     record: Any, *, actor: ActorRef, trigger: str, from_state: str | None, to_state: str
-) -> dict:
+) -> dict[str, Any]:
     """What a record's domain event carries: enough for a subscriber to start a linked record (a
     record-link field of the started workflow's start form takes ``record_id``)."""
     return {
