@@ -8,6 +8,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from pydantic import BeforeValidator
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
@@ -202,6 +203,14 @@ CarbonManager = Annotated[Principal, Depends(RoleRequirement(Role.admin, Role.ca
 AnySignedIn = Annotated[Principal, Depends(RoleRequirement(allow_pending_password=True, needs_org=False))]
 Admin = Annotated[Principal, Depends(RoleRequirement(Role.admin))]
 AuditReader = Annotated[Principal, Depends(RoleRequirement(*AUDIT_READERS))]
+
+
+def _blank_is_none(value: object) -> object:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+# A query parameter a form sends empty (a filter left blank) means "not given", not a bad value.
+BlankIsNone = BeforeValidator(_blank_is_none)
 
 
 async def get_db(request: Request) -> Database:

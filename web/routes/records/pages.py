@@ -22,7 +22,16 @@ from engine.workflow.errors import FORM_HAS_ERRORS, FormRefused, TransitionRefus
 from engine.workflow.lifecycle import create_record, fire_transition
 from engine.workflow.loader import Workflow
 from engine.workflow.signing import signing_unit_of_work
-from web.deps import DatabaseDep, Member, OrgSession, PostedForm, Principal, actor_ref, workflow_or_404
+from web.deps import (
+    BlankIsNone,
+    DatabaseDep,
+    Member,
+    OrgSession,
+    PostedForm,
+    Principal,
+    actor_ref,
+    workflow_or_404,
+)
 from web.forms import SPARE_ROWS, parse_form
 from web.templating import htmx_aware_redirect, render
 
@@ -54,11 +63,11 @@ def form_options(session, principal: Principal) -> dict[str, Any]:
 def record_filter_of(
     workflow_key: str,
     state: str | None = None,
-    assignee: int | None = None,
-    overdue: bool = False,
-    due_by: date | None = None,
-    created_from: date | None = None,
-    created_to: date | None = None,
+    assignee: Annotated[int | None, BlankIsNone] = None,
+    overdue: Annotated[bool | None, BlankIsNone] = None,
+    due_by: Annotated[date | None, BlankIsNone] = None,
+    created_from: Annotated[date | None, BlankIsNone] = None,
+    created_to: Annotated[date | None, BlankIsNone] = None,
     clause: str | None = None,
     q: str | None = None,
 ) -> RecordFilter:
