@@ -63,8 +63,15 @@ def render(
     block: str | None = None,
     status_code: int = 200,
     headers: dict[str, str] | None = None,
-) -> HTMLResponse:
-    """The page, or only ``block`` for an htmx request that targets it."""
+    whole_page_only: bool = False,
+) -> Response:
+    """The page, or only ``block`` for an htmx request that targets it.
+
+    A ``whole_page_only`` page runs scripts of its own (charts): swapped in by a boosted link or form, they
+    would run under the previous page's CSP nonce and be blocked, so htmx is told to load it whole."""
+    if whole_page_only and request.headers.get("HX-Boosted") == "true":
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return Response(status_code=200, headers={"HX-Redirect": here})
     locale = getattr(request.state, "locale", LOCALES[0])
     template = environment(locale).get_template(template_name)
     values = {

@@ -65,7 +65,7 @@ def inventory_page(
         "blockers": snapshot_blockers(session, org_id=org_id, year=year),
         "may_freeze": principal.has_any(frozenset({"admin", "carbon_manager"})),
     }
-    return render(request, "emissions/inventory.html", context)
+    return render(request, "emissions/inventory.html", context, whole_page_only=True)
 
 
 def _target_path(status) -> dict[str, Any]:
