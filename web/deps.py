@@ -185,6 +185,10 @@ class RoleRequirement:
             raise HTTPException(403, detail="role")
         return principal
 
+    def admits(self, principal: Principal | None) -> bool:
+        """Whether the page should offer what this requirement guards (no exception, no password check)."""
+        return bool(principal and principal.org and principal.has_any(self.roles))
+
 
 AUDIT_READERS = (
     Role.admin,
@@ -195,11 +199,14 @@ AUDIT_READERS = (
     Role.external_auditor,
 )
 
+# The roles that may change the carbon data, and those that manage it (sources, targets, snapshots): the
+# routes require them, and the pages show their controls only to whom they admit.
+DATA_EDITORS = RoleRequirement(Role.admin, Role.carbon_manager, Role.process_owner, Role.staff)
+CARBON_MANAGERS = RoleRequirement(Role.admin, Role.carbon_manager)
+
 Member = Annotated[Principal, Depends(RoleRequirement())]
-DataEditor = Annotated[
-    Principal, Depends(RoleRequirement(Role.admin, Role.carbon_manager, Role.process_owner, Role.staff))
-]
-CarbonManager = Annotated[Principal, Depends(RoleRequirement(Role.admin, Role.carbon_manager))]
+DataEditor = Annotated[Principal, Depends(DATA_EDITORS)]
+CarbonManager = Annotated[Principal, Depends(CARBON_MANAGERS)]
 AnySignedIn = Annotated[Principal, Depends(RoleRequirement(allow_pending_password=True, needs_org=False))]
 Admin = Annotated[Principal, Depends(RoleRequirement(Role.admin))]
 AuditReader = Annotated[Principal, Depends(RoleRequirement(*AUDIT_READERS))]

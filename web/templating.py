@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from web.deps import AUDIT_READERS
+from web.deps import AUDIT_READERS, CARBON_MANAGERS, DATA_EDITORS
 from web.i18n import LOCALE_NAMES, LOCALES, format_datetime, format_number, translations
 from web.security import ANON_CSRF_COOKIE
 
@@ -74,9 +74,12 @@ def render(
         return Response(status_code=200, headers={"HX-Redirect": here})
     locale = getattr(request.state, "locale", LOCALES[0])
     template = environment(locale).get_template(template_name)
+    principal = getattr(request.state, "principal", None)
     values = {
         "request": request,
-        "principal": getattr(request.state, "principal", None),
+        "principal": principal,
+        # What the page may offer this person: controls they cannot use are not shown.
+        "may": {"edit_data": DATA_EDITORS.admits(principal), "manage_carbon": CARBON_MANAGERS.admits(principal)},
         "csrf_token": getattr(request.state, "csrf_token", ""),
         "csp_nonce": getattr(request.state, "csp_nonce", ""),
         "task_count": getattr(request.state, "task_count", 0),

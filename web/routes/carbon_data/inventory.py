@@ -63,7 +63,6 @@ def inventory_page(
         "targets": targets,
         "snapshots": list_snapshots(session, org_id=org_id, year=year),
         "blockers": snapshot_blockers(session, org_id=org_id, year=year),
-        "may_freeze": principal.has_any(frozenset({"admin", "carbon_manager"})),
     }
     return render(request, "emissions/inventory.html", context, whole_page_only=True)
 

@@ -68,7 +68,6 @@ def _targets_context(session, principal, *, year: int, issues=(), values=None, f
         "products": _products(session),
         "period_rows": range(1, BASELINE_PERIOD_ROWS + 1),
         "adjustment_rows": range(1, BASELINE_ADJUSTMENT_ROWS + 1),
-        "may_edit": principal.has_any(frozenset({"admin", "carbon_manager"})),
         "issues": issues,
         "values": values or {},
         "failed": failed,  # which form the issues belong to: "baseline" or "target"
@@ -170,7 +169,6 @@ def _parameters_context(session, principal, *, year: int, issues=(), values=None
         "levels": LEVELS,
         "units": list_org_units(session),
         "products": _products(session),
-        "may_edit": principal.has_any(frozenset({"admin", "carbon_manager"})),
         "issues": issues,
         "form": values or {},
     }
