@@ -79,7 +79,10 @@ def render(
         "request": request,
         "principal": principal,
         # What the page may offer this person: controls they cannot use are not shown.
-        "may": {"edit_data": DATA_EDITORS.admits(principal), "manage_carbon": CARBON_MANAGERS.admits(principal)},
+        "may": {
+            "edit_data": DATA_EDITORS.admits(principal),
+            "manage_carbon": CARBON_MANAGERS.admits(principal),
+        },
         "csrf_token": getattr(request.state, "csrf_token", ""),
         "csp_nonce": getattr(request.state, "csp_nonce", ""),
         "task_count": getattr(request.state, "task_count", 0),

@@ -1,6 +1,7 @@
 """The monthly entry grid, and the evidence files behind a source's month. Each changed cell becomes one
 audited monthly reading; a bad cell saves nothing and names itself."""
 
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -29,6 +30,7 @@ from web.forms import form_id, save_with_evidence, year_of
 from web.templating import render
 
 router = APIRouter()
+
 UPLOAD_PATHS = ("/emissions/data/evidence",)
 
 
@@ -44,8 +46,18 @@ def _grid(session, org_id: int, year: int) -> tuple[list, dict[tuple[int, str], 
 
 
 def data_grid_response(
-    request: Request, session, principal: Principal, *, year: int, issues=(), saved=None, status_code=200
+    request: Request,
+    session,
+    principal: Principal,
+    *,
+    year: int,
+    issues=(),
+    saved=None,
+    status_code=200,
+    typed: dict[str, str] | None = None,
+    bad_cells: frozenset[str] = frozenset(),
 ) -> Response:
+    """The grid; after a refused save, with what was typed kept in its cells and the bad cells marked."""
     sources, totals, months = _grid(session, principal.org.id, year)
     evidence_hashes = evidence_of_months(session, org_id=principal.org.id, year=year)
     files = evidence_by_hash(session, org_id=principal.org.id, hashes=evidence_hashes.values())
@@ -60,6 +72,8 @@ def data_grid_response(
             "evidence": {cell: files[sha] for cell, sha in evidence_hashes.items() if sha in files},
             "issues": issues,
             "saved": saved,
+            "typed": typed or {},
+            "bad_cells": bad_cells,
         },
         status_code=status_code,
     )
@@ -105,17 +119,35 @@ def save_grid(request: Request, principal: DataEditor, db: DatabaseDep, form: Po
                 )
             )
     except EmissionsDataError as error:
-        issues = error.issues
+        issues = list(error.issues)
+    cells = {row: entry for row, entry in enumerate(entries, start=1)}
     with db.read_session(org_id=principal.org.id) as session:
+        names = {s.id: f"{s.code} {s.name}" for s in list_sources(session, org_id=principal.org.id)}
         return data_grid_response(
             request,
             session,
             principal,
             year=year,
-            issues=issues,
+            issues=[_at_cell(issue, cells.get(issue.row or 0), names) for issue in issues],
             saved=None if issues else saved,
             status_code=422 if issues else 200,
+            typed={k: v for k, v in form.items() if k.startswith("q-") and isinstance(v, str)}
+            if issues
+            else None,
+            bad_cells=frozenset(
+                f"q-{cells[issue.row]['source_id']}-{cells[issue.row]['period']}"
+                for issue in issues
+                if issue.row in cells
+            ),
         )
+
+
+def _at_cell(issue: DataIssue, entry: dict[str, Any] | None, names: dict[int, str]) -> DataIssue:
+    """A problem of the n-th changed cell, named by its source and month (that n means nothing here)."""
+    if entry is None:
+        return issue
+    source = names.get(entry["source_id"], str(entry["source_id"]))
+    return replace(issue, row=None, source_code=source, period=entry["period"])
 
 
 @router.post("/emissions/data/evidence")

@@ -36,7 +36,7 @@ def inventory_page(
         result = build_inventory(session, org_id=org_id, year=year)
         inventory, problem, grid_year = result.json, None, result.grid_year
     except (EmissionsDataError, CalcError) as error:
-        inventory, problem = None, error
+        inventory, problem = None, _problem_text(error, locale=request.state.locale)
     baselines = baselines_overview(session, org_id=org_id)
     targets = targets_overview(session, org_id=org_id, current_year=year)
     chart = None
@@ -65,6 +65,14 @@ def inventory_page(
         "blockers": snapshot_blockers(session, org_id=org_id, year=year),
     }
     return render(request, "emissions/inventory.html", context, whole_page_only=True)
+
+
+def _problem_text(error: EmissionsDataError | CalcError, *, locale: str) -> str:
+    """Why there is no inventory, for a person: the first problems, labelled, in the page's language."""
+    if isinstance(error, EmissionsDataError):
+        return error.summary(locale)
+    zh = locale.startswith("zh")
+    return "；".join(issue.message_zh if zh else issue.message_en for issue in error.issues[:3])
 
 
 def _target_path(status) -> dict[str, Any]:
