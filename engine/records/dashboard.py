@@ -19,6 +19,7 @@ class TaskView:
     workflow_key: str
     state: str
     due_date: date | None
+    detail: str | None  # what a task from a table row asks (a corrective action)
     overdue: bool
 
 
@@ -34,7 +35,16 @@ _MY_OPEN_TASKS = and_(
 )
 _COUNT_MY_TASKS = select(func.count()).select_from(Task).where(_MY_OPEN_TASKS)
 _MY_TASKS = (
-    select(Task.id, Record.id, Record.number, Record.title, Record.workflow_key, Task.state, Task.due_date)
+    select(
+        Task.id,
+        Record.id,
+        Record.number,
+        Record.title,
+        Record.workflow_key,
+        Task.state,
+        Task.due_date,
+        Task.detail,
+    )
     .join(Record, Record.id == Task.record_id)
     .where(_MY_OPEN_TASKS)
     .order_by(Task.due_date.is_(None), Task.due_date, Task.id)

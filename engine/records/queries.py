@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
-from engine.workflow.models import Record, RecordLink
+from engine.workflow.models import Record, RecordLink, Task
 
 PAGE_SIZE = 50
 
@@ -62,7 +62,19 @@ def list_records(
     if record_filter.assignee_id:
         query = query.where(Record.assignee_id == record_filter.assignee_id)
     if record_filter.overdue_on:
-        query = query.where(Record.due_date < record_filter.overdue_on, Record.closed_at.is_(None))
+        # Late itself, or holding a task that is late (a corrective action past its date).
+        late_task = (
+            select(Task.id)
+            .where(
+                Task.record_id == Record.id,
+                Task.closed_at.is_(None),
+                Task.due_date < record_filter.overdue_on,
+            )
+            .exists()
+        )
+        query = query.where(
+            Record.closed_at.is_(None), or_(Record.due_date < record_filter.overdue_on, late_task)
+        )
     if record_filter.due_by:
         query = query.where(Record.due_date <= record_filter.due_by, Record.closed_at.is_(None))
     if record_filter.created_from:
