@@ -46,6 +46,8 @@ def assert_a4_with_header_footer_and_metadata(document, *, header_has: list[str]
     properties = document.core_properties
     assert properties.author == author and properties.author != "python-docx"
     assert properties.title == title
+    app = next(p for p in document.part.package.iter_parts() if str(p.partname) == "/docProps/app.xml")
+    assert b"Microsoft" not in app.blob and "碳管 Tanguan".encode() in app.blob
     now = datetime.now(UTC)
     for moment in (properties.created, properties.modified):
         moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
