@@ -73,3 +73,13 @@ def test_the_report_is_a4_with_header_footer_period_approval_block_and_metadata(
         "审核 Reviewed",
         "批准 Approved",
     ]
+
+
+def test_the_pages_show_the_same_tier_labels(web):
+    client = web.as_role("carbon_manager")
+    inventory = client.get("/emissions?year=2025").text
+    assert '<td data-tier="provincial">省级因子</td>' in inventory
+    assert '<td data-tier="partly_measured">部分实测（其余取缺省值）</td>' in inventory
+    sources = client.get("/emissions/sources").text
+    assert "<td>实测</td>" in sources and "<td>measured</td>" not in sources
+    assert ">统计</option>" in sources

@@ -159,3 +159,20 @@ def test_stored_control_characters_never_break_an_export(web):
     assert xlsx.status_code == 200
     titles = [row[1].value for row in load_workbook(BytesIO(xlsx.content)).active.iter_rows(min_row=2)]
     assert any(title and title.startswith("泄漏\ufffd") for title in titles), titles
+
+
+def test_the_import_template_writes_source_names_as_text(web):
+    """The activity-data template lists the organization's sources: their text is data, never a formula."""
+    nul = "" if web.db.url.startswith("postgresql") else "\x00"
+    with web.db.engine.begin() as connection:
+        connection.execute(
+            text("UPDATE emission_source SET name = :n WHERE code = 'PLANT-ELEC'"),
+            {"n": f'=HYPERLINK("http://evil.example","x"){nul}\x1b'},
+        )
+    response = web.as_role("carbon_manager").get("/emissions/import/template.xlsx")
+    assert response.status_code == 200
+    sheet = load_workbook(BytesIO(response.content))["排放源 Sources"]
+    rows = {row[0].value: row for row in sheet.iter_rows(min_row=2)}
+    name = rows["PLANT-ELEC"][1]
+    assert name.data_type == "s" and name.value.startswith('=HYPERLINK("http://evil.example","x")\ufffd')
+    assert rows["PLANT-ELEC"][3].value == "购入电力" and rows["PLANT-ELEC"][5].value == "实测"
