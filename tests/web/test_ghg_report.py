@@ -4,6 +4,8 @@ document with header, page numbers, reporting period, approval block and true me
 
 import re
 
+from sqlalchemy import text
+
 from tests.web.documents import all_text, assert_a4_with_header_footer_and_metadata, open_docx
 
 ORGANIZATION = "湖南湘峰水泥有限公司"
@@ -83,3 +85,14 @@ def test_the_pages_show_the_same_tier_labels(web):
     sources = client.get("/emissions/sources").text
     assert "<td>实测</td>" in sources and "<td>measured</td>" not in sources
     assert ">统计</option>" in sources
+
+
+def test_stored_control_characters_never_break_the_report(web):
+    nul = "" if web.db.url.startswith("postgresql") else "\x00"
+    with web.db.engine.begin() as connection:
+        connection.execute(
+            text("UPDATE emission_source SET name = :n WHERE code = 'PLANT-ELEC'"),
+            {"n": f"外购{nul}\x01电力"},
+        )
+    shown = all_text(_report(web))
+    assert "外购\ufffd" in shown and "\x01" not in shown
