@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from engine.emissions.labels import tier_label
 from web.deps import AUDIT_READERS, CARBON_MANAGERS, DATA_EDITORS
 from web.i18n import LOCALE_NAMES, LOCALES, format_datetime, format_number, translations
 from web.security import ANON_CSRF_COOKIE
@@ -32,6 +33,7 @@ def environment(locale: str) -> Environment:
     env.install_gettext_translations(translations(locale), newstyle=True)
     env.filters["datetime"] = lambda value, format="medium": format_datetime(value, locale, format=format)
     env.filters["number"] = lambda value: format_number(value, locale)
+    env.globals["tier_label"] = lambda tier: tier_label(tier, locale)  # data tiers, factor tiers, grid levels
     env.globals.update(
         locale=locale,
         locales=LOCALES,

@@ -130,6 +130,10 @@ def import_template(session: Session, *, org_id: int) -> bytes:
     from openpyxl.styles import Font, PatternFill
     from openpyxl.worksheet.datavalidation import DataValidation
 
+    from engine.emissions.labels import tier_label
+    from engine.emissions.model import CATEGORY_ZH
+    from engine.reports.spreadsheet import put
+
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = SHEET_NAME
@@ -160,13 +164,13 @@ def import_template(session: Session, *, org_id: int) -> bytes:
                 source.code,
                 source.name,
                 source.unit,
-                source.category,
+                CATEGORY_ZH.get(source.category, source.category),
                 units.get(source.org_unit_id),
-                source.tier,
+                tier_label(source.tier),
             ),
             start=1,
         ):
-            reference.cell(row=row, column=column, value=value)
+            put(reference, row=row, column=column, value=value)  # the organization's text, never a formula
     for letter, width in zip("ABCDEF", (18, 36, 10, 24, 30, 14), strict=True):
         reference.column_dimensions[letter].width = width
 
@@ -188,7 +192,7 @@ def import_template(session: Session, *, org_id: int) -> bytes:
         "are recorded as corrections.",
     )
     for row, text in enumerate(lines, start=1):
-        notes.cell(row=row, column=1, value=text)
+        put(notes, row=row, column=1, value=text)
     notes.column_dimensions["A"].width = 110
     buffer = io.BytesIO()
     workbook.save(buffer)

@@ -9,28 +9,20 @@ from sqlmodel import Session, select
 
 from engine.audit import Actor, append_event
 from engine.carbon_data.errors import BadValue, DataIssue, EmissionsDataError, data_issue
-from engine.carbon_data.inputs import production_totals
 from engine.carbon_data.inventory import build_inventory
 from engine.carbon_data.parsing import MAX_YEAR, MIN_YEAR, parse_decimal
+from engine.carbon_data.reporting import product_intensities
 from engine.carbon_data.snapshots import latest_snapshot
 from engine.emissions import (
     Adjustment,
     Baseline,
     CalcError,
-    Inventory,
     PeriodEmissions,
-    Production,
     Target,
     TargetKind,
     TargetProgress,
     baseline,
-    intensity,
     target_progress,
-)
-from engine.emissions.factors import (
-    DEFAULT_FACTOR_SET,
-    DEFAULT_GRID_CALIBER,
-    DEFAULT_GWP_SET,
 )
 from engine.emissions.rounding import plain
 from engine.identity.models import Product
@@ -208,36 +200,15 @@ def annual_value(
         return AnnualValue(year, build_inventory(session, org_id=org_id, year=year).total_tco2e, "live")
     if product_id is None:
         raise EmissionsDataError.single("product_id", zh="强度需要指定产品", en="intensity needs a product")
-    produced = production_totals(session, org_id=org_id, year=year).get(product_id)
-    if produced is None or produced.quantity <= 0:
+    total = annual_value(session, org_id=org_id, year=year)
+    found = product_intensities(session, org_id=org_id, year=year, total_tco2e=total.value).get(product_id)
+    if found is None or found.per_product is None:
         raise EmissionsDataError.single(
             "production",
             zh=f"{year} 年没有该产品的产量数据，无法计算排放强度",
             en=f"no output of the product is recorded for {year}, so intensity cannot be calculated",
         )
-    total = annual_value(session, org_id=org_id, year=year)
-    per_product = intensity(
-        _total_only(total.value),
-        production=Production(quantity=produced.quantity, unit=produced.unit, product=produced.name),
-    ).per_product
-    assert per_product is not None
-    return AnnualValue(year, per_product, total.basis)
-
-
-def _total_only(total: Decimal) -> Inventory:
-    return Inventory(
-        factor_set=DEFAULT_FACTOR_SET,
-        gwp_set=DEFAULT_GWP_SET,
-        grid_caliber=DEFAULT_GRID_CALIBER,
-        lines=(),
-        total_tco2e=total,
-        by_category={},
-        by_gas={},
-        gas_mass_t={},
-        by_org_unit={},
-        by_period={},
-        biomass_co2_t=Decimal(0),
-    )
+    return AnnualValue(year, found.per_product, total.basis)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
 """Reading records of any workflow: one record, a filtered list (in SQL, keyset pages), linked records."""
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -8,6 +9,13 @@ import sqlalchemy as sa
 from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
+from engine.audit_trail.service import TrailEvent, TrailFilter, list_events
+from engine.evidence.store import evidence_names
+from engine.forms.spec import FieldType
+from engine.identity.models import Membership, OrgUnit, User
+from engine.records.display import Names
+from engine.records.timeline import referenced_ids
+from engine.workflow.loader import Workflow
 from engine.workflow.models import Record, RecordLink, Task
 
 PAGE_SIZE = 50
@@ -108,3 +116,61 @@ def record_choices(session: Session, *, limit: int) -> list[tuple[int, str]]:
         select(Record.id, Record.number, Record.title).order_by(Record.id.desc()).limit(limit)
     )
     return [(record_id, f"{number} · {title}") for record_id, number, title in rows.all()]
+
+
+def record_events(session: Session, *, record_id: int) -> list[TrailEvent]:
+    """Every audit event of the record, oldest first (all pages: an export leaves nothing out)."""
+    trail_filter = TrailFilter(subject_type="record", subject_id=str(record_id))
+    page = list_events(session, trail_filter=trail_filter, limit=1000)
+    events = list(page.events)
+    while page.next_before_seq is not None:
+        page = list_events(session, trail_filter=trail_filter, before_seq=page.next_before_seq, limit=1000)
+        events += page.events
+    return events[::-1]
+
+
+def names_in(
+    session: Session,
+    *,
+    org_id: int,
+    workflow: Workflow,
+    records: Iterable[Record],
+    events: Iterable[TrailEvent] = (),
+) -> Names:
+    """The names a set of records of one workflow (and their events) point to, looked up at once."""
+    wanted = referenced_ids(events, workflow=workflow, data={})
+    for record in records:
+        for kind, ids in referenced_ids((), workflow=workflow, data=record.data).items():
+            wanted[kind] |= ids
+    return names_of(session, org_id=org_id, wanted=wanted)
+
+
+def names_of(session: Session, *, org_id: int, wanted: dict[FieldType, set[int]]) -> Names:
+    """The names of the users (members of the organization), units, records ("number · title") and
+    evidence files with these ids."""
+    users = wanted.get(FieldType.user, set())
+    units = wanted.get(FieldType.org_unit, set())
+    records = wanted.get(FieldType.record_link, set())
+    user_rows = (
+        session.execute(
+            select(User.id, User.display_name)
+            .join(Membership, Membership.user_id == User.id)
+            .where(Membership.org_id == org_id, User.id.in_(users))
+        ).all()
+        if users
+        else []
+    )
+    unit_rows = (
+        session.execute(select(OrgUnit.id, OrgUnit.name).where(OrgUnit.id.in_(units))).all() if units else []
+    )
+    record_rows = (
+        session.execute(select(Record.id, Record.number, Record.title).where(Record.id.in_(records))).all()
+        if records
+        else []
+    )
+    return Names(
+        users=dict(user_rows),
+        units=dict(unit_rows),
+        records={record_id: f"{number} · {title}" for record_id, number, title in record_rows},
+        evidence=evidence_names(session, ids=wanted.get(FieldType.evidence, set())),
+    )

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlmodel import Session
 
+from engine.forms.spec import Text
 from engine.workflow.models import Record, Signature
 from engine.workflow.signing import signature_seal, signed_content_hash
 
@@ -17,6 +18,16 @@ class SignatureView:
     signed_at: str
     trigger: str
     status: str  # valid, stale (content changed after signing), invalid (seal does not verify)
+    content_hash: str = ""  # sha256 of the content signed
+
+
+SIGNATURE_STATUS = {
+    "valid": Text(zh="有效", en="Valid"),
+    "stale": Text(
+        zh="已失效 — 需重新签署", en="No longer valid — the record changed since; re-sign required"
+    ),
+    "invalid": Text(zh="无效 — 签名校验失败", en="Invalid — the signature does not verify"),
+}
 
 
 def signatures_of(session: Session, *, record: Record, secret_key: str) -> list[SignatureView]:
@@ -51,6 +62,7 @@ def signatures_of(session: Session, *, record: Record, secret_key: str) -> list[
                 signature.signed_at,
                 signature.trigger,
                 status,
+                signature.content_hash,
             )
         )
     return views

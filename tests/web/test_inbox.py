@@ -1,6 +1,6 @@
-"""我的待办 shows what needs this person now: a batch resting in 已报送 is nobody's task, and a corrective action
-(a row of the record's actions table, with an owner and a due date) is its owner's task — overdue once past its
-date, on the dashboard and in the record list's "overdue" filter."""
+"""我的待办 shows what needs this person now: a batch resting in 已报送 is nobody's task, and a
+corrective action (a row of the record's actions table, with an owner and a due date) is its owner's
+task — overdue once past its date, on the dashboard and in the record list's "overdue" filter."""
 
 import re
 

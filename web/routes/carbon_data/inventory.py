@@ -7,6 +7,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from engine.carbon_data.errors import EmissionsDataError
 from engine.carbon_data.inventory import build_inventory
+from engine.carbon_data.reporting import annual_figures
 from engine.carbon_data.snapshots import freeze_snapshot, list_snapshots, snapshot_blockers
 from engine.carbon_data.sources import list_sources
 from engine.emissions.errors import CalcError
@@ -116,11 +117,8 @@ def ghg_report(principal: Member, session: OrgSession, year: int | None = None) 
 
     year = reporting_year(year)
     org_id = principal.org.id
-    snapshots = list_snapshots(session, org_id=org_id, year=year)
     try:
-        inventory = (
-            snapshots[0].result if snapshots else build_inventory(session, org_id=org_id, year=year).json
-        )
+        figures = annual_figures(session, org_id=org_id, year=year)
     except (EmissionsDataError, CalcError) as error:
         raise HTTPException(422, detail=str(error)) from None
     organization = get_organization(session, org_id=org_id)
@@ -136,12 +134,12 @@ def ghg_report(principal: Member, session: OrgSession, year: int | None = None) 
         for s in list_sources(session, org_id=org_id)
     ]
     content = ghg_report_docx(
-        inventory=inventory,
-        year=year,
+        figures=figures,
         organization=organization.name,
         industry=organization.industry,
         units=list(units.values()),
         sources=sources,
+        prepared_by=principal.display_name,
     )
     filename = quote(f"{organization.slug}-ghg-report-{year}.docx")
     return Response(

@@ -14,8 +14,17 @@ from engine.forms.spec import FieldType
 from engine.identity.auth import reauthenticate
 from engine.identity.organizations import list_org_units
 from engine.identity.users import list_members
-from engine.records.queries import RecordFilter, get_record, linked_records, list_records, record_choices
+from engine.records.queries import (
+    RecordFilter,
+    get_record,
+    linked_records,
+    list_records,
+    names_in,
+    record_choices,
+    record_events,
+)
 from engine.records.signatures import signatures_of
+from engine.records.timeline import timeline_entries
 from engine.workflow.access import available_transitions
 from engine.workflow.diagram import mermaid
 from engine.workflow.errors import FORM_HAS_ERRORS, FormRefused, TransitionRefused
@@ -376,19 +385,6 @@ def with_upload_errors(action, upload_errors: dict) -> Any:
     return result
 
 
-def _names(options: dict[str, Any]):
-    tables = {
-        FieldType.user: dict(options["users"]),
-        FieldType.org_unit: dict(options["units"]),
-        FieldType.record_link: dict(options["records"]),
-    }
-
-    def name(kind, value) -> str:
-        return tables.get(kind, {}).get(value, str(value))
-
-    return name
-
-
 def _attachment(content: bytes, *, filename: str, media_type: str) -> Response:
     from urllib.parse import quote
 
@@ -415,7 +411,8 @@ def export_xlsx(
     while after is not None:
         page, after = list_records(session, record_filter=record_filter, after_id=after, limit=EXPORT_PAGE)
         records += page
-    content = records_xlsx(workflow=workflow, records=records, names=_names(form_options(session, principal)))
+    names = names_in(session, org_id=principal.org.id, workflow=workflow, records=records)
+    content = records_xlsx(workflow=workflow, records=records, names=names)
     return _attachment(
         content,
         filename=f"{workflow_key}-{date.today().isoformat()}.xlsx",
@@ -427,15 +424,22 @@ def export_xlsx(
 def export_docx(request: Request, principal: Member, session: OrgSession, record_id: int) -> Response:
     from engine.reports.records import record_docx
 
-    context = _detail_context(request, session, principal, record_id)
-    record = context["record"]
+    record = get_record(session, record_id=record_id)
+    if record is None:
+        raise HTTPException(404)
+    workflow = request.app.state.catalog.pinned(
+        session, key=record.workflow_key, version=record.workflow_version
+    )
+    events = record_events(session, record_id=record.id)
+    names = names_in(session, org_id=principal.org.id, workflow=workflow, records=[record], events=events)
     content = record_docx(
         record=record,
-        workflow=context["workflow"],
-        timeline=context["timeline"],
-        signatures=context["signatures"],
-        names=_names(context),
+        workflow=workflow,
+        timeline=timeline_entries(events, workflow=workflow, names=names),
+        signatures=signatures_of(session, record=record, secret_key=request.app.state.secret_key),
+        names=names,
         organization_name=principal.org.name,
+        exported_by=principal.display_name,
     )
     return _attachment(
         content,
