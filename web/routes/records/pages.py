@@ -8,7 +8,6 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
 from engine.audit import Actor
-from engine.audit_trail.service import TrailFilter, list_events
 from engine.evidence.store import EvidenceError, evidence_names, store_evidence
 from engine.forms.spec import FieldType
 from engine.identity.auth import reauthenticate
@@ -213,15 +212,14 @@ def _detail_context(request: Request, session, principal: Principal, record_id: 
     workflow = request.app.state.catalog.pinned(
         session, key=record.workflow_key, version=record.workflow_version
     )
-    timeline = list_events(
-        session, trail_filter=TrailFilter(subject_type="record", subject_id=str(record.id)), limit=200
-    )
+    events = record_events(session, record_id=record.id)
+    names = names_in(session, org_id=principal.org.id, workflow=workflow, records=[record], events=events)
     options = form_options(session, principal)
     return {
         "record": record,
         "workflow": workflow,
         "available": available_transitions(workflow, record, actor_ref(principal)),
-        "timeline": list(reversed(timeline.events)),
+        "timeline": timeline_entries(events, workflow=workflow, names=names),
         "signatures": signatures_of(session, record=record, secret_key=request.app.state.secret_key),
         "links": linked_records(session, record_id=record.id),
         "user_names": dict(options["users"]),
