@@ -369,6 +369,7 @@ def parse_rows(
         if problems or source is None or moment is None or micro is None or tier is None:
             issues += problems
             continue
+        assert source.id is not None
         key = (source.id, moment)
         first = seen.setdefault(key, number)
         if first != number:
@@ -418,6 +419,7 @@ def import_readings(
         rows=len(parsed),
         sha256=sha256,
     )
+    assert batch.id is not None
     existing = existing_readings(connection, org_id=org_id, readings=parsed)
     inserts: list[tuple[Any, ...]] = []
     changed: list[datetime] = []  # period starts of inserted or corrected readings
@@ -425,6 +427,7 @@ def import_readings(
     updates: list[dict[str, Any]] = []
     corrections: dict[str, list[Any]] = {}
     for reading in parsed:
+        assert reading.source.id is not None
         old = existing.get((reading.source.id, reading.period_start))
         if old is None:
             inserts.append(reading.insert_row(to_db))
