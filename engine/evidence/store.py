@@ -208,7 +208,9 @@ def find_evidence(session: Session, *, org_id: int, sha256: str) -> EvidenceFile
     ).first()
 
 
-def evidence_by_hash(session: Session, *, org_id: int, hashes: Iterable[str]) -> dict[str, EvidenceFile]:
+def evidence_by_hash(
+    session: Session, *, org_id: int, hashes: Iterable[str | None]
+) -> dict[str, EvidenceFile]:
     wanted = sorted({h for h in hashes if h})
     if not wanted:
         return {}
