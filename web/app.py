@@ -1,8 +1,10 @@
 """The FastAPI application factory."""
 
 import logging
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from types import ModuleType
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -43,7 +45,7 @@ def create_app(
     catalog = catalog or WorkflowCatalog.load()
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI):
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         status = schema_status(db.engine)  # refuses a newer schema than this code
         if not status.up_to_date:
             raise RuntimeError("the database schema is not up to date: run `tanguan db upgrade`")
@@ -70,7 +72,7 @@ def create_app(
         (w.key, w.spec.title, w.spec.clause)
         for w in sorted(catalog.current.values(), key=lambda w: w.spec.clause)
     )
-    modules = (
+    modules: tuple[ModuleType, ...] = (
         auth,
         dashboard,
         profile,

@@ -73,7 +73,9 @@ def session_cookie_name(request: Request) -> str:
 
 
 def _principal(identity: Identity, *, org_id: int | None, token_hash: str | None) -> Principal:
-    choices = {org: (OrgChoice(org, slug, name), roles) for org, slug, name, roles in identity.memberships}
+    choices: dict[int | None, tuple[OrgChoice, tuple[str, ...]]] = {
+        org: (OrgChoice(org, slug, name), roles) for org, slug, name, roles in identity.memberships
+    }
     if org_id not in choices:
         org_id = next(iter(choices), None)
     org, roles = choices.get(org_id, (None, ()))
@@ -112,7 +114,7 @@ def _resolve_principal(request: Request, db: Database) -> Principal | None:
     if touch is not None:
         with db.write_engine.begin() as connection:
             touch_session(connection, session_id=touch)
-    return _principal(identity, org_id=live.org_id, token_hash=live.token_hash) if identity else None
+    return _principal(identity, org_id=live.org_id, token_hash=live.token_hash) if identity and live else None
 
 
 async def request_context(request: Request) -> None:
@@ -221,7 +223,8 @@ BlankIsNone = BeforeValidator(_blank_is_none)
 
 
 async def get_db(request: Request) -> Database:
-    return request.app.state.db
+    db: Database = request.app.state.db
+    return db
 
 
 DatabaseDep = Annotated[Database, Depends(get_db)]
@@ -271,7 +274,7 @@ def actor_ref(principal: Principal) -> ActorRef:
 
 
 def workflow_or_404(request: Request, key: str) -> Workflow:
-    workflow = request.app.state.catalog.get(key)
+    workflow: Workflow | None = request.app.state.catalog.get(key)
     if workflow is None:
         raise HTTPException(404)
     return workflow

@@ -11,6 +11,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from engine.emissions.labels import tier_label
+from engine.forms.spec import Text
 from web.deps import AUDIT_READERS, CARBON_MANAGERS, DATA_EDITORS
 from web.i18n import LOCALE_NAMES, LOCALES, format_datetime, format_number, translations
 from web.security import ANON_CSRF_COOKIE
@@ -30,7 +31,8 @@ def environment(locale: str) -> Environment:
         lstrip_blocks=True,
         auto_reload=False,  # templates ship with the code; no stat() per render
     )
-    env.install_gettext_translations(translations(locale), newstyle=True)
+    # added to the environment by the jinja2.ext.i18n extension, which the stubs do not know
+    env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
     env.filters["datetime"] = lambda value, format="medium": format_datetime(value, locale, format=format)
     env.filters["number"] = lambda value: format_number(value, locale)
     env.globals["tier_label"] = lambda tier: tier_label(tier, locale)  # data tiers, factor tiers, grid levels
@@ -48,7 +50,7 @@ def environment(locale: str) -> Environment:
 
 
 @lru_cache(maxsize=16)
-def nav_sections(locale: str, workflow_nav: tuple) -> Markup:
+def nav_sections(locale: str, workflow_nav: tuple[tuple[str, Text, str], ...]) -> Markup:
     """The PDCA menu, rendered once per language and set of workflows (autoescaped when rendered)."""
     return Markup(environment(locale).get_template("_nav_sections.html").render(workflow_nav=workflow_nav))
 

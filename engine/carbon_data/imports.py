@@ -131,7 +131,7 @@ def import_template(session: Session, *, org_id: int) -> bytes:
     from openpyxl.worksheet.datavalidation import DataValidation
 
     from engine.emissions.labels import tier_label
-    from engine.emissions.model import CATEGORY_ZH
+    from engine.emissions.model import CATEGORY_ZH, Category
     from engine.reports.spreadsheet import put
 
     workbook = Workbook()
@@ -164,7 +164,7 @@ def import_template(session: Session, *, org_id: int) -> bytes:
                 source.code,
                 source.name,
                 source.unit,
-                CATEGORY_ZH.get(source.category, source.category),
+                CATEGORY_ZH.get(Category(source.category), source.category),
                 units.get(source.org_unit_id),
                 tier_label(source.tier),
             ),
@@ -373,6 +373,7 @@ def parse_rows(
         if problems or source is None or moment is None or micro is None or tier is None:
             issues += problems
             continue
+        assert source.id is not None
         key = (source.id, moment)
         first = seen.setdefault(key, number)
         if first != number:
@@ -422,6 +423,7 @@ def import_readings(
         rows=len(parsed),
         sha256=sha256,
     )
+    assert batch.id is not None
     existing = existing_readings(connection, org_id=org_id, readings=parsed)
     inserts: list[tuple[Any, ...]] = []
     changed: list[datetime] = []  # period starts of inserted or corrected readings
@@ -429,6 +431,7 @@ def import_readings(
     updates: list[dict[str, Any]] = []
     corrections: dict[str, list[Any]] = {}
     for reading in parsed:
+        assert reading.source.id is not None
         old = existing.get((reading.source.id, reading.period_start))
         if old is None:
             inserts.append(reading.insert_row(to_db))

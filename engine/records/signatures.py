@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from engine.forms.spec import Text
 from engine.workflow.models import Record, Signature
@@ -31,12 +31,13 @@ SIGNATURE_STATUS = {
 
 
 def signatures_of(session: Session, *, record: Record, secret_key: str) -> list[SignatureView]:
+    assert record.id is not None
     current_hash = signed_content_hash(
         record.id, record.number, record.workflow_key, record.title, record.data
     )
     views = []
     for signature in session.scalars(
-        select(Signature).where(Signature.record_id == record.id).order_by(Signature.id)
+        select(Signature).where(col(Signature.record_id) == record.id).order_by(col(Signature.id))
     ).all():
         expected_seal = signature_seal(
             secret_key,
@@ -48,6 +49,7 @@ def signatures_of(session: Session, *, record: Record, secret_key: str) -> list[
             signed_at=signature.signed_at,
             content_hash=signature.content_hash,
         )
+        assert signature.id is not None
         if expected_seal != signature.seal:
             status = "invalid"
         elif signature.content_hash != current_hash:

@@ -12,7 +12,7 @@ from engine.carbon_data.snapshots import freeze_snapshot, list_snapshots, snapsh
 from engine.carbon_data.sources import list_sources
 from engine.emissions.errors import CalcError
 from engine.identity.organizations import get_organization, list_org_units
-from engine.planning.baselines import baselines_overview, targets_overview
+from engine.planning.baselines import TargetStatus, baselines_overview, targets_overview
 from web.deps import (
     CarbonManager,
     DatabaseDep,
@@ -30,6 +30,7 @@ router = APIRouter()
 def inventory_page(
     request: Request, principal: Member, session: OrgSession, year: int | None = None
 ) -> Response:
+    assert principal.org is not None
     year = reporting_year(year)
     org_id = principal.org.id
     grid_year = None
@@ -76,9 +77,10 @@ def _problem_text(error: EmissionsDataError | CalcError, *, locale: str) -> str:
     return "；".join(issue.message_zh if zh else issue.message_en for issue in error.issues[:3])
 
 
-def _target_path(status) -> dict[str, Any]:
+def _target_path(status: TargetStatus) -> dict[str, Any]:
     """A target's straight line from the base year to the target year, with the known actuals."""
     progress, target = status.progress, status.target
+    assert progress is not None  # the page passes only targets with progress
     base = progress.target.base_value
     span = target.target_year - target.base_year
     years = list(range(target.base_year, target.target_year + 1))
@@ -98,6 +100,7 @@ def _target_path(status) -> dict[str, Any]:
 def freeze(
     request: Request, principal: CarbonManager, db: DatabaseDep, year: Annotated[int, Form(ge=2000, le=2100)]
 ) -> Response:
+    assert principal.org is not None
     try:
         with db.unit_of_work(org_id=principal.org.id) as uow:
             freeze_snapshot(uow.session, org_id=principal.org.id, year=year, actor=actor_of(principal))
@@ -111,6 +114,7 @@ def freeze(
 @router.get("/emissions/report.docx")
 def ghg_report(principal: Member, session: OrgSession, year: int | None = None) -> Response:
     """The annual GHG report in the GB/T 32150 structure, from the year's frozen snapshot if there is one."""
+    assert principal.org is not None
     from urllib.parse import quote
 
     from engine.reports.ghg_report import ghg_report_docx
@@ -122,6 +126,7 @@ def ghg_report(principal: Member, session: OrgSession, year: int | None = None) 
     except (EmissionsDataError, CalcError) as error:
         raise HTTPException(422, detail=str(error)) from None
     organization = get_organization(session, org_id=org_id)
+    assert organization is not None
     units = {unit.id: unit.name for unit in list_org_units(session)}
     sources = [
         {
