@@ -115,10 +115,8 @@ def _heating_value_method(
         # Allowed by the format, but a fuel in MWh may as well be the electricity a generator made.
         found.warn(
             "unit",
-            zh=f"{name} 以 {unit} 计：数量按燃料的热量（{plain(heat)} GJ，低位发热量基准）计算，"
-            "不再乘低位发热量 NCV",
-            en=f"{name} in {unit} is taken as its heat content ({plain(heat)} GJ); "
-            "the fuel's NCV is not applied",
+            zh=f"{name} 以 {unit} 计：数量视为燃料的热量（低位发热量基准），不再乘低位发热量 NCV",
+            en=f"{name} in {unit} is taken as its heat content; the fuel's NCV is not applied",
         )
         activity = f"{plain(heat)} GJ" + ("" if unit is GJ else f" (= {quantity_text(line.quantity, unit)})")
         formula_head = f"E = AD × CC × OF × 44/12 = {plain(heat)} GJ"

@@ -6,7 +6,8 @@ U = unverified). Files are parsed on first use and cached for the life of the pr
 
 Precedence for a grid electricity factor of one data year: a measured factor on the line (handled
 by the calculator) > the province's factor > its regional grid's factor > the national factor.
-A year with no factor at any level is an error that lists the years that exist.
+A level is skipped only when it has no factor of the caliber at all; one that lacks just the
+requested year is an error, as is a year with no factor at any level (both list the years that exist).
 """
 
 from __future__ import annotations

@@ -373,7 +373,7 @@ def _repeated_keys(raw: Mapping[str, Any], *, line: int | None, prefix: str = ""
         return []
     where_zh, where_en = ("本行", "on this line") if line is not None else ("文件顶层", "at the top level")
     if prefix:
-        where_zh, where_en = "production 中", "in production"
+        where_zh, where_en = " production 中", "in production"
     return [
         Issue(
             line=line,

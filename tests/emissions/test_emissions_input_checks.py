@@ -233,9 +233,9 @@ def test_a_fuel_in_an_energy_unit_is_taken_as_heat_with_a_warning(tmp_path: Path
         (3, "unit"),
     ]
     assert document["warnings"][0]["message_en"] == (
-        "柴油 in MWh is taken as its heat content (36 GJ); the fuel's NCV is not applied"
+        "柴油 in MWh is taken as its heat content; the fuel's NCV is not applied"
     )
-    assert "不再乘低位发热量" in text
+    assert "提示 Warnings (2)" in text and "NCV" in text
     assert document["lines"][0]["trace"]["activity"] == "36 GJ (= 10 MWh)"
 
 
