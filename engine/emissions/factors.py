@@ -336,18 +336,21 @@ def grid_factor(
     raise _no_grid_factor(place, place, year, caliber, years=_grid_years(caliber, chain), substitute=None)
 
 
-def _grid_years(caliber: str, regions: tuple[str, ...]) -> list[int]:
-    return sorted(
-        {
-            key_year
-            for (key_caliber, key_region, key_year) in _grid_table()
-            if key_caliber == caliber and key_region in regions
-        }
+@cache
+def _grid_years(caliber: str, regions: tuple[str, ...]) -> tuple[int, ...]:
+    return tuple(
+        sorted(
+            {
+                key_year
+                for (key_caliber, key_region, key_year) in _grid_table()
+                if key_caliber == caliber and key_region in regions
+            }
+        )
     )
 
 
 def _no_grid_factor(
-    place: str, level: str, year: int, caliber: str, *, years: list[int], substitute: str | None
+    place: str, level: str, year: int, caliber: str, *, years: tuple[int, ...], substitute: str | None
 ) -> CalcError:
     """The error for a year without a factor at ``level`` (``place`` or its regional grid)."""
     where_zh = where_en = level
