@@ -129,7 +129,7 @@ def test_custom_fuel_with_all_parameters() -> None:
     [
         ("湖南", 2022, "490.0000", FactorTier.PROVINCIAL),  # 1000 MWh × 0.4900
         ("西藏", 2022, "226.8000", FactorTier.REGIONAL),  # no 西藏 row → 西南 0.2268
-        ("西藏", 2023, "530.6000", FactorTier.NATIONAL),  # no 西南 2023 → national 0.5306
+        ("全国", 2023, "530.6000", FactorTier.NATIONAL),  # national 0.5306, asked for by name
         ("华中", 2021, "535.4000", FactorTier.REGIONAL),  # 华中 0.5354
     ],
 )
