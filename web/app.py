@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from engine.audit_trail.labels import TrailLabels
 from engine.config import Settings, get_settings
 from engine.db import Database
 from engine.migrate import schema_status
@@ -66,6 +67,7 @@ def create_app(
     app.state.db = db
     app.state.secret_key = settings.resolved_secret_key()
     app.state.catalog = catalog
+    app.state.trail_labels = TrailLabels(catalog)
     db.session_info[PROCESS_CONTEXT] = ProcessContext(catalog, app.state.secret_key)
     db.subscribe(EventStarts(catalog))  # workflows that start on another workflow's event
     app.state.workflow_nav = tuple(

@@ -55,6 +55,14 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "unit": ("单位", "unit"),
     "weight": ("权重", "weight"),
     "year": ("年份", "year"),
+    "filename": ("文件名", "file name"),
+    "content_type": ("文件类型", "file type"),
+    "size_bytes": ("文件大小（字节）", "size (bytes)"),
+    "sha256": ("SHA-256", "SHA-256"),
+    "threshold_warn": ("预警阈值", "warning threshold"),
+    "threshold_alarm": ("报警阈值", "alarm threshold"),
+    "level": ("层级", "level"),
+    "value": ("数值", "value"),
     "*": ("其他", "other"),
 }
 

@@ -253,14 +253,26 @@ def _parameter(
     return default
 
 
+# What the reasons call the fuel parameters (the lists hold the input keys).
+_PARAMETERS = {
+    "ncv": ("低位发热量", "NCV"),
+    "carbon_content": ("单位热值含碳量", "carbon content"),
+    "oxidation_rate": ("碳氧化率", "oxidation rate"),
+}
+
+
+def _named(keys: list[str], *, zh: bool) -> str:
+    return ("、" if zh else ", ").join(_PARAMETERS.get(key, (key, key))[0 if zh else 1] for key in keys)
+
+
 def _combustion_choice(
     name: str, *, library: FuelFactor | None, measured: list[str], defaulted: list[str]
 ) -> FactorChoice:
     if not defaulted:
         return FactorChoice(
             tier=FactorTier.MEASURED,
-            reason_zh=f"{name}：参数均为本行给出的实测值（{'、'.join(measured)}）",
-            reason_en=f"{name}: all parameters given on the line ({', '.join(measured)})",
+            reason_zh=f"{name}：参数均为本行给出的实测值（{_named(measured, zh=True)}）",
+            reason_en=f"{name}: all parameters given on the line ({_named(measured, zh=False)})",
         )
     assert library is not None
     where = f"{library.factor_set}（{library.source.confidence}）"
@@ -273,6 +285,8 @@ def _combustion_choice(
         )
     return FactorChoice(
         tier=FactorTier.PARTLY_MEASURED,
-        reason_zh=f"实测：{'、'.join(measured)}；缺省（{where}）：{'、'.join(defaulted)}",
-        reason_en=f"measured: {', '.join(measured)}; defaults from {where_en}: {', '.join(defaulted)}",
+        reason_zh=f"实测：{_named(measured, zh=True)}；缺省（{where}）：{_named(defaulted, zh=True)}",
+        reason_en=(
+            f"measured: {_named(measured, zh=False)}; defaults from {where_en}: {_named(defaulted, zh=False)}"
+        ),
     )

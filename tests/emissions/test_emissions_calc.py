@@ -97,7 +97,7 @@ def test_partly_measured_parameters() -> None:
     _, line = one("combustion", "10", "t", fuel="柴油", ncv="40", ncv_unit="MJ/kg")
     assert line.tco2e.quantize(D("0.000001")) == D("29.034133")
     assert line.trace.choice.tier is FactorTier.PARTLY_MEASURED
-    assert "measured: ncv" in line.trace.choice.reason_en
+    assert "measured: NCV" in line.trace.choice.reason_en
 
 
 def test_quantity_already_in_heat_skips_the_heating_value() -> None:

@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from engine.audit import verify_chain
+from engine.audit_trail.labels import TrailLabels, subject_label, trail_entries
 from engine.audit_trail.service import TrailFilter, list_events, subject_types
 from engine.identity.users import list_members
 from engine.models.base import utc_iso
@@ -52,15 +53,18 @@ def trail_filter_from(
 def _trail_context(
     session: Session,
     principal: Principal,
+    labels: TrailLabels,
     trail_filter: TrailFilter,
     query: dict[str, Any],
     before: int | None,
 ) -> dict[str, Any]:
     assert principal.org is not None
+    page = list_events(session, trail_filter=trail_filter, before_seq=before)
     return {
-        "page": list_events(session, trail_filter=trail_filter, before_seq=before),
+        "page": page,
+        "entries": trail_entries(session, page.events, labels=labels),
         "query": query,
-        "subject_types": subject_types(session),
+        "subject_types": [(key, subject_label(key)) for key in subject_types(session)],
         "actors": [
             (user.id, user.display_name) for user, _ in list_members(session, org_id=principal.org.id)
         ],
@@ -91,7 +95,7 @@ def audit_trail(
         "date_from": date_from or "",
         "date_to": date_to or "",
     }
-    context = _trail_context(session, principal, trail_filter, query, before)
+    context = _trail_context(session, principal, request.app.state.trail_labels, trail_filter, query, before)
     # "Load more" appends rows; the filter form replaces the table.
     block = "rows" if before is not None else "trail"
     return render(request, "audit_trail.html", context, block=block)
@@ -105,5 +109,5 @@ def verify(request: Request, principal: AuditReader, session: OrgSession, db: Da
     if is_htmx(request):
         return render(request, "audit_trail.html", {"check": check}, block="verify_result")
     query = dict.fromkeys(("subject_type", "subject_id", "actor_id", "date_from", "date_to"), "")
-    context = _trail_context(session, principal, TrailFilter(), query, None)
+    context = _trail_context(session, principal, request.app.state.trail_labels, TrailFilter(), query, None)
     return render(request, "audit_trail.html", {**context, "check": check})
