@@ -4,6 +4,7 @@ that month. Equal digests mean equal data; a process that signs off a month's da
 signatures cover this digest (see engine.workflow.registry.signed_content)."""
 
 import hashlib
+from datetime import datetime
 from itertools import groupby
 from operator import itemgetter
 from typing import Any
@@ -78,7 +79,7 @@ def _readings_digest(connection: sa.Connection, *, org_id: int, start: Any, end:
     rows = connection.execute(
         sa.select(
             _readings.c.source_id,
-            _readings.c.period_start,
+            sa.type_coerce(_readings.c.period_start, sa.String),  # SQLite: the stored UTC text, unparsed
             _readings.c.quantity,
             _readings.c.tier,
             _readings.c.evidence_sha256,
@@ -90,20 +91,24 @@ def _readings_digest(connection: sa.Connection, *, org_id: int, start: Any, end:
         .order_by(_readings.c.source_id, _readings.c.period_start)
     )
     sources = []
-    for source_id, readings in groupby(rows, key=itemgetter(0)):
-        count = total = 0
-        digest = hashlib.sha256()
-        for _, moment, quantity, tier, evidence, note in readings:
-            count += 1
-            total += quantity
-            line = f"{as_utc(moment).isoformat()}|{quantity}|{tier}|{evidence or ''}|{note or ''}\n"
-            digest.update(line.encode())
+    for source_id, group in groupby(rows.all(), key=itemgetter(0)):
+        readings = list(group)
+        lines = "".join(
+            f"{_utc_text(moment)}|{quantity}|{tier}|{evidence or ''}|{note or ''}\n"
+            for _, moment, quantity, tier, evidence, note in readings
+        )
         sources.append(
             {
                 "source_id": source_id,
-                "readings": count,
-                "total": str(from_micro(total)),
-                "sha256": digest.hexdigest(),
+                "readings": len(readings),
+                "total": str(from_micro(sum(reading[2] for reading in readings))),
+                "sha256": hashlib.sha256(lines.encode()).hexdigest(),
             }
         )
     return sources
+
+
+def _utc_text(moment: str | datetime) -> str:
+    """SQLite hands back the stored UTC text (not parsed: this is the per-reading cost), PostgreSQL an
+    aware datetime in the session's time zone."""
+    return moment if isinstance(moment, str) else as_utc(moment).isoformat()
