@@ -7,7 +7,7 @@ from sqlmodel import Session, col
 
 from engine.forms.spec import Text
 from engine.workflow.models import Record, Signature
-from engine.workflow.signing import signature_seal, signed_content_hash
+from engine.workflow.signing import HASH_SCHEMES, signature_seal, signed_content_hash
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,7 @@ class SignatureView:
     signed_at: str
     trigger: str
     status: str  # valid, stale (content changed after signing), invalid (seal does not verify)
-    content_hash: str = ""  # sha256 of the content signed
+    content_hash: str  # sha256 hex of what was signed
 
 
 SIGNATURE_STATUS = {
@@ -32,9 +32,7 @@ SIGNATURE_STATUS = {
 
 def signatures_of(session: Session, *, record: Record, secret_key: str) -> list[SignatureView]:
     assert record.id is not None
-    current_hash = signed_content_hash(
-        record.id, record.number, record.workflow_key, record.title, record.data
-    )
+    current_hashes: dict[int, str] = {}  # by hash scheme: computed once, as a scheme may read other data
     views = []
     for signature in session.scalars(
         select(Signature).where(col(Signature.record_id) == record.id).order_by(col(Signature.id))
@@ -50,9 +48,14 @@ def signatures_of(session: Session, *, record: Record, secret_key: str) -> list[
             content_hash=signature.content_hash,
         )
         assert signature.id is not None
-        if expected_seal != signature.seal:
+        scheme = signature.hash_scheme
+        if scheme in HASH_SCHEMES and scheme not in current_hashes:
+            current_hashes[scheme] = signed_content_hash(
+                session, record=record, data=record.data, scheme=scheme
+            )
+        if expected_seal != signature.seal or scheme not in HASH_SCHEMES:
             status = "invalid"
-        elif signature.content_hash != current_hash:
+        elif signature.content_hash != current_hashes[scheme]:
             status = "stale"
         else:
             status = "valid"
