@@ -17,7 +17,15 @@ from engine.migrate import schema_status
 from engine.records.event_starts import EventStarts
 from engine.workflow.catalog import WorkflowCatalog
 from engine.workflow.lifecycle import PROCESS_CONTEXT, ProcessContext
-from web.deps import NotAuthenticated, PasswordChangeRequired, csrf_protect, is_api_path, request_context
+from web.deps import (
+    LOCALE_COOKIE,
+    NotAuthenticated,
+    PasswordChangeRequired,
+    csrf_protect,
+    is_api_path,
+    request_context,
+)
+from web.i18n import negotiate
 from web.openapi import api_openapi
 from web.problems import ApiProblem, from_http_error, from_validation_errors, problem_response
 from web.routes.audit_trail import api as audit_api
@@ -129,7 +137,11 @@ async def _resolve_context(request: Request) -> None:
     try:
         await request_context(request)
     except Exception:  # an error page must render even when the context cannot be resolved
-        request.state.locale = "zh_CN"
+        request.state.locale = negotiate(
+            user_locale=None,
+            cookie_locale=request.cookies.get(LOCALE_COOKIE),
+            accept_language=request.headers.get("accept-language"),
+        )
 
 
 def _add_error_handlers(app: FastAPI) -> None:

@@ -57,6 +57,9 @@ GARBAGE_FIELDS = {
     "email": "not-an-email",
     "due_date": "2025-02-30",
     "found_on": "yesterday",
+    "name": "令" * 600,
+    "scopes": "admin",
+    "expires_on": "2025-02-30",
 }
 
 

@@ -40,7 +40,9 @@ def _page(
     asked: dict[str, object] | None = None,
 ) -> Response:
     every = _sees_every_token(principal)
-    tokens = list_api_tokens(db_session, org_id=principal.org.id, owner_id=None if every else principal.user_id)
+    tokens = list_api_tokens(
+        db_session, org_id=principal.org.id, owner_id=None if every else principal.user_id
+    )
     context = {
         "tokens": tokens,
         "scopes": SCOPES,
