@@ -182,8 +182,12 @@ async def csrf_protect(request: Request) -> None:
     """Unsafe methods need a same-origin request and the token bound to the session (app-wide)."""
     if request.method not in UNSAFE_METHODS:
         return
-    if _bearer_token(request) is not None and is_api_path(request.url.path):
-        return  # no ambient credential: a token is not sent by a browser on its own
+    if is_api_path(request.url.path) and (
+        _bearer_token(request) is not None or request.state.principal is None
+    ):
+        # A token is no ambient credential (a browser never sends it on its own); without any credential
+        # there is nothing to protect, and the API answers 401.
+        return
     if not same_origin(request):
         raise HTTPException(403, detail="cross_site")
     if (

@@ -78,13 +78,13 @@ def _problem_response(status: int, path: str) -> dict[str, Any]:
     }
 
 
-def _error_statuses(path: str, operation: dict[str, Any]) -> set[int]:
+def _error_statuses(path: str, method: str, operation: dict[str, Any]) -> set[int]:
     declared = {int(status) for status in operation["responses"] if status.isdigit() and int(status) >= 400}
     statuses = declared | set(ALWAYS)
     if operation.get("parameters") or "requestBody" in operation:
         statuses.add(422)
-    if "requestBody" in operation:
-        statuses.add(413)
+    if method in ("post", "put", "patch"):
+        statuses.add(413)  # the size limit holds for any body, declared or not
     if "{" in path:
         statuses.add(404)
     return statuses
@@ -103,8 +103,8 @@ def api_openapi(app: FastAPI) -> dict[str, Any]:
     schemas.update(problem_schema.pop("$defs", {}))
     schemas["Problem"] = problem_schema
     for path, item in schema["paths"].items():
-        for operation in item.values():
-            for status in sorted(_error_statuses(path, operation)):
+        for method, operation in item.items():
+            for status in sorted(_error_statuses(path, method, operation)):
                 operation["responses"][str(status)] = _problem_response(status, path)
     app.openapi_schema = schema
     return schema
