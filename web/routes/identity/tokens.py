@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlmodel import Session
 
 from engine.identity.auth import (
     Revocation,
@@ -32,7 +33,7 @@ def _sees_every_token(principal: Principal) -> bool:
 
 def _page(
     request: Request,
-    db_session,
+    session: Session,
     principal: Principal,
     *,
     created: dict[str, str] | None = None,
@@ -40,9 +41,7 @@ def _page(
     asked: dict[str, object] | None = None,
 ) -> Response:
     every = _sees_every_token(principal)
-    tokens = list_api_tokens(
-        db_session, org_id=principal.org.id, owner_id=None if every else principal.user_id
-    )
+    tokens = list_api_tokens(session, org_id=principal.org.id, owner_id=None if every else principal.user_id)
     context = {
         "tokens": tokens,
         "scopes": SCOPES,
