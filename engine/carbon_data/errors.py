@@ -63,6 +63,10 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "threshold_alarm": ("报警阈值", "alarm threshold"),
     "level": ("层级", "level"),
     "value": ("数值", "value"),
+    "expires_at": ("到期时间", "expires"),
+    "revoked_at": ("撤销时间", "revoked"),
+    "last_used_at": ("最近使用", "last used"),
+    "scopes": ("权限范围", "scopes"),
     "*": ("其他", "other"),
 }
 
