@@ -80,8 +80,9 @@ def format_datetime(value: datetime | str | None, locale: str, *, format: str = 
     return babel_format_datetime(value, format=format, tzinfo=DISPLAY_TIMEZONE, locale=babel_locale(locale))
 
 
-def format_number(value, locale: str) -> str:
-    return babel_format_decimal(value, locale=babel_locale(locale))
+def format_number(value, locale: str, *, exact: bool = False) -> str:
+    """Grouped digits; rounded to three decimals unless ``exact`` (every digit of a stored input)."""
+    return babel_format_decimal(value, locale=babel_locale(locale), decimal_quantization=not exact)
 
 
 def template_messages() -> dict[str, list[str]]:

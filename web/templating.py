@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from engine.emissions.labels import tier_label
 from web.deps import AUDIT_READERS, CARBON_MANAGERS, DATA_EDITORS
 from web.i18n import LOCALE_NAMES, LOCALES, format_datetime, format_number, translations
 from web.security import ANON_CSRF_COOKIE
@@ -30,8 +31,10 @@ def environment(locale: str) -> Environment:
         auto_reload=False,  # templates ship with the code; no stat() per render
     )
     env.install_gettext_translations(translations(locale), newstyle=True)
+    env.filters["exact_number"] = lambda value: format_number(value, locale, exact=True)  # inputs as stored
     env.filters["datetime"] = lambda value, format="medium": format_datetime(value, locale, format=format)
     env.filters["number"] = lambda value: format_number(value, locale)
+    env.globals["tier_label"] = lambda tier: tier_label(tier, locale)  # data tiers, factor tiers, grid levels
     env.globals.update(
         locale=locale,
         locales=LOCALES,

@@ -22,6 +22,7 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "factor_value": ("排放因子", "emission factor"),
     "file": ("文件", "file"),
     "formula": ("计算公式", "formula"),
+    "freeze_reason": ("冻结原因", "reason for freezing"),
     "fuel_or_material": ("燃料或物料", "fuel or material"),
     "gas": ("温室气体", "gas"),
     "kind": ("类型", "kind"),

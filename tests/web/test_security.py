@@ -5,11 +5,12 @@ import pytest
 from sqlalchemy import text
 
 from engine.audit import SYSTEM
+from engine.carbon_data.snapshots import freeze_snapshot
 from engine.evidence.store import store_evidence
 from tests.web.conftest import ALL_ROLES, CATALOG, OTHER_ORG_ADMIN, OTHER_PASSWORD, csrf_of
 from tests.web.routes import route_rules
 
-OBJECT_PARAMS = {"user_id", "record_id", "evidence_id"}
+OBJECT_PARAMS = {"user_id", "record_id", "evidence_id", "snapshot_id"}
 
 
 def demo_object_ids(web) -> dict[str, int]:
@@ -35,10 +36,14 @@ def demo_object_ids(web) -> dict[str, int]:
             chunks=[b"meter,kWh\nM-01,1200\n"],
             max_bytes=web.settings.evidence_max_bytes,
         ).id
+        snapshot_id = freeze_snapshot(
+            uow.session, org_id=demo_org_id, year=2025, actor=SYSTEM, reason="年度报送"
+        ).id
     return {
         "user_id": admin_id,
         "record_id": reported_nc,
         "evidence_id": evidence_id,
+        "snapshot_id": snapshot_id,
         "workflow_key": "nonconformity",
         "trigger": "assess",
     }
