@@ -46,6 +46,16 @@
       if (menu) menu.classList.toggle("is-active");
     }
   });
+  // A file input shows the chosen file's name in the page's language.
+  document.addEventListener("change", function (event) {
+    if (event.target.matches(".file-input")) {
+      var shown = event.target.closest(".file").querySelector(".file-name");
+      if (shown) {
+        var files = event.target.files;
+        shown.textContent = files && files.length ? files[0].name : shown.dataset.empty;
+      }
+    }
+  });
   // Auto-submit selects marked for it (organization switcher, language), without inline handlers.
   document.addEventListener("change", function (event) {
     if (event.target.matches("select[data-autosubmit]")) {
