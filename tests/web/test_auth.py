@@ -45,20 +45,22 @@ def test_the_session_cookie_is_secure_and_host_prefixed_over_https(web):
 
 
 def test_wrong_password_and_unknown_user_get_the_same_answer_and_timing(web):
+    """The work done is the same (an Argon2 verification either way): measured as this process's CPU time,
+    which other processes on a busy machine do not inflate, unlike the wall clock."""
     client = web.client()
     wrong, unknown = [], []
-    for _ in range(4):
-        started = time.perf_counter()
+    for _ in range(6):
+        started = time.process_time()
         a = sign_in(client, "carbon@xiangfeng.example", "not-the-password")
-        wrong.append(time.perf_counter() - started)
-        started = time.perf_counter()
+        wrong.append(time.process_time() - started)
+        started = time.process_time()
         b = sign_in(client, "nobody@xiangfeng.example", "not-the-password")
-        unknown.append(time.perf_counter() - started)
+        unknown.append(time.process_time() - started)
         assert a.status_code == b.status_code == 401
         message = 'id="login-error">'
         assert a.text.split(message)[1].split("<")[0] == b.text.split(message)[1].split("<")[0]
     ratio = statistics.median(wrong) / statistics.median(unknown)
-    print(f"\nlogin timing wrong-password/unknown-user median ratio: {ratio:.2f}")
+    print(f"\nlogin timing wrong-password/unknown-user median CPU ratio: {ratio:.2f}")
     assert 0.5 < ratio < 2.0
 
 
