@@ -204,7 +204,12 @@ def _detail_context(request: Request, session, principal: Principal, record_id: 
         "workflow": workflow,
         "available": available_transitions(workflow, record, actor_ref(principal)),
         "timeline": list(reversed(timeline.events)),
-        "signatures": signatures_of(session, record=record, secret_key=request.app.state.secret_key),
+        "signatures": signatures_of(
+            session,
+            record=record,
+            secret_key=request.app.state.secret_key,
+            old_secret_keys=request.app.state.old_secret_keys,
+        ),
         "links": linked_records(session, record_id=record.id),
         "user_names": dict(options["users"]),
         "unit_names": dict(options["units"]),
