@@ -70,7 +70,9 @@ def test_instances_sharing_the_key_accept_each_others_forms_and_agree_on_signatu
             token_of_b = csrf_of(client.get(f"{b}/r/{record_ids[0]}").text)
             assert switch_locale(client, a, token_of_b) == 303
 
-        rotated = tanguan_env(tmp_path / "d", **shared, TANGUAN_SECRET_KEY=NEW_KEY, TANGUAN_OLD_SECRET_KEYS=KEY)
+        rotated = tanguan_env(
+            tmp_path / "d", **shared, TANGUAN_SECRET_KEY=NEW_KEY, TANGUAN_OLD_SECRET_KEYS=KEY
+        )
         with serving(rotated, tmp_path / "d.log") as d:
             assert signature_statuses(client, d, record_ids) == on_a
             assert switch_locale(client, d, token_of_b) == 303  # a form opened before the rotation
