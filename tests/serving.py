@@ -84,9 +84,9 @@ def start_serve(env: dict[str, str], log_path: Path, *options: str, port: int | 
 
 
 @contextmanager
-def serving(env: dict[str, str], log_path: Path, *options: str) -> Iterator[str]:
+def serving(env: dict[str, str], log_path: Path, *options: str, port: int | None = None) -> Iterator[str]:
     """`tanguan serve` until the block ends; yields its base URL."""
-    server = start_serve(env, log_path, *options)
+    server = start_serve(env, log_path, *options, port=port)
     try:
         assert server.wait_healthy_or_exit(), f"tanguan serve exited:\n{server.log()}"
         yield server.base_url
