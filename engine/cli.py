@@ -176,12 +176,14 @@ def demo(
 
     db = _database()
     upgrade(db.engine)  # an empty data directory is fine, as for `tanguan init`
-    with db.read_session(all_orgs=True) as session:
-        if if_empty and session.exec(select(Organization.id)).first() is not None:
+    keys = _key_ring(db, demo=True)
+    settings = _settings()
+    if not settings.demo and not settings.secret_key:
+        _note("serve it with TANGUAN_DEMO=1 (`make run` sets it): TANGUAN_DEMO=1 .venv/bin/tanguan serve")
+    with db.unit_of_work(all_orgs=True) as uow:
+        if if_empty and uow.session.exec(select(Organization.id)).first() is not None:
             _echo("database has organizations already; demo not seeded")
             return
-    keys = _key_ring(db, demo=True)
-    with db.unit_of_work(all_orgs=True) as uow:
         org = seed_demo(uow.session, catalog=WorkflowCatalog.load(), secret_key=keys.signing)
     _echo(f"demo enterprise: {org.name} ({org.slug})")
     for login in DEMO_LOGINS:
