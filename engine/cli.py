@@ -22,7 +22,7 @@ token_app = typer.Typer(no_args_is_help=True, help="API 令牌 / personal access
 app.add_typer(token_app, name="token")
 workflows_app = typer.Typer(no_args_is_help=True, help="流程 / workflow definitions")
 app.add_typer(workflows_app, name="workflows")
-secret_app = typer.Typer(no_args_is_help=True, help="安装密钥 / the installation key (docs/adr/0012)")
+secret_app = typer.Typer(no_args_is_help=True, help="安装密钥 / the installation key (docs/adr/0014)")
 app.add_typer(secret_app, name="secret")
 
 
@@ -49,7 +49,7 @@ def _check_settings() -> None:
 
 
 def _key_ring(db=None, *, demo: bool = False):
-    """The installation key (ADR 0012). In demo mode without a configured key, the data directory's key
+    """The installation key (ADR 0014). In demo mode without a configured key, the data directory's key
     file, created when missing — but never while the database holds signatures a new key would orphan."""
     settings = _settings()
     if demo and not settings.demo:

@@ -1,4 +1,4 @@
-"""Settings, read from the environment with the prefix ``TANGUAN_``, and the installation key (ADR 0012)."""
+"""Settings, read from the environment with the prefix ``TANGUAN_``, and the installation key (ADR 0014)."""
 
 import ipaddress
 import os

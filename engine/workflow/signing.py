@@ -64,7 +64,7 @@ def signature_seal(
 
 def sealing_key(keys: Sequence[str], *, seal: str, **sealed: Any) -> int | None:
     """The position in ``keys`` of the key that made ``seal`` over the ``sealed`` fields, None when no key
-    did: after a rotation the old keys still verify what they sealed (ADR 0012)."""
+    did: after a rotation the old keys still verify what they sealed (ADR 0014)."""
     for position, key in enumerate(keys):
         if hmac.compare_digest(signature_seal(key, **sealed), seal):
             return position
