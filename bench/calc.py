@@ -34,7 +34,7 @@ TEMPLATES: tuple[dict[str, object], ...] = (
         "region": "湖南",
         "year": 2023,
     },
-    {"category": "purchased_electricity", "quantity": "800", "unit": "MWh", "region": "西藏", "year": 2023},
+    {"category": "purchased_electricity", "quantity": "800", "unit": "MWh", "region": "西藏", "year": 2022},
     {"category": "purchased_heat", "quantity": "3200", "unit": "GJ", "tier": "estimated"},
     {"category": "process", "material": "石灰石", "quantity": "450", "unit": "t", "purity": "0.92"},
     {

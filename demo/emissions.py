@@ -1,8 +1,9 @@
 """Demo emissions data of a Hunan cement plant, entered through the public services."""
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy.orm import Mapped
 from sqlmodel import Session, select
 
 from engine.audit import Actor
@@ -65,8 +66,17 @@ def seed_demo_emissions(session: Session, *, org_id: int, actor: Actor) -> bool:
     False) when the organization already has emission sources."""
     if session.exec(select(EmissionSource.id).where(EmissionSource.org_id == org_id)).first() is not None:
         return False
-    units = dict(session.exec(select(OrgUnit.code, OrgUnit.id).where(OrgUnit.org_id == org_id)).all())
-    products = dict(session.exec(select(Product.code, Product.id).where(Product.org_id == org_id)).all())
+    # cast: primary keys are never NULL in a result (SQLModel types them optional)
+    units = dict(
+        session.exec(
+            select(OrgUnit.code, cast("Mapped[int]", OrgUnit.id)).where(OrgUnit.org_id == org_id)
+        ).all()
+    )
+    products = dict(
+        session.exec(
+            select(Product.code, cast("Mapped[int]", Product.id)).where(Product.org_id == org_id)
+        ).all()
+    )
     missing = sorted({"KILN1", "QUARRY"} - set(units)) + sorted({"CLK", "PO425", "PC325R"} - set(products))
     if missing:
         raise EmissionsDataError.single(
@@ -89,6 +99,7 @@ def seed_demo_emissions(session: Session, *, org_id: int, actor: Actor) -> bool:
         meter="转子秤 WF-KILN-01",
         tier=DataTier.measured,
     )
+    assert coal.id is not None
     diesel = add_source(
         session,
         org_id=org_id,

@@ -48,8 +48,12 @@ DEMO_PARAMETERS = (
 def seed_demo_parameters(session: Session, *, org_id: int, actor: Actor, owner_id: int | None) -> None:
     if session.exec(select(PerformanceParameter.id).where(PerformanceParameter.org_id == org_id)).first():
         return
-    units = {u.code: u.id for u in session.exec(select(OrgUnit).where(OrgUnit.org_id == org_id)).all()}
-    products = {p.code: p.id for p in session.exec(select(Product).where(Product.org_id == org_id)).all()}
+    units: dict[str | None, int | None] = {
+        u.code: u.id for u in session.exec(select(OrgUnit).where(OrgUnit.org_id == org_id)).all()
+    }
+    products: dict[str | None, int | None] = {
+        p.code: p.id for p in session.exec(select(Product).where(Product.org_id == org_id)).all()
+    }
     for code, name, level, unit_code, formula, unit, warn, alarm in DEMO_PARAMETERS:
         add_parameter(
             session,

@@ -2,13 +2,14 @@
 user per role. Seeding twice changes nothing."""
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlmodel import Session, select
 
 from demo.emissions import seed_demo_emissions
 from demo.performance import seed_demo_parameters
 from engine.audit import SYSTEM
-from engine.identity.models import Organization, OrganizationCreate, OrgUnitKind, Role
+from engine.identity.models import Organization, OrganizationCreate, OrgUnit, OrgUnitKind, Role
 from engine.identity.organizations import (
     add_org_unit,
     add_product,
@@ -17,6 +18,7 @@ from engine.identity.organizations import (
 )
 from engine.identity.users import create_user, get_user_by_email, grant_membership
 from engine.workflow.access import ActorRef
+from engine.workflow.catalog import WorkflowCatalog
 from engine.workflow.lifecycle import PROCESS_CONTEXT, ProcessContext
 from engine.workflow.models import Record
 
@@ -116,16 +118,18 @@ DEMO_NONCONFORMITIES = (
 )
 
 
-def seed_demo_records(session: Session, *, catalog, org_id: int) -> None:
+def seed_demo_records(session: Session, *, catalog: WorkflowCatalog, org_id: int) -> None:
     """Nonconformities in several states, moved through the real engine (audited, signed)."""
     from engine.workflow.lifecycle import create_record, fire_transition
 
-    people = {}
+    people: dict[str, ActorRef] = {}
     for login in DEMO_LOGINS:
         user = get_user_by_email(session, email=login.email)
+        assert user is not None and user.id is not None
         people[login.role.value] = ActorRef(id=user.id, name=login.name, roles=frozenset({login.role.value}))
     workflow = catalog.get("nonconformity")
-    steps = [
+    assert workflow is not None
+    steps: list[tuple[str, str, dict[str, Any]]] = [
         (
             "assess",
             "quality_manager",
@@ -186,6 +190,7 @@ def seed_demo_records(session: Session, *, catalog, org_id: int) -> None:
                 "clause": clause,
             },
         )
+        assert record.id is not None
         version = record.version
         if target == "rejected":
             fire_transition(
@@ -211,15 +216,19 @@ def seed_demo_records(session: Session, *, catalog, org_id: int) -> None:
             version = result.version
 
 
-def seed_demo_batches(session: Session, *, catalog, org_id: int, years=(2024, 2025)) -> None:
+def seed_demo_batches(
+    session: Session, *, catalog: WorkflowCatalog, org_id: int, years: tuple[int, ...] = (2024, 2025)
+) -> None:
     """One carbon-data batch per demo month, collected, verified and reported by three different people."""
     from engine.workflow.lifecycle import create_record, fire_transition
 
-    people = {}
+    people: dict[str, ActorRef] = {}
     for login in DEMO_LOGINS:
         user = get_user_by_email(session, email=login.email)
+        assert user is not None and user.id is not None
         people[login.role.value] = ActorRef(id=user.id, name=login.name, roles=frozenset({login.role.value}))
     workflow = catalog.get("carbon_data_batch")
+    assert workflow is not None
     for year in years:
         for month in range(1, 13):
             period = f"{year}-{month:02d}"
@@ -234,7 +243,8 @@ def seed_demo_batches(session: Session, *, catalog, org_id: int, years=(2024, 20
                     "collection_note": "月末抄表，DCS 与统计台账核对",
                 },
             )
-            steps = [
+            assert record.id is not None
+            steps: list[tuple[str, str, dict[str, Any]]] = [
                 (
                     "verify",
                     "carbon_manager",
@@ -255,7 +265,9 @@ def seed_demo_batches(session: Session, *, catalog, org_id: int, years=(2024, 20
                 ).version
 
 
-def seed_demo(session: Session, *, catalog=None, secret_key: str = "") -> Organization:
+def seed_demo(
+    session: Session, *, catalog: WorkflowCatalog | None = None, secret_key: str = ""
+) -> Organization:
     """Create the demo enterprise and its users, unless they already exist."""
     org = get_organization_by_slug(session, slug=DEMO_SLUG)
     if org is None:
@@ -270,7 +282,8 @@ def seed_demo(session: Session, *, catalog=None, secret_key: str = "") -> Organi
             ),
             actor=SYSTEM,
         )
-        units = {}
+        assert org.id is not None
+        units: dict[str | None, OrgUnit] = {}
         for code, kind, parent_code, name, name_en in ORG_UNITS:
             units[code] = add_org_unit(
                 session,
@@ -299,6 +312,7 @@ def seed_demo(session: Session, *, catalog=None, secret_key: str = "") -> Organi
             ),
             actor=SYSTEM,
         )
+        assert sister.id is not None
         add_org_unit(
             session,
             org_id=sister.id,
@@ -308,6 +322,7 @@ def seed_demo(session: Session, *, catalog=None, secret_key: str = "") -> Organi
             name_en="Hunan Xiangfeng Aggregates Co., Ltd.",
             actor=SYSTEM,
         )
+    assert org.id is not None and sister.id is not None
     for login in DEMO_LOGINS:
         user = get_user_by_email(session, email=login.email)
         if user is None:
@@ -316,6 +331,7 @@ def seed_demo(session: Session, *, catalog=None, secret_key: str = "") -> Organi
     # The admin and the carbon manager also serve the sister company: the organization switcher shows it.
     for login in DEMO_LOGINS[:2]:
         user = get_user_by_email(session, email=login.email)
+        assert user is not None
         grant_membership(session, org_id=sister.id, user=user, roles=[login.role], actor=SYSTEM)
     # The data first, then its monthly batches: collected → verified → reported (8.6).
     seed_demo_emissions(session, org_id=org.id, actor=SYSTEM)  # skips itself when sources exist
@@ -325,5 +341,6 @@ def seed_demo(session: Session, *, catalog=None, secret_key: str = "") -> Organi
         seed_demo_records(session, catalog=catalog, org_id=org.id)
         seed_demo_batches(session, catalog=catalog, org_id=org.id)
     carbon_manager = get_user_by_email(session, email=DEMO_LOGINS[1].email)
+    assert carbon_manager is not None
     seed_demo_parameters(session, org_id=org.id, actor=SYSTEM, owner_id=carbon_manager.id)
     return org

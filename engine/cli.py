@@ -2,9 +2,13 @@
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from engine.config import KeyRing, Settings
+    from engine.db import Database
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -30,13 +34,13 @@ class CliError(Exception):
     """Printed as one line, exit code 2."""
 
 
-def _settings():
+def _settings() -> "Settings":
     from engine.config import get_settings
 
     return get_settings()
 
 
-def _database():
+def _database() -> "Database":
     from engine.db import Database
 
     return Database.from_settings(_settings())
@@ -48,7 +52,7 @@ def _check_settings() -> None:
         _settings()  # a bad setting stops every command with one line naming it (main)
 
 
-def _key_ring(db=None, *, demo: bool = False):
+def _key_ring(db: "Database | None" = None, *, demo: bool = False) -> "KeyRing":
     """The installation key (ADR 0014). In demo mode without a configured key, the data directory's key
     file, created when missing — but never while the database holds signatures a new key would orphan."""
     settings = _settings()
@@ -68,14 +72,14 @@ def _key_ring(db=None, *, demo: bool = False):
     return ring
 
 
-def _signature_count(db) -> int:
+def _signature_count(db: "Database") -> int:
     from engine.records.signatures import count_signatures
 
     with db.read_session(all_orgs=True) as session:
         return count_signatures(session)
 
 
-def _ready_database():
+def _ready_database() -> "Database":
     """The database, refusing to work on a schema that is behind or ahead of this code."""
     from engine.migrate import schema_status
 
@@ -157,6 +161,7 @@ def init(
                 uow.session, email=admin_email, display_name=admin_name, password=admin_password
             )
             _echo(f"created admin {admin.email}")
+        assert org.id is not None
         grant_membership(
             uow.session, org_id=org.id, user=admin, roles=["admin"], actor=Actor(None, "tanguan init")
         )
@@ -265,6 +270,7 @@ def user_add(
                 password=password,
                 must_change_password=must_change,
             )
+        assert organization.id is not None
         grant_membership(
             uow.session, org_id=organization.id, user=user, roles=role, actor=Actor(None, "tanguan user add")
         )
@@ -298,14 +304,14 @@ def audit_verify(
     org: Annotated[str | None, typer.Option(help="organization slug (default: all)")] = None,
 ) -> None:
     """Verify the hash chains (校验审计链). Exit 1 names the first broken seq and why."""
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from engine.audit import verify_chain
     from engine.identity.models import Organization
 
     db = _ready_database()
     with db.read_session(all_orgs=True) as session:
-        query = select(Organization.id, Organization.slug).order_by(Organization.id)
+        query = select(Organization.id, Organization.slug).order_by(col(Organization.id))
         if org:
             query = query.where(Organization.slug == org)
         orgs = session.exec(query).all()
@@ -314,6 +320,7 @@ def audit_verify(
     broken = 0
     with db.engine.connect() as connection:
         for org_id, slug in orgs:
+            assert org_id is not None
             check = verify_chain(connection, org_id=org_id)
             if check.ok:
                 _echo(f"[green]OK[/] {slug}: {check.events_checked} events, chain intact")
@@ -339,6 +346,8 @@ def token_create(
         account = get_user_by_email(uow.session, email=user)
         if account is None or not account.is_active:
             raise CliError(f"no active user with e-mail {user}")
+        assert account.id is not None
+        org_id: int | None
         if org:
             organization = get_organization_by_slug(uow.session, slug=org)
             member_of = {m.org_id for m in memberships_of(uow.session, user_id=account.id)}

@@ -20,6 +20,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlmodel
 from sqlalchemy.orm import Session
 
 PENDING = "tanguan_pending_events"
@@ -46,7 +47,7 @@ class PolicyEvent:
     org_id: int
 
 
-Policy = Callable[[Any, Session], None]  # (the event, the session of the transaction)
+Policy = Callable[[Any, sqlmodel.Session], None]  # (the event, the session of the transaction)
 POLICIES: dict[type[PolicyEvent], list[Policy]] = {}
 # The modules that register policies; imported (by name) before the first announcement, so no caller can
 # announce an event before the rules that govern it are in place.
@@ -73,7 +74,7 @@ def load_policy_modules() -> None:
             _loaded_modules.add(name)
 
 
-def announce(session: Session, event: PolicyEvent) -> None:
+def announce(session: sqlmodel.Session, event: PolicyEvent) -> None:
     """Run every policy registered for the event's type, in order, in the caller's transaction. A policy
     that raises refuses the whole change: the caller's unit of work rolls everything back."""
     load_policy_modules()

@@ -1,8 +1,10 @@
 """The FastAPI application factory."""
 
 import logging
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from types import ModuleType
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -11,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from engine.audit_trail.labels import TrailLabels
 from engine.config import Settings, get_settings
 from engine.db import Database
 from engine.migrate import schema_status
@@ -43,7 +46,7 @@ def create_app(
     catalog = catalog or WorkflowCatalog.load()
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI):
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         status = schema_status(db.engine)  # refuses a newer schema than this code
         if not status.up_to_date:
             raise RuntimeError("the database schema is not up to date: run `tanguan db upgrade`")
@@ -65,13 +68,14 @@ def create_app(
     keys = settings.key_ring()  # signing key first, then the rotated-out ones that still verify
     app.state.secret_key, app.state.old_secret_keys = keys.signing, keys.old
     app.state.catalog = catalog
+    app.state.trail_labels = TrailLabels(catalog)
     db.session_info[PROCESS_CONTEXT] = ProcessContext(catalog, app.state.secret_key)
     db.subscribe(EventStarts(catalog))  # workflows that start on another workflow's event
     app.state.workflow_nav = tuple(
         (w.key, w.spec.title, w.spec.clause)
         for w in sorted(catalog.current.values(), key=lambda w: w.spec.clause)
     )
-    modules = (
+    modules: tuple[ModuleType, ...] = (
         auth,
         dashboard,
         profile,

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from pydantic import BeforeValidator
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
@@ -72,7 +73,9 @@ def session_cookie_name(request: Request) -> str:
 
 
 def _principal(identity: Identity, *, org_id: int | None, token_hash: str | None) -> Principal:
-    choices = {org: (OrgChoice(org, slug, name), roles) for org, slug, name, roles in identity.memberships}
+    choices: dict[int | None, tuple[OrgChoice, tuple[str, ...]]] = {
+        org: (OrgChoice(org, slug, name), roles) for org, slug, name, roles in identity.memberships
+    }
     if org_id not in choices:
         org_id = next(iter(choices), None)
     org, roles = choices.get(org_id, (None, ()))
@@ -111,7 +114,7 @@ def _resolve_principal(request: Request, db: Database) -> Principal | None:
     if touch is not None:
         with db.write_engine.begin() as connection:
             touch_session(connection, session_id=touch)
-    return _principal(identity, org_id=live.org_id, token_hash=live.token_hash) if identity else None
+    return _principal(identity, org_id=live.org_id, token_hash=live.token_hash) if identity and live else None
 
 
 async def request_context(request: Request) -> None:
@@ -196,6 +199,10 @@ class RoleRequirement:
             raise HTTPException(403, detail="role")
         return principal
 
+    def admits(self, principal: Principal | None) -> bool:
+        """Whether the page should offer what this requirement guards (no exception, no password check)."""
+        return bool(principal and principal.org and principal.has_any(self.roles))
+
 
 AUDIT_READERS = (
     Role.admin,
@@ -206,18 +213,30 @@ AUDIT_READERS = (
     Role.external_auditor,
 )
 
+# The roles that may change the carbon data, and those that manage it (sources, targets, snapshots): the
+# routes require them, and the pages show their controls only to whom they admit.
+DATA_EDITORS = RoleRequirement(Role.admin, Role.carbon_manager, Role.process_owner, Role.staff)
+CARBON_MANAGERS = RoleRequirement(Role.admin, Role.carbon_manager)
+
 Member = Annotated[Principal, Depends(RoleRequirement())]
-DataEditor = Annotated[
-    Principal, Depends(RoleRequirement(Role.admin, Role.carbon_manager, Role.process_owner, Role.staff))
-]
-CarbonManager = Annotated[Principal, Depends(RoleRequirement(Role.admin, Role.carbon_manager))]
+DataEditor = Annotated[Principal, Depends(DATA_EDITORS)]
+CarbonManager = Annotated[Principal, Depends(CARBON_MANAGERS)]
 AnySignedIn = Annotated[Principal, Depends(RoleRequirement(allow_pending_password=True, needs_org=False))]
 Admin = Annotated[Principal, Depends(RoleRequirement(Role.admin))]
 AuditReader = Annotated[Principal, Depends(RoleRequirement(*AUDIT_READERS))]
 
 
+def _blank_is_none(value: object) -> object:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+# A query parameter a form sends empty (a filter left blank) means "not given", not a bad value.
+BlankIsNone = BeforeValidator(_blank_is_none)
+
+
 async def get_db(request: Request) -> Database:
-    return request.app.state.db
+    db: Database = request.app.state.db
+    return db
 
 
 DatabaseDep = Annotated[Database, Depends(get_db)]
@@ -267,7 +286,7 @@ def actor_ref(principal: Principal) -> ActorRef:
 
 
 def workflow_or_404(request: Request, key: str) -> Workflow:
-    workflow = request.app.state.catalog.get(key)
+    workflow: Workflow | None = request.app.state.catalog.get(key)
     if workflow is None:
         raise HTTPException(404)
     return workflow

@@ -40,7 +40,7 @@ def parse_form(form: FormSpec, posted: FormData) -> dict[str, Any]:
 
 
 def save_all_or_nothing(
-    db: Database, *, org_id: int, parse_issues: list[DataIssue], save: Callable[[Session], None]
+    db: Database, *, org_id: int, parse_issues: list[DataIssue], save: Callable[[Session], object]
 ) -> EmissionsDataError | None:
     """Run ``save(session)`` in one unit of work; every problem (the form's parsing, issues ``save`` adds
     to ``parse_issues``, and the service's checks, one per row and field) comes back together, and then
@@ -82,6 +82,7 @@ def _uploaded_evidence(request: Request, session: Session, principal: Principal,
     if not isinstance(upload, UploadFile) or not upload.filename:
         return None
     settings = request.app.state.settings
+    assert principal.org is not None
 
     def chunks() -> Iterator[bytes]:
         while chunk := upload.file.read(1024 * 1024):
@@ -118,5 +119,6 @@ def save_with_evidence(
         evidence = _uploaded_evidence(request, session, principal, form, issues)
         save(session, values, evidence, issues)
 
+    assert principal.org is not None
     error = save_all_or_nothing(db, org_id=principal.org.id, parse_issues=issues, save=run)
     return (error.issues if error else ()), values

@@ -2,6 +2,7 @@
 (``zh_CN``, ``en``); Babel's own ``zh_Hans_CN`` appears only inside formatting calls."""
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
@@ -49,8 +50,9 @@ def normalize_locale(value: str | None) -> str | None:
 def negotiate(*, user_locale: str | None, cookie_locale: str | None, accept_language: str | None) -> str:
     """User setting, then the chosen cookie, then Accept-Language (by q), then zh_CN."""
     for candidate in (user_locale, cookie_locale):
-        if normalize_locale(candidate):
-            return normalize_locale(candidate)
+        normalized = normalize_locale(candidate)
+        if normalized:
+            return normalized
     ranked: list[tuple[float, int, str]] = []
     for position, part in enumerate((accept_language or "").split(",")):
         tag, _, params = part.strip().partition(";")
@@ -77,10 +79,16 @@ def format_datetime(value: datetime | str | None, locale: str, *, format: str = 
         value = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return babel_format_datetime(value, format=format, tzinfo=DISPLAY_TIMEZONE, locale=babel_locale(locale))
+    # babel annotates tzinfo as a tzinfo, but takes a zone name too (it calls get_timezone on it)
+    return babel_format_datetime(
+        value,
+        format=format,
+        tzinfo=DISPLAY_TIMEZONE,  # type: ignore[arg-type]
+        locale=babel_locale(locale),
+    )
 
 
-def format_number(value, locale: str) -> str:
+def format_number(value: float | Decimal | str, locale: str) -> str:
     return babel_format_decimal(value, locale=babel_locale(locale))
 
 

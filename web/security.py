@@ -11,6 +11,7 @@ import secrets
 from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 2 * 1024 * 1024  # forms and JSON; the upload paths get the evidence limit
 MULTIPART_OVERHEAD = 64 * 1024  # the other fields and boundaries of an upload form
@@ -47,7 +48,7 @@ STATIC_HEADERS = [
 class SecurityHeadersMiddleware:
     def __init__(
         self,
-        app,
+        app: ASGIApp,
         *,
         max_body_bytes: int = MAX_BODY_BYTES,
         upload_paths: tuple[str, ...] = (),
@@ -59,7 +60,7 @@ class SecurityHeadersMiddleware:
         self.upload_paths = re.compile("|".join(f"(?:{path})" for path in upload_paths) or "(?!)")
         self.max_upload_bytes = max_upload_bytes + MULTIPART_OVERHEAD
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -67,7 +68,7 @@ class SecurityHeadersMiddleware:
         scope.setdefault("state", {})["csp_nonce"] = nonce
         is_static = scope["path"].startswith("/static/")
 
-        async def send_with_headers(message):
+        async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 original = message.get("headers", [])
                 flags = {k.lower() for k, _ in original if k.lower() in (INLINE_STYLE_FLAG, SANDBOX_FLAG)}
@@ -93,7 +94,7 @@ class SecurityHeadersMiddleware:
             return
         received = 0
 
-        async def limited_receive():
+        async def limited_receive() -> Message:
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
@@ -105,7 +106,7 @@ class SecurityHeadersMiddleware:
         await self.app(scope, limited_receive, send_with_headers)
 
 
-async def _too_large(send, limit: int) -> None:
+async def _too_large(send: Send, limit: int) -> None:
     kib = limit // 1024
     body = f"请求内容过大（上限 {kib} KiB） / Request body too large (limit {kib} KiB)".encode()
     await send(

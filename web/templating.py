@@ -10,7 +10,9 @@ from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from web.deps import AUDIT_READERS
+from engine.emissions.labels import tier_label
+from engine.forms.spec import Text
+from web.deps import AUDIT_READERS, CARBON_MANAGERS, DATA_EDITORS
 from web.i18n import LOCALE_NAMES, LOCALES, format_datetime, format_number, translations
 from web.security import ANON_CSRF_COOKIE
 
@@ -29,9 +31,11 @@ def environment(locale: str) -> Environment:
         lstrip_blocks=True,
         auto_reload=False,  # templates ship with the code; no stat() per render
     )
-    env.install_gettext_translations(translations(locale), newstyle=True)
+    # added to the environment by the jinja2.ext.i18n extension, which the stubs do not know
+    env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
     env.filters["datetime"] = lambda value, format="medium": format_datetime(value, locale, format=format)
     env.filters["number"] = lambda value: format_number(value, locale)
+    env.globals["tier_label"] = lambda tier: tier_label(tier, locale)  # data tiers, factor tiers, grid levels
     env.globals.update(
         locale=locale,
         locales=LOCALES,
@@ -46,7 +50,7 @@ def environment(locale: str) -> Environment:
 
 
 @lru_cache(maxsize=16)
-def nav_sections(locale: str, workflow_nav: tuple) -> Markup:
+def nav_sections(locale: str, workflow_nav: tuple[tuple[str, Text, str], ...]) -> Markup:
     """The PDCA menu, rendered once per language and set of workflows (autoescaped when rendered)."""
     return Markup(environment(locale).get_template("_nav_sections.html").render(workflow_nav=workflow_nav))
 
@@ -63,13 +67,26 @@ def render(
     block: str | None = None,
     status_code: int = 200,
     headers: dict[str, str] | None = None,
-) -> HTMLResponse:
-    """The page, or only ``block`` for an htmx request that targets it."""
+    whole_page_only: bool = False,
+) -> Response:
+    """The page, or only ``block`` for an htmx request that targets it.
+
+    A ``whole_page_only`` page runs scripts of its own (charts): swapped in by a boosted link or form, they
+    would run under the previous page's CSP nonce and be blocked, so htmx is told to load it whole."""
+    if whole_page_only and request.headers.get("HX-Boosted") == "true":
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return Response(status_code=200, headers={"HX-Redirect": here})
     locale = getattr(request.state, "locale", LOCALES[0])
     template = environment(locale).get_template(template_name)
+    principal = getattr(request.state, "principal", None)
     values = {
         "request": request,
-        "principal": getattr(request.state, "principal", None),
+        "principal": principal,
+        # What the page may offer this person: controls they cannot use are not shown.
+        "may": {
+            "edit_data": DATA_EDITORS.admits(principal),
+            "manage_carbon": CARBON_MANAGERS.admits(principal),
+        },
         "csrf_token": getattr(request.state, "csrf_token", ""),
         "csp_nonce": getattr(request.state, "csp_nonce", ""),
         "task_count": getattr(request.state, "task_count", 0),

@@ -130,6 +130,10 @@ def import_template(session: Session, *, org_id: int) -> bytes:
     from openpyxl.styles import Font, PatternFill
     from openpyxl.worksheet.datavalidation import DataValidation
 
+    from engine.emissions.labels import tier_label
+    from engine.emissions.model import CATEGORY_ZH, Category
+    from engine.reports.spreadsheet import put
+
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = SHEET_NAME
@@ -160,13 +164,13 @@ def import_template(session: Session, *, org_id: int) -> bytes:
                 source.code,
                 source.name,
                 source.unit,
-                source.category,
+                CATEGORY_ZH.get(Category(source.category), source.category),
                 units.get(source.org_unit_id),
-                source.tier,
+                tier_label(source.tier),
             ),
             start=1,
         ):
-            reference.cell(row=row, column=column, value=value)
+            put(reference, row=row, column=column, value=value)  # the organization's text, never a formula
     for letter, width in zip("ABCDEF", (18, 36, 10, 24, 30, 14), strict=True):
         reference.column_dimensions[letter].width = width
 
@@ -188,7 +192,7 @@ def import_template(session: Session, *, org_id: int) -> bytes:
         "are recorded as corrections.",
     )
     for row, text in enumerate(lines, start=1):
-        notes.cell(row=row, column=1, value=text)
+        put(notes, row=row, column=1, value=text)
     notes.column_dimensions["A"].width = 110
     buffer = io.BytesIO()
     workbook.save(buffer)
@@ -369,6 +373,7 @@ def parse_rows(
         if problems or source is None or moment is None or micro is None or tier is None:
             issues += problems
             continue
+        assert source.id is not None
         key = (source.id, moment)
         first = seen.setdefault(key, number)
         if first != number:
@@ -418,6 +423,7 @@ def import_readings(
         rows=len(parsed),
         sha256=sha256,
     )
+    assert batch.id is not None
     existing = existing_readings(connection, org_id=org_id, readings=parsed)
     inserts: list[tuple[Any, ...]] = []
     changed: list[datetime] = []  # period starts of inserted or corrected readings
@@ -425,6 +431,7 @@ def import_readings(
     updates: list[dict[str, Any]] = []
     corrections: dict[str, list[Any]] = {}
     for reading in parsed:
+        assert reading.source.id is not None
         old = existing.get((reading.source.id, reading.period_start))
         if old is None:
             inserts.append(reading.insert_row(to_db))

@@ -126,6 +126,7 @@ def ingest_readings(
         rows=len(rows),
         sha256=request_sha256,
     )
+    assert batch.id is not None
     # A reading stored concurrently since the check fails the INSERT and the whole transaction.
     insert_rows(connection, org_id=org_id, entered_by=actor.id, batch_id=batch.id, rows=rows)
     starts = [moment for _, moment in parsed.keys]
@@ -204,7 +205,9 @@ def _parse_meter_readings(
     seen: dict[tuple[int, datetime], int] = {}
     to_db = db_instant(dialect)
     fast = {
-        source.id: (source.id, source.code, source.tier) for source in context.by_id.values() if source.active
+        source_id: (source_id, source.code, source.tier)
+        for source_id, source in context.by_id.items()
+        if source.active
     }
     stamps: dict[str, tuple[datetime, Any]] = {}
     micro_int = MICRO
@@ -216,7 +219,7 @@ def _parse_meter_readings(
             if len(reading) == 3:
                 source_id = reading.get("source_id")
                 text = reading.get("period_start")
-                quantity = reading.get("quantity")
+                quantity: Any = reading.get("quantity")
                 source = fast.get(source_id) if type(source_id) is int else None
                 stamp = stamps.get(text) if type(text) is str else None
                 if stamp is None and source is not None and type(text) is str:
@@ -235,7 +238,7 @@ def _parse_meter_readings(
             entry = None
         if entry is not None:
             (source_id, code, tier), (moment, db_value), micro = entry
-            row = (source_id, db_value, micro, tier, None, None)
+            row: InsertRow = (source_id, db_value, micro, tier, None, None)
         else:
             if not isinstance(reading, Mapping):
                 issues.append(
@@ -252,6 +255,7 @@ def _parse_meter_readings(
             issues += found
             if parsed is None:
                 continue
+            assert parsed.source.id is not None
             source_id, code, moment = parsed.source.id, parsed.source.code, parsed.period_start
             row = (
                 source_id,

@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from engine.audit import Actor, append_event
 from engine.carbon_data.errors import BadValue, DataIssue, EmissionsDataError, data_issue
@@ -85,6 +85,7 @@ def set_production(
         issues.append(data_issue("evidence_sha256", bad.zh, bad.en))
     if issues:
         raise EmissionsDataError(issues)
+    assert product is not None
     existing = session.exec(
         select(ProductionOutput).where(
             ProductionOutput.org_id == org_id,
@@ -92,7 +93,7 @@ def set_production(
             ProductionOutput.period == values["period"],
         )
     ).first()
-    return _save_audited(
+    saved: ProductionOutput = _save_audited(
         session,
         org_id=org_id,
         actor=actor,
@@ -102,6 +103,7 @@ def set_production(
         subject_type="production_output",
         context={"product": product.code},
     )
+    return saved
 
 
 def attach_reading_evidence(
@@ -287,7 +289,7 @@ def set_measured_parameter(
             MeasuredParameter.period == values["period"],
         )
     ).first()
-    saved = _save_audited(
+    saved: MeasuredParameter = _save_audited(
         session,
         org_id=org_id,
         actor=actor,
@@ -365,6 +367,6 @@ def measured_parameters_of_year(session: Session, *, year: int) -> list[Measured
         session.exec(
             select(MeasuredParameter)
             .where(MeasuredParameter.period >= f"{year}-01", MeasuredParameter.period <= f"{year}-12")
-            .order_by(MeasuredParameter.source_id, MeasuredParameter.period)
+            .order_by(col(MeasuredParameter.source_id), col(MeasuredParameter.period))
         ).all()
     )

@@ -6,7 +6,7 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from engine.carbon_data.aggregation import monthly_totals
 from engine.carbon_data.errors import BadValue, DataIssue, EmissionsDataError, data_issue
@@ -129,17 +129,18 @@ def build_inventory(
     if not MIN_YEAR <= year <= MAX_YEAR:
         raise EmissionsDataError.single("year", zh="年份超出范围", en=f"year must be {MIN_YEAR}–{MAX_YEAR}")
     caliber = grid_caliber or DEFAULT_GRID_CALIBER
-    sources = {source.id: source for source in list_sources(session, org_id=org_id)}
+    sources = {source.id: source for source in list_sources(session, org_id=org_id) if source.id is not None}
     units = dict(session.exec(select(OrgUnit.id, OrgUnit.name).where(OrgUnit.org_id == org_id)).all())
     totals = monthly_totals(session, org_id=org_id, year=year)
     measured_ids = {sid for sid, s in sources.items() if s.factor_choice == FactorChoiceKind.measured}
     measured: dict[tuple[int, str], MeasuredParameter] = {}
+    row: MeasuredParameter | None
     if measured_ids:
         for row in session.exec(
             select(MeasuredParameter).where(
                 MeasuredParameter.org_id == org_id,
-                MeasuredParameter.source_id.in_(sorted(measured_ids)),
-                MeasuredParameter.period.like(f"{year:04d}-%"),
+                col(MeasuredParameter.source_id).in_(sorted(measured_ids)),
+                col(MeasuredParameter.period).like(f"{year:04d}-%"),
             )
         ).all():
             measured[(row.source_id, row.period)] = row
@@ -152,6 +153,7 @@ def build_inventory(
     ordered = sorted(totals, key=lambda total: (sources[total.source_id].code, total.period))
     for total in ordered:
         source = sources[total.source_id]
+        assert source.id is not None
         line_grid_year = None
         if source.category in ELECTRICITY:
             region = source.region or ""

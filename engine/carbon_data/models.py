@@ -42,7 +42,7 @@ def from_micro(value: int | Decimal) -> Decimal:
     return Decimal(int(value)).scaleb(-6)
 
 
-class MicroUnits(TypeDecorator):
+class MicroUnits(TypeDecorator[Decimal]):
     """A ``Decimal`` stored as a BIGINT count of micro-units; ``SUM`` over it stays exact.
 
     ``func.sum(column)`` takes the column's type, so summed results come back as ``Decimal`` too."""
@@ -57,7 +57,7 @@ class MicroUnits(TypeDecorator):
         return None if value is None else from_micro(value)
 
 
-class DecimalText(TypeDecorator):
+class DecimalText(TypeDecorator[Decimal]):
     """An exact ``Decimal`` kept as its decimal text (factors and parameters need more than 6 decimals)."""
 
     impl = sa.String(40)

@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from engine.audit import canonical_json
-from engine.carbon_data.errors import BadValue
+from engine.carbon_data.errors import BadValue, field_label
 from engine.carbon_data.models import (
     MICRO,
     DataTier,
@@ -172,8 +172,9 @@ def parse_instant(value: Any, *, allow_month: bool) -> datetime:
 
 def parse_decimal(value: Any, *, what: str = "quantity") -> Decimal:
     """A finite number (int, float, Decimal or text) as Decimal; floats by their shortest repr."""
+    zh, en = field_label(what)
     if isinstance(value, bool):
-        raise BadValue(f"{what} 必须是数字（{value}）", f"{what} must be a number ({value})")
+        raise BadValue(f"{zh}必须是数字（{value}）", f"{en} must be a number ({value})")
     if isinstance(value, int):
         number = Decimal(value)
     elif isinstance(value, float):
@@ -184,13 +185,11 @@ def parse_decimal(value: Any, *, what: str = "quantity") -> Decimal:
         try:
             number = Decimal(value.strip().replace(",", ""))
         except InvalidOperation:
-            raise BadValue(
-                f"{what} 必须是数字（“{value}”）", f"{what} must be a number ('{value}')"
-            ) from None
+            raise BadValue(f"{zh}必须是数字（“{value}”）", f"{en} must be a number ('{value}')") from None
     else:
-        raise BadValue(f"缺少 {what}", f"{what} is missing")
+        raise BadValue(f"缺少{zh}", f"{en} is missing")
     if not number.is_finite():
-        raise BadValue(f"{what} 必须是有限数字（{value}）", f"{what} must be a finite number ({value})")
+        raise BadValue(f"{zh}必须是有限数字（{value}）", f"{en} must be a finite number ({value})")
     return number
 
 

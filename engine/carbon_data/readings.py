@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from engine.audit import Actor, append_event
 from engine.carbon_data.errors import BadValue, DataIssue, EmissionsDataError, data_issue
@@ -58,6 +58,7 @@ class ParsedReading:
         return from_micro(self.quantity_micro)
 
     def insert_row(self, to_db: Any) -> "InsertRow":
+        assert self.source.id is not None
         return (
             self.source.id,
             to_db(self.period_start),
@@ -151,13 +152,14 @@ def record_readings(
         issues += found
         if reading is None:
             continue
-        key = (reading.source.id, reading.period_start)
-        if key in seen:
+        assert reading.source.id is not None
+        at = (reading.source.id, reading.period_start)
+        if at in seen:
             issues.append(
-                data_issue("period", f"与第 {seen[key]} 行重复", f"duplicates row {seen[key]}", row=row)
+                data_issue("period", f"与第 {seen[at]} 行重复", f"duplicates row {seen[at]}", row=row)
             )
             continue
-        seen[key] = row
+        seen[at] = row
         parsed.append(reading)
     if not entries:
         issues.append(data_issue("entries", "没有任何读数", "there are no readings"))
@@ -167,13 +169,14 @@ def record_readings(
     batch = new_batch(
         session, org_id=org_id, kind=BatchKind.manual, label="manual", actor=actor, rows=len(parsed)
     )
+    assert batch.id is not None
     existing = existing_readings(connection, org_id=org_id, readings=parsed)
     results: list[RecordedReading] = []
     inserts: list[InsertRow] = []
     to_db = db_instant(connection.dialect.name)
     for reading in parsed:
-        key = (reading.source.id, reading.period_start)
-        old = existing.get(key)
+        assert reading.source.id is not None
+        old = existing.get((reading.source.id, reading.period_start))
         subject = f"{reading.source.id}@{utc_iso(reading.period_start)}"
         if old is None:
             inserts.append(reading.insert_row(to_db))
@@ -279,6 +282,7 @@ def existing_readings(
     """Stored readings at the (source, start) keys of ``readings``: one range query per source."""
     spans: dict[int, tuple[datetime, datetime]] = {}
     for reading in readings:
+        assert reading.source.id is not None
         low, high = spans.get(reading.source.id, (reading.period_start, reading.period_start))
         spans[reading.source.id] = (min(low, reading.period_start), max(high, reading.period_start))
     wanted = {(reading.source.id, reading.period_start) for reading in readings}
@@ -342,7 +346,7 @@ def list_readings(
                 ActivityReading.period_start >= as_utc(start),
                 ActivityReading.period_start < as_utc(end),
             )
-            .order_by(ActivityReading.period_start)
+            .order_by(col(ActivityReading.period_start))
             .limit(limit)
         ).all()
     )
@@ -361,7 +365,7 @@ def db_instant(dialect: str) -> Any:
     return lambda moment: moment
 
 
-def _cluster_key(row: InsertRow) -> tuple:
+def _cluster_key(row: InsertRow) -> tuple[int, Any]:
     return row[0], row[1]  # (source_id, period_start): the clustered key after org_id
 
 

@@ -1,7 +1,7 @@
 """Frozen inventory snapshots: inputs (SHA-256) and results, never updated."""
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from engine.audit import Actor, append_event
 from engine.carbon_data.errors import DataIssue, EmissionsDataError
@@ -88,6 +88,7 @@ def freeze_snapshot(
         if existing is None:
             raise
         return existing
+    assert snapshot.id is not None
     append_event(
         session,
         org_id=org_id,
@@ -113,7 +114,7 @@ def list_snapshots(session: Session, *, org_id: int, year: int | None = None) ->
     query = select(InventorySnapshot).where(InventorySnapshot.org_id == org_id)
     if year is not None:
         query = query.where(InventorySnapshot.year == year)
-    return list(session.exec(query.order_by(InventorySnapshot.id.desc())).all())
+    return list(session.exec(query.order_by(col(InventorySnapshot.id).desc())).all())
 
 
 def latest_snapshot(session: Session, *, org_id: int, year: int) -> InventorySnapshot | None:

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from engine.audit import Actor, append_event
 from engine.carbon_data.errors import BadValue, DataIssue, EmissionsDataError, data_issue
@@ -62,7 +62,7 @@ class ReadingContext:
     def __init__(self, session: Session, *, org_id: int) -> None:
         self.org_id = org_id
         rows = session.exec(select(EmissionSource).where(EmissionSource.org_id == org_id)).all()
-        self.by_id: dict[int, EmissionSource] = {row.id: row for row in rows}
+        self.by_id: dict[int, EmissionSource] = {row.id: row for row in rows if row.id is not None}
         self.by_code: dict[str, EmissionSource] = {row.code: row for row in rows}
         self._factors: dict[tuple[str, str], Decimal | BadValue | None] = {}
 
@@ -214,7 +214,8 @@ def _source_issues(values: Mapping[str, Any]) -> list[DataIssue]:
     if issues:
         return issues
     # The calculator checks the rest (fuel known, unit fits, region, parameters of the method).
-    source = EmissionSource(**{name: values.get(name) for name in SOURCE_FIELDS if name in values})
+    given: dict[str, Any] = {name: values.get(name) for name in SOURCE_FIELDS if name in values}
+    source = EmissionSource(**given)
     factor_set_id = factor_set_with(fuel) if category in CATEGORY_NEEDS_FUEL and fuel else None
     grid_year = None
     if category in ELECTRICITY and source.region:
@@ -367,6 +368,7 @@ def add_source(
     source = EmissionSource(org_id=org_id, **values)
     session.add(source)
     session.flush()
+    assert source.id is not None
     append_event(
         session,
         org_id=org_id,
@@ -460,6 +462,7 @@ def update_source(
     source.updated_at = utcnow()
     session.add(source)
     session.flush()
+    assert source.id is not None
     append_event(
         session,
         org_id=org_id,
@@ -478,7 +481,7 @@ def list_sources(
 ) -> list[EmissionSource]:
     query = select(EmissionSource).where(EmissionSource.org_id == org_id)
     if not include_inactive:
-        query = query.where(EmissionSource.active.is_(True))
+        query = query.where(col(EmissionSource.active).is_(True))
     if org_unit_id is not None:
         query = query.where(EmissionSource.org_unit_id == org_unit_id)
     return list(session.exec(query.order_by(EmissionSource.code)).all())
@@ -507,6 +510,7 @@ def line_fields(
 ) -> dict[str, Any]:
     """A source's calculator line fields other than line number, quantity and period."""
     category = Category(source.category)
+    category_name: str = category  # compared with the SourceCategory sets (both StrEnums)
     fields: dict[str, Any] = {}
     for key, value in (source.parameters or {}).items():
         if key in PARAMETER_DECIMALS:
@@ -530,10 +534,10 @@ def line_fields(
         category=category,
         unit=source.unit,
         name=f"{source.code} {source.name}",
-        fuel=fuel if category in CATEGORY_NEEDS_FUEL else None,
-        material=fuel if category in CATEGORY_NEEDS_MATERIAL else None,
-        region=source.region if category in ELECTRICITY else None,
-        year=grid_year if category in ELECTRICITY else None,
+        fuel=fuel if category_name in CATEGORY_NEEDS_FUEL else None,
+        material=fuel if category_name in CATEGORY_NEEDS_MATERIAL else None,
+        region=source.region if category_name in ELECTRICITY else None,
+        year=grid_year if category_name in ELECTRICITY else None,
         tier=ActivityTier(source.tier),
         org_unit=org_unit,
     )

@@ -3,7 +3,7 @@
 Public API::
 
     load_calc_file(path) -> CalcInput          # JSON, CSV or xlsx (docs/calc-format.md)
-    calculate(calc_input) -> Inventory         # raises CalcError listing every bad line
+    calculate(calc_input) -> Inventory         # raises CalcError listing every bad line; .warnings
     inventory_to_json(inventory) -> dict
     intensity(inventory, *, production=None) -> Intensity
     baseline(periods, *, adjustments=()) -> Baseline

@@ -53,7 +53,7 @@ from engine.emissions.model import (
 )
 from engine.emissions.performance import production_issues
 from engine.emissions.process import process
-from engine.emissions.rounding import CONTEXT, plain
+from engine.emissions.rounding import CONTEXT, plain, shown
 from engine.emissions.units import (
     parse_unit,
 )
@@ -79,6 +79,9 @@ NON_NEGATIVE_FIELDS = (
 )
 # Above this, a carbon content was almost certainly typed in tC/TJ (the standards' "×10⁻³ tC/GJ").
 MAX_CARBON_CONTENT = Decimal("0.1")
+# No input number, line result or total of a plant comes near this (China emits ≈ 1.3 × 10^10 t a
+# year); beyond it a value is a typing or unit mistake, and far beyond it Decimal arithmetic overflows.
+MAX_MAGNITUDE = Decimal(10) ** 15
 
 
 def calculate(calc_input: CalcInput) -> Inventory:
@@ -104,9 +107,12 @@ def _run(calc_input: CalcInput, *, unknown_method: frozenset[int]) -> Inventory:
         # Every check runs: a bad top-level setting only skips the line checks that need it.
         settings, issues = _settings(calc_input)
         results: list[LineResult] = []
+        warnings: list[Issue] = []
         for line in calc_input.lines:
             try:
-                result = _calculate_line(line, settings, method_known=line.line not in unknown_method)
+                result = _calculate_line(
+                    line, settings, warnings=warnings, method_known=line.line not in unknown_method
+                )
             except CalcError as error:
                 issues.extend(error.issues)
                 continue
@@ -114,7 +120,7 @@ def _run(calc_input: CalcInput, *, unknown_method: frozenset[int]) -> Inventory:
                 results.append(result)
         if issues:
             raise CalcError(issues)
-        return _inventory(calc_input, settings, tuple(results))
+        return _inventory(calc_input, settings, tuple(results), warnings=warnings)
 
 
 def _settings(calc_input: CalcInput) -> tuple[LineSettings, list[Issue]]:
@@ -147,12 +153,17 @@ def _collect(issues: list[Issue], compute: Callable[[], T]) -> T | None:
 
 
 def _calculate_line(
-    line: CalcLine, settings: LineSettings, *, method_known: bool = True
+    line: CalcLine, settings: LineSettings, *, warnings: list[Issue], method_known: bool = True
 ) -> LineResult | None:
-    """The line's result; raises with every problem of the line; None when only a setting failed."""
+    """The line's result (its warnings added to ``warnings``); raises with every problem of the line;
+    None when only a setting failed."""
     found = Found(line.line)
+    too_large = list(_too_large(line))
+    found.add(too_large)
     found.add(_check_fields(line))
     found.check(lambda: parse_unit(line.unit))  # whatever the method, so reported even if it stops early
+    if too_large:
+        raise CalcError(found.issues)  # the method's arithmetic could overflow: it is not run
     method = METHODS[line.category]
     outcome = found.check(lambda: method(line, settings, found)) if method_known else None
     if found.issues:
@@ -161,6 +172,10 @@ def _calculate_line(
         if method_known and settings.complete:
             raise RuntimeError(f"line {line.line} was skipped without a reported problem")
         return None  # blocked by a top-level setting (or category), which is reported by itself
+    found.add(_result_beyond_bound(line, outcome))
+    if found.issues:
+        raise CalcError(found.issues)
+    warnings += found.warnings
     sign = Decimal(-1) if line.category in SUBTRACTED else Decimal(1)
     gases = {
         gas: GasAmount(mass_t=sign * amount.mass_t, tco2e=sign * amount.tco2e)
@@ -190,6 +205,30 @@ def _calculate_line(
             formula=outcome.formula,
         ),
     )
+
+
+def _too_large(line: CalcLine) -> Iterable[Issue]:
+    for name in (*NON_NEGATIVE_FIELDS, "ncv"):  # the other numbers have ranges of their own
+        value = getattr(line, name)
+        if value is not None and abs(value) >= MAX_MAGNITUDE:
+            yield line_issue(
+                line,
+                name,
+                zh=f"{name} 数值过大（{value:.2E} ≥ 10^15）：请检查数值和单位",
+                en=f"{name} is too large ({value:.2E} ≥ 10^15); check the number and its unit",
+            )
+
+
+def _result_beyond_bound(line: CalcLine, outcome: Outcome) -> Iterable[Issue]:
+    largest = max(max(abs(gas.tco2e), abs(gas.mass_t)) for gas in outcome.gases.values())
+    if largest >= MAX_MAGNITUDE:
+        yield line_issue(
+            line,
+            "quantity",
+            zh=f"本行结果 {largest:.2E} tCO2e 超出任何工厂的合理范围（≥ 10^15 t）：请检查数量、单位和因子",
+            en=f"this line comes to {largest:.2E} tCO2e, beyond any plant (≥ 10^15 t); check the quantity, "
+            "its unit and the factors",
+        )
 
 
 def _check_fields(line: CalcLine) -> Iterable[Issue]:
@@ -232,6 +271,14 @@ def _check_fields(line: CalcLine) -> Iterable[Issue]:
             )
     if line.ncv is not None and line.ncv <= 0:
         yield line_issue(line, "ncv", zh="低位发热量必须大于 0", en="ncv must be greater than 0")
+    if line.oxidation_rate == 0:  # like CC and NCV: a zero would silently zero the line
+        yield line_issue(
+            line,
+            "oxidation_rate",
+            zh="碳氧化率必须大于 0（为 0 表示燃料未燃烧，本行排放将为 0）；如 0.98",
+            en="oxidation_rate must be greater than 0 (0 would mean the fuel did not burn and zero the "
+            "line); e.g. 0.98",
+        )
     for content, noncarbonate in (("cao_content", "cao_noncarbonate"), ("mgo_content", "mgo_noncarbonate")):
         whole, part = getattr(line, content), getattr(line, noncarbonate)
         if whole is not None and part is not None and part > whole:
@@ -273,7 +320,9 @@ def _given_inputs(line: CalcLine) -> Mapping[str, str]:
     return given
 
 
-def _inventory(calc_input: CalcInput, settings: LineSettings, results: tuple[LineResult, ...]) -> Inventory:
+def _inventory(
+    calc_input: CalcInput, settings: LineSettings, results: tuple[LineResult, ...], *, warnings: list[Issue]
+) -> Inventory:
     assert (
         settings.fuel_set is not None and settings.gwp_set is not None and settings.grid_caliber is not None
     )
@@ -295,6 +344,25 @@ def _inventory(calc_input: CalcInput, settings: LineSettings, results: tuple[Lin
         for gas, amount in result.gases.items():
             _add(by_gas, gas, amount.tco2e)
             _add(gas_mass, gas, amount.mass_t)
+    gross = sum((abs(result.tco2e) for result in results), Decimal(0))
+    if gross >= MAX_MAGNITUDE:
+        raise CalcError.single(
+            field="lines",
+            zh=f"各行合计 {gross:.2E} tCO2e 超出任何工厂的合理范围（≥ 10^15 t）：请检查数量、单位和因子",
+            en=f"the lines add up to {gross:.2E} tCO2e, beyond any plant (≥ 10^15 t); check the quantities, "
+            "their units and the factors",
+        )
+    if total < 0:
+        warnings.append(
+            Issue(
+                line=None,
+                field="total_tco2e",
+                message_zh=f"净排放总量为负（{shown(total)} tCO2e）："
+                "输出电力/热力和回收量之和大于排放量，请核对",
+                message_en=f"the net total is negative ({shown(total)} tCO2e): exports and recovery exceed "
+                "the emissions; check them",
+            )
+        )
     order = list(Category)
     return Inventory(
         factor_set=settings.fuel_set.id,
@@ -310,6 +378,7 @@ def _inventory(calc_input: CalcInput, settings: LineSettings, results: tuple[Lin
         biomass_co2_t=biomass,
         production=calc_input.production,
         origin=calc_input.origin,
+        warnings=tuple(warnings),
     )
 
 

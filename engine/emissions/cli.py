@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from engine.emissions.calc import calculate
-from engine.emissions.errors import CalcError
+from engine.emissions.errors import CalcError, Issue
 from engine.emissions.loader import load_calc_file
 from engine.emissions.model import CATEGORY_ZH, Category, Inventory
 from engine.emissions.performance import intensity
@@ -84,21 +85,22 @@ def _number(value: Decimal) -> str:
 
 
 def _print_errors(error: CalcError, out: TextIO) -> None:
+    rows = (("—" if issue.line is None else str(issue.line), issue) for issue in error.issues)
+    _console(out).print(_issues_table(f"输入有误 Input errors ({len(error.issues)})", "bold red", rows))
+
+
+def _issues_table(title: str, style: str, rows: Iterable[tuple[str, Issue]]) -> Table:
+    """Errors or warnings: where (line numbers), field, and the message in Chinese and English."""
     from rich.table import Table
 
-    table = Table(title=f"输入有误 Input errors ({len(error.issues)})", title_style="bold red")
+    table = Table(title=title, title_style=style)
     table.add_column("行 Line", justify="right")
     table.add_column("字段 Field", overflow="fold")
     table.add_column("说明", overflow="fold")
     table.add_column("Message", overflow="fold")
-    for issue in error.issues:
-        table.add_row(
-            "—" if issue.line is None else str(issue.line),
-            _safe(issue.field),
-            _safe(issue.message_zh),
-            _safe(issue.message_en),
-        )
-    _console(out).print(table)
+    for where, issue in rows:
+        table.add_row(where, _safe(issue.field), _safe(issue.message_zh), _safe(issue.message_en))
+    return table
 
 
 def _print_inventory(inventory: Inventory, out: TextIO) -> None:
@@ -137,6 +139,19 @@ def _print_inventory(inventory: Inventory, out: TextIO) -> None:
             choice["tier"], _safe(f"{choice['reason_zh']}\n{choice['reason_en']}"), _ranges(choice["lines"])
         )
     console.print(choices)
+    if inventory.warnings:
+        console.print(_warnings_table(inventory))
+
+
+def _warnings_table(inventory: Inventory) -> Table:
+    """The warnings, one row per message with its lines (a long file repeats one message often)."""
+    grouped: dict[Issue, list[int]] = {}
+    for warning in inventory.warnings:
+        lines = grouped.setdefault(replace(warning, line=None), [])
+        if warning.line is not None:
+            lines.append(warning.line)
+    rows = ((_ranges(lines) or "—", warning) for warning, lines in grouped.items())
+    return _issues_table(f"提示 Warnings ({len(inventory.warnings)})", "bold yellow", rows)
 
 
 def _summary_notes(inventory: Inventory) -> list[str]:

@@ -71,7 +71,9 @@ def combustion(line: CalcLine, settings: LineSettings, found: Found) -> Outcome:
     else:
         defaults_found = found.check(lambda: _fuel_defaults(line, need(settings.fuel_set), need(name)))
     # Whether the unit fits the fuel needs the fuel's table unit: an unknown fuel skips that check.
-    return _heating_value_method(line, unit=need(unit), name=need(name), library=need(defaults_found).fuel)
+    return _heating_value_method(
+        line, found, unit=need(unit), name=need(name), library=need(defaults_found).fuel
+    )
 
 
 def _fuel_defaults(line: CalcLine, fuel_set: FactorSet, name: str) -> _Defaults:
@@ -96,7 +98,9 @@ def _all_parameters_given(line: CalcLine) -> bool:
     return None not in (line.ncv, line.ncv_unit, line.carbon_content, line.oxidation_rate)
 
 
-def _heating_value_method(line: CalcLine, *, unit: Unit, name: str, library: FuelFactor | None) -> Outcome:
+def _heating_value_method(
+    line: CalcLine, found: Found, *, unit: Unit, name: str, library: FuelFactor | None
+) -> Outcome:
     measured: list[str] = []
     defaulted: list[str] = []
     factors: list[FactorUsed] = []
@@ -108,6 +112,12 @@ def _heating_value_method(line: CalcLine, *, unit: Unit, name: str, library: Fue
                 en=f"the quantity is already heat ({unit}); ncv must not be given",
             )
         heat = convert(line.quantity, source=unit, target=GJ)
+        # Allowed by the format, but a fuel in MWh may as well be the electricity a generator made.
+        found.warn(
+            "unit",
+            zh=f"{name} 以 {unit} 计：数量视为燃料的热量（低位发热量基准），不再乘低位发热量 NCV",
+            en=f"{name} in {unit} is taken as its heat content; the fuel's NCV is not applied",
+        )
         activity = f"{plain(heat)} GJ" + ("" if unit is GJ else f" (= {quantity_text(line.quantity, unit)})")
         formula_head = f"E = AD × CC × OF × 44/12 = {plain(heat)} GJ"
     else:
@@ -243,14 +253,26 @@ def _parameter(
     return default
 
 
+# What the reasons call the fuel parameters (the lists hold the input keys).
+_PARAMETERS = {
+    "ncv": ("低位发热量", "NCV"),
+    "carbon_content": ("单位热值含碳量", "carbon content"),
+    "oxidation_rate": ("碳氧化率", "oxidation rate"),
+}
+
+
+def _named(keys: list[str], *, zh: bool) -> str:
+    return ("、" if zh else ", ").join(_PARAMETERS.get(key, (key, key))[0 if zh else 1] for key in keys)
+
+
 def _combustion_choice(
     name: str, *, library: FuelFactor | None, measured: list[str], defaulted: list[str]
 ) -> FactorChoice:
     if not defaulted:
         return FactorChoice(
             tier=FactorTier.MEASURED,
-            reason_zh=f"{name}：参数均为本行给出的实测值（{'、'.join(measured)}）",
-            reason_en=f"{name}: all parameters given on the line ({', '.join(measured)})",
+            reason_zh=f"{name}：参数均为本行给出的实测值（{_named(measured, zh=True)}）",
+            reason_en=f"{name}: all parameters given on the line ({_named(measured, zh=False)})",
         )
     assert library is not None
     where = f"{library.factor_set}（{library.source.confidence}）"
@@ -263,6 +285,8 @@ def _combustion_choice(
         )
     return FactorChoice(
         tier=FactorTier.PARTLY_MEASURED,
-        reason_zh=f"实测：{'、'.join(measured)}；缺省（{where}）：{'、'.join(defaulted)}",
-        reason_en=f"measured: {', '.join(measured)}; defaults from {where_en}: {', '.join(defaulted)}",
+        reason_zh=f"实测：{_named(measured, zh=True)}；缺省（{where}）：{_named(defaulted, zh=True)}",
+        reason_en=(
+            f"measured: {_named(measured, zh=False)}; defaults from {where_en}: {_named(defaulted, zh=False)}"
+        ),
     )

@@ -6,7 +6,8 @@ U = unverified). Files are parsed on first use and cached for the life of the pr
 
 Precedence for a grid electricity factor of one data year: a measured factor on the line (handled
 by the calculator) > the province's factor > its regional grid's factor > the national factor.
-A year with no factor at any level is an error that lists the years that exist.
+A level is skipped only when it has no factor of the caliber at all; one that lacks just the
+requested year is an error, as is a year with no factor at any level (both list the years that exist).
 """
 
 from __future__ import annotations
@@ -303,7 +304,13 @@ def check_grid_caliber(caliber: str) -> str:
 def grid_factor(
     *, region: str, year: int, caliber: str = DEFAULT_GRID_CALIBER
 ) -> tuple[GridFactor, FactorChoice]:
-    """The grid factor for ``region`` and data ``year`` by precedence province > region > national."""
+    """The grid factor for ``region`` and data ``year`` by precedence province > region > national.
+
+    A level is passed over only when it has no factor of ``caliber`` for any year (no provincial row
+    for 西藏, no regional ones in a national-only caliber). A level that lacks just this year is an
+    error: the next level's factor is no substitute (national 2023 is 2.3 × 西南 2022), so the input
+    must ask for it by naming that level as its region.
+    """
     check_grid_caliber(caliber)
     place = normalize_region(region)
     table = _grid_table()
@@ -311,28 +318,56 @@ def grid_factor(
     chain = _precedence(place, regional_grid)
     misses_zh: list[str] = []
     misses_en: list[str] = []
-    for candidate in chain:
+    for index, candidate in enumerate(chain):
         found = table.get((caliber, candidate, year))
         if found is not None:
             return found, _describe_choice(found, misses_zh=misses_zh, misses_en=misses_en)
+        years = _grid_years(caliber, (candidate,))
+        if years and candidate != NATIONAL:
+            substitute = next(
+                (other for other in chain[index + 1 :] if (caliber, other, year) in table), None
+            )
+            raise _no_grid_factor(place, candidate, year, caliber, years=years, substitute=substitute)
         misses_zh.append(f"无{candidate}{year}年因子")
         misses_en.append(f"no {candidate} factor for {year}")
         if candidate == place and place in _provinces() and regional_grid is None:
             misses_zh.append(f"{place}未归入区域电网")
             misses_en.append(f"{place} has no regional grid mapping")
-    years = sorted(
-        {
-            key_year
-            for (key_caliber, key_region, key_year) in table
-            if key_caliber == caliber and key_region in chain
-        }
+    raise _no_grid_factor(place, place, year, caliber, years=_grid_years(caliber, chain), substitute=None)
+
+
+@cache
+def _grid_years(caliber: str, regions: tuple[str, ...]) -> tuple[int, ...]:
+    return tuple(
+        sorted(
+            {
+                key_year
+                for (key_caliber, key_region, key_year) in _grid_table()
+                if key_caliber == caliber and key_region in regions
+            }
+        )
     )
-    raise CalcError.single(
+
+
+def _no_grid_factor(
+    place: str, level: str, year: int, caliber: str, *, years: tuple[int, ...], substitute: str | None
+) -> CalcError:
+    """The error for a year without a factor at ``level`` (``place`` or its regional grid)."""
+    where_zh = where_en = level
+    if level != place:
+        where_zh, where_en = f"{level}（{place}所属区域电网）", f"{level} (the regional grid of {place})"
+    hint_zh = hint_en = ""
+    if substitute is not None:
+        label_zh = "全国" if substitute == NATIONAL else substitute
+        label_en = "national" if substitute == NATIONAL else substitute
+        hint_zh = f"；不会自动改用{label_zh}因子，如需采用请将 region 填 {substitute}"
+        hint_en = f"; the {label_en} factor is not used in its place: to use it, give region {substitute}"
+    return CalcError.single(
         field="year",
-        zh=f"{place} 没有 {year} 年的电网排放因子（口径 {caliber}）；"
-        f"已有年份：{'、'.join(map(str, years)) or '无'}",
-        en=f"no grid emission factor for {place} in {year} (caliber {caliber}); years available: "
-        f"{', '.join(map(str, years)) or 'none'}",
+        zh=f"{where_zh} 没有 {year} 年的电网排放因子（口径 {caliber}）；"
+        f"已有年份：{'、'.join(map(str, years)) or '无'}{hint_zh}",
+        en=f"no grid emission factor for {where_en} in {year} (caliber {caliber}); years available: "
+        f"{', '.join(map(str, years)) or 'none'}{hint_en}",
     )
 
 

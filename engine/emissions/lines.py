@@ -107,14 +107,19 @@ class Found:
 
     Independent checks each run through :meth:`check`, so a failing one does not hide the others;
     a step that depends on a failed one raises :class:`Blocked` and adds nothing (no cascades).
+    ``warnings`` holds what is calculated but worth a second look (see :meth:`warn`).
     """
 
-    __slots__ = ("fields", "issues", "line")
+    __slots__ = ("fields", "issues", "line", "warnings")
 
     def __init__(self, line: int) -> None:
         self.line = line
         self.issues: list[Issue] = []
         self.fields: set[str] = set()
+        self.warnings: list[Issue] = []
+
+    def warn(self, field: str, *, zh: str, en: str) -> None:
+        self.warnings.append(Issue(line=self.line, field=field, message_zh=zh, message_en=en))
 
     def add(self, issues: Iterable[Issue]) -> None:
         for issue in issues:

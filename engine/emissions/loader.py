@@ -67,6 +67,8 @@ TIER_SPELLINGS: Mapping[str, ActivityTier] = {
 }
 
 MIN_YEAR, MAX_YEAR = 1990, 2100
+# A whole number in a text field is written without its ".0" up to this many digits (an id, a period).
+MAX_INTEGER_DIGITS = 30
 
 
 def load_calc_file(path: Path | str) -> CalcInput:
@@ -94,6 +96,7 @@ def calc_input_from_dict(data: Any, *, origin: str = "<memory>") -> CalcInput:
             field="file", zh="JSON 顶层必须是对象", en="the JSON top level must be an object"
         )
     issues: list[Issue] = list(_unknown_keys(data, TOP_LEVEL_FIELDS, line=None))
+    issues += _repeated_keys(data, line=None)
     settings = {name: _text(data.get(name), name, issues, line=None) for name in SETTING_FIELDS}
     region = _text(data.get("region"), "region", issues, line=None)
     year = _year(data.get("year"), issues, line=None)
@@ -122,6 +125,7 @@ def calc_input_from_dict(data: Any, *, origin: str = "<memory>") -> CalcInput:
             )
             continue
         issues.extend(_unknown_keys(raw, LINE_FIELDS, line=index))
+        issues += _repeated_keys(raw, line=index)
         parsed.append(_parse_line(raw, line=index))
     return _finish(
         parsed,
@@ -150,6 +154,15 @@ def calc_input_from_rows(rows: Sequence[Sequence[Any]], *, origin: str = "<memor
     known = (*LINE_FIELDS, *SETTING_FIELDS)
     issues: list[Issue] = [
         issue for name in header if name for issue in _unknown_keys({name: None}, known, line=header_line)
+    ]
+    issues += [
+        Issue(
+            line=header_line,
+            field=name,
+            message_zh=f"列 {name} 出现了不止一次；请只保留一列",
+            message_en=f"column {name} appears more than once; keep one",
+        )
+        for name in dict.fromkeys(name for name in header if name and header.count(name) > 1)
     ]
     # An unknown column is reported once, on the header, and its cells are ignored; a required column
     # that is absent is also reported once there, not on every row. The rows are still checked.
@@ -336,6 +349,42 @@ def _unknown_keys(raw: Mapping[str, Any], known: Sequence[str], *, line: int | N
         )
 
 
+class _RepeatedKeys(dict[str, Any]):
+    """A JSON object whose text gives a key twice: ``json`` would silently keep the last value."""
+
+    repeated: tuple[str, ...] = ()
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` for :func:`json.load` that remembers repeated keys."""
+    result = dict(pairs)
+    if len(result) == len(pairs):
+        return result
+    counted: dict[str, int] = {}
+    for key, _ in pairs:
+        counted[key] = counted.get(key, 0) + 1
+    marked = _RepeatedKeys(result)
+    marked.repeated = tuple(key for key, count in counted.items() if count > 1)
+    return marked
+
+
+def _repeated_keys(raw: Mapping[str, Any], *, line: int | None, prefix: str = "") -> list[Issue]:
+    if not isinstance(raw, _RepeatedKeys):
+        return []
+    where_zh, where_en = ("本行", "on this line") if line is not None else ("文件顶层", "at the top level")
+    if prefix:
+        where_zh, where_en = " production 中", "in production"
+    return [
+        Issue(
+            line=line,
+            field=f"{prefix}{key}",
+            message_zh=f"{key} 在{where_zh}出现了不止一次；请只保留一个",
+            message_en=f"{key} is given more than once {where_en}; keep one",
+        )
+        for key in raw.repeated
+    ]
+
+
 def _is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
@@ -352,8 +401,20 @@ def _text(value: Any, name: str, issues: list[Issue], *, line: int | None) -> st
             Issue(line=line, field=name, message_zh=f"{name} 应为文本", message_en=f"{name} must be text")
         )
         return None
-    if isinstance(value, float | Decimal) and value == int(value):
-        return str(int(value))  # a spreadsheet stores a period such as 2023 as 2023.0
+    if isinstance(value, float | Decimal):
+        number = Decimal(repr(value)) if isinstance(value, float) else value
+        if not number.is_finite():  # JSON's NaN and Infinity
+            issues.append(
+                Issue(
+                    line=line,
+                    field=name,
+                    message_zh=f"{name} 应为文本，实际为 {number}",
+                    message_en=f"{name} must be text, got {number}",
+                )
+            )
+            return None
+        if number == number.to_integral_value() and number.adjusted() < MAX_INTEGER_DIGITS:
+            return str(int(number))  # a spreadsheet stores a period such as 2023 as 2023.0
     if isinstance(value, datetime):
         return value.date().isoformat()
     return str(value).strip()
@@ -454,6 +515,7 @@ def _production(value: Any, issues: list[Issue]) -> Production | None:
         )
         return None
     issues.extend(_unknown_keys(value, PRODUCTION_FIELDS, line=None))
+    issues += _repeated_keys(value, line=None, prefix="production.")
     quantity = _decimal(value.get("quantity"), "production.quantity", issues, line=None)
     output_value = _decimal(
         value.get("output_value_10k_cny"), "production.output_value_10k_cny", issues, line=None
@@ -469,7 +531,7 @@ def _production(value: Any, issues: list[Issue]) -> Production | None:
 def _load_json(path: Path) -> CalcInput:
     try:
         with open(path, encoding="utf-8-sig") as handle:
-            data = json.load(handle, parse_float=Decimal)
+            data = json.load(handle, parse_float=Decimal, object_pairs_hook=_json_object)
     except json.JSONDecodeError as error:
         raise CalcError.single(
             field="file",

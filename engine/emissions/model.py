@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
+from engine.emissions.errors import Issue
 from engine.emissions.factors import (
     DEFAULT_FACTOR_SET,
     DEFAULT_GRID_CALIBER,
@@ -175,3 +176,5 @@ class Inventory:
     biomass_co2_t: Decimal
     production: Production | None = None
     origin: str = "<memory>"
+    # Accepted but worth a second look (a zero purity, a negative net total …); same shape as errors.
+    warnings: tuple[Issue, ...] = ()

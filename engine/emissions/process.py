@@ -86,6 +86,12 @@ def _carbonate(line: CalcLine, found: Found, *, name: str, carbonate: Carbonate)
         lambda: require_dimension(line, Dimension.MASS, what_zh="碳酸盐", what_en="a carbonate")
     )
     mass = convert(line.quantity, source=need(unit), target=TONNE)
+    _warn_zero(
+        line, found, "purity", what_zh="碳酸盐质量分数", what_en="the carbonate mass fraction", example="0.93"
+    )
+    _warn_zero(
+        line, found, "calcination_fraction", what_zh="煅烧比例", what_en="the calcined share", example="1"
+    )
     purity = line.purity if line.purity is not None else Decimal(1)
     fraction = line.calcination_fraction if line.calcination_fraction is not None else Decimal(1)
     ratio = carbonate.co2_per_tonne
@@ -311,6 +317,7 @@ def _carbon_material(line: CalcLine, found: Found, *, name: str) -> Outcome:
         )
     )
     mass = convert(line.quantity, source=need(unit), target=TONNE)
+    _warn_zero(line, found, "carbon_fraction", what_zh="含碳率", what_en="the carbon content", example="0.85")
     co2 = co2_from_carbon(mass * line.carbon_fraction)
     return Outcome(
         gases=co2_only(co2),
@@ -330,3 +337,13 @@ def _carbon_material(line: CalcLine, found: Found, *, name: str) -> Outcome:
             f"= {shown(co2)} tCO2"
         ),
     )
+
+
+def _warn_zero(line: CalcLine, found: Found, field: str, *, what_zh: str, what_en: str, example: str) -> None:
+    """A fraction of 0 is accepted (limestone used as filler is not calcined) but zeroes the line: say so."""
+    if getattr(line, field) == 0:
+        found.warn(
+            field,
+            zh=f"{field} 为 0，本行排放为 0；请核对（{field} 为{what_zh}，如 {example}）",
+            en=f"{field} is 0, so this line emits nothing; check it ({field} is {what_en}, e.g. {example})",
+        )

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from engine.emissions.errors import CalcError
+from engine.emissions.errors import CalcError, Issue
 from engine.emissions.factors import Source, factor_set
 from engine.emissions.model import Inventory, LineResult
 from engine.emissions.performance import intensity
@@ -30,6 +30,7 @@ def inventory_to_json(inventory: Inventory) -> dict[str, Any]:
         "factor_set": {"id": fuel_set.id, "title": fuel_set.title, "document": fuel_set.document},
         "gwp_set": inventory.gwp_set,
         "grid_caliber": inventory.grid_caliber,
+        "warnings": [_issue(warning) for warning in inventory.warnings],
         "total_tco2e": to_json_number(inventory.total_tco2e),
         "by_category": _numbers(inventory.by_category),
         "by_gas": _numbers(inventory.by_gas),
@@ -64,16 +65,15 @@ def inventory_to_json(inventory: Inventory) -> dict[str, Any]:
 
 
 def errors_to_json(error: CalcError) -> dict[str, Any]:
+    return {"errors": [_issue(issue) for issue in error.issues]}
+
+
+def _issue(issue: Issue) -> dict[str, Any]:
     return {
-        "errors": [
-            {
-                "line": issue.line,
-                "field": issue.field,
-                "message_zh": issue.message_zh,
-                "message_en": issue.message_en,
-            }
-            for issue in error.issues
-        ]
+        "line": issue.line,
+        "field": issue.field,
+        "message_zh": issue.message_zh,
+        "message_en": issue.message_en,
     }
 
 

@@ -18,7 +18,12 @@ DISPLAY_DECIMALS = 2
 
 def rounded(value: Decimal, places: int = OUTPUT_DECIMALS) -> Decimal:
     """``value`` rounded half-even to ``places`` decimals (for presentation only)."""
-    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN, context=CONTEXT)
+    context = CONTEXT
+    digits = value.adjusted() + 1 + places
+    if digits > CONTEXT.prec:  # a huge derived figure (a relative uncertainty of a near-zero total)
+        context = CONTEXT.copy()
+        context.prec = digits
+    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN, context=context)
 
 
 def plain(value: Decimal) -> str:

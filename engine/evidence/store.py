@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from engine.audit import Actor, append_event
 from engine.evidence.models import EvidenceFile
@@ -189,6 +189,7 @@ def store_evidence(
     )
     session.add(row)
     session.flush()
+    assert row.id is not None
     append_event(
         session,
         org_id=org_id,
@@ -207,12 +208,14 @@ def find_evidence(session: Session, *, org_id: int, sha256: str) -> EvidenceFile
     ).first()
 
 
-def evidence_by_hash(session: Session, *, org_id: int, hashes: Iterable[str]) -> dict[str, EvidenceFile]:
+def evidence_by_hash(
+    session: Session, *, org_id: int, hashes: Iterable[str | None]
+) -> dict[str, EvidenceFile]:
     wanted = sorted({h for h in hashes if h})
     if not wanted:
         return {}
     rows = session.exec(
-        select(EvidenceFile).where(EvidenceFile.org_id == org_id, EvidenceFile.sha256.in_(wanted))
+        select(EvidenceFile).where(EvidenceFile.org_id == org_id, col(EvidenceFile.sha256).in_(wanted))
     ).all()
     return {row.sha256: row for row in rows}
 
@@ -257,5 +260,7 @@ def evidence_names(session: Session, *, ids: Iterable[int]) -> dict[int, str]:
     wanted = set(ids)
     if not wanted:
         return {}
-    rows = session.exec(select(EvidenceFile.id, EvidenceFile.filename).where(EvidenceFile.id.in_(wanted)))
-    return {evidence_id: name for evidence_id, name in rows.all()}
+    rows = session.exec(
+        select(EvidenceFile.id, EvidenceFile.filename).where(col(EvidenceFile.id).in_(wanted))
+    )
+    return {evidence_id: name for evidence_id, name in rows.all() if evidence_id is not None}

@@ -67,6 +67,18 @@ class Choice(BaseModel):
         return self.zh if locale.startswith("zh") else self.en
 
 
+class RowTasks(BaseModel):
+    """A table whose rows are pieces of work: each row not done is a task of the user its ``owner`` column
+    names, due on its ``due`` column, described by its ``label`` column (e.g. corrective actions)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    owner: str
+    due: str
+    label: str
+    done_column: str
+    done_values: tuple[str, ...]
+
+
 class FieldSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -85,6 +97,7 @@ class FieldSpec(BaseModel):
     columns: tuple["FieldSpec", ...] = ()  # for tables
     min_rows: int = 0
     max_rows: int = 50
+    row_tasks: RowTasks | None = None  # for tables whose rows are tasks
 
     @field_validator("name")
     @classmethod
@@ -104,10 +117,37 @@ class FieldSpec(BaseModel):
                 raise ValueError(f"field {self.name}: a table needs columns")
             if any(column.type == FieldType.table for column in self.columns):
                 raise ValueError(f"field {self.name}: tables cannot nest")
-        elif self.columns:
-            raise ValueError(f"field {self.name}: only tables have columns")
+            if self.row_tasks:
+                self._check_row_tasks(self.row_tasks)
+        elif self.columns or self.row_tasks:
+            raise ValueError(f"field {self.name}: only tables have columns and row tasks")
         if self.pattern:
             re.compile(self.pattern)
+
+    def _check_row_tasks(self, tasks: RowTasks) -> None:
+        types = {column.name: column.type for column in self.columns}
+        wanted = {
+            tasks.owner: FieldType.user,
+            tasks.due: FieldType.date,
+            tasks.label: None,
+            tasks.done_column: None,
+        }
+        for name, kind in wanted.items():
+            if name not in types or (kind and types[name] != kind):
+                raise ValueError(f"field {self.name}: row_tasks names no {kind or 'column'} {name!r}")
+
+    def open_row_tasks(self, rows: object) -> list[tuple[int, Any, Any, str]]:
+        """(row number, owner, due, label) of each row of this table that is still to be done."""
+        tasks = self.row_tasks
+        if tasks is None or not isinstance(rows, list):
+            return []
+        return [
+            (number, row.get(tasks.owner), row.get(tasks.due), str(row.get(tasks.label) or ""))
+            for number, row in enumerate(rows, start=1)
+            if isinstance(row, dict)
+            and row.get(tasks.owner)
+            and row.get(tasks.done_column) not in tasks.done_values
+        ]
 
     def choice_label(self, value: str, locale: str) -> str:
         return next((c.label(locale) for c in self.choices if c.value == value), value)

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, bindparam, func, select, update
-from sqlmodel import Session
+from sqlalchemy.orm import Mapped
+from sqlmodel import Session, col
 from sqlmodel import select as orm_select
 
 from engine.audit import Actor, append_event
@@ -45,7 +46,7 @@ def _as_utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _recent_failures(session: Session, *, column, value: str, since: datetime) -> int:
+def _recent_failures(session: Session, *, column: Mapped[str], value: str, since: datetime) -> int:
     last_success = session.exec(
         orm_select(func.max(LoginAttempt.attempted_at)).where(column == value, LoginAttempt.succeeded)
     ).one()
@@ -54,7 +55,7 @@ def _recent_failures(session: Session, *, column, value: str, since: datetime) -
     return session.exec(
         orm_select(func.count())
         .select_from(LoginAttempt)
-        .where(column == value, LoginAttempt.attempted_at > since, LoginAttempt.succeeded.is_(False))
+        .where(column == value, LoginAttempt.attempted_at > since, col(LoginAttempt.succeeded).is_(False))
     ).one()
 
 
@@ -62,13 +63,14 @@ def _throttled(session: Session, *, email: str, ip: str, settings: Settings, now
     since = now - timedelta(minutes=settings.login_window_minutes)
     limit = settings.login_max_failures
     return (
-        _recent_failures(session, column=LoginAttempt.email, value=email, since=since) >= limit
-        or _recent_failures(session, column=LoginAttempt.ip, value=ip, since=since)
+        _recent_failures(session, column=col(LoginAttempt.email), value=email, since=since) >= limit
+        or _recent_failures(session, column=col(LoginAttempt.ip), value=ip, since=since)
         >= limit * IP_FAILURE_FACTOR
     )
 
 
 def _audit_login(session: Session, *, user: User, action: str, ip: str, reason: str | None = None) -> None:
+    assert user.id is not None
     for membership in memberships_of(session, user_id=user.id):
         append_event(
             session,
@@ -108,6 +110,7 @@ def attempt_login(session: Session, *, email: str, password: str, ip: str, setti
 
 
 def default_org_id(session: Session, *, user: User) -> int | None:
+    assert user.id is not None
     memberships = memberships_of(session, user_id=user.id)
     return min((m.org_id for m in memberships), default=None)
 
@@ -115,6 +118,7 @@ def default_org_id(session: Session, *, user: User) -> int | None:
 def start_session(session: Session, *, user: User, org_id: int | None, ip: str, user_agent: str) -> str:
     """A new session; returns the token for the cookie (only its hash is stored)."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
+    assert user.id is not None
     session.add(
         UserSession(
             token_hash=hash_token(token), user_id=user.id, org_id=org_id, ip=ip, user_agent=user_agent[:300]
@@ -135,36 +139,38 @@ class LiveSession:
 
 # Built once: these run on every signed-in request.
 _LIVE_SESSION = select(
-    UserSession.id,
-    UserSession.user_id,
-    UserSession.org_id,
-    UserSession.revoked_at,
-    UserSession.last_seen_at,
-    UserSession.created_at,
-).where(UserSession.token_hash == bindparam("token_hash"))
+    col(UserSession.id),
+    col(UserSession.user_id),
+    col(UserSession.org_id),
+    col(UserSession.revoked_at),
+    col(UserSession.last_seen_at),
+    col(UserSession.created_at),
+).where(col(UserSession.token_hash) == bindparam("token_hash"))
 _TOUCH_SESSION = (
-    update(UserSession).where(UserSession.id == bindparam("session_id")).values(last_seen_at=bindparam("now"))
+    update(UserSession)
+    .where(col(UserSession.id) == bindparam("session_id"))
+    .values(last_seen_at=bindparam("now"))
 )
 _IDENTITY = (
     select(
-        User.email,
-        User.display_name,
-        User.locale,
-        User.is_active,
-        User.must_change_password,
-        Membership.roles,
-        Organization.id,
-        Organization.slug,
-        Organization.name,
+        col(User.email),
+        col(User.display_name),
+        col(User.locale),
+        col(User.is_active),
+        col(User.must_change_password),
+        col(Membership.roles),
+        col(Organization.id),
+        col(Organization.slug),
+        col(Organization.name),
     )
     .select_from(User)
-    .outerjoin(Membership, Membership.user_id == User.id)
-    .outerjoin(Organization, Organization.id == Membership.org_id)
-    .where(User.id == bindparam("user_id"))
-    .order_by(Organization.id)
+    .outerjoin(Membership, col(Membership.user_id) == User.id)
+    .outerjoin(Organization, col(Organization.id) == Membership.org_id)
+    .where(col(User.id) == bindparam("user_id"))
+    .order_by(col(Organization.id))
 )
-_API_TOKEN = select(ApiToken.user_id, ApiToken.org_id, ApiToken.revoked_at).where(
-    ApiToken.token_hash == bindparam("token_hash")
+_API_TOKEN = select(col(ApiToken.user_id), col(ApiToken.org_id), col(ApiToken.revoked_at)).where(
+    col(ApiToken.token_hash) == bindparam("token_hash")
 )
 
 
@@ -214,7 +220,7 @@ def load_identity(connection: Connection, *, user_id: int) -> Identity | None:
 def end_session(session: Session, *, token_hash: str) -> None:
     session.execute(
         update(UserSession)
-        .where(UserSession.token_hash == token_hash, UserSession.revoked_at.is_(None))
+        .where(col(UserSession.token_hash) == token_hash, col(UserSession.revoked_at).is_(None))
         .values(revoked_at=utcnow())
     )
 
@@ -226,7 +232,9 @@ def switch_session_org(session: Session, *, token_hash: str, user_id: int, org_i
     ).first()
     if member is None:
         return False
-    session.execute(update(UserSession).where(UserSession.token_hash == token_hash).values(org_id=org_id))
+    session.execute(
+        update(UserSession).where(col(UserSession.token_hash) == token_hash).values(org_id=org_id)
+    )
     return True
 
 
@@ -237,6 +245,7 @@ def change_password(session: Session, *, user: User, current: str | None, new: s
     user.password_hash = hash_password(new)
     user.must_change_password = False
     session.add(user)
+    assert user.id is not None
     for membership in memberships_of(session, user_id=user.id):
         append_event(
             session,
@@ -251,9 +260,11 @@ def change_password(session: Session, *, user: User, current: str | None, new: s
 def create_api_token(session: Session, *, user: User, org_id: int, name: str) -> str:
     """A personal access token for integrations; shown once, stored hashed."""
     token = "tgn_" + secrets.token_urlsafe(TOKEN_BYTES)
+    assert user.id is not None
     row = ApiToken(token_hash=hash_token(token), user_id=user.id, org_id=org_id, name=name)
     session.add(row)
     session.flush()
+    assert row.id is not None
     append_event(
         session,
         org_id=org_id,
@@ -269,10 +280,11 @@ def create_api_token(session: Session, *, user: User, org_id: int, name: str) ->
 def revoke_api_token(session: Session, *, user: User, name: str) -> int:
     rows = session.exec(
         orm_select(ApiToken).where(
-            ApiToken.user_id == user.id, ApiToken.name == name, ApiToken.revoked_at.is_(None)
+            ApiToken.user_id == user.id, ApiToken.name == name, col(ApiToken.revoked_at).is_(None)
         )
     ).all()
     for row in rows:
+        assert row.id is not None
         row.revoked_at = utcnow()
         session.add(row)
         append_event(

@@ -14,6 +14,7 @@ def create_organization(session: Session, *, data: OrganizationCreate, actor: Ac
     org = Organization.model_validate(data)
     session.add(org)
     session.flush()
+    assert org.id is not None
     ensure_chain_head(session, org_id=org.id)
     append_event(
         session,
@@ -50,6 +51,7 @@ def add_org_unit(
     )
     session.add(unit)
     session.flush()
+    assert unit.id is not None
     append_event(
         session,
         org_id=org_id,
@@ -73,6 +75,7 @@ def add_product(
     product = Product(org_id=org_id, code=code, name=name, name_en=name_en, unit=unit)
     session.add(product)
     session.flush()
+    assert product.id is not None
     append_event(
         session,
         org_id=org_id,

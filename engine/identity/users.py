@@ -4,7 +4,7 @@ import secrets
 from collections.abc import Iterable
 
 from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from engine.audit import Actor, append_event
 from engine.identity.models import Membership, Role, User, UserSession
@@ -65,6 +65,7 @@ def grant_membership(
 ) -> Membership:
     """Set the user's roles in the organization (creating the membership if needed)."""
     new_roles = parse_roles(roles)
+    assert user.id is not None
     membership = session.exec(
         select(Membership).where(Membership.org_id == org_id, Membership.user_id == user.id)
     ).first()
@@ -77,6 +78,7 @@ def grant_membership(
     else:
         membership.roles = new_roles  # reassigned, never mutated in place: JSON columns track assignment
     session.flush()
+    assert membership.id is not None
     append_event(
         session,
         org_id=org_id,
@@ -95,7 +97,7 @@ def revoke_user_sessions(session: Session, *, user_id: int) -> None:
     """End every session of the user at once (disabling, password reset by an admin)."""
     session.execute(
         update(UserSession)
-        .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+        .where(col(UserSession.user_id) == user_id, col(UserSession.revoked_at).is_(None))
         .values(revoked_at=utcnow())
     )
 
@@ -112,6 +114,7 @@ def set_user_active(
         return
     user.is_active = active
     session.add(user)
+    assert user.id is not None
     if not active:
         revoke_user_sessions(session, user_id=user.id)
     for membership in memberships_of(session, user_id=user.id):
@@ -131,6 +134,7 @@ def set_user_active(
 def set_user_locale(session: Session, *, user_id: int, locale: str | None) -> None:
     """The user's interface language (a preference: not an audited change)."""
     user = session.get(User, user_id)
+    assert user is not None
     user.locale = locale
     session.add(user)
 
@@ -159,7 +163,7 @@ def invite_user(
 def list_members(session: Session, *, org_id: int) -> list[tuple[User, list[str]]]:
     rows = session.exec(
         select(User, Membership.roles)
-        .join(Membership, Membership.user_id == User.id)
+        .join(Membership, col(Membership.user_id) == User.id)
         .where(Membership.org_id == org_id)
         .order_by(User.display_name)
     ).all()
@@ -169,7 +173,7 @@ def list_members(session: Session, *, org_id: int) -> list[tuple[User, list[str]
 def get_member(session: Session, *, org_id: int, user_id: int) -> tuple[User, list[str]] | None:
     row = session.exec(
         select(User, Membership.roles)
-        .join(Membership, Membership.user_id == User.id)
+        .join(Membership, col(Membership.user_id) == User.id)
         .where(Membership.org_id == org_id, User.id == user_id)
     ).first()
     return (row[0], list(row[1])) if row else None

@@ -5,32 +5,24 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from engine.audit import Actor, append_event
 from engine.carbon_data.errors import BadValue, DataIssue, EmissionsDataError, data_issue
-from engine.carbon_data.inputs import production_totals
 from engine.carbon_data.inventory import build_inventory
 from engine.carbon_data.parsing import MAX_YEAR, MIN_YEAR, parse_decimal
+from engine.carbon_data.reporting import product_intensities
 from engine.carbon_data.snapshots import latest_snapshot
 from engine.emissions import (
     Adjustment,
     Baseline,
     CalcError,
-    Inventory,
     PeriodEmissions,
-    Production,
     Target,
     TargetKind,
     TargetProgress,
     baseline,
-    intensity,
     target_progress,
-)
-from engine.emissions.factors import (
-    DEFAULT_FACTOR_SET,
-    DEFAULT_GRID_CALIBER,
-    DEFAULT_GWP_SET,
 )
 from engine.emissions.rounding import plain
 from engine.identity.models import Product
@@ -50,7 +42,7 @@ def add_baseline(
 ) -> EmissionBaseline:
     """A baseline: ``periods`` = [{year, weight}], ``adjustments`` = [{reason, delta_tco2e}]."""
     issues: list[DataIssue] = []
-    clean_periods = []
+    clean_periods: list[dict[str, Any]] = []
     for row, item in enumerate(periods, start=1):
         year = item.get("year")
         if type(year) is not int or not MIN_YEAR <= year <= MAX_YEAR:
@@ -62,7 +54,7 @@ def add_baseline(
             issues.append(data_issue("weight", bad.zh, bad.en, row=row))
             continue
         clean_periods.append({"year": year, "weight": plain(weight)})
-    clean_adjustments = []
+    clean_adjustments: list[dict[str, Any]] = []
     for row, item in enumerate(adjustments, start=1):
         try:
             delta = parse_decimal(item.get("delta_tco2e"), what="delta_tco2e")
@@ -89,29 +81,30 @@ def add_baseline(
             issues += [data_issue(i.field, i.message_zh, i.message_en) for i in error.issues]
     if issues:
         raise EmissionsDataError(issues)
-    item = EmissionBaseline(
+    created = EmissionBaseline(
         org_id=org_id,
         name=name.strip(),
         periods=clean_periods,
         adjustments=clean_adjustments,
         created_by=actor.id,
     )
-    session.add(item)
+    session.add(created)
     session.flush()
+    assert created.id is not None
     append_event(
         session,
         org_id=org_id,
         actor=actor,
         subject_type="emission_baseline",
-        subject_id=item.id,
+        subject_id=created.id,
         action="created",
         changes={
-            "name": [None, item.name],
+            "name": [None, created.name],
             "periods": [None, clean_periods],
             "adjustments": [None, clean_adjustments],
         },
     )
-    return item
+    return created
 
 
 def add_target(
@@ -132,7 +125,7 @@ def add_target(
         issues.append(
             data_issue("kind", "目标类型必须是 total 或 intensity", "kind must be total or intensity")
         )
-    pct = None
+    pct: Decimal | None = None
     try:
         pct = parse_decimal(reduction_pct, what="reduction_pct")
         if not Decimal(0) < pct <= Decimal(100):
@@ -159,6 +152,7 @@ def add_target(
         )
     if issues:
         raise EmissionsDataError(issues)
+    assert pct is not None  # parsed without an issue
     target = EmissionTarget(
         org_id=org_id,
         kind=kind,
@@ -171,6 +165,7 @@ def add_target(
     )
     session.add(target)
     session.flush()
+    assert target.id is not None
     append_event(
         session,
         org_id=org_id,
@@ -208,36 +203,15 @@ def annual_value(
         return AnnualValue(year, build_inventory(session, org_id=org_id, year=year).total_tco2e, "live")
     if product_id is None:
         raise EmissionsDataError.single("product_id", zh="强度需要指定产品", en="intensity needs a product")
-    produced = production_totals(session, org_id=org_id, year=year).get(product_id)
-    if produced is None or produced.quantity <= 0:
+    total = annual_value(session, org_id=org_id, year=year)
+    found = product_intensities(session, org_id=org_id, year=year, total_tco2e=total.value).get(product_id)
+    if found is None or found.per_product is None:
         raise EmissionsDataError.single(
             "production",
             zh=f"{year} 年没有该产品的产量数据，无法计算排放强度",
             en=f"no output of the product is recorded for {year}, so intensity cannot be calculated",
         )
-    total = annual_value(session, org_id=org_id, year=year)
-    per_product = intensity(
-        _total_only(total.value),
-        production=Production(quantity=produced.quantity, unit=produced.unit, product=produced.name),
-    ).per_product
-    assert per_product is not None
-    return AnnualValue(year, per_product, total.basis)
-
-
-def _total_only(total: Decimal) -> Inventory:
-    return Inventory(
-        factor_set=DEFAULT_FACTOR_SET,
-        gwp_set=DEFAULT_GWP_SET,
-        grid_caliber=DEFAULT_GRID_CALIBER,
-        lines=(),
-        total_tco2e=total,
-        by_category={},
-        by_gas={},
-        gas_mass_t={},
-        by_org_unit={},
-        by_period={},
-        biomass_co2_t=Decimal(0),
-    )
+    return AnnualValue(year, found.per_product, total.basis)
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,10 +293,11 @@ class TargetStatus:
 def baselines_overview(session: Session, *, org_id: int) -> list[BaselineStatus]:
     """Every baseline of the organization, evaluated where its years have data."""
     items = session.exec(
-        select(EmissionBaseline).where(EmissionBaseline.org_id == org_id).order_by(EmissionBaseline.id)
+        select(EmissionBaseline).where(EmissionBaseline.org_id == org_id).order_by(col(EmissionBaseline.id))
     ).all()
     result = []
     for item in items:
+        assert item.id is not None
         try:
             result.append(
                 BaselineStatus(item, evaluate_baseline(session, org_id=org_id, baseline_id=item.id))
@@ -335,10 +310,11 @@ def baselines_overview(session: Session, *, org_id: int) -> list[BaselineStatus]
 def targets_overview(session: Session, *, org_id: int, current_year: int) -> list[TargetStatus]:
     """Every target of the organization with its progress in ``current_year`` where that can be had."""
     items = session.exec(
-        select(EmissionTarget).where(EmissionTarget.org_id == org_id).order_by(EmissionTarget.id)
+        select(EmissionTarget).where(EmissionTarget.org_id == org_id).order_by(col(EmissionTarget.id))
     ).all()
     result = []
     for item in items:
+        assert item.id is not None
         try:
             progress = target_progress_for(
                 session, org_id=org_id, target_id=item.id, current_year=current_year

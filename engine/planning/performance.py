@@ -200,6 +200,7 @@ def add_parameter(
     )
     session.add(parameter)
     session.flush()
+    assert parameter.id is not None
     fields = {
         "code": code,
         "name": name,

@@ -2,9 +2,11 @@
 
 from dataclasses import dataclass
 from datetime import date
+from typing import cast
 
 from sqlalchemy import and_, bindparam, func, or_, select
-from sqlmodel import Session
+from sqlalchemy.orm import Mapped
+from sqlmodel import Session, col
 
 from engine.tenancy import TenantScopeError, session_org_id
 from engine.workflow.models import Record, Task
@@ -19,34 +21,44 @@ class TaskView:
     workflow_key: str
     state: str
     due_date: date | None
+    detail: str | None  # what a task from a table row asks (a corrective action)
     overdue: bool
 
 
 # The dashboard's queries, built once. Core on the session's connection, so the organization is an explicit
 # parameter here rather than the ORM scope.
 _MY_OPEN_TASKS = and_(
-    Task.org_id == bindparam("org_id"),
-    Task.closed_at.is_(None),
+    col(Task.org_id) == bindparam("org_id"),
+    col(Task.closed_at).is_(None),
     or_(
-        Task.assignee_id == bindparam("user_id"),
-        and_(Task.assignee_id.is_(None), Task.role.in_(bindparam("roles", expanding=True))),
+        col(Task.assignee_id) == bindparam("user_id"),
+        and_(col(Task.assignee_id).is_(None), col(Task.role).in_(bindparam("roles", expanding=True))),
     ),
 )
 _COUNT_MY_TASKS = select(func.count()).select_from(Task).where(_MY_OPEN_TASKS)
 _MY_TASKS = (
-    select(Task.id, Record.id, Record.number, Record.title, Record.workflow_key, Task.state, Task.due_date)
-    .join(Record, Record.id == Task.record_id)
+    select(
+        cast("Mapped[int]", Task.id),  # a primary key: never NULL in a result (SQLModel types it optional)
+        cast("Mapped[int]", Record.id),
+        col(Record.number),
+        col(Record.title),
+        col(Record.workflow_key),
+        col(Task.state),
+        col(Task.due_date),
+        col(Task.detail),
+    )
+    .join(Record, col(Record.id) == Task.record_id)
     .where(_MY_OPEN_TASKS)
-    .order_by(Task.due_date.is_(None), Task.due_date, Task.id)
+    .order_by(col(Task.due_date).is_(None), col(Task.due_date), col(Task.id))
 )
 _FOLLOWED = (
-    select(Record.id, Record.number, Record.title)
+    select(cast("Mapped[int]", Record.id), col(Record.number), col(Record.title))
     .where(
-        Record.org_id == bindparam("org_id"),
-        or_(Record.created_by == bindparam("user_id"), Record.owner_id == bindparam("user_id")),
-        Record.closed_at.is_(None),
+        col(Record.org_id) == bindparam("org_id"),
+        or_(col(Record.created_by) == bindparam("user_id"), col(Record.owner_id) == bindparam("user_id")),
+        col(Record.closed_at).is_(None),
     )
-    .order_by(Record.updated_at.desc())
+    .order_by(col(Record.updated_at).desc())
     .limit(bindparam("limit"))
 )
 

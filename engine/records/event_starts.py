@@ -1,8 +1,12 @@
 """Starting records of workflows whose start is ``kind: event``."""
 
+from typing import cast
+
 from engine.audit import append_event
+from engine.db import Database
 from engine.events import DomainEvent
 from engine.workflow.access import ActorRef
+from engine.workflow.catalog import WorkflowCatalog
 from engine.workflow.errors import TransitionRefused
 from engine.workflow.lifecycle import create_record
 from engine.workflow.loader import Workflow
@@ -16,7 +20,7 @@ class EventStarts:
     action raised the event is the creator. A start the form refuses is written to the causing record's
     audit trail, not lost."""
 
-    def __init__(self, catalog) -> None:
+    def __init__(self, catalog: WorkflowCatalog) -> None:
         self.catalog = catalog
         self.by_event: dict[str, list[Workflow]] = {}
         for workflow in catalog.current.values():
@@ -28,13 +32,15 @@ class EventStarts:
 
     __hash__ = None  # type: ignore[assignment]
 
-    def __call__(self, event: DomainEvent, database) -> None:
+    def __call__(self, event: DomainEvent, database: Database) -> None:
         for workflow in self.by_event.get(event.name, ()):
             fields = {field.name for field in workflow.create_form.fields}
             form_data = {key: value for key, value in event.payload.items() if key in fields}
             form_data |= {name: event.payload.get("record_id") for name in workflow.create_form.link_fields}
             actor = ActorRef(
-                id=event.payload.get("actor_id"),
+                id=cast(
+                    int, event.payload.get("actor_id")
+                ),  # the causing ActorRef's id (engine.workflow.writes)
                 name=str(event.payload.get("actor_name") or "system"),
                 roles=frozenset(workflow.spec.start.roles),
             )

@@ -1,14 +1,22 @@
 """Reading records of any workflow: one record, a filtered list (in SQL, keyset pages), linked records."""
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy import func, or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from engine.workflow.models import Record, RecordLink
+from engine.audit_trail.service import TrailEvent, TrailFilter, list_events
+from engine.evidence.store import evidence_names
+from engine.forms.spec import FieldType
+from engine.identity.models import Membership, OrgUnit, User
+from engine.records.display import Names
+from engine.records.timeline import referenced_ids
+from engine.workflow.loader import Workflow
+from engine.workflow.models import Record, RecordLink, Task
 
 PAGE_SIZE = 50
 
@@ -22,14 +30,14 @@ def get_record(session: Session, *, record_id: int, workflow_key: str | None = N
 
 def records_in_states(session: Session, *, workflow_key: str, states: tuple[str, ...]) -> list[Record]:
     """The organization's records of one workflow that are in any of ``states``."""
-    query = select(Record).where(Record.workflow_key == workflow_key, Record.state.in_(states))
+    query = select(Record).where(col(Record.workflow_key) == workflow_key, col(Record.state).in_(states))
     return list(session.scalars(query).all())
 
 
 _CLAUSE = re.compile(r"\d{1,2}(\.\d{1,2}){0,3}")
 
 
-def _concerns_clause(clause: str):
+def _concerns_clause(clause: str) -> sa.ColumnElement[bool]:
     """Records whose clause list names ``clause`` or one of its sub-clauses ("8" finds "8.6"), matched on
     the JSON text so that the filter runs in SQL on both databases."""
     clause = clause.strip()
@@ -56,43 +64,119 @@ def list_records(
     session: Session, *, record_filter: RecordFilter, after_id: int | None = None, limit: int = PAGE_SIZE
 ) -> tuple[list[Record], int | None]:
     """Newest first; keyset pagination on id."""
-    query = select(Record).where(Record.workflow_key == record_filter.workflow_key)
+    query = select(Record).where(col(Record.workflow_key) == record_filter.workflow_key)
     if record_filter.state:
-        query = query.where(Record.state == record_filter.state)
+        query = query.where(col(Record.state) == record_filter.state)
     if record_filter.assignee_id:
-        query = query.where(Record.assignee_id == record_filter.assignee_id)
+        query = query.where(col(Record.assignee_id) == record_filter.assignee_id)
     if record_filter.overdue_on:
-        query = query.where(Record.due_date < record_filter.overdue_on, Record.closed_at.is_(None))
+        # Late itself, or holding a task that is late (a corrective action past its date).
+        late_task = (
+            select(col(Task.id))
+            .where(
+                col(Task.record_id) == Record.id,
+                col(Task.closed_at).is_(None),
+                col(Task.due_date) < record_filter.overdue_on,
+            )
+            .exists()
+        )
+        query = query.where(
+            col(Record.closed_at).is_(None), or_(col(Record.due_date) < record_filter.overdue_on, late_task)
+        )
     if record_filter.due_by:
-        query = query.where(Record.due_date <= record_filter.due_by, Record.closed_at.is_(None))
+        query = query.where(col(Record.due_date) <= record_filter.due_by, col(Record.closed_at).is_(None))
     if record_filter.created_from:
         query = query.where(func.date(Record.created_at) >= record_filter.created_from)
     if record_filter.created_to:
         query = query.where(func.date(Record.created_at) <= record_filter.created_to)
     if record_filter.search:
         pattern = f"%{record_filter.search.strip()}%"
-        query = query.where(or_(Record.number.ilike(pattern), Record.title.ilike(pattern)))
+        query = query.where(or_(col(Record.number).ilike(pattern), col(Record.title).ilike(pattern)))
     if after_id is not None:
-        query = query.where(Record.id < after_id)
+        query = query.where(col(Record.id) < after_id)
     if record_filter.clause:
         query = query.where(_concerns_clause(record_filter.clause))
-    rows = list(session.scalars(query.order_by(Record.id.desc()).limit(limit + 1)).all())
+    rows = list(session.scalars(query.order_by(col(Record.id).desc()).limit(limit + 1)).all())
     next_after = rows[limit - 1].id if len(rows) > limit else None
     return rows[:limit], next_after
 
 
 def linked_records(session: Session, *, record_id: int) -> list[Record]:
     ids = session.scalars(
-        select(RecordLink.to_record_id)
-        .where(RecordLink.from_record_id == record_id)
-        .union(select(RecordLink.from_record_id).where(RecordLink.to_record_id == record_id))
+        select(col(RecordLink.to_record_id))
+        .where(col(RecordLink.from_record_id) == record_id)
+        .union(select(col(RecordLink.from_record_id)).where(col(RecordLink.to_record_id) == record_id))
     ).all()
-    return list(session.scalars(select(Record).where(Record.id.in_(ids))).all()) if ids else []
+    return list(session.scalars(select(Record).where(col(Record.id).in_(ids))).all()) if ids else []
 
 
 def record_choices(session: Session, *, limit: int) -> list[tuple[int, str]]:
     """The newest records of the session's organization, as (id, "number · title") for a picker."""
     rows = session.execute(
-        select(Record.id, Record.number, Record.title).order_by(Record.id.desc()).limit(limit)
+        select(col(Record.id), col(Record.number), col(Record.title))
+        .order_by(col(Record.id).desc())
+        .limit(limit)
     )
     return [(record_id, f"{number} · {title}") for record_id, number, title in rows.all()]
+
+
+def record_events(session: Session, *, record_id: int) -> list[TrailEvent]:
+    """Every audit event of the record, oldest first (all pages: an export leaves nothing out)."""
+    trail_filter = TrailFilter(subject_type="record", subject_id=str(record_id))
+    page = list_events(session, trail_filter=trail_filter, limit=1000)
+    events = list(page.events)
+    while page.next_before_seq is not None:
+        page = list_events(session, trail_filter=trail_filter, before_seq=page.next_before_seq, limit=1000)
+        events += page.events
+    return events[::-1]
+
+
+def names_in(
+    session: Session,
+    *,
+    org_id: int,
+    workflow: Workflow,
+    records: Iterable[Record],
+    events: Iterable[TrailEvent] = (),
+) -> Names:
+    """The names a set of records of one workflow (and their events) point to, looked up at once."""
+    wanted = referenced_ids(events, workflow=workflow, data={})
+    for record in records:
+        for kind, ids in referenced_ids((), workflow=workflow, data=record.data).items():
+            wanted[kind] |= ids
+    return names_of(session, org_id=org_id, wanted=wanted)
+
+
+def names_of(session: Session, *, org_id: int, wanted: dict[FieldType, set[int]]) -> Names:
+    """The names of the users (members of the organization), units, records ("number · title") and
+    evidence files with these ids."""
+    users = wanted.get(FieldType.user, set())
+    units = wanted.get(FieldType.org_unit, set())
+    records = wanted.get(FieldType.record_link, set())
+    user_rows = (
+        session.execute(
+            select(col(User.id), col(User.display_name))
+            .join(Membership, col(Membership.user_id) == User.id)
+            .where(col(Membership.org_id) == org_id, col(User.id).in_(users))
+        ).all()
+        if users
+        else []
+    )
+    unit_rows = (
+        session.execute(select(col(OrgUnit.id), col(OrgUnit.name)).where(col(OrgUnit.id).in_(units))).all()
+        if units
+        else []
+    )
+    record_rows = (
+        session.execute(
+            select(col(Record.id), col(Record.number), col(Record.title)).where(col(Record.id).in_(records))
+        ).all()
+        if records
+        else []
+    )
+    return Names(
+        users=dict(user_rows),
+        units=dict(unit_rows),
+        records={record_id: f"{number} · {title}" for record_id, number, title in record_rows},
+        evidence=evidence_names(session, ids=wanted.get(FieldType.evidence, set())),
+    )

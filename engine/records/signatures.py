@@ -5,8 +5,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
+from engine.forms.spec import Text
 from engine.workflow.models import Record, Signature
 from engine.workflow.signing import SEALED_FIELDS, sealing_key, signed_content_hash
 
@@ -19,6 +20,16 @@ class SignatureView:
     signed_at: str
     trigger: str
     status: str  # valid, stale (content changed after signing), invalid (seal does not verify)
+    content_hash: str = ""  # sha256 of the content signed
+
+
+SIGNATURE_STATUS = {
+    "valid": Text(zh="有效", en="Valid"),
+    "stale": Text(
+        zh="已失效 — 需重新签署", en="No longer valid — the record changed since; re-sign required"
+    ),
+    "invalid": Text(zh="无效 — 签名校验失败", en="Invalid — the signature does not verify"),
+}
 
 
 def _sealed(signature: Signature, *, record_id: int) -> dict[str, Any]:
@@ -31,16 +42,18 @@ def signatures_of(
     session: Session, *, record: Record, secret_key: str, old_secret_keys: Sequence[str] = ()
 ) -> list[SignatureView]:
     """Sealed by ``secret_key`` or by one of the keys rotated out (``old_secret_keys``): valid."""
+    assert record.id is not None
     current_hash = signed_content_hash(
         record.id, record.number, record.workflow_key, record.title, record.data
     )
     views = []
     for signature in session.scalars(
-        select(Signature).where(Signature.record_id == record.id).order_by(Signature.id)
+        select(Signature).where(col(Signature.record_id) == record.id).order_by(col(Signature.id))
     ).all():
         key = sealing_key(
             (secret_key, *old_secret_keys), seal=signature.seal, **_sealed(signature, record_id=record.id)
         )
+        assert signature.id is not None
         if key is None:
             status = "invalid"
         elif signature.content_hash != current_hash:
@@ -55,6 +68,7 @@ def signatures_of(
                 signature.signed_at,
                 signature.trigger,
                 status,
+                signature.content_hash,
             )
         )
     return views

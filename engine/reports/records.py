@@ -1,148 +1,185 @@
-"""Exports of workflow records: one record to docx (number, data, timeline, signatures) and a list to xlsx."""
+"""Exports of workflow records: one record to docx (summary, data, approval block with its e-signatures,
+timeline) and a list to xlsx. Values, names and times are rendered by engine.records.display and the
+timeline by engine.records.timeline, as on the record page."""
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from io import BytesIO
 from typing import Any
 
-from docx import Document
-from openpyxl import Workbook
-
-from engine.audit_trail.service import TrailEvent
-from engine.forms.spec import FieldSpec, FieldType
-from engine.records.signatures import SignatureView
-from engine.reports.docx_fonts import apply_chinese_styles
+from engine.forms.spec import FieldType
+from engine.records.display import Names, china_time, display_value
+from engine.records.signatures import SIGNATURE_STATUS, SignatureView
+from engine.records.timeline import TimelineEntry
+from engine.reports.docx_layout import (
+    Approver,
+    approval_block,
+    docx_bytes,
+    heading,
+    new_document,
+    paragraph,
+    table,
+)
+from engine.reports.spreadsheet import safe_cell, write_only_workbook
 from engine.workflow.loader import Workflow
 from engine.workflow.models import Record
-
-SIGNATURE_STATUS = {
-    "valid": "有效 valid",
-    "stale": "签名后记录已修改，需重新签署 stale",
-    "invalid": "无效 invalid",
-}
-
-
-def display_value(field: FieldSpec, value: Any, names: Callable[[FieldType, Any], str]) -> str:
-    if value is None or value == "":
-        return ""
-    if field.type == FieldType.choice:
-        return field.choice_label(value, "zh_CN")
-    if field.type == FieldType.multi_choice:
-        return "、".join(field.choice_label(item, "zh_CN") for item in value)
-    if field.type in (FieldType.user, FieldType.org_unit, FieldType.record_link):
-        return names(field.type, value)
-    if field.type == FieldType.number and field.unit:
-        return f"{value} {field.unit}"
-    return str(value)
 
 
 def record_docx(
     *,
     record: Record,
     workflow: Workflow,
-    timeline: Iterable[TrailEvent],
+    timeline: Sequence[TimelineEntry],
     signatures: Iterable[SignatureView],
-    names: Callable[[FieldType, Any], str],
+    names: Names,
     organization_name: str,
+    exported_by: str,
 ) -> bytes:
     spec = workflow.spec
-    document = Document()
-    apply_chinese_styles(document)
-    document.add_heading(f"{record.number}　{record.title}", level=1)
+    title = f"{record.number} {record.title}"
+    document = new_document(organization=organization_name, title=title, author=exported_by)
+    heading(document, f"{record.number}　{record.title}", level=1)
     state = spec.states.get(record.state)
-    summary = document.add_table(rows=0, cols=2)
-    summary.style = "Table Grid"
-    for label, value in (
-        ("组织 Organization", organization_name),
-        ("流程 Process", f"{spec.title.zh} / {spec.title.en}（v{record.workflow_version}）"),
-        ("条款 Clause", "、".join(record.clause_refs)),
-        ("状态 State", f"{state.label.zh} / {state.label.en}" if state else record.state),
-        ("版本 Version", str(record.version)),
-    ):
-        cells = summary.add_row().cells
-        cells[0].text, cells[1].text = label, value
+    period_end = china_time(record.closed_at)[:10] if record.closed_at else "至今 ongoing"
+    table(
+        document,
+        ["项目 Item", "内容 Content"],
+        [
+            ["组织 Organization", organization_name],
+            ["流程 Process", f"{spec.title.zh} / {spec.title.en}（v{record.workflow_version}）"],
+            ["条款 Clause", "、".join(record.clause_refs)],
+            ["状态 State", f"{state.label.zh} / {state.label.en}" if state else record.state],
+            ["记录期间 Period", f"{china_time(record.created_at)[:10]} 至 {period_end}"],
+            ["版本 Version", str(record.version)],
+            ["导出 Exported", f"{china_time(datetime.now(UTC))}（北京时间）{exported_by}"],
+        ],
+        widths_mm=(40, 116),
+    )
+    _record_data(document, record, workflow, names)
+    _approvals(document, record, workflow, timeline, list(signatures))
+    heading(document, "过程记录 Timeline", level=2)
+    table(
+        document,
+        ["序号 Seq", "时间（北京时间）Time (China)", "人员 Actor", "操作 Action", "变更 Changes"],
+        [
+            [str(entry.seq), entry.when, entry.actor, _action_text(entry), _changes_text(entry)]
+            for entry in timeline
+        ],
+        widths_mm=(12, 26, 18, 40, 60),
+    )
+    return docx_bytes(document)
+
+
+def _record_data(document: Any, record: Record, workflow: Workflow, names: Names) -> None:
     for form in workflow.forms_in_order:
         present = [field for field in form.fields if field.name in record.data]
         if not present:
             continue
-        document.add_heading(f"{form.title.zh} {form.title.en}", level=2)
+        heading(document, f"{form.title.zh} {form.title.en}", level=2)
         for field in present:
             value = record.data[field.name]
-            if field.type == FieldType.table:
-                document.add_paragraph(field.label.zh)
-                table = document.add_table(rows=1, cols=len(field.columns) + 1)
-                table.style = "Table Grid"
-                table.rows[0].cells[0].text = "#"
-                for index, column in enumerate(field.columns, start=1):
-                    table.rows[0].cells[index].text = column.label.zh
-                for number, row in enumerate(value, start=1):
-                    cells = table.add_row().cells
-                    cells[0].text = str(number)
-                    for index, column in enumerate(field.columns, start=1):
-                        cells[index].text = display_value(column, row.get(column.name), names)
+            if field.type == FieldType.table and isinstance(value, list):
+                paragraph(document, bold_label=f"{field.label.zh}：")
+                table(
+                    document,
+                    ["#", *(column.label.zh for column in field.columns)],
+                    [
+                        [str(number), *(display_value(c, row.get(c.name), names) for c in field.columns)]
+                        for number, row in enumerate(value, start=1)
+                        if isinstance(row, dict)
+                    ],
+                )
             else:
-                paragraph = document.add_paragraph()
-                paragraph.add_run(f"{field.label.zh}：").bold = True
-                paragraph.add_run(display_value(field, value, names))
-    document.add_heading("电子签名 Electronic signatures", level=2)
-    signature_list = list(signatures)
-    if not signature_list:
-        document.add_paragraph("无 None")
-    for signature in signature_list:
-        meaning = workflow.signature_meaning(signature.meaning)
-        zh, en = meaning.zh, meaning.en
-        status = SIGNATURE_STATUS[signature.status]
-        document.add_paragraph(f"{signature.signer_name}　{zh} {en}　{signature.signed_at} (UTC)　{status}")
-    document.add_heading("过程记录 Timeline", level=2)
-    table = document.add_table(rows=1, cols=5)
-    table.style = "Table Grid"
-    for index, title in enumerate(("#", "时间 Time (UTC)", "人员 Actor", "操作 Action", "变更 Changes")):
-        table.rows[0].cells[index].text = title
-    for event in timeline:
-        cells = table.add_row().cells
-        cells[0].text = str(event.seq)
-        cells[1].text = event.ts
-        cells[2].text = event.actor_name
-        states = f"（{event.from_state or '—'} → {event.to_state}）" if event.to_state else ""
-        cells[3].text = f"{event.action}{states}" + (f"：{event.reason}" if event.reason else "")
-        cells[4].text = "；".join(
-            f"{name}: {old} → {new}" for name, (old, new) in sorted(event.changes.items())
+                paragraph(
+                    document, display_value(field, value, names) or "—", bold_label=f"{field.label.zh}："
+                )
+
+
+def _approvals(
+    document: Any,
+    record: Record,
+    workflow: Workflow,
+    timeline: Sequence[TimelineEntry],
+    signatures: list[SignatureView],
+) -> None:
+    """编制 is who created the record; then each e-signature with its declared meaning, the whole hash of
+    the content signed and whether it still holds. Without e-signatures, 审核 and 批准 are left to sign."""
+    created = next((entry for entry in timeline if entry.action_key == "create"), None)
+    approvers = [
+        Approver(
+            role="编制 Prepared",
+            name=created.actor if created else "",
+            signature="创建记录（系统记录）Created in the system",
+            date=china_time(record.created_at),
         )
-    buffer = BytesIO()
-    document.save(buffer)
-    return buffer.getvalue()
+    ]
+    for signature in signatures:
+        meaning = workflow.signature_meaning(signature.meaning)
+        status = SIGNATURE_STATUS.get(signature.status)
+        approvers.append(
+            Approver(
+                role=f"{meaning.zh} {meaning.en}",
+                name=signature.signer_name,
+                signature=(
+                    f"电子签名 Electronic signature\nSHA-256：{signature.content_hash}\n"
+                    f"状态：{status.zh if status else signature.status}"
+                    + (f" / {status.en}" if status else "")
+                ),
+                date=china_time(signature.signed_at),
+            )
+        )
+    if not signatures:
+        approvers += [Approver(role="审核 Reviewed"), Approver(role="批准 Approved")]
+    approval_block(document, approvers, title="审批与电子签名 Approval and electronic signatures")
 
 
-def records_xlsx(
-    *, workflow: Workflow, records: Iterable[Record], names: Callable[[FieldType, Any], str]
-) -> bytes:
-    """One row per record: number, title, state, dates, then the scalar fields of every form."""
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(workflow.spec.title.zh[:31])
+def _action_text(entry: TimelineEntry) -> str:
+    text = entry.action.zh
+    if entry.to_state:
+        text += f"（{entry.from_state.zh if entry.from_state else '—'} → {entry.to_state.zh}）"
+    if entry.comment:
+        text += f"：{entry.comment.zh}"
+    return text
+
+
+def _changes_text(entry: TimelineEntry) -> str:
+    lines = []
+    for change in entry.changes:
+        old, new = (change.old.zh if change.old else "—"), (change.new.zh if change.new else "—")
+        if "\n" in old or "\n" in new:  # table rows: one per line
+            lines.append(f"{change.field.zh}：\n  原 Before：\n{old}\n  新 After：\n{new}")
+        else:
+            lines.append(f"{change.field.zh}：{old} → {new}")
+    return "\n".join(lines)
+
+
+def records_xlsx(*, workflow: Workflow, records: Iterable[Record], names: Names) -> bytes:
+    """One row per record: number, title, state, dates, then the scalar fields of every form. Formula-like
+    text is written as text and control characters as U+FFFD (engine.reports.spreadsheet)."""
+    workbook, sheet = write_only_workbook(workflow.spec.title.zh[:31])
     fields = [
         field for form in workflow.forms_in_order for field in form.fields if field.type != FieldType.table
     ]
-    sheet.append(
-        [
-            "编号 Number",
-            "标题 Title",
-            "状态 State",
-            "创建 Created (UTC)",
-            "期限 Due",
-            *[f"{f.label.zh} {f.label.en}" for f in fields],
-        ]
-    )
+    header = [
+        "编号 Number",
+        "标题 Title",
+        "状态 State",
+        "创建（北京时间）Created (China time)",
+        "期限 Due",
+        *[f"{f.label.zh} {f.label.en}" for f in fields],
+    ]
+    sheet.append([safe_cell(sheet, value) for value in header])
     for record in records:
         state = workflow.spec.states.get(record.state)
-        sheet.append(
-            [
-                record.number,
-                record.title,
-                state.label.zh if state else record.state,
-                record.created_at.strftime("%Y-%m-%d %H:%M"),
-                record.due_date,
-                *[display_value(f, record.data.get(f.name), names) for f in fields],
-            ]
-        )
+        row = [
+            record.number,
+            record.title,
+            state.label.zh if state else record.state,
+            china_time(record.created_at),
+            record.due_date,
+            *[display_value(f, record.data.get(f.name), names) for f in fields],
+        ]
+        sheet.append([safe_cell(sheet, value) for value in row])
     buffer = BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

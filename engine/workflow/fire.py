@@ -127,7 +127,7 @@ def fire(
     entered_state(
         session, workflow=workflow, record=record, actor=actor, action=trigger, from_state=from_state,
         to_state=to_state, changes=field_changes(record.data, new_data), due=due, now=now, comment=comment,
-        signature_id=signature_id, form=form, submitted=submitted,
+        signature_id=signature_id, form=form, submitted=submitted, data=new_data,
     )  # fmt: skip
     return FireResult(record.id, from_state, to_state, new_version, signature_id)
 

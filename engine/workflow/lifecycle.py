@@ -23,7 +23,7 @@ from engine.workflow.fire import FireResult, fire
 from engine.workflow.loader import Workflow, format_number
 from engine.workflow.models import NumberSequence, Record
 from engine.workflow.submission import validated_form
-from engine.workflow.writes import due_date, entered_state, load_record_row
+from engine.workflow.writes import as_date, due_date, entered_state, load_record_row
 
 _sequences = table_of(NumberSequence)
 PROCESS_CONTEXT = "tanguan_process_context"
@@ -72,13 +72,6 @@ def next_number(session: Session, *, org_id: int, pattern: str, year: int) -> st
     return format_number(pattern, year=year, seq=bumped)
 
 
-def _as_date(value: Any) -> date | None:
-    """A date field's value as the form layer stores it (ISO text in the record's JSON data)."""
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(value) if isinstance(value, str) and value else None
-
-
 def create_record(
     session: Session,
     *,
@@ -99,7 +92,7 @@ def create_record(
     columns = spec.start.record
     title = data.get(columns.title) if columns.title else None
     assignee = data.get(columns.assignee) if columns.assignee else None
-    due = _as_date(data.get(columns.due_date)) if columns.due_date else None
+    due = as_date(data.get(columns.due_date)) if columns.due_date else None
     if due is None:
         due = due_date(spec.state(spec.initial), today=today)
     record = Record(
@@ -133,6 +126,7 @@ def create_record(
         now=now,
         form=workflow.create_form,
         submitted=data,
+        data=data,
     )
     return record
 

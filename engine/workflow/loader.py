@@ -17,7 +17,7 @@ from transitions import Machine
 
 from engine.audit import canonical_json
 from engine.events import POLICY_MODULES
-from engine.forms.spec import FieldType, FormSpec, Text
+from engine.forms.spec import FieldSpec, FieldType, FormSpec, Text
 from engine.identity.models import Role
 from engine.workflow.registry import ACTIONS, DECLARED_NAMES, GUARDS
 from engine.workflow.spec import StartKind, WorkflowSpec
@@ -111,6 +111,12 @@ class Workflow:
         """The clauses a record concerns: the workflow's own, then those its data names."""
         named = [data[name] for name in self.clause_fields if isinstance(data.get(name), str) and data[name]]
         return list(dict.fromkeys([self.spec.clause, *named]))
+
+    @cached_property
+    def row_task_tables(self) -> tuple[FieldSpec, ...]:
+        """The tables of its forms whose rows are tasks (each once, by name)."""
+        found = {f.name: f for form in self.forms.values() for f in form.fields if f.row_tasks}
+        return tuple(found.values())
 
     def signature_meaning(self, meaning: str) -> Text:
         """The declared label of a signature meaning (the key itself only for a file that declared none)."""

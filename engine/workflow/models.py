@@ -64,7 +64,8 @@ class RecordLink(OrgOwned, table=True):
 
 
 class Task(OrgOwned, table=True):
-    """Who must act on which record by when; derived from the state's owner role and the assignee."""
+    """Who must act on which record by when: derived from the state's owner role and the assignee, and from
+    the rows of the record's tables that are tasks (``row_tasks``)."""
 
     __table_args__ = (
         sa.Index("ix_task_org_open_role", "org_id", "closed_at", "role"),
@@ -77,6 +78,8 @@ class Task(OrgOwned, table=True):
     role: str | None = Field(default=None, max_length=32)
     assignee_id: int | None = Field(default=None, foreign_key="user_account.id")
     due_date: date | None = None
+    # A task from a row of the record's table (a corrective action): what the row says must be done.
+    detail: str | None = Field(default=None, max_length=300)
     opened_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
     closed_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
 

@@ -8,6 +8,7 @@ import hmac
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+import sqlmodel
 from sqlalchemy import bindparam, insert, text
 from sqlalchemy.orm import Session
 
@@ -125,7 +126,7 @@ def signing_unit_of_work(
     trigger: str,
     signature_password: str | None,
     reauthenticate: Callable[[str], bool],
-    work: Callable[[Session, bool], T],
+    work: Callable[[sqlmodel.Session, bool], T],
 ) -> T:
     """Check the password first (outside any transaction), then run ``work(session, password_verified)``
     in one unit of work. If the work refuses the signature, everything it did rolls back (an evidence file

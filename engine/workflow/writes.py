@@ -45,7 +45,16 @@ _INSERT_TASK = DriverStatement(
     insert(_tasks).values(
         {
             name: bindparam(name)
-            for name in ("org_id", "record_id", "state", "role", "assignee_id", "due_date", "opened_at")
+            for name in (
+                "org_id",
+                "record_id",
+                "state",
+                "role",
+                "assignee_id",
+                "due_date",
+                "detail",
+                "opened_at",
+            )
         }
     )
 )
@@ -85,6 +94,16 @@ def forget_loaded_copy(session: Session, record_id: int) -> None:
     loaded = session.identity_map.get(identity_key(Record, record_id))
     if loaded is not None:
         session.expire(loaded)
+
+
+def as_date(value: Any) -> date | None:
+    """A date field's value as the form layer stores it (ISO text in the record's JSON data); else None."""
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def due_date(state: StateSpec, *, today: date) -> date | None:
@@ -150,10 +169,12 @@ def entered_state(
     signature_id: int | None = None,
     form: FormSpec | None = None,
     submitted: dict[str, Any] | None = None,
+    data: dict[str, Any] | None = None,
 ) -> None:
     """Everything a create and a transition both write once the record is in its new state: the audit
-    event, the links its form names, the tasks (the old state's closed, the new one's opened), and the
-    domain event published after commit."""
+    event, the links its form names, the tasks (the old state's closed; the new one's opened, with one per
+    open row of its task tables, from ``data``, the record's data now), and the domain event published
+    after commit."""
     append_event(
         session,
         org_id=record.org_id,
@@ -174,18 +195,25 @@ def entered_state(
         _CLOSE_TASKS.execute(connection, {"task_record_id": record.id, "closed_at": now})
     state = workflow.spec.state(to_state)
     if not state.final:
-        _INSERT_TASK.execute(
-            connection,
-            {
-                "org_id": record.org_id,
-                "record_id": record.id,
-                "state": to_state,
-                "role": state.owner_role,
-                "assignee_id": record.assignee_id,
-                "due_date": due,
-                "opened_at": now,
-            },
-        )
+        task = {"org_id": record.org_id, "record_id": record.id, "state": to_state, "opened_at": now}
+        tasks = [
+            {**task, "role": None, "assignee_id": owner, "due_date": as_date(when), "detail": label[:300]}
+            for field in workflow.row_task_tables
+            for _, owner, when, label in field.open_row_tasks((data or {}).get(field.name))
+        ]
+        if state.owner_role or record.assignee_id:  # a state nobody owns is where a record rests
+            tasks.insert(
+                0,
+                {
+                    **task,
+                    "role": state.owner_role,
+                    "assignee_id": record.assignee_id,
+                    "due_date": due,
+                    "detail": None,
+                },
+            )
+        for row in tasks:
+            _INSERT_TASK.execute(connection, row)
     record_event(
         session,
         name=f"{record.workflow_key}.{action}",

@@ -129,6 +129,36 @@ def test_latest_grid_year_is_used_and_named_when_the_year_has_no_factor(db, alph
     assert "E1" in issue.message_zh and "2021" in issue.message_en
 
 
+def test_a_regional_grid_without_a_factor_for_the_year_takes_its_latest_year_not_the_national_one(db, alpha):
+    # 西南 has no 2023 factor: the inventory takes 西南 2022 (0.2268), not national 2023 (0.5306).
+    with db.unit_of_work(org_id=alpha.id) as uow:
+        power = add_source(
+            uow.session,
+            org_id=alpha.id,
+            actor=alpha.actor,
+            org_unit_id=alpha.kiln,
+            code="E2",
+            name="西南外购电",
+            category="purchased_electricity",
+            unit="MWh",
+            region="西南",
+        )
+        record_reading(
+            uow.session,
+            org_id=alpha.id,
+            actor=alpha.actor,
+            source_id=power.id,
+            period="2023-03",
+            quantity="100",
+        )
+    with db.read_session(org_id=alpha.id) as session:
+        result = build_inventory(session, org_id=alpha.id, year=2023)
+    (line,) = result.json["lines"]
+    assert line["tco2e"] == 22.68
+    assert line["trace"]["factors"][0]["note"] == "西南 2022 (average)"
+    assert result.grid_year == 2022
+
+
 def test_intensity_needs_production_data(db, alpha):
     setup_small_plant(db, alpha)
     with db.read_session(org_id=alpha.id) as session, pytest.raises(EmissionsDataError) as caught:

@@ -97,7 +97,7 @@ def test_partly_measured_parameters() -> None:
     _, line = one("combustion", "10", "t", fuel="柴油", ncv="40", ncv_unit="MJ/kg")
     assert line.tco2e.quantize(D("0.000001")) == D("29.034133")
     assert line.trace.choice.tier is FactorTier.PARTLY_MEASURED
-    assert "measured: ncv" in line.trace.choice.reason_en
+    assert "measured: NCV" in line.trace.choice.reason_en
 
 
 def test_quantity_already_in_heat_skips_the_heating_value() -> None:
@@ -129,7 +129,7 @@ def test_custom_fuel_with_all_parameters() -> None:
     [
         ("湖南", 2022, "490.0000", FactorTier.PROVINCIAL),  # 1000 MWh × 0.4900
         ("西藏", 2022, "226.8000", FactorTier.REGIONAL),  # no 西藏 row → 西南 0.2268
-        ("西藏", 2023, "530.6000", FactorTier.NATIONAL),  # no 西南 2023 → national 0.5306
+        ("全国", 2023, "530.6000", FactorTier.NATIONAL),  # national 0.5306, asked for by name
         ("华中", 2021, "535.4000", FactorTier.REGIONAL),  # 华中 0.5354
     ],
 )

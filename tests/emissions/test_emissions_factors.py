@@ -67,8 +67,15 @@ def test_grid_precedence_province_then_region_then_national() -> None:
     assert (tibet.region, tibet.value, choice.tier) == ("西南", Decimal("0.2268"), FactorTier.REGIONAL)
     assert choice.reason_en == "no 西藏 factor for 2022 → regional grid 西南 2022 factor found"
 
-    # 西南 2023 was not found by the reference either, so the national factor is used.
-    national, choice = grid_factor(region="西藏", year=2023)
+    # 西南 2023 was not found by the reference either: the national factor (2.3 × 西南 2022) is not
+    # taken in its place unless asked for by naming 全国.
+    with pytest.raises(CalcError) as caught:
+        grid_factor(region="西藏", year=2023)
+    assert caught.value.field == "year"
+    assert (
+        "years available: 2021, 2022; the national factor is not used in its place" in caught.value.message_en
+    )
+    national, choice = grid_factor(region="全国", year=2023)
     assert (national.region, national.value, choice.tier) == ("全国", Decimal("0.5306"), FactorTier.NATIONAL)
 
     central, choice = grid_factor(region="华中区域电网", year=2021)

@@ -66,7 +66,7 @@ STATUS = {
 # the latest such event, open tasks and their state. Over every record in the database, not only ours.
 CONSISTENCY_SQL = text(
     """
-    SELECT r.id, r.state, r.version, r.closed_at IS NOT NULL AS is_closed,
+    SELECT r.id, r.workflow_key, r.state, r.version, r.closed_at IS NOT NULL AS is_closed,
       (SELECT count(*) FROM audit_event e
         WHERE e.org_id = r.org_id AND e.subject_type = 'record'
           AND e.subject_id = CAST(r.id AS VARCHAR(64)) AND e.action <> 'signature_failed') AS events,
@@ -74,8 +74,11 @@ CONSISTENCY_SQL = text(
         WHERE e.org_id = r.org_id AND e.subject_type = 'record'
           AND e.subject_id = CAST(r.id AS VARCHAR(64)) AND e.action <> 'signature_failed'
         ORDER BY e.seq DESC LIMIT 1) AS last_to_state,
-      (SELECT count(*) FROM task t WHERE t.record_id = r.id AND t.closed_at IS NULL) AS open_tasks,
-      (SELECT max(t.state) FROM task t WHERE t.record_id = r.id AND t.closed_at IS NULL) AS open_state
+      (SELECT count(*) FROM task t
+        WHERE t.record_id = r.id AND t.closed_at IS NULL AND t.detail IS NULL) AS open_tasks,
+      (SELECT max(t.state) FROM task t WHERE t.record_id = r.id AND t.closed_at IS NULL) AS open_state,
+      (SELECT count(*) FROM task t
+        WHERE t.record_id = r.id AND t.closed_at IS NULL AND t.detail IS NOT NULL) AS open_row_tasks
     FROM record r
     ORDER BY r.id
     """

@@ -49,11 +49,31 @@ def test_a_bad_cell_in_the_monthly_grid_saves_nothing_and_names_itself(web):
     posted, names = grid_post(client, 2026, {0: "777", 1: "-5"})  # 2026 has no verified batch yet
     refused = client.post("/emissions/data", data=posted)
     assert refused.status_code == 422 and 'data-issue-field="quantity"' in refused.text
-    assert re.search(rf'name="{names[0]}" value="([^"]*)"', refused.text).group(1) == ""  # not saved
+    fresh = client.get("/emissions/data?year=2026").text
+    assert re.search(rf'name="{names[0]}" value="([^"]*)"', fresh).group(1) == ""  # not saved
     posted[names[1]] = "888"
     saved = client.post("/emissions/data", data=posted)
     assert saved.status_code == 200 and 'id="data-saved"' in saved.text
     assert re.search(rf'name="{names[0]}" value="([^"]*)"', saved.text).group(1) == "777"
+
+
+def test_a_refused_grid_keeps_what_was_typed_and_marks_the_bad_cell_by_source_and_month(web):
+    client = web.as_role("carbon_manager")
+    posted, names = grid_post(client, 2026, {0: "777", 2: "12,5吨"})
+    refused = client.post("/emissions/data", data=posted)
+    assert refused.status_code == 422
+    good, bad = names[0], names[2]
+    assert re.search(rf'name="{good}" value="([^"]*)"', refused.text).group(1) == "777"  # kept, not lost
+    assert re.search(rf'class="[^"]*is-danger[^"]*" name="{bad}" value="12,5吨"', refused.text)
+    assert not re.search(rf'class="[^"]*is-danger[^"]*" name="{good}"', refused.text)
+    issues = re.search(r'id="data-issues".*?</div>', refused.text, re.S).group(0)
+    source_id, month = re.fullmatch(r"q-(\d+)-(\d{4}-\d\d)", bad).groups()
+    with web.db.engine.connect() as connection:
+        name = connection.execute(
+            text("SELECT name FROM emission_source WHERE id = :i"), {"i": int(source_id)}
+        ).scalar()
+    assert name in issues and month in issues and "数量必须是数字" in issues
+    assert "quantity" not in re.sub(r'data-issue-field="[^"]*"', "", issues)  # no internal key is shown
 
 
 def test_changing_a_reported_month_needs_a_reason_and_sends_the_batch_back(web):

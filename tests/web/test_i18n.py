@@ -65,3 +65,13 @@ def test_dates_and_numbers_are_formatted_by_babel():
     assert "16:30" in format_datetime(moment, "zh_CN") and "2026" in format_datetime(moment, "zh_CN")
     assert "4:30" in format_datetime(moment, "en")
     assert format_number(1234567.5, "zh_CN") == "1,234,567.5"
+
+
+def test_things_have_a_name_and_people_a_full_name(web):
+    """名称 labels the names of things (sources, baselines, parameters); 姓名 only a person's."""
+    manager = web.as_role("carbon_manager")
+    for path in ("/emissions/sources", "/emissions/targets", "/emissions/parameters"):
+        page = manager.get(path).text
+        assert "<th>名称</th>" in page and "姓名" not in page, path
+    users = web.as_role("admin").get("/admin/users").text
+    assert "<th>姓名</th>" in users

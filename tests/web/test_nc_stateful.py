@@ -36,7 +36,7 @@ from engine.identity.users import get_user_by_email
 from engine.models.audit import AuditEvent
 from engine.workflow.models import Record, Signature, Task
 from engine.workflow.signing import SIGNATURE_FAILURES_BEFORE_ALERT
-from tests.web.conftest import BASE_URL, OTHER_ORG_ADMIN
+from tests.web.conftest import BASE_URL, CATALOG, OTHER_ORG_ADMIN
 from tests.web.nc_stateful_model import (
     CHAIN_EVERY,
     CONSISTENCY_SQL,
@@ -262,7 +262,7 @@ class NonconformityMachine(RuleBasedStateMachine):
         wanted = {
             "record": 0,
             "audit_event": 1,
-            "task": 0 if dest_final else 1,
+            "task": 0 if dest_final else 1 + undone_actions(shadow.data),
             "signature": int(bool(spec.signature)),
         }
         self.check(grew == wanted, f"{where}: rows grew {grew}, expected {wanted}")
@@ -437,8 +437,29 @@ class NonconformityMachine(RuleBasedStateMachine):
                         )
                     )
                 }
-        for rid, state, version, is_closed, events, last_to_state, open_tasks, open_state in rows:
-            final = state in FINAL_STATES
+        for (
+            rid,
+            key,
+            state,
+            version,
+            is_closed,
+            events,
+            last_to_state,
+            open_tasks,
+            open_state,
+            row_tasks,
+        ) in rows:
+            spec = CATALOG.get(key).spec.state(state)
+            final = spec.final
+            if not final and not spec.owner_role:  # where a record rests: nobody's task
+                self.check(open_tasks == 0, f"record {rid} rests in {state} with {open_tasks} open tasks")
+                continue
+            if rid in self.shadows:  # each corrective action not done is a task of its owner
+                actions = self.shadows[rid].data.get("actions") or []
+                undone = (
+                    0 if final else sum(1 for a in actions if a.get("status") != "done" and a.get("owner"))
+                )
+                self.check(row_tasks == undone, f"record {rid} has {row_tasks} action tasks, {undone} undone")
             self.check(
                 last_to_state == state, f"record {rid} is {state} but its last event says {last_to_state}"
             )
@@ -465,6 +486,11 @@ class NonconformityMachine(RuleBasedStateMachine):
 
     def teardown(self):
         self.verify_audit_chain()
+
+
+def undone_actions(data: dict) -> int:
+    """Each corrective action not done is a task of its owner (nc_actions' row_tasks)."""
+    return sum(1 for a in data.get("actions") or [] if a.get("status") != "done" and a.get("owner"))
 
 
 def _context(web) -> Context:

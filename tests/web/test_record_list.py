@@ -68,3 +68,24 @@ def test_the_export_takes_every_page_and_the_same_filters(web, monkeypatch):
         1 for row in load_workbook(io.BytesIO(everything.content)).active.iter_rows(min_row=2) if row[0].value
     )
     assert total > len(exported)
+
+
+EMPTY_FILTERS = "state=&assignee=&due_by=&created_from=&created_to=&clause=&q="
+
+
+def test_the_filter_form_as_a_browser_sends_it_blank_means_no_filter(web):
+    """The 筛选 form and the 导出 Excel link send every field, blank ones included."""
+    manager = web.as_role("quality_manager")
+    everything = manager.get("/records/nonconformity")
+    blank = manager.get(f"/records/nonconformity?{EMPTY_FILTERS}")
+    assert blank.status_code == 200, blank.text[:300]
+    rows = re.findall(r'data-record="(\d+)"', blank.text)
+    assert rows and rows == re.findall(r'data-record="(\d+)"', everything.text)
+    export = manager.get(f"/records/nonconformity/export.xlsx?{EMPTY_FILTERS}")
+    assert export.status_code == 200
+    assert load_workbook(io.BytesIO(export.content)).active.max_row == len(rows) + 1
+
+
+def test_a_filter_value_that_is_not_a_date_is_refused_naming_the_field(web):
+    response = web.as_role("quality_manager").get("/records/nonconformity?due_by=yesterday")
+    assert response.status_code == 422 and "due_by" in response.text

@@ -65,6 +65,7 @@ def send_verified_months_back(event: MonthDataChanged, session: Session) -> None
             f"{months} is verified or reported: give a reason (the batch is sent back)",
         )
     for batch in batches:
+        assert batch.id is not None
         try:
             fire_transition(
                 session,

@@ -1,5 +1,7 @@
 """The audit trail over the JSON API: pages of events, and the chain check."""
 
+from typing import Any
+
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
@@ -23,7 +25,7 @@ class AuditEventOut(BaseModel):
     from_state: str | None
     to_state: str | None
     reason: str | None
-    changes: dict
+    changes: dict[str, Any]
     hash: str
 
 
@@ -61,6 +63,7 @@ def audit_events(
 
 @router.post("/audit-events/verify")
 def verify_audit_chain(principal: AuditReader, db: DatabaseDep) -> ChainCheckOut:
+    assert principal.org is not None
     with db.engine.connect() as connection:
         check = verify_chain(connection, org_id=principal.org.id)
     return ChainCheckOut(

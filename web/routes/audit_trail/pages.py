@@ -1,16 +1,19 @@
 """The audit trail page: filters, keyset pagination, field changes, and chain verification."""
 
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
+from sqlmodel import Session
 
 from engine.audit import verify_chain
+from engine.audit_trail.labels import TrailLabels, subject_label, trail_entries
 from engine.audit_trail.service import TrailFilter, list_events, subject_types
 from engine.identity.users import list_members
 from engine.models.base import utc_iso
-from web.deps import AuditReader, DatabaseDep, OrgSession
+from web.deps import AuditReader, DatabaseDep, OrgSession, Principal
 from web.i18n import DISPLAY_TIMEZONE
 from web.templating import is_htmx, render
 
@@ -47,11 +50,21 @@ def trail_filter_from(
     )
 
 
-def _trail_context(session, principal, trail_filter: TrailFilter, query: dict, before: int | None) -> dict:
+def _trail_context(
+    session: Session,
+    principal: Principal,
+    labels: TrailLabels,
+    trail_filter: TrailFilter,
+    query: dict[str, Any],
+    before: int | None,
+) -> dict[str, Any]:
+    assert principal.org is not None
+    page = list_events(session, trail_filter=trail_filter, before_seq=before)
     return {
-        "page": list_events(session, trail_filter=trail_filter, before_seq=before),
+        "page": page,
+        "entries": trail_entries(session, page.events, labels=labels),
         "query": query,
-        "subject_types": subject_types(session),
+        "subject_types": [(key, subject_label(key)) for key in subject_types(session)],
         "actors": [
             (user.id, user.display_name) for user, _ in list_members(session, org_id=principal.org.id)
         ],
@@ -74,16 +87,15 @@ def audit_trail(
     actor = int(actor_id) if actor_id and actor_id.isdigit() else None
     if actor_id and actor is None:
         raise HTTPException(422, detail="actor_id")
-    actor_id = actor
-    trail_filter = trail_filter_from(subject_type, subject_id, actor_id, date_from, date_to)
+    trail_filter = trail_filter_from(subject_type, subject_id, actor, date_from, date_to)
     query = {
         "subject_type": subject_type or "",
         "subject_id": subject_id or "",
-        "actor_id": actor_id or "",
+        "actor_id": actor or "",
         "date_from": date_from or "",
         "date_to": date_to or "",
     }
-    context = _trail_context(session, principal, trail_filter, query, before)
+    context = _trail_context(session, principal, request.app.state.trail_labels, trail_filter, query, before)
     # "Load more" appends rows; the filter form replaces the table.
     block = "rows" if before is not None else "trail"
     return render(request, "audit_trail.html", context, block=block)
@@ -91,10 +103,11 @@ def audit_trail(
 
 @router.post("/audit/verify")
 def verify(request: Request, principal: AuditReader, session: OrgSession, db: DatabaseDep) -> Response:
+    assert principal.org is not None
     with db.engine.connect() as connection:
         check = verify_chain(connection, org_id=principal.org.id)
     if is_htmx(request):
         return render(request, "audit_trail.html", {"check": check}, block="verify_result")
     query = dict.fromkeys(("subject_type", "subject_id", "actor_id", "date_from", "date_to"), "")
-    context = _trail_context(session, principal, TrailFilter(), query, None)
+    context = _trail_context(session, principal, request.app.state.trail_labels, TrailFilter(), query, None)
     return render(request, "audit_trail.html", {**context, "check": check})

@@ -25,6 +25,7 @@ def import_page(request: Request, principal: Member) -> Response:
 
 @router.get("/emissions/import/template.xlsx")
 def template(principal: Member, session: OrgSession) -> Response:
+    assert principal.org is not None
     content = import_template(session, org_id=principal.org.id)
     return Response(
         content,
@@ -41,6 +42,7 @@ def upload(
     file: Annotated[UploadFile, File()],
     reason: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
+    assert principal.org is not None
     content = file.file.read(MAX_UPLOAD_BYTES + 1)
     if len(content) > MAX_UPLOAD_BYTES:
         raise HTTPException(413, detail="upload")
@@ -77,6 +79,7 @@ def meter_readings(
     idempotency_key: Annotated[str, Header(min_length=8, max_length=128)],
 ) -> JSONResponse:
     """Bulk meter data for energy-monitoring systems; a replayed Idempotency-Key returns the first result."""
+    assert principal.org is not None
     try:
         with db.unit_of_work(org_id=principal.org.id) as uow:
             result = ingest_readings(

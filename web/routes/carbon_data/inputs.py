@@ -4,12 +4,16 @@ parameters per source, and the evidence files behind activity data; plus the evi
 Uploads go through engine.services.evidence (allow-list, magic bytes, size, zip limits, stored by
 SHA-256); a refused file or a bad field saves nothing, and the page says which field and why."""
 
+from collections.abc import Callable, Sequence
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlmodel import Session
 from starlette.datastructures import FormData
 
+from engine.carbon_data.errors import DataIssue
 from engine.carbon_data.inputs import (
     measured_parameters_of_year,
     production_of_year,
@@ -17,10 +21,20 @@ from engine.carbon_data.inputs import (
     set_production,
 )
 from engine.carbon_data.sources import list_sources
+from engine.db import Database
 from engine.evidence.store import EvidenceError, evidence_by_hash, read_evidence
 from engine.identity.organizations import list_products
-from web.deps import DatabaseDep, DataEditor, Member, OrgSession, PostedForm, actor_of, reporting_year
-from web.forms import form_id, save_with_evidence, year_of
+from web.deps import (
+    DatabaseDep,
+    DataEditor,
+    Member,
+    OrgSession,
+    PostedForm,
+    Principal,
+    actor_of,
+    reporting_year,
+)
+from web.forms import SaveWithEvidence, form_id, save_with_evidence, year_of
 from web.security import SANDBOX_FLAG
 from web.templating import render
 
@@ -33,9 +47,17 @@ def _months(year: int) -> list[str]:
 
 
 def _saved_or_refused(
-    request: Request, principal, db, form: FormData, save, *, page: str, context_of
+    request: Request,
+    principal: Principal,
+    db: Database,
+    form: FormData,
+    save: SaveWithEvidence,
+    *,
+    page: str,
+    context_of: Callable[..., dict[str, Any]],
 ) -> Response:
     """Back to the page's month on success; otherwise the page again, with the problems and the form."""
+    assert principal.org is not None
     issues, values = save_with_evidence(request, principal, db, form, save)
     year = year_of(values.get("period"))
     if issues:
@@ -48,7 +70,15 @@ def _saved_or_refused(
 # ---------------------------------------------------------------- production
 
 
-def _production_context(session, principal, *, year: int, issues=(), values=None) -> dict:
+def _production_context(
+    session: Session,
+    principal: Principal,
+    *,
+    year: int,
+    issues: Sequence[DataIssue] = (),
+    values: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    assert principal.org is not None
     products = list_products(session)
     rows = production_of_year(session, year=year)
     return {
@@ -74,7 +104,8 @@ def production_page(
 
 @router.post("/emissions/production")
 def save_production(request: Request, principal: DataEditor, db: DatabaseDep, form: PostedForm) -> Response:
-    def save(session, values, evidence, issues):
+    def save(session: Session, values: dict[str, str], evidence: str | None, issues: list[DataIssue]) -> None:
+        assert principal.org is not None
         product_id = form_id(values.get("product_id", ""), "product_id", issues)
         if product_id is None:
             return
@@ -97,7 +128,15 @@ def save_production(request: Request, principal: DataEditor, db: DatabaseDep, fo
 # ---------------------------------------------------------------- measured parameters
 
 
-def _measured_context(session, principal, *, year: int, issues=(), values=None) -> dict:
+def _measured_context(
+    session: Session,
+    principal: Principal,
+    *,
+    year: int,
+    issues: Sequence[DataIssue] = (),
+    values: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    assert principal.org is not None
     # Fuel parameters belong to combustion sources (process and electricity lines have none).
     sources = [s for s in list_sources(session, org_id=principal.org.id) if s.category == "combustion"]
     rows = measured_parameters_of_year(session, year=year)
@@ -125,7 +164,8 @@ def measured_page(
 
 @router.post("/emissions/measured")
 def save_measured(request: Request, principal: DataEditor, db: DatabaseDep, form: PostedForm) -> Response:
-    def save(session, values, evidence, issues):
+    def save(session: Session, values: dict[str, str], evidence: str | None, issues: list[DataIssue]) -> None:
+        assert principal.org is not None
         source_id = form_id(values.get("source_id", ""), "source_id", issues)
         if source_id is None:
             return
@@ -154,6 +194,7 @@ def save_measured(request: Request, principal: DataEditor, db: DatabaseDep, form
 @router.get("/evidence/{evidence_id}")
 def download_evidence(request: Request, evidence_id: int, principal: Member, session: OrgSession) -> Response:
     """The file as an attachment, sandboxed, after its SHA-256 is checked against the upload's."""
+    assert principal.org is not None
     try:
         found = read_evidence(
             session,

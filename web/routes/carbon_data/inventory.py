@@ -7,11 +7,12 @@ from fastapi.responses import RedirectResponse, Response
 
 from engine.carbon_data.errors import EmissionsDataError
 from engine.carbon_data.inventory import build_inventory
+from engine.carbon_data.reporting import annual_figures
 from engine.carbon_data.snapshots import freeze_snapshot, list_snapshots, snapshot_blockers
 from engine.carbon_data.sources import list_sources
 from engine.emissions.errors import CalcError
 from engine.identity.organizations import get_organization, list_org_units
-from engine.planning.baselines import baselines_overview, targets_overview
+from engine.planning.baselines import TargetStatus, baselines_overview, targets_overview
 from web.deps import (
     CarbonManager,
     DatabaseDep,
@@ -29,6 +30,7 @@ router = APIRouter()
 def inventory_page(
     request: Request, principal: Member, session: OrgSession, year: int | None = None
 ) -> Response:
+    assert principal.org is not None
     year = reporting_year(year)
     org_id = principal.org.id
     grid_year = None
@@ -36,7 +38,7 @@ def inventory_page(
         result = build_inventory(session, org_id=org_id, year=year)
         inventory, problem, grid_year = result.json, None, result.grid_year
     except (EmissionsDataError, CalcError) as error:
-        inventory, problem = None, error
+        inventory, problem = None, _problem_text(error, locale=request.state.locale)
     baselines = baselines_overview(session, org_id=org_id)
     targets = targets_overview(session, org_id=org_id, current_year=year)
     chart = None
@@ -63,14 +65,22 @@ def inventory_page(
         "targets": targets,
         "snapshots": list_snapshots(session, org_id=org_id, year=year),
         "blockers": snapshot_blockers(session, org_id=org_id, year=year),
-        "may_freeze": principal.has_any(frozenset({"admin", "carbon_manager"})),
     }
-    return render(request, "emissions/inventory.html", context)
+    return render(request, "emissions/inventory.html", context, whole_page_only=True)
 
 
-def _target_path(status) -> dict[str, Any]:
+def _problem_text(error: EmissionsDataError | CalcError, *, locale: str) -> str:
+    """Why there is no inventory, for a person: the first problems, labelled, in the page's language."""
+    if isinstance(error, EmissionsDataError):
+        return error.summary(locale)
+    zh = locale.startswith("zh")
+    return "；".join(issue.message_zh if zh else issue.message_en for issue in error.issues[:3])
+
+
+def _target_path(status: TargetStatus) -> dict[str, Any]:
     """A target's straight line from the base year to the target year, with the known actuals."""
     progress, target = status.progress, status.target
+    assert progress is not None  # the page passes only targets with progress
     base = progress.target.base_value
     span = target.target_year - target.base_year
     years = list(range(target.base_year, target.target_year + 1))
@@ -90,6 +100,7 @@ def _target_path(status) -> dict[str, Any]:
 def freeze(
     request: Request, principal: CarbonManager, db: DatabaseDep, year: Annotated[int, Form(ge=2000, le=2100)]
 ) -> Response:
+    assert principal.org is not None
     try:
         with db.unit_of_work(org_id=principal.org.id) as uow:
             freeze_snapshot(uow.session, org_id=principal.org.id, year=year, actor=actor_of(principal))
@@ -103,20 +114,19 @@ def freeze(
 @router.get("/emissions/report.docx")
 def ghg_report(principal: Member, session: OrgSession, year: int | None = None) -> Response:
     """The annual GHG report in the GB/T 32150 structure, from the year's frozen snapshot if there is one."""
+    assert principal.org is not None
     from urllib.parse import quote
 
     from engine.reports.ghg_report import ghg_report_docx
 
     year = reporting_year(year)
     org_id = principal.org.id
-    snapshots = list_snapshots(session, org_id=org_id, year=year)
     try:
-        inventory = (
-            snapshots[0].result if snapshots else build_inventory(session, org_id=org_id, year=year).json
-        )
+        figures = annual_figures(session, org_id=org_id, year=year)
     except (EmissionsDataError, CalcError) as error:
         raise HTTPException(422, detail=str(error)) from None
     organization = get_organization(session, org_id=org_id)
+    assert organization is not None
     units = {unit.id: unit.name for unit in list_org_units(session)}
     sources = [
         {
@@ -129,12 +139,12 @@ def ghg_report(principal: Member, session: OrgSession, year: int | None = None) 
         for s in list_sources(session, org_id=org_id)
     ]
     content = ghg_report_docx(
-        inventory=inventory,
-        year=year,
+        figures=figures,
         organization=organization.name,
         industry=organization.industry,
         units=list(units.values()),
         sources=sources,
+        prepared_by=principal.display_name,
     )
     filename = quote(f"{organization.slug}-ghg-report-{year}.docx")
     return Response(

@@ -17,6 +17,7 @@ CATEGORIES = tuple(category.value for category in Category)
 
 @router.get("/emissions/sources")
 def sources_page(request: Request, principal: Member, session: OrgSession) -> Response:
+    assert principal.org is not None
     return render(
         request,
         "emissions/sources.html",
@@ -32,6 +33,7 @@ def sources_page(request: Request, principal: Member, session: OrgSession) -> Re
 
 @router.post("/emissions/sources")
 def create_source(request: Request, principal: DataEditor, db: DatabaseDep, form: PostedForm) -> Response:
+    assert principal.org is not None
     values = {
         key: (str(form.get(key) or "").strip() or None)
         for key in (

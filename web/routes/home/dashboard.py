@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
+from engine.audit_trail.labels import trail_entries
 from engine.audit_trail.service import TrailFilter, list_events
 from engine.identity.auth import switch_session_org
 from engine.records.dashboard import followed_records, my_tasks
@@ -30,7 +31,7 @@ def dashboard(request: Request, principal: Member, session: OrgSession) -> Respo
     context = {
         "task_count": len(tasks),
         "security_alerts": alerts,
-        "latest_events": latest,
+        "latest_events": trail_entries(session, latest, labels=request.app.state.trail_labels),
         "tasks": tasks,
         "followed": followed_records(session, user_id=principal.user_id),
         "catalog": request.app.state.catalog,

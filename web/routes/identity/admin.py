@@ -29,6 +29,7 @@ ROLES = [role.value for role in Role]
 
 @router.get("/users")
 def users_page(request: Request, principal: Admin, session: OrgSession) -> Response:
+    assert principal.org is not None
     members = list_members(session, org_id=principal.org.id)
     return render(
         request, "admin_users.html", {"members": members, "roles": ROLES, "invited": None, "error": None}
@@ -44,6 +45,7 @@ def invite(
     display_name: Annotated[str, Form(max_length=120)],
     roles: Annotated[list[str], Form()],
 ) -> Response:
+    assert principal.org is not None
     error = None
     invited = None
     try:
@@ -68,7 +70,8 @@ def invite(
     )
 
 
-def _member_or_404(session, principal: Principal, user_id: int) -> tuple[User, list[str]]:
+def _member_or_404(session: Session, principal: Principal, user_id: int) -> tuple[User, list[str]]:
+    assert principal.org is not None
     member = get_member(session, org_id=principal.org.id, user_id=user_id)
     if member is None:
         raise HTTPException(404)
@@ -90,6 +93,7 @@ def set_roles(
     user_id: int,
     roles: Annotated[list[str], Form()],
 ) -> Response:
+    assert principal.org is not None
     user, _ = _member_or_404(uow.session, principal, user_id)
     try:
         grant_membership(
@@ -127,6 +131,7 @@ def _set_active(
         if not admin_can_disable(uow.session, admin_user_id=principal.user_id, user_id=user_id):
             raise HTTPException(403, detail="other_org_admin")
         user = get_user(uow.session, user_id=user_id)
+        assert user is not None
         set_user_active(
             uow.session, user=user, active=active, actor=actor_of(principal), reason=reason or None
         )

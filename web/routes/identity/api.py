@@ -34,6 +34,7 @@ class MemberOut(BaseModel):
 
 @router.get("/me")
 def me(principal: Member) -> MeOut:
+    assert principal.org is not None
     org = principal.org
     return MeOut(
         id=principal.user_id,
@@ -46,6 +47,7 @@ def me(principal: Member) -> MeOut:
 
 @router.get("/users")
 def users(principal: Admin, session: OrgSession) -> list[MemberOut]:
+    assert principal.org is not None
     return [
         MemberOut(id=u.id, email=u.email, display_name=u.display_name, is_active=u.is_active, roles=roles)
         for u, roles in list_members(session, org_id=principal.org.id)
@@ -54,6 +56,7 @@ def users(principal: Admin, session: OrgSession) -> list[MemberOut]:
 
 @router.get("/users/{user_id}")
 def user(principal: Admin, session: OrgSession, user_id: int) -> MemberOut:
+    assert principal.org is not None
     member = get_member(session, org_id=principal.org.id, user_id=user_id)
     if member is None:
         raise HTTPException(404)

@@ -113,6 +113,7 @@ def password_change(
         try:
             with db.unit_of_work(all_orgs=True) as uow:
                 user = get_user(uow.session, user_id=principal.user_id)
+                assert user is not None
                 # A one-time password was just typed at sign-in: no need to ask for it again.
                 current = None if principal.must_change_password else current_password
                 change_password(uow.session, user=user, current=current, new=new_password)

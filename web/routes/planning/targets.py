@@ -1,18 +1,31 @@
 """Planning pages of 6.3: baselines and reduction targets, and the definitions of carbon performance
 parameters. Every form says what is wrong, field by field (and row by row), and saves nothing then."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlmodel import Session
+from starlette.datastructures import FormData
 
 from engine.carbon_data.errors import DataIssue, EmissionsDataError
+from engine.db import Database
 from engine.identity.models import Product
 from engine.identity.organizations import list_org_units, list_products
 from engine.identity.users import list_members
 from engine.planning.baselines import add_baseline, add_target, baselines_overview, targets_overview
 from engine.planning.performance import LEVELS, add_parameter, evaluate_parameters
-from web.deps import CarbonManager, DatabaseDep, Member, OrgSession, PostedForm, actor_of, reporting_year
+from web.deps import (
+    CarbonManager,
+    DatabaseDep,
+    Member,
+    OrgSession,
+    PostedForm,
+    Principal,
+    actor_of,
+    reporting_year,
+)
 from web.forms import save_all_or_nothing
 from web.templating import render
 
@@ -34,7 +47,7 @@ PARAMETER_FIELDS = (
 )
 
 
-def _text(form, name: str) -> str:
+def _text(form: FormData, name: str) -> str:
     return str(form.get(name) or "").strip()
 
 
@@ -52,14 +65,23 @@ def _optional_id(value: str, field: str, issues: list[DataIssue]) -> int | None:
     return number if isinstance(number, int) else None
 
 
-def _products(session) -> list[Product]:
+def _products(session: Session) -> list[Product]:
     return list_products(session)
 
 
 # ---------------------------------------------------------------- baselines and targets
 
 
-def _targets_context(session, principal, *, year: int, issues=(), values=None, failed=None) -> dict:
+def _targets_context(
+    session: Session,
+    principal: Principal,
+    *,
+    year: int,
+    issues: Sequence[DataIssue] = (),
+    values: dict[str, str] | None = None,
+    failed: str | None = None,
+) -> dict[str, Any]:
+    assert principal.org is not None
     org_id = principal.org.id
     return {
         "year": year,
@@ -68,7 +90,6 @@ def _targets_context(session, principal, *, year: int, issues=(), values=None, f
         "products": _products(session),
         "period_rows": range(1, BASELINE_PERIOD_ROWS + 1),
         "adjustment_rows": range(1, BASELINE_ADJUSTMENT_ROWS + 1),
-        "may_edit": principal.has_any(frozenset({"admin", "carbon_manager"})),
         "issues": issues,
         "values": values or {},
         "failed": failed,  # which form the issues belong to: "baseline" or "target"
@@ -87,6 +108,8 @@ def targets_page(
 def create_baseline(
     request: Request, principal: CarbonManager, db: DatabaseDep, form: PostedForm
 ) -> Response:
+    assert principal.org is not None
+    org_id = principal.org.id
     values = {key: _text(form, key) for key in form if key != "csrf_token"}
     issues: list[DataIssue] = []
     periods = []
@@ -105,11 +128,11 @@ def create_baseline(
     ]
     error = save_all_or_nothing(
         db,
-        org_id=principal.org.id,
+        org_id=org_id,
         parse_issues=issues,
         save=lambda session: add_baseline(
             session,
-            org_id=principal.org.id,
+            org_id=org_id,
             actor=actor_of(principal),
             name=values.get("name", ""),
             periods=periods,
@@ -123,6 +146,8 @@ def create_baseline(
 
 @router.post("/emissions/targets")
 def create_target(request: Request, principal: CarbonManager, db: DatabaseDep, form: PostedForm) -> Response:
+    assert principal.org is not None
+    org_id = principal.org.id
     values = {key: _text(form, key) for key in TARGET_FIELDS}
     issues: list[DataIssue] = []
     base_year = _whole_number(values["base_year"], "base_year", issues)
@@ -130,11 +155,11 @@ def create_target(request: Request, principal: CarbonManager, db: DatabaseDep, f
     product_id = _optional_id(values["product_id"], "product_id", issues)
     error = save_all_or_nothing(
         db,
-        org_id=principal.org.id,
+        org_id=org_id,
         parse_issues=issues,
         save=lambda session: add_target(
             session,
-            org_id=principal.org.id,
+            org_id=org_id,
             actor=actor_of(principal),
             kind=values["kind"],
             base_year=base_year,
@@ -149,7 +174,16 @@ def create_target(request: Request, principal: CarbonManager, db: DatabaseDep, f
     return RedirectResponse("/emissions/targets", status_code=303)
 
 
-def _refused(request, principal, db, error: EmissionsDataError, values: dict, *, failed: str) -> Response:
+def _refused(
+    request: Request,
+    principal: Principal,
+    db: Database,
+    error: EmissionsDataError,
+    values: dict[str, str],
+    *,
+    failed: str,
+) -> Response:
+    assert principal.org is not None
     with db.read_session(org_id=principal.org.id) as session:
         context = _targets_context(
             session, principal, year=reporting_year(None), issues=error.issues, values=values, failed=failed
@@ -160,7 +194,15 @@ def _refused(request, principal, db, error: EmissionsDataError, values: dict, *,
 # ---------------------------------------------------------------- carbon performance parameters
 
 
-def _parameters_context(session, principal, *, year: int, issues=(), values=None) -> dict:
+def _parameters_context(
+    session: Session,
+    principal: Principal,
+    *,
+    year: int,
+    issues: Sequence[DataIssue] = (),
+    values: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    assert principal.org is not None
     org_id = principal.org.id
     members = list_members(session, org_id=org_id)
     return {
@@ -170,7 +212,6 @@ def _parameters_context(session, principal, *, year: int, issues=(), values=None
         "levels": LEVELS,
         "units": list_org_units(session),
         "products": _products(session),
-        "may_edit": principal.has_any(frozenset({"admin", "carbon_manager"})),
         "issues": issues,
         "form": values or {},
     }
@@ -188,16 +229,18 @@ def parameters_page(
 def create_parameter(
     request: Request, principal: CarbonManager, db: DatabaseDep, form: PostedForm
 ) -> Response:
+    assert principal.org is not None
+    org_id = principal.org.id
     values = {key: _text(form, key) for key in PARAMETER_FIELDS}
     issues: list[DataIssue] = []
     ids = {key: _optional_id(values[key], key, issues) for key in ("org_unit_id", "product_id", "owner_id")}
     error = save_all_or_nothing(
         db,
-        org_id=principal.org.id,
+        org_id=org_id,
         parse_issues=issues,
         save=lambda session: add_parameter(
             session,
-            org_id=principal.org.id,
+            org_id=org_id,
             actor=actor_of(principal),
             code=values["code"],
             name=values["name"],
@@ -210,7 +253,7 @@ def create_parameter(
         ),
     )
     if error:
-        with db.read_session(org_id=principal.org.id) as session:
+        with db.read_session(org_id=org_id) as session:
             context = _parameters_context(
                 session, principal, year=reporting_year(None), issues=error.issues, values=values
             )

@@ -6,6 +6,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlmodel import Session
 
 from engine.identity.auth import reauthenticate
 from engine.records.queries import RecordFilter, get_record, list_records
@@ -129,7 +130,8 @@ def transitions(
 
 
 @router.post("", status_code=201, response_model=RecordOut, responses={403: {}, 422: {}})
-def create(request: Request, principal: Member, db: DatabaseDep, body: CreateIn):
+def create(request: Request, principal: Member, db: DatabaseDep, body: CreateIn) -> RecordOut | JSONResponse:
+    assert principal.org is not None
     workflow = workflow_or_404(request, body.workflow)
     try:
         with db.unit_of_work(org_id=principal.org.id) as uow:
@@ -148,10 +150,13 @@ def create(request: Request, principal: Member, db: DatabaseDep, body: CreateIn)
 @router.post(
     "/{record_id}/transitions/{trigger}", response_model=RecordOut, responses={403: {}, 409: {}, 422: {}}
 )
-def fire(request: Request, principal: Member, db: DatabaseDep, record_id: int, trigger: str, body: FireIn):
+def fire(
+    request: Request, principal: Member, db: DatabaseDep, record_id: int, trigger: str, body: FireIn
+) -> RecordOut | JSONResponse:
+    assert principal.org is not None
     actor = actor_ref(principal)
 
-    def transition(session, password_verified: bool) -> RecordOut:
+    def transition(session: Session, password_verified: bool) -> RecordOut:
         fire_transition(
             session,
             record_id=record_id,
@@ -162,7 +167,9 @@ def fire(request: Request, principal: Member, db: DatabaseDep, record_id: int, t
             comment=body.comment,
             password_verified=password_verified,
         )
-        return RecordOut.of(get_record(session, record_id=record_id))
+        record = get_record(session, record_id=record_id)
+        assert record is not None
+        return RecordOut.of(record)
 
     try:
         return signing_unit_of_work(

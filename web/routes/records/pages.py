@@ -1,28 +1,48 @@
 """Record pages, generic over every workflow: list, create, detail, transition forms, diagram, exports."""
 
+from collections.abc import Callable
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
-from starlette.datastructures import UploadFile
+from sqlmodel import Session
+from starlette.datastructures import FormData, UploadFile
 
 from engine.audit import Actor
-from engine.audit_trail.service import TrailFilter, list_events
 from engine.evidence.store import EvidenceError, evidence_names, store_evidence
-from engine.forms.spec import FieldType
+from engine.forms.spec import FieldType, FormSpec
 from engine.identity.auth import reauthenticate
 from engine.identity.organizations import list_org_units
 from engine.identity.users import list_members
-from engine.records.queries import RecordFilter, get_record, linked_records, list_records, record_choices
-from engine.records.signatures import signatures_of
+from engine.records.queries import (
+    RecordFilter,
+    get_record,
+    linked_records,
+    list_records,
+    names_in,
+    record_choices,
+    record_events,
+)
+from engine.records.signatures import SignatureView, signatures_of
+from engine.records.timeline import timeline_entries
 from engine.workflow.access import available_transitions
 from engine.workflow.diagram import mermaid
 from engine.workflow.errors import FORM_HAS_ERRORS, FormRefused, TransitionRefused
 from engine.workflow.lifecycle import create_record, fire_transition
 from engine.workflow.loader import Workflow
+from engine.workflow.models import Record
 from engine.workflow.signing import signing_unit_of_work
-from web.deps import DatabaseDep, Member, OrgSession, PostedForm, Principal, actor_ref, workflow_or_404
+from web.deps import (
+    BlankIsNone,
+    DatabaseDep,
+    Member,
+    OrgSession,
+    PostedForm,
+    Principal,
+    actor_ref,
+    workflow_or_404,
+)
 from web.forms import SPARE_ROWS, parse_form
 from web.templating import htmx_aware_redirect, render
 
@@ -38,11 +58,16 @@ def may_create(workflow: Workflow, principal: Principal) -> bool:
 LINKABLE_RECORDS = 300  # the newest records a record-link field offers
 
 
-def member_choices(session, principal: Principal) -> list[tuple[int, str]]:
-    return [(user.id, user.display_name) for user, _ in list_members(session, org_id=principal.org.id)]
+def member_choices(session: Session, principal: Principal) -> list[tuple[int, str]]:
+    assert principal.org is not None
+    return [
+        (user.id, user.display_name)
+        for user, _ in list_members(session, org_id=principal.org.id)
+        if user.id is not None
+    ]
 
 
-def form_options(session, principal: Principal) -> dict[str, Any]:
+def form_options(session: Session, principal: Principal) -> dict[str, Any]:
     """Choices for user, org-unit and record-link fields, from the organization only."""
     return {
         "users": member_choices(session, principal),
@@ -54,11 +79,11 @@ def form_options(session, principal: Principal) -> dict[str, Any]:
 def record_filter_of(
     workflow_key: str,
     state: str | None = None,
-    assignee: int | None = None,
-    overdue: bool = False,
-    due_by: date | None = None,
-    created_from: date | None = None,
-    created_to: date | None = None,
+    assignee: Annotated[int | None, BlankIsNone] = None,
+    overdue: Annotated[bool | None, BlankIsNone] = None,
+    due_by: Annotated[date | None, BlankIsNone] = None,
+    created_from: Annotated[date | None, BlankIsNone] = None,
+    created_to: Annotated[date | None, BlankIsNone] = None,
     clause: str | None = None,
     q: str | None = None,
 ) -> RecordFilter:
@@ -138,10 +163,12 @@ def new_record_page(request: Request, principal: Member, session: OrgSession, wo
 def create(
     request: Request, principal: Member, db: DatabaseDep, workflow_key: str, posted: PostedForm
 ) -> Response:
+    assert principal.org is not None
+    org_id = principal.org.id
     workflow = workflow_or_404(request, workflow_key)
     values = parse_form(workflow.create_form, posted)
     try:
-        with db.unit_of_work(org_id=principal.org.id) as uow:
+        with db.unit_of_work(org_id=org_id) as uow:
             upload_errors = stored_uploads(
                 request, uow.session, principal, workflow.create_form, posted, values
             )
@@ -149,7 +176,7 @@ def create(
                 lambda: create_record(
                     uow.session,
                     workflow=workflow,
-                    org_id=principal.org.id,
+                    org_id=org_id,
                     actor=actor_ref(principal),
                     form_data=values,
                 ),
@@ -188,28 +215,33 @@ def diagram(request: Request, principal: Member, workflow_key: str, current: str
     )
 
 
-def _detail_context(request: Request, session, principal: Principal, record_id: int) -> dict[str, Any]:
+def _signatures(request: Request, session: Session, record: Record) -> list[SignatureView]:
+    """Verified by the signing key or a key rotated out (ADR 0014)."""
+    state = request.app.state
+    return signatures_of(
+        session, record=record, secret_key=state.secret_key, old_secret_keys=state.old_secret_keys
+    )
+
+
+def _detail_context(
+    request: Request, session: Session, principal: Principal, record_id: int
+) -> dict[str, Any]:
     record = get_record(session, record_id=record_id)
     if record is None:
         raise HTTPException(404)
+    assert record.id is not None and principal.org is not None
     workflow = request.app.state.catalog.pinned(
         session, key=record.workflow_key, version=record.workflow_version
     )
-    timeline = list_events(
-        session, trail_filter=TrailFilter(subject_type="record", subject_id=str(record.id)), limit=200
-    )
+    events = record_events(session, record_id=record.id)
+    names = names_in(session, org_id=principal.org.id, workflow=workflow, records=[record], events=events)
     options = form_options(session, principal)
     return {
         "record": record,
         "workflow": workflow,
         "available": available_transitions(workflow, record, actor_ref(principal)),
-        "timeline": list(reversed(timeline.events)),
-        "signatures": signatures_of(
-            session,
-            record=record,
-            secret_key=request.app.state.secret_key,
-            old_secret_keys=request.app.state.old_secret_keys,
-        ),
+        "timeline": timeline_entries(events, workflow=workflow, names=names),
+        "signatures": _signatures(request, session, record),
         "links": linked_records(session, record_id=record.id),
         "user_names": dict(options["users"]),
         "unit_names": dict(options["units"]),
@@ -219,7 +251,7 @@ def _detail_context(request: Request, session, principal: Principal, record_id: 
     }
 
 
-def _evidence_names(session, workflow: Workflow, data: dict[str, Any]) -> dict[int, str]:
+def _evidence_names(session: Session, workflow: Workflow, data: dict[str, Any]) -> dict[int, str]:
     """The file names of the evidence a record's data names (the detail page links them)."""
     ids = {
         data[field.name]
@@ -274,9 +306,10 @@ def fire_route(
     comment: Annotated[str, Form(max_length=4000)] = "",
     signature_password: Annotated[str, Form(max_length=1024)] = "",
 ) -> Response:
+    assert principal.org is not None
     actor = actor_ref(principal)
 
-    def transition_with_uploads(session, password_verified: bool) -> None:
+    def transition_with_uploads(session: Session, password_verified: bool) -> None:
         record = get_record(session, record_id=record_id)
         if record is None:
             raise HTTPException(404)
@@ -336,9 +369,17 @@ def fire_route(
     return htmx_aware_redirect(request, RedirectResponse(f"/r/{record_id}", status_code=303))
 
 
-def stored_uploads(request: Request, session, principal: Principal, form, posted, values: dict) -> dict:
+def stored_uploads(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    form: FormSpec | None,
+    posted: FormData,
+    values: dict[str, Any],
+) -> dict[str, dict[str, str]]:
     """The files of a form's evidence fields, kept in the evidence store and replaced in ``values`` by
     their evidence ids; per-field errors (zh/en) for files the store refuses."""
+    assert principal.org is not None
     settings = request.app.state.settings
     errors: dict[str, dict[str, str]] = {}
     for field in form.fields if form else ():
@@ -352,7 +393,10 @@ def stored_uploads(request: Request, session, principal: Principal, form, posted
                 actor=Actor(principal.user_id, principal.display_name),
                 evidence_dir=settings.evidence_dir,
                 filename=upload.filename,
-                chunks=iter(lambda upload=upload: upload.file.read(1024 * 1024), b""),
+                # cast: mypy cannot infer a lambda with a default argument
+                chunks=iter(
+                    cast(Callable[[], bytes], lambda upload=upload: upload.file.read(1024 * 1024)), b""
+                ),
                 max_bytes=settings.evidence_max_bytes,
             ).id
         except EvidenceError as error:
@@ -360,7 +404,7 @@ def stored_uploads(request: Request, session, principal: Principal, form, posted
     return errors
 
 
-def with_upload_errors(action, upload_errors: dict) -> Any:
+def with_upload_errors(action: Callable[[], Any], upload_errors: dict[str, dict[str, str]]) -> Any:
     """Run the create or transition; the form's problems and the refused files are reported together,
     and a refused file refuses the whole submission (nothing is saved)."""
     try:
@@ -370,19 +414,6 @@ def with_upload_errors(action, upload_errors: dict) -> Any:
     if upload_errors:
         raise FormRefused(FORM_HAS_ERRORS, field_errors=upload_errors)
     return result
-
-
-def _names(options: dict[str, Any]):
-    tables = {
-        FieldType.user: dict(options["users"]),
-        FieldType.org_unit: dict(options["units"]),
-        FieldType.record_link: dict(options["records"]),
-    }
-
-    def name(kind, value) -> str:
-        return tables.get(kind, {}).get(value, str(value))
-
-    return name
 
 
 def _attachment(content: bytes, *, filename: str, media_type: str) -> Response:
@@ -411,7 +442,9 @@ def export_xlsx(
     while after is not None:
         page, after = list_records(session, record_filter=record_filter, after_id=after, limit=EXPORT_PAGE)
         records += page
-    content = records_xlsx(workflow=workflow, records=records, names=_names(form_options(session, principal)))
+    assert principal.org is not None
+    names = names_in(session, org_id=principal.org.id, workflow=workflow, records=records)
+    content = records_xlsx(workflow=workflow, records=records, names=names)
     return _attachment(
         content,
         filename=f"{workflow_key}-{date.today().isoformat()}.xlsx",
@@ -421,17 +454,26 @@ def export_xlsx(
 
 @router.get("/r/{record_id}/export.docx")
 def export_docx(request: Request, principal: Member, session: OrgSession, record_id: int) -> Response:
+    assert principal.org is not None
     from engine.reports.records import record_docx
 
-    context = _detail_context(request, session, principal, record_id)
-    record = context["record"]
+    record = get_record(session, record_id=record_id)
+    if record is None:
+        raise HTTPException(404)
+    assert record.id is not None
+    workflow = request.app.state.catalog.pinned(
+        session, key=record.workflow_key, version=record.workflow_version
+    )
+    events = record_events(session, record_id=record.id)
+    names = names_in(session, org_id=principal.org.id, workflow=workflow, records=[record], events=events)
     content = record_docx(
         record=record,
-        workflow=context["workflow"],
-        timeline=context["timeline"],
-        signatures=context["signatures"],
-        names=_names(context),
+        workflow=workflow,
+        timeline=timeline_entries(events, workflow=workflow, names=names),
+        signatures=_signatures(request, session, record),
+        names=names,
         organization_name=principal.org.name,
+        exported_by=principal.display_name,
     )
     return _attachment(
         content,

@@ -1,0 +1,233 @@
+"""The audit trail as people read it: what each subject is (记录 NC-2026-0001, 用户 王磊, 活动数据 KILN1-COAL
+2026-01), what was done, the states and the changed fields by their labels, and China time. The stored
+keys stay in the trail (they are what the hash chain covers); only their display is translated."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session, col
+
+from engine.audit_trail.service import TrailEvent
+from engine.carbon_data.errors import FIELD_LABELS
+from engine.carbon_data.models import EmissionSource
+from engine.forms.spec import Text
+from engine.identity.models import User
+from engine.records.display import china_time
+from engine.workflow.catalog import WorkflowCatalog
+from engine.workflow.models import Record
+
+CHINA = timedelta(hours=8)
+SUBJECTS = {
+    "record": Text(zh="记录", en="Record"),
+    "user": Text(zh="用户", en="User"),
+    "organization": Text(zh="组织", en="Organization"),
+    "membership": Text(zh="成员资格", en="Membership"),
+    "org_unit": Text(zh="部门/设施", en="Unit"),
+    "product": Text(zh="产品", en="Product"),
+    "api_token": Text(zh="接口令牌", en="API token"),
+    "evidence": Text(zh="证据文件", en="Evidence file"),
+    "emission_source": Text(zh="排放源", en="Emission source"),
+    "activity_reading": Text(zh="活动数据", en="Activity data"),
+    "reading_batch": Text(zh="数据批量", en="Data batch upload"),
+    "production_output": Text(zh="产量", en="Production"),
+    "measured_parameter": Text(zh="实测参数", en="Measured parameter"),
+    "emission_baseline": Text(zh="排放基准", en="Baseline"),
+    "emission_target": Text(zh="减排目标", en="Target"),
+    "performance_parameter": Text(zh="绩效参数", en="Performance parameter"),
+    "inventory_snapshot": Text(zh="排放清单快照", en="Inventory snapshot"),
+}
+ACTIONS = {
+    "create": Text(zh="创建", en="Created"),
+    "created": Text(zh="创建", en="Created"),
+    "updated": Text(zh="修改", en="Updated"),
+    "corrected": Text(zh="更正", en="Corrected"),
+    "enabled": Text(zh="启用", en="Enabled"),
+    "revoked": Text(zh="撤销", en="Revoked"),
+    "roles_set": Text(zh="设置角色", en="Roles set"),
+    "login": Text(zh="登录", en="Signed in"),
+    "login_failed": Text(zh="登录失败", en="Sign-in failed"),
+    "login_throttled": Text(zh="登录受限", en="Sign-in throttled"),
+    "password_changed": Text(zh="修改密码", en="Password changed"),
+    "security_alert": Text(zh="安全警报", en="Security alert"),
+    "signature_failed": Text(zh="签名失败", en="Signature failed"),
+    "participant_added": Text(zh="加入参与人", en="Participant added"),
+    "event_start_failed": Text(zh="未能自动创建关联记录", en="A linked record could not be started"),
+    "evidence_attached": Text(zh="附加证据", en="Evidence attached"),
+    "uploaded": Text(zh="上传", en="Uploaded"),
+    "imported": Text(zh="导入", en="Imported"),
+    "ingested": Text(zh="接收计量数据", en="Meter data received"),
+    "frozen": Text(zh="冻结", en="Frozen"),
+}
+
+
+def subject_label(subject_type: str) -> Text:
+    return SUBJECTS.get(subject_type, Text(zh=subject_type, en=subject_type))
+
+
+@dataclass(frozen=True)
+class TrailChange:
+    field: Text
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class TrailEntry:
+    seq: int
+    hash: str
+    when: str  # China time
+    actor: str
+    subject: Text  # what kind of thing
+    subject_name: str  # which one
+    action: Text
+    from_state: Text | None
+    to_state: Text | None
+    changes: tuple[TrailChange, ...]
+    reason: str
+
+
+class TrailLabels:
+    """The labels of the workflows in force: their triggers, states and form fields, by key."""
+
+    def __init__(self, catalog: WorkflowCatalog) -> None:
+        self.triggers: dict[str, Text] = {}
+        self.states: dict[str, Text] = {}
+        self.fields: dict[str, Text] = {}
+        self.choices: dict[tuple[str, str], Text] = {}
+        for workflow in catalog.current.values():
+            for transition in workflow.spec.transitions:
+                self.triggers.setdefault(transition.trigger, transition.label)
+            for name, state in workflow.spec.states.items():
+                self.states.setdefault(name, state.label)
+            for form in workflow.forms.values():
+                for field in form.fields:
+                    self.fields.setdefault(field.name, field.label)
+                    for choice in field.choices:
+                        self.choices.setdefault((field.name, choice.value), Text(zh=choice.zh, en=choice.en))
+
+    def action(self, action: str) -> Text:
+        return ACTIONS.get(action) or self.triggers.get(action) or Text(zh=action, en=action)
+
+    def state(self, state: str | None) -> Text | None:
+        return None if state is None else self.states.get(state, Text(zh=state, en=state))
+
+    def shown(self, name: str, value: Any, locale: str) -> str:
+        """A changed value as text: a choice by its label, lists joined, instants in China time."""
+        if isinstance(value, list):
+            return "、".join(self.shown(name, item, locale) for item in value) or "—"
+        choice = self.choices.get((name, value)) if isinstance(value, str) else None
+        return choice.get(locale) if choice else _shown(value)
+
+    def field(self, name: str) -> Text:
+        if name in self.fields:
+            return self.fields[name]
+        zh, en = FIELD_LABELS.get(name, (name, name))
+        return Text(zh=zh, en=en)
+
+
+def trail_entries(
+    session: Session, events: Iterable[TrailEvent], *, labels: TrailLabels, locale: str = "zh_CN"
+) -> list[TrailEntry]:
+    listed = list(events)
+    names = _subject_names(session, listed)
+    return [
+        TrailEntry(
+            seq=event.seq,
+            hash=event.hash,
+            when=china_time(event.ts),
+            actor=event.actor_name,
+            subject=subject_label(event.subject_type),
+            subject_name=names.get((event.subject_type, event.subject_id), f"#{event.subject_id}"),
+            action=labels.action(event.action),
+            from_state=labels.state(event.from_state),
+            to_state=labels.state(event.to_state),
+            changes=tuple(
+                TrailChange(
+                    labels.field(name), labels.shown(name, old, locale), labels.shown(name, new, locale)
+                )
+                for name, (old, new) in sorted(event.changes.items())
+            ),
+            reason=event.reason or "",
+        )
+        for event in listed
+    ]
+
+
+def _shown(value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, list):
+        return "、".join(_shown(item) for item in value)
+    if isinstance(value, dict):
+        return "；".join(f"{_shown(v)}" for v in value.values())
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, str) and len(value) >= 16 and value[10:11] == "T":
+        return china_time(value)
+    return str(value)
+
+
+def _subject_names(session: Session, events: list[TrailEvent]) -> dict[tuple[str, str], str]:
+    """Names for the subjects people know by name: records by number, users by name, readings by source
+    and China month."""
+    ids: dict[str, set[int]] = {"record": set(), "user": set(), "source": set()}
+    for event in events:
+        if event.subject_type in ("record", "user") and event.subject_id.isdigit():
+            ids[event.subject_type].add(int(event.subject_id))
+        elif event.subject_type == "activity_reading" and event.subject_id.split("@")[0].isdigit():
+            ids["source"].add(int(event.subject_id.split("@")[0]))
+    records = (
+        dict(
+            session.execute(
+                select(col(Record.id), col(Record.number)).where(col(Record.id).in_(ids["record"]))
+            ).all()
+        )
+        if ids["record"]
+        else {}
+    )
+    users = (
+        dict(
+            session.execute(
+                select(col(User.id), col(User.display_name)).where(col(User.id).in_(ids["user"]))
+            ).all()
+        )
+        if ids["user"]
+        else {}
+    )
+    sources = (
+        dict(
+            session.execute(
+                select(col(EmissionSource.id), col(EmissionSource.code)).where(
+                    col(EmissionSource.id).in_(ids["source"])
+                )
+            ).all()
+        )
+        if ids["source"]
+        else {}
+    )
+    names: dict[tuple[str, str], str] = {}
+    for event in events:
+        key = (event.subject_type, event.subject_id)
+        if event.subject_type == "record" and event.subject_id.isdigit():
+            names[key] = records.get(int(event.subject_id), f"#{event.subject_id}")
+        elif event.subject_type == "user" and event.subject_id.isdigit():
+            names[key] = users.get(int(event.subject_id), f"#{event.subject_id}")
+        elif event.subject_type == "activity_reading" and "@" in event.subject_id:
+            source, _, at = event.subject_id.partition("@")
+            names[key] = (
+                f"{sources.get(int(source), '#' + source) if source.isdigit() else source} {_china_month(at)}"
+            )
+    return names
+
+
+def _china_month(instant: str) -> str:
+    try:
+        moment = datetime.fromisoformat(instant.replace("Z", "+00:00"))
+    except ValueError:
+        return instant
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment.astimezone(UTC) + CHINA).strftime("%Y-%m")
