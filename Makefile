@@ -25,7 +25,7 @@ $(VENV)/.installed-test: pyproject.toml constraints.txt | $(BIN)/python
 install: $(VENV)/.installed-runtime
 install-test: $(VENV)/.installed-test
 
-# The demo keeps its installation key in the data dir (docs/adr/0014); elsewhere set TANGUAN_SECRET_KEY.
+# The demo keeps its installation key in the data dir (docs/adr/0017); elsewhere set TANGUAN_SECRET_KEY.
 run demo-reset: export TANGUAN_DEMO ?= 1
 
 run: install

@@ -109,7 +109,7 @@ def demo_server(
     with tempfile.TemporaryDirectory(prefix="tanguan-signing-") as directory:
         workdir = Path(directory)
         env = {**bench_environment(workdir / "var"), **(extra_env or {}), "PYTHONUNBUFFERED": "1"}
-        if database_url:  # not the data dir's own SQLite file: the demo's key file is not used (ADR 0014)
+        if database_url:  # not the data dir's own SQLite file: the demo's key file is not used (ADR 0017)
             env["TANGUAN_DATABASE_URL"] = database_url
             env.setdefault("TANGUAN_SECRET_KEY", secrets.token_urlsafe(48))
         for command in (["db", "upgrade"], ["demo"]):

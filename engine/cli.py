@@ -26,7 +26,7 @@ token_app = typer.Typer(no_args_is_help=True, help="API 令牌 / personal access
 app.add_typer(token_app, name="token")
 workflows_app = typer.Typer(no_args_is_help=True, help="流程 / workflow definitions")
 app.add_typer(workflows_app, name="workflows")
-secret_app = typer.Typer(no_args_is_help=True, help="安装密钥 / the installation key (docs/adr/0014)")
+secret_app = typer.Typer(no_args_is_help=True, help="安装密钥 / the installation key (docs/adr/0017)")
 app.add_typer(secret_app, name="secret")
 
 
@@ -53,7 +53,7 @@ def _check_settings() -> None:
 
 
 def _key_ring(db: "Database | None" = None, *, demo: bool = False) -> "KeyRing":
-    """The installation key (ADR 0014). In demo mode without a configured key, the data directory's key
+    """The installation key (ADR 0017). In demo mode without a configured key, the data directory's key
     file, created when missing — but never while the database holds signatures a new key would orphan."""
     settings = _settings()
     if demo and not settings.demo:
@@ -334,31 +334,55 @@ def audit_verify(
 def token_create(
     user: Annotated[str, typer.Option(help="the user's e-mail")],
     name: Annotated[str, typer.Option(help="what the token is for, e.g. energy-monitoring")],
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="what it may do on /api/v1: read, records:write, meter:write (repeat; default read)"
+        ),
+    ] = None,
+    expires: Annotated[
+        str, typer.Option(help="days from now (90) or a date (2027-06-30, China time); default never")
+    ] = "",
     org: Annotated[str | None, typer.Option(help="organization slug (default: the user's first)")] = None,
 ) -> None:
     """Create a personal access token for the JSON API. It is printed once and stored hashed."""
-    from engine.identity.auth import create_api_token, default_org_id
+    from zoneinfo import ZoneInfo
+
+    from engine.identity.auth import TokenError, create_api_token, default_org_id, token_expiry
     from engine.identity.organizations import get_organization_by_slug
     from engine.identity.users import get_user_by_email, memberships_of
+    from web.i18n import DISPLAY_TIMEZONE
 
     db = _ready_database()
-    with db.unit_of_work(all_orgs=True) as uow:
-        account = get_user_by_email(uow.session, email=user)
-        if account is None or not account.is_active:
-            raise CliError(f"no active user with e-mail {user}")
-        assert account.id is not None
-        org_id: int | None
-        if org:
-            organization = get_organization_by_slug(uow.session, slug=org)
-            member_of = {m.org_id for m in memberships_of(uow.session, user_id=account.id)}
-            if organization is None or organization.id not in member_of:
-                raise CliError(f"{user} is not a member of {org!r}")
-            org_id = organization.id
-        else:
-            org_id = default_org_id(uow.session, user=account)
-            if org_id is None:
-                raise CliError(f"{user} belongs to no organization")
-        token = create_api_token(uow.session, user=account, org_id=org_id, name=name)
+    try:
+        expires_at = token_expiry(expires, timezone=ZoneInfo(DISPLAY_TIMEZONE))
+        with db.unit_of_work(all_orgs=True) as uow:
+            account = get_user_by_email(uow.session, email=user)
+            if account is None or not account.is_active:
+                raise CliError(f"no active user with e-mail {user}")
+            assert account.id is not None
+            org_id: int | None
+            if org:
+                organization = get_organization_by_slug(uow.session, slug=org)
+                member_of = {m.org_id for m in memberships_of(uow.session, user_id=account.id)}
+                if organization is None or organization.id not in member_of:
+                    raise CliError(f"{user} is not a member of {org!r}")
+                org_id = organization.id
+            else:
+                org_id = default_org_id(uow.session, user=account)
+                if org_id is None:
+                    raise CliError(f"{user} belongs to no organization")
+            token = create_api_token(
+                uow.session,
+                user=account,
+                org_id=org_id,
+                name=name,
+                scopes=scope or ["read"],
+                expires_at=expires_at,
+            )
+    except TokenError as error:
+        option = {"scopes": "--scope"}.get(error.field, f"--{error.field}")
+        raise CliError(f"{option}: {error.en}") from None
     typer.echo(token)
 
 

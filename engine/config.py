@@ -1,4 +1,4 @@
-"""Settings, read from the environment with the prefix ``TANGUAN_``, and the installation key (ADR 0014)."""
+"""Settings, read from the environment with the prefix ``TANGUAN_``, and the installation key (ADR 0017)."""
 
 import ipaddress
 import os

@@ -20,12 +20,22 @@ from engine.migrate import schema_status
 from engine.records.event_starts import EventStarts
 from engine.workflow.catalog import WorkflowCatalog
 from engine.workflow.lifecycle import PROCESS_CONTEXT, ProcessContext
-from web.deps import NotAuthenticated, PasswordChangeRequired, csrf_protect, request_context
+from web.deps import (
+    LOCALE_COOKIE,
+    NotAuthenticated,
+    PasswordChangeRequired,
+    csrf_protect,
+    is_api_path,
+    request_context,
+)
+from web.i18n import negotiate
+from web.openapi import api_openapi
+from web.problems import ApiProblem, from_http_error, from_validation_errors, problem_response
 from web.routes.audit_trail import api as audit_api
 from web.routes.audit_trail import pages as audit_pages
 from web.routes.carbon_data import grid, imports, inputs, inventory, sources
 from web.routes.home import dashboard
-from web.routes.identity import admin, auth, profile
+from web.routes.identity import admin, auth, profile, tokens
 from web.routes.identity import api as identity_api
 from web.routes.planning import targets
 from web.routes.records import api as records_api
@@ -80,6 +90,7 @@ def create_app(
         dashboard,
         profile,
         admin,
+        tokens,
         audit_pages,
         record_pages,
         identity_api,
@@ -95,6 +106,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in modules:
         app.include_router(module.router)
+    app.openapi = lambda: api_openapi(app)  # type: ignore[method-assign]  # /api/v1 only
     _add_probes(app, db)
     _add_error_handlers(app)
     return app
@@ -123,10 +135,6 @@ def _add_probes(app: FastAPI, db: Database) -> None:
         return PlainTextResponse("pong")
 
 
-def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
-
-
 async def _resolve_context(request: Request) -> None:
     """Unmatched paths skip the app-wide dependencies: resolve the user and language for the error page."""
     if hasattr(request.state, "locale"):
@@ -134,15 +142,26 @@ async def _resolve_context(request: Request) -> None:
     try:
         await request_context(request)
     except Exception:  # an error page must render even when the context cannot be resolved
-        request.state.locale = "zh_CN"
+        request.state.locale = negotiate(
+            user_locale=None,
+            cookie_locale=request.cookies.get(LOCALE_COOKIE),
+            accept_language=request.headers.get("accept-language"),
+        )
 
 
 def _add_error_handlers(app: FastAPI) -> None:
+    """The API answers every error as problem+json (web/problems.py); pages get the error page."""
+
+    @app.exception_handler(ApiProblem)
+    async def api_problem(request: Request, problem: ApiProblem) -> Response:
+        return problem_response(request, problem)
+
     @app.exception_handler(NotAuthenticated)
     async def not_authenticated(request: Request, _exc: NotAuthenticated) -> Response:
-        if _wants_json(request):
-            return JSONResponse({"detail": "not_authenticated"}, status_code=401,
-                                headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+        if is_api_path(request.url.path):
+            return problem_response(
+                request, ApiProblem(401, "not-authenticated", headers={"WWW-Authenticate": "Bearer"})
+            )
         target = "/login?next=" + request.url.path if request.method == "GET" else "/login"
         if request.headers.get("HX-Request") == "true":
             # A sign-in page swapped into a fragment would be wrong: navigate the whole page.
@@ -151,16 +170,18 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(PasswordChangeRequired)
     async def password_change_required(request: Request, _exc: PasswordChangeRequired) -> Response:
-        if _wants_json(request):
-            return JSONResponse({"detail": "password_change_required"}, status_code=403)
+        if is_api_path(request.url.path):
+            return problem_response(request, ApiProblem(403, "password-change-required"))
         if request.headers.get("HX-Request") == "true":
             return Response(status_code=200, headers={"HX-Redirect": "/password/change"})
         return RedirectResponse("/password/change", status_code=303)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if _wants_json(request):
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        if is_api_path(request.url.path):
+            problem = from_http_error(exc.status_code, exc.detail)
+            problem.headers.update(exc.headers or {})
+            return problem_response(request, problem)
         await _resolve_context(request)
         return render(
             request,
@@ -171,18 +192,18 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        if is_api_path(request.url.path):
+            return problem_response(request, from_validation_errors(exc.errors()))
         errors = [
             {"field": ".".join(str(part) for part in error["loc"][1:]), "message": error["msg"]}
             for error in exc.errors()
         ]
-        if _wants_json(request):
-            return JSONResponse({"detail": errors}, status_code=422)
         return render(request, "error.html", {"status": 422, "detail": "", "errors": errors}, status_code=422)
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        if _wants_json(request):
-            return JSONResponse({"detail": "server_error"}, status_code=500)
+        if is_api_path(request.url.path):
+            return problem_response(request, ApiProblem(500, "server-error"))
         await _resolve_context(request)
         return render(request, "error.html", {"status": 500, "detail": ""}, status_code=500)

@@ -7,19 +7,29 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Security, params
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 from pydantic import BeforeValidator
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from engine.audit import Actor
 from engine.db import Database, UnitOfWork
-from engine.identity.auth import Identity, load_identity, load_session, resolve_api_token, touch_session
-from engine.identity.models import Role
+from engine.forms.spec import Text
+from engine.identity.auth import (
+    Identity,
+    load_identity,
+    load_session,
+    resolve_api_token,
+    touch_api_token,
+    touch_session,
+)
+from engine.identity.models import Role, TokenScope
 from engine.records.dashboard import count_open_tasks
 from engine.workflow.access import ActorRef
 from engine.workflow.loader import Workflow
 from web.i18n import negotiate
+from web.problems import ApiProblem
 from web.security import (
     ANON_CSRF_COOKIE,
     UNSAFE_METHODS,
@@ -28,6 +38,7 @@ from web.security import (
     submitted_csrf_token,
 )
 
+API_PREFIX = "/api/"
 PAGES_COUNTING_TASKS_THEMSELVES = frozenset({"/"})  # the dashboard lists the tasks anyway
 SESSION_COOKIE = "tanguan_session"
 SECURE_SESSION_COOKIE = "__Host-tanguan_session"
@@ -63,6 +74,7 @@ class Principal:
     roles: frozenset[str]
     memberships: tuple[OrgChoice, ...]
     session_token_hash: str | None  # None when authenticated by an API token
+    token_scopes: frozenset[str] | None = None  # what an API token may do; None for a browser session
 
     def has_any(self, roles: frozenset[str]) -> bool:
         return not roles or bool(self.roles & roles)
@@ -72,7 +84,13 @@ def session_cookie_name(request: Request) -> str:
     return SECURE_SESSION_COOKIE if request.url.scheme == "https" else SESSION_COOKIE
 
 
-def _principal(identity: Identity, *, org_id: int | None, token_hash: str | None) -> Principal:
+def _principal(
+    identity: Identity,
+    *,
+    org_id: int | None,
+    token_hash: str | None,
+    token_scopes: frozenset[str] | None = None,
+) -> Principal:
     choices: dict[int | None, tuple[OrgChoice, tuple[str, ...]]] = {
         org: (OrgChoice(org, slug, name), roles) for org, slug, name, roles in identity.memberships
     }
@@ -89,23 +107,42 @@ def _principal(identity: Identity, *, org_id: int | None, token_hash: str | None
         roles=frozenset(roles),
         memberships=tuple(choice for choice, _ in choices.values()),
         session_token_hash=token_hash,
+        token_scopes=token_scopes,
     )
 
 
-def _resolve_principal(request: Request, db: Database) -> Principal | None:
-    """From a bearer token (pinned to its organization) or the session cookie; two prebuilt queries."""
+def is_api_path(path: str) -> bool:
+    return path.startswith(API_PREFIX)
+
+
+def _bearer_token(request: Request) -> str | None:
     authorization = request.headers.get("authorization", "")
+    return authorization[7:].strip() if authorization.lower().startswith("bearer ") else None
+
+
+def _resolve_principal(request: Request, db: Database) -> Principal | None:
+    """From a bearer token (pinned to its organization; the JSON API only) or the session cookie."""
+    bearer = _bearer_token(request)
+    if bearer is None:
+        return _session_principal(request, db)
+    if not is_api_path(request.url.path):
+        # A token opens the API only: never a page, whatever cookie comes with it.
+        raise HTTPException(403, detail="token_outside_api")
+    with db.engine.connect() as connection:
+        live = resolve_api_token(connection, token=bearer)
+        identity = load_identity(connection, user_id=live.user_id) if live else None
+    if live is None or identity is None or live.org_id not in {m[0] for m in identity.memberships}:
+        raise NotAuthenticated()
+    if live.needs_touch:  # last used, written at most once a minute
+        with db.write_engine.begin() as connection:
+            touch_api_token(connection, token_id=live.id)
+    return _principal(identity, org_id=live.org_id, token_hash=None, token_scopes=live.scopes)
+
+
+def _session_principal(request: Request, db: Database) -> Principal | None:
+    """Two prebuilt queries, and a write of last seen at most once a minute."""
     touch = None
     with db.engine.connect() as connection:
-        if authorization.lower().startswith("bearer "):
-            resolved = resolve_api_token(connection, token=authorization[7:].strip())
-            if resolved is None:
-                raise NotAuthenticated()
-            user_id, org_id = resolved
-            identity = load_identity(connection, user_id=user_id)
-            if identity is None or org_id not in {membership[0] for membership in identity.memberships}:
-                raise NotAuthenticated()
-            return _principal(identity, org_id=org_id, token_hash=None)
         cookie = request.cookies.get(session_cookie_name(request))
         live = load_session(connection, token=cookie, settings=request.app.state.settings) if cookie else None
         identity = load_identity(connection, user_id=live.user_id) if live else None
@@ -122,7 +159,7 @@ async def request_context(request: Request) -> None:
     db: Database = request.app.state.db
     principal = _resolve_principal(request, db)
     request.state.principal = principal
-    wants_page = request.method == "GET" and not request.url.path.startswith(("/api/", "/static/"))
+    wants_page = request.method == "GET" and not request.url.path.startswith((API_PREFIX, "/static/"))
     if principal and principal.org and wants_page and request.url.path not in PAGES_COUNTING_TASKS_THEMSELVES:
         with db.read_session(org_id=principal.org.id) as session:
             request.state.task_count = count_open_tasks(
@@ -149,8 +186,12 @@ async def csrf_protect(request: Request) -> None:
     """Unsafe methods need a same-origin request and the token bound to the session (app-wide)."""
     if request.method not in UNSAFE_METHODS:
         return
-    if request.headers.get("authorization", "").lower().startswith("bearer "):
-        return  # no ambient credential: a token is not sent by a browser on its own
+    if is_api_path(request.url.path) and (
+        _bearer_token(request) is not None or request.state.principal is None
+    ):
+        # A token is no ambient credential (a browser never sends it on its own); without any credential
+        # there is nothing to protect, and the API answers 401.
+        return
     if not same_origin(request):
         raise HTTPException(403, detail="cross_site")
     if (
@@ -202,6 +243,37 @@ class RoleRequirement:
     def admits(self, principal: Principal | None) -> bool:
         """Whether the page should offer what this requirement guards (no exception, no password check)."""
         return bool(principal and principal.org and principal.has_any(self.roles))
+
+
+API_BEARER = HTTPBearer(
+    auto_error=False,  # a missing token is answered by the role check (401), a browser session may call too
+    scheme_name="bearerAuth",
+    bearerFormat="tgn_…",
+    description="个人访问令牌 / personal access token; each operation lists the scope it needs",
+)
+
+
+async def token_scope(
+    request: Request,
+    security_scopes: SecurityScopes,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(API_BEARER)],
+) -> None:
+    """An API token must hold the scope its route declares; a browser session is limited by roles alone."""
+    principal: Principal | None = request.state.principal
+    if principal is None or principal.token_scopes is None:
+        return
+    missing = [scope for scope in security_scopes.scopes if scope not in principal.token_scopes]
+    if missing:
+        listed = ", ".join(missing)
+        raise ApiProblem(
+            403, "scope", Text(zh=f"此令牌没有 {listed} 权限范围", en=f"This token lacks the {listed} scope")
+        )
+
+
+def needs_scope(scope: TokenScope) -> params.Security:
+    """The scope an /api/v1 route needs from a token; it is listed in the OpenAPI document too."""
+    requirement: params.Security = Security(token_scope, scopes=[scope.value])
+    return requirement
 
 
 AUDIT_READERS = (

@@ -88,8 +88,9 @@ def format_datetime(value: datetime | str | None, locale: str, *, format: str = 
     )
 
 
-def format_number(value: float | Decimal | str, locale: str) -> str:
-    return babel_format_decimal(value, locale=babel_locale(locale))
+def format_number(value: float | Decimal | str, locale: str, *, exact: bool = False) -> str:
+    """Grouped digits; rounded to three decimals unless ``exact`` (every digit of a stored input)."""
+    return babel_format_decimal(value, locale=babel_locale(locale), decimal_quantization=not exact)
 
 
 def template_messages() -> dict[str, list[str]]:

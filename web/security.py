@@ -13,6 +13,9 @@ from urllib.parse import urlsplit
 from fastapi import HTTPException, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from engine.forms.spec import Text
+from web.problems import PROBLEM_MEDIA_TYPE, problem_bytes
+
 MAX_BODY_BYTES = 2 * 1024 * 1024  # forms and JSON; the upload paths get the evidence limit
 MULTIPART_OVERHEAD = 64 * 1024  # the other fields and boundaries of an upload form
 CSRF_HEADER = "X-CSRF-Token"
@@ -90,7 +93,7 @@ class SecurityHeadersMiddleware:
         limit = self.max_upload_bytes if self.upload_paths.fullmatch(scope["path"]) else self.max_body_bytes
         declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            await _too_large(send_with_headers, limit)
+            await _too_large(send_with_headers, limit, scope)
             return
         received = 0
 
@@ -106,15 +109,22 @@ class SecurityHeadersMiddleware:
         await self.app(scope, limited_receive, send_with_headers)
 
 
-async def _too_large(send: Send, limit: int) -> None:
+async def _too_large(send: Send, limit: int, scope: Scope) -> None:
     kib = limit // 1024
-    body = f"请求内容过大（上限 {kib} KiB） / Request body too large (limit {kib} KiB)".encode()
+    if scope["path"].startswith("/api/"):  # the API's one error shape, before the app is reached
+        headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]}
+        detail = Text(zh=f"请求内容过大（上限 {kib} KiB）", en=f"Request body too large (limit {kib} KiB)")
+        body = problem_bytes(status=413, code="too-large", headers=headers, path=scope["path"], detail=detail)
+        content_type = PROBLEM_MEDIA_TYPE.encode()
+    else:
+        body = f"请求内容过大（上限 {kib} KiB） / Request body too large (limit {kib} KiB)".encode()
+        content_type = b"text/plain; charset=utf-8"
     await send(
         {
             "type": "http.response.start",
             "status": 413,
             "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-type", content_type),
                 (b"content-length", str(len(body)).encode()),
             ],
         }

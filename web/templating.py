@@ -33,6 +33,7 @@ def environment(locale: str) -> Environment:
     )
     # added to the environment by the jinja2.ext.i18n extension, which the stubs do not know
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
+    env.filters["exact_number"] = lambda value: format_number(value, locale, exact=True)  # inputs as stored
     env.filters["datetime"] = lambda value, format="medium": format_datetime(value, locale, format=format)
     env.filters["number"] = lambda value: format_number(value, locale)
     env.globals["tier_label"] = lambda tier: tier_label(tier, locale)  # data tiers, factor tiers, grid levels

@@ -22,6 +22,7 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "factor_value": ("排放因子", "emission factor"),
     "file": ("文件", "file"),
     "formula": ("计算公式", "formula"),
+    "freeze_reason": ("冻结原因", "reason for freezing"),
     "fuel_or_material": ("燃料或物料", "fuel or material"),
     "gas": ("温室气体", "gas"),
     "kind": ("类型", "kind"),
@@ -63,6 +64,15 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "threshold_alarm": ("报警阈值", "alarm threshold"),
     "level": ("层级", "level"),
     "value": ("数值", "value"),
+    "expires_at": ("到期时间", "expires"),
+    "revoked_at": ("撤销时间", "revoked"),
+    "last_used_at": ("最近使用", "last used"),
+    "scopes": ("权限范围", "scopes"),
+    "factor_set": ("因子库", "factor set"),
+    "grid_year": ("电网因子年份", "grid factor year"),
+    "gwp_set": ("GWP 取值", "GWP values"),
+    "inputs_sha256": ("输入数据 SHA-256", "inputs SHA-256"),
+    "total_tco2e": ("排放总量（tCO₂e）", "total (tCO₂e)"),
     "*": ("其他", "other"),
 }
 

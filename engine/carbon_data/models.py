@@ -242,6 +242,8 @@ class InventorySnapshot(OrgOwned, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
     created_by: int | None = Field(default=None, foreign_key="user_account.id")
     frozen: bool = True
+    # Why it was frozen although the year's own grid factor was not yet published (else None).
+    reason: str | None = Field(default=None, max_length=1000)
 
 
 # The insert path binds micro-units as plain integers (no per-value TypeDecorator call).

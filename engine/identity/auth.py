@@ -2,8 +2,10 @@
 
 import hashlib
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from enum import StrEnum
 
 from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.orm import Mapped
@@ -13,13 +15,23 @@ from sqlmodel import select as orm_select
 from engine.audit import Actor, append_event
 from engine.config import Settings
 from engine.db import Database
-from engine.identity.models import ApiToken, LoginAttempt, Membership, Organization, User, UserSession
+from engine.identity.models import (
+    ApiToken,
+    LoginAttempt,
+    Membership,
+    Organization,
+    TokenScope,
+    User,
+    UserSession,
+)
 from engine.identity.users import memberships_of
 from engine.models.base import utcnow
 from engine.passwords import dummy_hash, hash_password, verify_password
 
 TOKEN_BYTES = 32  # 256 bits from the OS CSPRNG
 SESSION_TOUCH_INTERVAL = timedelta(minutes=1)  # last_seen is written at most this often
+TOKEN_NAME_MAX = 120
+MAX_TOKEN_DAYS = 3660  # ten years: "never" is an empty expiry, not a large number
 IP_FAILURE_FACTOR = 5  # one address may fail this many times the per-account limit (many accounts)
 
 
@@ -169,8 +181,17 @@ _IDENTITY = (
     .where(col(User.id) == bindparam("user_id"))
     .order_by(col(Organization.id))
 )
-_API_TOKEN = select(col(ApiToken.user_id), col(ApiToken.org_id), col(ApiToken.revoked_at)).where(
-    col(ApiToken.token_hash) == bindparam("token_hash")
+_API_TOKEN = select(
+    col(ApiToken.id),
+    col(ApiToken.user_id),
+    col(ApiToken.org_id),
+    col(ApiToken.scopes),
+    col(ApiToken.expires_at),
+    col(ApiToken.last_used_at),
+    col(ApiToken.revoked_at),
+).where(col(ApiToken.token_hash) == bindparam("token_hash"))
+_TOUCH_API_TOKEN = (
+    update(ApiToken).where(col(ApiToken.id) == bindparam("token_id")).values(last_used_at=bindparam("now"))
 )
 
 
@@ -257,11 +278,83 @@ def change_password(session: Session, *, user: User, current: str | None, new: s
         )
 
 
-def create_api_token(session: Session, *, user: User, org_id: int, name: str) -> str:
-    """A personal access token for integrations; shown once, stored hashed."""
+class TokenError(ValueError):
+    """A token cannot be made as asked; ``field`` names the input, the message comes in both languages."""
+
+    def __init__(self, field: str, *, zh: str, en: str) -> None:
+        super().__init__(f"{field}: {en}")
+        self.field = field
+        self.zh = zh
+        self.en = en
+
+
+def _checked_scopes(scopes: Collection[str]) -> list[str]:
+    known = [scope.value for scope in TokenScope]
+    unknown = sorted(set(scopes) - set(known))
+    if unknown:
+        listed = ", ".join(unknown)
+        raise TokenError("scopes", zh=f"未知的权限范围：{listed}", en=f"Unknown scope: {listed}")
+    if not scopes:
+        raise TokenError("scopes", zh="请至少选择一个权限范围", en="Choose at least one scope")
+    return [scope for scope in known if scope in scopes]
+
+
+def token_expiry(value: str, *, timezone: tzinfo) -> datetime | None:
+    """When a token asked to expire "in N days" or "on YYYY-MM-DD" (at the start of that day, local time)
+    expires; None for an empty value (never)."""
+    value = value.strip()
+    if not value:
+        return None
+    if value.isdigit():
+        days = int(value)
+        if not 1 <= days <= MAX_TOKEN_DAYS:
+            raise TokenError(
+                "expires",
+                zh=f"有效天数应在 1 到 {MAX_TOKEN_DAYS} 之间",
+                en=f"Give between 1 and {MAX_TOKEN_DAYS} days",
+            )
+        return utcnow() + timedelta(days=days)
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise TokenError(
+            "expires",
+            zh="到期时间应为天数或日期（YYYY-MM-DD）",
+            en="The expiry is a number of days or a date (YYYY-MM-DD)",
+        ) from None
+    return datetime.combine(day, time.min, tzinfo=timezone).astimezone(UTC)
+
+
+def create_api_token(
+    session: Session,
+    *,
+    user: User,
+    org_id: int,
+    name: str,
+    scopes: Collection[str],
+    expires_at: datetime | None = None,
+) -> str:
+    """A personal access token for the JSON API with the scopes it may use; shown once, stored hashed."""
+    name = name.strip()
+    if not name:
+        raise TokenError("name", zh="请填写令牌名称", en="Name the token")
+    if len(name) > TOKEN_NAME_MAX:
+        raise TokenError(
+            "name", zh=f"名称最多 {TOKEN_NAME_MAX} 个字符", en=f"At most {TOKEN_NAME_MAX} characters"
+        )
+    granted = _checked_scopes(scopes)
+    if expires_at is not None and expires_at <= utcnow():
+        raise TokenError("expires", zh="到期时间必须在将来", en="The expiry must be in the future")
     token = "tgn_" + secrets.token_urlsafe(TOKEN_BYTES)
     assert user.id is not None
-    row = ApiToken(token_hash=hash_token(token), user_id=user.id, org_id=org_id, name=name)
+    row = ApiToken(
+        token_hash=hash_token(token),
+        user_id=user.id,
+        org_id=org_id,
+        name=name,
+        scopes=granted,
+        expires_at=expires_at,
+    )
     session.add(row)
     session.flush()
     assert row.id is not None
@@ -272,7 +365,11 @@ def create_api_token(session: Session, *, user: User, org_id: int, name: str) ->
         subject_type="api_token",
         subject_id=row.id,
         action="created",
-        changes={"name": [None, name]},
+        changes={
+            "name": [None, name],
+            "scopes": [None, granted],
+            "expires_at": [None, expires_at.isoformat() if expires_at else None],
+        },
     )
     return token
 
@@ -294,12 +391,109 @@ def revoke_api_token(session: Session, *, user: User, name: str) -> int:
     return len(rows)
 
 
-def resolve_api_token(connection: Connection, *, token: str) -> tuple[int, int] | None:
-    """(user id, organization id) of a live personal access token."""
+@dataclass(frozen=True)
+class TokenListing:
+    id: int
+    name: str
+    owner_id: int
+    owner_name: str
+    scopes: tuple[str, ...]
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @property
+    def status(self) -> str:
+        """``active``, ``expired`` or ``revoked``."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and _as_utc(self.expires_at) <= utcnow():
+            return "expired"
+        return "active"
+
+
+def list_api_tokens(session: Session, *, org_id: int, owner_id: int | None = None) -> list[TokenListing]:
+    """The organization's tokens, newest first; only one user's when ``owner_id`` is given."""
+    query = (
+        orm_select(ApiToken, col(User.display_name))
+        .join(User, col(User.id) == ApiToken.user_id)
+        .where(col(ApiToken.org_id) == org_id)
+        .order_by(col(ApiToken.id).desc())
+    )
+    if owner_id is not None:
+        query = query.where(col(ApiToken.user_id) == owner_id)
+    return [
+        TokenListing(
+            id=row.id,
+            name=row.name,
+            owner_id=row.user_id,
+            owner_name=owner_name,
+            scopes=tuple(row.scopes),
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            last_used_at=row.last_used_at,
+            revoked_at=row.revoked_at,
+        )
+        for row, owner_name in session.exec(query).all()
+        if row.id is not None
+    ]
+
+
+class Revocation(StrEnum):
+    revoked = "revoked"
+    already_revoked = "already_revoked"
+    not_found = "not_found"
+
+
+def revoke_api_token_by_id(
+    session: Session, *, token_id: int, org_id: int, actor: Actor, owner_only: bool
+) -> Revocation:
+    """Revoke one token of the organization (only the actor's own when ``owner_only``), audited."""
+    row = session.get(ApiToken, token_id)
+    if row is None or row.org_id != org_id or (owner_only and row.user_id != actor.id):
+        return Revocation.not_found
+    if row.revoked_at is not None:
+        return Revocation.already_revoked
+    assert row.id is not None
+    row.revoked_at = utcnow()
+    session.add(row)
+    append_event(
+        session,
+        org_id=org_id,
+        actor=actor,
+        subject_type="api_token",
+        subject_id=row.id,
+        action="revoked",
+        changes={"revoked_at": [None, row.revoked_at.isoformat()]},
+    )
+    return Revocation.revoked
+
+
+@dataclass(frozen=True)
+class LiveToken:
+    id: int
+    user_id: int
+    org_id: int
+    scopes: frozenset[str]
+    needs_touch: bool  # last_used_at is older than SESSION_TOUCH_INTERVAL: the caller writes it
+
+
+def resolve_api_token(connection: Connection, *, token: str) -> LiveToken | None:
+    """The live personal access token (not revoked, not expired), or None."""
     row = connection.execute(_API_TOKEN, {"token_hash": hash_token(token)}).first()
+    now = utcnow()
     if row is None or row.revoked_at is not None:
         return None
-    return row.user_id, row.org_id
+    if row.expires_at is not None and _as_utc(row.expires_at) <= now:
+        return None
+    last_used = _as_utc(row.last_used_at) if row.last_used_at else None
+    needs_touch = last_used is None or now - last_used > SESSION_TOUCH_INTERVAL
+    return LiveToken(row.id, row.user_id, row.org_id, frozenset(row.scopes), needs_touch)
+
+
+def touch_api_token(connection: Connection, *, token_id: int) -> None:
+    connection.execute(_TOUCH_API_TOKEN, {"token_id": token_id, "now": utcnow()})
 
 
 def reauthenticate(db: Database, *, user_id: int, password: str) -> bool:

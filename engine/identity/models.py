@@ -137,6 +137,14 @@ class LoginAttempt(SQLModel, table=True):
     attempted_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
 
 
+class TokenScope(StrEnum):
+    """What a personal access token may do on the JSON API (it never opens a page)."""
+
+    read = "read"  # every GET, and the audit chain check
+    records_write = "records:write"  # create records, fire transitions
+    meter_write = "meter:write"  # post meter readings
+
+
 class ApiToken(SQLModel, table=True):
     __tablename__ = "api_token"
 
@@ -145,6 +153,8 @@ class ApiToken(SQLModel, table=True):
     user_id: int = Field(foreign_key="user_account.id", index=True)
     org_id: int = Field(foreign_key="organization.id")
     name: str = Field(max_length=120)
+    scopes: list[str] = Field(sa_type=JSON)
     created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+    expires_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     last_used_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     revoked_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))

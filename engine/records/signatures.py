@@ -9,7 +9,7 @@ from sqlmodel import Session, col
 
 from engine.forms.spec import Text
 from engine.workflow.models import Record, Signature
-from engine.workflow.signing import SEALED_FIELDS, sealing_key, signed_content_hash
+from engine.workflow.signing import HASH_SCHEMES, SEALED_FIELDS, sealing_key, signed_content_hash
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class SignatureView:
     signed_at: str
     trigger: str
     status: str  # valid, stale (content changed after signing), invalid (seal does not verify)
-    content_hash: str = ""  # sha256 of the content signed
+    content_hash: str  # sha256 hex of what was signed
 
 
 SIGNATURE_STATUS = {
@@ -43,9 +43,7 @@ def signatures_of(
 ) -> list[SignatureView]:
     """Sealed by ``secret_key`` or by one of the keys rotated out (``old_secret_keys``): valid."""
     assert record.id is not None
-    current_hash = signed_content_hash(
-        record.id, record.number, record.workflow_key, record.title, record.data
-    )
+    current_hashes: dict[int, str] = {}  # by hash scheme: computed once, as a scheme may read other data
     views = []
     for signature in session.scalars(
         select(Signature).where(col(Signature.record_id) == record.id).order_by(col(Signature.id))
@@ -54,9 +52,14 @@ def signatures_of(
             (secret_key, *old_secret_keys), seal=signature.seal, **_sealed(signature, record_id=record.id)
         )
         assert signature.id is not None
-        if key is None:
+        scheme = signature.hash_scheme
+        if scheme in HASH_SCHEMES and scheme not in current_hashes:
+            current_hashes[scheme] = signed_content_hash(
+                session, record=record, data=record.data, scheme=scheme
+            )
+        if key is None or scheme not in HASH_SCHEMES:
             status = "invalid"
-        elif signature.content_hash != current_hash:
+        elif signature.content_hash != current_hashes[scheme]:
             status = "stale"
         else:
             status = "valid"

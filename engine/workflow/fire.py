@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlmodel import Session
 
 from engine.audit import field_changes
 from engine.forms.spec import FormSpec, Text
@@ -17,7 +17,7 @@ from engine.workflow.access import ActorRef, check_access, check_separation
 from engine.workflow.errors import GuardRefused, NotAvailable, SignatureRefused, VersionConflict
 from engine.workflow.loader import Workflow
 from engine.workflow.registry import ACTIONS, GUARDS, GuardContext
-from engine.workflow.signing import signed_content_hash, write_signature
+from engine.workflow.signing import HASH_SCHEME, signed_content_hash, write_signature
 from engine.workflow.spec import TransitionSpec
 from engine.workflow.submission import submitted_data
 from engine.workflow.writes import UPDATE_RECORD, due_date, entered_state, forget_loaded_copy, next_state
@@ -119,9 +119,8 @@ def fire(
                 "signer_id": actor.id,
                 "signer_name": actor.name,
                 "signed_at": signed_at,
-                "content_hash": signed_content_hash(
-                    record.id, record.number, record.workflow_key, record.title, new_data
-                ),
+                "content_hash": signed_content_hash(session, record=record, data=new_data),
+                "hash_scheme": HASH_SCHEME,
             },
         )
     entered_state(

@@ -85,8 +85,9 @@ class Task(OrgOwned, table=True):
 
 
 class Signature(OrgOwned, table=True):
-    """An electronic signature: printed name, UTC time, meaning and the hash of the exact content signed.
-    ``seal`` is an HMAC with the installation key, so a row copied or forged in the database fails."""
+    """An electronic signature: printed name, UTC time, meaning and the hash of the exact content signed
+    (``hash_scheme`` says what that content was: engine.workflow.signing, ADR 0012). ``seal`` is an HMAC
+    with the installation key, so a row copied or forged in the database fails."""
 
     __table_args__ = (sa.Index("ix_signature_record", "record_id"),)
 
@@ -99,6 +100,7 @@ class Signature(OrgOwned, table=True):
     signer_name: str = Field(max_length=120)
     signed_at: str = Field(max_length=27)
     content_hash: str = Field(max_length=64)
+    hash_scheme: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     seal: str = Field(max_length=64)
 
 

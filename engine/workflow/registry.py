@@ -1,10 +1,12 @@
-"""Named guards and actions that workflow files may reference, and the workflow names a hooks module uses.
-``workflows/hooks/<key>.py`` registers them; the engine only looks names up, and the loader checks every
-declared name against the workflow files."""
+"""Named guards and actions that workflow files may reference, the workflow names a hooks module uses, and
+what else a process's signatures cover. ``workflows/hooks/<key>.py`` registers them; the engine only looks
+names up, and the loader checks every declared name against the workflow files."""
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
+
+from sqlmodel import Session
 
 from engine.forms.spec import Text
 
@@ -55,6 +57,29 @@ def declare_names(workflow_key: str, *, states: Iterable[str] = (), triggers: It
 def action(name: str) -> Callable[[Action], Action]:
     def register(function: Action) -> Action:
         ACTIONS[name] = function
+        return function
+
+    return register
+
+
+class SignedContent(Protocol):
+    """What a signature of one of a process's records covers besides the record itself, as JSON-able data
+    (e.g. the activity data of the month a data batch signs off). Called when signing and again whenever
+    the signature's status is checked, with the session of that moment."""
+
+    def __call__(self, session: Session, *, org_id: int, data: dict[str, Any]) -> Any: ...
+
+
+SIGNED_CONTENT: dict[str, SignedContent] = {}
+
+
+def signed_content(workflow_key: str) -> Callable[[SignedContent], SignedContent]:
+    """Declare what the signatures of ``workflow_key``'s records cover besides the record (one per process).
+    A signature made since then goes stale when that content changes, as when the record does."""
+
+    def register(function: SignedContent) -> SignedContent:
+        SIGNED_CONTENT[workflow_key] = function
+        declare_names(workflow_key)  # the loader checks that the workflow exists
         return function
 
     return register

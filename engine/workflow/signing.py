@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import sqlmodel
 from sqlalchemy import bindparam, insert, text
-from sqlalchemy.orm import Session
+from sqlmodel import Session
 
 from engine.audit import append_event, canonical_json
 from engine.db import Database, DriverStatement
@@ -18,6 +18,7 @@ from engine.models.base import table_of
 from engine.workflow.access import ActorRef
 from engine.workflow.errors import SignatureRefused
 from engine.workflow.models import Signature
+from engine.workflow.registry import SIGNED_CONTENT
 
 T = TypeVar("T")
 _signatures = table_of(Signature)
@@ -34,17 +35,31 @@ _CONSECUTIVE_SIGNATURE_FAILURES = text(
 )
 
 
+# How a signature's content hash is made; each signature row says which (``Signature.hash_scheme``).
+RECORD_ONLY = 1  # the record: id, number, workflow, title and data (every signature before ADR 0012)
+RECORD_AND_DECLARED = 2  # that and what the record's process declares its signatures cover (or null)
+HASH_SCHEMES = (RECORD_ONLY, RECORD_AND_DECLARED)
+HASH_SCHEME = RECORD_AND_DECLARED  # what new signatures use
+
+
 def signed_content_hash(
-    record_id: int, number: str, workflow_key: str, title: str, data: dict[str, Any]
+    session: Session, *, record: Any, data: dict[str, Any], scheme: int = HASH_SCHEME
 ) -> str:
-    """The hash of exactly what a signature covers: the record's identity and its content."""
-    content = {
-        "record_id": record_id,
-        "number": number,
-        "workflow": workflow_key,
-        "title": title,
+    """The hash of exactly what a signature covers: the record's identity and its content (``data``), and
+    under scheme 2 what the process declares with ``@signed_content`` — computed again from the database
+    whenever a signature is checked, so a change to that content makes the signature stale."""
+    content: dict[str, Any] = {
+        "record_id": record.id,
+        "number": record.number,
+        "workflow": record.workflow_key,
+        "title": record.title,
         "data": data,
     }
+    if scheme == RECORD_AND_DECLARED:
+        covered = SIGNED_CONTENT.get(record.workflow_key)
+        content["covers"] = None if covered is None else covered(session, org_id=record.org_id, data=data)
+    elif scheme != RECORD_ONLY:
+        raise ValueError(f"unknown signature hash scheme {scheme}")
     return hashlib.sha256(canonical_json(content).encode()).hexdigest()
 
 
@@ -65,7 +80,7 @@ def signature_seal(
 
 def sealing_key(keys: Sequence[str], *, seal: str, **sealed: Any) -> int | None:
     """The position in ``keys`` of the key that made ``seal`` over the ``sealed`` fields, None when no key
-    did: after a rotation the old keys still verify what they sealed (ADR 0014)."""
+    did: after a rotation the old keys still verify what they sealed (ADR 0017)."""
     for position, key in enumerate(keys):
         if hmac.compare_digest(signature_seal(key, **sealed), seal):
             return position

@@ -1,7 +1,7 @@
 """Carbon data quality control (clause 8.6) in the browser, through the generic record pages: staff collects
 a monthly data batch, the carbon manager verifies it under an electronic signature, and top management reports
 it; the carbon manager, having verified, may not report too. Then changing a reported month in the monthly
-data grid needs a reason and sends the batch back to collected."""
+data grid needs a reason and sends the batch back to collected; both signatures then read 已失效."""
 
 import re
 import uuid
@@ -97,8 +97,7 @@ def test_a_data_batch_is_collected_verified_and_reported_by_three_people(context
     expect(carbon.locator("[data-issue-field=reason]")).to_be_visible()
     expect(carbon.locator("#data-saved")).to_have_count(0)
     cell = carbon.locator("#data-grid tbody tr").first.locator(f"input[name^='q-'][name$='-{PERIOD}']")
-    expect(cell).to_have_value(old)  # a refused grid shows the stored values again, as tests/web does
-    cell.fill(new)
+    expect(cell).to_have_value(new)  # a refused grid keeps what was typed, as tests/web checks
     carbon.fill("#reason", "10 月电表读数抄录错误，按原始记录更正")
     with carbon.expect_navigation():
         carbon.click("#save-grid")
@@ -106,3 +105,13 @@ def test_a_data_batch_is_collected_verified_and_reported_by_three_people(context
     expect(carbon.locator("[data-issue-field]")).to_have_count(0)
     open_batch(carbon, record_id)
     expect_state(carbon, "collected")
+
+    # 6. Both signatures covered the month's data, which changed: they no longer hold.
+    expect(carbon.locator("#signatures [data-signature-status=stale]")).to_have_count(2)
+    expect(carbon.locator("#signatures [data-signature-status=stale]").first).to_contain_text(
+        "已失效 — 需重新签署"
+    )
+    content_hash = carbon.locator("#signatures [data-content-hash]").first
+    expect(content_hash).to_have_attribute("title", re.compile(r"^[0-9a-f]{64}$"))
+    assert content_hash.inner_text() == content_hash.get_attribute("title")[:12]
+    expect(carbon.locator("#signatures")).to_contain_text(re.compile(r"\d{4}/\d{1,2}/\d{1,2} \d{2}:\d{2}"))

@@ -12,9 +12,10 @@ from demo.seed import DEMO_LOGINS, DEMO_PASSWORD, seed_demo
 from engine.audit import SYSTEM
 from engine.config import Settings
 from engine.db import Database
-from engine.identity.models import OrganizationCreate
+from engine.identity.auth import create_api_token, default_org_id
+from engine.identity.models import OrganizationCreate, TokenScope
 from engine.identity.organizations import create_organization
-from engine.identity.users import create_user, grant_membership
+from engine.identity.users import create_user, get_user_by_email, grant_membership
 from engine.workflow.catalog import WorkflowCatalog
 from web.app import create_app
 
@@ -22,6 +23,7 @@ BASE_URL = "http://127.0.0.1"
 OTHER_ORG_ADMIN = "boss@other.example"
 OTHER_PASSWORD = "Other-Org-2026!"
 ALL_ROLES = [login.role.value for login in DEMO_LOGINS]
+ALL_SCOPES = [scope.value for scope in TokenScope]
 
 
 @dataclass
@@ -59,6 +61,23 @@ class WebEnv:
                 text("SELECT count(*) FROM user_account WHERE is_active = :t"), {"t": True}
             ).scalar()
         return counts
+
+
+def api_token(web: "WebEnv", email: str, *, scopes=ALL_SCOPES, name: str = "integration", **extra) -> str:
+    """A personal access token of the user in their first organization (all scopes unless told)."""
+    with web.db.unit_of_work(all_orgs=True) as uow:
+        user = get_user_by_email(uow.session, email=email)
+        org_id = default_org_id(uow.session, user=user)
+        return create_api_token(uow.session, user=user, org_id=org_id, name=name, scopes=scopes, **extra)
+
+
+def bearer_client(web: "WebEnv", token: str, **headers: str) -> TestClient:
+    return TestClient(
+        web.app,
+        base_url=BASE_URL,
+        headers={"Authorization": f"Bearer {token}", **headers},
+        follow_redirects=False,
+    )
 
 
 def csrf_of(html: str) -> str:

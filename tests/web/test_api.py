@@ -7,23 +7,11 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from engine.identity.auth import create_api_token, revoke_api_token
+from engine.identity.auth import revoke_api_token
 from engine.identity.users import get_user_by_email
 from tests.web.conftest import BASE_URL
-
-
-def token_for(web, email: str, name: str = "integration") -> str:
-    with web.db.unit_of_work(all_orgs=True) as uow:
-        user = get_user_by_email(uow.session, email=email)
-        from engine.identity.auth import default_org_id
-
-        return create_api_token(
-            uow.session, user=user, org_id=default_org_id(uow.session, user=user), name=name
-        )
-
-
-def bearer(web, token: str) -> TestClient:
-    return TestClient(web.app, base_url=BASE_URL, headers={"Authorization": f"Bearer {token}"})
+from tests.web.conftest import api_token as token_for
+from tests.web.conftest import bearer_client as bearer
 
 
 def test_a_token_authenticates_and_keeps_the_role_rules(web):

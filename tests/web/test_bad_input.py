@@ -27,7 +27,8 @@ def test_unknown_pages_get_a_friendly_404_in_both_languages(web):
     english = web.client(**{"Accept-Language": "en"}).get("/no/such/page")
     assert english.status_code == 404 and "Not found." in english.text
     api = web.client().get("/api/v1/nothing")
-    assert api.status_code == 404 and api.headers["content-type"].startswith("application/json")
+    assert api.status_code == 404 and api.headers["content-type"] == "application/problem+json"
+    assert api.json()["title"] == "未找到" and api.json()["instance"] == "/api/v1/nothing"
 
 
 def test_a_staff_member_gets_a_friendly_403(web):
@@ -56,6 +57,9 @@ GARBAGE_FIELDS = {
     "email": "not-an-email",
     "due_date": "2025-02-30",
     "found_on": "yesterday",
+    "name": "令" * 600,
+    "scopes": "admin",
+    "expires_on": "2025-02-30",
 }
 
 

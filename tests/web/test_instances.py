@@ -1,5 +1,5 @@
 """Several `tanguan serve` processes on one database, each with its own data directory, as behind a load
-balancer (ADR 0014): with one TANGUAN_SECRET_KEY they accept each other's forms and show every
+balancer (ADR 0017): with one TANGUAN_SECRET_KEY they accept each other's forms and show every
 e-signature alike; a rotated key keeps both working; an instance with another key is the failure this
 guards against."""
 

@@ -36,7 +36,7 @@ from engine.identity.users import get_user_by_email
 from engine.models.audit import AuditEvent
 from engine.workflow.models import Record, Signature, Task
 from engine.workflow.signing import SIGNATURE_FAILURES_BEFORE_ALERT
-from tests.web.conftest import BASE_URL, CATALOG, OTHER_ORG_ADMIN
+from tests.web.conftest import ALL_SCOPES, BASE_URL, CATALOG, OTHER_ORG_ADMIN
 from tests.web.nc_stateful_model import (
     CHAIN_EVERY,
     CONSISTENCY_SQL,
@@ -206,13 +206,14 @@ class NonconformityMachine(RuleBasedStateMachine):
         body = response.json()
         if expected != "ok":
             self.totals.refused[response.status_code] += 1
-            if expected == "body":
-                self.check(isinstance(body.get("detail"), list), f"{where}: no validation detail: {body}")
-            else:
-                self.check(
-                    set(body.get("detail", {})) == {"zh", "en"}, f"{where}: refusal without a reason: {body}"
-                )
-            if expected == "form":
+            self.check(
+                response.headers["content-type"] == "application/problem+json"
+                and body.get("status") == response.status_code
+                and bool(body.get("title"))
+                and bool(body.get("detail")),
+                f"{where}: refusal without a problem document: {body}",
+            )
+            if expected in ("body", "form"):
                 self.check(bool(body.get("errors")), f"{where}: 422 without field errors: {body}")
             self.check(before["row"] == after["row"], f"{where}: refused ({expected}) but the record changed")
             grew = {name: after["counts"][name] - before["counts"][name] for name in before["counts"]}
@@ -502,7 +503,9 @@ def _context(web) -> Context:
     with web.db.unit_of_work(all_orgs=True) as uow:
         for role in ROLES:
             user = get_user_by_email(uow.session, email=EMAIL_OF[role])
-            token = create_api_token(uow.session, user=user, org_id=org_id, name=f"t09-{role}")
+            token = create_api_token(
+                uow.session, user=user, org_id=org_id, name=f"t09-{role}", scopes=ALL_SCOPES
+            )
             client = TestClient(web.app, base_url=BASE_URL, headers={"Authorization": f"Bearer {token}"})
             actors[role] = Actor(role=role, user_id=user.id, client=client)
         outsider_id = get_user_by_email(uow.session, email=OTHER_ORG_ADMIN).id

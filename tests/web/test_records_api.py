@@ -7,18 +7,11 @@ from sqlalchemy import text
 
 from demo.seed import DEMO_PASSWORD
 from engine.audit import verify_chain
-from engine.identity.auth import create_api_token, default_org_id
-from engine.identity.users import get_user_by_email
-from tests.web.conftest import BASE_URL
+from tests.web.conftest import api_token, bearer_client
 
 
-def api_as(web, email: str) -> TestClient:
-    with web.db.unit_of_work(all_orgs=True) as uow:
-        user = get_user_by_email(uow.session, email=email)
-        token = create_api_token(
-            uow.session, user=user, org_id=default_org_id(uow.session, user=user), name="t"
-        )
-    return TestClient(web.app, base_url=BASE_URL, headers={"Authorization": f"Bearer {token}"})
+def api_as(web, email: str, **headers: str) -> TestClient:
+    return bearer_client(web, api_token(web, email, name="t"), **headers)
 
 
 def user_id(web, email: str) -> int:
@@ -81,12 +74,22 @@ def test_api_refusals_carry_reasons_and_field_errors(web):
     bad = quality.post(
         f"/api/v1/records/{rid}/transitions/assess", json={"version": 1, "data": {"severity": "x"}}
     )
-    assert bad.status_code == 422 and set(bad.json()["errors"]) == {"severity", "containment"}
-    assert bad.json()["errors"]["severity"]["zh"] == "不是可选的值"
+    assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
+    problem = bad.json()
+    assert problem["type"] == "urn:tanguan:problem:validation" and problem["status"] == 422
+    assert problem["instance"] == f"/api/v1/records/{rid}/transitions/assess"
+    messages = {error["field"]: error["message"] for error in problem["errors"]}
+    assert set(messages) == {"severity", "containment"} and messages["severity"] == "不是可选的值"
+    english = api_as(web, "quality@xiangfeng.example", **{"Accept-Language": "en"}).post(
+        f"/api/v1/records/{rid}/transitions/assess", json={"version": 1, "data": {"severity": "x"}}
+    )
+    assert english.json()["title"] == "Invalid request" and english.headers["content-language"] == "en"
+    assert "不" not in {e["field"]: e["message"] for e in english.json()["errors"]}["severity"]
     stale = quality.post(f"/api/v1/records/{rid}/transitions/assess", json={"version": 5, "data": {}})
-    assert stale.status_code == 409 and "版" in stale.json()["detail"]["zh"]
+    assert stale.status_code == 409 and "版" in stale.json()["detail"]
+    assert stale.json()["type"] == "urn:tanguan:problem:version-conflict"
     illegal = quality.post(f"/api/v1/records/{rid}/transitions/verify_effective", json={"version": 1})
-    assert illegal.status_code == 409
+    assert illegal.status_code == 409 and illegal.json()["type"] == "urn:tanguan:problem:not-available"
     staff = api_as(web, "staff@xiangfeng.example")
     forbidden = staff.post(
         f"/api/v1/records/{rid}/transitions/assess",

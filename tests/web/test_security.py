@@ -3,18 +3,24 @@ and the route × role × tenant authorization matrix."""
 
 import pytest
 from sqlalchemy import text
+from sqlmodel import select
 
 from engine.audit import SYSTEM
+from engine.carbon_data.snapshots import freeze_snapshot
 from engine.evidence.store import store_evidence
+from engine.identity.auth import create_api_token, revoke_api_token
+from engine.identity.models import ApiToken
+from engine.identity.users import get_user
 from tests.web.conftest import ALL_ROLES, CATALOG, OTHER_ORG_ADMIN, OTHER_PASSWORD, csrf_of
 from tests.web.routes import route_rules
 
-OBJECT_PARAMS = {"user_id", "record_id", "evidence_id"}
+OBJECT_PARAMS = {"user_id", "record_id", "evidence_id", "token_id", "snapshot_id"}
 
 
 def demo_object_ids(web) -> dict[str, int]:
     """Ids of demo-organization objects for path parameters: the demo admin's own account, so that
-    allowed calls without a body are refused as invalid or as acting on oneself, and change nothing."""
+    allowed calls without a body are refused as invalid or as acting on oneself, and change nothing; an
+    API token of the admin's that is revoked already (revoking it again is refused)."""
     with web.db.engine.connect() as connection:
         admin_id = connection.execute(
             text("SELECT id FROM user_account WHERE email = 'admin@xiangfeng.example'")
@@ -35,10 +41,19 @@ def demo_object_ids(web) -> dict[str, int]:
             chunks=[b"meter,kWh\nM-01,1200\n"],
             max_bytes=web.settings.evidence_max_bytes,
         ).id
+        admin = get_user(uow.session, user_id=admin_id)
+        create_api_token(uow.session, user=admin, org_id=demo_org_id, name="matrix", scopes=["read"])
+        revoke_api_token(uow.session, user=admin, name="matrix")
+        token_id = uow.session.exec(select(ApiToken.id).where(ApiToken.name == "matrix")).first()
+        snapshot_id = freeze_snapshot(
+            uow.session, org_id=demo_org_id, year=2025, actor=SYSTEM, reason="年度报送"
+        ).id
     return {
+        "token_id": token_id,
         "user_id": admin_id,
         "record_id": reported_nc,
         "evidence_id": evidence_id,
+        "snapshot_id": snapshot_id,
         "workflow_key": "nonconformity",
         "trigger": "assess",
     }

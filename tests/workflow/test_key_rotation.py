@@ -1,4 +1,4 @@
-"""A rotated installation key: the new key seals, the old one still verifies what it sealed (ADR 0014)."""
+"""A rotated installation key: the new key seals, the old one still verifies what it sealed (ADR 0017)."""
 
 from engine.records.signatures import seal_census, signatures_of
 from engine.workflow.lifecycle import PROCESS_CONTEXT, ProcessContext

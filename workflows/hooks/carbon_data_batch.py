@@ -7,13 +7,18 @@ transaction:
   workflow (so roles, audit and separation of duties apply);
 - whoever enters or changes a month's data joins its collecting batch's creators, so that the workflow's
   separation rules keep them from verifying or reporting it;
-- an inventory snapshot takes verified data only: every month of the year has a verified batch.
+- an inventory snapshot takes verified data only: every month of the year has a verified batch;
+- a batch's signatures (reviewed, approved) cover the month's data itself, not only the batch record: once
+  that data changes they read stale, and the batch must be signed again.
 """
+
+from typing import Any
 
 from sqlmodel import Session
 
 from engine.carbon_data.errors import DataIssue, EmissionsDataError
 from engine.carbon_data.events import MonthDataChanged, SnapshotRequested
+from engine.carbon_data.month_digest import month_data_digest
 from engine.events import policy
 from engine.forms.spec import Text
 from engine.records.queries import records_in_states
@@ -21,7 +26,7 @@ from engine.workflow.access import ActorRef
 from engine.workflow.errors import TransitionRefused
 from engine.workflow.lifecycle import add_participant, fire_transition
 from engine.workflow.models import Record
-from engine.workflow.registry import GuardContext, declare_names, guard
+from engine.workflow.registry import GuardContext, declare_names, guard, signed_content
 
 WORKFLOW = "carbon_data_batch"
 COLLECTED = "collected"
@@ -106,3 +111,8 @@ def snapshot_takes_verified_months_only(event: SnapshotRequested, session: Sessi
                 en=f"A snapshot takes verified data only. Months without a verified data batch: {months}",
             )
         )
+
+
+@signed_content(WORKFLOW)
+def the_months_data(session: Session, *, org_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    return month_data_digest(session, org_id=org_id, period=data["period"])

@@ -7,9 +7,11 @@ from pydantic import BaseModel, ConfigDict
 
 from engine.audit import verify_chain
 from engine.audit_trail.service import TrailFilter, list_events
-from web.deps import AuditReader, DatabaseDep, OrgSession
+from engine.identity.models import TokenScope
+from web.deps import AuditReader, DatabaseDep, OrgSession, needs_scope
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
+READ = needs_scope(TokenScope.read)  # the chain check (a POST) writes nothing either
 
 
 class AuditEventOut(BaseModel):
@@ -41,7 +43,7 @@ class ChainCheckOut(BaseModel):
     problem: str | None
 
 
-@router.get("/audit-events")
+@router.get("/audit-events", dependencies=[READ])
 def audit_events(
     principal: AuditReader,
     session: OrgSession,
@@ -61,7 +63,7 @@ def audit_events(
     )
 
 
-@router.post("/audit-events/verify")
+@router.post("/audit-events/verify", dependencies=[READ])
 def verify_audit_chain(principal: AuditReader, db: DatabaseDep) -> ChainCheckOut:
     assert principal.org is not None
     with db.engine.connect() as connection:

@@ -9,7 +9,9 @@ from pydantic import BaseModel, Field
 from engine.carbon_data.errors import EmissionsDataError
 from engine.carbon_data.imports import import_readings, import_template
 from engine.carbon_data.ingest import ingest_readings
-from web.deps import DatabaseDep, DataEditor, Member, OrgSession, actor_of
+from engine.identity.models import TokenScope
+from web.deps import DatabaseDep, DataEditor, Member, OrgSession, actor_of, needs_scope
+from web.problems import from_data_issues
 from web.templating import render
 
 router = APIRouter()
@@ -70,7 +72,7 @@ class MeterReadingsIn(BaseModel):
     reason: str = Field(default="", max_length=500)
 
 
-@router.post("/api/v1/meter-readings", tags=["emissions"])
+@router.post("/api/v1/meter-readings", tags=["emissions"], dependencies=[needs_scope(TokenScope.meter_write)])
 def meter_readings(
     request: Request,
     principal: DataEditor,
@@ -91,7 +93,7 @@ def meter_readings(
                 reason=body.reason.strip(),
             )
     except EmissionsDataError as error:
-        return JSONResponse({"errors": [issue.to_dict() for issue in error.issues]}, status_code=422)
+        raise from_data_issues(error.issues) from None
     return JSONResponse(
         {**result.to_dict(), "replayed": result.replayed}, status_code=200 if result.replayed else 201
     )

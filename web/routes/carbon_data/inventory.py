@@ -4,11 +4,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlmodel import Session
 
 from engine.carbon_data.errors import EmissionsDataError
 from engine.carbon_data.inventory import build_inventory
 from engine.carbon_data.reporting import annual_figures
-from engine.carbon_data.snapshots import freeze_snapshot, list_snapshots, snapshot_blockers
+from engine.carbon_data.snapshots import (
+    freeze_snapshot,
+    list_snapshots,
+    snapshot_blockers,
+    snapshot_details,
+)
 from engine.carbon_data.sources import list_sources
 from engine.emissions.errors import CalcError
 from engine.identity.organizations import get_organization, list_org_units
@@ -28,7 +34,12 @@ router = APIRouter()
 
 @router.get("/emissions")
 def inventory_page(
-    request: Request, principal: Member, session: OrgSession, year: int | None = None
+    request: Request,
+    principal: Member,
+    session: OrgSession,
+    year: int | None = None,
+    frozen: int | None = None,
+    unchanged: bool = False,
 ) -> Response:
     assert principal.org is not None
     year = reporting_year(year)
@@ -41,6 +52,7 @@ def inventory_page(
         inventory, problem = None, _problem_text(error, locale=request.state.locale)
     baselines = baselines_overview(session, org_id=org_id)
     targets = targets_overview(session, org_id=org_id, current_year=year)
+    snapshots = list_snapshots(session, org_id=org_id, year=year)
     chart = None
     if inventory:
         chart = {
@@ -63,7 +75,10 @@ def inventory_page(
         "chart": chart,
         "baselines": baselines,
         "targets": targets,
-        "snapshots": list_snapshots(session, org_id=org_id, year=year),
+        "snapshots": snapshots,
+        # Just frozen (the redirect after freezing says which): the page confirms it.
+        "frozen": next((s for s in snapshots if s.id == frozen), None),
+        "unchanged": unchanged,
         "blockers": snapshot_blockers(session, org_id=org_id, year=year),
     }
     return render(request, "emissions/inventory.html", context, whole_page_only=True)
@@ -96,19 +111,70 @@ def _target_path(status: TargetStatus) -> dict[str, Any]:
     }
 
 
+@router.get("/emissions/snapshots/new")
+def freeze_page(
+    request: Request, principal: CarbonManager, session: OrgSession, year: int | None = None
+) -> Response:
+    """The confirmation step: what would be frozen; a reason field when the grid factor is another year's."""
+    assert principal.org is not None
+    context = _freeze_context(request, session, org_id=principal.org.id, year=reporting_year(year))
+    return render(request, "emissions/snapshot_freeze.html", context)
+
+
 @router.post("/emissions/snapshots")
 def freeze(
-    request: Request, principal: CarbonManager, db: DatabaseDep, year: Annotated[int, Form(ge=2000, le=2100)]
+    request: Request,
+    principal: CarbonManager,
+    db: DatabaseDep,
+    year: Annotated[int, Form(ge=2000, le=2100)],
+    freeze_reason: Annotated[str, Form()] = "",
 ) -> Response:
     assert principal.org is not None
+    org_id = principal.org.id
     try:
-        with db.unit_of_work(org_id=principal.org.id) as uow:
-            freeze_snapshot(uow.session, org_id=principal.org.id, year=year, actor=actor_of(principal))
+        with db.unit_of_work(org_id=org_id) as uow:
+            earlier = {s.id for s in list_snapshots(uow.session, org_id=org_id, year=year)}
+            snapshot = freeze_snapshot(
+                uow.session, org_id=org_id, year=year, actor=actor_of(principal), reason=freeze_reason
+            )
     except EmissionsDataError as error:
-        zh = request.state.locale == "zh_CN"
-        reasons = "; ".join(issue.message_zh if zh else issue.message_en for issue in error.issues)
-        raise HTTPException(409, detail=f"snapshot:{reasons}") from None
-    return RedirectResponse(f"/emissions?year={year}", status_code=303)
+        with db.read_session(org_id=org_id) as session:
+            context = _freeze_context(request, session, org_id=org_id, year=year)
+        context.update(issues=error.issues, typed_reason=freeze_reason)
+        # Unverified months are a state of the data (409); a missing or long reason is bad input (422).
+        status = 422 if all(issue.field == "freeze_reason" for issue in error.issues) else 409
+        return render(request, "emissions/snapshot_freeze.html", context, status_code=status)
+    flag = "&unchanged=1" if snapshot.id in earlier else ""
+    return RedirectResponse(f"/emissions?year={year}&frozen={snapshot.id}{flag}", status_code=303)
+
+
+def _freeze_context(request: Request, session: Session, *, org_id: int, year: int) -> dict[str, Any]:
+    inventory, grid_year, problem = None, None, None
+    try:
+        result = build_inventory(session, org_id=org_id, year=year)
+        inventory, grid_year = result.json, result.grid_year
+    except (EmissionsDataError, CalcError) as error:
+        problem = _problem_text(error, locale=request.state.locale)
+    return {
+        "year": year,
+        "inventory": inventory,
+        "grid_year": grid_year,
+        "grid_year_fallback": grid_year is not None and grid_year != year,
+        "problem": problem,
+        "blockers": snapshot_blockers(session, org_id=org_id, year=year),
+        "issues": (),
+        "typed_reason": "",
+    }
+
+
+@router.get("/emissions/snapshots/{snapshot_id}")
+def snapshot_page(request: Request, principal: Member, session: OrgSession, snapshot_id: int) -> Response:
+    """A frozen snapshot: its inputs, the factors per line, its results and its checked SHA-256."""
+    assert principal.org is not None
+    details = snapshot_details(session, org_id=principal.org.id, snapshot_id=snapshot_id)
+    if details is None:
+        raise HTTPException(404)
+    return render(request, "emissions/snapshot.html", {"details": details, "snapshot": details.snapshot})
 
 
 @router.get("/emissions/report.docx")

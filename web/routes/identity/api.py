@@ -4,10 +4,12 @@ by a personal access token (``Authorization: Bearer …``) or by the browser ses
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
 
+from engine.identity.models import TokenScope
 from engine.identity.users import get_member, list_members
-from web.deps import Admin, Member, OrgSession
+from web.deps import Admin, Member, OrgSession, needs_scope
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
+READ = needs_scope(TokenScope.read)
 
 
 class OrganizationOut(BaseModel):
@@ -32,7 +34,7 @@ class MemberOut(BaseModel):
     roles: list[str]
 
 
-@router.get("/me")
+@router.get("/me", dependencies=[READ])
 def me(principal: Member) -> MeOut:
     assert principal.org is not None
     org = principal.org
@@ -45,7 +47,7 @@ def me(principal: Member) -> MeOut:
     )
 
 
-@router.get("/users")
+@router.get("/users", dependencies=[READ])
 def users(principal: Admin, session: OrgSession) -> list[MemberOut]:
     assert principal.org is not None
     return [
@@ -54,7 +56,7 @@ def users(principal: Admin, session: OrgSession) -> list[MemberOut]:
     ]
 
 
-@router.get("/users/{user_id}")
+@router.get("/users/{user_id}", dependencies=[READ])
 def user(principal: Admin, session: OrgSession, user_id: int) -> MemberOut:
     assert principal.org is not None
     member = get_member(session, org_id=principal.org.id, user_id=user_id)

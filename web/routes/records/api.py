@@ -4,20 +4,23 @@ from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from engine.identity.auth import reauthenticate
+from engine.identity.models import TokenScope
 from engine.records.queries import RecordFilter, get_record, list_records
 from engine.workflow.access import available_transitions
 from engine.workflow.errors import TransitionRefused
 from engine.workflow.lifecycle import create_record, fire_transition
 from engine.workflow.models import Record
 from engine.workflow.signing import signing_unit_of_work
-from web.deps import DatabaseDep, Member, OrgSession, actor_ref, workflow_or_404
+from web.deps import DatabaseDep, Member, OrgSession, actor_ref, needs_scope, workflow_or_404
+from web.problems import from_refusal
 
 router = APIRouter(prefix="/api/v1/records", tags=["records"])
+READ = needs_scope(TokenScope.read)
+WRITE = needs_scope(TokenScope.records_write)
 
 
 class RecordOut(BaseModel):
@@ -75,12 +78,7 @@ class FireIn(BaseModel):
     signature_password: str | None = Field(default=None, max_length=1024)
 
 
-def refusal(refused: TransitionRefused) -> JSONResponse:
-    body = {"detail": refused.reason.model_dump(), "errors": refused.field_errors}
-    return JSONResponse(body, status_code=refused.status)
-
-
-@router.get("")
+@router.get("", dependencies=[READ], responses={404: {}})
 def list_(
     request: Request,
     principal: Member,
@@ -97,7 +95,7 @@ def list_(
     return RecordPage(records=[RecordOut.of(r) for r in records], next_after=next_after)
 
 
-@router.get("/{record_id}")
+@router.get("/{record_id}", dependencies=[READ])
 def get(principal: Member, session: OrgSession, record_id: int) -> RecordOut:
     record = get_record(session, record_id=record_id)
     if record is None:
@@ -105,7 +103,7 @@ def get(principal: Member, session: OrgSession, record_id: int) -> RecordOut:
     return RecordOut.of(record)
 
 
-@router.get("/{record_id}/transitions")
+@router.get("/{record_id}/transitions", dependencies=[READ])
 def transitions(
     request: Request, principal: Member, session: OrgSession, record_id: int
 ) -> list[TransitionOut]:
@@ -129,8 +127,10 @@ def transitions(
     ]
 
 
-@router.post("", status_code=201, response_model=RecordOut, responses={403: {}, 422: {}})
-def create(request: Request, principal: Member, db: DatabaseDep, body: CreateIn) -> RecordOut | JSONResponse:
+@router.post(
+    "", status_code=201, response_model=RecordOut, dependencies=[WRITE], responses={404: {}, 409: {}}
+)
+def create(request: Request, principal: Member, db: DatabaseDep, body: CreateIn) -> RecordOut:
     assert principal.org is not None
     workflow = workflow_or_404(request, body.workflow)
     try:
@@ -144,15 +144,15 @@ def create(request: Request, principal: Member, db: DatabaseDep, body: CreateIn)
             )
             return RecordOut.of(record)
     except TransitionRefused as refused:
-        return refusal(refused)
+        raise from_refusal(refused) from None
 
 
 @router.post(
-    "/{record_id}/transitions/{trigger}", response_model=RecordOut, responses={403: {}, 409: {}, 422: {}}
+    "/{record_id}/transitions/{trigger}", response_model=RecordOut, dependencies=[WRITE], responses={409: {}}
 )
 def fire(
     request: Request, principal: Member, db: DatabaseDep, record_id: int, trigger: str, body: FireIn
-) -> RecordOut | JSONResponse:
+) -> RecordOut:
     assert principal.org is not None
     actor = actor_ref(principal)
 
@@ -185,4 +185,4 @@ def fire(
     except LookupError:
         raise HTTPException(404) from None
     except TransitionRefused as refused:
-        return refusal(refused)
+        raise from_refusal(refused) from None

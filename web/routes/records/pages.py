@@ -216,7 +216,7 @@ def diagram(request: Request, principal: Member, workflow_key: str, current: str
 
 
 def _signatures(request: Request, session: Session, record: Record) -> list[SignatureView]:
-    """Verified by the signing key or a key rotated out (ADR 0014)."""
+    """Verified by the signing key or a key rotated out (ADR 0017)."""
     state = request.app.state
     return signatures_of(
         session, record=record, secret_key=state.secret_key, old_secret_keys=state.old_secret_keys
