@@ -5,7 +5,9 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint install install-test bench clean
+DATA_DIR := $(or $(TANGUAN_DATA_DIR),var)
+
+.PHONY: run demo-reset test lint install install-test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,10 +25,19 @@ $(VENV)/.installed-test: pyproject.toml constraints.txt | $(BIN)/python
 install: $(VENV)/.installed-runtime
 install-test: $(VENV)/.installed-test
 
+# The demo keeps its installation key in the data dir (docs/adr/0017); elsewhere set TANGUAN_SECRET_KEY.
+run demo-reset: export TANGUAN_DEMO ?= 1
+
 run: install
 	$(BIN)/tanguan db upgrade
 	$(BIN)/tanguan demo --if-empty
 	$(BIN)/tanguan serve --host $(HOST) --port $(PORT)
+
+# Deletes the demo's data dir (database, evidence files, key) and seeds it again; `make run` serves it.
+demo-reset: install
+	@if [ -n "$$TANGUAN_DATABASE_URL" ]; then echo "TANGUAN_DATABASE_URL is set: not a demo, nothing deleted" >&2; exit 2; fi
+	rm -rf $(DATA_DIR)
+	$(BIN)/tanguan demo
 
 test: install-test
 	$(BIN)/pytest

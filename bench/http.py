@@ -91,6 +91,7 @@ def bench_environment(data_dir: Path) -> dict[str, str]:
     """The caller's environment without any TANGUAN_ setting, pointed at a fresh data directory."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("TANGUAN_")}
     env["TANGUAN_DATA_DIR"] = str(data_dir)
+    env["TANGUAN_DEMO"] = "1"  # the demo's key stays in the data dir (ADR 0017)
     return env
 
 

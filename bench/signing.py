@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -108,8 +109,9 @@ def demo_server(
     with tempfile.TemporaryDirectory(prefix="tanguan-signing-") as directory:
         workdir = Path(directory)
         env = {**bench_environment(workdir / "var"), **(extra_env or {}), "PYTHONUNBUFFERED": "1"}
-        if database_url:
+        if database_url:  # not the data dir's own SQLite file: the demo's key file is not used (ADR 0017)
             env["TANGUAN_DATABASE_URL"] = database_url
+            env.setdefault("TANGUAN_SECRET_KEY", secrets.token_urlsafe(48))
         for command in (["db", "upgrade"], ["demo"]):
             done = subprocess.run(
                 [tanguan, *command], cwd=workdir, env=env, capture_output=True, text=True, check=False

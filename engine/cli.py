@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from engine.config import Settings
+    from engine.config import KeyRing, Settings
     from engine.db import Database
 
 app = typer.Typer(
@@ -26,6 +26,8 @@ token_app = typer.Typer(no_args_is_help=True, help="API 令牌 / personal access
 app.add_typer(token_app, name="token")
 workflows_app = typer.Typer(no_args_is_help=True, help="流程 / workflow definitions")
 app.add_typer(workflows_app, name="workflows")
+secret_app = typer.Typer(no_args_is_help=True, help="安装密钥 / the installation key (docs/adr/0017)")
+app.add_typer(secret_app, name="secret")
 
 
 class CliError(Exception):
@@ -44,6 +46,39 @@ def _database() -> "Database":
     return Database.from_settings(_settings())
 
 
+@app.callback()
+def _check_settings() -> None:
+    if "--help" not in sys.argv:
+        _settings()  # a bad setting stops every command with one line naming it (main)
+
+
+def _key_ring(db: "Database | None" = None, *, demo: bool = False) -> "KeyRing":
+    """The installation key (ADR 0017). In demo mode without a configured key, the data directory's key
+    file, created when missing — but never while the database holds signatures a new key would orphan."""
+    settings = _settings()
+    if demo and not settings.demo:
+        settings = settings.model_copy(update={"demo": True})
+    created = False
+    if settings.demo_key_allowed and not settings.demo_key_file.exists() and db is not None:
+        created = _signature_count(db) == 0 and settings.create_demo_key()
+    ring = settings.key_ring()
+    if settings.demo_key_allowed:
+        _note(
+            f"演示模式：安装密钥{'已生成于' if created else '在'} {settings.demo_key_file}，"
+            "请与数据库一起备份 / "
+            f"demo mode: the installation key is {settings.demo_key_file}{' (new)' if created else ''}; "
+            "back it up with the database (without it every e-signature reads invalid)"
+        )
+    return ring
+
+
+def _signature_count(db: "Database") -> int:
+    from engine.records.signatures import count_signatures
+
+    with db.read_session(all_orgs=True) as session:
+        return count_signatures(session)
+
+
 def _ready_database() -> "Database":
     """The database, refusing to work on a schema that is behind or ahead of this code."""
     from engine.migrate import schema_status
@@ -59,6 +94,11 @@ def _echo(message: str) -> None:
     from rich.console import Console
 
     Console(soft_wrap=True).print(message, highlight=False)
+
+
+def _note(message: str) -> None:
+    """On standard error: what a command prints for a person, never part of its output."""
+    typer.echo(message, err=True)
 
 
 @db_app.command("upgrade")
@@ -136,17 +176,20 @@ def demo(
 
     from demo.seed import DEMO_LOGINS, DEMO_PASSWORD, seed_demo
     from engine.identity.models import Organization
+    from engine.migrate import upgrade
+    from engine.workflow.catalog import WorkflowCatalog
 
-    db = _ready_database()
+    db = _database()
+    upgrade(db.engine)  # an empty data directory is fine, as for `tanguan init`
+    keys = _key_ring(db, demo=True)
+    settings = _settings()
+    if not settings.demo and not settings.secret_key:
+        _note("serve it with TANGUAN_DEMO=1 (`make run` sets it): TANGUAN_DEMO=1 .venv/bin/tanguan serve")
     with db.unit_of_work(all_orgs=True) as uow:
         if if_empty and uow.session.exec(select(Organization.id)).first() is not None:
             _echo("database has organizations already; demo not seeded")
             return
-        from engine.workflow.catalog import WorkflowCatalog
-
-        org = seed_demo(
-            uow.session, catalog=WorkflowCatalog.load(), secret_key=_settings().resolved_secret_key()
-        )
+        org = seed_demo(uow.session, catalog=WorkflowCatalog.load(), secret_key=keys.signing)
     _echo(f"demo enterprise: {org.name} ({org.slug})")
     for login in DEMO_LOGINS:
         _echo(f"  {login.email:28} {DEMO_PASSWORD}  {login.role.value:17} {login.name} {login.title_zh}")
@@ -168,15 +211,35 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     workers: int = 1,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="the reverse proxies whose X-Forwarded-Proto/-For are believed: comma-separated IPs or "
+            "networks, or * (default TANGUAN_FORWARDED_ALLOW_IPS, else 127.0.0.1,::1)"
+        ),
+    ] = None,
 ) -> None:
     """Serve the web application (启动服务)."""
     import uvicorn
 
+    from engine.config import checked_proxy_addresses
     from engine.workflow.loader import load_workflows
 
+    try:
+        proxies = checked_proxy_addresses(forwarded_allow_ips or _settings().forwarded_allow_ips)
+    except ValueError as exc:
+        raise CliError(f"--forwarded-allow-ips: {exc}") from None
     load_workflows()  # an invalid workflow or form file stops here, naming the file and the problem
-    _ready_database()
-    uvicorn.run("web.app:create_app", factory=True, host=host, port=port, workers=workers, proxy_headers=True)
+    _key_ring(_ready_database())  # no key, no start: a key made up here would orphan the signatures
+    uvicorn.run(
+        "web.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        forwarded_allow_ips=proxies,
+    )
 
 
 @user_app.command("add")
@@ -367,6 +430,45 @@ def workflows_show(key: str, locale: Annotated[str, typer.Option(help="zh_CN or 
         raise CliError(f"no workflow {key!r}")
     typer.echo(yaml.safe_dump(workflow.stored_spec["workflow"], allow_unicode=True, sort_keys=False))
     typer.echo(mermaid(workflow.spec, locale=locale))
+
+
+@secret_app.command("generate")
+def secret_generate() -> None:
+    """Print a new random key for TANGUAN_SECRET_KEY (生成密钥)."""
+    from engine.config import generate_key
+
+    typer.echo(generate_key())
+
+
+@secret_app.command("rotate")
+def secret_rotate() -> None:
+    """Print a new key and the settings that rotate to it: the new key signs, the old ones still verify."""
+    from engine.config import generate_key
+
+    keys = _key_ring()
+    typer.echo(
+        "# 在每个实例上设置以下两行并全部重启；备份新密钥，旧密钥不要删除（它们签的电子签名靠它们验证）。\n"
+        "# Set these two lines on every instance and restart them all; back up the new key, and keep\n"
+        "# the old ones: the e-signatures they sealed verify only while they are listed\n"
+        "# (`tanguan secret status` counts them).\n"
+        f"TANGUAN_SECRET_KEY={generate_key()}\n"
+        f"TANGUAN_OLD_SECRET_KEYS={','.join(keys.all)}"
+    )
+
+
+@secret_app.command("status")
+def secret_status() -> None:
+    """Count the e-signatures each key verifies; exit 1 when some verify with none (密钥状态)."""
+    from engine.records.signatures import seal_census
+
+    db = _ready_database()
+    keys = _key_ring(db)
+    with db.read_session(all_orgs=True) as session:
+        *by_key, unverified = seal_census(session, keys=keys.all)
+    for position, count in enumerate(by_key):
+        _echo(f"{'current key' if position == 0 else f'old key {position}'}: {count} signatures")
+    _echo(f"{unverified} unverified" + (" (sealed by a key that is not configured)" if unverified else ""))
+    raise typer.Exit(1 if unverified else 0)
 
 
 def main() -> None:

@@ -1,17 +1,59 @@
-"""Settings, read from the environment with the prefix ``TANGUAN_``."""
+"""Settings, read from the environment with the prefix ``TANGUAN_``, and the installation key (ADR 0017)."""
 
+import ipaddress
+import os
 import secrets
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SECRET_KEY_FILE = "secret.key"
+MIN_KEY_LENGTH = 32
+SECRET_SETTINGS = frozenset({"secret_key", "old_secret_keys"})  # never echoed in a message
 
 
 class ConfigError(Exception):
     """A setting is wrong; the message names the setting and fits on one line."""
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """The installation key that seals e-signatures and CSRF tokens, and the keys rotated out that still
+    verify what they sealed."""
+
+    signing: str
+    old: tuple[str, ...] = ()
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        return (self.signing, *self.old)
+
+
+def generate_key() -> str:
+    return secrets.token_urlsafe(48)
+
+
+def checked_proxy_addresses(value: str) -> str:
+    """Comma-separated IP addresses or networks, or ``*``, as uvicorn's ``forwarded_allow_ips`` takes."""
+    for item in (part.strip() for part in value.split(",")):
+        if item == "*":
+            continue
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"{item!r} 不是 IP 地址或网段 / is not an IP address or network "
+                "(comma-separated, e.g. 127.0.0.1,10.0.0.0/8, or *)"
+            ) from None
+    return value
+
+
+def _split_keys(value: str) -> tuple[str, ...]:
+    return tuple(key.strip() for key in value.split(",") if key.strip())
 
 
 class Settings(BaseSettings):
@@ -20,17 +62,35 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./var")
     database_url: str | None = None
     secret_key: str | None = None
-    sqlite_busy_timeout_ms: int = 15000
-    session_idle_minutes: int = 30
-    session_absolute_hours: int = 12
-    login_max_failures: int = 10
-    login_window_minutes: int = 15
-    evidence_max_bytes: int = 25 * 1024 * 1024
+    old_secret_keys: str = ""  # comma-separated
+    demo: bool = False  # the key may live in the data directory (see key_ring)
+    forwarded_allow_ips: str = "127.0.0.1,::1"  # proxies whose X-Forwarded-Proto/-For are believed
+    sqlite_busy_timeout_ms: Annotated[int, Field(ge=0)] = 15000
+    session_idle_minutes: Annotated[int, Field(ge=1)] = 30
+    session_absolute_hours: Annotated[int, Field(ge=1)] = 12
+    login_max_failures: Annotated[int, Field(ge=1)] = 10
+    login_window_minutes: Annotated[int, Field(ge=1)] = 15
+    evidence_max_bytes: Annotated[int, Field(ge=1)] = 25 * 1024 * 1024
     # Argon2id cost (argon2-cffi defaults, above the OWASP floor m=19 MiB, t=2, p=1).
-    argon2_time_cost: int = 3
-    argon2_memory_kib: int = 65536
-    argon2_parallelism: int = 4
-    default_locale: str = "zh_CN"
+    argon2_time_cost: Annotated[int, Field(ge=1)] = 3
+    argon2_memory_kib: Annotated[int, Field(ge=8)] = 65536
+    argon2_parallelism: Annotated[int, Field(ge=1)] = 4
+    default_locale: Literal["zh_CN", "en"] = "zh_CN"
+
+    @field_validator("secret_key", "old_secret_keys")
+    @classmethod
+    def _long_enough(cls, value: str | None) -> str | None:
+        if value and any(len(key) < MIN_KEY_LENGTH for key in _split_keys(value)):
+            raise ValueError(
+                f"每个密钥至少 {MIN_KEY_LENGTH} 个字符 / every key needs at least {MIN_KEY_LENGTH} "
+                "characters (`tanguan secret generate`)"
+            )
+        return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        return checked_proxy_addresses(value)
 
     @field_validator("database_url")
     @classmethod
@@ -54,16 +114,55 @@ class Settings(BaseSettings):
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.sqlite_path}"
 
-    def resolved_secret_key(self) -> str:
-        """The configured key, else one generated once and kept in the data directory."""
+    @property
+    def demo_key_file(self) -> Path:
+        return self.data_dir / SECRET_KEY_FILE
+
+    @property
+    def demo_key_allowed(self) -> bool:
+        """The demo may keep its key in the data directory, but only for the data directory's own SQLite
+        database: instances sharing a database must share the key, which a file per instance is not."""
+        return self.demo and not self.secret_key and not self.database_url
+
+    def key_ring(self) -> KeyRing:
+        """``TANGUAN_SECRET_KEY`` signs and ``TANGUAN_OLD_SECRET_KEYS`` still verify; in demo mode without
+        them, the key kept in the data directory. Never generated here: a new key would turn every
+        existing signature invalid (see create_demo_key)."""
+        old = _split_keys(self.old_secret_keys)
         if self.secret_key:
-            return self.secret_key
-        key_file = self.data_dir / SECRET_KEY_FILE
-        if not key_file.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            key_file.write_text(secrets.token_urlsafe(48))
-            key_file.chmod(0o600)
-        return key_file.read_text().strip()
+            return KeyRing(self.secret_key, old)
+        if self.demo_key_allowed and self.demo_key_file.exists():
+            return KeyRing(self.demo_key_file.read_text().strip(), old)
+        raise ConfigError(self._missing_key_problem())
+
+    def _missing_key_problem(self) -> str:
+        generate = "create one with `tanguan secret generate`, give every instance the same value, back it up"
+        if not self.demo:
+            return (
+                f"TANGUAN_SECRET_KEY 未设置 / is not set: {generate} "
+                "(or TANGUAN_DEMO=1 for a demo that keeps its key in the data directory)"
+            )
+        if self.database_url:
+            return (
+                "TANGUAN_SECRET_KEY 未设置 / is not set: with TANGUAN_DATABASE_URL the demo's key file in "
+                f"the data directory is not used (instances sharing a database need one key): {generate}"
+            )
+        return (
+            f"{self.demo_key_file} 不存在 / is missing: restore it from your backup, or set "
+            "TANGUAN_SECRET_KEY to the key that sealed this database's signatures"
+        )
+
+    def create_demo_key(self) -> bool:
+        """Create the demo's key file unless it exists (two processes at once make one file); True when
+        this call created it."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            descriptor = os.open(self.demo_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return False
+        with os.fdopen(descriptor, "w") as key_file:
+            key_file.write(generate_key())
+        return True
 
     def masked(self) -> dict[str, str]:
         """The effective settings for display, secrets masked."""
@@ -72,7 +171,12 @@ class Settings(BaseSettings):
             value = getattr(self, name)
             shown[f"TANGUAN_{name.upper()}"] = "" if value is None else str(value)
         shown["TANGUAN_DATABASE_URL"] = mask_url(self.effective_database_url)
-        shown["TANGUAN_SECRET_KEY"] = "****" if self.secret_key else f"(generated in {self.data_dir})"
+        shown["TANGUAN_SECRET_KEY"] = (
+            "****"
+            if self.secret_key
+            else (f"(demo: {self.demo_key_file})" if self.demo_key_allowed else "(not set)")
+        )
+        shown["TANGUAN_OLD_SECRET_KEYS"] = ", ".join("****" for _ in _split_keys(self.old_secret_keys))
         return shown
 
 
@@ -88,4 +192,34 @@ def mask_url(url: str) -> str:
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError(settings_problem(exc)) from None
+
+
+_ALLOWED = {
+    "int_parsing": "应为整数 / a whole number is needed",
+    "int_from_float": "应为整数 / a whole number is needed",
+    "bool_parsing": "应为 true 或 false / true or false is needed (1/0, yes/no, on/off)",
+}
+
+
+def settings_problem(error: ValidationError) -> str:
+    """One line: each wrong setting as its environment variable, its value (never a secret's) and what
+    is allowed."""
+    problems = []
+    for item in error.errors():
+        name = str(item["loc"][0]) if item["loc"] else ""
+        shown = "…" if name in SECRET_SETTINGS else str(item.get("input", ""))
+        context = item.get("ctx") or {}
+        if item["type"] in _ALLOWED:
+            allowed = _ALLOWED[item["type"]]
+        elif item["type"] == "greater_than_equal":
+            allowed = f"应为 ≥ {context['ge']} 的整数 / a whole number ≥ {context['ge']} is needed"
+        elif item["type"] == "literal_error":
+            allowed = f"可选 / one of: {context['expected']}"
+        else:
+            allowed = str(context.get("error", item["msg"]))
+        problems.append(f"TANGUAN_{name.upper()}={shown}: {allowed}")
+    return "; ".join(problems)

@@ -18,6 +18,8 @@ from engine.migrate import upgrade
 os.environ.setdefault("TANGUAN_ARGON2_TIME_COST", "1")
 os.environ.setdefault("TANGUAN_ARGON2_MEMORY_KIB", "8192")
 os.environ.setdefault("TANGUAN_ARGON2_PARALLELISM", "1")
+# Services run outside an app (no ProcessContext) sign with the configured key, as a script would.
+os.environ.setdefault("TANGUAN_SECRET_KEY", "test-suite-installation-key-0123456789")
 
 POSTGRES_URL = os.environ.get("TANGUAN_TEST_POSTGRES_URL")
 NO_POSTGRES = "TANGUAN_TEST_POSTGRES_URL is not set: PostgreSQL variants skipped"

@@ -75,7 +75,8 @@ def create_app(
     )
     app.state.settings = settings
     app.state.db = db
-    app.state.secret_key = settings.resolved_secret_key()
+    keys = settings.key_ring()  # signing key first, then the rotated-out ones that still verify
+    app.state.secret_key, app.state.old_secret_keys = keys.signing, keys.old
     app.state.catalog = catalog
     app.state.trail_labels = TrailLabels(catalog)
     db.session_info[PROCESS_CONTEXT] = ProcessContext(catalog, app.state.secret_key)

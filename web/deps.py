@@ -178,6 +178,7 @@ async def request_context(request: Request) -> None:
             anonymous = secrets.token_urlsafe(24)
             request.state.new_anon_csrf = anonymous  # set on the response by render()
         binding = "a:" + anonymous
+    request.state.csrf_binding = binding
     request.state.csrf_token = csrf_token_for(request.app.state.secret_key, binding)
 
 
@@ -203,8 +204,19 @@ async def csrf_protect(request: Request) -> None:
         # again (the whole page), not a refusal htmx would swallow. Nothing is done with the request.
         raise NotAuthenticated()
     submitted = await submitted_csrf_token(request)
-    if not submitted or not secrets.compare_digest(submitted, request.state.csrf_token):
+    if not submitted or not _csrf_token_matches(request, submitted):
         raise HTTPException(403, detail="csrf")
+
+
+def _csrf_token_matches(request: Request, submitted: str) -> bool:
+    """The token of the signing key, or of a key rotated out (a form opened before the rotation)."""
+    if secrets.compare_digest(submitted, request.state.csrf_token):
+        return True
+    binding = request.state.csrf_binding
+    return any(
+        secrets.compare_digest(submitted, csrf_token_for(key, binding))
+        for key in request.app.state.old_secret_keys
+    )
 
 
 class RoleRequirement:

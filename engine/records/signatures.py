@@ -1,13 +1,15 @@
 """A record's e-signatures with their status: valid, stale (content changed since) or invalid (seal)."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from engine.forms.spec import Text
 from engine.workflow.models import Record, Signature
-from engine.workflow.signing import HASH_SCHEMES, signature_seal, signed_content_hash
+from engine.workflow.signing import HASH_SCHEMES, SEALED_FIELDS, sealing_key, signed_content_hash
 
 
 @dataclass(frozen=True)
@@ -30,22 +32,24 @@ SIGNATURE_STATUS = {
 }
 
 
-def signatures_of(session: Session, *, record: Record, secret_key: str) -> list[SignatureView]:
+def _sealed(signature: Signature, *, record_id: int) -> dict[str, Any]:
+    """What the seal covers; ``record_id`` is the record it is shown on, so a row copied to another record
+    does not verify."""
+    return {name: getattr(signature, name) for name in SEALED_FIELDS} | {"record_id": record_id}
+
+
+def signatures_of(
+    session: Session, *, record: Record, secret_key: str, old_secret_keys: Sequence[str] = ()
+) -> list[SignatureView]:
+    """Sealed by ``secret_key`` or by one of the keys rotated out (``old_secret_keys``): valid."""
     assert record.id is not None
     current_hashes: dict[int, str] = {}  # by hash scheme: computed once, as a scheme may read other data
     views = []
     for signature in session.scalars(
         select(Signature).where(col(Signature.record_id) == record.id).order_by(col(Signature.id))
     ).all():
-        expected_seal = signature_seal(
-            secret_key,
-            record_id=record.id,
-            record_version=signature.record_version,
-            trigger=signature.trigger,
-            meaning=signature.meaning,
-            signer_id=signature.signer_id,
-            signed_at=signature.signed_at,
-            content_hash=signature.content_hash,
+        key = sealing_key(
+            (secret_key, *old_secret_keys), seal=signature.seal, **_sealed(signature, record_id=record.id)
         )
         assert signature.id is not None
         scheme = signature.hash_scheme
@@ -53,7 +57,7 @@ def signatures_of(session: Session, *, record: Record, secret_key: str) -> list[
             current_hashes[scheme] = signed_content_hash(
                 session, record=record, data=record.data, scheme=scheme
             )
-        if expected_seal != signature.seal or scheme not in HASH_SCHEMES:
+        if key is None or scheme not in HASH_SCHEMES:
             status = "invalid"
         elif signature.content_hash != current_hashes[scheme]:
             status = "stale"
@@ -71,3 +75,18 @@ def signatures_of(session: Session, *, record: Record, secret_key: str) -> list[
             )
         )
     return views
+
+
+def count_signatures(session: Session) -> int:
+    """Every organization's (the session is unscoped)."""
+    return session.scalar(select(func.count()).select_from(Signature)) or 0
+
+
+def seal_census(session: Session, *, keys: Sequence[str]) -> list[int]:
+    """How many signatures each of ``keys`` sealed, in their order, then how many no key verifies: before
+    an old key is dropped, its count must be 0 (every organization's; the session is unscoped)."""
+    counts = [0] * (len(keys) + 1)
+    for signature in session.scalars(select(Signature).execution_options(yield_per=1000)):
+        position = sealing_key(keys, seal=signature.seal, **_sealed(signature, record_id=signature.record_id))
+        counts[len(keys) if position is None else position] += 1
+    return counts

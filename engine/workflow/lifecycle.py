@@ -39,7 +39,7 @@ class ProcessContext:
 
 @cache
 def _default_context() -> ProcessContext:
-    return ProcessContext(WorkflowCatalog.load(), get_settings().resolved_secret_key())
+    return ProcessContext(WorkflowCatalog.load(), get_settings().key_ring().signing)
 
 
 def process_context(session: Session) -> ProcessContext:

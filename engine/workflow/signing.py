@@ -5,7 +5,7 @@ in its own short transaction after the refused one rolled back."""
 
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import sqlmodel
@@ -78,14 +78,25 @@ def signature_seal(
     return hmac.new(secret_key.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
+def sealing_key(keys: Sequence[str], *, seal: str, **sealed: Any) -> int | None:
+    """The position in ``keys`` of the key that made ``seal`` over the ``sealed`` fields, None when no key
+    did: after a rotation the old keys still verify what they sealed (ADR 0017)."""
+    for position, key in enumerate(keys):
+        if hmac.compare_digest(signature_seal(key, **sealed), seal):
+            return position
+    return None
+
+
 def write_signature(session: Session, *, secret_key: str, signature: dict[str, Any]) -> int:
     """Insert the signature row (``signature`` holds every column but the seal and the id), sealed."""
-    row = {**signature, "seal": signature_seal(secret_key, **{k: signature[k] for k in _SEALED})}
+    row = {**signature, "seal": signature_seal(secret_key, **{k: signature[k] for k in SEALED_FIELDS})}
     signature_id: int = _INSERT_SIGNATURE.scalar(session.connection(), row)
     return signature_id
 
 
-_SEALED = ("record_id", "record_version", "trigger", "meaning", "signer_id", "signed_at", "content_hash")
+SEALED_FIELDS = (
+    "record_id", "record_version", "trigger", "meaning", "signer_id", "signed_at", "content_hash"
+)  # fmt: skip
 
 
 def record_failed_signature(

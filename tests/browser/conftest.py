@@ -95,6 +95,7 @@ def _free_port() -> int:
 def _server_env(data_dir: Path) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("TANGUAN_")}
     env["TANGUAN_DATA_DIR"] = str(data_dir)  # SQLite in the data dir: no TANGUAN_DATABASE_URL
+    env["TANGUAN_DEMO"] = "1"  # the demo's key stays in the data dir (ADR 0017)
     env["PYTHONUNBUFFERED"] = "1"
     return env
 

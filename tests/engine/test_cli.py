@@ -26,6 +26,7 @@ def env(tmp_path, database_url) -> dict[str, str]:
     values = {k: v for k, v in os.environ.items() if not k.startswith("TANGUAN_")}
     values["TANGUAN_DATA_DIR"] = str(tmp_path / "var")
     values["TANGUAN_DATABASE_URL"] = database_url
+    values["TANGUAN_SECRET_KEY"] = "test-cli-installation-key-0123456789"
     return values
 
 
@@ -92,7 +93,7 @@ def test_config_masks_secrets(tmp_path):
         **os.environ,
         "TANGUAN_DATA_DIR": str(tmp_path),
         "TANGUAN_DATABASE_URL": "postgresql://carbon:s3cr3t-pw@db.example/tanguan",
-        "TANGUAN_SECRET_KEY": "very-secret-key-value",
+        "TANGUAN_SECRET_KEY": "very-secret-key-value-0123456789abcdef",
     }
     out = run("config", env=env).stdout
     assert "s3cr3t-pw" not in out and "very-secret-key-value" not in out

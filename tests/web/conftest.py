@@ -89,7 +89,7 @@ def csrf_of(html: str) -> str:
 
 
 CATALOG = WorkflowCatalog.load()
-SECRET_KEY = "test-secret-key"
+SECRET_KEY = "test-secret-key-of-the-web-suite-2026"
 
 
 def seed(db: Database) -> None:

@@ -24,13 +24,14 @@ from engine.records.queries import (
     record_choices,
     record_events,
 )
-from engine.records.signatures import signatures_of
+from engine.records.signatures import SignatureView, signatures_of
 from engine.records.timeline import timeline_entries
 from engine.workflow.access import available_transitions
 from engine.workflow.diagram import mermaid
 from engine.workflow.errors import FORM_HAS_ERRORS, FormRefused, TransitionRefused
 from engine.workflow.lifecycle import create_record, fire_transition
 from engine.workflow.loader import Workflow
+from engine.workflow.models import Record
 from engine.workflow.signing import signing_unit_of_work
 from web.deps import (
     BlankIsNone,
@@ -214,6 +215,14 @@ def diagram(request: Request, principal: Member, workflow_key: str, current: str
     )
 
 
+def _signatures(request: Request, session: Session, record: Record) -> list[SignatureView]:
+    """Verified by the signing key or a key rotated out (ADR 0017)."""
+    state = request.app.state
+    return signatures_of(
+        session, record=record, secret_key=state.secret_key, old_secret_keys=state.old_secret_keys
+    )
+
+
 def _detail_context(
     request: Request, session: Session, principal: Principal, record_id: int
 ) -> dict[str, Any]:
@@ -232,7 +241,7 @@ def _detail_context(
         "workflow": workflow,
         "available": available_transitions(workflow, record, actor_ref(principal)),
         "timeline": timeline_entries(events, workflow=workflow, names=names),
-        "signatures": signatures_of(session, record=record, secret_key=request.app.state.secret_key),
+        "signatures": _signatures(request, session, record),
         "links": linked_records(session, record_id=record.id),
         "user_names": dict(options["users"]),
         "unit_names": dict(options["units"]),
@@ -461,7 +470,7 @@ def export_docx(request: Request, principal: Member, session: OrgSession, record
         record=record,
         workflow=workflow,
         timeline=timeline_entries(events, workflow=workflow, names=names),
-        signatures=signatures_of(session, record=record, secret_key=request.app.state.secret_key),
+        signatures=_signatures(request, session, record),
         names=names,
         organization_name=principal.org.name,
         exported_by=principal.display_name,
