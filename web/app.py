@@ -26,11 +26,18 @@ from web.deps import (
     PasswordChangeRequired,
     csrf_protect,
     is_api_path,
+    refuse_control_characters,
     request_context,
 )
 from web.i18n import negotiate
 from web.openapi import api_openapi
-from web.problems import ApiProblem, from_http_error, from_validation_errors, problem_response
+from web.problems import (
+    ApiProblem,
+    from_http_error,
+    from_validation_errors,
+    problem_response,
+    validation_message,
+)
 from web.routes.audit_trail import api as audit_api
 from web.routes.audit_trail import pages as audit_pages
 from web.routes.carbon_data import grid, imports, inputs, inventory, sources
@@ -71,7 +78,7 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
-        dependencies=[Depends(request_context), Depends(csrf_protect)],
+        dependencies=[Depends(request_context), Depends(csrf_protect), Depends(refuse_control_characters)],
     )
     app.state.settings = settings
     app.state.db = db
@@ -194,8 +201,12 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         if is_api_path(request.url.path):
             return problem_response(request, from_validation_errors(exc.errors()))
+        await _resolve_context(request)
         errors = [
-            {"field": ".".join(str(part) for part in error["loc"][1:]), "message": error["msg"]}
+            {
+                "field": ".".join(str(part) for part in error["loc"][1:]),
+                "message": validation_message(error).get(request.state.locale),
+            }
             for error in exc.errors()
         ]
         return render(request, "error.html", {"status": 422, "detail": "", "errors": errors}, status_code=422)

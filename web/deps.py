@@ -8,6 +8,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security, params
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 from pydantic import BeforeValidator
 from sqlmodel import Session
@@ -26,6 +27,7 @@ from engine.identity.auth import (
 )
 from engine.identity.models import Role, TokenScope
 from engine.records.dashboard import count_open_tasks
+from engine.values import control_character_message, forbidden_character
 from engine.workflow.access import ActorRef
 from engine.workflow.loader import Workflow
 from web.i18n import negotiate
@@ -206,6 +208,37 @@ async def csrf_protect(request: Request) -> None:
     submitted = await submitted_csrf_token(request)
     if not submitted or not _csrf_token_matches(request, submitted):
         raise HTTPException(403, detail="csrf")
+
+
+async def refuse_control_characters(request: Request) -> None:
+    """No path segment, query value or form field may carry a control or bidi override character (app-wide;
+    JSON bodies are checked by their models, an uploaded file's name is cleaned where it is stored): 422
+    naming where it is."""
+    found: list[tuple[str, str, str]] = [
+        ("path", name, value) for name, value in request.path_params.items() if isinstance(value, str)
+    ]
+    found += [("query", name, value) for name, value in request.query_params.multi_items()]
+    if request.method in UNSAFE_METHODS and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        found += [
+            ("body", name, item)
+            for name, item in (await request.form()).multi_items()
+            if isinstance(item, str)
+        ]
+    errors = [
+        {
+            "type": "control_character",
+            "loc": (place, name),
+            "msg": control_character_message(character)[1],
+            "input": "",
+            "ctx": {"character": character},
+        }
+        for place, name, value in found
+        if (character := forbidden_character(value))
+    ]
+    if errors:
+        raise RequestValidationError(errors)
 
 
 def _csrf_token_matches(request: Request, submitted: str) -> bool:

@@ -13,6 +13,7 @@ from engine.carbon_data.errors import DataIssue, EmissionsDataError
 from engine.db import Database
 from engine.evidence.store import EvidenceError, store_evidence
 from engine.forms.spec import FieldType, FormSpec
+from engine.values import parse_id, parse_year
 from web.deps import Principal, actor_of, reporting_year
 
 _CELL = re.compile(r"^(?P<table>[a-z][a-z0-9_]*)-(?P<row>\d{1,3})-(?P<column>[a-z][a-z0-9_]*)$")
@@ -63,16 +64,14 @@ def save_all_or_nothing(
 
 def year_of(period: str | None) -> int:
     """The year of a posted 'YYYY-MM' (the page to go back to), else the reporting year."""
-    head = (period or "")[:4]
-    return int(head) if head.isdigit() and 1990 <= int(head) <= 2100 else reporting_year(None)
+    return parse_year((period or "")[:4]) or reporting_year(None)
 
 
 def form_id(value: str, field: str, issues: list[DataIssue]) -> int | None:
-    try:
-        return int(value)
-    except ValueError:
+    chosen = parse_id(value)
+    if chosen is None:
         issues.append(DataIssue(None, field, "请选择一项", "choose one"))
-        return None
+    return chosen
 
 
 def _uploaded_evidence(request: Request, session: Session, principal: Principal, form: FormData,

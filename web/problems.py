@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from engine.carbon_data.errors import DataIssue
 from engine.forms.spec import Text
+from engine.values import control_character_message
 from engine.workflow.errors import (
     FormRefused,
     GuardRefused,
@@ -223,9 +224,16 @@ def from_http_error(status: int, detail: Any) -> ApiProblem:
     return ApiProblem(status, STATUS_CODES.get(status, "http-error"))
 
 
+# A form's fields are posted under the body's `data` (and named so); these sit beside it.
+TRANSITION_BODY_FIELDS = frozenset({"comment", "signature_password"})
+
+
 def from_refusal(refused: TransitionRefused) -> ApiProblem:
     code = next((code for kind, code in REFUSAL_CODES.items() if isinstance(refused, kind)), "conflict")
-    errors = [FieldText(field, Text(**message)) for field, message in refused.field_errors.items()]
+    errors = [
+        FieldText(field if field in TRANSITION_BODY_FIELDS else f"data.{field}", Text(**message))
+        for field, message in refused.field_errors.items()
+    ]
     return ApiProblem(refused.status, code, refused.reason, errors=errors)
 
 
@@ -235,7 +243,7 @@ def from_data_issues(issues: Sequence[DataIssue]) -> ApiProblem:
 
 
 def from_validation_errors(errors: Sequence[Mapping[str, Any]]) -> ApiProblem:
-    fields = [FieldText(_field_of(error), _validation_message(error)) for error in errors]
+    fields = [FieldText(_field_of(error), validation_message(error)) for error in errors]
     return ApiProblem(422, "validation", invalid_count(len(fields)), errors=fields)
 
 
@@ -282,10 +290,12 @@ VALIDATION_ZH = {
     "enum": "应为以下之一：{expected}",
     "literal_error": "应为以下之一：{expected}",
     "extra_forbidden": "不允许的字段",
+    "control_character": control_character_message("{character}")[0],
 }
 
 
-def _validation_message(error: Mapping[str, Any]) -> Text:
+def validation_message(error: Mapping[str, Any]) -> Text:
+    """The message of one of pydantic's errors in both languages (its own English, our Chinese)."""
     english = str(error.get("msg", "invalid"))
     template = VALIDATION_ZH.get(str(error.get("type")))
     try:

@@ -19,6 +19,7 @@ from engine.carbon_data.models import (
     SourceCategory,
     to_micro,
 )
+from engine.values import control_character_message, forbidden_character
 
 LOCAL_TZ = timezone(timedelta(hours=8), "UTC+08:00")  # China Standard Time, no daylight saving
 MIN_YEAR, MAX_YEAR = 1990, 2100
@@ -240,6 +241,9 @@ def parse_note(value: Any) -> str | None:
     text = str(value).strip()
     if len(text) > 200:
         raise BadValue("备注不能超过 200 个字符", "the note must be at most 200 characters")
+    character = forbidden_character(text)
+    if character:
+        raise BadValue(*control_character_message(character))
     return text or None
 
 

@@ -23,6 +23,8 @@ from pydantic import (
     field_validator,
 )
 
+from engine.values import CleanText, Id, control_character_message
+
 PROTECTED_NAMES = frozenset(
     {
         "id", "org_id", "tenant_id", "state", "version", "workflow_key", "workflow_version", "number",
@@ -188,7 +190,7 @@ def _python_type(field: FieldSpec) -> Any:
         case FieldType.text | FieldType.long_text | FieldType.clause:
             limit = field.max_length or (200 if field.type != FieldType.long_text else 5000)
             return Annotated[
-                str,
+                CleanText,
                 StringConstraints(
                     strip_whitespace=True,
                     min_length=field.min_length,
@@ -205,7 +207,7 @@ def _python_type(field: FieldSpec) -> Any:
         case FieldType.multi_choice:
             return list[Literal[tuple(choice.value for choice in field.choices)]]  # type: ignore[misc]
         case FieldType.user | FieldType.org_unit | FieldType.record_link | FieldType.evidence:
-            return Annotated[int, Field(gt=0)]
+            return Id
         case FieldType.table:
             row = compile_model(f"{field.name}_row", field.columns)
             rows = Annotated[list[row], Field(min_length=field.min_rows, max_length=field.max_rows)]  # type: ignore[valid-type]
@@ -256,6 +258,7 @@ _MESSAGES = {
     "too_long": ("最多 {max_length} 行", "At most {max_length} rows"),
     "list_type": ("应为列表", "Must be a list"),
     "string_type": ("应为文本", "Must be text"),
+    "control_character": control_character_message("{character}"),
 }
 
 

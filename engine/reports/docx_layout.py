@@ -25,8 +25,9 @@ GENERATOR = "碳管 Tanguan"
 # What XML 1.0 cannot hold (so neither can a .docx or an .xlsx): C0 controls but tab, line feed and
 # carriage return; lone surrogates; U+FFFE and U+FFFF.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-# Escape sequences and other invisible controls are no better on paper: shown too.
-_INVISIBLE = re.compile("[\x7f-\x9f]")
+# Escape sequences, other invisible controls and bidi overrides (which make text read other than it is)
+# are no better on paper: shown too. New text cannot hold them (engine/values.py); older text may.
+_INVISIBLE = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def printable(text: Any) -> str:

@@ -175,10 +175,10 @@ class Contexts:
         self.base_url = base_url
         self.opened: list[tuple[object, CspLog]] = []
 
-    def new(self):
+    def new(self, *, browser_locale: str = "zh-CN"):
         log = CspLog()
         context = self.browser.new_context(
-            base_url=self.base_url, viewport=VIEWPORT, locale="zh-CN", timezone_id="Asia/Shanghai"
+            base_url=self.base_url, viewport=VIEWPORT, locale=browser_locale, timezone_id="Asia/Shanghai"
         )
         context.set_default_timeout(10_000)
 

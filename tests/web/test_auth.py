@@ -211,3 +211,14 @@ def test_open_redirects_are_refused(web):
               "next": "//evil.example/x"},
     )  # fmt: skip
     assert response.headers["location"] == "/"
+
+
+def test_a_backslash_path_is_no_way_out(web):
+    """Browsers read ``/\\evil.example`` as ``//evil.example``: the language switch must not follow it."""
+    client = web.client()
+    token = csrf_of(client.get("/login").text)
+    for target in ("/\\evil.example/x", "/\\/evil.example", "/records?x=1\\"):
+        response = client.post("/locale", data={"locale": "en", "csrf_token": token, "next": target})
+        assert response.status_code == 303 and response.headers["location"] == "/", target
+    kept = client.post("/locale", data={"locale": "en", "csrf_token": token, "next": "/emissions?year=2025"})
+    assert kept.headers["location"] == "/emissions?year=2025"

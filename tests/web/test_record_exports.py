@@ -112,7 +112,8 @@ def _create_nc(client, *, title: str, description: str) -> None:
 
 def test_the_xlsx_export_writes_formula_like_text_as_text(web):
     client = web.as_role("quality_manager")
-    cases = ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1:A2)", "\t=1+1", "\r=1+1"]
+    # (a lone CR is refused at the boundary: engine/values.py)
+    cases = ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1:A2)", "\t=1+1"]
     for index, title in enumerate(cases):
         _create_nc(client, title=title, description="=cmd|' /C calc'!A0" if index == 0 else f"说明 {index}")
     response = client.get("/records/nonconformity/export.xlsx")

@@ -79,12 +79,13 @@ def test_api_refusals_carry_reasons_and_field_errors(web):
     assert problem["type"] == "urn:tanguan:problem:validation" and problem["status"] == 422
     assert problem["instance"] == f"/api/v1/records/{rid}/transitions/assess"
     messages = {error["field"]: error["message"] for error in problem["errors"]}
-    assert set(messages) == {"severity", "containment"} and messages["severity"] == "不是可选的值"
+    assert set(messages) == {"data.severity", "data.containment"}
+    assert messages["data.severity"] == "不是可选的值"
     english = api_as(web, "quality@xiangfeng.example", **{"Accept-Language": "en"}).post(
         f"/api/v1/records/{rid}/transitions/assess", json={"version": 1, "data": {"severity": "x"}}
     )
     assert english.json()["title"] == "Invalid request" and english.headers["content-language"] == "en"
-    assert "不" not in {e["field"]: e["message"] for e in english.json()["errors"]}["severity"]
+    assert "不" not in {e["field"]: e["message"] for e in english.json()["errors"]}["data.severity"]
     stale = quality.post(f"/api/v1/records/{rid}/transitions/assess", json={"version": 5, "data": {}})
     assert stale.status_code == 409 and "版" in stale.json()["detail"]
     assert stale.json()["type"] == "urn:tanguan:problem:version-conflict"

@@ -62,4 +62,26 @@
       event.target.form.requestSubmit();
     }
   });
+  // Dates and months are picked from a calendar in the page's language and written YYYY-MM-DD / YYYY-MM,
+  // whatever the browser's own locale (a native date input follows the browser: mm/dd/yyyy in an
+  // English browser). Without the script the field still takes the typed date.
+  function datePickers(root) {
+    if (!window.flatpickr) return;
+    var chinese = document.documentElement.lang !== "en";
+    var locale = chinese && window.flatpickr.l10ns && window.flatpickr.l10ns.zh ? "zh" : "default";
+    root.querySelectorAll("input[data-picker]").forEach(function (input) {
+      if (input._flatpickr) return;
+      var month = input.dataset.picker === "month";
+      window.flatpickr(input, {
+        locale: locale,
+        allowInput: true,
+        dateFormat: month ? "Y-m" : "Y-m-d",
+        disableMobile: true,
+        plugins: month && window.monthSelectPlugin
+          ? [new window.monthSelectPlugin({ dateFormat: "Y-m", shorthand: false })] : [],
+      });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { datePickers(document); });
+  document.addEventListener("htmx:load", function (event) { datePickers(event.detail.elt); });
 })();

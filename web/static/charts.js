@@ -7,6 +7,20 @@
   if (!data) return;
   var labelBlock = document.getElementById("chart-labels");
   var labels = labelBlock ? JSON.parse(labelBlock.textContent) : { categories: {} };
+  // Axis numbers in a few characters (万 / 亿 in Chinese, k / M in English), so that ticks never overlap.
+  var chinese = document.documentElement.lang !== "en";
+  function compact(value) {
+    var size = Math.abs(value);
+    if (chinese) {
+      if (size >= 1e8) return +(value / 1e8).toFixed(1) + "亿";
+      if (size >= 1e4) return +(value / 1e4).toFixed(1) + "万";
+    } else {
+      if (size >= 1e6) return +(value / 1e6).toFixed(1) + "M";
+      if (size >= 1e3) return +(value / 1e3).toFixed(1) + "k";
+    }
+    return String(+value.toFixed(4));
+  }
+  var valueAxis = { type: "value", axisLabel: { formatter: compact, hideOverlap: true } };
   function draw(id, option) {
     var element = document.getElementById(id);
     if (element) window.echarts.init(element, null, { renderer: "svg" }).setOption(option);
@@ -18,7 +32,7 @@
   });
   draw("chart-months", {
     tooltip: { trigger: "axis" }, legend: {}, xAxis: { type: "category", data: months },
-    yAxis: { type: "value", name: "tCO2e" }, series: monthSeries
+    yAxis: Object.assign({ name: "tCO2e" }, valueAxis), series: monthSeries
   });
   draw("chart-categories", {
     tooltip: { trigger: "item" },
@@ -47,7 +61,9 @@
   });
   var units = Object.keys(data.facilities);
   draw("chart-facilities", {
-    tooltip: {}, grid: { left: 160 }, xAxis: { type: "value" }, yAxis: { type: "category", data: units },
+    tooltip: {}, grid: { left: 8, right: 24, containLabel: true },
+    xAxis: Object.assign({ name: "tCO2e", nameLocation: "middle", nameGap: 28 }, valueAxis),
+    yAxis: { type: "category", data: units, axisLabel: { width: 150, overflow: "truncate" } },
     series: [{ type: "bar", data: units.map(function (u) { return data.facilities[u]; }) }]
   });
 })();

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict
 from engine.audit import verify_chain
 from engine.audit_trail.service import TrailFilter, list_events
 from engine.identity.models import TokenScope
+from engine.values import Id
 from web.deps import AuditReader, DatabaseDep, OrgSession, needs_scope
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
@@ -49,8 +50,8 @@ def audit_events(
     session: OrgSession,
     subject_type: str | None = None,
     subject_id: str | None = None,
-    actor_id: int | None = None,
-    before: int | None = None,
+    actor_id: Id | None = None,
+    before: Id | None = None,
 ) -> AuditPageOut:
     page = list_events(
         session,

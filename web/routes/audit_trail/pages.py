@@ -13,6 +13,7 @@ from engine.audit_trail.labels import TrailLabels, subject_label, trail_entries
 from engine.audit_trail.service import TrailFilter, list_events, subject_types
 from engine.identity.users import list_members
 from engine.models.base import utc_iso
+from engine.values import Id, parse_id
 from web.deps import AuditReader, DatabaseDep, OrgSession, Principal
 from web.i18n import DISPLAY_TIMEZONE
 from web.templating import is_htmx, render
@@ -25,13 +26,12 @@ def _day_start_utc(day: str | None, *, offset_days: int = 0) -> str | None:
     if not day:
         return None
     try:
-        parsed = date.fromisoformat(day)
-    except ValueError:
+        local = datetime.combine(
+            date.fromisoformat(day) + timedelta(days=offset_days), time.min, tzinfo=ZoneInfo(DISPLAY_TIMEZONE)
+        )
+        return utc_iso(local)
+    except (ValueError, OverflowError):  # not a date, or the last day there is
         raise HTTPException(422, detail="date") from None
-    local = datetime.combine(
-        parsed + timedelta(days=offset_days), time.min, tzinfo=ZoneInfo(DISPLAY_TIMEZONE)
-    )
-    return utc_iso(local)
 
 
 def trail_filter_from(
@@ -81,10 +81,10 @@ def audit_trail(
     actor_id: str | None = None,
     date_from: str | None = None,
     date_to: str | None = None,
-    before: int | None = None,
+    before: Id | None = None,
 ) -> Response:
     # The filter form posts "" for "all actors"; anything else must be a user id.
-    actor = int(actor_id) if actor_id and actor_id.isdigit() else None
+    actor = parse_id(actor_id) if actor_id else None
     if actor_id and actor is None:
         raise HTTPException(422, detail="actor_id")
     trail_filter = trail_filter_from(subject_type, subject_id, actor, date_from, date_to)

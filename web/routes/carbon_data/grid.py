@@ -19,6 +19,7 @@ from engine.carbon_data.models import EmissionSource
 from engine.carbon_data.readings import record_readings
 from engine.carbon_data.sources import list_sources
 from engine.evidence.store import evidence_by_hash
+from engine.values import Year, parse_id, parse_year
 from web.deps import (
     DatabaseDep,
     DataEditor,
@@ -55,7 +56,7 @@ def data_grid_response(
     session: Session,
     principal: Principal,
     *,
-    year: int,
+    year: Year,
     issues: Sequence[DataIssue] = (),
     saved: int | None = None,
     status_code: int = 200,
@@ -86,7 +87,7 @@ def data_grid_response(
 
 
 @router.get("/emissions/data")
-def data_grid(request: Request, principal: Member, session: OrgSession, year: int | None = None) -> Response:
+def data_grid(request: Request, principal: Member, session: OrgSession, year: Year | None = None) -> Response:
     return data_grid_response(request, session, principal, year=reporting_year(year))
 
 
@@ -95,7 +96,7 @@ def save_grid(request: Request, principal: DataEditor, db: DatabaseDep, form: Po
     """Each changed cell becomes one audited monthly reading; a bad cell saves nothing and names itself."""
     assert principal.org is not None
     year_text = str(form.get("year") or "").strip()
-    year = int(year_text) if year_text.isdigit() and 1990 <= int(year_text) <= 2100 else reporting_year(None)
+    year = parse_year(year_text) or reporting_year(None)
     entries: list[dict[str, Any]] = []
     issues: list[DataIssue] = []
     if year_text and str(year) != year_text:
@@ -104,7 +105,7 @@ def save_grid(request: Request, principal: DataEditor, db: DatabaseDep, form: Po
         if not key.startswith("q-") or not isinstance(value, str):
             continue
         source_id, _, period = key[2:].partition("-")
-        if not source_id.isdigit():
+        if parse_id(source_id) is None:
             issues.append(DataIssue(None, key, "无法识别的数据格", f"unknown grid cell {key}"))
             continue
         original = str(form.get(f"o-{source_id}-{period}") or "")

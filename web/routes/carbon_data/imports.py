@@ -10,6 +10,7 @@ from engine.carbon_data.errors import EmissionsDataError
 from engine.carbon_data.imports import import_readings, import_template
 from engine.carbon_data.ingest import ingest_readings
 from engine.identity.models import TokenScope
+from engine.values import CleanText
 from web.deps import DatabaseDep, DataEditor, Member, OrgSession, actor_of, needs_scope
 from web.problems import from_data_issues
 from web.templating import render
@@ -69,7 +70,7 @@ class MeterReadingsIn(BaseModel):
     readings: list[dict[str, Any]] = Field(max_length=100_000)
     # Needed when readings land in a month whose data batch is verified or reported (8.6): the batch is
     # sent back for verification with this reason.
-    reason: str = Field(default="", max_length=500)
+    reason: CleanText = Field(default="", max_length=500)
 
 
 @router.post("/api/v1/meter-readings", tags=["emissions"], dependencies=[needs_scope(TokenScope.meter_write)])

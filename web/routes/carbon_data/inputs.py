@@ -24,6 +24,7 @@ from engine.carbon_data.sources import list_sources
 from engine.db import Database
 from engine.evidence.store import EvidenceError, evidence_by_hash, read_evidence
 from engine.identity.organizations import list_products
+from engine.values import Id, Year
 from web.deps import (
     DatabaseDep,
     DataEditor,
@@ -74,7 +75,7 @@ def _production_context(
     session: Session,
     principal: Principal,
     *,
-    year: int,
+    year: Year,
     issues: Sequence[DataIssue] = (),
     values: dict[str, str] | None = None,
 ) -> dict[str, Any]:
@@ -96,7 +97,7 @@ def _production_context(
 
 @router.get("/emissions/production")
 def production_page(
-    request: Request, principal: Member, session: OrgSession, year: int | None = None
+    request: Request, principal: Member, session: OrgSession, year: Year | None = None
 ) -> Response:
     context = _production_context(session, principal, year=reporting_year(year))
     return render(request, "emissions/production.html", context)
@@ -132,7 +133,7 @@ def _measured_context(
     session: Session,
     principal: Principal,
     *,
-    year: int,
+    year: Year,
     issues: Sequence[DataIssue] = (),
     values: dict[str, str] | None = None,
 ) -> dict[str, Any]:
@@ -156,7 +157,7 @@ def _measured_context(
 
 @router.get("/emissions/measured")
 def measured_page(
-    request: Request, principal: Member, session: OrgSession, year: int | None = None
+    request: Request, principal: Member, session: OrgSession, year: Year | None = None
 ) -> Response:
     context = _measured_context(session, principal, year=reporting_year(year))
     return render(request, "emissions/measured.html", context)
@@ -192,7 +193,7 @@ def save_measured(request: Request, principal: DataEditor, db: DatabaseDep, form
 
 
 @router.get("/evidence/{evidence_id}")
-def download_evidence(request: Request, evidence_id: int, principal: Member, session: OrgSession) -> Response:
+def download_evidence(request: Request, evidence_id: Id, principal: Member, session: OrgSession) -> Response:
     """The file as an attachment, sandboxed, after its SHA-256 is checked against the upload's."""
     assert principal.org is not None
     try:

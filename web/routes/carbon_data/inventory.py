@@ -19,6 +19,7 @@ from engine.carbon_data.sources import list_sources
 from engine.emissions.errors import CalcError
 from engine.identity.organizations import get_organization, list_org_units
 from engine.planning.baselines import TargetStatus, baselines_overview, targets_overview
+from engine.values import Id, Year
 from web.deps import (
     CarbonManager,
     DatabaseDep,
@@ -37,8 +38,8 @@ def inventory_page(
     request: Request,
     principal: Member,
     session: OrgSession,
-    year: int | None = None,
-    frozen: int | None = None,
+    year: Year | None = None,
+    frozen: Id | None = None,
     unchanged: bool = False,
 ) -> Response:
     assert principal.org is not None
@@ -113,7 +114,7 @@ def _target_path(status: TargetStatus) -> dict[str, Any]:
 
 @router.get("/emissions/snapshots/new")
 def freeze_page(
-    request: Request, principal: CarbonManager, session: OrgSession, year: int | None = None
+    request: Request, principal: CarbonManager, session: OrgSession, year: Year | None = None
 ) -> Response:
     """The confirmation step: what would be frozen; a reason field when the grid factor is another year's."""
     assert principal.org is not None
@@ -126,7 +127,7 @@ def freeze(
     request: Request,
     principal: CarbonManager,
     db: DatabaseDep,
-    year: Annotated[int, Form(ge=2000, le=2100)],
+    year: Annotated[Year, Form()],
     freeze_reason: Annotated[str, Form()] = "",
 ) -> Response:
     assert principal.org is not None
@@ -168,7 +169,7 @@ def _freeze_context(request: Request, session: Session, *, org_id: int, year: in
 
 
 @router.get("/emissions/snapshots/{snapshot_id}")
-def snapshot_page(request: Request, principal: Member, session: OrgSession, snapshot_id: int) -> Response:
+def snapshot_page(request: Request, principal: Member, session: OrgSession, snapshot_id: Id) -> Response:
     """A frozen snapshot: its inputs, the factors per line, its results and its checked SHA-256."""
     assert principal.org is not None
     details = snapshot_details(session, org_id=principal.org.id, snapshot_id=snapshot_id)
@@ -178,7 +179,7 @@ def snapshot_page(request: Request, principal: Member, session: OrgSession, snap
 
 
 @router.get("/emissions/report.docx")
-def ghg_report(principal: Member, session: OrgSession, year: int | None = None) -> Response:
+def ghg_report(principal: Member, session: OrgSession, year: Year | None = None) -> Response:
     """The annual GHG report in the GB/T 32150 structure, from the year's frozen snapshot if there is one."""
     assert principal.org is not None
     from urllib.parse import quote

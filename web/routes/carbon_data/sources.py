@@ -7,6 +7,7 @@ from engine.carbon_data.errors import EmissionsDataError
 from engine.carbon_data.sources import add_source, list_sources
 from engine.emissions.model import Category
 from engine.identity.organizations import list_org_units
+from engine.values import parse_id
 from web.deps import DatabaseDep, DataEditor, Member, OrgSession, PostedForm, actor_of
 from web.templating import render
 
@@ -52,7 +53,8 @@ def create_source(request: Request, principal: DataEditor, db: DatabaseDep, form
     unit_text = values["org_unit_id"] or ""
     try:
         with db.unit_of_work(org_id=principal.org.id) as uow:
-            if not unit_text.isdigit():
+            org_unit_id = parse_id(unit_text)
+            if org_unit_id is None:
                 raise EmissionsDataError.single(
                     "org_unit_id", zh="请选择设施", en="choose a facility", row=None
                 )
@@ -60,7 +62,7 @@ def create_source(request: Request, principal: DataEditor, db: DatabaseDep, form
                 uow.session,
                 org_id=principal.org.id,
                 actor=actor_of(principal),
-                org_unit_id=int(unit_text),
+                org_unit_id=org_unit_id,
                 code=values["code"] or "",
                 name=values["name"] or "",
                 category=values["category"] or "",

@@ -10,6 +10,7 @@ from engine.audit_trail.labels import trail_entries
 from engine.audit_trail.service import TrailFilter, list_events
 from engine.identity.auth import switch_session_org
 from engine.records.dashboard import followed_records, my_tasks
+from engine.values import Id
 from web.deps import AUDIT_READERS, DatabaseDep, Member, OrgSession
 from web.templating import htmx_aware_redirect, render
 
@@ -41,7 +42,7 @@ def dashboard(request: Request, principal: Member, session: OrgSession) -> Respo
 
 @router.post("/org/switch")
 def switch_org(
-    request: Request, db: DatabaseDep, principal: Member, org_id: Annotated[int, Form()]
+    request: Request, db: DatabaseDep, principal: Member, org_id: Annotated[Id, Form()]
 ) -> Response:
     with db.unit_of_work(all_orgs=True) as uow:
         switched = switch_session_org(

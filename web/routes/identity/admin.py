@@ -19,6 +19,7 @@ from engine.identity.users import (
     set_user_active,
 )
 from engine.passwords import PasswordPolicyError
+from engine.values import Id
 from web.deps import Admin, DatabaseDep, OrgSession, OrgUnitOfWork, Principal, actor_of
 from web.templating import render
 
@@ -79,7 +80,7 @@ def _member_or_404(session: Session, principal: Principal, user_id: int) -> tupl
 
 
 @router.get("/users/{user_id}")
-def user_page(request: Request, principal: Admin, session: OrgSession, user_id: int) -> Response:
+def user_page(request: Request, principal: Admin, session: OrgSession, user_id: Id) -> Response:
     user, roles = _member_or_404(session, principal, user_id)
     return render(
         request, "admin_user.html", {"user": user, "member_roles": roles, "roles": ROLES, "error": None}
@@ -90,7 +91,7 @@ def user_page(request: Request, principal: Admin, session: OrgSession, user_id: 
 def set_roles(
     principal: Admin,
     uow: OrgUnitOfWork,
-    user_id: int,
+    user_id: Id,
     roles: Annotated[list[str], Form()],
 ) -> Response:
     assert principal.org is not None
@@ -109,14 +110,14 @@ def disable(
     principal: Admin,
     session: OrgSession,
     db: DatabaseDep,
-    user_id: int,
+    user_id: Id,
     reason: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     return _set_active(db, session, principal, user_id, active=False, reason=reason)
 
 
 @router.post("/users/{user_id}/enable")
-def enable(principal: Admin, session: OrgSession, db: DatabaseDep, user_id: int) -> Response:
+def enable(principal: Admin, session: OrgSession, db: DatabaseDep, user_id: Id) -> Response:
     return _set_active(db, session, principal, user_id, active=True, reason=None)
 
 

@@ -6,6 +6,7 @@ from pydantic import BaseModel
 
 from engine.identity.models import TokenScope
 from engine.identity.users import get_member, list_members
+from engine.values import Id
 from web.deps import Admin, Member, OrgSession, needs_scope
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
@@ -57,7 +58,7 @@ def users(principal: Admin, session: OrgSession) -> list[MemberOut]:
 
 
 @router.get("/users/{user_id}", dependencies=[READ])
-def user(principal: Admin, session: OrgSession, user_id: int) -> MemberOut:
+def user(principal: Admin, session: OrgSession, user_id: Id) -> MemberOut:
     assert principal.org is not None
     member = get_member(session, org_id=principal.org.id, user_id=user_id)
     if member is None:

@@ -24,8 +24,15 @@ router = APIRouter()
 
 
 def safe_next(target: str | None) -> str:
-    """Only a path on this site; never an absolute URL (open redirect)."""
-    if not target or not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
+    """Only a path on this site; never an absolute URL (open redirect). Browsers read a backslash as a
+    slash, so ``/\\evil.example`` would be ``//evil.example``."""
+    if (
+        not target
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or urlsplit(target).netloc
+    ):
         return "/"
     return target
 

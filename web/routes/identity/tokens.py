@@ -18,6 +18,7 @@ from engine.identity.auth import (
 )
 from engine.identity.models import Role, TokenScope
 from engine.identity.users import get_user
+from engine.values import Id
 from web.deps import DatabaseDep, Member, OrgSession, OrgUnitOfWork, Principal, actor_of
 from web.i18n import DISPLAY_TIMEZONE
 from web.templating import render
@@ -95,7 +96,7 @@ def create(
 
 
 @router.post("/{token_id}/revoke")
-def revoke(principal: Member, uow: OrgUnitOfWork, token_id: int) -> Response:
+def revoke(principal: Member, uow: OrgUnitOfWork, token_id: Id) -> Response:
     assert principal.org is not None
     outcome = revoke_api_token_by_id(
         uow.session,

@@ -16,6 +16,7 @@ from engine.identity.organizations import list_org_units, list_products
 from engine.identity.users import list_members
 from engine.planning.baselines import add_baseline, add_target, baselines_overview, targets_overview
 from engine.planning.performance import LEVELS, add_parameter, evaluate_parameters
+from engine.values import Year, parse_id
 from web.deps import (
     CarbonManager,
     DatabaseDep,
@@ -61,8 +62,10 @@ def _whole_number(value: str, field: str, issues: list[DataIssue], *, row: int |
 
 
 def _optional_id(value: str, field: str, issues: list[DataIssue]) -> int | None:
-    number = _whole_number(value, field, issues) if value else None
-    return number if isinstance(number, int) else None
+    chosen = parse_id(value) if value else None
+    if value and chosen is None:
+        issues.append(DataIssue(None, field, "请选择一项", "choose one"))
+    return chosen
 
 
 def _products(session: Session) -> list[Product]:
@@ -76,7 +79,7 @@ def _targets_context(
     session: Session,
     principal: Principal,
     *,
-    year: int,
+    year: Year,
     issues: Sequence[DataIssue] = (),
     values: dict[str, str] | None = None,
     failed: str | None = None,
@@ -98,7 +101,7 @@ def _targets_context(
 
 @router.get("/emissions/targets")
 def targets_page(
-    request: Request, principal: Member, session: OrgSession, year: int | None = None
+    request: Request, principal: Member, session: OrgSession, year: Year | None = None
 ) -> Response:
     context = _targets_context(session, principal, year=reporting_year(year))
     return render(request, "emissions/targets.html", context)
@@ -198,7 +201,7 @@ def _parameters_context(
     session: Session,
     principal: Principal,
     *,
-    year: int,
+    year: Year,
     issues: Sequence[DataIssue] = (),
     values: dict[str, str] | None = None,
 ) -> dict[str, Any]:
@@ -219,7 +222,7 @@ def _parameters_context(
 
 @router.get("/emissions/parameters")
 def parameters_page(
-    request: Request, principal: Member, session: OrgSession, year: int | None = None
+    request: Request, principal: Member, session: OrgSession, year: Year | None = None
 ) -> Response:
     context = _parameters_context(session, principal, year=reporting_year(year))
     return render(request, "emissions/parameters.html", context)

@@ -10,6 +10,7 @@ from sqlmodel import Session
 from engine.identity.auth import reauthenticate
 from engine.identity.models import TokenScope
 from engine.records.queries import RecordFilter, get_record, list_records
+from engine.values import CleanText, Id
 from engine.workflow.access import available_transitions
 from engine.workflow.errors import TransitionRefused
 from engine.workflow.lifecycle import create_record, fire_transition
@@ -74,7 +75,7 @@ class CreateIn(BaseModel):
 class FireIn(BaseModel):
     version: int = Field(ge=1)
     data: dict[str, Any] = Field(default_factory=dict)
-    comment: str | None = Field(default=None, max_length=4000)
+    comment: CleanText | None = Field(default=None, max_length=4000)
     signature_password: str | None = Field(default=None, max_length=1024)
 
 
@@ -86,7 +87,7 @@ def list_(
     workflow: str,
     state: str | None = None,
     q: str | None = None,
-    after: int | None = None,
+    after: Id | None = None,
 ) -> RecordPage:
     workflow_or_404(request, workflow)
     records, next_after = list_records(
@@ -96,7 +97,7 @@ def list_(
 
 
 @router.get("/{record_id}", dependencies=[READ])
-def get(principal: Member, session: OrgSession, record_id: int) -> RecordOut:
+def get(principal: Member, session: OrgSession, record_id: Id) -> RecordOut:
     record = get_record(session, record_id=record_id)
     if record is None:
         raise HTTPException(404)
@@ -105,7 +106,7 @@ def get(principal: Member, session: OrgSession, record_id: int) -> RecordOut:
 
 @router.get("/{record_id}/transitions", dependencies=[READ])
 def transitions(
-    request: Request, principal: Member, session: OrgSession, record_id: int
+    request: Request, principal: Member, session: OrgSession, record_id: Id
 ) -> list[TransitionOut]:
     record = get_record(session, record_id=record_id)
     if record is None:
@@ -151,7 +152,7 @@ def create(request: Request, principal: Member, db: DatabaseDep, body: CreateIn)
     "/{record_id}/transitions/{trigger}", response_model=RecordOut, dependencies=[WRITE], responses={409: {}}
 )
 def fire(
-    request: Request, principal: Member, db: DatabaseDep, record_id: int, trigger: str, body: FireIn
+    request: Request, principal: Member, db: DatabaseDep, record_id: Id, trigger: str, body: FireIn
 ) -> RecordOut:
     assert principal.org is not None
     actor = actor_ref(principal)

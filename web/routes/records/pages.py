@@ -26,6 +26,7 @@ from engine.records.queries import (
 )
 from engine.records.signatures import SignatureView, signatures_of
 from engine.records.timeline import timeline_entries
+from engine.values import Id
 from engine.workflow.access import available_transitions
 from engine.workflow.diagram import mermaid
 from engine.workflow.errors import FORM_HAS_ERRORS, FormRefused, TransitionRefused
@@ -79,7 +80,7 @@ def form_options(session: Session, principal: Principal) -> dict[str, Any]:
 def record_filter_of(
     workflow_key: str,
     state: str | None = None,
-    assignee: Annotated[int | None, BlankIsNone] = None,
+    assignee: Annotated[Id | None, BlankIsNone] = None,
     overdue: Annotated[bool | None, BlankIsNone] = None,
     due_by: Annotated[date | None, BlankIsNone] = None,
     created_from: Annotated[date | None, BlankIsNone] = None,
@@ -124,7 +125,7 @@ def record_list(
     session: OrgSession,
     workflow_key: str,
     record_filter: Filters,
-    after: int | None = None,
+    after: Id | None = None,
 ) -> Response:
     workflow = workflow_or_404(request, workflow_key)
     records, next_after = list_records(session, record_filter=record_filter, after_id=after)
@@ -263,13 +264,13 @@ def _evidence_names(session: Session, workflow: Workflow, data: dict[str, Any]) 
 
 
 @router.get("/r/{record_id}")
-def record_detail(request: Request, principal: Member, session: OrgSession, record_id: int) -> Response:
+def record_detail(request: Request, principal: Member, session: OrgSession, record_id: Id) -> Response:
     return render(request, "records/detail.html", _detail_context(request, session, principal, record_id))
 
 
 @router.get("/r/{record_id}/transition/{trigger}")
 def transition_form(
-    request: Request, principal: Member, session: OrgSession, record_id: int, trigger: str
+    request: Request, principal: Member, session: OrgSession, record_id: Id, trigger: str
 ) -> Response:
     context = _detail_context(request, session, principal, record_id)
     transition = context["workflow"].spec.transition(trigger, context["record"].state)
@@ -299,7 +300,7 @@ def fire_route(
     request: Request,
     principal: Member,
     db: DatabaseDep,
-    record_id: int,
+    record_id: Id,
     trigger: str,
     posted: PostedForm,
     version: Annotated[int, Form()],
@@ -453,7 +454,7 @@ def export_xlsx(
 
 
 @router.get("/r/{record_id}/export.docx")
-def export_docx(request: Request, principal: Member, session: OrgSession, record_id: int) -> Response:
+def export_docx(request: Request, principal: Member, session: OrgSession, record_id: Id) -> Response:
     assert principal.org is not None
     from engine.reports.records import record_docx
 
