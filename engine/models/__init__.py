@@ -10,6 +10,7 @@ from engine.carbon_data.models import (
     ProductionOutput,
     ReadingBatch,
 )
+from engine.dqcp.models import MonthlyFiling
 from engine.evidence.models import EvidenceFile
 from engine.identity.models import (
     ApiToken,
@@ -38,6 +39,7 @@ __all__ = [
     "InventorySnapshot",
     "LoginAttempt",
     "MeasuredParameter",
+    "MonthlyFiling",
     "Membership",
     "NumberSequence",
     "OrgUnit",

@@ -12,11 +12,12 @@ from sqlalchemy.orm.util import identity_key
 
 from engine.audit import append_event
 from engine.db import DriverStatement
-from engine.events import record_event
+from engine.events import announce, record_event
 from engine.forms.spec import FormSpec
 from engine.models.base import table_of
 from engine.tenancy import ALL_ORGS, TenantScopeError, session_org_id
 from engine.workflow.access import ActorRef
+from engine.workflow.events import RecordEnteredState
 from engine.workflow.loader import Workflow
 from engine.workflow.models import Record, RecordLink, Task
 from engine.workflow.spec import StateSpec
@@ -173,8 +174,8 @@ def entered_state(
 ) -> None:
     """Everything a create and a transition both write once the record is in its new state: the audit
     event, the links its form names, the tasks (the old state's closed; the new one's opened, with one per
-    open row of its task tables, from ``data``, the record's data now), and the domain event published
-    after commit."""
+    open row of its task tables, from ``data``, the record's data now), the policies of the processes (in
+    this transaction) and the domain event published after commit."""
     append_event(
         session,
         org_id=record.org_id,
@@ -214,6 +215,18 @@ def entered_state(
             )
         for row in tasks:
             _INSERT_TASK.execute(connection, row)
+    announce(
+        session,  # type: ignore[arg-type]  # the ORM session of the unit of work (sqlmodel's is a subclass)
+        RecordEnteredState(
+            org_id=record.org_id,
+            workflow_key=record.workflow_key,
+            record_id=record.id,
+            trigger=action,
+            from_state=from_state,
+            to_state=to_state,
+            actor=actor,
+        ),
+    )
     record_event(
         session,
         name=f"{record.workflow_key}.{action}",

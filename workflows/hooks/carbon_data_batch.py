@@ -8,6 +8,7 @@ transaction:
 - whoever enters or changes a month's data joins its collecting batch's creators, so that the workflow's
   separation rules keep them from verifying or reporting it;
 - an inventory snapshot takes verified data only: every month of the year has a verified batch;
+- a month is verified only when the data-quality control plan's rows all have the month's value and proof;
 - a batch's signatures (reviewed, approved) cover the month's data itself, not only the batch record: once
   that data changes they read stale, and the batch must be signed again.
 """
@@ -19,11 +20,14 @@ from sqlmodel import Session
 from engine.carbon_data.errors import DataIssue, EmissionsDataError
 from engine.carbon_data.events import MonthDataChanged, SnapshotRequested
 from engine.carbon_data.month_digest import month_data_digest
+from engine.dqcp.filing import month_gaps
+from engine.dqcp.plan import plan_in_force
 from engine.events import policy
 from engine.forms.spec import Text
 from engine.records.queries import records_in_states
 from engine.workflow.access import ActorRef
-from engine.workflow.errors import TransitionRefused
+from engine.workflow.errors import GuardRefused, TransitionRefused
+from engine.workflow.events import RecordEnteredState
 from engine.workflow.lifecycle import add_participant, fire_transition
 from engine.workflow.models import Record
 from engine.workflow.registry import GuardContext, declare_names, guard, signed_content
@@ -32,8 +36,9 @@ WORKFLOW = "carbon_data_batch"
 COLLECTED = "collected"
 VERIFIED_STATES = ("verified", "reported")
 SEND_BACK = {"verified": "return_for_correction", "reported": "reopen"}  # from state → trigger
+VERIFY = "verify"
 CREATORS = "create"  # the participants the separation rules name as the collectors
-declare_names(WORKFLOW, states={COLLECTED, *VERIFIED_STATES}, triggers=SEND_BACK.values())
+declare_names(WORKFLOW, states={COLLECTED, *VERIFIED_STATES}, triggers={VERIFY, *SEND_BACK.values()})
 
 
 @guard("verification_passed")
@@ -96,6 +101,30 @@ def changer_joins_the_collectors(event: MonthDataChanged, session: Session) -> N
             trigger=CREATORS,
             actor=event.actor,
             reason=f"entered or changed the data of {batch.data.get('period')}",
+        )
+
+
+@policy(RecordEnteredState)
+def a_month_is_verified_complete_only(event: RecordEnteredState, session: Session) -> None:
+    """A month whose data-quality control plan rows lack a value or a proof cannot be verified: the
+    refusal says what is missing (substituting a missing value under the row's rule is a way to fill it)."""
+    if event.workflow_key != WORKFLOW or event.trigger != VERIFY:
+        return
+    plan = plan_in_force(session)
+    batch = session.get(Record, event.record_id)
+    if plan is None or batch is None:
+        return
+    gaps = month_gaps(session, org_id=event.org_id, plan=plan, period=str(batch.data.get("period")))
+    if gaps:
+        shown = gaps[:8]
+        more_zh = f"等 {len(gaps)} 项" if len(gaps) > len(shown) else ""
+        more_en = f" ({len(gaps)} in all)" if len(gaps) > len(shown) else ""
+        raise GuardRefused(
+            Text(
+                zh=f"按数据质量控制计划，本月尚缺：{'；'.join(gap.zh for gap in shown)}{more_zh}",
+                en=f"Under the data-quality control plan the month still lacks: "
+                f"{'; '.join(gap.en for gap in shown)}{more_en}",
+            )
         )
 
 
