@@ -41,6 +41,7 @@ from web.problems import (
 from web.routes.audit_trail import api as audit_api
 from web.routes.audit_trail import pages as audit_pages
 from web.routes.carbon_data import grid, imports, inputs, inventory, sources
+from web.routes.dqcp import pages as dqcp_pages
 from web.routes.home import dashboard
 from web.routes.identity import admin, auth, profile, tokens
 from web.routes.identity import api as identity_api
@@ -104,7 +105,7 @@ def create_app(
         audit_api,
         records_api,
     )
-    modules += (inventory, sources, grid, imports, inputs, targets)
+    modules += (inventory, sources, grid, imports, inputs, targets, dqcp_pages)
     app.add_middleware(
         SecurityHeadersMiddleware,
         upload_paths=tuple(path for module in modules for path in getattr(module, "UPLOAD_PATHS", ())),

@@ -43,6 +43,7 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "quantity": ("数量", "quantity"),
     "readings": ("读数", "readings"),
     "reason": ("修改原因", "reason"),
+    "row": ("参数", "parameter"),
     "reduction_pct": ("降低比例", "reduction"),
     "region": ("电网区域", "grid region"),
     "source": ("排放源", "source"),

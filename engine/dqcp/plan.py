@@ -70,11 +70,12 @@ class PlanRow:
 
 @dataclass(frozen=True)
 class Plan:
+    workflow_key: str
+    workflow_version: int
     record_id: int
     number: str
     title: str
     state: str
-    version_label: str
     effective_from: date | None
     rows: tuple[PlanRow, ...]
     data: dict[str, Any]
@@ -108,6 +109,8 @@ def row_problems(rows: list[dict[str, Any]]) -> list[tuple[int, str, str, str]]:
 
 class PlanProcess(Protocol):
     """How the engine finds the plan: registered by the plan process's hooks module."""
+
+    workflow_key: str
 
     def in_force(self, session: Session) -> Plan | None: ...
 

@@ -26,7 +26,7 @@ from engine.evidence.store import store_evidence
 from engine.workflow.access import ActorRef
 from engine.workflow.errors import GuardRefused
 from engine.workflow.lifecycle import create_record, fire_transition
-from tests.web.conftest import CATALOG
+from tests.web.conftest import CATALOG, csrf_of
 
 PASSWORD = "Xiangfeng#2026"
 
@@ -222,3 +222,55 @@ def test_a_month_with_gaps_cannot_be_verified(web):
                         password_verified=True)  # fmt: skip
     assert "按数据质量控制计划，本月尚缺" in refused.value.reason.zh
     assert "入窑煤消耗量（COAL-FC）缺存证" in refused.value.reason.zh
+
+
+def test_the_plan_page_shows_rows_as_labels_and_the_revision_log(web):
+    people = _people(web)
+    manager = web.as_role("carbon_manager")
+    assert "尚无计划" in manager.get("/dqcp").text
+    _approved_plan(web, people)
+    page = manager.get("/dqcp").text
+    assert "现行有效" in page and "入窑煤低位发热量" in page and "实验室检测" in page
+    assert "取前 12 个月的最大值" in page and "CMA/CNAS 检测报告（同一样品）" in page and "赵敏" in page
+    assert "首次编制" in page and "刘建国" in page  # the revision log: trigger and approver
+    assert "max_previous_12" not in page and "lab_test" not in page
+    verifier = web.as_role("external_auditor").get("/dqcp").text
+    assert "入窑煤低位发热量" in verifier and 'action="/dqcp/revisions"' not in verifier
+    token = csrf_of(page)
+    refused = manager.post("/dqcp/revisions", data={"csrf_token": token, "revision_trigger": "data_error",
+                                                      "revision_reason": ""})  # fmt: skip
+    assert refused.status_code == 422 and "此项必填" in refused.text
+    started = manager.post("/dqcp/revisions", data={"csrf_token": token, "revision_trigger": "data_error",
+                                                      "revision_reason": "3 月化验数据录入错误"})  # fmt: skip
+    assert started.status_code == 303 and started.headers["location"].startswith("/r/")
+    assert "编制中" in manager.get("/dqcp").text  # the new version, not yet in force
+
+
+def test_the_filing_board_takes_proofs_and_substitutions(web):
+    people = _people(web)
+    _approved_plan(web, people)
+    staff = web.as_role("staff")
+    board = staff.get("/dqcp/filing?year=2025")
+    assert board.status_code == 200 and 'id="filing-board"' in board.text and "逾期" in board.text
+    assert 'id="substitute"' not in board.text  # a carbon manager's control
+    token = csrf_of(board.text)
+    filed = staff.post(
+        "/dqcp/filing/proofs",
+        data={"csrf_token": token, "row": "COAL-FC", "period": "2025-03"},
+        files={"evidence": ("入窑煤台账-2025-03.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")},
+    )
+    assert filed.status_code == 303, filed.text
+    after = staff.get("/dqcp/filing?year=2025").text
+    assert 'data-period="2025-03" data-state="filed"' in after
+    manager = web.as_role("carbon_manager")
+    token = csrf_of(manager.get("/dqcp/filing?year=2025").text)
+    refused = manager.post(
+        "/dqcp/filing/substitutions",
+        data={"csrf_token": token, "row": "COAL-FC", "period": "2025-04", "reason": ""},
+    )
+    assert refused.status_code == 422 and "请填写缺失原因" in refused.text
+    has_value = manager.post(
+        "/dqcp/filing/substitutions",
+        data={"csrf_token": token, "row": "COAL-FC", "period": "2025-04", "reason": "测试"},
+    )
+    assert has_value.status_code == 422 and "该月已有数值" in has_value.text

@@ -39,11 +39,12 @@ def _plan(record: Record) -> Plan:
     data: dict[str, Any] = record.data or {}
     assert record.id is not None
     return Plan(
+        workflow_key=record.workflow_key,
+        workflow_version=record.workflow_version,
         record_id=record.id,
         number=record.number,
         title=record.title,
         state=record.state,
-        version_label=record.number,
         effective_from=as_date(data.get("effective_from")),
         rows=tuple(PlanRow.of(row) for row in data.get("rows") or [] if isinstance(row, dict)),
         data=data,
@@ -51,6 +52,8 @@ def _plan(record: Record) -> Plan:
 
 
 class DataQualityPlan:
+    workflow_key = WORKFLOW
+
     def in_force(self, session: Session) -> Plan | None:
         records = records_in_states(session, workflow_key=WORKFLOW, states=(IN_FORCE,))
         return _plan(max(records, key=lambda record: record.id or 0)) if records else None

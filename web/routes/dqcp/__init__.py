@@ -1,0 +1,1 @@
+"""The data-quality control plan and its monthly filing."""
