@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from engine.audit import Actor
 from engine.carbon_data.parsing import period_label
+from engine.dqcp.anomalies import anomalies_of, open_findings
 from engine.dqcp.filing import (
     CellState,
     FilingRefused,
@@ -22,6 +23,7 @@ from engine.dqcp.filing import (
 )
 from engine.dqcp.plan import plan_in_force, plan_versions
 from engine.dqcp.substitution import substitute_missing_value
+from engine.dqcp.values import month_values
 from engine.evidence.store import store_evidence
 from engine.workflow.access import ActorRef
 from engine.workflow.errors import GuardRefused
@@ -274,3 +276,42 @@ def test_the_filing_board_takes_proofs_and_substitutions(web):
         data={"csrf_token": token, "row": "COAL-FC", "period": "2025-04", "reason": "测试"},
     )
     assert has_value.status_code == 422 and "该月已有数值" in has_value.text
+
+
+def test_an_anomaly_opens_one_nonconformity_linked_to_what_triggered_it(web):
+    people = _people(web)
+    plan_id = _approved_plan(web, people)  # COAL-FC: month-on-month threshold 30 %
+    claimed: set[tuple[str, str]] = set()
+
+    def claim(subject: str, period: str) -> bool:  # what the scheduler's idempotency rows do
+        if (subject, period) in claimed:
+            return False
+        claimed.add((subject, period))
+        return True
+
+    with web.db.read_session(org_id=1) as session:
+        plan = plan_in_force(session)
+        values = month_values(session, org_id=1, years=[2025])
+    february = values[("activity", "KILN1-COAL", "2025-02")]
+    january = values[("activity", "KILN1-COAL", "2025-01")]
+    assert abs(february - january) / january > Decimal("0.30")  # the demo's Spring Festival dip
+    for _ in range(2):
+        with web.db.unit_of_work(org_id=1) as uow:
+            found = anomalies_of(uow.session, org_id=1, plan=plan_in_force(uow.session), period="2025-02",
+                                 today=date(2025, 3, 5))  # fmt: skip
+            opened = open_findings(
+                uow.session, org_id=1, anomalies=found, claim=claim, today=date(2025, 3, 5)
+            )
+    assert opened == []  # the second sweep: claimed already
+    with web.db.engine.connect() as connection:
+        ncs = connection.execute(
+            text("SELECT id, title, created_by FROM record WHERE workflow_key = 'nonconformity' "
+                 "AND title LIKE '入窑煤消耗量 2025-02 环比变化%'")
+        ).all()  # fmt: skip
+        links = connection.execute(
+            text("SELECT count(*) FROM record_link "
+                 "WHERE from_record_id IN (:n, :p) AND to_record_id IN (:n, :p)"),
+            {"n": ncs[0][0], "p": plan_id},
+        ).scalar()  # fmt: skip
+    assert len(ncs) == 1 and ncs[0][2] == people["staff"].id and links == 1
+    assert plan is not None
