@@ -2,10 +2,12 @@
 user per role. Seeding twice changes nothing."""
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, select
 
+from demo.dqcp import seed_demo_dqcp
 from demo.emissions import seed_demo_emissions
 from demo.performance import seed_demo_parameters
 from engine.audit import SYSTEM
@@ -122,11 +124,7 @@ def seed_demo_records(session: Session, *, catalog: WorkflowCatalog, org_id: int
     """Nonconformities in several states, moved through the real engine (audited, signed)."""
     from engine.workflow.lifecycle import create_record, fire_transition
 
-    people: dict[str, ActorRef] = {}
-    for login in DEMO_LOGINS:
-        user = get_user_by_email(session, email=login.email)
-        assert user is not None and user.id is not None
-        people[login.role.value] = ActorRef(id=user.id, name=login.name, roles=frozenset({login.role.value}))
+    people = demo_people(session)
     workflow = catalog.get("nonconformity")
     assert workflow is not None
     steps: list[tuple[str, str, dict[str, Any]]] = [
@@ -216,17 +214,23 @@ def seed_demo_records(session: Session, *, catalog: WorkflowCatalog, org_id: int
             version = result.version
 
 
+def demo_people(session: Session) -> dict[str, ActorRef]:
+    """The demo users by role, as the workflows' actors."""
+    people: dict[str, ActorRef] = {}
+    for login in DEMO_LOGINS:
+        user = get_user_by_email(session, email=login.email)
+        assert user is not None and user.id is not None
+        people[login.role.value] = ActorRef(id=user.id, name=login.name, roles=frozenset({login.role.value}))
+    return people
+
+
 def seed_demo_batches(
     session: Session, *, catalog: WorkflowCatalog, org_id: int, years: tuple[int, ...] = (2024, 2025)
 ) -> None:
     """One carbon-data batch per demo month, collected, verified and reported by three different people."""
     from engine.workflow.lifecycle import create_record, fire_transition
 
-    people: dict[str, ActorRef] = {}
-    for login in DEMO_LOGINS:
-        user = get_user_by_email(session, email=login.email)
-        assert user is not None and user.id is not None
-        people[login.role.value] = ActorRef(id=user.id, name=login.name, roles=frozenset({login.role.value}))
+    people = demo_people(session)
     workflow = catalog.get("carbon_data_batch")
     assert workflow is not None
     for year in years:
@@ -266,9 +270,14 @@ def seed_demo_batches(
 
 
 def seed_demo(
-    session: Session, *, catalog: WorkflowCatalog | None = None, secret_key: str = ""
+    session: Session,
+    *,
+    catalog: WorkflowCatalog | None = None,
+    secret_key: str = "",
+    evidence_dir: Path | None = None,
 ) -> Organization:
-    """Create the demo enterprise and its users, unless they already exist."""
+    """Create the demo enterprise and its users, unless they already exist. With ``evidence_dir`` (where
+    its proof files go), the data-quality control plan and its 2025 filing too."""
     org = get_organization_by_slug(session, slug=DEMO_SLUG)
     if org is None:
         org = create_organization(
@@ -340,6 +349,14 @@ def seed_demo(
         session.info[PROCESS_CONTEXT] = ProcessContext(catalog, secret_key)
         seed_demo_records(session, catalog=catalog, org_id=org.id)
         seed_demo_batches(session, catalog=catalog, org_id=org.id)
+        if evidence_dir is not None:
+            seed_demo_dqcp(
+                session,
+                catalog=catalog,
+                org_id=org.id,
+                people=demo_people(session),
+                evidence_dir=evidence_dir,
+            )
     carbon_manager = get_user_by_email(session, email=DEMO_LOGINS[1].email)
     assert carbon_manager is not None
     seed_demo_parameters(session, org_id=org.id, actor=SYSTEM, owner_id=carbon_manager.id)

@@ -93,7 +93,7 @@ def filing_board(session: Session, *, org_id: int, plan: Plan, year: int, today:
     filings = _filings(session, periods=periods)
     return [
         [_cell(row, period, filings.get((row.code, period)), values, today) for period in periods]
-        for row in plan.rows
+        for row in plan.monthly_rows
     ]
 
 
@@ -104,7 +104,7 @@ def month_gaps(session: Session, *, org_id: int, plan: Plan, period: str) -> lis
     values = month_values(session, org_id=org_id, years=[int(period[:4])])
     filings = _filings(session, periods=[period])
     gaps = []
-    for row in plan.rows:
+    for row in plan.monthly_rows:
         cell = _cell(row, period, filings.get((row.code, period)), values, today=date.max)
         if cell.state in (CellState.filed, CellState.substituted):
             continue
@@ -151,7 +151,7 @@ def open_filing_tasks(session: Session, *, org_id: int, plan: Plan, today: date)
             select(Task).where(Task.record_id == plan.record_id, col(Task.closed_at).is_(None))
         ).all()
     }
-    for row in plan.rows:
+    for row in plan.monthly_rows:
         for period in months:
             filing = filings.get((row.code, period))
             cell = _cell(row, period, filing, values, today)

@@ -45,6 +45,11 @@ class PlanRow:
     calibration: str = ""
     change_threshold: Decimal | None = None
 
+    @property
+    def filed_monthly(self) -> bool:
+        """A row determined by a default value or once a year has nothing to file each month."""
+        return self.obtained != "default_value" and self.frequency != "yearly"
+
     @classmethod
     def of(cls, row: dict[str, Any]) -> "PlanRow":
         threshold = row.get("change_threshold")
@@ -82,6 +87,10 @@ class Plan:
 
     def row(self, code: str) -> PlanRow | None:
         return next((row for row in self.rows if row.code == code), None)
+
+    @property
+    def monthly_rows(self) -> tuple[PlanRow, ...]:
+        return tuple(row for row in self.rows if row.filed_monthly)
 
 
 def row_problems(rows: list[dict[str, Any]]) -> list[tuple[int, str, str, str]]:
