@@ -22,7 +22,9 @@ from engine.identity.models import (
     UserSession,
 )
 from engine.models.audit import AuditChainHead, AuditEvent
+from engine.notifications.models import Notification, NotificationPreference
 from engine.planning.models import EmissionBaseline, EmissionTarget, PerformanceParameter
+from engine.scheduler.models import SchedulerClaim
 from engine.workflow.models import NumberSequence, Record, RecordLink, Signature, Task, WorkflowDefinition
 
 __all__ = [
@@ -38,6 +40,8 @@ __all__ = [
     "InventorySnapshot",
     "LoginAttempt",
     "MeasuredParameter",
+    "Notification",
+    "NotificationPreference",
     "Membership",
     "NumberSequence",
     "OrgUnit",
@@ -48,6 +52,7 @@ __all__ = [
     "ReadingBatch",
     "Record",
     "RecordLink",
+    "SchedulerClaim",
     "Signature",
     "Task",
     "User",
