@@ -53,7 +53,9 @@ def test_every_notification_is_in_the_audit_trail(shop):
     run(shop.db, "2027-03-09T09:00")
     with shop.db.engine.connect() as connection:
         audited = connection.execute(
-            text("SELECT count(*) FROM audit_event WHERE subject_type = 'notification' AND action = 'notified'")
+            text(
+                "SELECT count(*) FROM audit_event WHERE subject_type = 'notification' AND action = 'notified'"
+            )
         ).scalar()
     assert audited == len(notices(shop.db)) == 1
 
