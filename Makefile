@@ -31,7 +31,7 @@ run demo-reset: export TANGUAN_DEMO ?= 1
 run: install
 	$(BIN)/tanguan db upgrade
 	$(BIN)/tanguan demo --if-empty
-	$(BIN)/tanguan serve --host $(HOST) --port $(PORT)
+	$(BIN)/tanguan serve --with-scheduler --host $(HOST) --port $(PORT)
 
 # Deletes the demo's data dir (database, evidence files, key) and seeds it again; `make run` serves it.
 demo-reset: install
@@ -48,7 +48,7 @@ lint: install-test
 	$(BIN)/mypy
 
 bench: install-test
-	for name in audit engine calc http emissions signing; do $(BIN)/python -m bench.$$name || exit 1; done
+	for name in audit engine calc http emissions signing scheduler; do $(BIN)/python -m bench.$$name || exit 1; done
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from engine.scheduler.cli import scheduler_app
+
 if TYPE_CHECKING:
     from engine.config import KeyRing, Settings
     from engine.db import Database
@@ -28,6 +30,7 @@ workflows_app = typer.Typer(no_args_is_help=True, help="流程 / workflow defini
 app.add_typer(workflows_app, name="workflows")
 secret_app = typer.Typer(no_args_is_help=True, help="安装密钥 / the installation key (docs/adr/0017)")
 app.add_typer(secret_app, name="secret")
+app.add_typer(scheduler_app, name="scheduler")
 
 
 class CliError(Exception):
@@ -216,6 +219,9 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     workers: int = 1,
+    with_scheduler: Annotated[
+        bool, typer.Option(help="run the scheduler in this process too (one instance on SQLite: `make run`)")
+    ] = False,
     forwarded_allow_ips: Annotated[
         str | None,
         typer.Option(
@@ -235,7 +241,14 @@ def serve(
     except ValueError as exc:
         raise CliError(f"--forwarded-allow-ips: {exc}") from None
     load_workflows()  # an invalid workflow or form file stops here, naming the file and the problem
-    _key_ring(_ready_database())  # no key, no start: a key made up here would orphan the signatures
+    db = _ready_database()
+    _key_ring(db)  # no key, no start: a key made up here would orphan the signatures
+    if with_scheduler:
+        if workers != 1:
+            raise CliError("--with-scheduler needs --workers 1 (else run `tanguan scheduler` on its own)")
+        from engine.scheduler.cli import start_background
+
+        start_background(db, _settings())
     uvicorn.run(
         "web.app:create_app",
         factory=True,

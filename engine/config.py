@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SECRET_KEY_FILE = "secret.key"
 MIN_KEY_LENGTH = 32
-SECRET_SETTINGS = frozenset({"secret_key", "old_secret_keys"})  # never echoed in a message
+SECRET_SETTINGS = frozenset({"secret_key", "old_secret_keys", "smtp_password"})  # never echoed in a message
 
 
 class ConfigError(Exception):
@@ -76,6 +76,17 @@ class Settings(BaseSettings):
     argon2_memory_kib: Annotated[int, Field(ge=8)] = 65536
     argon2_parallelism: Annotated[int, Field(ge=1)] = 4
     default_locale: Literal["zh_CN", "en"] = "zh_CN"
+    # The scheduler (docs/adr/0019) and mail. No SMTP host: notifications stay in the app.
+    scheduler_interval_seconds: Annotated[int, Field(ge=1)] = 60
+    evidence_orphan_grace_hours: Annotated[int, Field(ge=1)] = 24
+    digest_hour: Annotated[int, Field(ge=0, le=23)] = 8  # China time
+    smtp_host: str | None = None
+    smtp_port: Annotated[int, Field(ge=1, le=65535)] = 25
+    smtp_from: str = "tanguan@localhost"
+    smtp_tls: bool = False  # STARTTLS
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    public_url: str = "http://127.0.0.1:8000"  # the links in mail
 
     @field_validator("secret_key", "old_secret_keys")
     @classmethod
@@ -177,6 +188,7 @@ class Settings(BaseSettings):
             else (f"(demo: {self.demo_key_file})" if self.demo_key_allowed else "(not set)")
         )
         shown["TANGUAN_OLD_SECRET_KEYS"] = ", ".join("****" for _ in _split_keys(self.old_secret_keys))
+        shown["TANGUAN_SMTP_PASSWORD"] = "****" if self.smtp_password else ""
         return shown
 
 

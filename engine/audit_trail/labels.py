@@ -38,6 +38,7 @@ SUBJECTS = {
     "emission_target": Text(zh="减排目标", en="Target"),
     "performance_parameter": Text(zh="绩效参数", en="Performance parameter"),
     "inventory_snapshot": Text(zh="排放清单快照", en="Inventory snapshot"),
+    "notification": Text(zh="通知", en="Notification"),
 }
 ACTIONS = {
     "create": Text(zh="创建", en="Created"),
@@ -60,6 +61,8 @@ ACTIONS = {
     "imported": Text(zh="导入", en="Imported"),
     "ingested": Text(zh="接收计量数据", en="Meter data received"),
     "frozen": Text(zh="冻结", en="Frozen"),
+    "notified": Text(zh="发出通知", en="Notified"),
+    "notification_preferences": Text(zh="修改通知设置", en="Notification settings changed"),
 }
 
 

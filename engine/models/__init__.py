@@ -23,7 +23,9 @@ from engine.identity.models import (
     UserSession,
 )
 from engine.models.audit import AuditChainHead, AuditEvent
+from engine.notifications.models import Notification, NotificationPreference
 from engine.planning.models import EmissionBaseline, EmissionTarget, PerformanceParameter
+from engine.scheduler.models import SchedulerClaim
 from engine.workflow.models import NumberSequence, Record, RecordLink, Signature, Task, WorkflowDefinition
 
 __all__ = [
@@ -40,6 +42,8 @@ __all__ = [
     "LoginAttempt",
     "MeasuredParameter",
     "MonthlyFiling",
+    "Notification",
+    "NotificationPreference",
     "Membership",
     "NumberSequence",
     "OrgUnit",
@@ -50,6 +54,7 @@ __all__ = [
     "ReadingBatch",
     "Record",
     "RecordLink",
+    "SchedulerClaim",
     "Signature",
     "Task",
     "User",

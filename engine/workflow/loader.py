@@ -20,7 +20,7 @@ from engine.events import POLICY_MODULES
 from engine.forms.spec import FieldSpec, FieldType, FormSpec, Text
 from engine.identity.models import Role
 from engine.workflow.registry import ACTIONS, DECLARED_NAMES, GUARDS
-from engine.workflow.spec import StartKind, WorkflowSpec
+from engine.workflow.spec import StartKind, StateSpec, WorkflowSpec
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS_DIR = PROJECT_ROOT / "workflows"
@@ -239,6 +239,7 @@ def validate_workflow(spec: WorkflowSpec, forms: dict[str, FormSpec]) -> list[st
             problems.append(f"state {name!r}: unknown owner role {state.owner_role!r}")
         if state.escalation and state.escalation.to_role not in ROLES:
             problems.append(f"state {name!r}: unknown escalation role {state.escalation.to_role!r}")
+        problems.extend(_ladder_problems(name, state))
         outgoing = spec.transitions_from(name)
         if not state.final and not outgoing:
             problems.append(f"state {name!r} is not final and has no way out")
@@ -267,10 +268,55 @@ def validate_workflow(spec: WorkflowSpec, forms: dict[str, FormSpec]) -> list[st
         r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*", spec.start.event or ""
     ):
         problems.append("start: an event start needs 'event: <workflow key>.<trigger>' (or '.create')")
+    problems.extend(_schedule_problems(spec, forms))
     try:
         format_number(spec.numbering, year=2026, seq=1)
     except (KeyError, ValueError, IndexError) as exc:
         problems.append(f"numbering pattern {spec.numbering!r} is not valid: {exc}")
+    return problems
+
+
+def _ladder_problems(name: str, state: StateSpec) -> list[str]:
+    problems = []
+    if state.reminders and state.due_days is None:
+        problems.append(f"state {name!r}: reminders count from the due date, so the state needs due_days")
+    for rung in state.reminders:
+        if rung.to_role is not None and rung.to_role not in ROLES:
+            problems.append(f"state {name!r}: reminder to unknown role {rung.to_role!r}")
+        if rung.to == "owner_role" and state.owner_role is None:
+            problems.append(f"state {name!r}: a reminder goes to the owner role, but the state has none")
+    offsets = [rung.offset_days for rung in state.ladder]
+    if len(set(offsets)) != len(offsets):
+        problems.append(f"state {name!r}: two reminders fall on the same day (one rung per day)")
+    return problems
+
+
+def _schedule_problems(spec: WorkflowSpec, forms: dict[str, FormSpec]) -> list[str]:
+    """A scheduled start needs a valid rule; a schedule on another kind of start is an error."""
+    schedule = spec.start.schedule
+    if spec.start.kind != StartKind.schedule:
+        return ["start: 'schedule' is only read when 'kind: schedule'"] if schedule is not None else []
+    if schedule is None:
+        return [
+            "start: a scheduled start needs 'schedule:' — a cron rule such as '0 9 1 * *' "
+            "(09:00 China time on the 1st of each month) or {every_months: N} (N months after the last "
+            "record was closed)"
+        ]
+    problems = []
+    if schedule.cron is not None:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(schedule.cron)
+        except ValueError as exc:
+            problems.append(
+                f"start.schedule: {schedule.cron!r} is not a cron rule of five fields "
+                f"(minute hour day month weekday): {exc}"
+            )
+    form = forms.get(spec.start.form)
+    for name in schedule.data:
+        if form is not None and form.field(name) is None:
+            problems.append(f"start.schedule.data: the start form has no field {name!r}")
     return problems
 
 

@@ -1,8 +1,9 @@
 """The schema of a workflow file (``workflows/*.yaml``)."""
 
 from enum import StrEnum
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from engine.forms.spec import Text
 
@@ -22,12 +23,49 @@ class Escalation(_Strict):
     to_role: str
 
 
+class Reminder(_Strict):
+    """One rung of a state's reminder ladder: ``before_days`` before the due date or ``after_days`` after it,
+    to the task's assignee (``to: assignee``), the state's owner role (``to: owner_role``) or a named role
+    (``to_role``). A rung after the due date is an escalation."""
+
+    before_days: int | None = Field(default=None, ge=0)
+    after_days: int | None = Field(default=None, ge=0)
+    to: Literal["assignee", "owner_role"] | None = None
+    to_role: str | None = None
+
+    @model_validator(mode="after")
+    def _one_offset_one_recipient(self) -> "Reminder":
+        if (self.before_days is None) == (self.after_days is None):
+            raise ValueError("a reminder needs exactly one of before_days and after_days")
+        if (self.to is None) == (self.to_role is None):
+            raise ValueError("a reminder needs exactly one of to (assignee, owner_role) and to_role")
+        return self
+
+    @property
+    def offset_days(self) -> int:
+        """Days after the due date (negative: before it)."""
+        return -self.before_days if self.before_days is not None else self.after_days or 0
+
+    @property
+    def is_escalation(self) -> bool:
+        return self.after_days is not None and self.after_days > 0
+
+
 class StateSpec(_Strict):
     label: Text
     final: bool = False
     owner_role: str | None = None
     due_days: int | None = Field(default=None, ge=0)  # due date = entering the state + N days
-    escalation: Escalation | None = None
+    escalation: Escalation | None = None  # one rung, kept for the files that predate ``reminders``
+    reminders: tuple[Reminder, ...] = ()
+
+    @property
+    def ladder(self) -> tuple[Reminder, ...]:
+        """The reminders, with ``escalation`` as one more rung, ordered by when they fall due."""
+        rungs = list(self.reminders)
+        if self.escalation is not None:
+            rungs.append(Reminder(after_days=self.escalation.after_days, to_role=self.escalation.to_role))
+        return tuple(sorted(rungs, key=lambda rung: rung.offset_days))
 
 
 class Separation(_Strict):
@@ -69,13 +107,35 @@ class RecordFields(_Strict):
     due_date: str | None = None  # a date field: the record's first due date (else the state's due_days)
 
 
+class ScheduleSpec(_Strict):
+    """When a scheduled workflow starts a record: a calendar rule (``cron``, five fields, China time), or
+    ``every_months`` after the last record of the workflow was closed (the first one at once). ``data``
+    fills the start form."""
+
+    cron: str | None = None
+    every_months: int | None = Field(default=None, ge=1, le=120)
+    data: dict[str, str | int | float | bool] = {}
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> "ScheduleSpec":
+        if (self.cron is None) == (self.every_months is None):
+            raise ValueError("a schedule needs exactly one of cron (a calendar rule) and every_months")
+        return self
+
+
 class StartSpec(_Strict):
     kind: StartKind = StartKind.manual
     roles: tuple[str, ...] = ()
     form: str
     event: str | None = None
-    schedule: str | None = None  # cron expression, used by the scheduler
+    # A cron string (``"0 9 1 * *"``) or a ScheduleSpec mapping; read by the scheduler.
+    schedule: ScheduleSpec | None = None
     record: RecordFields = RecordFields()
+
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _cron_text(cls, value: object) -> object:
+        return {"cron": value} if isinstance(value, str) else value
 
 
 class WorkflowSpec(_Strict):

@@ -1,0 +1,98 @@
+"""``tanguan scheduler`` (the long-running process) and ``tanguan scheduler run-once --at …``."""
+
+import contextlib
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.base import BaseScheduler
+
+    from engine.config import Settings
+    from engine.db import Database
+
+scheduler_app = typer.Typer(help="定时任务 / the scheduler: reminders, escalations, recurring starts, mail")
+
+
+def parse_at(value: str) -> datetime:
+    """An ISO moment; China time when it has no offset."""
+    from engine.records.display import CHINA_TIME
+
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} 不是时间 / is not a date and time (e.g. 2027-03-15T09:00, China time)"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=CHINA_TIME)
+
+
+def start_background(db: "Database", settings: "Settings") -> "BaseScheduler":
+    """The scheduler on a thread of this process (``tanguan serve --with-scheduler``)."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    scheduler = BackgroundScheduler(timezone="UTC")
+    _add_tick(scheduler, db, settings)
+    scheduler.start()
+    return scheduler
+
+
+def _add_tick(scheduler: "BaseScheduler", db: "Database", settings: "Settings") -> None:
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    from engine.models.base import utcnow
+    from engine.scheduler.leader import Leadership
+    from engine.scheduler.runner import tick
+
+    leadership = Leadership(db)
+    scheduler.add_job(
+        lambda: tick(db, settings=settings, leadership=leadership),
+        IntervalTrigger(seconds=settings.scheduler_interval_seconds),
+        id="tanguan-tick",
+        next_run_time=utcnow(),
+        coalesce=True,  # beats missed while busy or suspended run once
+        max_instances=1,
+        misfire_grace_time=None,
+    )
+
+
+@scheduler_app.callback(invoke_without_command=True)
+def scheduler(ctx: typer.Context) -> None:
+    """Run the scheduler until stopped (Ctrl+C). With several instances on PostgreSQL one leads."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import logging
+
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    from engine.cli import _ready_database, _settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    settings = _settings()
+    db = _ready_database()
+    blocking = BlockingScheduler(timezone="UTC")
+    _add_tick(blocking, db, settings)
+    typer.echo(f"scheduler: every {settings.scheduler_interval_seconds} s (Ctrl+C stops)", err=True)
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
+        blocking.start()
+
+
+@scheduler_app.command("run-once")
+def run_once(
+    at: Annotated[
+        str | None,
+        typer.Option(help="as of this moment, e.g. 2027-03-15T09:00 (China time without an offset)"),
+    ] = None,
+) -> None:
+    """Run every job due as of a moment and print one line per action (执行一次)."""
+    from engine.cli import _echo, _ready_database, _settings
+    from engine.models.base import utcnow
+    from engine.scheduler.runner import run_jobs
+
+    moment = parse_at(at) if at else utcnow()
+    lines = run_jobs(_ready_database(), now=moment, settings=_settings())
+    for line in lines:
+        _echo(line)
+    if not lines:
+        _echo("无事可做 / nothing to do")

@@ -1,0 +1,55 @@
+"""The scheduler's jobs, in the order they run. Another module's job is one line appended to ``JOBS``
+(docs/adr/0019); the runner reads nothing else."""
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+from engine.dqcp.jobs import run_anomaly_checks, run_monthly_filing
+from engine.evidence.store import orphan_files
+from engine.forms.spec import Text
+from engine.notifications.delivery import run_digest_mail, run_urgent_mail
+from engine.records.display import china_time
+from engine.scheduler.deadlines import run_overdue, run_reminders
+from engine.scheduler.registry import JobContext, ScheduledJob
+from engine.scheduler.reviews import REVIEW_HOOKS
+from engine.scheduler.starts import run_recurring_starts
+
+
+def run_periodic_reviews(ctx: JobContext) -> Iterator[str]:
+    for hook in list(REVIEW_HOOKS):
+        for due in hook.due(ctx.session, ctx.today):
+            if ctx.claim(f"{hook.name}:{due.subject}", due.period):
+                ctx.notify(user_ids=due.user_ids, kind="review", subject=due.title, record_id=due.record_id)
+                yield f"{hook.label.zh}：{due.title.zh}"
+
+
+def run_evidence_cleanup(ctx: JobContext) -> Iterator[str]:
+    """Stored files no row refers to (a rolled-back upload), once older than the grace period."""
+    grace = timedelta(hours=ctx.settings.evidence_orphan_grace_hours)
+    for path in orphan_files(ctx.session, evidence_dir=ctx.settings.evidence_dir):
+        stat = path.stat()
+        written = datetime.fromtimestamp(stat.st_mtime, UTC)
+        if ctx.now - written < grace or not ctx.claim(path.name, written.isoformat()):
+            continue
+        os.unlink(path)
+        yield f"删除孤立的证据文件（{stat.st_size} 字节，写入于 {china_time(written)}）"
+
+
+JOBS: list[ScheduledJob] = [
+    ScheduledJob("reminders", Text(zh="提醒与升级", en="Reminders and escalations"), run_reminders),
+    ScheduledJob("overdue", Text(zh="逾期", en="Overdue"), run_overdue),
+    ScheduledJob("recurring_starts", Text(zh="定期启动", en="Recurring starts"), run_recurring_starts),
+    ScheduledJob("periodic_reviews", Text(zh="定期评审", en="Periodic reviews"), run_periodic_reviews),
+    ScheduledJob(
+        "evidence_cleanup",
+        Text(zh="清理孤立证据文件", en="Orphaned evidence cleanup"),
+        run_evidence_cleanup,
+        every=timedelta(hours=1),
+        per_org=False,
+    ),
+    ScheduledJob("monthly_filing", Text(zh="月度存证任务", en="Monthly filing tasks"), run_monthly_filing),
+    ScheduledJob("anomaly_checks", Text(zh="异常检查", en="Anomaly checks"), run_anomaly_checks),
+    ScheduledJob("urgent_mail", Text(zh="即时邮件", en="Immediate mail"), run_urgent_mail),
+    ScheduledJob("digest_mail", Text(zh="每日摘要邮件", en="Daily digest mail"), run_digest_mail),
+]

@@ -1,0 +1,88 @@
+"""Running the jobs: once as of a moment (``tanguan scheduler run-once``), or on an interval in a
+long-running process where only the leader runs them (engine.scheduler.leader)."""
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, select
+
+from engine.config import Settings
+from engine.db import Database
+from engine.identity.models import Organization
+from engine.models.base import table_of, utcnow
+from engine.scheduler.leader import Leadership
+from engine.scheduler.models import INSTALLATION, SchedulerClaim
+from engine.scheduler.registry import JobContext, ScheduledJob
+
+log = logging.getLogger("tanguan.scheduler")
+_claims = table_of(SchedulerClaim)
+
+
+def _claim_slot(db: Database, job: ScheduledJob, now: datetime) -> bool:
+    """One run of the job per slot across every instance."""
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    values = {
+        "job": job.name,
+        "org_id": INSTALLATION,
+        "subject": "slot",
+        "period": job.slot(now).isoformat(),
+        "done_at": now,
+    }
+    with db.unit_of_work(all_orgs=True) as uow:
+        result = uow.session.execute(dialect.insert(_claims).values(values).on_conflict_do_nothing())
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def run_jobs(
+    db: Database,
+    *,
+    now: datetime,
+    settings: Settings,
+    jobs: Sequence[ScheduledJob] | None = None,
+    per_slot: bool = False,
+) -> list[str]:
+    """Every job as of ``now`` (aware); one line per action. ``per_slot``: skip a job whose slot another
+    run (another instance) took already."""
+    from engine.scheduler.jobs import JOBS
+
+    with db.read_session(all_orgs=True) as session:
+        orgs = [
+            (org_id, name)
+            for org_id, name in session.exec(
+                select(Organization.id, Organization.name).order_by(col(Organization.id))
+            ).all()
+            if org_id is not None
+        ]
+    lines: list[str] = []
+    for job in JOBS if jobs is None else jobs:
+        if per_slot and not _claim_slot(db, job, now):
+            continue
+        targets = orgs if job.per_org else [(INSTALLATION, "")]
+        for org_id, org_name in targets:
+            label = f"{job.label.zh} {job.label.en}"
+            prefix = f"{org_name} · {label}" if org_name else label
+            try:
+                with db.unit_of_work(org_id=org_id if job.per_org else None, all_orgs=not job.per_org) as uow:
+                    context = JobContext(
+                        job=job.name, session=uow.session, org_id=org_id, now=now, settings=settings
+                    )
+                    done = [f"{prefix} · {line}" for line in job.run(context)]
+            except Exception as exc:  # one job's failure stops neither the others nor the process
+                log.exception("job %s failed in org %s", job.name, org_id)
+                done = [f"{prefix} · 失败 failed: {type(exc).__name__}: {exc}"]
+            lines.extend(done)
+    return lines
+
+
+def tick(
+    db: Database, *, settings: Settings, leadership: Leadership, now: datetime | None = None
+) -> list[str]:
+    """One beat of the long-running scheduler: the leader runs the jobs whose slot is free."""
+    if not leadership.acquire():
+        return []
+    lines = run_jobs(db, now=now or utcnow(), settings=settings, per_slot=True)
+    for line in lines:
+        log.info("%s", line)
+    return lines
