@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from engine.carbon_data.reporting import AnnualFigures
+from engine.dqcp.report import SubstitutionLine
 from engine.emissions.labels import tier_label
 from engine.records.display import china_time
 from engine.reports.docx_layout import (
@@ -86,6 +87,7 @@ def ghg_report_docx(
     units: list[str],
     sources: list[dict[str, str]],
     prepared_by: str,
+    substitutions: Sequence[SubstitutionLine] = (),
 ) -> bytes:
     inventory, year = figures.inventory, figures.year
     title = f"{organization} {year} 年度温室气体排放报告"
@@ -163,6 +165,20 @@ def ghg_report_docx(
         ["排放因子层级 Factor tier", "占比 Share"],
         [[_tier(k), f"{Decimal(str(v)) * 100:.1f} %"] for k, v in quality["factor_tiers"].items()],
     )
+
+    paragraph(document)
+    paragraph(document, "缺失数据替代 Values substituted under the missing-data rules")
+    if substitutions:
+        table(
+            document,
+            ["参数 Parameter", "月份 Month", "处理规则 Rule", "替代值 Value", "原因 Reason"],
+            [
+                [s.parameter, s.period, f"{s.rule.zh} {s.rule.en}", f"{s.value} {s.unit}", s.reason]
+                for s in substitutions
+            ],
+        )
+    else:
+        paragraph(document, "本年度无缺失数据替代。No value of the year was substituted.")
 
     heading(document, "7 不确定性 Uncertainty", level=1)
     uncertainty = inventory.get("uncertainty")

@@ -29,6 +29,7 @@ from engine.workflow.access import ActorRef
 from engine.workflow.errors import GuardRefused
 from engine.workflow.lifecycle import create_record, fire_transition
 from tests.web.conftest import CATALOG, csrf_of
+from tests.web.documents import all_text, open_docx
 
 PASSWORD = "Xiangfeng#2026"
 
@@ -315,3 +316,27 @@ def test_an_anomaly_opens_one_nonconformity_linked_to_what_triggered_it(web):
         ).scalar()  # fmt: skip
     assert len(ncs) == 1 and ncs[0][2] == people["staff"].id and links == 1
     assert plan is not None
+
+
+def test_a_substituted_month_is_marked_on_the_inventory_and_in_the_report(web):
+    people = _people(web)
+    _approved_plan(web, people)
+    with web.db.engine.begin() as connection:  # June's coal readings lost (a broken scale)
+        connection.execute(text(
+            "DELETE FROM activity_reading "
+            "WHERE source_id = (SELECT id FROM emission_source WHERE code = 'KILN1-COAL') "
+            "AND period_start >= :start AND period_start < :end"),
+            {"start": datetime(2025, 5, 31, 16), "end": datetime(2025, 6, 30, 16)})  # fmt: skip
+    manager = web.as_role("carbon_manager")
+    token = csrf_of(manager.get("/dqcp/filing?year=2025").text)
+    done = manager.post("/dqcp/filing/substitutions", data={
+        "csrf_token": token, "row": "COAL-FC", "period": "2025-06",
+        "reason": "皮带秤故障，6 月台账缺失"})  # fmt: skip
+    assert done.status_code == 303, done.text
+    page = manager.get("/emissions?year=2025").text
+    assert 'data-substituted="COAL-FC@2025-06"' in page and "取前 12 个月的最大值" in page
+    assert "皮带秤故障，6 月台账缺失" in page
+    report = manager.get("/emissions/report.docx?year=2025")
+    assert report.status_code == 200
+    text_of_report = all_text(open_docx(report.content))
+    assert "皮带秤故障，6 月台账缺失" in text_of_report and "取前 12 个月的最大值" in text_of_report

@@ -16,6 +16,7 @@ from engine.carbon_data.snapshots import (
     snapshot_details,
 )
 from engine.carbon_data.sources import list_sources
+from engine.dqcp.report import substitutions_in_year
 from engine.emissions.errors import CalcError
 from engine.identity.organizations import get_organization, list_org_units
 from engine.planning.baselines import TargetStatus, baselines_overview, targets_overview
@@ -81,6 +82,8 @@ def inventory_page(
         "frozen": next((s for s in snapshots if s.id == frozen), None),
         "unchanged": unchanged,
         "blockers": snapshot_blockers(session, org_id=org_id, year=year),
+        # Months filled under the data-quality control plan's missing-data rules: shown as such.
+        "substitutions": substitutions_in_year(session, year=year),
     }
     return render(request, "emissions/inventory.html", context, whole_page_only=True)
 
@@ -207,6 +210,7 @@ def ghg_report(principal: Member, session: OrgSession, year: Year | None = None)
     ]
     content = ghg_report_docx(
         figures=figures,
+        substitutions=substitutions_in_year(session, year=year),
         organization=organization.name,
         industry=organization.industry,
         units=list(units.values()),
