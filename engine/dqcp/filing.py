@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any, Protocol
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from engine.audit import Actor, append_event
@@ -15,7 +17,7 @@ from engine.dqcp.models import MonthlyFiling
 from engine.dqcp.plan import Plan, PlanRow
 from engine.dqcp.values import MonthValues, month_values
 from engine.forms.spec import Text
-from engine.models.base import utcnow
+from engine.models.base import table_of, utcnow
 from engine.workflow.models import Task
 
 FILING_DAYS = 40  # MEE: the month's data and proofs are filed within 40 days after it ends
@@ -63,14 +65,29 @@ def ended_months(plan: Plan, *, today: date, years_back: int = 1) -> list[str]:
     return months
 
 
-def _filings(session: Session, *, periods: list[str]) -> dict[tuple[str, str], MonthlyFiling]:
+class FilingState(Protocol):
+    """What a cell needs of its filing row (an ORM row or a plain result row)."""
+
+    task_id: int | None
+    proof_evidence_id: int | None
+    substitution_rule: str | None
+
+
+def _filings(session: Session, *, org_id: int, periods: list[str]) -> dict[tuple[str, str], Any]:
+    """The filing rows of these months, as plain result rows (a sweep reads tens of thousands)."""
     if not periods:
         return {}
-    rows = session.exec(select(MonthlyFiling).where(col(MonthlyFiling.period).in_(periods))).all()
+    table = table_of(MonthlyFiling)
+    rows = session.execute(
+        sa.select(
+            table.c.id, table.c.row_code, table.c.period, table.c.task_id, table.c.proof_evidence_id,
+            table.c.substitution_rule, table.c.due_date,
+        ).where(table.c.org_id == org_id, table.c.period.in_(periods))
+    ).all()  # fmt: skip
     return {(row.row_code, row.period): row for row in rows}
 
 
-def _cell(row: PlanRow, period: str, filing: MonthlyFiling | None, values: MonthValues, today: date) -> Cell:
+def _cell(row: PlanRow, period: str, filing: FilingState | None, values: MonthValues, today: date) -> Cell:
     has_value = (row.kind, row.subject, period) in values
     proof = filing.proof_evidence_id if filing else None
     substituted = filing.substitution_rule if filing else None
@@ -90,7 +107,7 @@ def filing_board(session: Session, *, org_id: int, plan: Plan, year: int, today:
     """Row × month of ``year``: what is filed, what is open, what is overdue."""
     periods = [f"{year}-{month:02d}" for month in range(1, 13)]
     values = month_values(session, org_id=org_id, years=[year])
-    filings = _filings(session, periods=periods)
+    filings = _filings(session, org_id=org_id, periods=periods)
     return [
         [_cell(row, period, filings.get((row.code, period)), values, today) for period in periods]
         for row in plan.monthly_rows
@@ -102,7 +119,7 @@ def month_gaps(session: Session, *, org_id: int, plan: Plan, period: str) -> lis
     if plan.effective_from and period < plan.effective_from.isoformat()[:7]:
         return []  # a month before the plan took effect is not held to it
     values = month_values(session, org_id=org_id, years=[int(period[:4])])
-    filings = _filings(session, periods=[period])
+    filings = _filings(session, org_id=org_id, periods=[period])
     gaps = []
     for row in plan.monthly_rows:
         cell = _cell(row, period, filings.get((row.code, period)), values, today=date.max)
@@ -140,47 +157,69 @@ def task_label(row: PlanRow, period: str) -> str:
 
 def open_filing_tasks(session: Session, *, org_id: int, plan: Plan, today: date) -> list[Text]:
     """A task for each row's responsible person and each ended month not yet filed, due 40 days after the
-    month; the task of a month that is now complete is closed. What was done, one line each."""
+    month; the task of a month that is now complete is closed. What was done, one line each. Written with
+    a few set-based statements: a sweep may open tens of thousands at once."""
     done: list[Text] = []
     months = ended_months(plan, today=today)
     values = month_values(session, org_id=org_id, years={int(month[:4]) for month in months})
-    filings = _filings(session, periods=months)
-    open_tasks = {
-        task.id: task
-        for task in session.exec(
-            select(Task).where(Task.record_id == plan.record_id, col(Task.closed_at).is_(None))
-        ).all()
-    }
+    filings = _filings(session, org_id=org_id, periods=months)
+    tasks, filing_table = table_of(Task), table_of(MonthlyFiling)
+    open_ids = set(
+        session.execute(
+            sa.select(tasks.c.id).where(
+                tasks.c.org_id == org_id, tasks.c.record_id == plan.record_id, tasks.c.closed_at.is_(None)
+            )
+        ).scalars()
+    )
+    to_close: list[int] = []
+    wanted: list[tuple[PlanRow, str, Any]] = []  # (row, month, its filing row or None)
     for row in plan.monthly_rows:
         for period in months:
             filing = filings.get((row.code, period))
-            cell = _cell(row, period, filing, values, today)
-            task = open_tasks.get(filing.task_id) if filing and filing.task_id else None
-            if cell.state in (CellState.filed, CellState.substituted):
-                if task is not None:
-                    task.closed_at = utcnow()
-                    session.add(task)
+            task_id = filing.task_id if filing is not None and filing.task_id in open_ids else None
+            state = _cell(row, period, filing, values, today).state
+            if state in (CellState.filed, CellState.substituted):
+                if task_id is not None:
+                    to_close.append(task_id)
                     done.append(
                         Text(zh=f"已完成：{task_label(row, period)}", en=f"filed: {row.parameter} {period}")
                     )
-                continue
-            if task is not None or row.responsible_id is None:
-                continue
-            filing = filing or filing_of(session, org_id=org_id, row=row, period=period)
-            task = Task(
-                org_id=org_id, record_id=plan.record_id, state=plan.state, role=None,
-                assignee_id=row.responsible_id, due_date=filing.due_date, detail=task_label(row, period),
-            )  # fmt: skip
-            session.add(task)
-            session.flush()
-            filing.task_id = task.id
-            session.add(filing)
-            done.append(
-                Text(
-                    zh=f"新任务：{task_label(row, period)}，{filing.due_date.isoformat()} 前完成",
-                    en=f"new task: file {row.parameter} for {period} by {filing.due_date.isoformat()}",
-                )
+            elif task_id is None and row.responsible_id is not None:
+                wanted.append((row, period, filing))
+    now = utcnow()
+    if to_close:
+        session.execute(sa.update(tasks).where(tasks.c.id.in_(to_close)).values(closed_at=now))
+    if not wanted:
+        return done
+    new_ids = session.execute(
+        sa.insert(tasks).returning(tasks.c.id, sort_by_parameter_order=True),
+        [
+            {"org_id": org_id, "record_id": plan.record_id, "state": plan.state, "role": None,
+             "assignee_id": row.responsible_id, "due_date": due_date_of(period),
+             "detail": task_label(row, period), "opened_at": now}
+            for row, period, _ in wanted
+        ],
+    ).scalars().all()  # fmt: skip
+    fresh = [
+        {"org_id": org_id, "row_code": row.code, "period": period, "due_date": due_date_of(period),
+         "task_id": task_id, "created_at": now}
+        for (row, period, filing), task_id in zip(wanted, new_ids, strict=True) if filing is None
+    ]  # fmt: skip
+    if fresh:
+        session.execute(sa.insert(filing_table), fresh)
+    for (_, _, filing), task_id in zip(wanted, new_ids, strict=True):
+        if filing is not None:
+            session.execute(
+                sa.update(filing_table).where(filing_table.c.id == filing.id).values(task_id=task_id)
             )
+    for row, period, _ in wanted:
+        due = due_date_of(period).isoformat()
+        done.append(
+            Text(
+                zh=f"新任务：{task_label(row, period)}，{due} 前完成",
+                en=f"new task: file {row.parameter} for {period} by {due}",
+            )
+        )
     return done
 
 
