@@ -340,3 +340,17 @@ def test_a_substituted_month_is_marked_on_the_inventory_and_in_the_report(web):
     assert report.status_code == 200
     text_of_report = all_text(open_docx(report.content))
     assert "皮带秤故障，6 月台账缺失" in text_of_report and "取前 12 个月的最大值" in text_of_report
+
+
+@pytest.mark.parametrize("role", ["carbon_manager", "external_auditor", "staff"])
+def test_the_plan_pages_read_in_chinese(web, role):
+    from tests.web.test_visible_text import problems_in, visible_text
+
+    _approved_plan(web, _people(web))
+    client = web.as_role(role)
+    found = []
+    for path in ("/dqcp", "/dqcp/filing?year=2025", "/dqcp/filing?year=2026"):
+        page = client.get(path)
+        assert page.status_code == 200, path
+        found += [f"{path}: {problem}" for part in visible_text(page.text) for problem in problems_in(part)]
+    assert not found, found
