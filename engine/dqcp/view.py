@@ -56,3 +56,9 @@ def approvals(session: Session, *, record_ids: Sequence[int]) -> dict[int, Appro
 def proof_names(session: Session, *, board: Sequence[Sequence[Cell]]) -> dict[int, str]:
     ids = {cell.proof_evidence_id for line in board for cell in line if cell.proof_evidence_id}
     return evidence_names(session, ids=ids)
+
+
+def department_names(session: Session, *, org_id: int, plan: Plan) -> dict[int, str]:
+    """The departments (facilities, production lines) the plan's rows are assigned to, by id."""
+    ids = {row.department_id for row in plan.rows if row.department_id is not None}
+    return dict(names_of(session, org_id=org_id, wanted={FieldType.org_unit: ids}).units)

@@ -354,3 +354,16 @@ def test_the_plan_pages_read_in_chinese(web, role):
         assert page.status_code == 200, path
         found += [f"{path}: {problem}" for part in visible_text(page.text) for problem in problems_in(part)]
     assert not found, found
+
+
+def test_the_board_shows_one_department(web):
+    _approved_plan(web, _people(web))
+    units = _ids(web, "org_unit")
+    client = web.as_role("carbon_manager")
+    everything = client.get("/dqcp/filing?year=2025").text
+    assert everything.count('<tr data-row="') == 3
+    kiln = client.get(f"/dqcp/filing?year=2025&department={units['KILN1']}").text
+    assert kiln.count('<tr data-row="') == 3  # all three rows are the kiln line's
+    other = client.get(f"/dqcp/filing?year=2025&department={units['QUARRY']}").text
+    assert other.count('<tr data-row="') == 0
+    assert client.get("/dqcp/filing?year=2025&department=").status_code == 200

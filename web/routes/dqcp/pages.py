@@ -3,7 +3,7 @@ started from it, and the monthly filing board with its proofs and substitutions.
 
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
@@ -14,12 +14,13 @@ from engine.dqcp.filing import CellState, FilingRefused, file_proof, filing_boar
 from engine.dqcp.plan import Plan, plan_in_force, plan_versions, registered_process
 from engine.dqcp.revision import start_revision
 from engine.dqcp.substitution import substitute_missing_value
-from engine.dqcp.view import approvals, proof_names, shown_rows
+from engine.dqcp.view import approvals, department_names, proof_names, shown_rows
 from engine.evidence.store import find_evidence
 from engine.forms.spec import FieldSpec, FormSpec
-from engine.values import Year
+from engine.values import Id, Year
 from engine.workflow.errors import TransitionRefused
 from web.deps import (
+    BlankIsNone,
     CarbonManager,
     DatabaseDep,
     DataEditor,
@@ -131,6 +132,7 @@ def _filing_context(
     year: int,
     issues: list[DataIssue] | tuple[DataIssue, ...] = (),
     values: dict[str, str] | None = None,
+    department: int | None = None,
 ) -> dict[str, Any]:
     assert principal.org is not None
     plan = plan_in_force(session)
@@ -139,6 +141,8 @@ def _filing_context(
         if plan
         else []
     )
+    if department is not None:  # one department's (a facility's, a production line's) rows
+        board = [line for line in board if line[0].row.department_id == department]
     counts = {state: sum(cell.state == state for line in board for cell in line) for state in CellState}
     columns = {column.name: column for column in _columns(_plan_form(request, session, plan))} if plan else {}
     locale = request.state.locale
@@ -153,15 +157,21 @@ def _filing_context(
         "issues": issues,
         "form": values or {},
         "proof_labels": _choice_labels(columns.get("proof"), locale),
+        "departments": department_names(session, org_id=principal.org.id, plan=plan) if plan else {},
+        "department": department,
         "rule_labels": _choice_labels(columns.get("missing_rule"), locale),
     }
 
 
 @router.get("/dqcp/filing")
 def filing_page(
-    request: Request, principal: Member, session: OrgSession, year: Year | None = None
+    request: Request,
+    principal: Member,
+    session: OrgSession,
+    year: Year | None = None,
+    department: Annotated[Id | None, BlankIsNone] = None,
 ) -> Response:
-    context = _filing_context(request, session, principal, year=reporting_year(year))
+    context = _filing_context(request, session, principal, year=reporting_year(year), department=department)
     return render(request, "dqcp/filing.html", context)
 
 
