@@ -100,6 +100,8 @@ class FieldSpec(BaseModel):
     min_rows: int = 0
     max_rows: int = 50
     row_tasks: RowTasks | None = None  # for tables whose rows are tasks
+    # No two records of the workflow in one organization hold the same value (checked when written).
+    unique: bool = False
 
     @field_validator("name")
     @classmethod
@@ -125,6 +127,8 @@ class FieldSpec(BaseModel):
             raise ValueError(f"field {self.name}: only tables have columns and row tasks")
         if self.pattern:
             re.compile(self.pattern)
+        if self.unique and self.type not in (FieldType.text, FieldType.number, FieldType.date):
+            raise ValueError(f"field {self.name}: only text, number and date fields can be unique")
 
     def _check_row_tasks(self, tasks: RowTasks) -> None:
         types = {column.name: column.type for column in self.columns}
@@ -178,6 +182,11 @@ class FormSpec(BaseModel):
     @cached_property
     def model(self) -> type[BaseModel]:
         return compile_model(self.key, self.fields)
+
+    @cached_property
+    def unique_fields(self) -> tuple[str, ...]:
+        """Top-level fields whose value no other record of the workflow in the organization may hold."""
+        return tuple(f.name for f in self.fields if f.unique)
 
     @cached_property
     def link_fields(self) -> tuple[str, ...]:

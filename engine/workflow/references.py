@@ -1,4 +1,5 @@
-"""Fields that point at other rows (user, org unit, record) must point inside the organization."""
+"""Fields that point at other rows (user, org unit, record) must point inside the organization; a unique
+field's value must not be held by another record of the workflow in the organization."""
 
 from collections.abc import Iterator
 from typing import Any
@@ -10,7 +11,7 @@ from sqlmodel import col
 from engine.db import DriverStatement
 from engine.evidence.models import EvidenceFile
 from engine.forms.spec import FieldSpec, FieldType, FormSpec
-from engine.identity.models import Membership, OrgUnit
+from engine.identity.models import Membership, Organization, OrgUnit
 from engine.workflow.models import Record
 
 # One prebuilt query per kind: does this id exist in the organization? (A form names one or two people
@@ -60,3 +61,41 @@ def reference_errors(
         if _TARGETS[kind].first(connection, {"target_id": value, "org_id": org_id}) is None
     }
     return {path: _MESSAGES[kind] for path, kind, value in found if (kind, value) in missing}
+
+
+_TAKEN = {
+    "zh": "已有记录使用该值（{number}），此项在本组织内不能重复",
+    "en": "Already used by {number}: it must be unique",
+}
+
+
+def unique_errors(
+    session: Session,
+    *,
+    org_id: int,
+    workflow_key: str,
+    form: FormSpec,
+    data: dict[str, Any],
+    record_id: int | None = None,
+) -> dict[str, dict[str, str]]:
+    """``{field: message}`` for each unique field whose value another record of the workflow in the
+    organization holds (``record_id``: the record being written, which may keep its own value). Runs
+    inside the write transaction: SQLite writers begin IMMEDIATE; on PostgreSQL the organization's row is
+    locked first, so two writers of one organization check one after the other (ADR 0010)."""
+    wanted = {name: data[name] for name in form.unique_fields if data.get(name) not in (None, "")}
+    if not wanted:
+        return {}
+    session.execute(select(col(Organization.id)).where(col(Organization.id) == org_id).with_for_update())
+    errors: dict[str, dict[str, str]] = {}
+    for name, value in wanted.items():
+        query = select(col(Record.number)).where(
+            col(Record.org_id) == org_id,
+            col(Record.workflow_key) == workflow_key,
+            Record.data[name].as_string() == str(value),
+        )
+        if record_id is not None:
+            query = query.where(col(Record.id) != record_id)
+        number = session.execute(query.limit(1)).scalar()
+        if number is not None:
+            errors[name] = {lang: text.format(number=number) for lang, text in _TAKEN.items()}
+    return errors
