@@ -7,6 +7,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from demo.emissions import seed_demo_emissions
+from demo.instruments import seed_demo_instruments
 from demo.performance import seed_demo_parameters
 from engine.audit import SYSTEM
 from engine.identity.models import Organization, OrganizationCreate, OrgUnit, OrgUnitKind, Role
@@ -341,6 +342,15 @@ def seed_demo(
         seed_demo_records(session, catalog=catalog, org_id=org.id)
         seed_demo_batches(session, catalog=catalog, org_id=org.id)
     carbon_manager = get_user_by_email(session, email=DEMO_LOGINS[1].email)
-    assert carbon_manager is not None
+    assert carbon_manager is not None and carbon_manager.id is not None
+    if catalog is not None:
+        catalog.register(session)
+        session.info[PROCESS_CONTEXT] = ProcessContext(catalog, secret_key)
+        kiln = get_user_by_email(session, email=DEMO_LOGINS[5].email)
+        assert kiln is not None and kiln.id is not None
+        carbon = ActorRef(
+            id=carbon_manager.id, name=carbon_manager.display_name, roles=frozenset({"carbon_manager"})
+        )
+        seed_demo_instruments(session, catalog=catalog, org_id=org.id, carbon=carbon, owner_id=kiln.id)
     seed_demo_parameters(session, org_id=org.id, actor=SYSTEM, owner_id=carbon_manager.id)
     return org
