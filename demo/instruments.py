@@ -2,12 +2,12 @@
 engine, with its certificate kept as an evidence file; the diesel flow meter is in service past its
 calibration date."""
 
+from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, select
 
 from engine.audit import Actor
-from engine.config import get_settings
 from engine.evidence.store import store_evidence
 from engine.identity.models import OrgUnit
 from engine.workflow.access import ActorRef
@@ -150,34 +150,50 @@ INSTRUMENTS: tuple[tuple[Any, ...], ...] = (
 
 
 def _certificate(
-    session: Session, *, org_id: int, actor: ActorRef, code: str, number: str, body: str, day: str
+    session: Session,
+    *,
+    evidence_dir: Path,
+    org_id: int,
+    actor: ActorRef,
+    code: str,
+    number: str,
+    body: str,
+    day: str,
 ) -> int:
     text = (
         f"检定/校准证书\n证书编号：{number}\n器具编号：{code}\n检定/校准日期：{day}\n"
         f"结论：合格\n检定/校准机构：{body}\n（演示数据）\n"
     )
-    settings = get_settings()
     evidence = store_evidence(
         session,
         org_id=org_id,
         actor=Actor(actor.id, actor.name),
-        evidence_dir=settings.evidence_dir,
+        evidence_dir=evidence_dir,
         filename=f"{number}.txt",
         chunks=iter([text.encode()]),
-        max_bytes=settings.evidence_max_bytes,
+        max_bytes=64 * 1024,
     )
     assert evidence.id is not None
     return evidence.id
 
 
 def seed_demo_instruments(
-    session: Session, *, catalog: WorkflowCatalog, org_id: int, carbon: ActorRef, owner_id: int
+    session: Session,
+    *,
+    catalog: WorkflowCatalog,
+    org_id: int,
+    carbon: ActorRef,
+    owner_id: int,
+    evidence_dir: Path,
 ) -> None:
     """The register, unless the organization already has instruments."""
     workflow = catalog.get(WORKFLOW)
-    if workflow is None or session.exec(select(Record.id).where(Record.workflow_key == WORKFLOW)).first():
+    mine = select(Record.id).where(Record.workflow_key == WORKFLOW, Record.org_id == org_id)
+    if workflow is None or session.exec(mine).first():
         return
-    units = {unit.code: unit.id for unit in session.exec(select(OrgUnit)).all()}
+    units = {
+        unit.code: unit.id for unit in session.exec(select(OrgUnit).where(OrgUnit.org_id == org_id)).all()
+    }
     for row in INSTRUMENTS:
         (
             code,
@@ -207,7 +223,14 @@ def seed_demo_instruments(
         version = record.version
         for day, number, body in calibrations:
             certificate = _certificate(
-                session, org_id=org_id, actor=carbon, code=code, number=number, body=body, day=day
+                session,
+                evidence_dir=evidence_dir,
+                org_id=org_id,
+                actor=carbon,
+                code=code,
+                number=number,
+                body=body,
+                day=day,
             )
             version = fire_transition(
                 session,

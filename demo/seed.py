@@ -2,6 +2,7 @@
 user per role. Seeding twice changes nothing."""
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, select
@@ -267,9 +268,14 @@ def seed_demo_batches(
 
 
 def seed_demo(
-    session: Session, *, catalog: WorkflowCatalog | None = None, secret_key: str = ""
+    session: Session,
+    *,
+    catalog: WorkflowCatalog | None = None,
+    secret_key: str = "",
+    evidence_dir: Path | None = None,
 ) -> Organization:
-    """Create the demo enterprise and its users, unless they already exist."""
+    """Create the demo enterprise and its users, unless they already exist; with ``evidence_dir`` (where
+    their certificates are kept) also its metering instruments."""
     org = get_organization_by_slug(session, slug=DEMO_SLUG)
     if org is None:
         org = create_organization(
@@ -343,7 +349,7 @@ def seed_demo(
         seed_demo_batches(session, catalog=catalog, org_id=org.id)
     carbon_manager = get_user_by_email(session, email=DEMO_LOGINS[1].email)
     assert carbon_manager is not None and carbon_manager.id is not None
-    if catalog is not None:
+    if catalog is not None and evidence_dir is not None:
         catalog.register(session)
         session.info[PROCESS_CONTEXT] = ProcessContext(catalog, secret_key)
         kiln = get_user_by_email(session, email=DEMO_LOGINS[5].email)
@@ -351,6 +357,13 @@ def seed_demo(
         carbon = ActorRef(
             id=carbon_manager.id, name=carbon_manager.display_name, roles=frozenset({"carbon_manager"})
         )
-        seed_demo_instruments(session, catalog=catalog, org_id=org.id, carbon=carbon, owner_id=kiln.id)
+        seed_demo_instruments(
+            session,
+            catalog=catalog,
+            org_id=org.id,
+            carbon=carbon,
+            owner_id=kiln.id,
+            evidence_dir=evidence_dir,
+        )
     seed_demo_parameters(session, org_id=org.id, actor=SYSTEM, owner_id=carbon_manager.id)
     return org

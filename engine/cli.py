@@ -189,7 +189,12 @@ def demo(
         if if_empty and uow.session.exec(select(Organization.id)).first() is not None:
             _echo("database has organizations already; demo not seeded")
             return
-        org = seed_demo(uow.session, catalog=WorkflowCatalog.load(), secret_key=keys.signing)
+        org = seed_demo(
+            uow.session,
+            catalog=WorkflowCatalog.load(),
+            secret_key=keys.signing,
+            evidence_dir=settings.evidence_dir,
+        )
     _echo(f"demo enterprise: {org.name} ({org.slug})")
     for login in DEMO_LOGINS:
         _echo(f"  {login.email:28} {DEMO_PASSWORD}  {login.role.value:17} {login.name} {login.title_zh}")

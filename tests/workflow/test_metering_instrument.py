@@ -226,4 +226,4 @@ def test_coverage_per_facility(plant):
         ("unit", 1, None),
         ("subunit", 1, None),
     }
-    assert [(check.required, check.meets) for check in kiln.accuracy] == [("0.5S", False)]
+    assert [(check.required, check.meets) for check in kiln.accuracy] == [("±0.5%", True), ("0.5S", False)]

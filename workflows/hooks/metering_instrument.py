@@ -188,8 +188,8 @@ def coverage(
     session: Session, *, org_id: int, org_slug: str, units: dict[int, str]
 ) -> list[FacilityCoverage]:
     """Per facility (``units``: the organization's units, id → code): instruments in service against the
-    required count at each GB 17167 level, and the accuracy of every instrument in service on the unit's
-    own energy flow against its GB 17167 item."""
+    required count at each GB 17167 level, and the accuracy of every instrument in service that names its
+    GB 17167 item (or is on the unit's own energy flow: without an item it reads "not comparable")."""
     table = requirements()
     counts = table.required_counts.get(org_slug, {})
     instruments = [
@@ -211,9 +211,9 @@ def coverage(
             if have or level in wanted:
                 entry.levels.append(LevelCoverage(level, wanted.get(level), have, minimum))
         for record in mine:
-            if record.data.get("energy_flow_class") != "unit":
-                continue
             item = record.data.get("gb17167_item")
+            if not item and record.data.get("energy_flow_class") != "unit":
+                continue
             required = table.accuracy.get(item) if isinstance(item, str) else None
             meets = accuracy_meets(str(record.data.get("accuracy_class", "")), required) if required else None
             entry.accuracy.append(AccuracyCheck(record, required, meets))
