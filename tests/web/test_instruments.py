@@ -92,8 +92,13 @@ def test_the_record_page_shows_every_calibration_and_its_certificate(plant):
     assert _plain(page.text) == []
 
 
-@pytest.mark.parametrize(("role", "sees"), [("carbon_manager", True), ("process_owner", True), ("staff", False),
-                                            ("external_auditor", False), ("top_management", False)])  # fmt: skip
+ROLES_SEE = [
+    ("carbon_manager", True), ("process_owner", True), ("staff", False), ("external_auditor", False),
+    ("top_management", False),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("role", "sees"), ROLES_SEE)
 def test_only_the_roles_the_file_names_see_calibrate(plant, role, sees):
     page = plant.as_role(role).get(f"/r/{_id_of(plant, 'JL-F-001')}")
     assert page.status_code == 200
@@ -143,9 +148,9 @@ def test_a_code_already_used_is_refused_on_its_field(plant):
     refused = client.post(
         f"/records/{KEY}",
         data={
-            "csrf_token": csrf_of(form.text), "code": "JL-E-001", "name": "重复编号的表", "instrument_type": "electricity_meter",
-            "facility": str(facility), "parameter": "用电量", "energy_flow_class": "device", "accuracy_class": "1.0",
-            "calibration_interval_months": "12",
+            "csrf_token": csrf_of(form.text), "code": "JL-E-001", "name": "重复编号的表",
+            "instrument_type": "electricity_meter", "facility": str(facility), "parameter": "用电量",
+            "energy_flow_class": "device", "accuracy_class": "1.0", "calibration_interval_months": "12",
         },
     )  # fmt: skip
     assert refused.status_code == 422
