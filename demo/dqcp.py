@@ -1,5 +1,5 @@
 """The demo cement plant's data-quality control plan: the 2025 version (first issue, now superseded) and the
-version in force from 2026-11 (revised for the kiln coal's new rotor scale), with its rows for the kiln
+version in force from 2026-11 (revised for the kiln coal's new belt scale), with its rows for the kiln
 coal (metered consumption, lab NCV and carbon content), diesel, purchased electricity, clinker output and
 the calcination's activity data; 2025's monthly proofs filed except two; and the month-on-month anomaly of
 2025-02 (the Spring Festival stop) that opened a nonconformity."""
@@ -20,8 +20,10 @@ from engine.identity.models import OrgUnit
 from engine.workflow.access import ActorRef
 from engine.workflow.catalog import WorkflowCatalog
 from engine.workflow.lifecycle import create_record, fire_transition
+from engine.workflow.models import Record
 
 WORKFLOW = "dqcp"
+INSTRUMENTS = "metering_instrument"
 MISSING_PROOFS = {("COAL-NCV", "2025-11"), ("COAL-FC", "2025-12")}  # two months an inspector would flag
 PROOF_FILES = {
     "ledger_scan": "盖章台账扫描件",
@@ -31,17 +33,20 @@ PROOF_FILES = {
 }
 
 
-def _rows(units: dict[str, int], people: dict[str, ActorRef], *, new_scale: bool) -> list[dict[str, Any]]:
+def _rows(
+    units: dict[str, int], people: dict[str, ActorRef], instruments: dict[str, int], *, new_scale: bool
+) -> list[dict[str, Any]]:
     kiln, staff, carbon = people["process_owner"].id, people["staff"].id, people["carbon_manager"].id
-    coal_accuracy = "±0.5%（转子秤）" if new_scale else "±1%（螺旋秤）"
+    coal_accuracy = "±0.5%（电子皮带秤）" if new_scale else "±1%（螺旋秤）"
     return [
         {
             "code": "COAL-FC",
+            "instrument": instruments.get("JL-W-011"),
             "parameter": "入窑煤消耗量",
             "kind": "activity",
             "subject": "KILN1-COAL",
             "unit": "t",
-            "method": "转子秤累计量，月末盘库校核",
+            "method": "皮带秤累计量，月末盘库校核",
             "obtained": "metered",
             "frequency": "continuous",
             "accuracy": coal_accuracy,
@@ -85,6 +90,7 @@ def _rows(units: dict[str, int], people: dict[str, ActorRef], *, new_scale: bool
         },
         {
             "code": "DIESEL",
+            "instrument": instruments.get("JL-F-001"),
             "parameter": "矿山柴油消耗量",
             "kind": "activity",
             "subject": "QUARRY-DIESEL",
@@ -99,6 +105,7 @@ def _rows(units: dict[str, int], people: dict[str, ActorRef], *, new_scale: bool
         },
         {
             "code": "ELEC",
+            "instrument": instruments.get("JL-E-001"),
             "parameter": "外购电量",
             "kind": "activity",
             "subject": "PLANT-ELEC",
@@ -116,6 +123,7 @@ def _rows(units: dict[str, int], people: dict[str, ActorRef], *, new_scale: bool
         },
         {
             "code": "CLK-OUT",
+            "instrument": instruments.get("JL-W-012"),
             "parameter": "熟料产量",
             "kind": "production",
             "subject": "CLK",
@@ -132,6 +140,7 @@ def _rows(units: dict[str, int], people: dict[str, ActorRef], *, new_scale: bool
         },
         {
             "code": "CLK-PROC",
+            "instrument": instruments.get("JL-W-012"),
             "parameter": "熟料产量（过程排放活动数据）",
             "kind": "activity",
             "subject": "KILN1-CLINKER",
@@ -179,11 +188,16 @@ def seed_demo_dqcp(
     evidence_dir: Path,
 ) -> None:
     units = {unit.code: unit.id for unit in session.exec(select(OrgUnit)).all() if unit.id is not None}
+    instruments = {
+        str(record.data.get("code")): record.id
+        for record in session.exec(select(Record).where(Record.workflow_key == INSTRUMENTS)).all()
+        if record.id is not None
+    }
     _approved(session, catalog=catalog, org_id=org_id, people=people, data={
         "title": "数据质量控制计划（2025 版）", "effective_from": "2025-01-01",
         "revision_trigger": "first_issue",
         "revision_reason": "依据《企业温室气体排放核算与报告指南 水泥熟料生产》首次编制",
-        "rows": _rows(units, people, new_scale=False),
+        "rows": _rows(units, people, instruments, new_scale=False),
     })  # fmt: skip
     plan = plan_in_force(session)
     assert plan is not None
@@ -195,8 +209,8 @@ def seed_demo_dqcp(
     _approved(session, catalog=catalog, org_id=org_id, people=people, data={
         "title": "数据质量控制计划（2026 年 11 月修订）", "effective_from": "2026-11-01",
         "revision_trigger": "better_instrument",
-        "revision_reason": "入窑煤计量由螺旋秤改为转子秤（±0.5%），提高活动数据准确度",
-        "rows": _rows(units, people, new_scale=True),
+        "revision_reason": "入窑煤计量更换为新的电子皮带秤（±0.5%），提高活动数据准确度",
+        "rows": _rows(units, people, instruments, new_scale=True),
     })  # fmt: skip
     in_force = plan_in_force(session)
     assert in_force is not None

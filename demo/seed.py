@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 
 from demo.dqcp import seed_demo_dqcp
 from demo.emissions import seed_demo_emissions
+from demo.instruments import seed_demo_instruments
 from demo.performance import seed_demo_parameters
 from engine.audit import SYSTEM
 from engine.identity.models import Organization, OrganizationCreate, OrgUnit, OrgUnitKind, Role
@@ -276,8 +277,8 @@ def seed_demo(
     secret_key: str = "",
     evidence_dir: Path | None = None,
 ) -> Organization:
-    """Create the demo enterprise and its users, unless they already exist. With ``evidence_dir`` (where
-    its proof files go), the data-quality control plan and its 2025 filing too."""
+    """Create the demo enterprise and its users, unless they already exist. With ``evidence_dir`` (where its
+    certificates and proof files go), its metering instruments and its data-quality control plan too."""
     org = get_organization_by_slug(session, slug=DEMO_SLUG)
     if org is None:
         org = create_organization(
@@ -349,15 +350,27 @@ def seed_demo(
         session.info[PROCESS_CONTEXT] = ProcessContext(catalog, secret_key)
         seed_demo_records(session, catalog=catalog, org_id=org.id)
         seed_demo_batches(session, catalog=catalog, org_id=org.id)
-        if evidence_dir is not None:
-            seed_demo_dqcp(
-                session,
-                catalog=catalog,
-                org_id=org.id,
-                people=demo_people(session),
-                evidence_dir=evidence_dir,
-            )
     carbon_manager = get_user_by_email(session, email=DEMO_LOGINS[1].email)
-    assert carbon_manager is not None
+    assert carbon_manager is not None and carbon_manager.id is not None
+    if catalog is not None and evidence_dir is not None:
+        catalog.register(session)
+        session.info[PROCESS_CONTEXT] = ProcessContext(catalog, secret_key)
+        kiln = get_user_by_email(session, email=DEMO_LOGINS[5].email)
+        assert kiln is not None and kiln.id is not None
+        carbon = ActorRef(
+            id=carbon_manager.id, name=carbon_manager.display_name, roles=frozenset({"carbon_manager"})
+        )
+        seed_demo_instruments(
+            session,
+            catalog=catalog,
+            org_id=org.id,
+            carbon=carbon,
+            owner_id=kiln.id,
+            evidence_dir=evidence_dir,
+        )
+        # The plan's rows name the instruments above.
+        seed_demo_dqcp(
+            session, catalog=catalog, org_id=org.id, people=demo_people(session), evidence_dir=evidence_dir
+        )
     seed_demo_parameters(session, org_id=org.id, actor=SYSTEM, owner_id=carbon_manager.id)
     return org

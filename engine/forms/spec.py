@@ -100,6 +100,9 @@ class FieldSpec(BaseModel):
     min_rows: int = 0
     max_rows: int = 50
     row_tasks: RowTasks | None = None  # for tables whose rows are tasks
+    records_of: str | None = None  # a record link: the workflow its record must belong to (else any)
+    # No two records of the workflow in one organization hold the same value (checked when written).
+    unique: bool = False
 
     @field_validator("name")
     @classmethod
@@ -123,8 +126,12 @@ class FieldSpec(BaseModel):
                 self._check_row_tasks(self.row_tasks)
         elif self.columns or self.row_tasks:
             raise ValueError(f"field {self.name}: only tables have columns and row tasks")
+        if self.records_of is not None and self.type != FieldType.record_link:
+            raise ValueError(f"field {self.name}: only a record link names the workflow of its records")
         if self.pattern:
             re.compile(self.pattern)
+        if self.unique and self.type not in (FieldType.text, FieldType.number, FieldType.date):
+            raise ValueError(f"field {self.name}: only text, number and date fields can be unique")
 
     def _check_row_tasks(self, tasks: RowTasks) -> None:
         types = {column.name: column.type for column in self.columns}
@@ -178,6 +185,11 @@ class FormSpec(BaseModel):
     @cached_property
     def model(self) -> type[BaseModel]:
         return compile_model(self.key, self.fields)
+
+    @cached_property
+    def unique_fields(self) -> tuple[str, ...]:
+        """Top-level fields whose value no other record of the workflow in the organization may hold."""
+        return tuple(f.name for f in self.fields if f.unique)
 
     @cached_property
     def link_fields(self) -> tuple[str, ...]:

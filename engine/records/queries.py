@@ -110,14 +110,15 @@ def linked_records(session: Session, *, record_id: int) -> list[Record]:
     return list(session.scalars(select(Record).where(col(Record.id).in_(ids))).all()) if ids else []
 
 
-def record_choices(session: Session, *, limit: int) -> list[tuple[int, str]]:
-    """The newest records of the session's organization, as (id, "number · title") for a picker."""
+def record_choices(session: Session, *, limit: int) -> list[tuple[int, str, str]]:
+    """The newest records of the session's organization, as (id, "number · title", workflow key) for a
+    picker (a link that names its workflow offers that workflow's records only)."""
     rows = session.execute(
-        select(col(Record.id), col(Record.number), col(Record.title))
+        select(col(Record.id), col(Record.number), col(Record.title), col(Record.workflow_key))
         .order_by(col(Record.id).desc())
         .limit(limit)
     )
-    return [(record_id, f"{number} · {title}") for record_id, number, title in rows.all()]
+    return [(record_id, f"{number} · {title}", key) for record_id, number, title, key in rows.all()]
 
 
 def record_events(session: Session, *, record_id: int) -> list[TrailEvent]:

@@ -14,8 +14,17 @@ from engine.audit import field_changes
 from engine.forms.spec import FormSpec, Text
 from engine.models.base import utc_iso, utcnow
 from engine.workflow.access import ActorRef, check_access, check_separation
-from engine.workflow.errors import GuardRefused, NotAvailable, SignatureRefused, VersionConflict
+from engine.workflow.computed import china_today, with_computed
+from engine.workflow.errors import (
+    FORM_HAS_ERRORS,
+    FormRefused,
+    GuardRefused,
+    NotAvailable,
+    SignatureRefused,
+    VersionConflict,
+)
 from engine.workflow.loader import Workflow
+from engine.workflow.references import unique_errors
 from engine.workflow.registry import ACTIONS, GUARDS, GuardContext
 from engine.workflow.signing import HASH_SCHEME, signed_content_hash, write_signature
 from engine.workflow.spec import TransitionSpec
@@ -93,12 +102,31 @@ def fire(
     submitted = submitted_data(
         session, org_id=record.org_id, transition=transition, form=form, form_data=form_data, comment=comment
     )
+    if form is not None and form.unique_fields:
+        taken = unique_errors(
+            session,
+            org_id=record.org_id,
+            workflow_key=workflow.key,
+            form=form,
+            data=submitted,
+            record_id=record.id,
+        )
+        if taken:
+            raise FormRefused(FORM_HAS_ERRORS, field_errors=taken)
     new_data = _data_after_guards_and_actions(record, transition, actor, submitted)
     if transition.signature and not password_verified:
         raise SignatureRefused(Text(zh="签名密码不正确", en="The signature password is wrong"))
 
     from_state, to_state = record.state, next_state(workflow, transition.trigger, record.state)
     now = utcnow()
+    new_data = with_computed(
+        workflow,
+        data=new_data,
+        submitted=submitted,
+        state=to_state,
+        trigger=trigger,
+        today=today or china_today(),
+    )
     due = due_date(workflow.spec.state(to_state), today=today or now.date())
     new_version = _write_record(
         session, workflow=workflow, record=record, trigger=trigger, actor=actor,

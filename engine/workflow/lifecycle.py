@@ -18,10 +18,12 @@ from engine.forms.spec import Text
 from engine.models.base import table_of, utcnow
 from engine.workflow.access import ActorRef
 from engine.workflow.catalog import WorkflowCatalog
-from engine.workflow.errors import RoleRefused
+from engine.workflow.computed import china_today, with_computed
+from engine.workflow.errors import FORM_HAS_ERRORS, FormRefused, RoleRefused
 from engine.workflow.fire import FireResult, fire
 from engine.workflow.loader import Workflow, format_number
 from engine.workflow.models import NumberSequence, Record
+from engine.workflow.references import unique_errors
 from engine.workflow.submission import validated_form
 from engine.workflow.writes import as_date, due_date, entered_state, load_record_row
 
@@ -87,8 +89,14 @@ def create_record(
             Text(zh="您的角色不能创建此类记录", en="Your roles cannot create this kind of record")
         )
     data = validated_form(session, org_id=org_id, form=workflow.create_form, raw=form_data)
+    taken = unique_errors(session, org_id=org_id, workflow_key=spec.key, form=workflow.create_form, data=data)
+    if taken:
+        raise FormRefused(FORM_HAS_ERRORS, field_errors=taken)
     now = utcnow()
-    today = today or now.date()
+    today = today or china_today()
+    data = with_computed(
+        workflow, data=data, submitted=data, state=spec.initial, trigger="create", today=today
+    )
     columns = spec.start.record
     title = data.get(columns.title) if columns.title else None
     assignee = data.get(columns.assignee) if columns.assignee else None

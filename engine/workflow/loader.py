@@ -19,7 +19,7 @@ from engine.audit import canonical_json
 from engine.events import POLICY_MODULES
 from engine.forms.spec import FieldSpec, FieldType, FormSpec, Text
 from engine.identity.models import Role
-from engine.workflow.registry import ACTIONS, DECLARED_NAMES, GUARDS
+from engine.workflow.registry import ACTIONS, COMPUTED, DECLARED_NAMES, GUARDS
 from engine.workflow.spec import StartKind, StateSpec, WorkflowSpec
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -85,8 +85,11 @@ class Workflow:
     def stored_spec(self) -> dict[str, Any]:
         """What is pinned for records: the workflow and the forms it uses, normalized."""
         return {
-            "workflow": self.spec.model_dump(mode="json"),
-            "forms": {name: form.model_dump(mode="json") for name, form in sorted(self.forms.items())},
+            "workflow": _without_later_defaults(self.spec.model_dump(mode="json", by_alias=True)),
+            "forms": {
+                name: _without_later_defaults(form.model_dump(mode="json"))
+                for name, form in sorted(self.forms.items())
+            },
         }
 
     @property
@@ -128,9 +131,40 @@ class Workflow:
 
     @property
     def forms_in_order(self) -> list[FormSpec]:
-        """The start form, then each transition's form in the order of the file, each once."""
+        """The start form, then each transition's form in the order of the file, each once; the form of
+        its computed values last."""
         names = [self.spec.start.form] + [t.form for t in self.spec.transitions if t.form]
+        if self.spec.computed:
+            names.append(self.spec.computed.form)
         return [self.forms[name] for name in dict.fromkeys(names)]
+
+    def field(self, name: str) -> FieldSpec | None:
+        """The top-level field of that name in its forms (the first form that has it)."""
+        return next((f for form in self.forms_in_order if (f := form.field(name))), None)
+
+    @cached_property
+    def list_columns(self) -> tuple[FieldSpec, ...]:
+        """The fields the record list shows as columns (``list: {columns: […]}``)."""
+        return tuple(f for name in self.spec.listing.columns if (f := self.field(name)))
+
+
+# Options added after workflows were first stored: left out of the stored spec while they hold their
+# default, so that the files written before them keep their sha256 (and their version).
+_LATER_DEFAULTS: dict[str, Any] = {
+    "unique": False, "computed": None, "list": {"columns": []}, "records_of": None,
+}  # fmt: skip
+
+
+def _without_later_defaults(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            key: _without_later_defaults(item)
+            for key, item in value.items()
+            if not (key in _LATER_DEFAULTS and item == _LATER_DEFAULTS[key])
+        }
+    if isinstance(value, list):
+        return [_without_later_defaults(item) for item in value]
+    return value
 
 
 def load_forms(directory: Path = FORMS_DIR) -> dict[str, FormSpec]:
@@ -261,6 +295,7 @@ def validate_workflow(spec: WorkflowSpec, forms: dict[str, FormSpec]) -> list[st
             name = getattr(spec.start.record, column)
             if name is not None and (name not in start_fields or (kind and start_fields[name] != kind)):
                 problems.append(f"start.record.{column}: the start form has no {kind or 'field'} {name!r}")
+    problems.extend(_computed_and_list_problems(spec, forms))
     for role in spec.start.roles:
         if role not in ROLES:
             problems.append(f"start: unknown role {role!r}")
@@ -320,6 +355,24 @@ def _schedule_problems(spec: WorkflowSpec, forms: dict[str, FormSpec]) -> list[s
     return problems
 
 
+def _computed_and_list_problems(spec: WorkflowSpec, forms: dict[str, FormSpec]) -> list[str]:
+    problems: list[str] = []
+    used = [spec.start.form, *(t.form for t in spec.transitions if t.form)]
+    if spec.computed:
+        if spec.computed.hook not in COMPUTED:
+            problems.append(f"computed: unknown hook {spec.computed.hook!r}")
+        if spec.computed.form not in forms:
+            problems.append(f"computed: unknown form {spec.computed.form!r}")
+        elif spec.computed.form in used:
+            problems.append(f"computed: form {spec.computed.form!r} is also a form people post")
+        used.append(spec.computed.form)
+    mine = {name: forms[name] for name in used if name and name in forms}
+    for name in spec.listing.columns:
+        if "." in name or not _field_exists(mine, name):
+            problems.append(f"list: column {name!r} is not a field of the workflow's forms")
+    return problems
+
+
 def format_number(pattern: str, *, year: int, seq: int) -> str:
     if not re.search(r"\{seq(:[^}]*)?\}", pattern):
         raise ValueError("it must contain {seq}")
@@ -344,6 +397,8 @@ def load_workflows(workflows_dir: Path = WORKFLOWS_DIR, forms_dir: Path = FORMS_
         if spec.key in workflows:
             raise WorkflowFileError(path, f"workflow key {spec.key!r} is used by another file")
         used_forms = {spec.start.form} | {t.form for t in spec.transitions if t.form}
+        if spec.computed:
+            used_forms.add(spec.computed.form)
         paths[spec.key] = path
         workflows[spec.key] = Workflow(
             spec=spec, forms={name: forms[name] for name in used_forms}, machine=compile_machine(spec)

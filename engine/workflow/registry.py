@@ -4,6 +4,7 @@ names up, and the loader checks every declared name against the workflow files."
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Protocol
 
 from sqlmodel import Session
@@ -57,6 +58,33 @@ def declare_names(workflow_key: str, *, states: Iterable[str] = (), triggers: It
 def action(name: str) -> Callable[[Action], Action]:
     def register(function: Action) -> Action:
         ACTIONS[name] = function
+        return function
+
+    return register
+
+
+@dataclass(frozen=True)
+class ComputeContext:
+    """What a computed-values hook sees when a record is written: its data with the submitted form merged
+    in (and any earlier computed values), the state it is entering, the trigger ("create" on create) and
+    the day it is written (China's or the caller's ``today``)."""
+
+    data: dict[str, Any]
+    submitted: dict[str, Any]
+    state: str
+    trigger: str
+    today: date
+
+
+Compute = Callable[[ComputeContext], dict[str, Any]]  # returns the computed values to store
+COMPUTED: dict[str, Compute] = {}
+
+
+def computed(name: str) -> Callable[[Compute], Compute]:
+    """Register a computed-values hook that a workflow file names in ``computed.hook``."""
+
+    def register(function: Compute) -> Compute:
+        COMPUTED[name] = function
         return function
 
     return register

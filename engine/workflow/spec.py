@@ -138,7 +138,24 @@ class StartSpec(_Strict):
         return {"cron": value} if isinstance(value, str) else value
 
 
+class ComputedSpec(_Strict):
+    """Values a hook computes whenever a record is written (on create and on every transition), stored in
+    the record's data beside the submitted fields (ADR 0010). ``form`` declares them (types and labels, for
+    the record page, the list and the export); nobody posts it."""
+
+    hook: str  # a name registered with engine.workflow.registry.computed
+    form: str
+
+
+class ListSpec(_Strict):
+    """The columns the record list shows after number, title and state: fields of the workflow's forms."""
+
+    columns: tuple[str, ...] = ()
+
+
 class WorkflowSpec(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
     key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     version: int = Field(ge=1)
     title: Text
@@ -150,6 +167,8 @@ class WorkflowSpec(_Strict):
     transitions: tuple[TransitionSpec, ...]
     # What a signature in this process means (21 CFR 11.50: printed with every signature), by key.
     signature_meanings: dict[str, Text] = {}
+    computed: ComputedSpec | None = None
+    listing: ListSpec = Field(default=ListSpec(), alias="list")
 
     def state(self, name: str) -> StateSpec:
         return self.states[name]

@@ -130,7 +130,9 @@ def record_list(
     workflow = workflow_or_404(request, workflow_key)
     records, next_after = list_records(session, record_filter=record_filter, after_id=after)
     query = _query_of(record_filter)
+    assert principal.org is not None
     context = {
+        "names": names_in(session, org_id=principal.org.id, workflow=workflow, records=records),
         "workflow": workflow,
         "records": records,
         "next_after": next_after,
@@ -259,6 +261,17 @@ def _evidence_names(session: Session, workflow: Workflow, data: dict[str, Any]) 
         for form in workflow.forms.values()
         for field in form.fields
         if field.type == FieldType.evidence and isinstance(data.get(field.name), int)
+    }
+    ids |= {  # evidence in the rows of a table (an instrument's calibration certificates)
+        row[column.name]
+        for form in workflow.forms.values()
+        for field in form.fields
+        if field.type == FieldType.table and isinstance(data.get(field.name), list)
+        for row in data[field.name]
+        for column in field.columns
+        if column.type == FieldType.evidence
+        and isinstance(row, dict)
+        and isinstance(row.get(column.name), int)
     }
     return evidence_names(session, ids=ids)
 
