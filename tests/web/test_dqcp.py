@@ -30,6 +30,7 @@ from engine.workflow.errors import GuardRefused
 from engine.workflow.lifecycle import create_record, fire_transition
 from tests.web.conftest import CATALOG, csrf_of
 from tests.web.documents import all_text, open_docx
+from tests.web.test_instruments import plant  # noqa: F401  (the fixture)
 
 PASSWORD = "Xiangfeng#2026"
 
@@ -367,3 +368,51 @@ def test_the_board_shows_one_department(web):
     other = client.get(f"/dqcp/filing?year=2025&department={units['QUARRY']}").text
     assert other.count('<tr data-row="') == 0
     assert client.get("/dqcp/filing?year=2025&department=").status_code == 200
+
+
+def test_instrument_anomalies_open_findings_linked_to_the_instrument(plant):  # noqa: F811
+    from engine.workflow.models import Record
+    from tests.web.test_instruments import _id_of
+
+    web = plant
+    people = _people(web)
+    scale = _id_of(web, "JL-W-011")  # 入窑煤皮带秤
+    rows = plan_rows(web, people)
+    rows[0]["instrument"] = scale
+    workflow = CATALOG.get("dqcp")
+    with web.db.unit_of_work(org_id=1) as uow:
+        record = create_record(uow.session, workflow=workflow, org_id=1, actor=people["carbon_manager"],
+                               form_data={"title": "计划", "effective_from": "2025-01-01",
+                                          "revision_trigger": "first_issue", "revision_reason": "x",
+                                          "rows": rows})  # fmt: skip
+        plan_id = record.id
+        fire_transition(uow.session, record_id=plan_id, trigger="submit_for_approval",
+                        actor=people["carbon_manager"], form_data={}, expected_version=1)  # fmt: skip
+        fire_transition(uow.session, record_id=plan_id, trigger="approve_plan",
+                        actor=people["top_management"],
+                        form_data={}, expected_version=2, password_verified=True)  # fmt: skip
+        instrument = uow.session.get(Record, scale)
+        instrument.data = {**instrument.data, "range_lower": "0", "range_upper": "5000", "range_unit": "t"}
+        uow.session.add(instrument)
+    claimed: set[tuple[str, str]] = set()
+
+    def claim(subject: str, period: str) -> bool:
+        if (subject, period) in claimed:
+            return False
+        claimed.add((subject, period))
+        return True
+
+    for today in (date(2025, 4, 2), date(2025, 4, 2), date(2026, 12, 7), date(2026, 12, 7)):
+        with web.db.unit_of_work(org_id=1) as uow:
+            plan = plan_in_force(uow.session)
+            found = anomalies_of(uow.session, org_id=1, plan=plan, period="2025-03", today=today)
+            open_findings(uow.session, org_id=1, anomalies=found, claim=claim, today=today)
+    rules = {subject.split(":")[0] for subject, _ in claimed}
+    assert {"outside_range", "calibration_overdue"} <= rules
+    with web.db.engine.connect() as connection:
+        titles = connection.execute(
+            text("SELECT title FROM record WHERE workflow_key = 'nonconformity' AND "
+                 "(title LIKE '%超出计量器具%' OR title LIKE '%超过检定/校准有效期%')")
+        ).scalars().all()  # fmt: skip
+    assert any("入窑煤消耗量 2025-03" in title and "量程" in title for title in titles), titles
+    assert len(titles) == len(set(titles))  # each once

@@ -18,7 +18,12 @@ from typing import Any
 import yaml
 from sqlmodel import Session
 
+from engine.carbon_data.parsing import month_start
+from engine.carbon_data.readings import list_readings
+from engine.carbon_data.sources import list_sources
 from engine.dqcp.anomalies import Anomaly, anomaly_check
+from engine.dqcp.plan import plan_in_force
+from engine.dqcp.values import previous_months
 from engine.forms.spec import Text
 from engine.records.queries import records_in_states
 from engine.workflow.models import Record
@@ -257,3 +262,74 @@ def calibration_overdue(session: Session, org_id: int, today: date) -> list[Anom
             )
         )
     return found
+
+
+@anomaly_check
+def reading_outside_range(session: Session, org_id: int, today: date) -> list[Anomaly]:
+    """Last month's readings of a plan row's source outside its instrument's measuring range — compared
+    only where the range is in the unit the readings are in (a range in t/h says nothing of a month in t)."""
+    plan = plan_in_force(session)
+    if plan is None:
+        return []
+    period = previous_months(today.isoformat()[:7], 1)[0]
+    year, month = int(period[:4]), int(period[5:])
+    start, end = month_start(year, month), month_start(year + (month == 12), month % 12 + 1)
+    sources = {source.code: source for source in list_sources(session, org_id=org_id)}
+    found = []
+    for row in plan.monthly_rows:
+        instrument = session.get(Record, row.instrument_id) if row.instrument_id else None
+        source = sources.get(row.subject)
+        if row.kind != "activity" or instrument is None or source is None or source.id is None:
+            continue
+        lower, upper = (
+            _decimal(instrument.data.get("range_lower")),
+            _decimal(instrument.data.get("range_upper")),
+        )
+        if str(instrument.data.get("range_unit") or "").strip() != source.unit or upper is None:
+            continue
+        outside = [
+            reading.quantity
+            for reading in list_readings(session, org_id=org_id, source_id=source.id, start=start, end=end)
+            if reading.quantity > upper or (lower is not None and reading.quantity < lower)
+        ]
+        if outside:
+            found.append(_outside(row, instrument, period, outside, lower, upper, source.unit))
+    return found
+
+
+def _decimal(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value)) if value not in (None, "") else None
+    except InvalidOperation:
+        return None
+
+
+def _outside(
+    row: Any,
+    instrument: Record,
+    period: str,
+    outside: list[Decimal],
+    lower: Decimal | None,
+    upper: Decimal,
+    unit: str,
+) -> Anomaly:
+    span = f"{lower if lower is not None else 0}–{upper} {unit}"
+    return Anomaly(
+        rule="outside_range",
+        subject=f"{row.code}:{instrument.number}",
+        period=period,
+        title=Text(
+            zh=f"{row.parameter} {period} 有 {len(outside)} 个读数超出计量器具 {instrument.number} 的量程",
+            en=f"{row.parameter} {period}: {len(outside)} reading(s) outside the range of "
+            f"{instrument.number}",
+        ),
+        description=Text(
+            zh=f"量程 {span}；超出的读数：{'、'.join(str(value) for value in outside[:5])}。"
+            "请核实数据与器具选型。",
+            en=f"Range {span}; outside: {', '.join(str(value) for value in outside[:5])}. "
+            "Check the data and whether the instrument fits.",
+        ),
+        reporter_id=row.responsible_id,
+        org_unit_id=row.department_id,
+        linked_record_id=instrument.id,
+    )
