@@ -4,6 +4,7 @@ import ipaddress
 import os
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -78,6 +79,11 @@ class Settings(BaseSettings):
     default_locale: Literal["zh_CN", "en"] = "zh_CN"
     # The scheduler (docs/adr/0019) and mail. No SMTP host: notifications stay in the app.
     scheduler_interval_seconds: Annotated[int, Field(ge=1)] = 60
+    # A simulated clock for the long-running scheduler, for reliability runs only (T25, ADR 0019): from the
+    # real moment `anchor` on, the scheduler's time is `start` + elapsed × `speed`. Unset: the real time.
+    scheduler_clock_start: datetime | None = None
+    scheduler_clock_anchor: datetime | None = None
+    scheduler_clock_speed: Annotated[float, Field(gt=0)] = 1.0
     evidence_orphan_grace_hours: Annotated[int, Field(ge=1)] = 24
     digest_hour: Annotated[int, Field(ge=0, le=23)] = 8  # China time
     smtp_host: str | None = None
@@ -102,6 +108,13 @@ class Settings(BaseSettings):
     @classmethod
     def _addresses(cls, value: str) -> str:
         return checked_proxy_addresses(value)
+
+    @field_validator("scheduler_clock_start", "scheduler_clock_anchor")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("需要时区 / needs a UTC offset, e.g. 2027-03-15T23:30:00+08:00")
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -22,6 +22,13 @@ from engine.scheduler.models import SchedulerClaim
 _claims = table_of(SchedulerClaim)
 
 
+def insert_claim(session: Session, dialect: Any, values: dict[str, Any]) -> bool:
+    """Insert a claim row unless it exists; whether this call inserted it. ``RETURNING`` tells, where the
+    driver's ``rowcount`` does not (psycopg reports -1 for ``INSERT … ON CONFLICT DO NOTHING``)."""
+    statement = dialect.insert(_claims).values(values).on_conflict_do_nothing().returning(_claims.c.id)
+    return session.execute(statement).first() is not None
+
+
 @dataclass
 class JobContext:
     """One job's run in one organization (``org_id`` 0 and an all-organizations session for a job of the
@@ -62,10 +69,10 @@ class JobContext:
             "done_at": self.now,
         }
         dialect: Any = postgresql if self.session.get_bind().dialect.name == "postgresql" else sqlite
-        result = self.session.execute(dialect.insert(_claims).values(values).on_conflict_do_nothing())
+        inserted = insert_claim(self.session, dialect, values)
         assert self._claimed is not None
         self._claimed.add((subject, period))
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return inserted
 
     def notify(
         self,

@@ -11,10 +11,11 @@ from sqlmodel import col, select
 from engine.config import Settings
 from engine.db import Database
 from engine.identity.models import Organization
-from engine.models.base import table_of, utcnow
+from engine.models.base import table_of
+from engine.scheduler.clock import scheduler_now
 from engine.scheduler.leader import Leadership
 from engine.scheduler.models import INSTALLATION, SchedulerClaim
-from engine.scheduler.registry import JobContext, ScheduledJob
+from engine.scheduler.registry import JobContext, ScheduledJob, insert_claim
 
 log = logging.getLogger("tanguan.scheduler")
 _claims = table_of(SchedulerClaim)
@@ -31,8 +32,7 @@ def _claim_slot(db: Database, job: ScheduledJob, now: datetime) -> bool:
         "done_at": now,
     }
     with db.unit_of_work(all_orgs=True) as uow:
-        result = uow.session.execute(dialect.insert(_claims).values(values).on_conflict_do_nothing())
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return insert_claim(uow.session, dialect, values)
 
 
 def run_jobs(
@@ -57,8 +57,10 @@ def run_jobs(
         ]
     lines: list[str] = []
     for job in JOBS if jobs is None else jobs:
-        if per_slot and not _claim_slot(db, job, now):
-            continue
+        if per_slot:
+            if not _claim_slot(db, job, now):
+                continue
+            log.info("scheduler: slot %s %s taken", job.name, job.slot(now).isoformat())  # T25 counts these
         targets = orgs if job.per_org else [(INSTALLATION, "")]
         for org_id, org_name in targets:
             label = f"{job.label.zh} {job.label.en}"
@@ -77,12 +79,18 @@ def run_jobs(
 
 
 def tick(
-    db: Database, *, settings: Settings, leadership: Leadership, now: datetime | None = None
+    db: Database,
+    *,
+    settings: Settings,
+    leadership: Leadership,
+    now: datetime | None = None,
+    jobs: Sequence[ScheduledJob] | None = None,
 ) -> list[str]:
-    """One beat of the long-running scheduler: the leader runs the jobs whose slot is free."""
+    """One beat of the long-running scheduler: the leader runs the jobs whose slot is free, as of the
+    scheduler's clock (engine.scheduler.clock)."""
     if not leadership.acquire():
         return []
-    lines = run_jobs(db, now=now or utcnow(), settings=settings, per_slot=True)
+    lines = run_jobs(db, now=now or scheduler_now(settings), settings=settings, jobs=jobs, per_slot=True)
     for line in lines:
         log.info("%s", line)
     return lines
