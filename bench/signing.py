@@ -161,7 +161,7 @@ def _form_token(client: httpx.Client, path: str) -> tuple[str, str | None]:
 
 def _new_batch(client: httpx.Client, csrf: str, title: str) -> httpx.Response:
     return client.post(
-        "/records/carbon_data_batch", data={"csrf_token": csrf, "title": title, "period": "2026-11"}
+        "/records/carbon_data_batch", data={"csrf_token": csrf, "title": title, "period": "2026-10"}
     )
 
 

@@ -248,7 +248,7 @@ def _detail_context(
         "links": linked_records(session, record_id=record.id),
         "user_names": dict(options["users"]),
         "unit_names": dict(options["units"]),
-        "record_names": dict(options["records"]),
+        "record_names": {record_id: label for record_id, label, _ in options["records"]},
         "evidence_names": _evidence_names(session, workflow, record.data),
         **options,
     }
