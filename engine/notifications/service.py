@@ -3,7 +3,7 @@ and each person's mail preferences. Services take keyword-only arguments and nev
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
@@ -65,7 +65,9 @@ def notify(
             body_zh=body.zh[:2000],
             body_en=body.en[:2000],
             record_id=record_id,
-            created_at=now or utcnow(),
+            # In UTC: SQLite keeps a moment's wall-clock time and drops its offset (a China-time ``now``
+            # from the scheduler would read back eight hours late).
+            created_at=(now or utcnow()).astimezone(UTC),
         )
         session.add(row)
         created.append(row)
