@@ -2,7 +2,7 @@
 with the unread badge in the navbar, marking one or all read, and the mail preferences on the profile."""
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 from sqlalchemy import text
 
@@ -66,6 +66,15 @@ def test_the_centre_lists_a_persons_notifications_newest_first_in_chinese_and_ch
     assert not [part for part in visible_text(html) if ISO_INSTANT.search(part)]
     assert _badge(html) == "2"  # counted by the centre itself, not twice (PAGES_COUNTING_UNREAD_THEMSELVES)
     assert 'data-unread="2"' in html
+
+
+def test_a_china_time_now_from_the_scheduler_is_shown_as_given(web):
+    _org, user, _record = _ids(web)
+    china = timezone(timedelta(hours=8))
+    _notify(
+        web, user, zh="按中国时间发出", en="Sent in China time", now=datetime(2026, 12, 7, 9, 0, tzinfo=china)
+    )
+    assert "2026-12-07 09:00" in web.signed_in(CARBON).get("/notifications").text
 
 
 def test_the_badge_counts_unread_notifications_on_every_page(web):
