@@ -170,7 +170,7 @@ def test_mail_preferences_are_saved_from_the_profile_and_audited(web):
                 "SELECT count(*) FROM audit_event"
                 " WHERE action = 'notification_preferences' AND subject_id = :u"
             ),
-            {"u": user},
+            {"u": str(user)},  # subject ids are text
         ).scalar()
     assert audited == 1
     bad = client.post(
