@@ -26,6 +26,7 @@ from engine.identity.auth import (
     touch_session,
 )
 from engine.identity.models import Role, TokenScope
+from engine.notifications.service import unread_count
 from engine.records.dashboard import count_open_tasks
 from engine.values import control_character_message, forbidden_character
 from engine.workflow.access import ActorRef
@@ -42,6 +43,7 @@ from web.security import (
 
 API_PREFIX = "/api/"
 PAGES_COUNTING_TASKS_THEMSELVES = frozenset({"/"})  # the dashboard lists the tasks anyway
+PAGES_COUNTING_UNREAD_THEMSELVES = frozenset({"/notifications"})  # the centre counts them anyway
 SESSION_COOKIE = "tanguan_session"
 SECURE_SESSION_COOKIE = "__Host-tanguan_session"
 LOCALE_COOKIE = "tanguan_locale"
@@ -162,11 +164,8 @@ async def request_context(request: Request) -> None:
     principal = _resolve_principal(request, db)
     request.state.principal = principal
     wants_page = request.method == "GET" and not request.url.path.startswith((API_PREFIX, "/static/"))
-    if principal and principal.org and wants_page and request.url.path not in PAGES_COUNTING_TASKS_THEMSELVES:
-        with db.read_session(org_id=principal.org.id) as session:
-            request.state.task_count = count_open_tasks(
-                session, user_id=principal.user_id, roles=principal.roles
-            )
+    if principal and principal.org and wants_page:
+        _count_for_navbar(request, db, principal)
     request.state.locale = negotiate(
         user_locale=principal.locale if principal else None,
         cookie_locale=request.cookies.get(LOCALE_COOKIE),
@@ -182,6 +181,23 @@ async def request_context(request: Request) -> None:
         binding = "a:" + anonymous
     request.state.csrf_binding = binding
     request.state.csrf_token = csrf_token_for(request.app.state.secret_key, binding)
+
+
+def _count_for_navbar(request: Request, db: Database, principal: Principal) -> None:
+    """The navbar's open tasks and unread notifications, in one read session; a page that counts them
+    itself is left to do so."""
+    assert principal.org is not None
+    path = request.url.path
+    tasks, unread = path not in PAGES_COUNTING_TASKS_THEMSELVES, path not in PAGES_COUNTING_UNREAD_THEMSELVES
+    if not (tasks or unread):
+        return
+    with db.read_session(org_id=principal.org.id) as session:
+        if tasks:
+            request.state.task_count = count_open_tasks(
+                session, user_id=principal.user_id, roles=principal.roles
+            )
+        if unread:
+            request.state.unread_count = unread_count(session, user_id=principal.user_id)
 
 
 async def csrf_protect(request: Request) -> None:

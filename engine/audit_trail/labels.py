@@ -15,11 +15,18 @@ from engine.carbon_data.errors import FIELD_LABELS
 from engine.carbon_data.models import EmissionSource
 from engine.forms.spec import Text
 from engine.identity.models import User
+from engine.notifications.service import KINDS
 from engine.records.display import china_time
 from engine.workflow.catalog import WorkflowCatalog
 from engine.workflow.models import Record
 
 CHINA = timedelta(hours=8)
+# Fields of the notification events (who was notified, of what kind; the mail preferences) that no form names.
+NOTIFICATION_FIELDS = {
+    "user_id": Text(zh="人员", en="Person"),  # the one notified (or, of a membership, its member)
+    "email_urgent": Text(zh="紧急通知立即发邮件", en="Urgent notifications by e-mail"),
+    "email_digest": Text(zh="其他通知每日摘要邮件", en="Daily digest by e-mail"),
+}
 SUBJECTS = {
     "record": Text(zh="记录", en="Record"),
     "user": Text(zh="用户", en="User"),
@@ -110,6 +117,8 @@ class TrailLabels:
                     self.fields.setdefault(field.name, field.label)
                     for choice in field.choices:
                         self.choices.setdefault((field.name, choice.value), Text(zh=choice.zh, en=choice.en))
+        for kind, label in KINDS.items():
+            self.choices.setdefault(("kind", kind), label)
 
     def action(self, action: str) -> Text:
         return ACTIONS.get(action) or self.triggers.get(action) or Text(zh=action, en=action)
@@ -127,6 +136,8 @@ class TrailLabels:
     def field(self, name: str) -> Text:
         if name in self.fields:
             return self.fields[name]
+        if name in NOTIFICATION_FIELDS:
+            return NOTIFICATION_FIELDS[name]
         zh, en = FIELD_LABELS.get(name, (name, name))
         return Text(zh=zh, en=en)
 

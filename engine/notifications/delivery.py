@@ -3,6 +3,7 @@ digest of the rest. Each mail is claimed (job, org, person or notification, peri
 that marks its notifications mailed."""
 
 from collections.abc import Iterator
+from datetime import UTC
 
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -56,7 +57,9 @@ def _item(row: Notification, number: str | None) -> MailItem:
 
 
 def _mark_mailed(ctx: JobContext, ids: list[int]) -> None:
-    ctx.session.execute(update(_notifications).where(_notifications.c.id.in_(ids)).values(emailed_at=ctx.now))
+    ctx.session.execute(
+        update(_notifications).where(_notifications.c.id.in_(ids)).values(emailed_at=ctx.now.astimezone(UTC))
+    )
 
 
 def run_urgent_mail(ctx: JobContext) -> Iterator[str]:

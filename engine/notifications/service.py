@@ -3,7 +3,7 @@ and each person's mail preferences. Services take keyword-only arguments and nev
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
@@ -65,7 +65,9 @@ def notify(
             body_zh=body.zh[:2000],
             body_en=body.en[:2000],
             record_id=record_id,
-            created_at=now or utcnow(),
+            # In UTC: SQLite keeps a moment's wall-clock time and drops its offset (a China-time ``now``
+            # from the scheduler would read back eight hours late).
+            created_at=(now or utcnow()).astimezone(UTC),
         )
         session.add(row)
         created.append(row)
@@ -93,6 +95,7 @@ class NotificationView:
     subject: Text
     body: Text
     when: str  # China time
+    created_at: datetime
     record_id: int | None
     record_number: str | None
     read: bool
@@ -106,12 +109,16 @@ def unread_count(session: Session, *, user_id: int) -> int:
     ).one()
 
 
-def notifications_of(session: Session, *, user_id: int, limit: int = 200) -> list[NotificationView]:
+def notifications_of(
+    session: Session, *, user_id: int, limit: int = 200, offset: int = 0
+) -> list[NotificationView]:
+    """The person's notifications, newest first; ``offset`` pages through them."""
     rows = session.exec(
         select(Notification, Record.number)
         .join(Record, col(Record.id) == Notification.record_id, isouter=True)
         .where(Notification.user_id == user_id)
         .order_by(col(Notification.created_at).desc(), col(Notification.id).desc())
+        .offset(offset)
         .limit(limit)
     ).all()
     return [
@@ -122,12 +129,23 @@ def notifications_of(session: Session, *, user_id: int, limit: int = 200) -> lis
             subject=Text(zh=row.subject_zh, en=row.subject_en),
             body=Text(zh=row.body_zh, en=row.body_en),
             when=china_time(row.created_at),
+            created_at=row.created_at,
             record_id=row.record_id,
             record_number=number,
             read=row.read_at is not None,
         )
         for row, number in rows
     ]
+
+
+def is_notification_of(session: Session, *, user_id: int, notification_id: int) -> bool:
+    """Whether the notification exists in this organization and is the person's own."""
+    return (
+        session.exec(
+            select(Notification.id).where(Notification.id == notification_id, Notification.user_id == user_id)
+        ).first()
+        is not None
+    )
 
 
 def mark_read(session: Session, *, user_id: int, notification_id: int | None = None) -> int:

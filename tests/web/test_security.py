@@ -8,19 +8,22 @@ from sqlmodel import select
 from engine.audit import SYSTEM
 from engine.carbon_data.snapshots import freeze_snapshot
 from engine.evidence.store import store_evidence
+from engine.forms.spec import Text
 from engine.identity.auth import create_api_token, revoke_api_token
 from engine.identity.models import ApiToken
 from engine.identity.users import get_user
+from engine.notifications.service import notify
 from tests.web.conftest import ALL_ROLES, CATALOG, OTHER_ORG_ADMIN, OTHER_PASSWORD, csrf_of
 from tests.web.routes import route_rules
 
-OBJECT_PARAMS = {"user_id", "record_id", "evidence_id", "token_id", "snapshot_id"}
+OBJECT_PARAMS = {"user_id", "record_id", "evidence_id", "token_id", "snapshot_id", "notification_id"}
 
 
 def demo_object_ids(web) -> dict[str, int]:
     """Ids of demo-organization objects for path parameters: the demo admin's own account, so that
     allowed calls without a body are refused as invalid or as acting on oneself, and change nothing; an
-    API token of the admin's that is revoked already (revoking it again is refused)."""
+    API token of the admin's that is revoked already (revoking it again is refused); a notification of
+    the admin's."""
     with web.db.engine.connect() as connection:
         admin_id = connection.execute(
             text("SELECT id FROM user_account WHERE email = 'admin@xiangfeng.example'")
@@ -48,12 +51,20 @@ def demo_object_ids(web) -> dict[str, int]:
         snapshot_id = freeze_snapshot(
             uow.session, org_id=demo_org_id, year=2025, actor=SYSTEM, reason="年度报送"
         ).id
+        (notice,) = notify(
+            uow.session,
+            user_ids=[admin_id],
+            kind="reminder",
+            subject=Text(zh="请复核不符合项", en="Please review the nonconformity"),
+            record_id=reported_nc,
+        )
     return {
         "token_id": token_id,
         "user_id": admin_id,
         "record_id": reported_nc,
         "evidence_id": evidence_id,
         "snapshot_id": snapshot_id,
+        "notification_id": notice.id,
         "workflow_key": "nonconformity",
         "trigger": "assess",
     }

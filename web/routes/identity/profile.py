@@ -1,14 +1,20 @@
-"""The user's own profile: language and password."""
+"""The user's own profile: language, password and which notifications are mailed."""
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from web.deps import Member
+from engine.notifications.service import preferences_of
+from web.deps import Member, OrgSession
 from web.templating import render
 
 router = APIRouter()
 
 
 @router.get("/profile")
-def profile(request: Request, principal: Member) -> Response:
-    return render(request, "profile.html")
+def profile(
+    request: Request, principal: Member, session: OrgSession, saved: Annotated[bool, Query()] = False
+) -> Response:
+    context = {"preferences": preferences_of(session, user_id=principal.user_id), "saved": saved}
+    return render(request, "profile.html", context)
