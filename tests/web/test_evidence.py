@@ -185,7 +185,7 @@ def test_measured_parameters_with_evidence_and_range_checks(web):
     )
     assert good.status_code == 303
     shown = client.get("/emissions/measured?year=2026").text
-    assert "23.05" in shown and "📎 化验单.pdf" in shown
+    assert "23.05" in shown and '<span class="paperclip" aria-hidden="true"></span>化验单.pdf' in shown
 
 
 def test_evidence_is_attached_to_a_month_of_activity_data(web):
@@ -273,7 +273,9 @@ def test_an_evidence_field_of_a_workflow_form_takes_a_file(web):
     assert _scalar(web, "SELECT state FROM record WHERE id = :i", i=record_id) == "closed"
     detail = auditor.get(f"/r/{record_id}").text
     evidence_id = re.search(
-        r'<a href="/evidence/(\d+)" hx-boost="false" data-evidence>📎 复测报告.pdf</a>', detail
+        r'<a href="/evidence/(\d+)" hx-boost="false" data-evidence>'
+        r'<span class="paperclip" aria-hidden="true"></span>复测报告.pdf</a>',
+        detail,
     )
     assert evidence_id
     assert auditor.get(f"/evidence/{evidence_id.group(1)}").content == PDF
