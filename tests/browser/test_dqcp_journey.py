@@ -24,6 +24,16 @@ def _month(page, selector: str, value: str) -> None:
     expect(page.locator(selector)).to_have_value(value)
 
 
+def _fill_verification(page, record_id: str) -> None:
+    """The batch's verify form, filled as passed and signed; not yet submitted."""
+    page.goto(f"/r/{record_id}")
+    htmx_settled(page)
+    open_transition(page, "verify")
+    page.check("input[name=checks][value=completeness]")
+    page.select_option("#f-result", "passed")
+    page.fill("#signature_password", DEMO_PASSWORD)
+
+
 def test_a_month_is_verified_once_every_plan_row_has_its_value_and_proof(contexts):
     carbon = signed_in(contexts, "carbon@xiangfeng.example")
     carbon.goto("/dqcp")
@@ -49,12 +59,7 @@ def test_a_month_is_verified_once_every_plan_row_has_its_value_and_proof(context
     with staff.expect_navigation(url=re.compile(r"/r/\d+$")):
         staff.click("#create-record")
     record_id = re.search(r"/r/(\d+)$", staff.url).group(1)
-    carbon.goto(f"/r/{record_id}")
-    htmx_settled(carbon)
-    open_transition(carbon, "verify")
-    carbon.check("input[name=checks][value=completeness]")
-    carbon.select_option("#f-result", "passed")
-    carbon.fill("#signature_password", DEMO_PASSWORD)
+    _fill_verification(carbon, record_id)
     carbon.click("#submit-transition")
     refusal = carbon.locator("#transition-refusal")
     expect(refusal).to_contain_text("按数据质量控制计划，本月尚缺")
@@ -85,12 +90,7 @@ def test_a_month_is_verified_once_every_plan_row_has_its_value_and_proof(context
     htmx_settled(carbon)
     expect(carbon.locator("#actions [data-trigger=verify]")).to_have_attribute("data-disabled", "true")
     quality = signed_in(contexts, "quality@xiangfeng.example")
-    quality.goto(f"/r/{record_id}")
-    htmx_settled(quality)
-    open_transition(quality, "verify")
-    quality.check("input[name=checks][value=completeness]")
-    quality.select_option("#f-result", "passed")
-    quality.fill("#signature_password", DEMO_PASSWORD)
+    _fill_verification(quality, record_id)
     submit_and_expect_state(quality, record_id, "verified")
     carbon.goto("/emissions?year=2026")
     expect(carbon.locator("#substitutions tr[data-substituted]")).to_have_count(len(monthly))
