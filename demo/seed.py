@@ -11,6 +11,7 @@ from demo.dqcp import seed_demo_dqcp
 from demo.emissions import seed_demo_emissions
 from demo.instruments import seed_demo_instruments
 from demo.performance import seed_demo_parameters
+from demo.planning import seed_demo_planning
 from engine.audit import SYSTEM
 from engine.identity.models import Organization, OrganizationCreate, OrgUnit, OrgUnitKind, Role
 from engine.identity.organizations import (
@@ -372,5 +373,6 @@ def seed_demo(
         seed_demo_dqcp(
             session, catalog=catalog, org_id=org.id, people=demo_people(session), evidence_dir=evidence_dir
         )
+        seed_demo_planning(session, catalog=catalog, org_id=org.id, people=demo_people(session))
     seed_demo_parameters(session, org_id=org.id, actor=SYSTEM, owner_id=carbon_manager.id)
     return org
