@@ -45,9 +45,10 @@ from web.routes.dqcp import pages as dqcp_pages
 from web.routes.home import dashboard
 from web.routes.identity import admin, auth, profile, tokens
 from web.routes.identity import api as identity_api
+from web.routes.improvement import pages as improvement_pages
 from web.routes.instruments import pages as instrument_pages
 from web.routes.notifications import pages as notification_pages
-from web.routes.planning import targets
+from web.routes.planning import risks, targets
 from web.routes.records import api as records_api
 from web.routes.records import pages as record_pages
 from web.security import SecurityHeadersMiddleware
@@ -109,6 +110,7 @@ def create_app(
     )
     modules += (inventory, sources, grid, imports, inputs, targets)
     modules += (dqcp_pages, instrument_pages, notification_pages)
+    modules += (risks, improvement_pages)
     app.add_middleware(
         SecurityHeadersMiddleware,
         upload_paths=tuple(path for module in modules for path in getattr(module, "UPLOAD_PATHS", ())),

@@ -45,7 +45,9 @@ class ObjectiveProgress:
 def parameter_values(session: Session, *, org_id: int, years: range) -> dict[int, dict[str, ParameterValue]]:
     """Every parameter's value per year, by code (one inventory per year)."""
     return {
-        year: {value.parameter.code: value for value in evaluate_parameters(session, org_id=org_id, year=year)}
+        year: {
+            value.parameter.code: value for value in evaluate_parameters(session, org_id=org_id, year=year)
+        }
         for year in years
     }
 
@@ -63,7 +65,9 @@ def progress_of(
             result.latest_year, result.latest = year, found.value
     baseline, target = _number(data.get("baseline_value")), _number(data.get("target_value"))
     if result.latest is not None and baseline is not None and target is not None and baseline != target:
-        result.progress_pct = ((baseline - result.latest) / (baseline - target) * 100).quantize(Decimal("0.1"))
+        result.progress_pct = ((baseline - result.latest) / (baseline - target) * 100).quantize(
+            Decimal("0.1")
+        )
     return result
 
 
@@ -84,3 +88,18 @@ def objectives_progress(
         value.parameter.code: value.parameter for by_code in values.values() for value in by_code.values()
     }
     return [progress_of(record, values, parameters) for record in objectives], list(years)
+
+
+ACTION_PLAN = "action_plan"  # its plans name their objective in the field below
+PLAN_STATES = ("planned", "in_progress", "done", "cancelled")
+declare_names(ACTION_PLAN, states=PLAN_STATES)
+
+
+def plans_by_objective(session: Session) -> dict[int, list[Record]]:
+    """The organization's action plans, by the objective each names."""
+    found: dict[int, list[Record]] = {}
+    for plan in records_in_states(session, workflow_key=ACTION_PLAN, states=PLAN_STATES):
+        objective = (plan.data or {}).get("objective")
+        if isinstance(objective, int):
+            found.setdefault(objective, []).append(plan)
+    return {key: sorted(plans, key=lambda r: r.number) for key, plans in found.items()}
