@@ -135,9 +135,7 @@ def test_an_action_plan_is_started_and_done_on_its_objective(plant):
     client = plant.as_role("process_owner")
     with plant.db.engine.connect() as connection:
         objective = connection.execute(
-            text(
-                "SELECT id FROM record WHERE workflow_key = 'carbon_objective' AND data LIKE '%CPP-FAC-KILN1%'"
-            )
+            text("SELECT id FROM record WHERE workflow_key = 'carbon_objective' AND title LIKE '1# 窑%'")
         ).scalar()
     plan = _new(
         client, "action_plan", title="分解炉 RDF 喂料口扩容", objective=str(objective),

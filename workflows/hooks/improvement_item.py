@@ -46,27 +46,21 @@ def pdca_loop(session: Session, *, workflow_keys: tuple[str, ...], today: date, 
     """Open, closed and overdue records of each workflow named; nonconformities from audits; the action
     plans and improvement items still open, soonest due first."""
     loop = Loop()
+    is_open = col(Record.closed_at).is_(None)
     rows = session.exec(
         select(
             col(Record.workflow_key),
-            col(Record.closed_at).is_(None),
-            sa.and_(col(Record.closed_at).is_(None), col(Record.due_date) < today),
+            sa.func.sum(sa.case((is_open, 1), else_=0)),
+            sa.func.sum(sa.case((sa.and_(is_open, col(Record.due_date) < today), 1), else_=0)),
             sa.func.count(),
         )
         .where(col(Record.workflow_key).in_(workflow_keys))
-        .group_by(
-            col(Record.workflow_key),
-            col(Record.closed_at).is_(None),
-            sa.and_(col(Record.closed_at).is_(None), col(Record.due_date) < today),
-        )
+        .group_by(col(Record.workflow_key))
     ).all()
-    for key, is_open, is_overdue, count in rows:
-        counts = loop.by_workflow.setdefault(key, Counts())
-        if is_open:
-            counts.open += count
-            counts.overdue += count if is_overdue else 0
-        else:
-            counts.closed += count
+    for key, open_count, overdue, count in rows:
+        loop.by_workflow[key] = Counts(
+            open=int(open_count or 0), closed=int(count) - int(open_count or 0), overdue=int(overdue or 0)
+        )
     for record in session.exec(select(Record).where(col(Record.workflow_key) == NONCONFORMITY)).all():
         if (record.data or {}).get("source") in AUDIT_SOURCES:
             if record.closed_at is None:
