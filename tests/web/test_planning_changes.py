@@ -68,11 +68,13 @@ def test_a_change_goes_from_proposal_to_closed_with_the_general_managers_signatu
     kiln, quality = plant.as_role("process_owner"), plant.as_role("quality_manager")
     change = _new(
         carbon, "planned_change", title="窑头燃烧器更换为多通道低氮燃烧器", change_type="process",
-        purpose="提高煤粉燃尽率", consequences="短期停窑 5 天", change_owner=str(_user_id(plant, "kiln@xiangfeng.example")),
+        purpose="提高煤粉燃尽率", consequences="短期停窑 5 天",
+        change_owner=str(_user_id(plant, "kiln@xiangfeng.example")),
     )  # fmt: skip
     assert _fire(carbon, change, "begin_assessment").status_code == 303
     impact = {
-        "system_integrity": "修订烧成车间操作规程", "resources": "投资 180 万元", "responsibilities": "烧成车间负责",
+        "system_integrity": "修订烧成车间操作规程", "resources": "投资 180 万元",
+        "responsibilities": "烧成车间负责",
         "cpp_effect": "improves", "static_factor_change": "yes",
     }  # fmt: skip
     refused = _fire(carbon, change, "submit_assessment", **impact)
@@ -115,7 +117,8 @@ def test_the_proposer_cannot_approve_and_the_implementer_cannot_review(plant):
         consequences="c", change_owner=str(_user_id(plant, "carbon@xiangfeng.example")),
     )  # fmt: skip
     assert _fire(carbon, change, "begin_assessment").status_code == 303
-    assert _fire(carbon, change, "submit_assessment", system_integrity="s", resources="r", responsibilities="r",
+    assert _fire(carbon, change, "submit_assessment", system_integrity="s", resources="r",
+                 responsibilities="r",
                  cpp_effect="none", static_factor_change="no").status_code == 303  # fmt: skip
     refused = _fire(gm, change, "approve_change", signature_password=DEMO_PASSWORD)
     assert refused.status_code == 403 and "不能批准" in refused.text
@@ -195,7 +198,8 @@ def test_an_improvement_item_names_its_source_record(plant):
             text("SELECT id FROM record WHERE workflow_key = 'nonconformity' LIMIT 1")
         ).scalar()
     item = _new(
-        staff, "improvement_item", title="统计报表增加校核公式", source="nonconformity", source_record=str(nc),
+        staff, "improvement_item", title="统计报表增加校核公式", source="nonconformity",
+        source_record=str(nc),
         description="防止入磨煤量口径不一致", owner=str(_user_id(plant, "staff@xiangfeng.example")),
     )  # fmt: skip
     assert _state(plant, item) == "open_item"

@@ -94,7 +94,8 @@ def test_a_risk_added_through_the_form_is_scored_and_its_actions_become_tasks(pl
     with plant.db.engine.connect() as connection:
         tasks = connection.execute(
             text(
-                "SELECT assignee_id FROM task WHERE record_id = :i AND closed_at IS NULL AND detail IS NOT NULL"
+                "SELECT assignee_id FROM task"
+                " WHERE record_id = :i AND closed_at IS NULL AND detail IS NOT NULL"
             ),
             {"i": record_id},
         ).all()
@@ -113,7 +114,8 @@ def test_bad_ratings_are_refused_on_their_field_and_nothing_is_written(plant):
     before = plant.table_fingerprint()
     refused = client.post(
         f"/records/{KEY}",
-        data={"csrf_token": csrf_of(form.text), "title": "x", "nature": "risk", "kind": "policy", "cause": "c",
+        data={"csrf_token": csrf_of(form.text), "title": "x", "nature": "risk", "kind": "policy",
+              "cause": "c",
               "consequence": "c", "likelihood": "6", "impact": "abc", "treatment": "reduce",
               "owner": str(_user_id(plant, "carbon@xiangfeng.example")), "review_date": "2027-01-01"},
     )  # fmt: skip
