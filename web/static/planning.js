@@ -14,6 +14,7 @@
     var axis = ["1", "2", "3", "4", "5"];
     var chart = window.echarts.init(heatElement, null, { renderer: "svg" });
     chart.setOption({
+      animation: false,
       tooltip: {
         formatter: function (p) {
           return labels.likelihood + " " + (p.value[1] + 1) + " × " + labels.impact + " " + (p.value[0] + 1) +
@@ -28,7 +29,7 @@
         data: heat.cells.map(function (c) {
           return { value: [c[0], c[1], c[2]], level: c[3], itemStyle: { color: colors[c[3]], borderColor: "#fff", borderWidth: 2 } };
         }),
-        label: { show: true, fontSize: 16, fontWeight: "bold", formatter: function (p) { return p.value[2] || ""; } }
+        label: { show: true, fontSize: 16, fontWeight: "bold", color: "#1a1a1a", formatter: function (p) { return p.value[2] || ""; } }
       }]
     });
     chart.on("click", function (p) {
@@ -40,6 +41,7 @@
   var trendElement = document.getElementById("chart-trend");
   if (trend && trendElement && trend.series.length) {
     window.echarts.init(trendElement, null, { renderer: "svg" }).setOption({
+      animation: false,
       tooltip: { trigger: "axis" }, legend: { type: "scroll", bottom: 0 },
       grid: { left: 50, right: 20, top: 20, bottom: 50 },
       xAxis: { type: "category", data: trend.years },
