@@ -63,13 +63,15 @@ def _new(client, key: str, **fields: str) -> int:
     return int(created.headers["location"].rsplit("/", 1)[1])
 
 
-def test_a_change_goes_from_proposal_to_closed_with_the_general_managers_signature(plant):
-    carbon, gm = plant.as_role("carbon_manager"), plant.as_role("top_management")
-    kiln, quality = plant.as_role("process_owner"), plant.as_role("quality_manager")
+def test_a_change_goes_from_proposal_to_closed_with_the_general_managers_signature(
+    web,
+):  # needs no planning records
+    carbon, gm = web.as_role("carbon_manager"), web.as_role("top_management")
+    kiln, quality = web.as_role("process_owner"), web.as_role("quality_manager")
     change = _new(
         carbon, "planned_change", title="窑头燃烧器更换为多通道低氮燃烧器", change_type="process",
         purpose="提高煤粉燃尽率", consequences="短期停窑 5 天",
-        change_owner=str(_user_id(plant, "kiln@xiangfeng.example")),
+        change_owner=str(_user_id(web, "kiln@xiangfeng.example")),
     )  # fmt: skip
     assert _fire(carbon, change, "begin_assessment").status_code == 303
     impact = {
@@ -79,7 +81,7 @@ def test_a_change_goes_from_proposal_to_closed_with_the_general_managers_signatu
     }  # fmt: skip
     refused = _fire(carbon, change, "submit_assessment", **impact)
     assert refused.status_code == 409 and "基准调整" in refused.text  # static factors change: name it
-    assert _state(plant, change) == "assessing"
+    assert _state(web, change) == "assessing"
     assert (
         _fire(
             carbon, change, "submit_assessment", **impact, baseline_adjustment="2024 基准年：燃料结构变化"
@@ -88,10 +90,10 @@ def test_a_change_goes_from_proposal_to_closed_with_the_general_managers_signatu
     )
     assert _fire(carbon, change, "approve_change").status_code == 403  # only top management approves
     no_password = _fire(gm, change, "approve_change", approval_note="同意")
-    assert no_password.status_code in (403, 422) and _state(plant, change) == "awaiting_approval"
+    assert no_password.status_code in (403, 422) and _state(web, change) == "awaiting_approval"
     signed = _fire(gm, change, "approve_change", approval_note="同意", signature_password=DEMO_PASSWORD)
     assert signed.status_code == 303, signed.text
-    assert _state(plant, change) == "implementing"
+    assert _state(web, change) == "implementing"
     page = gm.get(f"/r/{change}")
     assert "批准变更" in page.text and "刘建国" in page.text  # the signature and its meaning
     assert (
@@ -104,17 +106,17 @@ def test_a_change_goes_from_proposal_to_closed_with_the_general_managers_signatu
     quality_page = quality.get(f"/r/{change}")
     assert quality_page.status_code == 200
     closed = _fire(quality, change, "close_change", review_result="as_planned", review_note="燃尽率提高 1.5%")
-    assert closed.status_code == 303 and _state(plant, change) == "change_closed"
+    assert closed.status_code == 303 and _state(web, change) == "change_closed"
     final = carbon.get(f"/r/{change}")
     assert "已关闭" in final.text and "2024 基准年" in final.text
     assert _plain(final.text) == []
 
 
-def test_the_proposer_cannot_approve_and_the_implementer_cannot_review(plant):
-    gm, carbon = plant.as_role("top_management"), plant.as_role("carbon_manager")
+def test_the_proposer_cannot_approve_and_the_implementer_cannot_review(web):  # needs no planning records
+    gm, carbon = web.as_role("top_management"), web.as_role("carbon_manager")
     change = _new(
         gm, "planned_change", title="调整碳管理办公室职责", change_type="organization", purpose="p",
-        consequences="c", change_owner=str(_user_id(plant, "carbon@xiangfeng.example")),
+        consequences="c", change_owner=str(_user_id(web, "carbon@xiangfeng.example")),
     )  # fmt: skip
     assert _fire(carbon, change, "begin_assessment").status_code == 303
     assert _fire(carbon, change, "submit_assessment", system_integrity="s", resources="r",
@@ -123,7 +125,7 @@ def test_the_proposer_cannot_approve_and_the_implementer_cannot_review(plant):
     refused = _fire(gm, change, "approve_change", signature_password=DEMO_PASSWORD)
     assert refused.status_code == 403 and "不能批准" in refused.text
     withdrawn = _fire(carbon, change, "withdraw_change", comment="并入年度组织调整")
-    assert withdrawn.status_code == 303 and _state(plant, change) == "withdrawn"
+    assert withdrawn.status_code == 303 and _state(web, change) == "withdrawn"
 
 
 def test_the_demo_changes_and_the_list_columns(plant):
@@ -191,22 +193,22 @@ def test_the_pdca_page_reads_the_whole_loop(plant):
     assert "持续改进</span>" not in menu  # no greyed entry left in the improvement menu
 
 
-def test_an_improvement_item_names_its_source_record(plant):
-    staff = plant.as_role("staff")
-    with plant.db.engine.connect() as connection:
+def test_an_improvement_item_names_its_source_record(web):  # needs no planning records
+    staff = web.as_role("staff")
+    with web.db.engine.connect() as connection:
         nc = connection.execute(
             text("SELECT id FROM record WHERE workflow_key = 'nonconformity' LIMIT 1")
         ).scalar()
     item = _new(
         staff, "improvement_item", title="统计报表增加校核公式", source="nonconformity",
         source_record=str(nc),
-        description="防止入磨煤量口径不一致", owner=str(_user_id(plant, "staff@xiangfeng.example")),
+        description="防止入磨煤量口径不一致", owner=str(_user_id(web, "staff@xiangfeng.example")),
     )  # fmt: skip
-    assert _state(plant, item) == "open_item"
+    assert _state(web, item) == "open_item"
     assert _fire(staff, item, "complete_item", completed_on="2027-01-05", outcome="x").status_code == 403
     done = _fire(
-        plant.as_role("quality_manager"), item, "complete_item", completed_on="2027-01-05", outcome="已上线"
+        web.as_role("quality_manager"), item, "complete_item", completed_on="2027-01-05", outcome="已上线"
     )
-    assert done.status_code == 303 and _state(plant, item) == "item_done"
+    assert done.status_code == 303 and _state(web, item) == "item_done"
     page = staff.get(f"/r/{nc}")
     assert "统计报表增加校核公式" in page.text
