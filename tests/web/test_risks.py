@@ -178,3 +178,23 @@ def test_the_owner_is_reminded_when_the_review_date_comes(plant):
     assert any("窑尾碳捕集" in item.title.zh for item in due)  # its review date was 2026-10-31
     assert len(later) > len(due) and all(item.user_ids for item in later)
     assert len({item.subject for item in later}) == len(later)
+
+
+def test_the_scheduler_reminds_the_owner_once_per_review_date(plant):
+    from tests.scheduler.conftest import run
+
+    def reminded() -> list[tuple[str, str]]:
+        with plant.db.engine.connect() as connection:
+            rows = connection.execute(
+                text(
+                    "SELECT u.display_name, n.subject_zh FROM notification n"
+                    " JOIN user_account u ON u.id = n.user_id"
+                    " WHERE n.kind = 'review' ORDER BY n.id"
+                )
+            ).all()
+        return [(name, subject) for name, subject in rows if "风险和机遇" in subject]
+
+    run(plant.db, "2026-11-02T10:00")
+    assert [name for name, subject in reminded() if "窑尾碳捕集" in subject] == ["刘建国"]
+    run(plant.db, "2026-11-03T10:00")
+    assert len([1 for _, subject in reminded() if "窑尾碳捕集" in subject]) == 1  # once per review date
