@@ -42,6 +42,7 @@ from web.deps import (
     PostedForm,
     Principal,
     actor_ref,
+    may_create,
     workflow_or_404,
 )
 from web.forms import SPARE_ROWS, parse_form
@@ -50,10 +51,6 @@ from web.templating import htmx_aware_redirect, render
 router = APIRouter()
 UPLOAD_PATHS = (r"/records/[a-z][a-z0-9_]*", r"/r/\d+/transition/[a-z][a-z0-9_]*")  # forms with files
 EXPORT_PAGE = 1000
-
-
-def may_create(workflow: Workflow, principal: Principal) -> bool:
-    return not workflow.spec.start.roles or principal.has_any(frozenset(workflow.spec.start.roles))
 
 
 LINKABLE_RECORDS = 300  # the newest records a record-link field offers
