@@ -51,6 +51,7 @@ from web.routes.planning import targets
 from web.routes.records import api as records_api
 from web.routes.records import imports as record_imports
 from web.routes.records import pages as record_pages
+from web.routes.records import workflows_api
 from web.security import SecurityHeadersMiddleware
 from web.templating import render
 
@@ -107,6 +108,7 @@ def create_app(
         identity_api,
         audit_api,
         records_api,
+        workflows_api,
     )
     modules += (inventory, sources, grid, imports, inputs, targets)
     modules += (dqcp_pages, instrument_pages, notification_pages, record_imports)

@@ -364,6 +364,14 @@ def import_records(
 ) -> ImportResult:
     """One record per filled row, created in the caller's unit of work. ImportRefused lists every problem
     by row and column; the caller then rolls back, so nothing is written."""
+    if not content:
+        raise ImportRefused(
+            [
+                ImportProblem(
+                    None, "", Text(zh="请选择要导入的 xlsx 文件", en="Choose the xlsx file to import")
+                )
+            ]
+        )
     if len(content) > MAX_FILE_BYTES:
         raise ImportRefused(
             [ImportProblem(None, "", Text(zh="文件超过 20 MB", en="The file is larger than 20 MB"))]

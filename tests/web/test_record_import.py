@@ -159,6 +159,7 @@ def test_an_export_imports_back_once(web):
     ("content", "filename", "message"),
     [
         (b"not a workbook", "x.xlsx", "无法读取 xlsx 文件"),
+        (b"", "x.xlsx", "请选择要导入的 xlsx 文件"),
         (_sheet(NC_COLUMNS), "x.xlsx", "没有数据行"),
         (_sheet(["标题 Title"], ["只有标题"]), "x.xlsx", "缺少必填列"),
     ],
