@@ -47,6 +47,7 @@ from web.routes.identity import admin, auth, profile, tokens
 from web.routes.identity import api as identity_api
 from web.routes.instruments import pages as instrument_pages
 from web.routes.notifications import pages as notification_pages
+from web.routes.organization import tree as org_tree
 from web.routes.planning import targets
 from web.routes.records import api as records_api
 from web.routes.records import imports as record_imports
@@ -111,7 +112,7 @@ def create_app(
         workflows_api,
     )
     modules += (inventory, sources, grid, imports, inputs, targets)
-    modules += (dqcp_pages, instrument_pages, notification_pages, record_imports)
+    modules += (dqcp_pages, instrument_pages, notification_pages, record_imports, org_tree)
     app.add_middleware(
         SecurityHeadersMiddleware,
         upload_paths=tuple(path for module in modules for path in getattr(module, "UPLOAD_PATHS", ())),
