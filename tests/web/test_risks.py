@@ -198,3 +198,33 @@ def test_the_scheduler_reminds_the_owner_once_per_review_date(plant):
     assert [name for name, subject in reminded() if "窑尾碳捕集" in subject] == ["刘建国"]
     run(plant.db, "2026-11-03T10:00")
     assert len([1 for _, subject in reminded() if "窑尾碳捕集" in subject]) == 1  # once per review date
+
+
+def test_a_register_kept_in_excel_imports_with_its_scores(web):
+    from io import BytesIO
+
+    from openpyxl import Workbook, load_workbook
+
+    client = web.as_role("carbon_manager")
+    template = client.get(f"/records/{KEY}/import/template.xlsx")
+    assert template.status_code == 200
+    header = [cell.value for cell in next(load_workbook(BytesIO(template.content)).active.iter_rows())]
+    by_label = {value.rstrip(" *").split(" ")[0]: value for value in header}
+    row = {"名称": "碳配额价格上涨", "风险/机遇": "风险", "类别": "市场", "原因/来源": "全国碳市场配额收紧",
+           "后果/影响": "履约成本上升", "可能性（1–5）": 3, "影响程度（1–5）": 5, "应对方式": "降低",
+           "责任人": "李娜", "下次评审日期": "2027-06-30"}  # fmt: skip
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append([by_label[label] for label in row])
+    sheet.append(list(row.values()))
+    buffer = BytesIO()
+    workbook.save(buffer)
+    token = csrf_of(client.get(f"/records/{KEY}/import").text)
+    response = client.post(
+        f"/records/{KEY}/import",
+        data={"csrf_token": token},
+        files={"file": ("风险登记册.xlsx", buffer.getvalue(), "application/octet-stream")},
+    )
+    assert response.status_code == 200 and "已导入 1 条记录" in response.text, response.text
+    record_id = int(response.text.split('href="/r/')[1].split('"')[0])
+    assert (_data(web, record_id)["score"], _data(web, record_id)["level"]) == (15, "high")
