@@ -46,6 +46,7 @@ from web.routes.home import dashboard
 from web.routes.identity import admin, auth, profile, tokens
 from web.routes.identity import api as identity_api
 from web.routes.instruments import pages as instrument_pages
+from web.routes.operation import pages as operation_pages
 from web.routes.notifications import pages as notification_pages
 from web.routes.planning import targets
 from web.routes.records import api as records_api
@@ -108,7 +109,7 @@ def create_app(
         records_api,
     )
     modules += (inventory, sources, grid, imports, inputs, targets)
-    modules += (dqcp_pages, instrument_pages, notification_pages)
+    modules += (dqcp_pages, instrument_pages, notification_pages, operation_pages)
     app.add_middleware(
         SecurityHeadersMiddleware,
         upload_paths=tuple(path for module in modules for path in getattr(module, "UPLOAD_PATHS", ())),
