@@ -56,25 +56,26 @@ def _plain(html: str) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize(
-    ("key", "shown"),
-    [
-        ("reduction_project", ["项目类型", "余热发电", "预计年减排量", "减排量已核证", "4870 tCO2e/年"]),
-        ("design_review", ["低碳设计评审", "有条件通过", "评审中"]),
-        ("supplier_evaluation", ["供应商编码", "GYS-COAL-01", "等级", "暂停供货", "下次评价日期"]),
-        ("operating_criterion", ["熟料单位产品综合煤耗", "kgce/t", "超出上限", "每日"]),
-        ("storage_transport_measure", ["运输", "部分有效"]),
-        ("carbon_asset_transaction", ["配额（CEA）分配", "CCER 买入", "88.5"]),
-        ("compliance_year", ["清缴截止日期", "2026-12-31", "已履约"]),
-    ],
-)
-def test_each_register_lists_its_columns_in_chinese(plant, key, shown):
+REGISTERS = {
+    "reduction_project": ["项目类型", "余热发电", "预计年减排量", "减排量已核证", "4870 tCO2e/年"],
+    "design_review": ["低碳设计评审", "有条件通过", "评审中"],
+    "supplier_evaluation": ["供应商编码", "GYS-COAL-01", "等级", "暂停供货", "下次评价日期"],
+    "operating_criterion": ["熟料单位产品综合煤耗", "kgce/t", "超出上限", "每日"],
+    "storage_transport_measure": ["运输", "部分有效"],
+    "carbon_asset_transaction": ["配额（CEA）分配", "CCER 买入", "88.5"],
+    "compliance_year": ["清缴截止日期", "2026-12-31", "已履约"],
+}
+
+
+def test_each_register_lists_its_columns_in_chinese(plant):
     client = plant.as_role("carbon_manager")
-    page = client.get(f"/records/{key}")
-    assert page.status_code == 200
-    for text_shown in shown:
-        assert text_shown in page.text, (key, text_shown)
-    assert _plain(page.text) == []
+    for key, shown in REGISTERS.items():
+        page = client.get(f"/records/{key}")
+        assert page.status_code == 200
+        for text_shown in shown:
+            assert text_shown in page.text, (key, text_shown)
+        assert _plain(page.text) == [], key
+        assert client.get(f"/records/{key}/export.xlsx").content[:2] == b"PK"
 
 
 def test_the_demo_deviation_opened_a_nonconformity_linked_to_its_criterion(plant):
@@ -306,7 +307,8 @@ def test_the_compliance_year_is_due_on_its_surrender_deadline(plant):
     with plant.db.engine.connect() as connection:
         due = connection.execute(
             text(
-                "SELECT due_date FROM record WHERE workflow_key = 'compliance_year' AND state = 'to_surrender'"
+                "SELECT due_date FROM record "
+                "WHERE workflow_key = 'compliance_year' AND state = 'to_surrender'"
             )
         ).scalar()
     assert str(due)[:10] == "2026-12-31"
