@@ -19,6 +19,7 @@
     return { name: labels[key], type: "bar", stack: stack, data: rows.map(function (r) { return r[key]; }) };
   }
   window.echarts.init(element, null, { renderer: "svg" }).setOption({
+    animation: false,
     tooltip: { trigger: "axis" },
     legend: { bottom: 0 },
     grid: { left: 60, right: 10, top: 20, bottom: 60 },

@@ -234,7 +234,7 @@ def a_deviation_opens_a_nonconformity(event: RecordEnteredState, session: Sessio
                 subject=record.number,
                 period=day,
                 title=Text(
-                    zh=f"运行控制准则 {record.number}「{parameter}」{day} 测量值 {value}"
+                    zh=f"运行控制准则 {record.number}「{parameter}」{day} 测量值 {value} "
                     f"{'超出上限' if above else '低于下限'}",
                     en=f"Operating criterion {record.number} '{parameter}' on {day}: {value} "
                     f"{'above the upper' if above else 'below the lower'} limit",
