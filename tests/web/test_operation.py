@@ -299,6 +299,11 @@ def test_the_carbon_assets_page_shows_the_compliance_year_balance(plant):
     older = client.get("/carbon-assets?year=2024")
     assert "1,342,870" in older.text and "已履约" in older.text
     assert client.get("/carbon-assets?year=1800").status_code == 422
+    client.cookies.set("tanguan_locale", "en")
+    english = client.get("/carbon-assets").text
+    for shown in ("Compliance year 2025", "Allowances held", "surplus 16,000"):
+        assert shown in english, shown
+    assert _plain(english) == []
     nav = client.get("/records/reduction_project").text
     assert 'href="/carbon-assets"' in nav
 
@@ -312,3 +317,19 @@ def test_the_compliance_year_is_due_on_its_surrender_deadline(plant):
             )
         ).scalar()
     assert str(due)[:10] == "2026-12-31"
+
+
+def test_the_scheduler_reminds_of_the_surrender_deadline_and_evaluations_due(plant):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from engine.scheduler.runner import run_jobs
+
+    china = ZoneInfo("Asia/Shanghai")
+    lines = run_jobs(plant.db, now=datetime(2026, 11, 2, 9, 0, tzinfo=china), settings=plant.settings)
+    assert any("2025 年度全国碳市场配额清缴" in line and "2026-12-31" in line for line in lines)
+    # the gypsum supplier, evaluated 2025-11-18, is due (the RDF one, due 2026-12-30, not yet: 30 days)
+    assert any("供应商低碳评价到期：华能岳阳电厂脱硫石膏" in line for line in lines)
+    assert not any("娄底市城乡环境卫生" in line for line in lines)
+    again = run_jobs(plant.db, now=datetime(2026, 11, 2, 10, 0, tzinfo=china), settings=plant.settings)
+    assert not any("配额清缴" in line or "华能岳阳" in line for line in again)  # once per rung and due date

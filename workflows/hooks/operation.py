@@ -161,7 +161,7 @@ def suppliers_due(session: Session, today: date) -> Iterable[ReviewDue]:
 register_review(
     ReviewHook(
         name="supplier_evaluation_due",
-        label=Text(zh="供应商低碳评价到期", en="Supplier evaluations due"),
+        label=Text(zh="供应商", en="Suppliers"),
         due=suppliers_due,
     )
 )
