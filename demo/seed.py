@@ -8,9 +8,9 @@ from typing import Any
 from sqlmodel import Session, select
 
 from demo.dqcp import seed_demo_dqcp
-from demo.operation import seed_demo_operation
 from demo.emissions import seed_demo_emissions
 from demo.instruments import seed_demo_instruments
+from demo.operation import seed_demo_operation
 from demo.performance import seed_demo_parameters
 from engine.audit import SYSTEM
 from engine.identity.models import Organization, OrganizationCreate, OrgUnit, OrgUnitKind, Role

@@ -46,8 +46,8 @@ from web.routes.home import dashboard
 from web.routes.identity import admin, auth, profile, tokens
 from web.routes.identity import api as identity_api
 from web.routes.instruments import pages as instrument_pages
-from web.routes.operation import pages as operation_pages
 from web.routes.notifications import pages as notification_pages
+from web.routes.operation import pages as operation_pages
 from web.routes.planning import targets
 from web.routes.records import api as records_api
 from web.routes.records import pages as record_pages

@@ -333,3 +333,15 @@ def test_the_scheduler_reminds_of_the_surrender_deadline_and_evaluations_due(pla
     assert not any("娄底市城乡环境卫生" in line for line in lines)
     again = run_jobs(plant.db, now=datetime(2026, 11, 2, 10, 0, tzinfo=china), settings=plant.settings)
     assert not any("配额清缴" in line or "华能岳阳" in line for line in again)  # once per rung and due date
+
+
+def test_a_fulfilled_year_counts_only_the_ccer_it_used(plant):
+    from workflows.hooks.carbon_assets import balances
+
+    with plant.db.unit_of_work(all_orgs=True) as uow:
+        org_id = uow.session.execute(
+            text("SELECT id FROM organization WHERE slug = 'xiangfeng-cement'")
+        ).scalar()
+        years = {b.year: b for b in balances(uow.session, org_id=org_id)}
+    assert (years[2024].ccer_usable, years[2024].balance, years[2024].to_surrender) == (0, 0, 0)
+    assert (years[2025].ccer_usable, years[2025].balance, years[2025].offset_limit) == (30000, 16000, 65923)

@@ -65,8 +65,9 @@ class YearBalance:
 
     @property
     def ccer_usable(self) -> Decimal:
-        """CCER that may still count toward this year: up to the limit, less what was already used."""
-        if self.offset_limit is None:
+        """CCER that may still count toward this year: up to the limit, less what was already used; none
+        once the year is fulfilled (the CCER held then serves the years still open)."""
+        if self.offset_limit is None or (self.record is not None and self.record.state == FULFILLED):
             return Decimal(0)
         room = max(self.offset_limit - self.surrendered_ccer, Decimal(0))
         return min(self.ccer_available, room)
