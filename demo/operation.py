@@ -134,7 +134,7 @@ PROJECT_ROWS: tuple[tuple[Any, ...], ...] = (
         "HQ",
         "全部外购电来自电网，按全国电网平均排放因子计算间接排放。",
         "10700",
-        "0",
+        "60",
         "2026-12-31",
         "绿证对应电量 × 电网排放因子（以绿证核销为准）",
         "approved",
@@ -230,7 +230,7 @@ CHECKLIST_BURNER = [
     ("fuel_raw_material", "燃烧器适应 RDF 及高挥发分煤种", "conforming", ""),
     ("process_emissions", "不影响熟料 KH、SM 控制", "conforming", ""),
     ("waste_heat", "窑头出风温度变化对 AQC 锅炉影响评估", "conforming", ""),
-    ("renewables", "—", "not_applicable", ""),
+    ("renewables", "燃烧器改造不涉及可再生能源接入", "not_applicable", ""),
 ]
 CHECKLIST_GRINDING = [
     ("energy_efficiency", "主电机能效不低于 GB 18613 2 级，粉磨工序电耗 ≤ 30 kWh/t", "conforming", ""),
@@ -242,7 +242,7 @@ CHECKLIST_GRINDING = [
     ),
     ("process_emissions", "混合材掺量提高后的熟料系数（目标 0.72）", "conforming", ""),
     ("life_cycle", "P·O 42.5 产品碳足迹核算（GB/T 24067）更新", "conforming", "投运后更新"),
-    ("renewables", "—", "not_applicable", ""),
+    ("renewables", "粉磨站屋顶分布式光伏接入条件", "not_applicable", "另立项评估"),
 ]
 
 
