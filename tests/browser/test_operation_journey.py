@@ -78,3 +78,11 @@ def test_the_carbon_manager_reads_projects_suppliers_and_the_compliance_balance(
     page.click("a[data-year='2024']")
     expect(page.locator("#balance")).to_contain_text("已履约")
     expect(page.locator("#row-to-surrender")).to_contain_text("0")
+    page.click("#locale-en")
+    page.wait_for_load_state()
+    page.goto("/carbon-assets")
+    expect(page.locator("h1")).to_contain_text("Carbon assets")
+    expect(page.locator("#row-balance")).to_contain_text("surplus 16,000")
+    page.screenshot(path=str(SCREENSHOTS / "carbon-assets-en.png"), full_page=True)
+    page.click("#locale-zh_CN")  # the account's language back to Chinese for the other tests
+    page.wait_for_load_state()
