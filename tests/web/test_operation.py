@@ -78,7 +78,7 @@ def test_each_register_lists_its_columns_in_chinese(plant):
         assert client.get(f"/records/{key}/export.xlsx").content[:2] == b"PK"
 
 
-def test_the_demo_deviation_opened_a_nonconformity_linked_to_its_criterion(plant):
+def _the_demo_deviation_opened_a_nonconformity_linked_to_its_criterion(plant):
     criteria = _records(plant, "operating_criterion")
     coal = next(c for c in criteria if c[3]["parameter"] == "熟料单位产品综合煤耗")
     assert coal[3]["last_result"] == "above" and [r["result"] for r in coal[3]["measurements"]] == [
@@ -120,9 +120,11 @@ def test_a_value_out_of_range_opens_a_nonconformity_and_one_within_does_not(plan
     )
     assert bad.status_code == 422 and "measured_value" in bad.text
     assert len(_records(plant, "nonconformity")) == before + 1
+    _staff_cannot_record_a_deviation(plant)
+    _the_demo_deviation_opened_a_nonconformity_linked_to_its_criterion(plant)
 
 
-def test_staff_cannot_record_a_deviation(plant):
+def _staff_cannot_record_a_deviation(plant):
     record_id = _records(plant, "operating_criterion")[0][0]
     client = _api(plant, "staff")
     version = client.get(f"/api/v1/records/{record_id}").json()["version"]
@@ -189,7 +191,7 @@ def _user_id(web, role: str) -> int:
         ).scalar()
 
 
-def test_the_buyer_is_reminded_of_evaluations_falling_due(plant):
+def _the_buyer_is_reminded_of_evaluations_falling_due(plant):
     with plant.db.unit_of_work(all_orgs=True) as uow:
         due = list(suppliers_due(uow.session, date(2026, 12, 7)))
     titles = [d.title.zh for d in due]
@@ -306,9 +308,11 @@ def test_the_carbon_assets_page_shows_the_compliance_year_balance(plant):
     assert _plain(english) == []
     nav = client.get("/records/reduction_project").text
     assert 'href="/carbon-assets"' in nav
+    _the_compliance_year_is_due_on_its_surrender_deadline(plant)
+    _a_fulfilled_year_counts_only_the_ccer_it_used(plant)
 
 
-def test_the_compliance_year_is_due_on_its_surrender_deadline(plant):
+def _the_compliance_year_is_due_on_its_surrender_deadline(plant):
     with plant.db.engine.connect() as connection:
         due = connection.execute(
             text(
@@ -333,9 +337,10 @@ def test_the_scheduler_reminds_of_the_surrender_deadline_and_evaluations_due(pla
     assert not any("娄底市城乡环境卫生" in line for line in lines)
     again = run_jobs(plant.db, now=datetime(2026, 11, 2, 10, 0, tzinfo=china), settings=plant.settings)
     assert not any("配额清缴" in line or "华能岳阳" in line for line in again)  # once per rung and due date
+    _the_buyer_is_reminded_of_evaluations_falling_due(plant)
 
 
-def test_a_fulfilled_year_counts_only_the_ccer_it_used(plant):
+def _a_fulfilled_year_counts_only_the_ccer_it_used(plant):
     from workflows.hooks.carbon_assets import balances
 
     with plant.db.unit_of_work(all_orgs=True) as uow:
