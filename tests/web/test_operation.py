@@ -121,7 +121,29 @@ def test_a_value_out_of_range_opens_a_nonconformity_and_one_within_does_not(plan
     assert bad.status_code == 422 and "measured_value" in bad.text
     assert len(_records(plant, "nonconformity")) == before + 1
     _staff_cannot_record_a_deviation(plant)
+    _limits_out_of_order_are_refused_on_their_field(plant)
     _the_demo_deviation_opened_a_nonconformity_linked_to_its_criterion(plant)
+
+
+def _limits_out_of_order_are_refused_on_their_field(plant):
+    client = _api(plant, "carbon_manager")
+    base = {
+        "parameter": "窑尾 O2 含量",
+        "facility": _records(plant, "operating_criterion")[0][3]["facility"],
+        "unit": "%",
+        "monitoring_frequency": "continuous",
+        "responsible": _user_id(plant, "process_owner"),
+    }
+    before = len(_records(plant, "operating_criterion"))
+    for extra, field in (
+        ({"lower_limit": "3.5", "upper_limit": "1.5"}, "upper_limit"),
+        ({"lower_limit": "1.5", "upper_limit": "3.5", "target": "4"}, "target"),
+    ):
+        refused = client.post(
+            "/api/v1/records", json={"workflow": "operating_criterion", "data": {**base, **extra}}
+        )
+        assert refused.status_code == 422 and field in refused.text, refused.text
+    assert len(_records(plant, "operating_criterion")) == before
 
 
 def _staff_cannot_record_a_deviation(plant):
@@ -310,6 +332,39 @@ def test_the_carbon_assets_page_shows_the_compliance_year_balance(plant):
     assert 'href="/carbon-assets"' in nav
     _the_compliance_year_is_due_on_its_surrender_deadline(plant)
     _a_fulfilled_year_counts_only_the_ccer_it_used(plant)
+    _a_year_without_verified_emissions_or_snapshot_shows_no_balance(plant)
+
+
+def _a_year_without_verified_emissions_or_snapshot_shows_no_balance(plant):
+    client = _api(plant, "carbon_manager")
+    created = client.post(
+        "/api/v1/records",
+        json={
+            "workflow": "compliance_year",
+            "data": {
+                "title": "2026 年度全国碳市场配额清缴",
+                "compliance_year": 2026,
+                "surrender_deadline": "2027-12-31",
+                "responsible": _user_id(plant, "carbon_manager"),
+            },
+        },
+    )
+    assert created.status_code == 201, created.text
+    again = client.post(
+        "/api/v1/records",
+        json={
+            "workflow": "compliance_year",
+            "data": {**created.json()["data"], "title": "重复"},
+        },
+    )
+    assert again.status_code == 422 and "compliance_year" in again.text  # one record per year
+    page = plant.as_role("carbon_manager").get("/carbon-assets?year=2026").text
+    assert (
+        "尚未录入" in page
+        and "2027-12-31" in page
+        and "data-surplus" not in page
+        and "data-shortfall" not in page
+    )
 
 
 def _the_compliance_year_is_due_on_its_surrender_deadline(plant):

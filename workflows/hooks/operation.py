@@ -15,6 +15,7 @@ from engine.events import announce, policy
 from engine.forms.spec import Text
 from engine.records.queries import records_in_states
 from engine.scheduler.reviews import ReviewDue, ReviewHook, register_review
+from engine.workflow.errors import FORM_HAS_ERRORS, FormRefused
 from engine.workflow.events import RecordEnteredState
 from engine.workflow.models import Record
 from engine.workflow.registry import ComputeContext, GuardContext, computed, declare_names, guard
@@ -177,6 +178,25 @@ def range_result(data: dict[str, Any], value: Decimal) -> str:
     if upper is not None and value > upper:
         return "above"
     return "within"
+
+
+@policy(RecordEnteredState)
+def limits_are_in_order(event: RecordEnteredState, session: Session) -> None:
+    """A criterion whose lower limit is above its upper limit, or whose target lies outside them, is
+    refused on the field (422), whichever way it is written (the form, the API, an import)."""
+    if event.workflow_key != CRITERIA:
+        return
+    record = session.get(Record, event.record_id)
+    data = record.data if record is not None else {}
+    lower, upper = as_decimal(data.get("lower_limit")), as_decimal(data.get("upper_limit"))
+    target = as_decimal(data.get("target"))
+    errors = {}
+    if lower is not None and upper is not None and lower > upper:
+        errors["upper_limit"] = {"zh": "上限不能小于下限", "en": "The upper limit is below the lower limit"}
+    elif target is not None and range_result(data, target) != "within":
+        errors["target"] = {"zh": "目标值应在上下限之间", "en": "The target must lie within the limits"}
+    if errors:
+        raise FormRefused(FORM_HAS_ERRORS, field_errors=errors)
 
 
 @computed("operating_criterion_deviation")
