@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 from demo.dqcp import seed_demo_dqcp
 from demo.emissions import seed_demo_emissions
 from demo.instruments import seed_demo_instruments
+from demo.operation import seed_demo_operation
 from demo.performance import seed_demo_parameters
 from engine.audit import SYSTEM
 from engine.identity.models import Organization, OrganizationCreate, OrgUnit, OrgUnitKind, Role
@@ -372,6 +373,9 @@ def seed_demo(
         )
         # The plan's rows name the instruments above.
         seed_demo_dqcp(
+            session, catalog=catalog, org_id=org.id, people=demo_people(session), evidence_dir=evidence_dir
+        )
+        seed_demo_operation(
             session, catalog=catalog, org_id=org.id, people=demo_people(session), evidence_dir=evidence_dir
         )
     seed_demo_parameters(session, org_id=org.id, actor=SYSTEM, owner_id=carbon_manager.id)
