@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 from demo.dqcp import seed_demo_dqcp
 from demo.emissions import seed_demo_emissions
 from demo.instruments import seed_demo_instruments
+from demo.operation import seed_demo_operation
 from demo.performance import seed_demo_parameters
 from demo.planning import seed_demo_planning
 from engine.audit import SYSTEM
@@ -373,6 +374,9 @@ def seed_demo(
         )
         # The plan's rows name the instruments above.
         seed_demo_dqcp(
+            session, catalog=catalog, org_id=org.id, people=demo_people(session), evidence_dir=evidence_dir
+        )
+        seed_demo_operation(
             session, catalog=catalog, org_id=org.id, people=demo_people(session), evidence_dir=evidence_dir
         )
         seed_demo_planning(session, catalog=catalog, org_id=org.id, people=demo_people(session))

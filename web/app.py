@@ -47,7 +47,9 @@ from web.routes.identity import admin, auth, profile, tokens
 from web.routes.identity import api as identity_api
 from web.routes.improvement import pages as improvement_pages
 from web.routes.instruments import pages as instrument_pages
+from web.routes.leadership import responsibilities
 from web.routes.notifications import pages as notification_pages
+from web.routes.operation import pages as operation_pages
 from web.routes.organization import tree as org_tree
 from web.routes.planning import risks, targets
 from web.routes.records import api as records_api
@@ -114,6 +116,7 @@ def create_app(
     )
     modules += (inventory, sources, grid, imports, inputs, targets)
     modules += (dqcp_pages, instrument_pages, notification_pages, record_imports, org_tree)
+    modules += (responsibilities, operation_pages)
     modules += (risks, improvement_pages)
     app.add_middleware(
         SecurityHeadersMiddleware,

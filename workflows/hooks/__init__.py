@@ -3,23 +3,27 @@ imports this package by name (never a module of it) before loading the workflow 
 event; the loader then checks every name a module declares against its workflow file."""
 
 from workflows.hooks import (
+    carbon_assets,
     carbon_data_batch,
     carbon_objective,
     dqcp,
     improvement_item,
     metering_instrument,
     nonconformity,
+    operation,
     planned_change,
     risk_opportunity,
 )
 
 __all__ = [
+    "carbon_assets",
     "carbon_data_batch",
     "carbon_objective",
     "dqcp",
     "improvement_item",
     "metering_instrument",
     "nonconformity",
+    "operation",
     "planned_change",
     "risk_opportunity",
 ]
