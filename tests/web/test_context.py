@@ -67,7 +67,7 @@ def _plain(html: str) -> list[str]:
 
 LISTED = {
     "context_issue": ("议题类别", "欧盟碳边境调节机制（CBAM）进入正式期", "国际绿色贸易规则（如欧盟CBAM）",
-                      "外部议题"),
+                      "外部"),
     "party_requirement": ("相关方类别", "娄底市生态环境局", "已采纳", "不采纳", "待决定"),
     "compliance_obligation": ("国务院令第775号", "GB 16780-2021", "Regulation (EU) 2023/956", "每季度",
                               "适用"),
@@ -110,10 +110,11 @@ def test_adopting_a_requirement_creates_the_obligation_linked_both_ways(plant):
          "obligation_frequency": "yearly"},
     )  # fmt: skip
     assert done.status_code == 200, done.text
-    assert done.json()["data"]["adoption"] == "adopted"
+    assert (done.json()["state"], done.json()["data"]["adoption"]) == ("adopted", "adopted")
     made = rows(plant, "compliance_obligation")
     assert len(made) == before + 1
     obligation_id, number, title, state, data = made[-1]
+    assert fire(carbon, requirement_id, "revise", {}).status_code == 422  # the whole form, or nothing
     assert (title, state, data["source"], data["issuing_body"]) == (
         "开展碳管理培训并纳入绩效", "in_effect", "voluntary", "公司工会",
     )  # fmt: skip
@@ -125,9 +126,9 @@ def test_adopting_a_requirement_creates_the_obligation_linked_both_ways(plant):
         carbon, requirement_id, "adopt",
         {"adoption_reason": "再次", "obligation_source": "voluntary", "obligation_frequency": "yearly"},
     )  # fmt: skip
-    assert again.status_code == 409 and "已采纳" in again.json()["detail"]
+    assert again.status_code == 409 and "已采纳为合规义务" in again.json()["detail"]
     assert len(rows(plant, "compliance_obligation")) == before + 1
-    staff = fire(api(plant, "staff"), requirement_id, "decline", {"decline_reason": "x"})
+    staff = fire(api(plant, "staff"), requirement_id, "withdraw", {}, comment="x")
     assert staff.status_code == 403
 
 

@@ -16,7 +16,7 @@ from engine.workflow.computed import china_today
 from engine.workflow.events import RecordEnteredState
 from engine.workflow.lifecycle import create_record, process_context
 from engine.workflow.models import Record
-from engine.workflow.registry import ComputeContext, GuardContext, computed, declare_names, guard
+from engine.workflow.registry import ComputeContext, computed, declare_names
 from engine.workflow.writes import as_date
 
 ISSUES = "context_issue"
@@ -67,16 +67,6 @@ register_review(
 def adoption(context: ComputeContext) -> dict[str, Any]:
     decided = {ADOPT: ADOPTED, DECLINE: NOT_ADOPTED}.get(context.trigger)
     return {"adoption": decided or context.data.get("adoption") or UNDECIDED}
-
-
-@guard("not_adopted_yet")
-def not_adopted_yet(context: GuardContext) -> Text | None:
-    if context.record_data.get("adoption") == ADOPTED:
-        return Text(
-            zh="该要求已采纳为合规义务，请在合规义务清单中维护",
-            en="This requirement is already adopted; keep the obligation in the obligations register",
-        )
-    return None
 
 
 def obligation_from(requirement: Record, *, today: date) -> dict[str, Any]:
