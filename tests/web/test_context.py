@@ -269,3 +269,18 @@ def test_the_scheduler_reminds_issue_and_evaluation_owners_when_due(plant):
         soon = list(evaluations_due(uow.session, date(2026, 12, 7)))
         later = list(evaluations_due(uow.session, date(2027, 12, 31)))
     assert len(later) > len(soon) and all(d.user_ids for d in later)
+
+
+def test_the_registers_read_in_english_too(plant):
+    client = plant.as_role("carbon_manager")
+    client.cookies.set("tanguan_locale", "en")
+    page = client.get("/records/compliance_obligation")
+    assert page.status_code == 200
+    for shown in ("Compliance obligations", "Source", "Evaluation frequency", "Standard", "Half-yearly"):
+        assert shown in page.text, shown
+    requirement_id = one(plant, "party_requirement", "按时报送年度排放报告并足额清缴配额")[0]
+    detail = client.get(f"/r/{requirement_id}")
+    assert (
+        "Adopted as an obligation" in detail.text and "Government and environmental regulators" in detail.text
+    )
+    assert _plain(detail.text) == []
