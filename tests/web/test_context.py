@@ -284,3 +284,25 @@ def test_the_registers_read_in_english_too(plant):
         "Adopted as an obligation" in detail.text and "Government and environmental regulators" in detail.text
     )
     assert _plain(detail.text) == []
+
+
+def test_the_scheduler_notifies_the_owner_once_when_an_issue_is_due(plant):
+    from datetime import datetime
+
+    from engine.config import Settings
+    from engine.records.display import CHINA_TIME
+    from engine.scheduler.runner import run_jobs
+
+    def run(day: str) -> list[str]:
+        moment = datetime.fromisoformat(f"{day}T09:00").replace(tzinfo=CHINA_TIME)
+        return [line for line in run_jobs(plant.db, now=moment, settings=Settings()) if "议题评审" in line]
+
+    assert run("2026-11-30") == []
+    assert len(run("2026-12-01")) == 1 and run("2026-12-02") == []  # once per review date
+    with plant.db.engine.connect() as connection:
+        kinds = (
+            connection.execute(text("SELECT kind FROM notification WHERE subject_zh LIKE '内外部议题评审%'"))
+            .scalars()
+            .all()
+        )
+    assert kinds == ["review"]
