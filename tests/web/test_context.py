@@ -86,8 +86,11 @@ def test_each_register_lists_its_columns_in_chinese_and_exports(plant):
         for shown in LISTED[key]:
             assert shown in page.text, shown
         assert _plain(page.text) == []
-        detail = client.get(f"/r/{rows(plant, key)[0][0]}")
-        assert detail.status_code == 200 and _plain(detail.text) == []
+        for record_id in (rows(plant, key)[0][0], rows(plant, key)[-1][0]):
+            detail = client.get(f"/r/{record_id}")
+            assert detail.status_code == 200 and _plain(detail.text) == []
+            word = client.get(f"/r/{record_id}/export.docx")
+            assert word.status_code == 200 and word.content[:2] == b"PK"
         export = client.get(f"/records/{key}/export.xlsx")
         assert export.status_code == 200 and export.content[:2] == b"PK"
 
@@ -173,6 +176,8 @@ def test_a_new_version_flags_the_linked_records_and_opens_the_owners_evaluation(
     assert inbox.status_code == 200 and number in inbox.text
     page = plant.as_role("carbon_manager").get(f"/r/{obligation_id}")
     assert "换版待评价" in page.text and "待评价" in page.text and _plain(page.text) == []
+    word = plant.as_role("carbon_manager").get(f"/r/{obligation_id}/export.docx")
+    assert word.status_code == 200 and word.content[:2] == b"PK"
     evaluated = fire(
         carbon, obligation_id, "evaluate",
         {"evaluated_on": "2026-12-05", "evaluation_result": "compliant", "evaluation_note": "已逐条核对"},
