@@ -323,7 +323,7 @@ def seed_demo_context(
         _policy(session, catalog, org_id, people)
         # CBAM was simplified in 2025: a new version flags what links to it and opens an evaluation.
         _fire(session, obligations[9], "revise_version", people["carbon_manager"], {
-            "edition": "2025年修订", "effective_date": "2025-10-20",
+            "new_edition": "2025年修订", "new_effective_date": "2025-10-20",
             "change_summary": "欧盟2025年简化修订：年进口量50吨以下的进口商豁免；"
             "授权申报人申请和核查要求调整。",
         })  # fmt: skip

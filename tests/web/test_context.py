@@ -152,7 +152,8 @@ def test_a_new_version_flags_the_linked_records_and_opens_the_owners_evaluation(
         notices_before = connection.execute(text("SELECT count(*) FROM notification")).scalar()
     done = fire(
         carbon, obligation_id, "revise_version",
-        {"edition": "2026年修订", "effective_date": "2026-12-01", "change_summary": "配额清缴期限调整"},
+        {"new_edition": "2026年修订", "new_effective_date": "2026-12-01",
+         "change_summary": "配额清缴期限调整"},
     )  # fmt: skip
     assert done.status_code == 200, done.text
     _, _, _, state, data = one(plant, "compliance_obligation", "碳排放权交易管理暂行条例")
@@ -269,6 +270,17 @@ def test_the_scheduler_reminds_issue_and_evaluation_owners_when_due(plant):
         soon = list(evaluations_due(uow.session, date(2026, 12, 7)))
         later = list(evaluations_due(uow.session, date(2027, 12, 31)))
     assert len(later) > len(soon) and all(d.user_ids for d in later)
+    # A review sets the next review date: the issue is not due again until then.
+    issue_id = one(plant, "context_issue", "碳数据管理能力不足")[0]
+    reviewed = fire(
+        api(plant, "carbon_manager"), issue_id, "review_issue",
+        {"reviewed_on": "2026-12-01", "review_conclusion": "培训已开展，仍需推进自动采集",
+         "next_review_date": "2027-06-01"},
+    )  # fmt: skip
+    assert reviewed.status_code == 200, reviewed.text
+    assert reviewed.json()["data"]["review_date"] == "2027-06-01"
+    with plant.db.unit_of_work(org_id=org_id) as uow:
+        assert list(issues_due(uow.session, date(2026, 12, 1))) == []
 
 
 def test_the_registers_read_in_english_too(plant):

@@ -17,7 +17,7 @@ from engine.scheduler.reviews import ReviewDue, ReviewHook, register_review
 from engine.workflow.events import RecordEnteredState
 from engine.workflow.lifecycle import fire_transition
 from engine.workflow.models import Record
-from engine.workflow.registry import ComputeContext, computed, declare_names
+from engine.workflow.registry import ComputeContext, GuardContext, action, computed, declare_names
 from engine.workflow.writes import as_date
 from workflows.hooks.metering_instrument import add_months
 
@@ -43,7 +43,7 @@ def evaluation_status(context: ComputeContext) -> dict[str, Any]:
     rows = [dict(row) for row in data.get("evaluations") or [] if isinstance(row, dict)]
     values: dict[str, Any] = {}
     if context.trigger == NEW_VERSION:
-        edition = str(submitted.get("edition") or "")
+        edition = str(submitted.get("new_edition") or "")
         rows.append(
             {
                 "task": f"评价新版本「{edition}」的适用性和合规性"[:200],
@@ -69,6 +69,13 @@ def evaluation_status(context: ComputeContext) -> dict[str, Any]:
     values["next_evaluation_due"] = _next_due(data, base=base)
     values["evaluations"] = rows or None
     return values
+
+
+@action("apply_new_version")
+def apply_new_version(context: GuardContext) -> dict[str, Any]:
+    """The new version becomes the obligation's version and effective date."""
+    form = context.form_data
+    return {"edition": form.get("new_edition"), "effective_date": form.get("new_effective_date")}
 
 
 def _owners(record: Record) -> set[int]:

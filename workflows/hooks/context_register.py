@@ -16,7 +16,7 @@ from engine.workflow.computed import china_today
 from engine.workflow.events import RecordEnteredState
 from engine.workflow.lifecycle import create_record, process_context
 from engine.workflow.models import Record
-from engine.workflow.registry import ComputeContext, computed, declare_names
+from engine.workflow.registry import ComputeContext, GuardContext, action, computed, declare_names
 from engine.workflow.writes import as_date
 
 ISSUES = "context_issue"
@@ -49,6 +49,12 @@ def issues_due(session: Session, today: date) -> Iterator[ReviewDue]:
             user_ids=(owner,),
             record_id=record.id,
         )
+
+
+@action("apply_next_review")
+def apply_next_review(context: GuardContext) -> dict[str, Any]:
+    """A review sets the issue's review date to the next one (the scheduler reminds on it)."""
+    return {"review_date": context.form_data.get("next_review_date")}
 
 
 register_review(
