@@ -11,7 +11,15 @@ from engine.models.base import OrgOwned, utcnow
 
 
 class OrgUnitKind(StrEnum):
+    """Group → legal entity → site / production line / process (the units national ETS allowances are
+    allocated to); departments and facilities sit anywhere below (engine.identity.org_tree)."""
+
+    group = "group"
+    legal_entity = "legal_entity"
     enterprise = "enterprise"
+    site = "site"
+    production_line = "production_line"
+    process = "process"
     department = "department"
     facility = "facility"
 
@@ -76,6 +84,19 @@ class Role(StrEnum):
     process_owner = "process_owner"
     staff = "staff"
     external_auditor = "external_auditor"
+
+
+# How a role reads on documents the engine writes (pages use the template macro ``role_label``).
+ROLE_LABELS: dict[str, tuple[str, str]] = {
+    Role.admin: ("系统管理员", "Administrator"),
+    Role.carbon_manager: ("碳管理员", "Carbon manager"),
+    Role.quality_manager: ("质量经理", "Quality manager"),
+    Role.top_management: ("最高管理者", "Top management"),
+    Role.internal_auditor: ("内审员", "Internal auditor"),
+    Role.process_owner: ("过程负责人", "Process owner"),
+    Role.staff: ("员工", "Staff"),
+    Role.external_auditor: ("外部审核员", "External auditor"),
+}
 
 
 class UserBase(SQLModel):

@@ -3,6 +3,7 @@ imports this package by name (never a module of it) before loading the workflow 
 event; the loader then checks every name a module declares against its workflow file."""
 
 from workflows.hooks import (
+    carbon_assets,
     carbon_data_batch,
     compliance_obligation,
     context_register,
@@ -10,9 +11,11 @@ from workflows.hooks import (
     dqcp,
     metering_instrument,
     nonconformity,
+    operation,
 )
 
 __all__ = [
+    "carbon_assets",
     "carbon_data_batch",
     "compliance_obligation",
     "context_register",
@@ -20,4 +23,5 @@ __all__ = [
     "dqcp",
     "metering_instrument",
     "nonconformity",
+    "operation",
 ]
