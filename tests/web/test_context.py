@@ -93,6 +93,9 @@ def test_each_register_lists_its_columns_in_chinese_and_exports(plant):
             assert word.status_code == 200 and word.content[:2] == b"PK"
         export = client.get(f"/records/{key}/export.xlsx")
         assert export.status_code == 200 and export.content[:2] == b"PK"
+        template = client.get(f"/records/{key}/import/template.xlsx")  # the generic bulk import
+        assert template.status_code == 200 and template.content[:2] == b"PK"
+        assert api(plant, "carbon_manager").get(f"/api/v1/workflows/{key}").status_code == 200
 
 
 def test_adopting_a_requirement_creates_the_obligation_linked_both_ways(plant):
