@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from demo.context import seed_demo_context
 from demo.dqcp import seed_demo_dqcp
 from demo.emissions import seed_demo_emissions
 from demo.instruments import seed_demo_instruments
@@ -380,5 +381,6 @@ def seed_demo(
             session, catalog=catalog, org_id=org.id, people=demo_people(session), evidence_dir=evidence_dir
         )
         seed_demo_planning(session, catalog=catalog, org_id=org.id, people=demo_people(session))
+        seed_demo_context(session, catalog=catalog, org_id=org.id, people=demo_people(session))
     seed_demo_parameters(session, org_id=org.id, actor=SYSTEM, owner_id=carbon_manager.id)
     return org
