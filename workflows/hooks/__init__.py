@@ -2,6 +2,13 @@
 imports this package by name (never a module of it) before loading the workflow files or announcing an
 event; the loader then checks every name a module declares against its workflow file."""
 
-from workflows.hooks import carbon_data_batch, dqcp, metering_instrument, nonconformity
+from workflows.hooks import carbon_data_batch, disclosure, dqcp, metering_instrument, nonconformity, support
 
-__all__ = ["carbon_data_batch", "dqcp", "metering_instrument", "nonconformity"]
+__all__ = [
+    "carbon_data_batch",
+    "disclosure",
+    "dqcp",
+    "metering_instrument",
+    "nonconformity",
+    "support",
+]
