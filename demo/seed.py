@@ -8,6 +8,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from demo.dqcp import seed_demo_dqcp
+from demo.support import seed_demo_support
 from demo.emissions import seed_demo_emissions
 from demo.instruments import seed_demo_instruments
 from demo.performance import seed_demo_parameters
@@ -370,6 +371,10 @@ def seed_demo(
         )
         # The plan's rows name the instruments above.
         seed_demo_dqcp(
+            session, catalog=catalog, org_id=org.id, people=demo_people(session), evidence_dir=evidence_dir
+        )
+        # 7.1–7.4: resources, competence, training, awareness, communication; the 2025 disclosure freezes 2025.
+        seed_demo_support(
             session, catalog=catalog, org_id=org.id, people=demo_people(session), evidence_dir=evidence_dir
         )
     seed_demo_parameters(session, org_id=org.id, actor=SYSTEM, owner_id=carbon_manager.id)

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from engine.carbon_data.models import InventorySnapshot
+from engine.carbon_data.reporting import product_intensities
 from engine.carbon_data.snapshots import get_snapshot, list_snapshots
 from engine.events import policy
 from engine.forms.spec import Text
@@ -36,6 +37,7 @@ LOADER_ROLE = "admin"  # the role the transition file gives LOAD; the process fi
 STATES = ("dis_drafting", "dis_in_review", "dis_reviewed", "dis_approved", "dis_published")
 declare_names(WORKFLOW, states=set(STATES), triggers={RETAKE, LOAD})
 CHINA_TIME = ZoneInfo("Asia/Shanghai")
+TONNES, INTENSITY = "0.01", "0.0001"
 DIRECT = ("combustion", "process")
 INDIRECT = ("purchased_electricity", "purchased_heat")
 DEDUCTED = ("exported_electricity", "exported_heat", "recovered")
@@ -46,39 +48,65 @@ FIGURES = (
 )  # fmt: skip
 
 
-def _number(value: Any) -> str | None:
+def _number(value: Any, places: str | None = None) -> str | None:
+    """A number as the form keeps it (text), rounded half-even to ``places`` ("0.01") when given."""
     if value is None:
         return None
     try:
-        return str(Decimal(str(value)).normalize())
+        number = Decimal(str(value))
     except InvalidOperation:
         return None
+    if not number.is_finite():
+        return None
+    if places is not None:
+        number = number.quantize(Decimal(places))
+    return f"{number.normalize():f}"
 
 
-def _sum(values: dict[str, Any], keys: tuple[str, ...]) -> str:
-    total = sum((Decimal(str(values.get(key) or 0)) for key in keys), Decimal(0))
-    return str(total.normalize()) if total else "0"
+def _sum(values: dict[str, Any], keys: tuple[str, ...]) -> str | None:
+    return _number(sum((Decimal(str(values.get(key) or 0)) for key in keys), Decimal(0)), TONNES)
 
 
-def snapshot_figures(snapshot: InventorySnapshot) -> dict[str, Any]:
-    """What a disclosure copies from a snapshot, as the form's values (numbers as text)."""
+def _intensity(session: Session, snapshot: InventorySnapshot) -> dict[str, Any]:
+    """The snapshot's own intensity when it froze one; else its total over the year's recorded output of
+    the organization's first product with output (as the annual report and the targets compute it)."""
+    frozen = (snapshot.result or {}).get("intensity")
+    if frozen:
+        return dict(frozen)
+    found = product_intensities(
+        session, org_id=snapshot.org_id, year=snapshot.year, total_tco2e=snapshot.total_tco2e
+    )
+    if not found:
+        return {}
+    chosen = found[min(found)]
+    return {
+        "product": chosen.product,
+        "product_unit": chosen.product_unit,
+        "tco2e_per_product_unit": chosen.per_product,
+        "tco2e_per_10k_cny": chosen.per_output_value,
+    }
+
+
+def snapshot_figures(session: Session, snapshot: InventorySnapshot) -> dict[str, Any]:
+    """What a disclosure copies from a snapshot, as the form's values (numbers as text, tonnes to 0.01,
+    intensities to 0.0001)."""
     result = snapshot.result or {}
     by_category = result.get("by_category") or {}
-    intensity = result.get("intensity") or {}
+    intensity = _intensity(session, snapshot)
     unit = intensity.get("product_unit")
     figures = {
         "snapshot_id": str(snapshot.id),
         "snapshot_year": str(snapshot.year),
         "snapshot_sha256": snapshot.inputs_sha256,
         "snapshot_frozen_on": snapshot.created_at.astimezone(CHINA_TIME).date().isoformat(),
-        "total_tco2e": _number(snapshot.total_tco2e),
+        "total_tco2e": _number(snapshot.total_tco2e, TONNES),
         "scope1_tco2e": _sum(by_category, DIRECT),
         "scope2_tco2e": _sum(by_category, INDIRECT),
         "deducted_tco2e": _sum(by_category, DEDUCTED),
         "intensity_product": intensity.get("product"),
-        "intensity_per_unit": _number(intensity.get("tco2e_per_product_unit")),
+        "intensity_per_unit": _number(intensity.get("tco2e_per_product_unit"), INTENSITY),
         "intensity_unit": f"tCO2e/{unit}" if unit else None,
-        "intensity_per_10k_cny": _number(intensity.get("tco2e_per_10k_cny")),
+        "intensity_per_10k_cny": _number(intensity.get("tco2e_per_10k_cny"), INTENSITY),
     }
     return {key: value for key, value in figures.items() if value is not None}
 
@@ -108,7 +136,9 @@ def chosen_snapshot(session: Session, *, org_id: int, data: dict[str, Any]) -> I
     if choice is not None:
         snapshot = get_snapshot(session, org_id=org_id, snapshot_id=int(Decimal(str(choice))))
         if snapshot is None:
-            raise _refused("snapshot_choice", "没有这个编号的盘查快照", "There is no snapshot with this number")
+            raise _refused(
+                "snapshot_choice", "没有这个编号的盘查快照", "There is no snapshot with this number"
+            )
         if snapshot.year != year:
             raise _refused(
                 "snapshot_choice",
@@ -133,7 +163,7 @@ def take_the_snapshots_figures(event: RecordEnteredState, session: Session) -> N
         return
     row = load_record_row(session, record_id=event.record_id)
     snapshot = chosen_snapshot(session, org_id=event.org_id, data=row.data)
-    figures = snapshot_figures(snapshot)
+    figures = snapshot_figures(session, snapshot)
     if figures_match(row.data, figures):
         return
     loader = ActorRef(id=event.actor.id, name=event.actor.name, roles=frozenset({LOADER_ROLE}))
@@ -158,7 +188,7 @@ def figures_are_the_snapshots(event: RecordEnteredState, session: Session) -> No
     snapshot = (
         get_snapshot(session, org_id=event.org_id, snapshot_id=int(snapshot_id)) if snapshot_id else None
     )
-    if snapshot is None or not figures_match(row.data, snapshot_figures(snapshot)):
+    if snapshot is None or not figures_match(row.data, snapshot_figures(session, snapshot)):
         raise GuardRefused(
             Text(
                 zh="披露数据必须与所选盘查快照完全一致，不能手工填写",
