@@ -8,10 +8,10 @@ from typing import Any
 from sqlmodel import Session, select
 
 from demo.dqcp import seed_demo_dqcp
-from demo.support import seed_demo_support
 from demo.emissions import seed_demo_emissions
 from demo.instruments import seed_demo_instruments
 from demo.performance import seed_demo_parameters
+from demo.support import seed_demo_support
 from engine.audit import SYSTEM
 from engine.identity.models import Organization, OrganizationCreate, OrgUnit, OrgUnitKind, Role
 from engine.identity.organizations import (
@@ -373,7 +373,7 @@ def seed_demo(
         seed_demo_dqcp(
             session, catalog=catalog, org_id=org.id, people=demo_people(session), evidence_dir=evidence_dir
         )
-        # 7.1–7.4: resources, competence, training, awareness, communication; the 2025 disclosure freezes 2025.
+        # 7.1–7.4 support; the 2025 disclosure freezes the 2025 inventory.
         seed_demo_support(
             session, catalog=catalog, org_id=org.id, people=demo_people(session), evidence_dir=evidence_dir
         )

@@ -3,9 +3,11 @@ requirements, training records (one certificate expiring within 30 days of 2026-
 awareness campaign (partly acknowledged), the communication log, and the carbon disclosure of 2025 —
 published from a frozen 2025 inventory snapshot — with a customer-facing draft beside it."""
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+import yaml
 from sqlmodel import Session, select
 
 from engine.audit import Actor
@@ -21,90 +23,16 @@ from engine.workflow.models import Record
 
 FALLBACK_REASON = "2025 年全国电网排放因子尚未发布，按最近公布年度的因子冻结，用于 2025 年度碳信息披露"
 
-# (name, kind, description, amount, unit, owner role, unit code, needed by, provided on)
-RESOURCES: tuple[tuple[Any, ...], ...] = (
-    ("碳排放管理员（专职）2 名", "human", "安全环保部设专职碳排放管理员 2 名，负责数据收集、月度核对与配额履约。",
-     2, "人", "carbon_manager", "HQ", "2026-03-31", "2026-03-15"),
-    ("能源与碳排放在线监测系统（二期）", "information", "DCS 与电能表、皮带秤数据接入，按月生成活动数据；含服务器与软件许可。",
-     86, "万元", "carbon_manager", "HQ", "2026-09-30", None),
-    ("入窑煤皮带秤更换为 ±0.5% 级", "infrastructure", "按 GB 17167 要求更换入窑煤计量皮带秤，提升活动数据准确度。",
-     18.5, "万元", "process_owner", "KILN1", "2026-06-30", "2026-06-20"),
-    ("碳管理体系年度专项预算", "financial", "含第三方核查、培训、计量检定、信息披露费用。",
-     120, "万元", "top_management", "HQ", "2026-01-31", "2026-01-20"),
-    ("煤质工业分析与元素分析（低位发热量、含碳量）", "technical", "化验室按 GB/T 213、GB/T 476 每批次检测入厂煤，用于实测排放因子。",
-     1, "套", "quality_manager", "HQ", "2026-02-28", "2026-02-25"),
-    ("第三方碳排放核查服务", "external_service", "委托具备资质的核查机构开展 2025 年度排放报告核查（全国碳市场水泥行业首个履约年）。",
-     12, "万元", "carbon_manager", "HQ", "2026-04-30", "2026-04-10"),
-    ("余热发电系统技改（提高吨熟料发电量）", "infrastructure", "窑头/窑尾余热锅炉改造，目标吨熟料余热发电量提高 3 kWh。",
-     650, "万元", "process_owner", "KILN1", "2027-06-30", None),
-    ("碳排放核算与 CBAM 申报培训预算", "financial", "内审员、统计员与销售人员的碳核算、CBAM 默认值与实际排放申报培训。",
-     8, "万元", "carbon_manager", "HQ", "2026-05-31", "2026-05-10"),
-)  # fmt: skip
+DATA_FILE = Path(__file__).with_name("support.yaml")
 
-# (position, role, unit code, competence, training, qualification, review months)
-COMPETENCES: tuple[tuple[Any, ...], ...] = (
-    ("总经理（最高管理者）", "top_management", "GMO",
-     "理解碳管理体系要求、国家碳排放权交易政策（《碳排放权交易管理暂行条例》2024）与企业配额履约责任；能主持管理评审。",
-     "碳管理体系领导力培训（每年）", "", 12),
-    ("碳排放管理员", "carbon_manager", "HQ",
-     "掌握 GB/T 32150、GB/T 32151.8 水泥企业核算方法，能编制年度排放报告、数据质量控制计划，熟悉全国碳市场管理平台填报。",
-     "温室气体核算与报告培训；全国碳市场履约培训", "碳排放管理员（国家职业技能等级证书）", 12),
-    ("质量/体系负责人", "quality_manager", "HQ",
-     "掌握碳管理体系标准条款、文件控制与不符合处理；能组织内部审核与管理评审。",
-     "体系标准宣贯与内审员培训", "内审员证书", 24),
-    ("内审员", "internal_auditor", "HQ",
-     "能依据审核方案独立开展碳管理体系内部审核，理解 ISO 14064-1 人员能力要求与抽样方法。",
-     "碳管理体系内审员培训（不少于 16 学时）", "内审员证书（有效期内）", 24),
-    ("烧成车间主任（过程负责人）", "process_owner", "KILN1",
-     "掌握熟料烧成工艺对煤耗、电耗及过程排放的影响，能执行运行准则并处理偏离。",
-     "窑系统节能降碳运行培训", "", 12),
-    ("统计员/计量员", "staff", "HQ",
-     "能按数据收集计划抄表、录入活动数据并保存原始凭证，理解计量器具检定要求（GB 17167）。",
-     "活动数据收集与计量管理培训", "计量员上岗证", 12),
-)  # fmt: skip
 
-# (course, content, competence position, planned, trainer, trainee roles, delivered, hours, expiry, evaluation)
-TRAININGS: tuple[tuple[Any, ...], ...] = (
-    ("全国碳市场水泥行业核算与报告培训", "GB/T 32151.8、生态环境部水泥行业核算指南、配额分配方案。", "碳排放管理员",
-     "2026-03-18", "湖南省环境保护科学研究院", ("carbon_manager", "staff"), "2026-03-18", 16, "2026-12-28",
-     ("exam", "effective")),
-    ("碳管理体系内审员培训", "标准条款、审核方案、抽样与不符合判定。", "内审员",
-     "2026-04-22", "中国质量认证中心湖南分中心", ("internal_auditor", "quality_manager"), "2026-04-23", 24, "2029-04-22",
-     ("exam", "effective")),
-    ("窑系统节能降碳运行培训", "煤耗、电耗与过程排放的关系；运行准则与偏离处理。", "烧成车间主任（过程负责人）",
-     "2026-05-12", "公司技术中心", ("process_owner",), "2026-05-12", 8, None, ("observation", "partly_effective")),
-    ("活动数据收集与计量管理培训", "抄表、原始凭证、计量器具检定与 GB 17167 配备要求。", "统计员/计量员",
-     "2026-06-09", "设备动力部计量室", ("staff",), "2026-06-09", 4, None, ("practical", "effective")),
-    ("欧盟 CBAM 申报与实际排放数据培训", "Regulation (EU) 2023/956、过渡期报告与默认值；客户数据请求答复。", "碳排放管理员",
-     "2026-09-16", "外部咨询机构", ("carbon_manager", "top_management"), "2026-09-16", 6, None, None),
-    ("碳管理体系领导力与管理评审培训", "最高管理者职责、碳方针与目标、管理评审输入输出。", "总经理（最高管理者）",
-     "2027-01-15", "认证机构讲师", ("top_management",), None, None, None, None),
-)  # fmt: skip
+@cache
+def demo_data() -> dict[str, list[dict[str, Any]]]:
+    data: dict[str, list[dict[str, Any]]] = yaml.safe_load(DATA_FILE.read_text(encoding="utf-8"))
+    return data
 
-# (subject, direction, kind, party, channel, planned date, frequency, responsible role, details, done)
-COMMUNICATIONS: tuple[tuple[Any, ...], ...] = (
-    ("湖南省生态环境厅：2025 年度排放报告核查通知", "external", "received", "湖南省生态环境厅", "official_letter",
-     "2026-03-31", "每年", "carbon_manager", "通知于 3 月 31 日前在全国碳市场管理平台提交 2025 年度排放报告及支撑材料，配合核查。",
-     ("2026-03-28", "已按期提交排放报告与月度数据，核查组 4 月现场核查。")),
-    ("客户（欧洲进口商）CBAM 产品隐含排放数据请求", "external", "received", "德国某水泥进口商", "email",
-     "2026-07-15", "每季度", "carbon_manager", "请求提供出口熟料的直接与间接隐含排放（tCO2e/t）及核算方法说明。",
-     ("2026-07-10", "按 2025 年度冻结快照提供熟料单位产品排放及方法说明。")),
-    ("供应商低碳问卷（煤炭、电力供应商）", "external", "sent", "主要原煤与电力供应商", "questionnaire",
-     "2026-08-31", "每年", "quality_manager", "发放低碳供应商调查问卷：煤质、运输方式、绿电比例。",
-     ("2026-08-28", "收回 6 份问卷，2 家供应商提供了绿电证明。")),
-    ("月度碳排放简报（内部）", "internal", "planned", "各部门负责人与班组", "bulletin",
-     "2026-12-10", "每月", "carbon_manager", "每月 10 日前发布上月熟料产量、煤耗、电耗与排放强度简报。", None),
-    ("碳方针与 2026 年目标全员宣贯", "internal", "planned", "全体员工", "meeting",
-     "2026-02-20", "每年", "quality_manager", "结合安全例会宣贯碳方针与年度目标，并组织阅读确认。",
-     ("2026-02-20", "宣贯会已召开，阅读确认见意识宣贯记录。")),
-    ("娄底市发改委：重点用能单位能源利用状况报告", "external", "planned", "娄底市发展和改革委员会", "platform",
-     "2027-03-31", "每年", "carbon_manager", "按《重点用能单位节能管理办法》报送年度能源利用状况报告。", None),
-    ("社区开放日：低碳生产与粉尘治理说明", "external", "planned", "周边村镇居民代表", "meeting",
-     "2027-04-22", "每年", "top_management", "世界地球日开放日，介绍余热发电与碳减排进展。", None),
-    ("银行绿色信贷碳信息问询", "external", "received", "某国有银行湖南省分行", "email",
-     "2026-11-30", "一次", "carbon_manager", "为技改项目绿色贷款评估，问询 2025 年度排放总量与强度及减排目标。", None),
-)  # fmt: skip
 
+AUDIENCE = ("top_management", "quality_manager", "internal_auditor", "process_owner", "staff")
 POLICY_TOPIC = "碳方针宣贯：湘峰水泥碳方针（2026 版）"
 
 
@@ -168,7 +96,8 @@ def seed_demo_support(
     _campaign(session, catalog=catalog, org_id=org_id, people=people, evidence_dir=evidence_dir)
     workflow = catalog.get("communication")
     assert workflow is not None
-    for subject, direction, kind, party, channel, day, frequency, role, details, done in COMMUNICATIONS:
+    for row in demo_data()["communications"]:
+        (subject, direction, kind, party, channel, day, frequency, role, details, done) = row.values()
         record = create_record(
             session, workflow=workflow, org_id=org_id, actor=carbon,
             form_data={
@@ -197,7 +126,8 @@ def _resources(
 ) -> None:
     workflow = catalog.get("resource")
     assert workflow is not None
-    for name, kind, description, amount, unit, role, code, needed, provided in RESOURCES:
+    for row in demo_data()["resources"]:
+        (name, kind, description, amount, unit, role, code, needed, provided) = row.values()
         data = {
             "name": name, "resource_kind": kind, "description": description, "amount": str(amount),
             "amount_unit": unit, "owner": people[role].id, "org_unit": units.get(code), "needed_by": needed,
@@ -221,7 +151,8 @@ def _competences(
     workflow = catalog.get("competence_requirement")
     assert workflow is not None
     positions = {}
-    for position, role, code, competence, training, qualification, months in COMPETENCES:
+    for row in demo_data()["competences"]:
+        (position, role, code, competence, training, qualification, months) = row.values()
         data = {
             "position": position, "system_role": role, "org_unit": units.get(code),
             "required_competence": competence, "required_training": training,
@@ -248,7 +179,10 @@ def _trainings(
     workflow = catalog.get("training")
     assert workflow is not None
     carbon = people["carbon_manager"]
-    for course, content, position, planned, trainer, roles, delivered, hours, expiry, evaluation in TRAININGS:
+    for row in demo_data()["trainings"]:
+        (course, content, position, planned, trainer, roles, delivered, hours, expiry, evaluation) = (
+            row.values()
+        )
         record = create_record(
             session, workflow=workflow, org_id=org_id, actor=carbon,
             form_data={
@@ -298,15 +232,15 @@ def _campaign(
         session, workflow=workflow, org_id=org_id, actor=carbon,
         form_data={
             "topic": POLICY_TOPIC,
-            "content": "碳方针三项承诺：履行合规义务、持续改进碳绩效、实现碳中和；2026 年熟料单位产品排放强度目标。",
-            "audience_roles": ["top_management", "quality_manager", "internal_auditor", "process_owner", "staff"],
+            "content": "碳方针三项承诺：履行合规义务、持续改进碳绩效、实现碳中和；"
+            "2026 年熟料单位产品排放强度目标。",
+            "audience_roles": list(AUDIENCE),
             "campaign_date": "2026-11-20", "channel": "meeting", "materials": materials,
         },
     )  # fmt: skip
-    audience = ("top_management", "quality_manager", "internal_auditor", "process_owner", "staff")
     _fire(session, record, "launch_campaign", carbon, {
         "ack_due": "2026-12-15",
-        "acknowledgements": [{"person": people[role].id} for role in audience],
+        "acknowledgements": [{"person": people[role].id} for role in AUDIENCE],
     })  # fmt: skip
     for role in ("quality_manager", "process_owner", "top_management"):
         _fire(session, record, "acknowledge", people[role], {})
@@ -344,10 +278,12 @@ def _disclosures(
         form_data={
             "title": "湘峰水泥 2025 年度碳信息披露报告", "reporting_year": "2025",
             "snapshot_choice": str(snapshot_id),
-            "objectives_summary": "以 2024 年为基准年，2030 年熟料单位产品排放强度下降目标；2025 年余热发电与替代燃料进展。",
+            "objectives_summary": "以 2024 年为基准年，2030 年熟料单位产品排放强度下降目标；"
+                "2025 年余热发电与替代燃料进展。",
             "audiences": ["public", "regulator", "customers"],
             "principles": ["completeness", "consistency", "accuracy", "transparency", "relevance"],
-            "narrative": "本报告依据 GB/T 32150、GB/T 32151.8 核算，数据取自已冻结的 2025 年度盘查快照，经第三方核查。",
+            "narrative": "本报告依据 GB/T 32150、GB/T 32151.8 核算，"
+                "数据取自已冻结的 2025 年度盘查快照，经第三方核查。",
         },
     )  # fmt: skip
     _fire(session, published, "submit_disclosure", carbon, {})
@@ -355,7 +291,8 @@ def _disclosures(
           {"review_notes": "披露数据与 2025 年度快照一致；目标进展表述与管理评审输出一致。"})  # fmt: skip
     _fire(session, published, "approve_disclosure", people["top_management"], {}, password_verified=True)
     proof = _evidence(
-        session, org_id=org_id, actor=carbon, evidence_dir=evidence_dir, name="2025年度碳信息披露-网站截图.txt",
+        session, org_id=org_id, actor=carbon, evidence_dir=evidence_dir,
+        name="2025年度碳信息披露-网站截图.txt",
         text="公司网站“社会责任—碳信息披露”栏目发布页面存档",
     )  # fmt: skip
     _fire(session, published, "publish_disclosure", carbon, {
