@@ -282,6 +282,8 @@ def _disclosures(
                 "2025 年余热发电与替代燃料进展。",
             "audiences": ["public", "regulator", "customers"],
             "principles": ["completeness", "consistency", "accuracy", "transparency", "relevance"],
+            "channel": "website", "planned_publication": "2026-12-10",
+            "url": "https://www.xiangfeng-cement.example/csr/carbon-2025",
             "narrative": "本报告依据 GB/T 32150、GB/T 32151.8 核算，"
                 "数据取自已冻结的 2025 年度盘查快照，经第三方核查。",
         },
@@ -290,21 +292,30 @@ def _disclosures(
     _fire(session, published, "review_disclosure", people["quality_manager"],
           {"review_notes": "披露数据与 2025 年度快照一致；目标进展表述与管理评审输出一致。"})  # fmt: skip
     _fire(session, published, "approve_disclosure", people["top_management"], {}, password_verified=True)
+    _fire(session, published, "publish_disclosure", carbon, {})
+    # Publishing opened an entry in the communication log: it keeps the evidence.
+    logged = session.exec(
+        select(Record).where(Record.workflow_key == "communication", Record.org_id == org_id)
+    ).all()
+    entry = next(r for r in logged if r.data.get("related_record") == published.id)
     proof = _evidence(
-        session, org_id=org_id, actor=carbon, evidence_dir=evidence_dir,
+        session,
+        org_id=org_id,
+        actor=carbon,
+        evidence_dir=evidence_dir,
         name="2025年度碳信息披露-网站截图.txt",
         text="公司网站“社会责任—碳信息披露”栏目发布页面存档",
-    )  # fmt: skip
-    _fire(session, published, "publish_disclosure", carbon, {
-        "channel": "website", "published_on": china_today().isoformat(),
-        "url": "https://www.xiangfeng-cement.example/csr/carbon-2025", "publication_evidence": proof,
+    )
+    _fire(session, entry, "complete_communication", carbon, {
+        "actual_date": china_today().isoformat(), "evidence": proof,
+        "outcome": "已在公司网站“社会责任—碳信息披露”栏目发布，页面存档见附件。",
     })  # fmt: skip
     create_record(
         session, workflow=workflow, org_id=org_id, actor=carbon,
         form_data={
             "title": "2026 年面向欧盟客户的产品碳排放数据说明（CBAM）", "reporting_year": "2025",
             "objectives_summary": "2026 年目标：熟料单位产品排放强度较 2024 年下降 2%。",
-            "audiences": ["customers"], "principles": ["accuracy", "transparency"],
+            "audiences": ["customers"], "principles": ["accuracy", "transparency"], "channel": "customer",
             "narrative": "按 Regulation (EU) 2023/956 过渡期要求说明熟料直接与间接隐含排放（草稿）。",
         },
     )  # fmt: skip

@@ -50,6 +50,7 @@ from web.routes.notifications import pages as notification_pages
 from web.routes.planning import targets
 from web.routes.records import api as records_api
 from web.routes.records import pages as record_pages
+from web.routes.support import pages as support_pages
 from web.security import SecurityHeadersMiddleware
 from web.templating import render
 
@@ -108,7 +109,7 @@ def create_app(
         records_api,
     )
     modules += (inventory, sources, grid, imports, inputs, targets)
-    modules += (dqcp_pages, instrument_pages, notification_pages)
+    modules += (dqcp_pages, instrument_pages, notification_pages, support_pages)
     app.add_middleware(
         SecurityHeadersMiddleware,
         upload_paths=tuple(path for module in modules for path in getattr(module, "UPLOAD_PATHS", ())),

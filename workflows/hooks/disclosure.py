@@ -22,9 +22,10 @@ from engine.events import policy
 from engine.forms.spec import Text
 from engine.records.queries import records_in_states
 from engine.workflow.access import ActorRef
+from engine.workflow.computed import china_today
 from engine.workflow.errors import FORM_HAS_ERRORS, FormRefused, GuardRefused
 from engine.workflow.events import RecordEnteredState
-from engine.workflow.lifecycle import fire_transition
+from engine.workflow.lifecycle import create_record, fire_transition, process_context
 from engine.workflow.models import Record
 from engine.workflow.registry import GuardContext, declare_names, guard, signed_content
 from engine.workflow.writes import load_record_row
@@ -34,7 +35,8 @@ CREATE = "create"
 RETAKE = "retake_snapshot"
 LOAD = "load_snapshot_figures"
 LOADER_ROLE = "admin"  # the role the transition file gives LOAD; the process fires it in the drafter's name
-STATES = ("dis_drafting", "dis_in_review", "dis_reviewed", "dis_approved", "dis_published")
+PUBLISHED = "dis_published"
+STATES = ("dis_drafting", "dis_in_review", "dis_reviewed", "dis_approved", PUBLISHED)
 declare_names(WORKFLOW, states=set(STATES), triggers={RETAKE, LOAD})
 CHINA_TIME = ZoneInfo("Asia/Shanghai")
 TONNES, INTENSITY = "0.01", "0.0001"
@@ -224,6 +226,10 @@ class DisclosureView:
     def superseded(self) -> bool:
         return self.newer is not None
 
+    @property
+    def published_at(self) -> datetime | None:
+        return self.record.closed_at if self.record.state == PUBLISHED else None
+
 
 def disclosures(session: Session, *, org_id: int) -> list[DisclosureView]:
     """Every disclosure not withdrawn, newest first, with its snapshot and any later one of its year."""
@@ -250,3 +256,58 @@ def frozen_snapshots(session: Session, *, org_id: int) -> list[InventorySnapshot
 
 def frozen_on(moment: datetime) -> str:
     return moment.astimezone(CHINA_TIME).date().isoformat()
+
+
+# ---- publication: logged as an external communication (7.4), where its evidence is kept --------------------
+
+PUBLISH = "publish_disclosure"
+COMMUNICATION = "communication"
+declare_names(WORKFLOW, triggers={PUBLISH})
+declare_names(COMMUNICATION)
+# The disclosure's channel → the communication log's.
+CHANNELS = {
+    "website": "website",
+    "esg_report": "website",
+    "regulator_platform": "platform",
+    "customer": "email",
+    "exchange": "platform",
+}
+
+
+@policy(RecordEnteredState)
+def log_the_publication(event: RecordEnteredState, session: Session) -> None:
+    """A published disclosure opens an entry in the communication log, linked to it, assigned to whoever
+    published it, who records the date and the evidence (a page capture, the platform's receipt) there."""
+    if event.workflow_key != WORKFLOW or event.trigger != PUBLISH:
+        return
+    log = process_context(session).catalog.get(COMMUNICATION)
+    row = load_record_row(session, record_id=event.record_id)
+    if log is None or row is None:
+        return
+    data = row.data
+    create_record(
+        session,
+        workflow=log,
+        org_id=event.org_id,
+        actor=event.actor,
+        form_data={
+            "subject": f"对外发布碳信息披露：{row.title}"[:200],
+            "direction": "external",
+            "entry_kind": "sent",
+            "party": "、".join(AUDIENCES.get(value, value) for value in data.get("audiences") or [])
+            or "社会公众",
+            "channel": CHANNELS.get(str(data.get("channel")), "website"),
+            "planned_date": china_today().isoformat(),
+            "responsible": event.actor.id,
+            "details": str(data.get("url") or ""),
+            "related_record": event.record_id,
+        },
+    )
+
+
+AUDIENCES = {
+    "public": "社会公众",
+    "regulator": "主管部门",
+    "customers": "客户",
+    "investors": "投资者/金融机构",
+}
