@@ -182,15 +182,22 @@ def take_the_snapshots_figures(event: RecordEnteredState, session: Session) -> N
 
 @policy(RecordEnteredState)
 def figures_are_the_snapshots(event: RecordEnteredState, session: Session) -> None:
-    """Whoever loads figures, they must be exactly the named snapshot's."""
+    """Whoever loads figures, they must be exactly those of the snapshot the draft chose (of its year)."""
     if event.workflow_key != WORKFLOW or event.trigger != LOAD:
         return
     row = load_record_row(session, record_id=event.record_id)
-    snapshot_id = _number(row.data.get("snapshot_id"))
+    data = row.data
+    snapshot_id = _number(data.get("snapshot_id"))
     snapshot = (
         get_snapshot(session, org_id=event.org_id, snapshot_id=int(snapshot_id)) if snapshot_id else None
     )
-    if snapshot is None or not figures_match(row.data, snapshot_figures(session, snapshot)):
+    chosen = _number(data.get("snapshot_choice"))
+    if (
+        snapshot is None
+        or str(snapshot.year) != _number(data.get("reporting_year"))
+        or (chosen is not None and chosen != snapshot_id)
+        or not figures_match(data, snapshot_figures(session, snapshot))
+    ):
         raise GuardRefused(
             Text(
                 zh="披露数据必须与所选盘查快照完全一致，不能手工填写",
