@@ -4,8 +4,8 @@ Random actors (every role that touches it, a person holding both the carbon mana
 manager's roles, and staff) fire random triggers, legal or not, with valid or deliberately invalid forms,
 the current or a stale version, the right, a wrong or no signature password. Drafts name a year and,
 sometimes, a snapshot: the model predicts which frozen snapshot's figures the process copies (and the
-extra version its loading adds), refuses a year with no snapshot or a snapshot of another year, and an
-administrator's hand-typed figures. After every step the database must agree with the model (state,
+loading step the process adds: nobody else is ever offered it), refuses a year with no snapshot or a
+snapshot of another year. After every step the database must agree with the model (state,
 version, data), the audit trail with the version, the open tasks with the state, and each published
 disclosure must have logged exactly one communication; the audit chain is verified at the end.
 
@@ -50,8 +50,9 @@ ROLES = ["carbon_manager", "admin", "quality_manager", "internal_auditor", "top_
 DUAL_ROLES = frozenset({"carbon_manager", "quality_manager"})
 DRAFT_FORM = ("create", "retake_snapshot")
 SEPARATED = "review_disclosure"
+DRAFTING = "dis_drafting"  # where a draft is once the process has loaded its snapshot (from loading)
 STATUS = {"ok": 200, "body": 422, "stale": 409, "not_available": 409, "role": 403, "separation": 403,
-          "form": 422, "guard": 409, "signature": 403, "refused_draft": 422, "forged": 409}  # fmt: skip
+          "form": 422, "guard": 409, "signature": 403, "refused_draft": 422}  # fmt: skip
 # What the model knows beyond the file's roles, sources and destinations: fail loudly if the file changes.
 for _t in WORKFLOW.transitions:
     assert bool(_t.separation) == (_t.trigger == SEPARATED), _t.trigger
@@ -190,9 +191,8 @@ class DisclosureMachine(RuleBasedStateMachine):
         snapshot = self.ctx.snapshot_of(merged)
         if snapshot is None:
             return "refused_draft", None, 0
-        figures = self.ctx.frozen.figures[snapshot]
-        loaded = {**merged, **figures}
-        return "ok", loaded, 1 + int(any(merged.get(k) != v for k, v in figures.items()))
+        # Into loading, then the process's own step back to drafting with the snapshot's figures.
+        return "ok", {**merged, **self.ctx.frozen.figures[snapshot]}, 2
 
     def predict(self, shadow: Shadow, trigger: str, actor: Actor, posted: dict, variant: str, version: int,
                 comment: str | None, password: str | None) -> tuple[str, dict | None, int]:  # fmt: skip
@@ -219,15 +219,6 @@ class DisclosureMachine(RuleBasedStateMachine):
         if spec.signature and password != DEMO_PASSWORD:
             return "signature", None, 0
         merged = {**shadow.data, **posted}
-        if trigger == "load_snapshot_figures":
-            snapshot = self.ctx.snapshot_of(merged)
-            chosen = merged.get("snapshot_id")
-            if (
-                snapshot is None
-                or str(snapshot) != chosen
-                or any(merged.get(k) != v for k, v in self.ctx.frozen.figures[snapshot].items())
-            ):
-                return "forged", None, 0
         return "ok", merged, 1
 
     # -- steps ----------------------------------------------------------------------------------
@@ -249,11 +240,11 @@ class DisclosureMachine(RuleBasedStateMachine):
             return multiple()
         body = response.json()
         self.check(
-            (body["state"], body["version"], body["data"]) == (WORKFLOW.initial, added, data),
+            (body["state"], body["version"], body["data"]) == (DRAFTING, added, data),
             f"{where}: {body}",
         )
         self.shadows[body["id"]] = Shadow(
-            WORKFLOW.initial, added, data, {"create": {actor.user_id}}, creator=actor.user_id
+            DRAFTING, added, data, {"create": {actor.user_id}}, creator=actor.user_id
         )
         return multiple(body["id"])
 
@@ -268,16 +259,6 @@ class DisclosureMachine(RuleBasedStateMachine):
             posted, variant = draft_form(draw, self.ctx, valid=valid)
         elif trigger == SEPARATED and (valid or draw(st.booleans())):
             posted = {"review_notes": draw(WORDS)}
-        elif trigger == "load_snapshot_figures":
-            snapshot = self.ctx.snapshot_of(shadow.data) or self.ctx.frozen.snapshots["2024"]
-            posted = dict(self.ctx.frozen.figures[snapshot])
-            if not valid:
-                variant = draw(st.sampled_from(["typed_total", "other_snapshot"]))
-                if variant == "typed_total":
-                    posted["total_tco2e"] = "1000"
-                else:
-                    other = [s for s in self.ctx.frozen.figures if s != snapshot]
-                    posted = dict(self.ctx.frozen.figures[draw(st.sampled_from(other))])
         if not valid and trigger in ("return_disclosure", "withdraw_disclosure"):
             comment = draw(st.sampled_from([None, "   ", "长" * 4001]))
         version = shadow.version + (draw(st.sampled_from([-1, 1])) if stale else 0)
@@ -314,10 +295,11 @@ class DisclosureMachine(RuleBasedStateMachine):
             )
             return
         spec = WORKFLOW.transition(trigger, shadow.state)
-        shadow.state, shadow.version, shadow.data = spec.dest, shadow.version + added, data
+        dest = DRAFTING if trigger == "retake_snapshot" else spec.dest
+        shadow.state, shadow.version, shadow.data = dest, shadow.version + added, data
         shadow.participants.setdefault(trigger, set()).add(actor.user_id)
         self.ctx.totals.accepted += 1
-        self.ctx.totals.reached[spec.dest] += 1
+        self.ctx.totals.reached[dest] += 1
         answer = response.json()
         self.check(
             (answer["state"], answer["version"], answer["data"])
@@ -374,9 +356,8 @@ class DisclosureMachine(RuleBasedStateMachine):
         offered = WORKFLOW.transitions_from(self.shadows[record].state)
         if not offered:
             return
-        forward = [
-            t for t in offered if t.dest != t.source[0] and not t.trigger.startswith(("return", "withdraw"))
-        ]
+        back = ("retake_snapshot", "return_disclosure", "withdraw_disclosure")  # stay, go back or leave
+        forward = [t for t in offered if t.trigger not in back]
         weighted = [t for t in offered for _ in range(5 if t in forward else 1)]
         spec = data.draw(st.sampled_from(weighted))
         role = data.draw(st.sampled_from([r for r in ROLES if self.ctx.actors[r].roles & set(spec.roles)]))

@@ -1,11 +1,11 @@
 """7.4.3 carbon disclosure: its figures come from a frozen inventory snapshot, never from a keyboard.
 
-When a draft names its year (and, optionally, a snapshot), the policy below finds the snapshot and fires
-the draft's ``load_snapshot_figures`` transition with the snapshot's figures, in the same transaction, so
-the figures are audited as field changes like any others. Whoever fires that transition, the figures must
-equal the snapshot's or the whole write is refused. A signature on the disclosure also covers the
-snapshot's SHA-256 and total. A newer snapshot of the same year leaves a disclosure as it was: the
-disclosures page says that the year was frozen again (ADR 0025)."""
+A draft that names its year (and, optionally, a snapshot) enters ``dis_loading``; the policy below finds
+the snapshot and fires ``load_snapshot_figures`` (→ drafting) with the snapshot's figures in the same
+transaction, so the figures are audited as field changes like any others and no record rests in loading.
+Whoever fires that transition, the figures must equal the snapshot's or the whole write is refused. A
+signature on the disclosure also covers the snapshot's SHA-256 and total. A newer snapshot of the same
+year leaves a disclosure as it was: the disclosures page says that the year was frozen again (ADR 0025)."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -160,14 +160,13 @@ def chosen_snapshot(session: Session, *, org_id: int, data: dict[str, Any]) -> I
 
 @policy(RecordEnteredState)
 def take_the_snapshots_figures(event: RecordEnteredState, session: Session) -> None:
-    """A draft that names a year or a snapshot gets that snapshot's figures (in the drafter's name)."""
+    """A draft entering loading gets its snapshot's figures and moves on to drafting (in the drafter's
+    name, acting with the role the file gives the loading step)."""
     if event.workflow_key != WORKFLOW or event.trigger not in (CREATE, RETAKE):
         return
     row = load_record_row(session, record_id=event.record_id)
     snapshot = chosen_snapshot(session, org_id=event.org_id, data=row.data)
     figures = snapshot_figures(session, snapshot)
-    if figures_match(row.data, figures):
-        return
     loader = ActorRef(id=event.actor.id, name=event.actor.name, roles=frozenset({LOADER_ROLE}))
     fire_transition(
         session,
