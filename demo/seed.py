@@ -52,7 +52,8 @@ DEMO_LOGINS = (
 
 # (code, kind, parent code, name, English name)
 ORG_UNITS = (
-    ("HQ", OrgUnitKind.enterprise, None, "湖南湘峰水泥有限公司", "Hunan Xiangfeng Cement Co., Ltd."),
+    ("XF-GROUP", OrgUnitKind.group, None, "湘峰建材集团", "Xiangfeng Building Materials Group"),
+    ("HQ", OrgUnitKind.legal_entity, "XF-GROUP", "湖南湘峰水泥有限公司", "Hunan Xiangfeng Cement Co., Ltd."),
     ("GMO", OrgUnitKind.department, "HQ", "总经理办公室", "General Manager's Office"),
     (
         "SHE",
@@ -65,19 +66,20 @@ ORG_UNITS = (
     ("QC", OrgUnitKind.department, "HQ", "质量控制部", "Quality Control"),
     ("ENG", OrgUnitKind.department, "HQ", "设备动力部", "Equipment & Power"),
     ("PUR", OrgUnitKind.department, "HQ", "供应部", "Procurement"),
-    ("QUARRY", OrgUnitKind.facility, "PROD", "石灰石矿山", "Limestone quarry"),
-    ("RAWMILL", OrgUnitKind.facility, "PROD", "生料磨", "Raw mill"),
-    ("COALMILL", OrgUnitKind.facility, "PROD", "煤磨", "Coal mill"),
+    ("PLANT", OrgUnitKind.site, "HQ", "湘潭生产厂区", "Xiangtan plant site"),
+    ("QUARRY", OrgUnitKind.site, "HQ", "石灰石矿山", "Limestone quarry"),
     (
         "KILN1",
-        OrgUnitKind.facility,
-        "PROD",
+        OrgUnitKind.production_line,
+        "PLANT",
         "5000 t/d 熟料生产线（1# 回转窑）",
         "5,000 t/d clinker line (kiln 1)",
     ),
-    ("CEMMILL", OrgUnitKind.facility, "PROD", "水泥粉磨站", "Cement grinding"),
-    ("WHR", OrgUnitKind.facility, "ENG", "9 MW 纯低温余热电站", "9 MW waste-heat power plant"),
-    ("PACK", OrgUnitKind.facility, "PROD", "包装及发运", "Packing and dispatch"),
+    ("RAWMILL", OrgUnitKind.process, "KILN1", "生料磨", "Raw mill"),
+    ("COALMILL", OrgUnitKind.process, "KILN1", "煤磨", "Coal mill"),
+    ("CEMMILL", OrgUnitKind.production_line, "PLANT", "水泥粉磨站", "Cement grinding"),
+    ("PACK", OrgUnitKind.process, "CEMMILL", "包装及发运", "Packing and dispatch"),
+    ("WHR", OrgUnitKind.facility, "PLANT", "9 MW 纯低温余热电站", "9 MW waste-heat power plant"),
 )
 
 PRODUCTS = (

@@ -47,9 +47,12 @@ from web.routes.identity import admin, auth, profile, tokens
 from web.routes.identity import api as identity_api
 from web.routes.instruments import pages as instrument_pages
 from web.routes.notifications import pages as notification_pages
+from web.routes.organization import tree as org_tree
 from web.routes.planning import targets
 from web.routes.records import api as records_api
+from web.routes.records import imports as record_imports
 from web.routes.records import pages as record_pages
+from web.routes.records import workflows_api
 from web.routes.support import pages as support_pages
 from web.security import SecurityHeadersMiddleware
 from web.templating import render
@@ -107,9 +110,10 @@ def create_app(
         identity_api,
         audit_api,
         records_api,
+        workflows_api,
     )
     modules += (inventory, sources, grid, imports, inputs, targets)
-    modules += (dqcp_pages, instrument_pages, notification_pages, support_pages)
+    modules += (dqcp_pages, instrument_pages, notification_pages, record_imports, org_tree, support_pages)
     app.add_middleware(
         SecurityHeadersMiddleware,
         upload_paths=tuple(path for module in modules for path in getattr(module, "UPLOAD_PATHS", ())),

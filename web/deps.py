@@ -413,5 +413,10 @@ def workflow_or_404(request: Request, key: str) -> Workflow:
     return workflow
 
 
+def may_create(workflow: Workflow, principal: Principal) -> bool:
+    """Whether the principal's roles may start a record of the workflow (by hand, on a page or in bulk)."""
+    return not workflow.spec.start.roles or principal.has_any(frozenset(workflow.spec.start.roles))
+
+
 def reporting_year(year: int | None) -> int:
     return year or date.today().year - 1  # the last complete year is what gets reported

@@ -15,6 +15,7 @@ from engine.carbon_data.errors import FIELD_LABELS
 from engine.carbon_data.models import EmissionSource
 from engine.forms.spec import Text
 from engine.identity.models import User
+from engine.identity.org_tree import KIND_LABELS
 from engine.notifications.service import KINDS
 from engine.records.display import china_time
 from engine.workflow.catalog import WorkflowCatalog
@@ -26,6 +27,11 @@ NOTIFICATION_FIELDS = {
     "user_id": Text(zh="人员", en="Person"),  # the one notified (or, of a membership, its member)
     "email_urgent": Text(zh="紧急通知立即发邮件", en="Urgent notifications by e-mail"),
     "email_digest": Text(zh="其他通知每日摘要邮件", en="Daily digest by e-mail"),
+}
+# Fields of an org unit's events (engine.identity.org_tree).
+UNIT_FIELDS = {
+    "parent": Text(zh="上级单元", en="Parent unit"),
+    "name_en": Text(zh="英文名称", en="English name"),
 }
 SUBJECTS = {
     "record": Text(zh="记录", en="Record"),
@@ -119,6 +125,8 @@ class TrailLabels:
                         self.choices.setdefault((field.name, choice.value), Text(zh=choice.zh, en=choice.en))
         for kind, label in KINDS.items():
             self.choices.setdefault(("kind", kind), label)
+        for unit_kind, label in KIND_LABELS.items():
+            self.choices.setdefault(("kind", unit_kind.value), label)
 
     def action(self, action: str) -> Text:
         return ACTIONS.get(action) or self.triggers.get(action) or Text(zh=action, en=action)
@@ -138,6 +146,8 @@ class TrailLabels:
             return self.fields[name]
         if name in NOTIFICATION_FIELDS:
             return NOTIFICATION_FIELDS[name]
+        if name in UNIT_FIELDS:
+            return UNIT_FIELDS[name]
         zh, en = FIELD_LABELS.get(name, (name, name))
         return Text(zh=zh, en=en)
 

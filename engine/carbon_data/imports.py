@@ -60,6 +60,7 @@ from engine.emissions.rounding import plain
 from engine.events import announce
 from engine.identity.models import Organization, OrgUnit
 from engine.models.base import table_of
+from engine.reports.spreadsheet import UnreadableSheet, read_sheet
 
 # (key, Chinese, English) in template order.
 COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -214,14 +215,9 @@ def read_rows(filename: str, content: bytes) -> list[list[Any]]:
             en=f"the file is too large (over {MAX_FILE_BYTES // 1024 // 1024} MB)",
         )
     if name.endswith(".xlsx"):
-        from python_calamine import CalamineError, CalamineWorkbook
-
         try:
-            workbook = CalamineWorkbook.from_filelike(io.BytesIO(content))
-            names = workbook.sheet_names
-            sheet = workbook.get_sheet_by_name(SHEET_NAME if SHEET_NAME in names else names[0])
-            return sheet.to_python(skip_empty_area=False)
-        except (CalamineError, IndexError, ValueError, OSError) as error:
+            return read_sheet(content, sheet_name=SHEET_NAME)
+        except UnreadableSheet as error:
             raise EmissionsDataError.single(
                 "file", zh=f"无法读取 xlsx 文件：{error}", en=f"the xlsx file cannot be read: {error}"
             ) from None

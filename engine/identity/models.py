@@ -11,7 +11,15 @@ from engine.models.base import OrgOwned, utcnow
 
 
 class OrgUnitKind(StrEnum):
+    """Group → legal entity → site / production line / process (the units national ETS allowances are
+    allocated to); departments and facilities sit anywhere below (engine.identity.org_tree)."""
+
+    group = "group"
+    legal_entity = "legal_entity"
     enterprise = "enterprise"
+    site = "site"
+    production_line = "production_line"
+    process = "process"
     department = "department"
     facility = "facility"
 

@@ -28,6 +28,11 @@ def create_organization(session: Session, *, data: OrganizationCreate, actor: Ac
     return org
 
 
+def unit_label(unit: OrgUnit | None) -> str | None:
+    """A unit as the audit trail names it: code and name."""
+    return f"{unit.code} {unit.name}" if unit else None
+
+
 def add_org_unit(
     session: Session,
     *,
@@ -63,8 +68,9 @@ def add_org_unit(
             "kind": [None, kind.value],
             "code": [None, code],
             "name": [None, name],
-            "parent_id": [None, unit.parent_id],
-        },
+            "parent": [None, unit_label(parent)],
+        }
+        | ({"name_en": [None, name_en]} if name_en else {}),
     )
     return unit
 

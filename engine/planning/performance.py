@@ -50,7 +50,12 @@ def quantities(session: Session, *, org_id: int, year: int) -> dict[str, Decimal
 
 
 _NAME_PREFIXES = ("category.", "unit.", "production.")
-_LEVEL_UNIT_KIND = {"department": "department", "facility": "facility"}
+# A facility-level parameter may sit on any operational unit of the tree (4.3): a site, a production line
+# (the unit ETS allowances are allocated to), a process or a facility.
+_LEVEL_UNIT_KINDS = {
+    "department": {"department"},
+    "facility": {"facility", "site", "production_line", "process"},
+}
 
 
 def _formula_issues(formula: str) -> list[DataIssue]:
@@ -132,7 +137,7 @@ def add_parameter(
             )
         )
     issues += _formula_issues(formula)
-    if level in _LEVEL_UNIT_KIND:
+    if level in _LEVEL_UNIT_KINDS:
         unit_row = (
             session.exec(select(OrgUnit).where(OrgUnit.org_id == org_id, OrgUnit.id == org_unit_id)).first()
             if org_unit_id is not None
@@ -147,7 +152,7 @@ def add_parameter(
                     "choose a unit of the organization",
                 )
             )
-        elif unit_row.kind != _LEVEL_UNIT_KIND[level]:
+        elif unit_row.kind not in _LEVEL_UNIT_KINDS[level]:
             issues.append(
                 DataIssue(
                     None,

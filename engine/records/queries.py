@@ -6,13 +6,15 @@ from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
-from sqlalchemy import func, or_, select
+from sqlalchemy import false, func, or_, select
 from sqlmodel import Session, col
 
 from engine.audit_trail.service import TrailEvent, TrailFilter, list_events
 from engine.evidence.store import evidence_names
 from engine.forms.spec import FieldType
 from engine.identity.models import Membership, OrgUnit, User
+from engine.identity.org_tree import subtree_ids
+from engine.identity.organizations import list_org_units
 from engine.records.display import Names
 from engine.records.timeline import referenced_ids
 from engine.workflow.loader import Workflow
@@ -58,6 +60,9 @@ class RecordFilter:
     created_to: date | None = None
     clause: str | None = None
     search: str | None = None
+    # Records naming this unit or any unit below it in one of these org-unit fields (4.3: roll-up).
+    unit_id: int | None = None
+    unit_fields: tuple[str, ...] = ()
 
 
 def list_records(
@@ -92,6 +97,11 @@ def list_records(
     if record_filter.search:
         pattern = f"%{record_filter.search.strip()}%"
         query = query.where(or_(col(Record.number).ilike(pattern), col(Record.title).ilike(pattern)))
+    if record_filter.unit_id is not None:
+        ids = sorted(subtree_ids(list_org_units(session), unit_id=record_filter.unit_id))
+        query = query.where(
+            or_(false(), *(Record.data[name].as_integer().in_(ids) for name in record_filter.unit_fields))
+        )
     if after_id is not None:
         query = query.where(col(Record.id) < after_id)
     if record_filter.clause:

@@ -2,6 +2,7 @@
 =, +, -, @, tab or carriage return: OWASP "CSV injection") is written as a text cell, shown as it was
 typed and never evaluated; control characters XML cannot hold are shown as U+FFFD."""
 
+import io
 from typing import Any
 
 from openpyxl import Workbook
@@ -40,3 +41,21 @@ def put(sheet: Any, *, row: int, column: int, value: Any) -> Any:
         cell.data_type = "s"
         cell.quotePrefix = True
     return cell
+
+
+class UnreadableSheet(ValueError):
+    """The upload is not an xlsx workbook the reader can open (the message names why)."""
+
+
+def read_sheet(content: bytes, *, sheet_name: str | None = None) -> list[list[Any]]:
+    """The rows of the sheet ``sheet_name`` (else the first) of an xlsx file, read by python-calamine.
+    Leading empty rows are kept, so that row numbers are the sheet's."""
+    from python_calamine import CalamineError, CalamineWorkbook
+
+    try:
+        workbook = CalamineWorkbook.from_filelike(io.BytesIO(content))
+        names = workbook.sheet_names
+        sheet = workbook.get_sheet_by_name(sheet_name if sheet_name in names else names[0])
+        return sheet.to_python(skip_empty_area=False)
+    except (CalamineError, IndexError, ValueError, OSError) as error:
+        raise UnreadableSheet(str(error)) from None

@@ -81,6 +81,8 @@ def test_every_api_operation_needs_its_declared_scope(web):
         ("POST", "/api/v1/records"): "records:write",
         ("GET", "/api/v1/records/{record_id}"): "read",
         ("GET", "/api/v1/records/{record_id}/transitions"): "read",
+        ("GET", "/api/v1/workflows"): "read",
+        ("GET", "/api/v1/workflows/{workflow_key}"): "read",
         ("POST", "/api/v1/records/{record_id}/transitions/{trigger}"): "records:write",
         ("POST", "/api/v1/meter-readings"): "meter:write",
     }

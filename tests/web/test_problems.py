@@ -46,7 +46,7 @@ def spec(web) -> dict:
 
 def test_the_document_lists_the_api_only_each_operation_behind_the_bearer_scheme(spec):
     operations = [(path, method, op) for path, item in spec["paths"].items() for method, op in item.items()]
-    assert len(operations) == 11
+    assert len(operations) == 13
     assert all(path.startswith("/api/v1/") for path, _, _ in operations), [p for p, _, _ in operations]
     assert spec["components"]["securitySchemes"] == {
         "bearerAuth": {
@@ -134,7 +134,8 @@ class Call:
 
 def test_every_operation_answers_bad_requests_with_documented_problems(web, spec):
     ids = demo_object_ids(web)
-    ids_missing = {name: 987654 for name in ("user_id", "record_id")}
+    ids_missing = {"user_id": 987654, "record_id": 987654, "workflow_key": "no_such_process"}
+    ids_wrong = {"user_id": "abc", "record_id": "abc", "workflow_key": "Not-a-key"}
     sweep = Sweep(web, spec)
     admin_token = api_token(web, "admin@xiangfeng.example", name="sweep")
     admin = bearer_client(web, admin_token)
@@ -180,7 +181,7 @@ def test_every_operation_answers_bad_requests_with_documented_problems(web, spec
             if "{" in template:
                 missing = concrete(template, {**ids, **ids_missing})
                 sweep.check(call.send(admin, url=missing), status=404, path=missing, operation=operation)
-                wrong = concrete(template, {**ids, **{name: "abc" for name in ids_missing}})
+                wrong = concrete(template, {**ids, **ids_wrong})
                 problem = sweep.check(
                     call.send(admin, url=wrong), status=422, path=wrong, operation=operation
                 )

@@ -202,6 +202,8 @@ def workflow_allows(rule, roles: frozenset[str]) -> bool:
         ("POST", "/records/{workflow_key}"),
         ("POST", "/api/v1/records"),
         ("GET", "/records/{workflow_key}/new"),
+        ("GET", "/records/{workflow_key}/import"),
+        ("POST", "/records/{workflow_key}/import"),
     }
     if (rule.method, rule.path) in creating:
         return bool(roles & set(CATALOG.get("nonconformity").spec.start.roles))

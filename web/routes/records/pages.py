@@ -13,6 +13,7 @@ from engine.audit import Actor
 from engine.evidence.store import EvidenceError, evidence_names, store_evidence
 from engine.forms.spec import FieldType, FormSpec
 from engine.identity.auth import reauthenticate
+from engine.identity.org_tree import flatten, unit_tree
 from engine.identity.organizations import list_org_units
 from engine.identity.users import list_members
 from engine.records.queries import (
@@ -42,6 +43,7 @@ from web.deps import (
     PostedForm,
     Principal,
     actor_ref,
+    may_create,
     workflow_or_404,
 )
 from web.forms import SPARE_ROWS, parse_form
@@ -50,10 +52,6 @@ from web.templating import htmx_aware_redirect, render
 router = APIRouter()
 UPLOAD_PATHS = (r"/records/[a-z][a-z0-9_]*", r"/r/\d+/transition/[a-z][a-z0-9_]*")  # forms with files
 EXPORT_PAGE = 1000
-
-
-def may_create(workflow: Workflow, principal: Principal) -> bool:
-    return not workflow.spec.start.roles or principal.has_any(frozenset(workflow.spec.start.roles))
 
 
 LINKABLE_RECORDS = 300  # the newest records a record-link field offers
@@ -77,7 +75,26 @@ def form_options(session: Session, principal: Principal) -> dict[str, Any]:
     }
 
 
+def unit_fields(workflow: Workflow) -> tuple[str, ...]:
+    """The workflow's top-level org-unit fields: what "scoped to a unit" means for its records."""
+    return tuple(
+        dict.fromkeys(
+            f.name for form in workflow.forms_in_order for f in form.fields if f.type == FieldType.org_unit
+        )
+    )
+
+
+def unit_options(session: Session) -> list[tuple[int, str]]:
+    """The organization's units in tree order, indented, for a filter that includes the units below."""
+    return [
+        (node.unit.id, "\u3000" * node.depth + f"{node.unit.code} {node.unit.name}")
+        for node in flatten(unit_tree(list_org_units(session)))
+        if node.unit.id is not None
+    ]
+
+
 def record_filter_of(
+    request: Request,
     workflow_key: str,
     state: str | None = None,
     assignee: Annotated[Id | None, BlankIsNone] = None,
@@ -87,8 +104,11 @@ def record_filter_of(
     created_to: Annotated[date | None, BlankIsNone] = None,
     clause: str | None = None,
     q: str | None = None,
+    unit: Annotated[Id | None, BlankIsNone] = None,
 ) -> RecordFilter:
-    """The list's filters from the query string; the list page and its xlsx export read the same ones."""
+    """The list's filters from the query string; the list page and its xlsx export read the same ones.
+    A unit selects the records naming it or any unit below it (4.3: records roll up the tree)."""
+    workflow = workflow_or_404(request, workflow_key)
     return RecordFilter(
         workflow_key=workflow_key,
         state=state or None,
@@ -99,6 +119,8 @@ def record_filter_of(
         created_to=created_to,
         clause=(clause or "").strip() or None,
         search=(q or "").strip() or None,
+        unit_id=unit,
+        unit_fields=unit_fields(workflow),
     )
 
 
@@ -115,6 +137,7 @@ def _query_of(record_filter: RecordFilter) -> dict[str, Any]:
         "created_to": record_filter.created_to or "",
         "clause": record_filter.clause or "",
         "q": record_filter.search or "",
+        "unit": record_filter.unit_id or "",
     }
 
 
@@ -140,6 +163,7 @@ def record_list(
         "users": member_choices(session, principal),
         "today": date.today(),
         "can_create": may_create(workflow, principal),
+        "unit_options": unit_options(session) if unit_fields(workflow) else [],
     }
     return render(request, "records/list.html", context, block="rows" if after else "results")
 
