@@ -301,3 +301,48 @@ def test_a_disclosure_copies_a_frozen_snapshot_is_signed_published_and_flagged_w
     )
     assert retaken.status_code == 303, retaken.text
     assert _record(web, latest)[2]["snapshot_year"] == "2024"
+
+
+def test_resources_import_from_a_sheet_with_owners_by_name(web):
+    from io import BytesIO
+
+    from openpyxl import Workbook, load_workbook
+
+    client = web.as_role("carbon_manager")
+    template = client.get("/records/resource/import/template.xlsx")
+    header = [cell.value for cell in next(load_workbook(BytesIO(template.content)).active.iter_rows())]
+
+    def sheet(*rows: dict) -> bytes:
+        workbook = Workbook()
+        workbook.active.append(header)
+        for row in rows:
+            workbook.active.append([row.get(column.rstrip(" *").split(" ")[0]) for column in header])
+        buffer = BytesIO()
+        workbook.save(buffer)
+        return buffer.getvalue()
+
+    def upload(content: bytes):
+        token = csrf_of(client.get("/records/resource/import").text)
+        return client.post(
+            "/records/resource/import", data={"csrf_token": token}, files={"file": ("资源.xlsx", content)}
+        )
+
+    def count() -> int:
+        with web.db.engine.connect() as connection:
+            return connection.execute(
+                text("SELECT count(*) FROM record WHERE workflow_key = 'resource'")
+            ).scalar()
+
+    good = {
+        "资源名称": "碳排放管理员（专职）",
+        "资源类别": "人力资源",
+        "数量/金额": 2,
+        "单位": "人",
+        "负责人": "李娜",
+    }
+    bad = {**good, "资源名称": "在线监测系统", "资源类别": "魔法资源"}
+    before = count()
+    refused = upload(sheet(good, bad))
+    assert refused.status_code == 422 and "魔法资源" in refused.text and count() == before
+    assert upload(sheet(good, {**bad, "资源类别": "信息资源与信息系统"})).status_code in (200, 303)
+    assert count() == before + 2
