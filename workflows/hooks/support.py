@@ -22,6 +22,7 @@ declare_names(CAMPAIGN, triggers={"acknowledge"})
 EXPIRY_NOTICE_DAYS = 30
 CARBON_MANAGER = "carbon_manager"
 ACKNOWLEDGED, PENDING = "acknowledged", "pending"
+ACKNOWLEDGE_ITEM = "阅读并确认"
 
 
 # ---- 7.2 training certificates: reminded 30 days before they expire -------------------------------------
@@ -104,7 +105,7 @@ def prepare_acknowledgements(context: GuardContext) -> dict[str, Any]:
         rows.append(
             {
                 **row,
-                "item": row.get("item") or str(data.get("topic") or "")[:200],
+                "item": row.get("item") or ACKNOWLEDGE_ITEM,  # the task line shows the campaign's title
                 "due": row.get("due") or data.get("ack_due"),
                 "status": ACKNOWLEDGED if person in done else PENDING,
                 "acknowledged_on": done.get(person),
