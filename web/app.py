@@ -46,6 +46,7 @@ from web.routes.home import dashboard
 from web.routes.identity import admin, auth, profile, tokens
 from web.routes.identity import api as identity_api
 from web.routes.instruments import pages as instrument_pages
+from web.routes.leadership import responsibilities
 from web.routes.notifications import pages as notification_pages
 from web.routes.organization import tree as org_tree
 from web.routes.planning import targets
@@ -113,7 +114,8 @@ def create_app(
         workflows_api,
     )
     modules += (inventory, sources, grid, imports, inputs, targets)
-    modules += (dqcp_pages, instrument_pages, notification_pages, record_imports, org_tree, support_pages)
+    modules += (dqcp_pages, instrument_pages, notification_pages, record_imports, org_tree)
+    modules += (responsibilities, support_pages)
     app.add_middleware(
         SecurityHeadersMiddleware,
         upload_paths=tuple(path for module in modules for path in getattr(module, "UPLOAD_PATHS", ())),

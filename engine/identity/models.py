@@ -86,6 +86,19 @@ class Role(StrEnum):
     external_auditor = "external_auditor"
 
 
+# How a role reads on documents the engine writes (pages use the template macro ``role_label``).
+ROLE_LABELS: dict[str, tuple[str, str]] = {
+    Role.admin: ("系统管理员", "Administrator"),
+    Role.carbon_manager: ("碳管理员", "Carbon manager"),
+    Role.quality_manager: ("质量经理", "Quality manager"),
+    Role.top_management: ("最高管理者", "Top management"),
+    Role.internal_auditor: ("内审员", "Internal auditor"),
+    Role.process_owner: ("过程负责人", "Process owner"),
+    Role.staff: ("员工", "Staff"),
+    Role.external_auditor: ("外部审核员", "External auditor"),
+}
+
+
 class UserBase(SQLModel):
     email: str = Field(max_length=254)
     display_name: str = Field(max_length=120)

@@ -16,7 +16,15 @@ from engine.notifications.service import notify
 from tests.web.conftest import ALL_ROLES, CATALOG, OTHER_ORG_ADMIN, OTHER_PASSWORD, csrf_of
 from tests.web.routes import route_rules
 
-OBJECT_PARAMS = {"user_id", "record_id", "evidence_id", "token_id", "snapshot_id", "notification_id"}
+OBJECT_PARAMS = {
+    "user_id",
+    "record_id",
+    "evidence_id",
+    "token_id",
+    "snapshot_id",
+    "notification_id",
+    "unit_id",
+}
 
 
 def demo_object_ids(web) -> dict[str, int]:
@@ -30,6 +38,9 @@ def demo_object_ids(web) -> dict[str, int]:
         ).scalar()
         demo_org_id = connection.execute(
             text("SELECT id FROM organization WHERE slug = 'xiangfeng-cement'")
+        ).scalar()
+        hq_unit = connection.execute(
+            text("SELECT id FROM org_unit WHERE code = 'HQ' AND org_id = :o"), {"o": demo_org_id}
         ).scalar()
         reported_nc = connection.execute(
             text("SELECT id FROM record WHERE state = 'reported' AND workflow_key = 'nonconformity'")
@@ -67,6 +78,7 @@ def demo_object_ids(web) -> dict[str, int]:
         "notification_id": notice.id,
         "workflow_key": "nonconformity",
         "trigger": "assess",
+        "unit_id": hq_unit,
     }
 
 
