@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 from demo.dqcp import seed_demo_dqcp
 from demo.emissions import seed_demo_emissions
 from demo.instruments import seed_demo_instruments
+from demo.operation import seed_demo_operation
 from demo.performance import seed_demo_parameters
 from demo.support import seed_demo_support
 from engine.audit import SYSTEM
@@ -375,7 +376,10 @@ def seed_demo(
         seed_demo_dqcp(
             session, catalog=catalog, org_id=org.id, people=demo_people(session), evidence_dir=evidence_dir
         )
-        # 7.1–7.4 support; the 2025 disclosure freezes the 2025 inventory.
+        seed_demo_operation(
+            session, catalog=catalog, org_id=org.id, people=demo_people(session), evidence_dir=evidence_dir
+        )
+        # 7.1–7.4 support; the 2025 disclosure freezes the 2025 inventory (unless it is frozen already).
         seed_demo_support(
             session, catalog=catalog, org_id=org.id, people=demo_people(session), evidence_dir=evidence_dir
         )

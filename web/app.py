@@ -48,6 +48,7 @@ from web.routes.identity import api as identity_api
 from web.routes.instruments import pages as instrument_pages
 from web.routes.leadership import responsibilities
 from web.routes.notifications import pages as notification_pages
+from web.routes.operation import pages as operation_pages
 from web.routes.organization import tree as org_tree
 from web.routes.planning import targets
 from web.routes.records import api as records_api
@@ -115,7 +116,7 @@ def create_app(
     )
     modules += (inventory, sources, grid, imports, inputs, targets)
     modules += (dqcp_pages, instrument_pages, notification_pages, record_imports, org_tree)
-    modules += (responsibilities, support_pages)
+    modules += (responsibilities, operation_pages, support_pages)
     app.add_middleware(
         SecurityHeadersMiddleware,
         upload_paths=tuple(path for module in modules for path in getattr(module, "UPLOAD_PATHS", ())),

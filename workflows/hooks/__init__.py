@@ -2,13 +2,24 @@
 imports this package by name (never a module of it) before loading the workflow files or announcing an
 event; the loader then checks every name a module declares against its workflow file."""
 
-from workflows.hooks import carbon_data_batch, disclosure, dqcp, metering_instrument, nonconformity, support
+from workflows.hooks import (
+    carbon_assets,
+    carbon_data_batch,
+    disclosure,
+    dqcp,
+    metering_instrument,
+    nonconformity,
+    operation,
+    support,
+)
 
 __all__ = [
+    "carbon_assets",
     "carbon_data_batch",
     "disclosure",
     "dqcp",
     "metering_instrument",
     "nonconformity",
+    "operation",
     "support",
 ]
