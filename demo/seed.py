@@ -14,6 +14,7 @@ from demo.instruments import seed_demo_instruments
 from demo.operation import seed_demo_operation
 from demo.performance import seed_demo_parameters
 from demo.planning import seed_demo_planning
+from demo.support import seed_demo_support
 from engine.audit import SYSTEM
 from engine.identity.models import Organization, OrganizationCreate, OrgUnit, OrgUnitKind, Role
 from engine.identity.organizations import (
@@ -382,5 +383,9 @@ def seed_demo(
         )
         seed_demo_planning(session, catalog=catalog, org_id=org.id, people=demo_people(session))
         seed_demo_context(session, catalog=catalog, org_id=org.id, people=demo_people(session))
+        # 7.1–7.4 support; the 2025 disclosure freezes the 2025 inventory (unless it is frozen already).
+        seed_demo_support(
+            session, catalog=catalog, org_id=org.id, people=demo_people(session), evidence_dir=evidence_dir
+        )
     seed_demo_parameters(session, org_id=org.id, actor=SYSTEM, owner_id=carbon_manager.id)
     return org

@@ -56,6 +56,7 @@ from web.routes.records import api as records_api
 from web.routes.records import imports as record_imports
 from web.routes.records import pages as record_pages
 from web.routes.records import workflows_api
+from web.routes.support import pages as support_pages
 from web.security import SecurityHeadersMiddleware
 from web.templating import render
 
@@ -118,6 +119,7 @@ def create_app(
     modules += (dqcp_pages, instrument_pages, notification_pages, record_imports, org_tree)
     modules += (responsibilities, operation_pages)
     modules += (risks, improvement_pages)
+    modules += (support_pages,)
     app.add_middleware(
         SecurityHeadersMiddleware,
         upload_paths=tuple(path for module in modules for path in getattr(module, "UPLOAD_PATHS", ())),

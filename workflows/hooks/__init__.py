@@ -9,6 +9,7 @@ from workflows.hooks import (
     compliance_obligation,
     context_register,
     controlled_statement,
+    disclosure,
     dqcp,
     improvement_item,
     metering_instrument,
@@ -16,6 +17,7 @@ from workflows.hooks import (
     operation,
     planned_change,
     risk_opportunity,
+    support,
 )
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "compliance_obligation",
     "context_register",
     "controlled_statement",
+    "disclosure",
     "dqcp",
     "improvement_item",
     "metering_instrument",
@@ -32,4 +35,5 @@ __all__ = [
     "operation",
     "planned_change",
     "risk_opportunity",
+    "support",
 ]
