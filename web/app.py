@@ -47,6 +47,7 @@ from web.routes.identity import admin, auth, profile, tokens
 from web.routes.identity import api as identity_api
 from web.routes.improvement import pages as improvement_pages
 from web.routes.instruments import pages as instrument_pages
+from web.routes.internal_audit import pages as internal_audit_pages
 from web.routes.leadership import responsibilities
 from web.routes.notifications import pages as notification_pages
 from web.routes.operation import pages as operation_pages
@@ -120,6 +121,7 @@ def create_app(
     modules += (responsibilities, operation_pages)
     modules += (risks, improvement_pages)
     modules += (support_pages,)
+    modules += (internal_audit_pages,)
     app.add_middleware(
         SecurityHeadersMiddleware,
         upload_paths=tuple(path for module in modules for path in getattr(module, "UPLOAD_PATHS", ())),

@@ -1,7 +1,8 @@
 """What a scheduled job is and what it gets. Jobs are sweeps: each run looks at everything due and acts on
 what has not been claimed yet; ``JobContext.claim`` writes the idempotency row in the same transaction as
 the action (ADR 0001, 0019), so an action happens once however often, and on however many instances, the
-sweep runs. The list of jobs is ``engine.scheduler.jobs.JOBS``: a new job is one line appended there."""
+sweep runs. The list of jobs is ``engine.scheduler.jobs.JOBS``: a new job is one line appended there; a
+process's own job (a hooks module's) is registered with ``register_job`` and runs after them."""
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -116,3 +117,13 @@ class ScheduledJob:
         seconds = int(self.every.total_seconds())
         epoch = int(now.timestamp())
         return datetime.fromtimestamp(epoch - epoch % seconds, UTC)
+
+
+PROCESS_JOBS: list[ScheduledJob] = []
+
+
+def register_job(job: ScheduledJob) -> ScheduledJob:
+    """A process's hooks module adds its job once (by name); the runner runs it after the engine's jobs."""
+    if all(known.name != job.name for known in PROCESS_JOBS):
+        PROCESS_JOBS.append(job)
+    return job

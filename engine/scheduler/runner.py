@@ -10,12 +10,13 @@ from sqlmodel import col, select
 
 from engine.config import Settings
 from engine.db import Database
+from engine.events import load_policy_modules
 from engine.identity.models import Organization
 from engine.models.base import table_of
 from engine.scheduler.clock import scheduler_now
 from engine.scheduler.leader import Leadership
 from engine.scheduler.models import INSTALLATION, SchedulerClaim
-from engine.scheduler.registry import JobContext, ScheduledJob, insert_claim
+from engine.scheduler.registry import PROCESS_JOBS, JobContext, ScheduledJob, insert_claim
 
 log = logging.getLogger("tanguan.scheduler")
 _claims = table_of(SchedulerClaim)
@@ -47,6 +48,8 @@ def run_jobs(
     run (another instance) took already."""
     from engine.scheduler.jobs import JOBS
 
+    load_policy_modules()  # the hooks modules register the processes' own jobs (PROCESS_JOBS)
+
     with db.read_session(all_orgs=True) as session:
         orgs = [
             (org_id, name)
@@ -56,7 +59,7 @@ def run_jobs(
             if org_id is not None
         ]
     lines: list[str] = []
-    for job in JOBS if jobs is None else jobs:
+    for job in [*JOBS, *PROCESS_JOBS] if jobs is None else jobs:
         if per_slot:
             if not _claim_slot(db, job, now):
                 continue

@@ -47,6 +47,7 @@ from web.deps import (
     workflow_or_404,
 )
 from web.forms import SPARE_ROWS, parse_form
+from web.record_documents import RECORD_DOCUMENTS
 from web.templating import htmx_aware_redirect, render
 
 router = APIRouter()
@@ -270,6 +271,7 @@ def _detail_context(
         "timeline": timeline_entries(events, workflow=workflow, names=names),
         "signatures": _signatures(request, session, record),
         "links": linked_records(session, record_id=record.id),
+        "documents": RECORD_DOCUMENTS.get(record.workflow_key, []),
         "user_names": dict(options["users"]),
         "unit_names": dict(options["units"]),
         "record_names": {record_id: label for record_id, label, _ in options["records"]},
