@@ -22,6 +22,8 @@ class _ClauseEntry(BaseModel):
     questions: tuple[Text, ...] = Field(min_length=1)
     points: int = Field(gt=0)
     cycle_months: int | None = Field(default=None, gt=0)
+    means: Text | None = None
+    shown_by: tuple[str, ...] = ()
 
     @field_validator("number")
     @classmethod
@@ -38,6 +40,8 @@ class Clause:
     questions: tuple[Text, ...]  # what an internal audit asks about it
     points: int  # points each question carries in a checklist
     cycle_months: int | None  # how often it must be shown to run; None: when events call for it
+    means: Text | None = None  # what the system gives it besides the processes of its clause
+    shown_by: tuple[str, ...] = ()  # other clauses whose records show this one is run
 
     @property
     def chapter(self) -> str:
@@ -70,6 +74,8 @@ def clause_library() -> tuple[Clause, ...]:
             questions=e.questions,
             points=e.points,
             cycle_months=e.cycle_months,
+            means=e.means,
+            shown_by=e.shown_by,
         )
         for e in entries
     )
