@@ -42,6 +42,7 @@ from web.routes.audit_trail import api as audit_api
 from web.routes.audit_trail import pages as audit_pages
 from web.routes.carbon_data import grid, imports, inputs, inventory, sources
 from web.routes.dqcp import pages as dqcp_pages
+from web.routes.evaluation import coverage as clause_coverage
 from web.routes.home import dashboard
 from web.routes.identity import admin, auth, profile, tokens
 from web.routes.identity import api as identity_api
@@ -121,6 +122,7 @@ def create_app(
     modules += (responsibilities, operation_pages)
     modules += (risks, improvement_pages)
     modules += (support_pages,)
+    modules += (clause_coverage,)
     modules += (internal_audit_pages,)
     app.add_middleware(
         SecurityHeadersMiddleware,

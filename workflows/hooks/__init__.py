@@ -3,6 +3,7 @@ imports this package by name (never a module of it) before loading the workflow 
 event; the loader then checks every name a module declares against its workflow file."""
 
 from workflows.hooks import (
+    applicability,
     carbon_assets,
     carbon_data_batch,
     carbon_objective,
@@ -23,6 +24,7 @@ from workflows.hooks import (
 )
 
 __all__ = [
+    "applicability",
     "carbon_assets",
     "carbon_data_batch",
     "carbon_objective",
