@@ -11,6 +11,7 @@ from demo.context import seed_demo_context
 from demo.dqcp import seed_demo_dqcp
 from demo.emissions import seed_demo_emissions
 from demo.instruments import seed_demo_instruments
+from demo.internal_audit import seed_demo_internal_audit
 from demo.operation import seed_demo_operation
 from demo.performance import seed_demo_parameters
 from demo.planning import seed_demo_planning
@@ -387,5 +388,6 @@ def seed_demo(
         seed_demo_support(
             session, catalog=catalog, org_id=org.id, people=demo_people(session), evidence_dir=evidence_dir
         )
+        seed_demo_internal_audit(session, catalog=catalog, org_id=org.id, people=demo_people(session))
     seed_demo_parameters(session, org_id=org.id, actor=SYSTEM, owner_id=carbon_manager.id)
     return org

@@ -1,8 +1,9 @@
-"""9.3 auditor independence over HTTP (RELIABILITY T08): every conflict is blocked when the plan is confirmed —
-an auditor of the audited unit or of a unit below it, the author, the owner or the assignee of a record of a
-clause in scope in the audited period — and on a fieldwork answer (an auditor outside the team, an auditor
-assigned a record of the row's clause meanwhile). An override without a second person is refused; with one
-it is accepted, and both steps are on the record's audit trail. Prints ``independence_conflicts_blocked``."""
+"""9.3 auditor independence over HTTP (RELIABILITY T08): every conflict is blocked when the plan is
+confirmed — an auditor of the audited unit or of a unit below it, the author, the owner or the assignee of
+a record of a clause in scope in the audited period — and on a fieldwork answer (an auditor outside the
+team, an auditor assigned a record of the row's clause meanwhile). An override without a second person is
+refused; with one it is accepted, and both steps are on the record's audit trail. Prints
+``independence_conflicts_blocked``."""
 
 from datetime import date, timedelta
 
@@ -161,7 +162,12 @@ def test_every_conflict_is_blocked_and_an_override_needs_a_second_person(web, pl
     assert data["override_requested_by"] == plant.people["quality_manager"]
     assert data["override_approved_by"] == plant.people["quality2"]
     # a plan whose scope or team changed after the approval is no longer covered
-    changed = fire(quality, audit, "save_plan", {**data, "scope_units": [*data["scope_units"], {"unit": plant.units["PUR"]}]})
+    changed = fire(
+        quality,
+        audit,
+        "save_plan",
+        {**data, "scope_units": [*data["scope_units"], {"unit": plant.units["PUR"]}]},
+    )
     assert changed.status_code == 200
     results["plan changed after the override"] = _blocked(fire(quality, audit, "submit_plan"), "9.1")
     again = fire(quality, audit, "request_override", {"override_reason": "仍仅黄磊具备资格"})
@@ -177,7 +183,7 @@ def test_every_conflict_is_blocked_and_an_override_needs_a_second_person(web, pl
                 "SELECT action, actor_id FROM audit_event WHERE subject_type = 'record' AND subject_id = :r "
                 "AND action IN ('request_override', 'approve_override') ORDER BY seq"
             ),
-            {"r": audit},
+            {"r": str(audit)},
         ).all()
     assert [tuple(row) for row in trail][-2:] == [
         ("request_override", plant.people["quality_manager"]),

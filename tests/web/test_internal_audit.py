@@ -257,3 +257,30 @@ def test_the_programme_derives_its_rows_and_the_scheduler_starts_each_month_once
     assert started[0][3]["programme"] == programme_id and started[0][3]["scope_clauses"] == ", ".join(
         planned_now
     )
+
+
+def test_the_demo_holds_a_completed_audit_whose_findings_became_records(web, plant):
+    from demo.internal_audit import FINDINGS, seed_demo_internal_audit
+    from demo.seed import demo_people
+    from engine.workflow.lifecycle import PROCESS_CONTEXT, ProcessContext
+    from tests.web.conftest import CATALOG
+
+    with web.db.unit_of_work(all_orgs=True) as uow:
+        uow.session.info[PROCESS_CONTEXT] = ProcessContext(CATALOG, web.app.state.secret_key)
+        seed_demo_internal_audit(
+            uow.session, catalog=CATALOG, org_id=plant.org_id, people=demo_people(uow.session)
+        )
+    ((programme_id, _, programme_state, programme),) = records(web, "internal_audit_programme")
+    assert programme_state == "in_force" and programme["approved_on"] == "2026-01-12"
+    audits = records(web, "internal_audit")
+    done = [a for a in audits if a[2] == "closed"]
+    assert len(done) == 1 and done[0][3]["programme"] == programme_id
+    rows = done[0][3]["checklist"]
+    assert {row["clause"].split(".")[0] for row in rows} >= {"8", "9"}
+    linked = {row["finding"] for row in rows if row.get("finding")}
+    ncs = [r for r in records(web, "nonconformity") if r[0] in linked]
+    items = [r for r in records(web, "improvement_item") if r[0] in linked]
+    assert len(ncs) == 2 and len(items) == 2 and len(linked) == len(FINDINGS)
+    assert all(nc[3]["related_record"] == done[0][0] for nc in ncs)
+    page = web.as_role("internal_auditor").get(f"/r/{done[0][0]}")
+    assert page.status_code == 200 and all(nc[1] in page.text for nc in ncs)
