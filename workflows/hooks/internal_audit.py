@@ -319,23 +319,29 @@ def finding_described(context: GuardContext) -> Text | None:
     return None
 
 
+ANSWER_FIELDS = ("item", "answer", "evidence", "auditee", "note")  # ia_answer's: kept on the row only
+
+
 @action("record_the_answer")
 def record_the_answer(context: GuardContext) -> dict[str, Any]:
-    """The row gets the answer, its points by the scale, the evidence, the auditee and the auditor."""
+    """The row gets the answer, its points by the scale, the evidence, the auditee, the finding (of a
+    finding's answer) and the auditor; the form's fields are not kept besides (the next form is empty)."""
     index = _item(context)
     rows = [dict(row) for row in checklist_rows(context.record_data)]
     if index is None:
         return {}
     form = context.form_data
+    finding = rules().answers[str(form.get("answer"))].is_finding
     rows[index].update(
         answer=form.get("answer"),
         points=str(earned(form.get("answer"), rows[index].get("max_points"))),
         evidence=form.get("evidence"),
         auditee=form.get("auditee"),
-        note=form.get("note") or None,
+        note=form.get("note") if finding else None,
         answered_by=context.actor_id,
     )
-    return {"checklist": rows}
+    rows[index] = {key: value for key, value in rows[index].items() if value is not None}
+    return {"checklist": rows, "last_item": index + 1, **dict.fromkeys(ANSWER_FIELDS)}
 
 
 @policy(RecordEnteredState)
@@ -348,7 +354,7 @@ def answers_come_from_an_independent_auditor(event: RecordEnteredState, session:
         raise SeparationRefused(
             Text(zh="只有审核组成员可以记录审核结果", en="Only an auditor of the team records answers")
         )
-    item = as_decimal(row.data.get("item"))
+    item = as_decimal(row.data.get("last_item"))
     rows = checklist_rows(row.data)
     clause = str(rows[int(item) - 1].get("clause")) if item is not None and 1 <= item <= len(rows) else ""
     conflicts = answer_conflicts(

@@ -32,6 +32,7 @@ declare_names(AUDITS, states=("reported", "closed"))
 declare_names(RISKS, states=(REGISTERED,))
 LEVELS = ("none", "low", "medium", "high", "very_high")  # the risk levels, lowest first
 TWICE, ONCE = "twice", "once"
+RULE = "by_risk_and_results"  # the one choice of ia_programme_status's frequency_rule: the rule, in words
 STARTER_ROLE = "quality_manager"  # the role the scheduler starts an audit with (one of ia_start's roles)
 
 
@@ -82,7 +83,7 @@ def derived_basis(session: Session, *, year: int) -> list[dict[str, Any]]:
         rows.append(
             {
                 "clauses": group.clauses,
-                "process": group.label.zh,
+                "process": f"{group.label.zh} {group.label.en}",
                 "risk_level": level,
                 "minor_findings": minor,
                 "major_findings": major,
@@ -149,7 +150,7 @@ def programme_status(context: ComputeContext) -> dict[str, Any]:
     rows = _rows(context.data)
     planned = {month for row in rows for month in months_of(row)}
     approved = context.today.isoformat() if context.trigger == APPROVE else context.data.get("approved_on")
-    return {"audits_planned": len(planned) or None, "approved_on": approved}
+    return {"audits_planned": len(planned) or None, "approved_on": approved, "frequency_rule": RULE}
 
 
 def _year(data: dict[str, Any]) -> int | None:
