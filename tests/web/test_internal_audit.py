@@ -178,7 +178,7 @@ def test_bad_input_is_refused_with_the_field_or_the_reason(web, plant):
     early = fire(auditor, audit_id, "issue_report", {"report_date": "2030-03-12", "conclusion": "x"})
     assert early.status_code == 409 and "未审核" in early.json()["detail"]
     typed = fire(
-        quality,
+        client_of(web, "admin"),
         audit_id,
         "load_checklist",
         {"checklist": [{"clause": "9.1", "question": "q", "kind": "question", "max_points": 1}]},

@@ -192,7 +192,12 @@ class InternalAuditMachine(RuleBasedStateMachine):
         if open_audits and data.draw(st.sampled_from([True, True, True, False])):
             record = open_audits[0]
         shadow = self.shadows[record]
-        offered = [t for t in WORKFLOW.transitions_from(shadow.state) if t.trigger in TRIGGERS]
+        roles = {actor.role for actor in self.ctx.actors.values()}
+        offered = [
+            t
+            for t in WORKFLOW.transitions_from(shadow.state)
+            if t.trigger in TRIGGERS and roles & set(t.roles)
+        ]
         if not offered:
             return
         weights = {"cancel_audit": 1, "load_checklist": 1, "request_override": 2, "approve_override": 3}

@@ -19,6 +19,7 @@ from engine.events import policy
 from engine.forms.spec import Text
 from engine.identity.models import User
 from engine.records.queries import records_in_states
+from engine.workflow.access import ActorRef
 from engine.workflow.computed import china_today
 from engine.workflow.errors import FORM_HAS_ERRORS, FormRefused, GuardRefused, SeparationRefused
 from engine.workflow.events import RecordEnteredState
@@ -79,8 +80,13 @@ declare_names(
 FINDING_WORKFLOWS = {NONCONFORMITY: "nonconformity", IMPROVEMENT: "improvement_item"}
 declare_names("nonconformity")
 declare_names("improvement_item")
+LOADER_ROLE = "admin"  # the role the file gives the steps the process fires itself (load, record findings)
 SOURCE = "internal_audit"  # the nonconformity's and the improvement item's source (their forms' choice)
 DONE_STATES = (REPORTED, CLOSED)  # an audit whose checklist counts (its report is issued)
+
+
+def _loader(actor: ActorRef) -> ActorRef:
+    return ActorRef(id=actor.id, name=actor.name, roles=frozenset({LOADER_ROLE}))
 
 
 def _refused(field: str, zh: str, en: str) -> FormRefused:
@@ -255,7 +261,7 @@ def confirming_checks_the_team_and_makes_the_checklist(event: RecordEnteredState
         session,
         record_id=event.record_id,
         trigger=LOAD_CHECKLIST,
-        actor=event.actor,
+        actor=_loader(event.actor),
         form_data={"checklist": generated_checklist(session, record_id=event.record_id, data=row.data)},
         expected_version=row.version,
         comment="按条款库生成检查表" + ("（独立性豁免已批准）" if conflicts else ""),
@@ -487,7 +493,7 @@ def findings_become_records(event: RecordEnteredState, session: Session) -> None
             session,
             record_id=event.record_id,
             trigger=RECORD_FINDINGS,
-            actor=event.actor,
+            actor=_loader(event.actor),
             form_data={"checklist": rows},
             expected_version=version,
             comment=f"审核发现已转入不符合/改进记录 {made} 条",
