@@ -284,3 +284,23 @@ def test_the_demo_holds_a_completed_audit_whose_findings_became_records(web, pla
     assert all(nc[3]["related_record"] == done[0][0] for nc in ncs)
     page = web.as_role("internal_auditor").get(f"/r/{done[0][0]}")
     assert page.status_code == 200 and all(nc[1] in page.text for nc in ncs)
+
+
+@pytest.mark.parametrize("locale", ["zh_CN", "en"])
+def test_the_pages_read_as_people_read(web, plant, locale):
+    from tests.web.test_visible_text import ISO_INSTANT, SNAKE, visible_text
+
+    audit_id = _cycle(web, plant)
+    programme_id = _programme(web, plant, 2031)
+    client = web.as_role("quality_manager")
+    client.cookies.set("tanguan_locale", locale)
+    for path in (
+        f"/r/{audit_id}",
+        f"/r/{programme_id}",
+        "/records/internal_audit",
+        "/records/internal_audit_programme",
+    ):
+        page = client.get(path)
+        assert page.status_code == 200
+        for part in visible_text(page.text):
+            assert not SNAKE.findall(part) and not ISO_INSTANT.findall(part), (path, part)
