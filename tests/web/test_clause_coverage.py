@@ -9,13 +9,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import text
 
+from demo.seed import DEMO_PASSWORD
 from engine.clauses import scores
 from engine.clauses.coverage import CoverageStatus, coverage_map
 from engine.clauses.library import clause_library, clauses_under, falls_under, find_clause
 from engine.clauses.scores import ClauseScore
-from demo.seed import DEMO_PASSWORD
 from tests.web.conftest import CATALOG
-from tests.web.test_context import api, fire, plant, rows  # noqa: F401  (plant: the fixture)
+from tests.web.test_context import api, fire, rows
 from tests.web.test_visible_text import ISO_INSTANT, SNAKE, visible_text
 
 
@@ -37,7 +37,11 @@ def _soa(web) -> list[tuple]:
 
 
 def test_the_statement_is_drafted_from_the_library_and_refused_until_complete(plant):
-    carbon, quality, gm = api(plant, "carbon_manager"), api(plant, "quality_manager"), api(plant, "top_management")
+    carbon, quality, gm = (
+        api(plant, "carbon_manager"),
+        api(plant, "quality_manager"),
+        api(plant, "top_management"),
+    )
     in_force = [row for row in _soa(plant) if row[3] == "in_force"]
     assert len(in_force) == 1  # the demo's, drafted from the library
     assert [r["clause"] for r in in_force[0][4]["clauses"]] == [c.number for c in clause_library()]
@@ -91,23 +95,29 @@ def test_the_map_degrades_by_itself_and_shows_scores(plant):
         assert lapsed.status == CoverageStatus.stale
         assert "12" in lapsed.reasons[0].zh and "周期" in lapsed.reasons[0].zh
         assert later.cell("10.2", 2027).status in (CoverageStatus.stale, CoverageStatus.missing)
-        assert now.years == (2026,) and coverage_map(
-            session, catalog=CATALOG, years=(2030,), today=date(2026, 12, 7)
-        ).years == ()  # no year after today's
+        assert (
+            now.years == (2026,)
+            and coverage_map(session, catalog=CATALOG, years=(2030,), today=date(2026, 12, 7)).years == ()
+        )  # no year after today's
     # An open record past its due date makes its clause stale on that day.
     with plant.db.engine.begin() as connection:
         connection.execute(
-            text("UPDATE record SET due_date = :d WHERE workflow_key = 'context_issue' AND state <> 'closed'"),
+            text(
+                "UPDATE record SET due_date = :d WHERE workflow_key = 'context_issue' AND state <> 'closed'"
+            ),
             {"d": date(2026, 1, 5)},
         )
     with plant.db.read_session(org_id=_org(plant)) as session:
-        overdue = coverage_map(session, catalog=CATALOG, years=(2026,), today=date(2026, 12, 7)).cell("4.1", 2026)
+        overdue = coverage_map(session, catalog=CATALOG, years=(2026,), today=date(2026, 12, 7)).cell(
+            "4.1", 2026
+        )
         assert overdue.status == CoverageStatus.stale and overdue.overdue > 0
         assert any("逾期" in reason.zh for reason in overdue.reasons)
         # A score source (an internal audit's checklist, say) puts its latest score on the map.
         record_id = rows(plant, "context_issue")[0][0]
         scores.register_score_source(
-            "test", lambda _s, until: [ClauseScore("4.1", Decimal(8), Decimal(10), record_id, date(2026, 6, 1))]
+            "test",
+            lambda _s, until: [ClauseScore("4.1", Decimal(8), Decimal(10), record_id, date(2026, 6, 1))],
         )
         try:
             scored = coverage_map(session, catalog=CATALOG, years=(2026,), today=date(2026, 12, 7))
@@ -118,7 +128,9 @@ def test_the_map_degrades_by_itself_and_shows_scores(plant):
 
 def _org(web) -> int:
     with web.db.engine.connect() as connection:
-        return connection.execute(text("SELECT id FROM organization WHERE slug = 'xiangfeng-cement'")).scalar()
+        return connection.execute(
+            text("SELECT id FROM organization WHERE slug = 'xiangfeng-cement'")
+        ).scalar()
 
 
 @pytest.mark.parametrize("locale", ["zh_CN", "en"])
@@ -145,5 +157,7 @@ def test_pages_read_as_people_read(plant, locale):
 def test_only_the_carbon_manager_drafts_a_statement(plant):
     staff = plant.as_role("staff")
     token = staff.get("/evaluation/applicability").text.split('name="csrf_token" value="')[1].split('"')[0]
-    refused = staff.post("/evaluation/applicability/draft", data={"csrf_token": token}, follow_redirects=False)
+    refused = staff.post(
+        "/evaluation/applicability/draft", data={"csrf_token": token}, follow_redirects=False
+    )
     assert refused.status_code == 403
