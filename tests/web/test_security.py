@@ -220,8 +220,6 @@ def workflow_allows(rule, roles: frozenset[str]) -> bool:
     }
     if (rule.method, rule.path) in creating:
         return bool(roles & set(CATALOG.get("nonconformity").spec.start.roles))
-    if (rule.method, rule.path) == ("POST", "/evaluation/applicability/draft"):
-        return bool(roles & set(CATALOG.get("applicability_statement").spec.start.roles))
     return True
 
 
