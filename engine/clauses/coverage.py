@@ -212,11 +212,18 @@ def coverage_map(
     records = clause_records(session, catalog=catalog, first_year=years[0], last_year=years[-1])
     by_clause: dict[str, list[ClauseRecord]] = defaultdict(list)
     library = clause_library()
+    placed: dict[tuple[str, ...], list[str]] = {}  # a clause list → the library's clauses it shows
     for record in records:
-        for clause in library:
-            shown_by = (clause.number, *clause.shown_by)
-            if any(falls_under(ref, wanted) for ref in record.clause_refs for wanted in shown_by):
-                by_clause[clause.number].append(record)
+        if record.clause_refs not in placed:
+            placed[record.clause_refs] = [
+                clause.number
+                for clause in library
+                if any(
+                    falls_under(ref, shown) for ref in record.clause_refs for shown in clause.shown_through
+                )
+            ]
+        for number in placed[record.clause_refs]:
+            by_clause[number].append(record)
     applicability = applicability or {}
     for year in years:
         scores = latest_scores(session, until=min(today, date(year, 12, 31)))

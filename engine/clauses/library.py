@@ -48,6 +48,11 @@ class Clause:
         return self.number.split(".")[0]
 
     @property
+    def shown_through(self) -> tuple[str, ...]:
+        """The clauses whose records show this one is run: itself and its ``shown_by``."""
+        return (self.number, *self.shown_by)
+
+    @property
     def sort_key(self) -> tuple[int, ...]:
         return clause_sort_key(self.number)
 

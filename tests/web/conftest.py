@@ -8,7 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from demo.seed import DEMO_LOGINS, DEMO_PASSWORD, seed_demo
+from demo.context import seed_demo_context
+from demo.seed import DEMO_LOGINS, DEMO_PASSWORD, demo_people, seed_demo
 from engine.audit import SYSTEM
 from engine.config import Settings
 from engine.db import Database
@@ -17,6 +18,7 @@ from engine.identity.models import OrganizationCreate, TokenScope
 from engine.identity.organizations import create_organization
 from engine.identity.users import create_user, get_user_by_email, grant_membership
 from engine.workflow.catalog import WorkflowCatalog
+from engine.workflow.lifecycle import PROCESS_CONTEXT, ProcessContext
 from web.app import create_app
 
 BASE_URL = "http://127.0.0.1"
@@ -110,3 +112,15 @@ def web(db, tmp_path) -> Iterator[WebEnv]:
     seed(db)
     app = create_app(settings=settings, db=db, catalog=CATALOG)
     yield WebEnv(db=db, app=app, settings=settings)
+
+
+@pytest.fixture
+def plant(web):
+    """The web app with the demo's context of the organization (4.1–4.3, 5.2, 6.2.2) seeded too."""
+    with web.db.unit_of_work(all_orgs=True) as uow:
+        org_id = uow.session.execute(
+            text("SELECT id FROM organization WHERE slug = 'xiangfeng-cement'")
+        ).scalar()
+        uow.session.info[PROCESS_CONTEXT] = ProcessContext(CATALOG, web.app.state.secret_key)
+        seed_demo_context(uow.session, catalog=CATALOG, org_id=org_id, people=demo_people(uow.session))
+    return web

@@ -9,13 +9,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import text
 
+from demo.seed import DEMO_PASSWORD
 from engine.clauses import scores
 from engine.clauses.coverage import CoverageStatus, coverage_map
 from engine.clauses.library import clause_library, clauses_under, falls_under, find_clause
 from engine.clauses.scores import ClauseScore
-from demo.seed import DEMO_PASSWORD
 from tests.web.conftest import CATALOG
-from tests.web.test_context import api, fire, plant, rows  # noqa: F401  (plant: the fixture)
+from tests.web.test_context import api, fire, rows
 from tests.web.test_visible_text import ISO_INSTANT, SNAKE, visible_text
 
 
@@ -50,11 +50,13 @@ def test_the_statement_is_drafted_from_the_library_and_refused_until_complete(pl
     assert page.status_code == 200 and "适用性声明" in page.text and in_force[0][1] in page.text
     token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
     drafted = browser.post(
-        "/evaluation/applicability/draft", data={"csrf_token": token}, follow_redirects=False
+        "/evaluation/applicability/draft",
+        data={"csrf_token": token, "edition": "B/0"},
+        follow_redirects=False,
     )
     assert drafted.status_code == 303
     draft = max(_soa(plant), key=lambda row: row[0])
-    assert draft[3] == "drafting" and len(draft[4]["clauses"]) == 30
+    assert draft[3] == "drafting" and len(draft[4]["clauses"]) == 30 and draft[4]["edition"] == "B/0"
     # 8.5 does not apply, but no reason is given; 7.5 loses its answer: both refused, by row.
     clauses = [dict(row) for row in draft[4]["clauses"]]
     at = {row["clause"]: index for index, row in enumerate(clauses)}

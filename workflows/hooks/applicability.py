@@ -60,14 +60,24 @@ def draft_rows(*, catalog: WorkflowCatalog, current: Record | None) -> list[dict
     return rows
 
 
+def suggested_edition(today: date) -> str:
+    return f"{today.year}-{today.month:02d}"
+
+
 def start_draft(
-    session: Session, *, catalog: WorkflowCatalog, org_id: int, actor: ActorRef, today: date
+    session: Session,
+    *,
+    catalog: WorkflowCatalog,
+    org_id: int,
+    actor: ActorRef,
+    today: date,
+    edition: str | None = None,
 ) -> Record:
     """A new draft version: the statement in force (if any) brought up to the clause library."""
     workflow = catalog.get(WORKFLOW)
     assert workflow is not None
     current = in_force(session, workflow_key=WORKFLOW)
-    edition = f"{today.year}-{today.month:02d}"
+    edition = edition or suggested_edition(today)
     return create_record(
         session,
         workflow=workflow,

@@ -3,7 +3,7 @@ drill-down per clause, and the statement of applicability in force (4.3)."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
 from engine.clauses.coverage import (
@@ -15,17 +15,20 @@ from engine.clauses.coverage import (
 )
 from engine.clauses.library import clause_library, find_clause
 from engine.evidence.store import evidence_names
-from engine.values import Year
+from engine.identity.models import Role
+from engine.values import CleanText, Year
 from engine.workflow.computed import china_today
 from engine.workflow.errors import RoleRefused
-from web.deps import CarbonManager, DatabaseDep, Member, OrgSession, actor_ref
+from web.deps import DatabaseDep, Member, OrgSession, Principal, RoleRequirement, actor_ref
 from web.templating import htmx_aware_redirect, render
 from workflows.hooks.applicability import WORKFLOW as APPLICABILITY
-from workflows.hooks.applicability import applicability_in_force, start_draft
+from workflows.hooks.applicability import applicability_in_force, start_draft, suggested_edition
 from workflows.hooks.controlled_statement import in_force
 
 router = APIRouter()
 YEARS_SHOWN = 3
+StatementDrafter = Annotated[Principal, Depends(RoleRequirement(Role.carbon_manager))]  # its start role
+Edition = Annotated[CleanText, Form(min_length=1, max_length=40)]
 ClauseNumber = Annotated[str, Path(pattern=r"^\d{1,2}(\.\d{1,2}){0,3}$", max_length=16)]
 
 
@@ -109,12 +112,15 @@ def applicability_page(request: Request, principal: Member, session: OrgSession)
             "answers": applicability_in_force(session),
             "clauses": clause_library(),
             "workflow": request.app.state.catalog.get(APPLICABILITY),
+            "suggested_edition": suggested_edition(china_today()),
         },
     )
 
 
 @router.post("/evaluation/applicability/draft")
-def draft_statement(request: Request, principal: CarbonManager, db: DatabaseDep) -> Response:
+def draft_statement(
+    request: Request, principal: StatementDrafter, db: DatabaseDep, edition: Edition
+) -> Response:
     """A new draft version of the statement, pre-filled from the one in force and the clause library."""
     assert principal.org is not None
     try:
@@ -125,6 +131,7 @@ def draft_statement(request: Request, principal: CarbonManager, db: DatabaseDep)
                 org_id=principal.org.id,
                 actor=actor_ref(principal),
                 today=china_today(),
+                edition=edition.strip(),
             )
             record_id = record.id
     except RoleRefused as refused:
