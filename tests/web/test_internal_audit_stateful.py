@@ -137,8 +137,10 @@ class InternalAuditMachine(RuleBasedStateMachine):
         assert spec is not None
         shadow.state, shadow.version = spec.dest, shadow.version + 1
         match attempt.trigger:
-            case "save_plan":
+            case "save_plan":  # a plan other than the one an override was requested for voids it
                 shadow.plan = attempt.plan
+                if shadow.override is not None and shadow.override_plan != shadow.plan:
+                    shadow.override, shadow.override_plan = None, None
             case "request_override":
                 shadow.override, shadow.override_plan = "requested", shadow.plan
                 shadow.requesters.add(actor.user_id)
