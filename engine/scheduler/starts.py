@@ -1,9 +1,12 @@
 """Recurring starts: a workflow whose file says ``start: {kind: schedule, schedule: …}`` gets a record on
 its calendar rule (``cron``, China time; the slots missed while the scheduler was down coalesce into the
-latest one) or ``every_months`` after its last record was closed (the first one at once)."""
+latest one) or ``every_months`` after its last record was closed (the first one at once). A process whose
+records fall due by its own data (each item's frequency) registers a start hook instead, which starts
+what is due and claims it through the job's context."""
 
 import calendar
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import cast
 
@@ -11,6 +14,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import func, select
 from sqlmodel import col
 
+from engine.forms.spec import Text
 from engine.records.display import CHINA_TIME
 from engine.scheduler.registry import JobContext
 from engine.workflow.access import ActorRef
@@ -26,6 +30,26 @@ _WINDOWS = (
     timedelta(days=367),
     timedelta(days=1500),
 )
+
+
+@dataclass(frozen=True)
+class StartHook:
+    """``start`` starts the records due as of the context's day (idempotent through ``ctx.claim``) and
+    yields one line per record started, for a person."""
+
+    name: str
+    label: Text
+    start: Callable[[JobContext], Iterable[str]]
+
+
+START_HOOKS: list[StartHook] = []
+
+
+def register_start(hook: StartHook) -> StartHook:
+    """Add a hook once (by name); a module registers at import."""
+    if all(known.name != hook.name for known in START_HOOKS):
+        START_HOOKS.append(hook)
+    return hook
 
 
 def last_fire(cron: str, *, now: datetime) -> datetime | None:
@@ -93,3 +117,6 @@ def run_recurring_starts(ctx: JobContext) -> Iterator[str]:
             today=ctx.today,
         )
         yield f"{workflow.spec.title.zh}：{record.number}「{record.title}」"
+    for hook in list(START_HOOKS):
+        for line in hook.start(ctx):
+            yield f"{hook.label.zh}：{line}"
