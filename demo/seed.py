@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from demo.compliance_evaluation import seed_demo_compliance_evaluation
 from demo.context import seed_demo_context
 from demo.dqcp import seed_demo_dqcp
 from demo.emissions import seed_demo_emissions
@@ -383,6 +384,7 @@ def seed_demo(
         )
         seed_demo_planning(session, catalog=catalog, org_id=org.id, people=demo_people(session))
         seed_demo_context(session, catalog=catalog, org_id=org.id, people=demo_people(session))
+        seed_demo_compliance_evaluation(session, catalog=catalog, org_id=org.id, people=demo_people(session))
         # 7.1–7.4 support; the 2025 disclosure freezes the 2025 inventory (unless it is frozen already).
         seed_demo_support(
             session, catalog=catalog, org_id=org.id, people=demo_people(session), evidence_dir=evidence_dir
