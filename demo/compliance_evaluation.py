@@ -104,7 +104,7 @@ def seed_demo_compliance_evaluation(
         _fire(
             session,
             record.id,
-            "review",
+            "pass_review",
             quality,
             {"review_conclusion": "覆盖全部适用义务，证据充分；不合规项已开具不符合，同意关闭。"},
             today=evaluated + timedelta(days=3),

@@ -174,8 +174,8 @@ def test_a_full_cycle_with_a_send_back_and_the_reviewer_apart(plant):
     nc_id = body["data"]["results"][0]["nonconformity"]
     assert {evaluation_id, obligation_id} <= links_of(plant, nc_id)
     # Neither evaluator may review; someone else sends it back, and a second submission keeps the NC.
-    assert fire(carbon, evaluation_id, "review", {"review_conclusion": "同意"}).status_code == 403
-    assert fire(auditor, evaluation_id, "review", {"review_conclusion": "同意"}).status_code == 403
+    assert fire(carbon, evaluation_id, "pass_review", {"review_conclusion": "同意"}).status_code == 403
+    assert fire(auditor, evaluation_id, "pass_review", {"review_conclusion": "同意"}).status_code == 403
     assert fire(quality, evaluation_id, "send_back", {}).status_code in (409, 422)  # a comment is required
     back = fire(quality, evaluation_id, "send_back", {}, comment="请补充报送回执的扫描件编号")
     assert back.status_code == 200 and back.json()["state"] == "planned"
@@ -185,7 +185,7 @@ def test_a_full_cycle_with_a_send_back_and_the_reviewer_apart(plant):
     assert body["data"]["results"][0]["nonconformity"] == nc_id
     opened = [row for row in rows(plant, "nonconformity") if row[4].get("related_record") == evaluation_id]
     assert len(opened) == 1
-    reviewed = fire(quality, evaluation_id, "review", {"review_conclusion": "证据充分，结论恰当"})
+    reviewed = fire(quality, evaluation_id, "pass_review", {"review_conclusion": "证据充分，结论恰当"})
     assert reviewed.status_code == 200, reviewed.text
     closed = fire(carbon, evaluation_id, "close", {})
     assert closed.status_code == 200 and closed.json()["state"] == "closed"
