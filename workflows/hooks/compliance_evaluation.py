@@ -345,7 +345,7 @@ def start_due_evaluations(ctx: JobContext) -> Iterator[str]:
         return
     workflow = process_context(ctx.session).catalog.get(WORKFLOW)
     assert workflow is not None
-    actor = ActorRef(id=cast(int, None), name="scheduler", roles=frozenset(workflow.spec.start.roles))
+    actor = ActorRef(id=cast(int, None), name="系统定时任务", roles=frozenset(workflow.spec.start.roles))
     record = _start(
         ctx.session,
         org_id=ctx.org_id,
