@@ -70,23 +70,23 @@ def every_obligation_answered(context: GuardContext) -> Text | None:
     data = context.record_data
     rows = _rows(data)
     seen: set[Any] = set()
+    evidence_file = bool(data.get("evaluation_evidence"))
     twice, unanswered, no_evidence, no_reason = [], [], [], []
     for number, row in enumerate(rows, start=1):
         if row.get("obligation") in seen:
             twice.append(number)
         seen.add(row.get("obligation"))
         result = row.get("result")
-        evidence = row.get("evidence_reference") or row.get("evidence_record")
         if not result:
             unanswered.append(number)
-        elif result in EVIDENCED and not evidence and not data.get("evaluation_evidence"):
+        elif result in EVIDENCED and not row.get("evidence_reference") and not evidence_file:
             no_evidence.append(number)
         elif result == NOT_APPLICABLE and not row.get("note"):
             no_reason.append(number)
     problems = [
         (twice, "重复列出了同一合规义务", "list an obligation a second time"),
         (unanswered, "尚未选择评价结论", "have no result yet"),
-        (no_evidence, "未写明证据（文件或记录编号）或关联证据记录", "name no evidence (a file or record)"),
+        (no_evidence, "未写明证据（文件或记录编号）", "name no evidence (a file or record number)"),
         (no_reason, "为“不适用”但未在说明中写明理由", "are not applicable but the note says not why"),
     ]
     found = [(rows_, zh, en) for rows_, zh, en in problems if rows_]
