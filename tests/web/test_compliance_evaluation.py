@@ -257,5 +257,27 @@ def test_bad_input_names_the_field_or_row(plant):
     not_an_obligation = next(row[0] for row in rows(plant, "nonconformity"))
     nc_row = fire(carbon, evaluation_id, "record_results", {"results": [{"obligation": not_an_obligation}]})
     assert nc_row.status_code == 422 and "data.results.1.obligation" in nc_row.text
+    row = {
+        "obligation": obligation_titled(plant, "排污许可证")[0],
+        "result": "compliant",
+        "evidence_reference": "执行报告",
+    }
+    twice = fire(carbon, evaluation_id, "submit", {"results": [row, row], "evaluated_on": "2026-12-06"})
+    assert twice.status_code == 409 and "第 2 行重复" in twice.json()["detail"]
+    # "Due by the planned date": nothing is due today that no open evaluation holds; by 2030 the rest is.
+    plan = {"title": "到期评价", "period": "2026年12月", "scope": "due", "evaluator": me}
+    nothing = carbon.post(
+        "/api/v1/records", json={"workflow": KEY, "data": {**plan, "planned_date": "2026-12-07"}}
+    )
+    assert nothing.status_code == 422 and "scope" in nothing.text and "没有待评价的合规义务" in nothing.text
+    due = carbon.post(
+        "/api/v1/records", json={"workflow": KEY, "data": {**plan, "planned_date": "2030-01-01"}}
+    )
+    assert due.status_code == 201, due.text
+    held = {
+        row["obligation"]
+        for row in carbon.get(f"/api/v1/records/{due.json()['id']}").json()["data"]["results"]
+    }
+    assert len(held) == len(rows(plant, "compliance_obligation")) - 2  # the two in open evaluations left out
     page = client.get(f"/r/{evaluation_id}/transition/submit")
     assert page.status_code == 200 and "评价结论" in page.text
