@@ -1,0 +1,488 @@
+"""6.2.3 carbon review: the process compiles the year's sources into the record (entering ``cr_compiling``,
+like a disclosure loads its snapshot), ranks them by share and trend, judges the metering of each
+significant source against the instrument register (GB 17167) and proposes a performance parameter where
+none watches it. An approved review opens a reduction project for every opportunity adopted; the project
+names the review in a record-link field, so the link shows on both and the review's signed data is never
+touched after the signature (ADR 0030)."""
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlmodel import Session, select
+
+from engine.carbon_data.by_unit import emissions_by_source
+from engine.carbon_data.errors import EmissionsDataError
+from engine.carbon_data.inventory import build_inventory
+from engine.carbon_data.sources import list_sources
+from engine.dqcp.plan import plan_in_force
+from engine.emissions import CalcError
+from engine.emissions.formula import FormulaError, names_in
+from engine.events import policy
+from engine.forms.spec import Text
+from engine.identity.organizations import get_organization, list_org_units
+from engine.identity.users import get_user
+from engine.planning.models import PerformanceParameter
+from engine.workflow.access import ActorRef
+from engine.workflow.computed import china_today
+from engine.workflow.errors import FORM_HAS_ERRORS, FormRefused
+from engine.workflow.events import RecordEnteredState
+from engine.workflow.lifecycle import create_record, fire_transition, process_context
+from engine.workflow.models import Record
+from engine.workflow.registry import GuardContext, declare_names, guard
+from engine.workflow.writes import load_record_row
+from workflows.hooks.metering_instrument import (
+    IN_SERVICE,
+    accuracy_meets,
+    calibration_values,
+    coverage,
+    requirements,
+)
+
+WORKFLOW = "carbon_review"
+COMPILING, DRAFTING, AWAITING, APPROVED = "cr_compiling", "cr_drafting", "cr_awaiting_approval", "cr_approved"
+COMPILE, SUBMIT, APPROVE = "compile_review_sources", "submit_carbon_review", "approve_carbon_review"
+declare_names(WORKFLOW, states={COMPILING, DRAFTING, AWAITING, APPROVED}, triggers={COMPILE, SUBMIT, APPROVE})
+COMPILER_ROLE = "admin"  # the role the file gives COMPILE; the process fires it in the preparer's name
+PREPARER_ROLE = "carbon_manager"  # the reduction projects are proposed in the preparer's name, in this role
+PROJECTS = "reduction_project"
+declare_names(PROJECTS)
+INSTRUMENTS = "metering_instrument"
+DEFAULT_CUMULATIVE, DEFAULT_SHARE, DEFAULT_TREND = Decimal(80), Decimal(5), Decimal(10)
+TONNES, PERCENT = Decimal("0.01"), Decimal("0.1")
+CALIBRATION = {
+    "valid": ("有效", "valid"),
+    "overdue": ("已超期", "overdue"),
+    "failed": ("检定不合格", "failed"),
+    "none": ("无检定记录", "no calibration recorded"),
+    "not_in_use": ("未在用", "not in service"),
+}
+
+
+def _refused(field: str, zh: str, en: str) -> FormRefused:
+    return FormRefused(FORM_HAS_ERRORS, field_errors={field: {"zh": zh, "en": en}})
+
+
+def _decimal(value: Any, default: Decimal | None = None) -> Decimal | None:
+    if value in (None, ""):
+        return default
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return default
+    return number if number.is_finite() else default
+
+
+def _plain(number: Decimal | None, places: Decimal = TONNES) -> str | None:
+    return None if number is None else f"{number.quantize(places):f}"
+
+
+# ---- significance: share of the total, cumulative share and trend -----------------------------------
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    cumulative_pct: Decimal
+    share_pct: Decimal
+    trend_pct: Decimal
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> "Thresholds":
+        return cls(
+            cumulative_pct=_decimal(data.get("cumulative_threshold_pct")) or DEFAULT_CUMULATIVE,
+            share_pct=_decimal(data.get("share_threshold_pct"), DEFAULT_SHARE) or Decimal(0),
+            trend_pct=_decimal(data.get("trend_threshold_pct"), DEFAULT_TREND) or Decimal(0),
+        )
+
+    def rule(self) -> str:
+        """The rule in words, Chinese then English, as the page and the report show it."""
+        c, s, t = (f"{v.normalize():f}" for v in (self.cumulative_pct, self.share_pct, self.trend_pct))
+        return (
+            f"按排放量从大到小排序，累计占比达到 {c}% 之前的排放源（含越过 {c}% 的那一个），"
+            f"或单源占比 ≥ {s}%，或排放量较上一年度增幅 > {t}%，判定为重要排放源；"
+            "占比以各排放源排放量之和（不含抵扣）为基数。"
+            f" / Ranked by emissions, the sources up to a cumulative share of {c}% (the one crossing it "
+            f"included), any source with a share ≥ {s}%, and any source whose emissions rose > {t}% on the "
+            "year before are significant; shares are of the sum of the sources' emissions "
+            "(before deductions)."
+        )
+
+
+@dataclass(frozen=True)
+class SourceFigures:
+    code: str
+    name: str
+    unit_name: str
+    category: str
+    tco2e: Decimal
+    previous_tco2e: Decimal | None  # None: no inventory of the year before
+
+
+def ranked_sources(sources: list[SourceFigures], thresholds: Thresholds) -> list[dict[str, Any]]:
+    """The sources as rows of the review's table, largest first, with share, cumulative share, change on
+    the year before, and whether (and why) each is significant."""
+    ordered = sorted(sources, key=lambda s: (-s.tco2e, s.code))
+    base = sum((s.tco2e for s in ordered if s.tco2e > 0), Decimal(0))
+    rows, cumulative = [], Decimal(0)
+    for rank, source in enumerate(ordered, start=1):
+        counted = source.tco2e if source.tco2e > 0 else Decimal(0)
+        exact = counted * 100 / base if base else Decimal(0)
+        share = exact.quantize(PERCENT)
+        before, cumulative = cumulative, cumulative + exact
+        change = None
+        if source.previous_tco2e is not None and source.previous_tco2e > 0:
+            change = ((source.tco2e - source.previous_tco2e) * 100 / source.previous_tco2e).quantize(PERCENT)
+        why = []
+        if counted > 0 and before < thresholds.cumulative_pct:
+            why.append(f"累计占比前 {thresholds.cumulative_pct.normalize():f}% top cumulative share")
+        if counted > 0 and share >= thresholds.share_pct:
+            why.append(f"占比 {share}% ≥ {thresholds.share_pct.normalize():f}% share")
+        if change is not None and change > thresholds.trend_pct:
+            why.append(f"同比上升 {change}% > {thresholds.trend_pct.normalize():f}% rising")
+        rows.append(
+            {
+                "rank": rank,
+                "source_code": source.code,
+                "source_name": source.name,
+                "unit_name": source.unit_name,
+                "category": source.category,
+                "tco2e": _plain(source.tco2e),
+                "share_pct": _plain(share, PERCENT),
+                "cumulative_pct": _plain(min(cumulative, Decimal(100)), PERCENT),
+                "previous_tco2e": _plain(source.previous_tco2e),
+                "change_pct": _plain(change, PERCENT),
+                "significant": "yes" if why else "no",
+                "basis": "；".join(why) if why else "—",
+            }
+        )
+    return rows
+
+
+def _year_of(data: dict[str, Any], today: date) -> int:
+    year = _decimal(data.get("review_year"))
+    return int(year) if year is not None else today.year - 1
+
+
+def _by_source(session: Session, *, org_id: int, year: int) -> dict[int, Decimal] | None:
+    try:
+        return emissions_by_source(session, org_id=org_id, year=year)
+    except (EmissionsDataError, CalcError):
+        return None
+
+
+def source_figures(session: Session, *, org_id: int, year: int) -> tuple[list[SourceFigures], Decimal]:
+    """Every active source of the register with its emissions in ``year`` and the year before, and the
+    year's inventory total; the refusal names the year when the inventory cannot be built."""
+    try:
+        total = build_inventory(session, org_id=org_id, year=year).total_tco2e
+    except (EmissionsDataError, CalcError):
+        raise _refused(
+            "review_year",
+            f"{year} 年度的排放清单无法计算（缺少活动数据或参数），请先补齐数据或选择其他年度",
+            f"The inventory of {year} cannot be calculated (activity data or parameters are missing); "
+            "complete the data or choose another year",
+        ) from None
+    current = _by_source(session, org_id=org_id, year=year) or {}
+    previous = _by_source(session, org_id=org_id, year=year - 1)
+    units = {unit.id: unit.name for unit in list_org_units(session)}
+    figures = [
+        SourceFigures(
+            code=source.code,
+            name=source.name,
+            unit_name=units.get(source.org_unit_id, ""),
+            category=source.category,
+            tco2e=current.get(source.id, Decimal(0)),
+            previous_tco2e=None if previous is None else previous.get(source.id, Decimal(0)),
+        )
+        for source in list_sources(session, org_id=org_id)
+        if source.id is not None and (source.active or source.id in current)
+    ]
+    return figures, total
+
+
+# ---- metering adequacy of the significant sources (GB 17167) -------------------------------------------
+
+
+def _instruments_of(session: Session, sources: dict[str, Any]) -> dict[str, list[Record]]:
+    """The instruments that meter each source's activity: the rows of the data-quality control plan in
+    force, and any instrument whose code the source's own ``meter`` names."""
+    found: dict[str, list[Record]] = {code: [] for code in sources}
+    plan = plan_in_force(session)
+    for row in plan.rows if plan else ():
+        if row.kind == "activity" and row.subject in found and row.instrument_id:
+            instrument = session.get(Record, row.instrument_id)
+            if instrument is not None and instrument.workflow_key == INSTRUMENTS:
+                found[row.subject].append(instrument)
+    registered = select(Record).where(Record.workflow_key == INSTRUMENTS)
+    for instrument in session.exec(registered).all():
+        code = str(instrument.data.get("code") or "")
+        for source_code, source in sources.items():
+            if code and code in str(source.meter or "") and instrument not in found[source_code]:
+                found[source_code].append(instrument)
+    return found
+
+
+def metering_rows(
+    session: Session, *, org_id: int, significant: list[str], today: date
+) -> list[dict[str, Any]]:
+    """One row per significant source: its instruments, the equipping rate of their facility, their
+    accuracy against GB 17167 table 3, their calibration, and a verdict with what is wrong."""
+    sources = {s.code: s for s in list_sources(session, org_id=org_id) if s.code in significant}
+    instruments = _instruments_of(session, sources)
+    organization = get_organization(session, org_id=org_id)
+    units = list_org_units(session)
+    facilities = {
+        entry.facility_id: entry
+        for entry in coverage(
+            session,
+            org_id=org_id,
+            org_slug=organization.slug if organization else "",
+            units={unit.id: unit.code for unit in units if unit.id is not None},
+        )
+    }
+    table = requirements()
+    rows = []
+    for code in significant:
+        source = sources.get(code)
+        if source is None:
+            continue
+        mine = instruments.get(code, [])
+        problems, equipping, accuracy, calibration = [], [], [], []
+        for instrument in mine:
+            number = instrument.data.get("code") or instrument.number
+            if instrument.state != IN_SERVICE:
+                problems.append(f"{number} 未在用 not in service")
+            facility = facilities.get(instrument.data.get("facility"))  # type: ignore[arg-type]
+            level = instrument.data.get("energy_flow_class")
+            for entry in facility.levels if facility else ():
+                if entry.level == level and entry.required:
+                    label = table.levels[entry.level]
+                    equipping.append(
+                        f"{label.zh} {label.en} {entry.in_service}/{entry.required}（{entry.rate}%）"
+                    )
+                    if entry.meets is False:
+                        problems.append(f"配备率 {entry.rate}% < {entry.minimum_rate}% equipping rate")
+            item = instrument.data.get("gb17167_item")
+            actual = str(instrument.data.get("accuracy_class") or "")
+            required = table.accuracy.get(item) if isinstance(item, str) else None
+            meets = accuracy_meets(actual, required) if required else None
+            verdict = {True: "符合 meets", False: "不符合 fails", None: "不适用 n/a"}[meets]
+            accuracy.append(f"{number} {actual} / {required or '—'} {verdict}")
+            if meets is False:
+                problems.append(f"{number} 准确度 {actual} 低于要求 {required} accuracy below requirement")
+            values = calibration_values(instrument.data, state=instrument.state, today=today)
+            zh, en = CALIBRATION.get(values["calibration_status"], ("—", "—"))
+            due = values["next_calibration_due"] or "—"
+            calibration.append(f"{number} {zh} {en}（{due}）")
+            if values["calibration_status"] != "valid":
+                problems.append(f"{number} 检定/校准{zh} calibration {en}")
+        adequacy = "no_instrument" if not mine else "inadequate" if problems else "adequate"
+        if not mine:
+            problems.append("未配备计量器具，活动数据来自统计台账 no instrument: the data come from records")
+        rows.append(
+            {
+                "source_code": code,
+                "source_name": source.name,
+                "instruments": "；".join(
+                    f"{i.data.get('code') or i.number} {i.data.get('name') or i.title}" for i in mine
+                )
+                or "—",
+                "equipping": "；".join(equipping) or "—",
+                "accuracy": "；".join(accuracy) or "—",
+                "calibration": "；".join(calibration) or "—",
+                "adequacy": adequacy,
+                "finding": "；".join(problems) or "计量充分 adequate",
+            }
+        )
+    return rows
+
+
+# ---- proposals for carbon performance parameters ----------------------------------------------------
+
+
+def _parameters(session: Session) -> list[PerformanceParameter]:
+    return list(session.exec(select(PerformanceParameter).order_by(PerformanceParameter.code)).all())
+
+
+def _names(formula: str) -> set[str]:
+    try:
+        return names_in(formula)
+    except FormulaError:
+        return set()
+
+
+def cpp_rows(session: Session, *, org_id: int, significant: list[str]) -> list[dict[str, Any]]:
+    """Per significant source, the parameters that already watch it (their formula names its unit or its
+    category; the enterprise total watches everything and is not counted) or the one to define."""
+    sources = {s.code: s for s in list_sources(session, org_id=org_id)}
+    unit_codes = {unit.id: unit.code for unit in list_org_units(session)}
+    parameters = [(p, _names(p.formula)) for p in _parameters(session)]
+    same_category = {
+        code: sum(1 for s in sources.values() if s.category == src.category) for code, src in sources.items()
+    }
+    rows = []
+    for code in significant:
+        source = sources.get(code)
+        if source is None:
+            continue
+        unit_code = unit_codes.get(source.org_unit_id, "")
+        watching = {f"unit.{unit_code}", f"category.{source.category}"}
+        covered = [p.code for p, names in parameters if names & watching]
+        formula = f"category.{source.category}" if same_category[code] == 1 else f"unit.{unit_code}"
+        proposed = f"CPP-SRC-{code}"[:64]
+        rows.append(
+            {
+                "source_code": code,
+                "source_name": source.name,
+                "covered_by": "、".join(covered) or "—",
+                "proposed_code": "" if covered else proposed,
+                "proposed_formula": "" if covered else formula,
+                "proposal": (
+                    f"已由 {'、'.join(covered)} 监视，继续按参数阈值跟踪 / watched by {', '.join(covered)}"
+                    if covered
+                    else f"建议在“碳绩效参数”页设立 {proposed}（{formula}）并设定阈值 / "
+                    f"define {proposed} ({formula}) with thresholds on the performance parameters page"
+                ),
+            }
+        )
+    return rows
+
+
+# ---- compiling the review --------------------------------------------------------------------------
+
+
+def compiled_figures(session: Session, *, org_id: int, data: dict[str, Any], today: date) -> dict[str, Any]:
+    """What the compile step writes into the review (the cr_figures form), or the refusal naming the field."""
+    if data.get("review_kind") == "triggered" and not str(data.get("trigger_reason") or "").strip():
+        raise _refused(
+            "trigger_reason",
+            "触发评审须说明触发原因（如重大变化）",
+            "A triggered review needs its reason (e.g. the significant change)",
+        )
+    year = _year_of(data, today)
+    if year > today.year:
+        raise _refused("review_year", f"{year} 年度尚未开始", f"The year {year} has not begun")
+    thresholds = Thresholds.of(data)
+    figures, total = source_figures(session, org_id=org_id, year=year)
+    rows = ranked_sources(figures, thresholds)
+    significant = [row["source_code"] for row in rows if row["significant"] == "yes"]
+    previous = (
+        None
+        if any(f.previous_tco2e is None for f in figures)
+        else sum((f.previous_tco2e or Decimal(0) for f in figures), Decimal(0))
+    )
+    return {
+        "review_year": year,
+        "previous_year": year - 1,
+        "total_tco2e": _plain(total),
+        "previous_total_tco2e": _plain(previous),
+        "cumulative_threshold_pct": _plain(thresholds.cumulative_pct, PERCENT),
+        "share_threshold_pct": _plain(thresholds.share_pct, PERCENT),
+        "trend_threshold_pct": _plain(thresholds.trend_pct, PERCENT),
+        "significance_rule": thresholds.rule(),
+        "significant_count": len(significant),
+        "sources": rows,
+        "metering": metering_rows(session, org_id=org_id, significant=significant, today=today),
+        "cpp_proposals": cpp_rows(session, org_id=org_id, significant=significant),
+    }
+
+
+@policy(RecordEnteredState)
+def compile_the_sources(event: RecordEnteredState, session: Session) -> None:
+    """A review entering ``cr_compiling`` gets its figures and moves on to preparation, in the same
+    transaction (in the preparer's name, acting with the role the file gives the compile step)."""
+    if event.workflow_key != WORKFLOW or event.to_state != COMPILING:
+        return
+    row = load_record_row(session, record_id=event.record_id)
+    figures = compiled_figures(session, org_id=event.org_id, data=row.data, today=china_today())
+    compiler = ActorRef(id=event.actor.id, name=event.actor.name, roles=frozenset({COMPILER_ROLE}))
+    fire_transition(
+        session,
+        record_id=event.record_id,
+        trigger=COMPILE,
+        actor=compiler,
+        form_data=figures,
+        expected_version=row.version,
+        comment=f"取自排放源登记与 {figures['review_year']} 年度排放清单",
+    )
+
+
+@guard("review_sources_compiled")
+def review_sources_compiled(context: GuardContext) -> Text | None:
+    if not context.record_data.get("sources"):
+        return Text(zh="尚未汇编排放源数据", en="The sources are not compiled yet")
+    codes = {row.get("source_code") for row in context.record_data.get("sources") or []}
+    unknown = sorted(
+        str(row.get("source_code"))
+        for row in context.form_data.get("opportunities") or []
+        if row.get("source_code") not in codes
+    )
+    if unknown:
+        return Text(
+            zh=f"减排机会的排放源代码不在本次评审的排放源清单中：{'、'.join(unknown)}",
+            en="Opportunities name source codes that are not among the review's sources: "
+            + ", ".join(unknown),
+        )
+    return None
+
+
+# ---- outputs: reduction projects, linked both ways -------------------------------------------------------
+
+
+def _preparer(session: Session, record: Any) -> ActorRef | None:
+    submitted = (record.participants or {}).get(SUBMIT) or []
+    user = get_user(session, user_id=submitted[-1]) if submitted else None
+    if user is None or user.id is None:
+        return None
+    return ActorRef(id=user.id, name=user.display_name, roles=frozenset({PREPARER_ROLE}))
+
+
+def project_from(review: Any, opportunity: dict[str, Any], *, preparer_id: int) -> dict[str, Any]:
+    """A reduction project's proposal from one adopted opportunity of an approved review."""
+    source = next(
+        (
+            r
+            for r in review.data.get("sources") or []
+            if r.get("source_code") == opportunity.get("source_code")
+        ),
+        {},
+    )
+    year = review.data.get("review_year")
+    return {
+        "name": str(opportunity.get("description") or "")[:200],
+        "project_type": "other",
+        "baseline_scenario": (
+            f"碳评审 {review.number}：{year} 年排放源 {source.get('source_code', '—')}"
+            f"「{source.get('source_name', '—')}」"
+            f"排放 {source.get('tco2e', '—')} tCO2e，占总量 {source.get('share_pct', '—')}%。"
+        ),
+        "expected_reduction": opportunity.get("estimated_reduction"),
+        "investment": opportunity.get("cost"),
+        "owner": opportunity.get("owner") or preparer_id,
+        "quantification_method": "按碳评审估算；立项后按 ISO 14064-2 确定量化方法",
+        "origin_review": review.id,
+    }
+
+
+@policy(RecordEnteredState)
+def adopted_opportunities_open_projects(event: RecordEnteredState, session: Session) -> None:
+    """On approval, each opportunity adopted opens a reduction project naming the review (its record-link
+    field links both ways); nothing is written to the review itself, so its signature stays valid."""
+    if event.workflow_key != WORKFLOW or event.trigger != APPROVE:
+        return
+    review = load_record_row(session, record_id=event.record_id)
+    projects = process_context(session).catalog.get(PROJECTS)
+    preparer = _preparer(session, review)
+    if review is None or projects is None or preparer is None:
+        return
+    for opportunity in review.data.get("opportunities") or []:
+        if opportunity.get("adopt") != "yes":
+            continue
+        create_record(
+            session,
+            workflow=projects,
+            org_id=event.org_id,
+            actor=preparer,
+            form_data=project_from(review, opportunity, preparer_id=preparer.id),
+        )
