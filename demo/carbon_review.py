@@ -23,7 +23,7 @@ OPPORTUNITIES: tuple[dict[str, Any], ...] = (
         "estimated_reduction": "11800",
         "cost": "680",
         "priority": "high",
-        "adopt": "yes",
+        "adopt_as_project": "yes",
     },
     {
         "description": "生料配料中以电石渣替代 5% 石灰石，减少碳酸盐分解排放",
@@ -31,7 +31,7 @@ OPPORTUNITIES: tuple[dict[str, Any], ...] = (
         "estimated_reduction": "24000",
         "cost": "1200",
         "priority": "medium",
-        "adopt": "yes",
+        "adopt_as_project": "yes",
     },
     {
         "description": "生料磨、窑尾高温风机电机变频改造（待 2026 年能源审计后决定）",
@@ -39,7 +39,7 @@ OPPORTUNITIES: tuple[dict[str, Any], ...] = (
         "estimated_reduction": "3600",
         "cost": "450",
         "priority": "low",
-        "adopt": "no",
+        "adopt_as_project": "no",
     },
 )
 

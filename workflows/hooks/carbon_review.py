@@ -24,6 +24,7 @@ from engine.forms.spec import Text
 from engine.identity.organizations import get_organization, list_org_units
 from engine.identity.users import get_user
 from engine.planning.models import PerformanceParameter
+from engine.records.queries import linked_records
 from engine.workflow.access import ActorRef
 from engine.workflow.computed import china_today
 from engine.workflow.errors import FORM_HAS_ERRORS, FormRefused
@@ -314,35 +315,40 @@ def _names(formula: str) -> set[str]:
 
 def cpp_rows(session: Session, *, org_id: int, significant: list[str]) -> list[dict[str, Any]]:
     """Per significant source, the parameters that already watch it (their formula names its unit or its
-    category; the enterprise total watches everything and is not counted) or the one to define."""
+    category; the enterprise total watches everything and is not counted) or the one to define: on the
+    source's category when it is the only source of it, else on its unit."""
     sources = {s.code: s for s in list_sources(session, org_id=org_id)}
-    unit_codes = {unit.id: unit.code for unit in list_org_units(session)}
+    units = {unit.id: unit for unit in list_org_units(session)}
     parameters = [(p, _names(p.formula)) for p in _parameters(session)]
-    same_category = {
-        code: sum(1 for s in sources.values() if s.category == src.category) for code, src in sources.items()
-    }
+    workflow = process_context(session).catalog.get(WORKFLOW)
+    table = workflow.field("sources") if workflow else None
+    category_field = next((c for c in table.columns if c.name == "category"), None) if table else None
     rows = []
     for code in significant:
         source = sources.get(code)
         if source is None:
             continue
-        unit_code = unit_codes.get(source.org_unit_id, "")
-        watching = {f"unit.{unit_code}", f"category.{source.category}"}
+        unit = units.get(source.org_unit_id)
+        watching = {f"unit.{unit.code if unit else ''}", f"category.{source.category}"}
         covered = [p.code for p, names in parameters if names & watching]
-        formula = f"category.{source.category}" if same_category[code] == 1 else f"unit.{unit_code}"
         proposed = f"CPP-SRC-{code}"[:64]
+        if sum(1 for s in sources.values() if s.category == source.category) == 1 and category_field:
+            zh = f"“{category_field.choice_label(source.category, 'zh')}”类别的排放量"
+            en = f"the emissions of the category '{category_field.choice_label(source.category, 'en')}'"
+        else:
+            zh = f"单元“{unit.name if unit else ''}”的排放量"
+            en = f"the emissions of the unit '{(unit.name_en or unit.name) if unit else ''}'"
         rows.append(
             {
                 "source_code": code,
                 "source_name": source.name,
                 "covered_by": "、".join(covered) or "—",
-                "proposed_code": "" if covered else proposed,
-                "proposed_formula": "" if covered else formula,
+                "proposed_code": None if covered else proposed,
                 "proposal": (
                     f"已由 {'、'.join(covered)} 监视，继续按参数阈值跟踪 / watched by {', '.join(covered)}"
                     if covered
-                    else f"建议在“碳绩效参数”页设立 {proposed}（{formula}）并设定阈值 / "
-                    f"define {proposed} ({formula}) with thresholds on the performance parameters page"
+                    else f"建议在“碳绩效参数”页设立 {proposed}，监视{zh}并设定阈值 / "
+                    f"define {proposed} on the performance parameters page for {en}, with thresholds"
                 ),
             }
         )
@@ -410,20 +416,21 @@ def compile_the_sources(event: RecordEnteredState, session: Session) -> None:
 
 @guard("review_sources_compiled")
 def review_sources_compiled(context: GuardContext) -> Text | None:
+    """The review has its sources, and every opportunity names one of them (else the refusal names the
+    row's cell, as a form error does)."""
     if not context.record_data.get("sources"):
         return Text(zh="尚未汇编排放源数据", en="The sources are not compiled yet")
     codes = {row.get("source_code") for row in context.record_data.get("sources") or []}
-    unknown = sorted(
-        str(row.get("source_code"))
-        for row in context.form_data.get("opportunities") or []
+    unknown = {
+        f"opportunities.{number}.source_code": {
+            "zh": f"“{row.get('source_code')}”不在本次评审的排放源清单中",
+            "en": f"'{row.get('source_code')}' is not among the review's sources",
+        }
+        for number, row in enumerate(context.form_data.get("opportunities") or [], start=1)
         if row.get("source_code") not in codes
-    )
+    }
     if unknown:
-        return Text(
-            zh=f"减排机会的排放源代码不在本次评审的排放源清单中：{'、'.join(unknown)}",
-            en="Opportunities name source codes that are not among the review's sources: "
-            + ", ".join(unknown),
-        )
+        raise FormRefused(FORM_HAS_ERRORS, field_errors=unknown)
     return None
 
 
@@ -440,7 +447,7 @@ def _preparer(session: Session, record: Any) -> ActorRef | None:
 
 def project_from(review: Any, opportunity: dict[str, Any], *, preparer_id: int) -> dict[str, Any]:
     """A reduction project's proposal from one adopted opportunity of an approved review."""
-    source = next(
+    source: dict[str, Any] = next(
         (
             r
             for r in review.data.get("sources") or []
@@ -477,7 +484,7 @@ def adopted_opportunities_open_projects(event: RecordEnteredState, session: Sess
     if review is None or projects is None or preparer is None:
         return
     for opportunity in review.data.get("opportunities") or []:
-        if opportunity.get("adopt") != "yes":
+        if opportunity.get("adopt_as_project") != "yes":
             continue
         create_record(
             session,
@@ -486,3 +493,29 @@ def adopted_opportunities_open_projects(event: RecordEnteredState, session: Sess
             actor=preparer,
             form_data=project_from(review, opportunity, preparer_id=preparer.id),
         )
+
+
+# ---- what the review page and the report show besides the record -------------------------------------
+
+
+@dataclass(frozen=True)
+class ReviewOutputs:
+    projects: list[Record]  # the reduction projects that name the review (opened on approval)
+    defined_parameters: frozenset[str]  # proposed parameter codes that are defined by now
+
+
+def review_outputs(session: Session, *, record: Record) -> ReviewOutputs:
+    projects = [
+        linked
+        for linked in linked_records(session, record_id=record.id or 0)
+        if linked.workflow_key == PROJECTS and linked.data.get("origin_review") == record.id
+    ]
+    proposed = {row.get("proposed_code") for row in record.data.get("cpp_proposals") or []}
+    defined = frozenset(p.code for p in _parameters(session) if p.code in proposed)
+    return ReviewOutputs(projects=sorted(projects, key=lambda r: r.number), defined_parameters=defined)
+
+
+def rule_in(locale: str, rule: Any) -> str:
+    """The stored rule is "Chinese / English": the half of the reader's language."""
+    zh, _, en = str(rule or "").partition(" / ")
+    return zh if locale.startswith("zh") or not en else en
