@@ -308,3 +308,38 @@ def test_the_preparer_cannot_approve_and_a_send_back_needs_a_comment(plant):
     assert back.status_code == 303
     assert _record(plant, review)[0] == "cr_drafting"
     assert not [d for _, _, d in _projects(plant) if d.get("origin_review") == review]
+
+
+def test_the_scheduler_starts_the_yearly_review_where_there_is_data(plant):
+    from datetime import datetime
+
+    from engine.config import Settings
+    from engine.records.display import CHINA_TIME
+    from engine.scheduler.jobs import JOBS
+    from engine.scheduler.runner import run_jobs
+
+    starts = [job for job in JOBS if job.name == "recurring_starts"]
+
+    def run(day: str) -> list[str]:
+        moment = datetime.fromisoformat(f"{day}T09:00").replace(tzinfo=CHINA_TIME)
+        return run_jobs(plant.db, now=moment, settings=Settings(), jobs=starts)
+
+    lines = run("2026-02-01")
+    assert (
+        len(lines) == 1 and "碳评审" in lines[0] and "湖南湘峰水泥" in lines[0]
+    )  # not the company with no data
+    with plant.db.engine.connect() as connection:
+        review_id, state, data = connection.execute(
+            text("SELECT id, state, data FROM record WHERE workflow_key = :k"), {"k": KEY}
+        ).one()
+    data = json.loads(data) if isinstance(data, str) else data
+    assert state == "cr_drafting" and data["review_kind"] == "periodic" and data["sources"]
+    assert run("2026-02-02") == []  # one is open: the next comes 12 months after it is closed
+    # The carbon manager prepares it, top management approves: the scheduler was its creator.
+    owner = _people_ids(plant)["process_owner"]
+    carbon, gm = plant.as_role("carbon_manager"), plant.as_role("top_management")
+    assert (
+        _fire(carbon, review_id, "submit_carbon_review", {**_opportunities(owner), **ASSESSMENT}).status_code
+        == 303
+    )
+    assert _fire(gm, review_id, "approve_carbon_review", signature_password=DEMO_PASSWORD).status_code == 303

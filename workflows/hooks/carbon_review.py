@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from engine.carbon_data.aggregation import monthly_totals
 from engine.carbon_data.by_unit import emissions_by_source
 from engine.carbon_data.errors import EmissionsDataError
 from engine.carbon_data.inventory import build_inventory
@@ -31,7 +32,7 @@ from engine.workflow.errors import FORM_HAS_ERRORS, FormRefused
 from engine.workflow.events import RecordEnteredState
 from engine.workflow.lifecycle import create_record, fire_transition, process_context
 from engine.workflow.models import Record
-from engine.workflow.registry import GuardContext, declare_names, guard
+from engine.workflow.registry import GuardContext, declare_names, guard, start_condition
 from engine.workflow.writes import load_record_row
 from workflows.hooks.metering_instrument import (
     IN_SERVICE,
@@ -397,11 +398,22 @@ def compiled_figures(session: Session, *, org_id: int, data: dict[str, Any], tod
 @policy(RecordEnteredState)
 def compile_the_sources(event: RecordEnteredState, session: Session) -> None:
     """A review entering ``cr_compiling`` gets its figures and moves on to preparation, in the same
-    transaction (in the preparer's name, acting with the role the file gives the compile step)."""
+    transaction (in the preparer's name, acting with the role the file gives the compile step). A person
+    gets the refusal naming the field; a review the scheduler starts is kept without sources, the problem
+    in its timeline, so the carbon manager completes the data and compiles it again."""
     if event.workflow_key != WORKFLOW or event.to_state != COMPILING:
         return
     row = load_record_row(session, record_id=event.record_id)
-    figures = compiled_figures(session, org_id=event.org_id, data=row.data, today=china_today())
+    today = china_today()
+    try:
+        figures = compiled_figures(session, org_id=event.org_id, data=row.data, today=today)
+        comment = f"取自排放源登记与 {figures['review_year']} 年度排放清单"
+    except FormRefused as refused:
+        if event.actor.id is not None:
+            raise
+        problems = " ".join(f"{p['zh']} / {p['en']}" for p in refused.field_errors.values())
+        figures = {"review_year": _year_of(row.data, today)}
+        comment = f"未能汇编：{problems}"
     compiler = ActorRef(id=event.actor.id, name=event.actor.name, roles=frozenset({COMPILER_ROLE}))
     fire_transition(
         session,
@@ -410,7 +422,7 @@ def compile_the_sources(event: RecordEnteredState, session: Session) -> None:
         actor=compiler,
         form_data=figures,
         expected_version=row.version,
-        comment=f"取自排放源登记与 {figures['review_year']} 年度排放清单",
+        comment=comment,
     )
 
 
@@ -432,6 +444,13 @@ def review_sources_compiled(context: GuardContext) -> Text | None:
     if unknown:
         raise FormRefused(FORM_HAS_ERRORS, field_errors=unknown)
     return None
+
+
+@start_condition("carbon_review_has_data")
+def the_year_before_has_data(session: Session, org_id: int, today: date) -> bool:
+    """The scheduler starts the yearly review only for an organization with activity data in the year
+    before (one that records no emissions has nothing to review)."""
+    return bool(monthly_totals(session, org_id=org_id, year=today.year - 1))
 
 
 # ---- outputs: reduction projects, linked both ways -------------------------------------------------------
