@@ -18,7 +18,7 @@ REVIEW_DAY = date(2026, 1, 20)
 
 OPPORTUNITIES: tuple[dict[str, Any], ...] = (
     {
-        "description": "1# 窑更换四通道低氮燃烧器并优化篦冷机，熟料标煤耗降低 3 kgce/t",
+        "description": "1# 窑篦冷机改造（第四代推动棒式），提高二次风温，熟料标煤耗降低 3 kgce/t",
         "source_code": "KILN1-COAL",
         "estimated_reduction": "11800",
         "cost": "680",
