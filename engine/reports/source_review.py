@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engine.forms.spec import FieldSpec
+from engine.forms.spec import FieldSpec, Text
 from engine.records.display import Names, china_time, display_value
 from engine.records.signatures import SignatureView
 from engine.records.timeline import TimelineEntry
@@ -20,8 +20,9 @@ from engine.workflow.models import Record
 TABLES = {
     "sources": ("rank", "source_code", "source_name", "category", "tco2e", "share_pct", "cumulative_pct",
                 "previous_tco2e", "change_pct", "significant", "basis"),
-    "metering": ("source_code", "instruments", "equipping", "accuracy", "calibration", "adequacy", "finding"),
-    "cpp_proposals": ("source_code", "covered_by", "proposal"),
+    "metering": ("source_code", "instruments", "equipping_rate", "accuracy", "accuracy_check",
+                 "calibration_status", "adequacy", "findings"),
+    "cpp_proposals": ("source_code", "covered_by", "proposed_code", "proposed_category", "proposed_unit"),
     "opportunities": ("description", "source_code", "estimated_reduction", "cost", "priority", "owner",
                       "adopt_as_project"),
 }  # fmt: skip
@@ -64,6 +65,7 @@ def source_review_docx(
     signatures: Iterable[SignatureView],
     names: Names,
     opened: Sequence[OpenedRecord],
+    rule: Text,
     organization_name: str,
     exported_by: str,
 ) -> bytes:
@@ -88,9 +90,7 @@ def source_review_docx(
         ],
         widths_mm=(50, 106),
     )
-    paragraph(
-        document, str(data.get("significance_rule") or ""), bold_label="重要性判定规则 Significance rule："
-    )
+    paragraph(document, f"{rule.zh}\n{rule.en}", bold_label="重要性判定规则 Significance rule：")
     for name, title in SECTIONS:
         heading(document, title, level=2)
         field = _field(workflow, name)

@@ -24,7 +24,7 @@ from engine.identity.users import create_user, grant_membership
 from engine.workflow.lifecycle import PROCESS_CONTEXT, ProcessContext
 from tests.web.conftest import CATALOG, csrf_of
 from tests.web.support_setup import org_id_of
-from tests.web.test_visible_text import ISO_INSTANT, SNAKE, visible_text
+from tests.web.test_visible_text import problems_in, visible_text
 
 KEY = "carbon_review"
 BOTH_ROLES = "both@xiangfeng.example"  # a carbon manager who is also top management
@@ -92,11 +92,8 @@ def _projects(web) -> list[tuple[int, str, dict]]:
 
 
 def _plain(html: str) -> list[str]:
-    problems = []
-    for part in visible_text(html):
-        problems += [f"key {m!r} in {part!r}" for m in SNAKE.findall(part)]
-        problems += [f"timestamp in {part!r}" for m in ISO_INSTANT.findall(part)]
-    return problems
+    """What the page-wide sweep (test_visible_text) would find on this page."""
+    return [problem for part in visible_text(html) for problem in problems_in(part)]
 
 
 def _opportunities(owner: int) -> dict[str, str]:
@@ -200,10 +197,12 @@ def test_a_review_runs_from_the_sources_to_approved_projects(plant):
     # The rule (80 % cumulative, share ≥ 5 %, rise > 10 %): clinker (65 %) and coal cross 80 % together,
     # electricity (6 %) is above 5 %, diesel (0.2 %, falling) is not significant.
     assert [rows[c]["significant"] for c in amounts] == ["yes", "yes", "yes", "no"]
-    assert "累计占比前 80%" in rows["KILN1-COAL"]["basis"] and data["significant_count"] == "3"
+    assert rows["KILN1-COAL"]["basis"] == ["cumulative", "share"] and rows["PLANT-ELEC"]["basis"] == ["share"]
+    assert "basis" not in rows["QUARRY-DIESEL"] and data["significant_count"] == "3"
     page = carbon.get(f"/carbon-reviews/{review}")
     assert page.status_code == 200 and 'id="significance-rule"' in page.text
     assert "累计占比达到 80% 之前的排放源" in page.text and _plain(page.text) == []
+    assert _plain(carbon.get(f"/r/{review}").text) == []  # the record page reads Chinese too
     english = plant.signed_in(people["carbon_manager"].email, **{"Accept-Language": "en"})
     assert "cumulative share of 80%" in english.get(f"/carbon-reviews/{review}").text
 
@@ -211,17 +210,23 @@ def test_a_review_runs_from_the_sources_to_approved_projects(plant):
     metering = {row["source_code"]: row for row in data["metering"]}
     assert set(metering) == {"KILN1-CLINKER", "KILN1-COAL", "PLANT-ELEC"}
     assert "JL-W-011" in metering["KILN1-COAL"]["instruments"]
+    electricity = metering["PLANT-ELEC"]
     assert (
-        "JL-E-001" in metering["PLANT-ELEC"]["instruments"]
-        and "0.5S / 0.5S 符合" in metering["PLANT-ELEC"]["accuracy"]
+        electricity["instruments"] == "JL-E-001 110 kV 关口电能表" and electricity["metering_level"] == "unit"
     )
-    assert metering["PLANT-ELEC"]["equipping"].endswith("2/2（100.0%）")
+    assert electricity["accuracy"] == "JL-E-001 0.5S / 0.5S" and electricity["accuracy_check"] == "meets"
+    assert electricity["equipping_rate"] == "2/2（100.0%）" and electricity["calibration_status"] == "valid"
     assert {row["adequacy"] for row in metering.values()} == {"adequate"}
+    assert "findings" not in electricity
     cpp = {row["source_code"]: row for row in data["cpp_proposals"]}
     assert cpp["KILN1-COAL"]["covered_by"] == "CPP-FAC-KILN1"
     assert cpp["PLANT-ELEC"]["proposed_code"] == "CPP-SRC-PLANT-ELEC"
+    assert cpp["PLANT-ELEC"]["proposed_category"] == "purchased_electricity"
 
-    # A stricter single share (10 %): compiled again, electricity is no longer significant.
+    # The kiln coal scale goes out of service; a stricter single share (10 %): compiled again, the coal's
+    # metering is inadequate and electricity is no longer significant.
+    scale = _instrument_id(plant, "JL-W-011")
+    assert _fire(carbon, scale, "take_out_of_service", comment="皮带秤托辊损坏，送修").status_code == 303
     again = _fire(carbon, review, "recompile_review", {
         "title": "2025 年度碳评审", "review_year": "2025", "review_kind": "periodic",
         "share_threshold_pct": "10",
@@ -230,6 +235,12 @@ def test_a_review_runs_from_the_sources_to_approved_projects(plant):
     _, data = _record(plant, review)
     assert data["significant_count"] == "2" and data["share_threshold_pct"] == "10.0"
     assert [m["source_code"] for m in data["metering"]] == ["KILN1-CLINKER", "KILN1-COAL"]
+    coal = data["metering"][1]
+    assert coal["adequacy"] == "inadequate" and coal["calibration_status"] == "not_in_use"
+    assert coal["findings"] == ["calibration_invalid", "equipping_short", "not_in_service"]
+    assert coal["equipping_rate"] == "0/1（0.0%）"
+    page = carbon.get(f"/carbon-reviews/{review}").text
+    assert "配备率低于要求" in page and "器具未在用" in page and _plain(page) == []
 
     # Opportunities: a source code not in the review is refused; then submitted.
     owner = _people_ids(plant)["process_owner"]
@@ -281,6 +292,14 @@ def test_a_review_runs_from_the_sources_to_approved_projects(plant):
         "批准碳评审结果", "有效",
     ):  # fmt: skip
         assert shown in words, shown
+
+
+def _instrument_id(web, code: str) -> int:
+    with web.db.engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT id, data FROM record WHERE workflow_key = 'metering_instrument'")
+        ).all()
+    return next(i for i, d in rows if (json.loads(d) if isinstance(d, str) else d)["code"] == code)
 
 
 def _people_ids(web) -> dict[str, int]:

@@ -53,13 +53,6 @@ declare_names(PROJECTS)
 INSTRUMENTS = "metering_instrument"
 DEFAULT_CUMULATIVE, DEFAULT_SHARE, DEFAULT_TREND = Decimal(80), Decimal(5), Decimal(10)
 TONNES, PERCENT = Decimal("0.01"), Decimal("0.1")
-CALIBRATION = {
-    "valid": ("有效", "valid"),
-    "overdue": ("已超期", "overdue"),
-    "failed": ("检定不合格", "failed"),
-    "none": ("无检定记录", "no calibration recorded"),
-    "not_in_use": ("未在用", "not in service"),
-}
 
 
 def _refused(field: str, zh: str, en: str) -> FormRefused:
@@ -97,17 +90,17 @@ class Thresholds:
             trend_pct=_decimal(data.get("trend_threshold_pct"), DEFAULT_TREND) or Decimal(0),
         )
 
-    def rule(self) -> str:
-        """The rule in words, Chinese then English, as the page and the report show it."""
+    def rule(self) -> Text:
+        """The rule in words, as the page and the report show it."""
         c, s, t = (f"{v.normalize():f}" for v in (self.cumulative_pct, self.share_pct, self.trend_pct))
-        return (
-            f"按排放量从大到小排序，累计占比达到 {c}% 之前的排放源（含越过 {c}% 的那一个），"
+        return Text(
+            zh=f"按排放量从大到小排序，累计占比达到 {c}% 之前的排放源（含越过 {c}% 的那一个），"
             f"或单源占比 ≥ {s}%，或排放量较上一年度增幅 > {t}%，判定为重要排放源；"
-            "占比以各排放源排放量之和（不含抵扣）为基数。"
-            f" / Ranked by emissions, the sources up to a cumulative share of {c}% (the one crossing it "
+            "占比以各排放源排放量之和（不含抵扣）为基数。",
+            en=f"Ranked by emissions, the sources up to a cumulative share of {c}% (the one crossing it "
             f"included), any source with a share ≥ {s}%, and any source whose emissions rose > {t}% on the "
             "year before are significant; shares are of the sum of the sources' emissions "
-            "(before deductions)."
+            "(before deductions).",
         )
 
 
@@ -137,11 +130,11 @@ def ranked_sources(sources: list[SourceFigures], thresholds: Thresholds) -> list
             change = ((source.tco2e - source.previous_tco2e) * 100 / source.previous_tco2e).quantize(PERCENT)
         why = []
         if counted > 0 and before < thresholds.cumulative_pct:
-            why.append(f"累计占比前 {thresholds.cumulative_pct.normalize():f}% top cumulative share")
+            why.append("cumulative")
         if counted > 0 and share >= thresholds.share_pct:
-            why.append(f"占比 {share}% ≥ {thresholds.share_pct.normalize():f}% share")
+            why.append("share")
         if change is not None and change > thresholds.trend_pct:
-            why.append(f"同比上升 {change}% > {thresholds.trend_pct.normalize():f}% rising")
+            why.append("trend")
         rows.append(
             {
                 "rank": rank,
@@ -155,7 +148,7 @@ def ranked_sources(sources: list[SourceFigures], thresholds: Thresholds) -> list
                 "previous_tco2e": _plain(source.previous_tco2e),
                 "change_pct": _plain(change, PERCENT),
                 "significant": "yes" if why else "no",
-                "basis": "；".join(why) if why else "—",
+                "basis": why or None,
             }
         )
     return rows
@@ -225,79 +218,85 @@ def _instruments_of(session: Session, sources: dict[str, Any]) -> dict[str, list
     return found
 
 
+CALIBRATION_ORDER = ("failed", "overdue", "none", "not_in_use", "valid")  # the worst first
+
+
+def _metering_row(instruments: list[Record], facilities: dict[Any, Any], today: date) -> dict[str, Any]:
+    """One source's metering: its instruments, the first's level and its facility's equipping rate, the
+    accuracy against GB 17167 table 3, the worst calibration, the verdict and what is wrong."""
+    table = requirements()
+    findings: list[str] = []
+    accuracy, checks, statuses, dues = [], [], [], []
+    level, rate = None, None
+    for instrument in instruments:
+        number = instrument.data.get("code") or instrument.number
+        if instrument.state != IN_SERVICE:
+            findings.append("not_in_service")
+        facility = facilities.get(instrument.data.get("facility"))
+        for entry in facility.levels if facility else ():
+            if entry.level == instrument.data.get("energy_flow_class") and entry.required and rate is None:
+                rate = f"{entry.in_service}/{entry.required}（{entry.rate}%）"
+                if entry.meets is False:
+                    findings.append("equipping_short")
+        level = level or instrument.data.get("energy_flow_class")
+        item = instrument.data.get("gb17167_item")
+        actual = str(instrument.data.get("accuracy_class") or "")
+        required = table.accuracy.get(item) if isinstance(item, str) else None
+        meets = accuracy_meets(actual, required) if required else None
+        accuracy.append(f"{number} {actual} / {required or '—'}")
+        checks.append({True: "meets", False: "fails", None: "not_comparable"}[meets])
+        if meets is False:
+            findings.append("accuracy_short")
+        values = calibration_values(instrument.data, state=instrument.state, today=today)
+        statuses.append(values["calibration_status"])
+        if values["next_calibration_due"]:
+            dues.append(values["next_calibration_due"])
+        if values["calibration_status"] != "valid":
+            findings.append("calibration_invalid")
+    if not instruments:
+        findings.append("no_instrument")
+    worst = next((status for status in CALIBRATION_ORDER if status in statuses), None)
+    return {
+        "instruments": "；".join(
+            f"{i.data.get('code') or i.number} {i.data.get('name') or i.title}" for i in instruments
+        )
+        or "—",
+        "metering_level": level,
+        "equipping_rate": rate,
+        "accuracy": "；".join(accuracy) or None,
+        "accuracy_check": "fails" if "fails" in checks else "meets" if "meets" in checks else None,
+        "calibration_status": worst,
+        "next_calibration_due": min(dues) if dues else None,
+        "adequacy": "no_instrument" if not instruments else "inadequate" if findings else "adequate",
+        "findings": sorted(set(findings)) or None,
+    }
+
+
 def metering_rows(
     session: Session, *, org_id: int, significant: list[str], today: date
 ) -> list[dict[str, Any]]:
-    """One row per significant source: its instruments, the equipping rate of their facility, their
-    accuracy against GB 17167 table 3, their calibration, and a verdict with what is wrong."""
+    """One row per significant source, from the instrument register and the plan's rows."""
     sources = {s.code: s for s in list_sources(session, org_id=org_id) if s.code in significant}
     instruments = _instruments_of(session, sources)
     organization = get_organization(session, org_id=org_id)
-    units = list_org_units(session)
     facilities = {
         entry.facility_id: entry
         for entry in coverage(
             session,
             org_id=org_id,
             org_slug=organization.slug if organization else "",
-            units={unit.id: unit.code for unit in units if unit.id is not None},
+            units={unit.id: unit.code for unit in list_org_units(session) if unit.id is not None},
         )
     }
-    table = requirements()
-    rows = []
-    for code in significant:
-        source = sources.get(code)
-        if source is None:
-            continue
-        mine = instruments.get(code, [])
-        problems, equipping, accuracy, calibration = [], [], [], []
-        for instrument in mine:
-            number = instrument.data.get("code") or instrument.number
-            if instrument.state != IN_SERVICE:
-                problems.append(f"{number} 未在用 not in service")
-            facility = facilities.get(instrument.data.get("facility"))  # type: ignore[arg-type]
-            level = instrument.data.get("energy_flow_class")
-            for entry in facility.levels if facility else ():
-                if entry.level == level and entry.required:
-                    label = table.levels[entry.level]
-                    equipping.append(
-                        f"{label.zh} {label.en} {entry.in_service}/{entry.required}（{entry.rate}%）"
-                    )
-                    if entry.meets is False:
-                        problems.append(f"配备率 {entry.rate}% < {entry.minimum_rate}% equipping rate")
-            item = instrument.data.get("gb17167_item")
-            actual = str(instrument.data.get("accuracy_class") or "")
-            required = table.accuracy.get(item) if isinstance(item, str) else None
-            meets = accuracy_meets(actual, required) if required else None
-            verdict = {True: "符合 meets", False: "不符合 fails", None: "不适用 n/a"}[meets]
-            accuracy.append(f"{number} {actual} / {required or '—'} {verdict}")
-            if meets is False:
-                problems.append(f"{number} 准确度 {actual} 低于要求 {required} accuracy below requirement")
-            values = calibration_values(instrument.data, state=instrument.state, today=today)
-            zh, en = CALIBRATION.get(values["calibration_status"], ("—", "—"))
-            due = values["next_calibration_due"] or "—"
-            calibration.append(f"{number} {zh} {en}（{due}）")
-            if values["calibration_status"] != "valid":
-                problems.append(f"{number} 检定/校准{zh} calibration {en}")
-        adequacy = "no_instrument" if not mine else "inadequate" if problems else "adequate"
-        if not mine:
-            problems.append("未配备计量器具，活动数据来自统计台账 no instrument: the data come from records")
-        rows.append(
-            {
-                "source_code": code,
-                "source_name": source.name,
-                "instruments": "；".join(
-                    f"{i.data.get('code') or i.number} {i.data.get('name') or i.title}" for i in mine
-                )
-                or "—",
-                "equipping": "；".join(equipping) or "—",
-                "accuracy": "；".join(accuracy) or "—",
-                "calibration": "；".join(calibration) or "—",
-                "adequacy": adequacy,
-                "finding": "；".join(problems) or "计量充分 adequate",
-            }
-        )
-    return rows
+    return [
+        {
+            "source_code": code,
+            "source_name": sources[code].name,
+            **_metering_row(instruments.get(code, []), facilities, today),
+        }
+        for code in significant
+        if code in sources
+    ]
 
 
 # ---- proposals for carbon performance parameters ----------------------------------------------------
@@ -321,9 +320,6 @@ def cpp_rows(session: Session, *, org_id: int, significant: list[str]) -> list[d
     sources = {s.code: s for s in list_sources(session, org_id=org_id)}
     units = {unit.id: unit for unit in list_org_units(session)}
     parameters = [(p, _names(p.formula)) for p in _parameters(session)]
-    workflow = process_context(session).catalog.get(WORKFLOW)
-    table = workflow.field("sources") if workflow else None
-    category_field = next((c for c in table.columns if c.name == "category"), None) if table else None
     rows = []
     for code in significant:
         source = sources.get(code)
@@ -332,25 +328,15 @@ def cpp_rows(session: Session, *, org_id: int, significant: list[str]) -> list[d
         unit = units.get(source.org_unit_id)
         watching = {f"unit.{unit.code if unit else ''}", f"category.{source.category}"}
         covered = [p.code for p, names in parameters if names & watching]
-        proposed = f"CPP-SRC-{code}"[:64]
-        if sum(1 for s in sources.values() if s.category == source.category) == 1 and category_field:
-            zh = f"“{category_field.choice_label(source.category, 'zh')}”类别的排放量"
-            en = f"the emissions of the category '{category_field.choice_label(source.category, 'en')}'"
-        else:
-            zh = f"单元“{unit.name if unit else ''}”的排放量"
-            en = f"the emissions of the unit '{(unit.name_en or unit.name) if unit else ''}'"
+        alone = sum(1 for s in sources.values() if s.category == source.category) == 1
         rows.append(
             {
                 "source_code": code,
                 "source_name": source.name,
-                "covered_by": "、".join(covered) or "—",
-                "proposed_code": None if covered else proposed,
-                "proposal": (
-                    f"已由 {'、'.join(covered)} 监视，继续按参数阈值跟踪 / watched by {', '.join(covered)}"
-                    if covered
-                    else f"建议在“碳绩效参数”页设立 {proposed}，监视{zh}并设定阈值 / "
-                    f"define {proposed} on the performance parameters page for {en}, with thresholds"
-                ),
+                "covered_by": "、".join(covered) or None,
+                "proposed_code": None if covered else f"CPP-SRC-{code}"[:64],
+                "proposed_category": None if covered or not alone else source.category,
+                "proposed_unit": None if covered or alone or unit is None else unit.name,
             }
         )
     return rows
@@ -387,7 +373,6 @@ def compiled_figures(session: Session, *, org_id: int, data: dict[str, Any], tod
         "cumulative_threshold_pct": _plain(thresholds.cumulative_pct, PERCENT),
         "share_threshold_pct": _plain(thresholds.share_pct, PERCENT),
         "trend_threshold_pct": _plain(thresholds.trend_pct, PERCENT),
-        "significance_rule": thresholds.rule(),
         "significant_count": len(significant),
         "sources": rows,
         "metering": metering_rows(session, org_id=org_id, significant=significant, today=today),
@@ -534,7 +519,6 @@ def review_outputs(session: Session, *, record: Record) -> ReviewOutputs:
     return ReviewOutputs(projects=sorted(projects, key=lambda r: r.number), defined_parameters=defined)
 
 
-def rule_in(locale: str, rule: Any) -> str:
-    """The stored rule is "Chinese / English": the half of the reader's language."""
-    zh, _, en = str(rule or "").partition(" / ")
-    return zh if locale.startswith("zh") or not en else en
+def significance_rule(data: dict[str, Any]) -> Text:
+    """The rule a compiled review applied, in words."""
+    return Thresholds.of(data).rule()

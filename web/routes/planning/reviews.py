@@ -12,20 +12,25 @@ from engine.records.signatures import SignatureView, signatures_of
 from engine.records.timeline import timeline_entries
 from engine.reports.source_review import OpenedRecord, source_review_docx
 from engine.values import Id
+from engine.workflow.loader import Workflow
 from engine.workflow.models import Record
 from web.deps import Member, OrgSession
 from web.templating import render
-from workflows.hooks.carbon_review import PROJECTS, WORKFLOW, review_outputs, rule_in
+from workflows.hooks.carbon_review import PROJECTS, WORKFLOW, review_outputs, significance_rule
 
 router = APIRouter()
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
-def _review(session: OrgSession, record_id: int) -> Record:
+def _review(request: Request, session: OrgSession, record_id: int) -> tuple[Record, Workflow]:
+    """The review (404 for any other record) and the workflow version it is pinned to."""
     record = get_record(session, record_id=record_id, workflow_key=WORKFLOW)
     if record is None:
         raise HTTPException(404)
-    return record
+    workflow = request.app.state.catalog.pinned(
+        session, key=record.workflow_key, version=record.workflow_version
+    )
+    return record, workflow
 
 
 def _signatures(request: Request, session: OrgSession, record: Record) -> list[SignatureView]:
@@ -38,9 +43,7 @@ def _signatures(request: Request, session: OrgSession, record: Record) -> list[S
 @router.get("/carbon-reviews/{record_id}")
 def review_page(request: Request, principal: Member, session: OrgSession, record_id: Id) -> Response:
     assert principal.org is not None
-    record = _review(session, record_id)
-    catalog = request.app.state.catalog
-    workflow = catalog.pinned(session, key=record.workflow_key, version=record.workflow_version)
+    record, workflow = _review(request, session, record_id)
     outputs = review_outputs(session, record=record)
     return render(
         request,
@@ -48,9 +51,9 @@ def review_page(request: Request, principal: Member, session: OrgSession, record
         {
             "record": record,
             "workflow": workflow,
-            "projects_workflow": catalog.get(PROJECTS),
+            "projects_workflow": request.app.state.catalog.get(PROJECTS),
             "outputs": outputs,
-            "rule": rule_in(request.state.locale, record.data.get("significance_rule")),
+            "rule": significance_rule(record.data).get(request.state.locale),
             "names": names_in(session, org_id=principal.org.id, workflow=workflow, records=[record]),
             "signatures": _signatures(request, session, record),
         },
@@ -60,10 +63,8 @@ def review_page(request: Request, principal: Member, session: OrgSession, record
 @router.get("/carbon-reviews/{record_id}/report.docx")
 def review_report(request: Request, principal: Member, session: OrgSession, record_id: Id) -> Response:
     assert principal.org is not None
-    record = _review(session, record_id)
-    catalog = request.app.state.catalog
-    workflow = catalog.pinned(session, key=record.workflow_key, version=record.workflow_version)
-    projects = catalog.get(PROJECTS)
+    record, workflow = _review(request, session, record_id)
+    projects = request.app.state.catalog.get(PROJECTS)
     events = record_events(session, record_id=record_id)
     names = names_in(session, org_id=principal.org.id, workflow=workflow, records=[record], events=events)
     opened = [
@@ -81,6 +82,7 @@ def review_report(request: Request, principal: Member, session: OrgSession, reco
         signatures=_signatures(request, session, record),
         names=names,
         opened=opened,
+        rule=significance_rule(record.data),
         organization_name=principal.org.name,
         exported_by=principal.display_name,
     )
