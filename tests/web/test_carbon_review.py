@@ -215,7 +215,7 @@ def test_a_review_runs_from_the_sources_to_approved_projects(plant):
         electricity["instruments"] == "JL-E-001 110 kV 关口电能表" and electricity["metering_level"] == "unit"
     )
     assert electricity["accuracy"] == "JL-E-001 0.5S / 0.5S" and electricity["accuracy_check"] == "meets"
-    assert electricity["equipping_rate"] == "2/2（100.0%）" and electricity["calibration_status"] == "valid"
+    assert electricity["equipping_rate"] == "2/2 (100.0%)" and electricity["calibration_status"] == "valid"
     assert {row["adequacy"] for row in metering.values()} == {"adequate"}
     assert "findings" not in electricity
     cpp = {row["source_code"]: row for row in data["cpp_proposals"]}
@@ -238,7 +238,7 @@ def test_a_review_runs_from_the_sources_to_approved_projects(plant):
     coal = data["metering"][1]
     assert coal["adequacy"] == "inadequate" and coal["calibration_status"] == "not_in_use"
     assert coal["findings"] == ["calibration_invalid", "equipping_short", "not_in_service"]
-    assert coal["equipping_rate"] == "0/1（0.0%）"
+    assert coal["equipping_rate"] == "0/1 (0.0%)"
     page = carbon.get(f"/carbon-reviews/{review}").text
     assert "配备率低于要求" in page and "器具未在用" in page and _plain(page) == []
 

@@ -235,7 +235,7 @@ def _metering_row(instruments: list[Record], facilities: dict[Any, Any], today: 
         facility = facilities.get(instrument.data.get("facility"))
         for entry in facility.levels if facility else ():
             if entry.level == instrument.data.get("energy_flow_class") and entry.required and rate is None:
-                rate = f"{entry.in_service}/{entry.required}（{entry.rate}%）"
+                rate = f"{entry.in_service}/{entry.required} ({entry.rate}%)"
                 if entry.meets is False:
                     findings.append("equipping_short")
         level = level or instrument.data.get("energy_flow_class")
