@@ -484,8 +484,8 @@ def adopted_opportunities_open_projects(event: RecordEnteredState, session: Sess
         return
     review = load_record_row(session, record_id=event.record_id)
     projects = process_context(session).catalog.get(PROJECTS)
-    preparer = _preparer(session, review)
-    if review is None or projects is None or preparer is None:
+    preparer = _preparer(session, review) if review is not None else None
+    if projects is None or preparer is None:
         return
     for opportunity in review.data.get("opportunities") or []:
         if opportunity.get("adopt_as_project") != "yes":
