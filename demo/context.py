@@ -5,6 +5,7 @@ accounting standards, energy limits, its discharge permit, EU CBAM, Hunan's peak
 requirements adopted as obligations, the scope statement in force (and the version it superseded) and the
 carbon policy in force."""
 
+from datetime import date
 from typing import Any
 
 from sqlmodel import Session, select
@@ -15,6 +16,8 @@ from engine.workflow.access import ActorRef
 from engine.workflow.catalog import WorkflowCatalog
 from engine.workflow.lifecycle import create_record, fire_transition
 from engine.workflow.models import Record
+from workflows.hooks.applicability import WORKFLOW as APPLICABILITY
+from workflows.hooks.applicability import start_draft
 
 OBLIGATIONS = "compliance_obligation"
 
@@ -305,6 +308,20 @@ def _policy(session: Session, catalog: WorkflowCatalog, org_id: int, people: dic
     _fire(session, record, "approve_policy", people["top_management"], {}, password_verified=True)
 
 
+def _applicability(
+    session: Session, catalog: WorkflowCatalog, org_id: int, people: dict[str, ActorRef]
+) -> None:
+    """The statement of applicability, drafted from the clause library and the processes in force."""
+    if catalog.get(APPLICABILITY) is None:
+        return
+    record = start_draft(
+        session, catalog=catalog, org_id=org_id, actor=people["carbon_manager"], today=date(2026, 3, 1)
+    )
+    _fire(session, record, "submit_for_review", people["carbon_manager"], {})
+    _fire(session, record, "pass_review", people["quality_manager"], {})
+    _fire(session, record, "approve_statement", people["top_management"], {}, password_verified=True)
+
+
 def seed_demo_context(
     session: Session, *, catalog: WorkflowCatalog, org_id: int, people: dict[str, ActorRef]
 ) -> None:
@@ -321,6 +338,7 @@ def seed_demo_context(
         _requirements(session, catalog, org_id, people, obligations)
         _scope(session, catalog, org_id, people)
         _policy(session, catalog, org_id, people)
+        _applicability(session, catalog, org_id, people)
         # CBAM was simplified in 2025: a new version flags what links to it and opens an evaluation.
         _fire(session, obligations[9], "revise_version", people["carbon_manager"], {
             "new_edition": "2025年修订", "new_effective_date": "2025-10-20",

@@ -42,6 +42,7 @@ from web.routes.audit_trail import api as audit_api
 from web.routes.audit_trail import pages as audit_pages
 from web.routes.carbon_data import grid, imports, inputs, inventory, sources
 from web.routes.dqcp import pages as dqcp_pages
+from web.routes.evaluation import coverage as clause_coverage
 from web.routes.home import dashboard
 from web.routes.identity import admin, auth, profile, tokens
 from web.routes.identity import api as identity_api
@@ -51,7 +52,7 @@ from web.routes.leadership import responsibilities
 from web.routes.notifications import pages as notification_pages
 from web.routes.operation import pages as operation_pages
 from web.routes.organization import tree as org_tree
-from web.routes.planning import risks, targets
+from web.routes.planning import reviews, risks, targets
 from web.routes.records import api as records_api
 from web.routes.records import imports as record_imports
 from web.routes.records import pages as record_pages
@@ -119,7 +120,9 @@ def create_app(
     modules += (dqcp_pages, instrument_pages, notification_pages, record_imports, org_tree)
     modules += (responsibilities, operation_pages)
     modules += (risks, improvement_pages)
+    modules += (reviews,)  # 6.2.3 carbon review
     modules += (support_pages,)
+    modules += (clause_coverage,)
     app.add_middleware(
         SecurityHeadersMiddleware,
         upload_paths=tuple(path for module in modules for path in getattr(module, "UPLOAD_PATHS", ())),

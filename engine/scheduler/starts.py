@@ -1,6 +1,7 @@
 """Recurring starts: a workflow whose file says ``start: {kind: schedule, schedule: …}`` gets a record on
 its calendar rule (``cron``, China time; the slots missed while the scheduler was down coalesce into the
-latest one) or ``every_months`` after its last record was closed (the first one at once). A process whose
+latest one) or ``every_months`` after its last record was closed (the first one at once); ``only_if`` names a
+condition the process registers, false for an organization that should get none yet. A process whose
 records fall due by its own data (each item's frequency) registers a start hook instead, which starts
 what is due and claims it through the job's context."""
 
@@ -21,6 +22,7 @@ from engine.workflow.access import ActorRef
 from engine.workflow.lifecycle import create_record, process_context
 from engine.workflow.loader import Workflow
 from engine.workflow.models import Record
+from engine.workflow.registry import START_CONDITIONS
 from engine.workflow.spec import StartKind
 
 _WINDOWS = (
@@ -103,6 +105,9 @@ def run_recurring_starts(ctx: JobContext) -> Iterator[str]:
     for workflow in process_context(ctx.session).catalog.current.values():
         start = workflow.spec.start
         if start.kind != StartKind.schedule or start.schedule is None:
+            continue
+        condition = START_CONDITIONS.get(start.schedule.only_if or "")
+        if condition is not None and not condition(ctx.session, ctx.org_id, ctx.today):
             continue
         period = _period(ctx, workflow)
         if period is None or not ctx.claim(f"workflow:{workflow.key}", period):

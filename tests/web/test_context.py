@@ -7,30 +7,16 @@ the scheduler's review reminders."""
 import json
 from datetime import date
 
-import pytest
 from sqlalchemy import text
 
-from demo.context import seed_demo_context
-from demo.seed import DEMO_LOGINS, DEMO_PASSWORD, demo_people
-from engine.workflow.lifecycle import PROCESS_CONTEXT, ProcessContext
-from tests.web.conftest import CATALOG, api_token, bearer_client
+from demo.seed import DEMO_LOGINS, DEMO_PASSWORD
+from tests.web.conftest import api_token, bearer_client
 from tests.web.test_visible_text import ISO_INSTANT, SNAKE, visible_text
 from workflows.hooks.compliance_evaluation import obligations_due
 from workflows.hooks.context_register import issues_due
 
 EMAIL = {login.role.value: login.email for login in DEMO_LOGINS}
 KEYS = ("context_issue", "party_requirement", "compliance_obligation", "scope_statement", "carbon_policy")
-
-
-@pytest.fixture
-def plant(web):
-    with web.db.unit_of_work(all_orgs=True) as uow:
-        org_id = uow.session.execute(
-            text("SELECT id FROM organization WHERE slug = 'xiangfeng-cement'")
-        ).scalar()
-        uow.session.info[PROCESS_CONTEXT] = ProcessContext(CATALOG, web.app.state.secret_key)
-        seed_demo_context(uow.session, catalog=CATALOG, org_id=org_id, people=demo_people(uow.session))
-    return web
 
 
 def api(web, role: str):

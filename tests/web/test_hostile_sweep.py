@@ -40,6 +40,20 @@ if os.environ.get("TANGUAN_FULL_SWEEP"):
         "../../etc/passwd", "{{7*7}}", "%00",
     )  # fmt: skip
 PATH_VALUES = tuple(value for value in TEXT_VALUES if value) + ("x" * 5000,)
+# On PostgreSQL (the second run of the sweep) the values whose handling differs by database: integer and
+# bigint overflow, NUL (PostgreSQL's text refuses it), impossible and extreme dates, astral characters,
+# and the 1 MB string; the parsing-only values are the SQLite run's. TANGUAN_FULL_SWEEP=1 sends all.
+DATABASE_VALUES = {
+    "",
+    "-1",
+    "2147483648",
+    "9223372036854775808",
+    "1e309",
+    "a\x00b",
+    "2025-02-30",
+    "9999-12-31",
+    "😀",
+}
 JSON_VALUES = (
     None, True, -1, 0, 2**31, 2**63, 2**64, -(2**63) - 1, 10**400, 1.5, 1e308, [], {}, [1, "a"], {"a": 1},
     "a\x00b", "\u202e", "😀", "1e309", "NaN", MEGABYTE,
@@ -148,7 +162,18 @@ class Sweep:
             self.failures.append(f"{route} {what!r:.120}: {response.status_code}")
 
 
+def _for_the_database(url: str, values: tuple) -> tuple:
+    if not url.startswith("postgresql") or os.environ.get("TANGUAN_FULL_SWEEP"):
+        return values
+    return tuple(v for v in values if not isinstance(v, str) or v in DATABASE_VALUES or len(v) > 1000)
+
+
 def test_no_hostile_value_gets_a_server_error(web):
+    text_values, path_values = (
+        _for_the_database(web.db.url, TEXT_VALUES),
+        _for_the_database(web.db.url, PATH_VALUES),
+    )
+    json_values = _for_the_database(web.db.url, JSON_VALUES)
     _admin_with_every_role(web)
     ids = demo_object_ids(web)
     client = TestClient(web.app, base_url=BASE_URL, follow_redirects=False, raise_server_exceptions=False)
@@ -188,39 +213,39 @@ def test_no_hostile_value_gets_a_server_error(web):
         send = partial(_send, caller, rule.method, token)
 
         for param in path_names:
-            for value in PATH_VALUES:
+            for value in path_values:
                 path = rule.path
                 for other in path_names:
                     replacement = quote(value, safe="") if other == param else str(ids[other])
                     path = path.replace("{" + other + "}", replacement)
                 sweep.check(name, f"path {param}={value}", send(path, data=base_fields))
         for param in query_names:
-            for value in TEXT_VALUES:
+            for value in text_values:
                 sweep.check(name, f"query {param}={value}", send(valid_path, params={param: value}))
         if rule.method == "GET":
             continue
         model = _body_model(route)
         if model is not None:
             for field in model.model_fields:
-                for value in JSON_VALUES:
+                for value in json_values:
                     sweep.check(name, f"json {field}={value}", send(valid_path, body={field: value}))
             base = {"workflow": "nonconformity", "version": 1, "data": {}}
             for field in record_fields.get(rule.path, ()):
-                for value in JSON_VALUES:
+                for value in json_values:
                     body = {**base, "data": {field: value}}
                     sweep.check(name, f"json data.{field}={value}", send(valid_path, body=body))
             for raw in (b"", b"null", b"[]", b'{"a":', b"1e309", b"\x00", b'{"x": 1e999}'):
                 sweep.check(name, f"raw {raw!r}", send(valid_path, raw=raw))
             continue
         for field in base_fields:
-            for value in (*TEXT_VALUES, MEGABYTE):
+            for value in (*text_values, MEGABYTE):
                 sweep.check(
                     name, f"form {field}={value}", send(valid_path, data={**base_fields, field: value})
                 )
     _everything_accepted_still_renders(web, client, sweep)
     print(f"\nhostile sweep: {sweep.requests} requests over {len(sweep.routes)} routes, "
           f"{len(sweep.failures)} server errors")  # fmt: skip
-    assert sweep.requests > 2000 and len(sweep.routes) >= 50
+    assert sweep.requests > 1000 and len(sweep.routes) >= 50
     assert not sweep.failures, "\n".join(sweep.failures[:200]) + f"\n… {len(sweep.failures)} in all"
 
 

@@ -27,7 +27,7 @@ OBJECT_PARAMS = {
 }
 
 
-def demo_object_ids(web) -> dict[str, int]:
+def demo_object_ids(web) -> dict[str, int | str]:
     """Ids of demo-organization objects for path parameters: the demo admin's own account, so that
     allowed calls without a body are refused as invalid or as acting on oneself, and change nothing; an
     API token of the admin's that is revoked already (revoking it again is refused); a notification of
@@ -79,6 +79,7 @@ def demo_object_ids(web) -> dict[str, int]:
         "workflow_key": "nonconformity",
         "trigger": "assess",
         "unit_id": hq_unit,
+        "clause": "9.3",
     }
 
 

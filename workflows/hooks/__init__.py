@@ -3,9 +3,11 @@ imports this package by name (never a module of it) before loading the workflow 
 event; the loader then checks every name a module declares against its workflow file."""
 
 from workflows.hooks import (
+    applicability,
     carbon_assets,
     carbon_data_batch,
     carbon_objective,
+    carbon_review,
     compliance_evaluation,
     compliance_obligation,
     context_register,
@@ -22,9 +24,11 @@ from workflows.hooks import (
 )
 
 __all__ = [
+    "applicability",
     "carbon_assets",
     "carbon_data_batch",
     "carbon_objective",
+    "carbon_review",
     "compliance_evaluation",
     "compliance_obligation",
     "context_register",

@@ -1,6 +1,7 @@
-"""4.3 scope statement and 5.2 carbon policy: versioned statements approved with top management's
-e-signature. Only one version of each is in force: approving a new one supersedes the one before in the
-same transaction (the old one is kept, read-only), as the data-quality control plan does."""
+"""4.3 scope statement and statement of applicability, 5.2 carbon policy: versioned statements approved
+with top management's e-signature. Only one version of each is in force: approving a new one supersedes
+the one before in the same transaction (the old one is kept, read-only), as the data-quality control
+plan does."""
 
 from sqlmodel import Session
 
@@ -14,7 +15,11 @@ from engine.workflow.registry import GuardContext, declare_names, guard
 
 IN_FORCE = "in_force"
 SUPERSEDE = "supersede"
-APPROVALS = {"scope_statement": "approve_scope", "carbon_policy": "approve_policy"}  # workflow → trigger
+APPROVALS = {  # workflow → the trigger that puts a version in force
+    "scope_statement": "approve_scope",
+    "carbon_policy": "approve_policy",
+    "applicability_statement": "approve_statement",
+}
 for _key, _approve in APPROVALS.items():
     declare_names(_key, states=(IN_FORCE, "superseded"), triggers=(_approve, SUPERSEDE))
 
