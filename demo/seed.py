@@ -7,6 +7,8 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from demo.carbon_review import seed_demo_carbon_review
+from demo.compliance_evaluation import seed_demo_compliance_evaluation
 from demo.context import seed_demo_context
 from demo.dqcp import seed_demo_dqcp
 from demo.emissions import seed_demo_emissions
@@ -384,10 +386,13 @@ def seed_demo(
         )
         seed_demo_planning(session, catalog=catalog, org_id=org.id, people=demo_people(session))
         seed_demo_context(session, catalog=catalog, org_id=org.id, people=demo_people(session))
+        seed_demo_compliance_evaluation(session, catalog=catalog, org_id=org.id, people=demo_people(session))
         # 7.1–7.4 support; the 2025 disclosure freezes the 2025 inventory (unless it is frozen already).
         seed_demo_support(
             session, catalog=catalog, org_id=org.id, people=demo_people(session), evidence_dir=evidence_dir
         )
         seed_demo_internal_audit(session, catalog=catalog, org_id=org.id, people=demo_people(session))
     seed_demo_parameters(session, org_id=org.id, actor=SYSTEM, owner_id=carbon_manager.id)
+    if catalog is not None and evidence_dir is not None:  # 6.2.3 reads the instruments and the parameters
+        seed_demo_carbon_review(session, catalog=catalog, org_id=org.id, people=demo_people(session))
     return org

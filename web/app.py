@@ -53,7 +53,7 @@ from web.routes.leadership import responsibilities
 from web.routes.notifications import pages as notification_pages
 from web.routes.operation import pages as operation_pages
 from web.routes.organization import tree as org_tree
-from web.routes.planning import risks, targets
+from web.routes.planning import reviews, risks, targets
 from web.routes.records import api as records_api
 from web.routes.records import imports as record_imports
 from web.routes.records import pages as record_pages
@@ -121,6 +121,7 @@ def create_app(
     modules += (dqcp_pages, instrument_pages, notification_pages, record_imports, org_tree)
     modules += (responsibilities, operation_pages)
     modules += (risks, improvement_pages)
+    modules += (reviews,)  # 6.2.3 carbon review
     modules += (support_pages,)
     modules += (clause_coverage,)
     modules += (internal_audit_pages,)

@@ -56,7 +56,7 @@ def record_docx(
         widths_mm=(40, 116),
     )
     _record_data(document, record, workflow, names)
-    _approvals(document, record, workflow, timeline, list(signatures))
+    approvals_section(document, record, workflow, timeline, list(signatures))
     heading(document, "过程记录 Timeline", level=2)
     table(
         document,
@@ -95,7 +95,7 @@ def _record_data(document: Any, record: Record, workflow: Workflow, names: Names
                 )
 
 
-def _approvals(
+def approvals_section(
     document: Any,
     record: Record,
     workflow: Workflow,

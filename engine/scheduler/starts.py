@@ -1,9 +1,13 @@
 """Recurring starts: a workflow whose file says ``start: {kind: schedule, schedule: …}`` gets a record on
 its calendar rule (``cron``, China time; the slots missed while the scheduler was down coalesce into the
-latest one) or ``every_months`` after its last record was closed (the first one at once)."""
+latest one) or ``every_months`` after its last record was closed (the first one at once); ``only_if`` names a
+condition the process registers, false for an organization that should get none yet. A process whose
+records fall due by its own data (each item's frequency) registers a start hook instead, which starts
+what is due and claims it through the job's context."""
 
 import calendar
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import cast
 
@@ -11,12 +15,14 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import func, select
 from sqlmodel import col
 
+from engine.forms.spec import Text
 from engine.records.display import CHINA_TIME
 from engine.scheduler.registry import JobContext
 from engine.workflow.access import ActorRef
 from engine.workflow.lifecycle import create_record, process_context
 from engine.workflow.loader import Workflow
 from engine.workflow.models import Record
+from engine.workflow.registry import START_CONDITIONS
 from engine.workflow.spec import StartKind
 
 _WINDOWS = (
@@ -26,6 +32,26 @@ _WINDOWS = (
     timedelta(days=367),
     timedelta(days=1500),
 )
+
+
+@dataclass(frozen=True)
+class StartHook:
+    """``start`` starts the records due as of the context's day (idempotent through ``ctx.claim``) and
+    yields one line per record started, for a person."""
+
+    name: str
+    label: Text
+    start: Callable[[JobContext], Iterable[str]]
+
+
+START_HOOKS: list[StartHook] = []
+
+
+def register_start(hook: StartHook) -> StartHook:
+    """Add a hook once (by name); a module registers at import."""
+    if all(known.name != hook.name for known in START_HOOKS):
+        START_HOOKS.append(hook)
+    return hook
 
 
 def last_fire(cron: str, *, now: datetime) -> datetime | None:
@@ -80,6 +106,9 @@ def run_recurring_starts(ctx: JobContext) -> Iterator[str]:
         start = workflow.spec.start
         if start.kind != StartKind.schedule or start.schedule is None:
             continue
+        condition = START_CONDITIONS.get(start.schedule.only_if or "")
+        if condition is not None and not condition(ctx.session, ctx.org_id, ctx.today):
+            continue
         period = _period(ctx, workflow)
         if period is None or not ctx.claim(f"workflow:{workflow.key}", period):
             continue
@@ -93,3 +122,6 @@ def run_recurring_starts(ctx: JobContext) -> Iterator[str]:
             today=ctx.today,
         )
         yield f"{workflow.spec.title.zh}：{record.number}「{record.title}」"
+    for hook in list(START_HOOKS):
+        for line in hook.start(ctx):
+            yield f"{hook.label.zh}：{line}"

@@ -19,7 +19,7 @@ from engine.audit import canonical_json
 from engine.events import POLICY_MODULES
 from engine.forms.spec import FieldSpec, FieldType, FormSpec, Text
 from engine.identity.models import Role
-from engine.workflow.registry import ACTIONS, COMPUTED, DECLARED_NAMES, GUARDS
+from engine.workflow.registry import ACTIONS, COMPUTED, DECLARED_NAMES, GUARDS, START_CONDITIONS
 from engine.workflow.spec import StartKind, StateSpec, WorkflowSpec
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -348,6 +348,8 @@ def _schedule_problems(spec: WorkflowSpec, forms: dict[str, FormSpec]) -> list[s
                 f"start.schedule: {schedule.cron!r} is not a cron rule of five fields "
                 f"(minute hour day month weekday): {exc}"
             )
+    if schedule.only_if is not None and schedule.only_if not in START_CONDITIONS:
+        problems.append(f"start.schedule.only_if: unknown condition {schedule.only_if!r}")
     form = forms.get(spec.start.form)
     for name in schedule.data:
         if form is not None and form.field(name) is None:

@@ -111,3 +111,17 @@ def signed_content(workflow_key: str) -> Callable[[SignedContent], SignedContent
         return function
 
     return register
+
+
+StartCondition = Callable[[Session, int, date], bool]  # (session, org_id, today) → start a record now?
+START_CONDITIONS: dict[str, StartCondition] = {}
+
+
+def start_condition(name: str) -> Callable[[StartCondition], StartCondition]:
+    """Register a condition a scheduled start names in ``schedule.only_if``."""
+
+    def register(function: StartCondition) -> StartCondition:
+        START_CONDITIONS[name] = function
+        return function
+
+    return register

@@ -115,6 +115,9 @@ class ScheduleSpec(_Strict):
     cron: str | None = None
     every_months: int | None = Field(default=None, ge=1, le=120)
     data: dict[str, str | int | float | bool] = {}
+    # A condition the process registers (engine.workflow.registry.start_condition): an organization for
+    # which it is false gets no record (e.g. one that has no data to review yet).
+    only_if: str | None = None
 
     @model_validator(mode="after")
     def _one_rule(self) -> "ScheduleSpec":

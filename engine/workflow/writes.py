@@ -119,14 +119,21 @@ def link_records(
 ) -> None:
     """A record-link field's value links the record to that record (kind = the field's name); the form's
     reference check has already confirmed the target is in the organization."""
-    connection = session.connection()
     for name in form.link_fields:
         target = data.get(name)
-        if not isinstance(target, int) or target == record_id:
-            continue
-        link = {"org_id": org_id, "from_id": record_id, "to_id": target, "kind": name[:32]}
-        if _LINK_EXISTS.first(connection, link) is None:
-            _INSERT_LINK.execute(connection, link)
+        if isinstance(target, int):
+            link_record(session, org_id=org_id, from_id=record_id, to_id=target, kind=name)
+
+
+def link_record(session: Session, *, org_id: int, from_id: int, to_id: int, kind: str) -> None:
+    """Link two records of the organization (both record pages list the link) unless they are linked so
+    already; a process's hook links the records it makes or names in a table row this way."""
+    if from_id == to_id:
+        return
+    connection = session.connection()
+    link = {"org_id": org_id, "from_id": from_id, "to_id": to_id, "kind": kind[:32]}
+    if _LINK_EXISTS.first(connection, link) is None:
+        _INSERT_LINK.execute(connection, link)
 
 
 # Each thread keeps one subject bound to each machine (binding costs far more than firing).

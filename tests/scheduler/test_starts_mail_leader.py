@@ -89,6 +89,7 @@ def test_every_n_months_after_the_last_completion(shop, tmp_path):
         ({"every_months": 0}, "schedule", "greater than or equal to 1"),
         ("0 9 1 * *", "manual", "only read when 'kind: schedule'"),
         ({"cron": "0 9 1 * *", "data": {"nope": "x"}}, "schedule", "no field 'nope'"),
+        ({"every_months": 12, "only_if": "nope"}, "schedule", "unknown condition 'nope'"),
     ],
 )
 def test_the_loader_refuses_a_bad_schedule_with_a_clear_message(tmp_path, schedule, kind, problem):

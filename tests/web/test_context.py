@@ -12,7 +12,7 @@ from sqlalchemy import text
 from demo.seed import DEMO_LOGINS, DEMO_PASSWORD
 from tests.web.conftest import api_token, bearer_client
 from tests.web.test_visible_text import ISO_INSTANT, SNAKE, visible_text
-from workflows.hooks.compliance_obligation import evaluations_due
+from workflows.hooks.compliance_evaluation import obligations_due
 from workflows.hooks.context_register import issues_due
 
 EMAIL = {login.role.value: login.email for login in DEMO_LOGINS}
@@ -256,9 +256,9 @@ def test_the_scheduler_reminds_issue_and_evaluation_owners_when_due(plant):
             f"context_issue:{one(plant, 'context_issue', '碳数据管理能力不足')[0]}"
         ]
         assert len(list(issues_due(uow.session, date(2027, 12, 31)))) == 10
-        soon = list(evaluations_due(uow.session, date(2026, 12, 7)))
-        later = list(evaluations_due(uow.session, date(2027, 12, 31)))
-    assert len(later) > len(soon) and all(d.user_ids for d in later)
+        soon = obligations_due(uow.session, by=date(2026, 12, 7))
+        later = obligations_due(uow.session, by=date(2027, 12, 31))
+    assert len(later) > len(soon) and all(r.data.get("owner") for r in later)
     # A review sets the next review date: the issue is not due again until then.
     issue_id = one(plant, "context_issue", "碳数据管理能力不足")[0]
     reviewed = fire(

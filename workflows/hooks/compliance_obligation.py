@@ -1,9 +1,8 @@
-"""6.2.2 compliance obligations: each obligation's evaluation status (computed when written), what a new
+"""6.2.2 compliance obligations: each obligation's evaluation status (computed when written) and what a new
 version sets off — the records linked to the obligation are flagged (their owners notified, the list kept
-on the obligation) and an evaluation task opens for its owner — and the scheduler's reminder when an
-evaluation falls due at the obligation's frequency."""
+on the obligation) and an evaluation task opens for its owner. The evaluations themselves, due at each
+obligation's frequency or on a new version, are 9.2's (workflows/hooks/compliance_evaluation.py)."""
 
-from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -12,8 +11,7 @@ from sqlmodel import Session
 from engine.events import policy
 from engine.forms.spec import Text
 from engine.notifications.service import notify
-from engine.records.queries import linked_records, records_in_states
-from engine.scheduler.reviews import ReviewDue, ReviewHook, register_review
+from engine.records.queries import linked_records
 from engine.workflow.events import RecordEnteredState
 from engine.workflow.lifecycle import fire_transition
 from engine.workflow.models import Record
@@ -22,12 +20,15 @@ from engine.workflow.writes import as_date
 from workflows.hooks.metering_instrument import add_months
 
 WORKFLOW = "compliance_obligation"
-IN_EFFECT = "in_effect"
 NEW_VERSION, LIST_AFFECTED, EVALUATE = "revise_version", "list_affected", "evaluate"
-declare_names(WORKFLOW, states=(IN_EFFECT, "evaluation_due"), triggers=(NEW_VERSION, LIST_AFFECTED, EVALUATE))
+declare_names(
+    WORKFLOW, states=("in_effect", "evaluation_due"), triggers=(NEW_VERSION, LIST_AFFECTED, EVALUATE)
+)
 MONTHS = {"monthly": 1, "quarterly": 3, "half_yearly": 6, "yearly": 12}  # evaluation_frequency → months
 EVALUATION_DAYS = 30  # as the workflow's evaluation_due state: due_days
 NOTICE = "obligation_changed"  # the notification's kind (read as a plain notice)
+EVALUATIONS = "compliance_evaluation"  # its records evaluate the obligation; a new version starts one
+declare_names(EVALUATIONS)
 
 
 def _next_due(data: dict[str, Any], *, base: date | None) -> str | None:
@@ -91,7 +92,11 @@ def flag_the_linked_records(event: RecordEnteredState, session: Session) -> None
     if event.workflow_key != WORKFLOW or event.trigger != NEW_VERSION:
         return
     obligation = session.get(Record, event.record_id)
-    linked = [r for r in linked_records(session, record_id=event.record_id) if r.id != event.record_id]
+    linked = [
+        r
+        for r in linked_records(session, record_id=event.record_id)
+        if r.id != event.record_id and r.workflow_key != EVALUATIONS
+    ]
     if obligation is None or not linked:
         return
     edition = str(obligation.data.get("edition") or "")
@@ -125,32 +130,3 @@ def flag_the_linked_records(event: RecordEnteredState, session: Session) -> None
         expected_version=obligation.version,
         comment=f"新版本 {edition}：已标记关联记录 {len(lines)} 条",
     )
-
-
-def evaluations_due(session: Session, today: date) -> Iterator[ReviewDue]:
-    for record in records_in_states(session, workflow_key=WORKFLOW, states=(IN_EFFECT,)):
-        due = as_date(record.data.get("next_evaluation_due"))
-        owner = record.data.get("owner")
-        if record.data.get("applicability") != "applicable" or due is None or due > today:
-            continue
-        if not isinstance(owner, int):
-            continue
-        yield ReviewDue(
-            subject=f"{WORKFLOW}:{record.id}",
-            period=due.isoformat(),
-            title=Text(
-                zh=f"合规性评价到期：{record.number}「{record.title}」（应于 {due.isoformat()} 评价）",
-                en=f"Compliance evaluation due: {record.number} '{record.title}' (due {due.isoformat()})",
-            ),
-            user_ids=(owner,),
-            record_id=record.id,
-        )
-
-
-register_review(
-    ReviewHook(
-        name="compliance_obligation_evaluation",
-        label=Text(zh="合规性评价提醒", en="Compliance evaluation reminders"),
-        due=evaluations_due,
-    )
-)
