@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from enum import StrEnum
 
 from sqlalchemy import func, select
@@ -88,6 +89,17 @@ class CoverageMap:
 
     def cell(self, clause: str, year: int) -> ClauseCoverage:
         return self.cells[(clause, year)]
+
+    def score_total(self, year: int) -> tuple[Decimal, Decimal, int] | None:
+        """The whole system's self-assessment: points and maximum over the clauses scored, and how many."""
+        scored = [c.score for (_, y), c in self.cells.items() if y == year and c.score is not None]
+        if not scored:
+            return None
+        return (
+            sum((s.points for s in scored), Decimal(0)),
+            sum((s.max_points for s in scored), Decimal(0)),
+            len(scored),
+        )
 
     def counts(self, year: int) -> dict[CoverageStatus, int]:
         tally = dict.fromkeys(CoverageStatus, 0)

@@ -9,11 +9,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import text
 
-from demo.seed import DEMO_PASSWORD
+from demo.internal_audit import seed_demo_internal_audit
+from demo.seed import DEMO_PASSWORD, demo_people
 from engine.clauses import scores
 from engine.clauses.coverage import CoverageStatus, coverage_map
 from engine.clauses.library import clause_library, clauses_under, falls_under, find_clause
 from engine.clauses.scores import ClauseScore
+from engine.workflow.lifecycle import PROCESS_CONTEXT, ProcessContext
 from tests.web.conftest import CATALOG
 from tests.web.test_context import api, fire, rows
 from tests.web.test_visible_text import ISO_INSTANT, SNAKE, visible_text
@@ -124,6 +126,8 @@ def test_the_map_degrades_by_itself_and_shows_scores(plant):
         try:
             scored = coverage_map(session, catalog=CATALOG, years=(2026,), today=date(2026, 12, 7))
             assert scored.cell("4.1", 2026).score.percent == Decimal("80.0")
+            points, maximum, count = scored.score_total(2026)
+            assert count >= 1 and points <= maximum and Decimal(8) <= points
         finally:
             del scores._SOURCES["test"]
 
@@ -163,3 +167,27 @@ def test_only_the_carbon_manager_drafts_a_statement(plant):
         "/evaluation/applicability/draft", data={"csrf_token": token}, follow_redirects=False
     )
     assert refused.status_code == 403
+
+
+def test_the_internal_audit_checklist_scores_the_map(plant):
+    """The demo's audit of March: its checklist's points per clause are the map's scores."""
+    with plant.db.unit_of_work(all_orgs=True) as uow:
+        uow.session.info[PROCESS_CONTEXT] = ProcessContext(CATALOG, plant.app.state.secret_key)
+        seed_demo_internal_audit(
+            uow.session, catalog=CATALOG, org_id=_org(plant), people=demo_people(uow.session)
+        )
+    (audit,) = [row for row in rows(plant, "internal_audit") if row[3] == "closed"]
+    expected: dict[str, list[Decimal]] = {}
+    for row in audit[4]["checklist"]:
+        points = expected.setdefault(row["clause"], [Decimal(0), Decimal(0)])
+        points[0] += Decimal(str(row["points"]))
+        points[1] += Decimal(str(row["max_points"]))
+    page = plant.as_role("internal_auditor").get("/evaluation/coverage").text
+    assert 'id="score-total"' in page
+    with plant.db.read_session(org_id=_org(plant)) as session:
+        grid = coverage_map(session, catalog=CATALOG, years=(2026,), today=date(2026, 12, 7))
+    for clause, (points, maximum) in expected.items():
+        score = grid.cell(clause, 2026).score
+        assert score is not None and score.record_id == audit[0], clause
+        assert (score.points, score.max_points) == (points, maximum), clause
+    assert grid.score_total(2026)[2] == len(expected)
