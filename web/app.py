@@ -56,6 +56,7 @@ from web.routes.records import api as records_api
 from web.routes.records import imports as record_imports
 from web.routes.records import pages as record_pages
 from web.routes.records import workflows_api
+from web.routes.review import pages as review_pages
 from web.routes.support import pages as support_pages
 from web.security import SecurityHeadersMiddleware
 from web.templating import render
@@ -120,6 +121,7 @@ def create_app(
     modules += (responsibilities, operation_pages)
     modules += (risks, improvement_pages)
     modules += (support_pages,)
+    modules += (review_pages,)
     app.add_middleware(
         SecurityHeadersMiddleware,
         upload_paths=tuple(path for module in modules for path in getattr(module, "UPLOAD_PATHS", ())),
