@@ -237,7 +237,8 @@ def context_changes(reader: Reader, period: Period) -> Section:
 def _plain(value: Decimal | None, places: str = "0.0001") -> str:
     if value is None:
         return "—"
-    return f"{value.quantize(Decimal(places)).normalize():f}"
+    rounded = value.quantize(Decimal(places))
+    return f"{(rounded.copy_abs() if rounded.is_zero() else rounded).normalize():f}"  # never "-0"
 
 
 STATUS = {"ok": "正常 / OK", "warn": "预警 / Warning", "alarm": "报警 / Alarm", "error": "无法计算 / n/a"}
