@@ -43,10 +43,10 @@ from tests.web.mr_stateful_model import (
     COMPUTED,
     EMAIL_OF,
     EXAMPLES,
-    MEETING,
-    OUTPUTS,
     FINAL_STATES,
     MAX_RECORDS,
+    MEETING,
+    OUTPUTS,
     REFRESH,
     ROLES,
     STATUS,
@@ -139,7 +139,8 @@ class ManagementReviewMachine(RuleBasedStateMachine):
             f"/api/v1/records/{record_id}/transitions/{trigger}", json=attempt.body(version)
         )
         after, row_after = self.counts(), self.stored(record_id)
-        where = f"review {record_id} in {shadow.state} v{shadow.version}: {trigger} by {actor.role} ({attempt.variant})"
+        where = f"review {record_id} in {shadow.state} v{shadow.version}: {trigger} by {actor.role}"
+        where += f" ({attempt.variant})"
         self.check(
             response.status_code == STATUS[expected],
             f"{where}: expected {expected}, got {response.status_code} {response.text[:300]}",
