@@ -352,8 +352,7 @@ def nonconformities(reader: Reader, period: Period) -> Section:
     opened = Counter((as_date(r.data.get("found_on")) or r.created).isoformat()[:7] for r in rows)
     closed = Counter(r.closed.isoformat()[:7] for r in rows if r.closed is not None)
     for month in months:
-        section.add(f"{month} 新开 / opened", opened[month], "项")
-        section.add(f"{month} 关闭 / closed", closed[month], "项")
+        section.add(f"{month} 新开 / 关闭 opened / closed", f"{opened[month]} / {closed[month]}", "项")
     open_rows = [r for r in rows if r.closed is None]
     ages: Counter[str] = Counter()
     for row in open_rows:
