@@ -83,7 +83,9 @@ def test_the_carbon_manager_compiles_and_top_management_signs(contexts):
     expect(gm.locator("#signatures")).to_contain_text("批准管理评审输出")
     expect(gm.locator("[data-signature-status=valid]")).to_have_count(1)
     expect(gm.locator("body")).to_contain_text("补齐窑尾喂煤秤")  # the improvement record, linked
-    gm.locator("#signatures").scroll_into_view_if_needed()  # the page holds the whole pack: show the signature
+    gm.locator(
+        "#signatures"
+    ).scroll_into_view_if_needed()  # the page holds the whole pack: show the signature
     gm.screenshot(path=str(SCREENSHOTS / "management-review-signed-zh.png"))
 
     english = contexts.new(browser_locale="en").new_page()

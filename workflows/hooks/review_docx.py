@@ -8,7 +8,7 @@ from typing import Any
 
 from engine.forms.spec import FieldSpec
 from engine.records.display import Names, china_time, display_value
-from engine.records.signatures import SIGNATURE_STATUS, SignatureView
+from engine.records.signatures import SignatureView
 from engine.reports.docx_layout import (
     Approver,
     approval_block,
@@ -18,6 +18,7 @@ from engine.reports.docx_layout import (
     paragraph,
     table,
 )
+from engine.reports.records import signature_approvers
 from engine.workflow.loader import Workflow
 from engine.workflow.models import Record
 from workflows.hooks.management_review import pack_sections
@@ -148,19 +149,7 @@ def management_review_docx(
     _inputs(document, record, workflow)
     _meeting(document, record, workflow, names)
     _outputs(document, record, workflow, names, actions)
-    approvers = []
-    for signature in signatures:
-        meaning = workflow.signature_meaning(signature.meaning)
-        status = SIGNATURE_STATUS.get(signature.status)
-        approvers.append(
-            Approver(
-                role=f"{meaning.zh} {meaning.en}",
-                name=signature.signer_name,
-                signature=f"电子签名 Electronic signature\nSHA-256：{signature.content_hash}\n"
-                + (f"状态：{status.zh} / {status.en}" if status else signature.status),
-                date=china_time(signature.signed_at),
-            )
-        )
+    approvers = signature_approvers(workflow, signatures)
     approval_block(
         document,
         approvers or [Approver(role="最高管理者批准 Top management")],

@@ -6,7 +6,7 @@ A section reads the records of other processes defensively: a process that does 
 audit, compliance evaluation) or a record whose data lacks a field gives a section that says so."""
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -20,7 +20,6 @@ from engine.dqcp.filing import CellState, filing_board
 from engine.dqcp.plan import plan_in_force
 from engine.emissions.errors import CalcError
 from engine.forms.spec import FieldType, Text
-from engine.identity.models import User
 from engine.planning.baselines import baselines_overview, targets_overview
 from engine.planning.performance import evaluate_parameters
 from engine.records.display import as_china_time
@@ -146,15 +145,6 @@ class Reader:
                     return f"{choice.zh} / {choice.en}"
         return str(value)
 
-    def user_names(self, ids: Iterable[Any]) -> dict[int, str]:
-        wanted = {value for value in ids if isinstance(value, int)}
-        if not wanted:
-            return {}
-        found = self.session.execute(
-            sa.select(col(User.id), col(User.display_name)).where(col(User.id).in_(wanted))
-        ).all()
-        return {user_id: name for user_id, name in found}
-
 
 def _count_by_state(reader: Reader, key: str, rows: Sequence[Row]) -> list[tuple[str, int]]:
     counts = Counter(row.state for row in rows)
@@ -166,7 +156,7 @@ def _count_by_state(reader: Reader, key: str, rows: Sequence[Row]) -> list[tuple
 def _states_text(pairs: Sequence[tuple[str, int]], locale: str) -> str:
     part = 0 if locale == "zh" else 1
     joiner = "，" if locale == "zh" else ", "
-    return joiner.join(f"{label.split(' / ')[part]} {count}" for label, count in pairs) or (
+    return joiner.join(f"{[*label.split(' / '), label][part]} {count}" for label, count in pairs) or (
         "无" if locale == "zh" else "none"
     )
 
