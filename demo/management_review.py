@@ -6,12 +6,13 @@ opens the actions as improvement records linked to the review."""
 from datetime import timedelta
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from engine.workflow.access import ActorRef
 from engine.workflow.catalog import WorkflowCatalog
 from engine.workflow.computed import china_today
 from engine.workflow.lifecycle import create_record, fire_transition
+from engine.workflow.models import Record
 from engine.workflow.writes import load_record_row
 
 REVIEW = "management_review"
@@ -38,8 +39,11 @@ ACTIONS = (
 def seed_demo_management_review(
     session: Session, *, catalog: WorkflowCatalog, org_id: int, people: dict[str, ActorRef]
 ) -> None:
+    """The review of 2025, unless the organization has a management review already."""
     workflow = catalog.get(REVIEW)
-    assert workflow is not None
+    seeded = select(Record.id).where(Record.org_id == org_id, Record.workflow_key == REVIEW)
+    if workflow is None or session.exec(seeded).first():
+        return
     today = china_today()
     carbon, gm = people["carbon_manager"], people["top_management"]
     review = create_record(
