@@ -185,6 +185,7 @@ def test_a_review_runs_from_compiled_inputs_to_top_managements_signature(web):
     manager = web.as_role("carbon_manager")
     page = manager.get(f"/r/{review}").text
     assert f'href="/r/{action_id}"' in page and 'data-signature-status="valid"' in page
+    assert plain(page) == []
     assert f'href="/r/{review}"' in manager.get(f"/r/{action_id}").text
     # The pack page and the report, in Chinese and in English, with no keys or raw times.
     pack = manager.get(f"/management-review/{review}")
