@@ -83,6 +83,7 @@ class ManagementReviewMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.shadows: dict[int, Shadow] = {}
+        self.live_changes = 0
         self.ctx.counts["examples"] += 1
 
     def check(self, condition: bool, message: str) -> None:
@@ -271,10 +272,12 @@ class ManagementReviewMachine(RuleBasedStateMachine):
         attempt = make_attempt(data.draw, spec.trigger, self.ctx, valid=valid, password=password)
         self.fire(record, spec.trigger, self.ctx.actors[role], attempt, False)
 
+    @precondition(lambda self: self.live_changes < 3)  # a few per example: the steps go to the reviews
     @rule(number=st.integers(0, 999))
     def live_data_changes(self, number):
         """A nonconformity raised: the live figures move, signed packs must not."""
         self.ctx.counts["steps"] += 1
+        self.live_changes += 1
         created = self.ctx.actors["quality_manager"].client.post(
             "/api/v1/records",
             json={
