@@ -27,7 +27,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, select, text
 
 from demo.seed import DEMO_PASSWORD, DEMO_SLUG
 from engine.audit import verify_chain
@@ -66,6 +66,12 @@ from tests.web.mr_stateful_model import (
 from tests.web.nc_stateful_model import CONSISTENCY_SQL
 
 _records, _signatures, _events = Record.__table__, Signature.__table__, AuditEvent.__table__
+# The consistency check of the other machines, on this example's reviews only: its cost stays flat however
+# many records the long run leaves behind.
+REVIEWS_CONSISTENCY = text(
+    CONSISTENCY_SQL.text.replace("FROM record r\n", "FROM record r WHERE r.id IN :ids\n")
+)
+REVIEWS_CONSISTENCY = REVIEWS_CONSISTENCY.bindparams(bindparam("ids", expanding=True))
 IMPROVEMENTS_OF = text(
     "SELECT count(*) FROM record WHERE workflow_key = 'improvement_item' AND org_id = :o "
     "AND EXISTS (SELECT 1 FROM record_link l WHERE l.from_record_id = record.id AND l.to_record_id = :r)"
@@ -295,8 +301,10 @@ class ManagementReviewMachine(RuleBasedStateMachine):
 
     @invariant()
     def database_is_consistent(self):
+        if not self.shadows:
+            return
         with self.ctx.db.engine.connect() as connection:
-            rows = connection.execute(CONSISTENCY_SQL).all()
+            rows = connection.execute(REVIEWS_CONSISTENCY, {"ids": sorted(self.shadows)}).all()
         for rid, key, state, version, is_closed, events, last_to_state, open_tasks, open_state, _ in rows:
             if key != WORKFLOW.key:
                 continue
