@@ -48,7 +48,7 @@ lint: install-test
 	$(BIN)/mypy
 
 bench: install-test
-	for name in audit engine calc http emissions signing scheduler record_import; do $(BIN)/python -m bench.$$name || exit 1; done
+	for name in audit engine calc http emissions signing scheduler record_import review; do $(BIN)/python -m bench.$$name || exit 1; done
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

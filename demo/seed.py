@@ -14,6 +14,7 @@ from demo.dqcp import seed_demo_dqcp
 from demo.emissions import seed_demo_emissions
 from demo.instruments import seed_demo_instruments
 from demo.internal_audit import seed_demo_internal_audit
+from demo.management_review import seed_demo_management_review
 from demo.operation import seed_demo_operation
 from demo.performance import seed_demo_parameters
 from demo.planning import seed_demo_planning
@@ -395,4 +396,6 @@ def seed_demo(
     seed_demo_parameters(session, org_id=org.id, actor=SYSTEM, owner_id=carbon_manager.id)
     if catalog is not None and evidence_dir is not None:  # 6.2.3 reads the instruments and the parameters
         seed_demo_carbon_review(session, catalog=catalog, org_id=org.id, people=demo_people(session))
+        # 9.4 last: its inputs are compiled from everything above, the performance parameters included.
+        seed_demo_management_review(session, catalog=catalog, org_id=org.id, people=demo_people(session))
     return org

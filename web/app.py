@@ -58,6 +58,7 @@ from web.routes.records import api as records_api
 from web.routes.records import imports as record_imports
 from web.routes.records import pages as record_pages
 from web.routes.records import workflows_api
+from web.routes.review import pages as review_pages
 from web.routes.support import pages as support_pages
 from web.security import SecurityHeadersMiddleware
 from web.templating import render
@@ -123,8 +124,7 @@ def create_app(
     modules += (risks, improvement_pages)
     modules += (reviews,)  # 6.2.3 carbon review
     modules += (support_pages,)
-    modules += (clause_coverage,)
-    modules += (internal_audit_pages,)
+    modules += (clause_coverage, internal_audit_pages, review_pages)
     app.add_middleware(
         SecurityHeadersMiddleware,
         upload_paths=tuple(path for module in modules for path in getattr(module, "UPLOAD_PATHS", ())),

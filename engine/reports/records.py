@@ -113,6 +113,16 @@ def approvals_section(
             date=china_time(record.created_at),
         )
     ]
+    approvers += signature_approvers(workflow, signatures)
+    if not signatures:
+        approvers += [Approver(role="审核 Reviewed"), Approver(role="批准 Approved")]
+    approval_block(document, approvers, title="审批与电子签名 Approval and electronic signatures")
+
+
+def signature_approvers(workflow: Workflow, signatures: Iterable[SignatureView]) -> list[Approver]:
+    """Each e-signature as a row of the approval block: its declared meaning, the signer, the whole hash of
+    the content signed and whether it still holds."""
+    approvers = []
     for signature in signatures:
         meaning = workflow.signature_meaning(signature.meaning)
         status = SIGNATURE_STATUS.get(signature.status)
@@ -128,9 +138,7 @@ def approvals_section(
                 date=china_time(signature.signed_at),
             )
         )
-    if not signatures:
-        approvers += [Approver(role="审核 Reviewed"), Approver(role="批准 Approved")]
-    approval_block(document, approvers, title="审批与电子签名 Approval and electronic signatures")
+    return approvers
 
 
 def _action_text(entry: TimelineEntry) -> str:
