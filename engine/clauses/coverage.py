@@ -3,13 +3,15 @@ evidence they carry, and a status — covered, stale (the clause's cycle has lap
 overdue) or missing — that degrades by itself as time passes. Records are read from the record table in
 one light query per call; only the drill-down reads a record's data for its evidence files."""
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
+import sqlalchemy as sa
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
@@ -109,13 +111,16 @@ class CoverageMap:
         return tally
 
 
+_CHINA_OFFSET = timedelta(hours=8)  # China has kept UTC+8 all year since 1991: no zone lookup per row
+
+
 def _day(moment: datetime | None) -> date | None:
     """The China day of a stored moment (SQLite hands back naive UTC)."""
     if moment is None:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(CHINA_TIME).date()
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return (moment + _CHINA_OFFSET).date()
 
 
 def _final_states(catalog: WorkflowCatalog) -> set[tuple[str, str]]:
@@ -141,7 +146,7 @@ def clause_records(
             col(Record.number),
             col(Record.title),
             col(Record.state),
-            col(Record.clause_refs),
+            sa.cast(col(Record.clause_refs), sa.Text),  # parsed once per distinct list below
             col(Record.created_at),
             col(Record.updated_at),
             col(Record.closed_at),
@@ -152,7 +157,11 @@ def clause_records(
         )
     ).all()
     records = []
+    parsed: dict[str | None, tuple[str, ...]] = {}
     for id_, key, number, title, state, refs, created, updated, closed, due in rows:
+        if refs not in parsed:
+            loaded = json.loads(refs) if refs else []
+            parsed[refs] = tuple(str(ref) for ref in loaded) if isinstance(loaded, list) else ()
         created_on, updated_on = _day(created), _day(updated)
         assert created_on is not None and updated_on is not None
         records.append(
@@ -163,7 +172,7 @@ def clause_records(
                 title=title,
                 state=state,
                 final=(key, state) in final,
-                clause_refs=tuple(refs or ()),
+                clause_refs=parsed[refs],
                 created_on=created_on,
                 updated_on=updated_on,
                 closed_on=_day(closed),
