@@ -4,12 +4,12 @@ overdue) or missing — that degrades by itself as time passes. Records are read
 one light query per call; only the drill-down reads a record's data for its evidence files."""
 
 import json
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import func, select
@@ -69,7 +69,8 @@ class ClauseCoverage:
     year: int
     status: CoverageStatus
     reasons: tuple[Text, ...]
-    records: tuple[ClauseRecord, ...]
+    count: int  # records alive in the year
+    records: tuple[ClauseRecord, ...]  # the records themselves: only in a drill-down (clause_coverage)
     last_activity: date | None
     overdue: int
     score: ClauseScore | None = None
@@ -123,6 +124,14 @@ def _day(moment: datetime | None) -> date | None:
     return (moment + _CHINA_OFFSET).date()
 
 
+def _utc_bounds(first_year: int, last_year: int) -> tuple[datetime, datetime]:
+    """The start of ``first_year`` and the end of ``last_year`` in China, as UTC moments (stored times are
+    UTC, and SQLite compares them as text)."""
+    start = datetime(first_year, 1, 1, tzinfo=CHINA_TIME).astimezone(UTC)
+    end = datetime(last_year + 1, 1, 1, tzinfo=CHINA_TIME).astimezone(UTC)
+    return start, end
+
+
 def _final_states(catalog: WorkflowCatalog) -> set[tuple[str, str]]:
     return {
         (w.key, name)
@@ -137,8 +146,7 @@ def clause_records(
 ) -> list[ClauseRecord]:
     """The organization's records alive at some time in ``first_year`` … ``last_year`` (one light query)."""
     final = _final_states(catalog)
-    start = datetime(first_year, 1, 1, tzinfo=CHINA_TIME)
-    end = datetime(last_year + 1, 1, 1, tzinfo=CHINA_TIME)
+    start, end = _utc_bounds(first_year, last_year)
     rows = session.execute(
         select(
             col(Record.id),
@@ -188,21 +196,34 @@ def first_record_year(session: Session) -> int | None:
     return first.year if first else None
 
 
+@dataclass
+class _Tally:
+    """A clause's records alive in a year: how many, the latest write, how many are overdue."""
+
+    count: int = 0
+    last_write: date | None = None
+    overdue: int = 0
+
+    def add(self, *, count: int, last_write: date | None, overdue: int) -> None:
+        self.count += count
+        self.overdue += overdue
+        if last_write is not None and (self.last_write is None or last_write > self.last_write):
+            self.last_write = last_write
+
+
 def _judge(
-    clause: Clause, year: int, records: Sequence[ClauseRecord], *, today: date
-) -> tuple[CoverageStatus, tuple[Text, ...], date | None, int]:
+    clause: Clause, year: int, tally: _Tally, *, today: date
+) -> tuple[CoverageStatus, tuple[Text, ...], date | None]:
     """Covered, stale or missing, and why: the clause's cycle against its latest activity up to the end
     of the year (or today), and its records overdue on that day."""
     as_of = min(today, date(year, 12, 31))
-    if not records:
+    if not tally.count or tally.last_write is None:
         return (
             CoverageStatus.missing,
             (Text(zh=f"{year} 年没有该条款的记录", en=f"No record of this clause in {year}"),),
             None,
-            0,
         )
-    last = max(min(record.updated_on, as_of) for record in records)
-    overdue = sum(record.overdue_on(as_of) for record in records)
+    last = min(tally.last_write, as_of)
     reasons = []
     if clause.cycle_months and add_months(last, clause.cycle_months) < as_of:
         reasons.append(
@@ -211,10 +232,70 @@ def _judge(
                 en=f"Last recorded on {last.isoformat()}, beyond its {clause.cycle_months}-month cycle",
             )
         )
-    if overdue:
-        reasons.append(Text(zh=f"{overdue} 条记录逾期未办", en=f"{overdue} record(s) overdue"))
-    status = CoverageStatus.stale if reasons else CoverageStatus.covered
-    return status, tuple(reasons), last, overdue
+    if tally.overdue:
+        reasons.append(Text(zh=f"{tally.overdue} 条记录逾期未办", en=f"{tally.overdue} record(s) overdue"))
+    return (CoverageStatus.stale if reasons else CoverageStatus.covered), tuple(reasons), last
+
+
+def _as_day(value: object) -> date | None:
+    """A moment from an aggregate: a datetime, or SQLite's text."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return _day(value) if isinstance(value, datetime) else None
+
+
+def _tallies(
+    session: Session, *, catalog: WorkflowCatalog, years: tuple[int, ...], today: date
+) -> dict[tuple[str, ...], dict[int, _Tally]]:
+    """Per clause list and year, the records alive, their latest write and the overdue ones — counted by
+    the database in one grouped query (a few hundred rows, whatever the number of records)."""
+    refs = sa.cast(col(Record.clause_refs), sa.Text)
+    columns: list[Any] = [refs, col(Record.workflow_key), col(Record.state)]
+    for year in years:
+        start, end = _utc_bounds(year, year)
+        alive = sa.and_(
+            col(Record.created_at) < end,
+            sa.or_(col(Record.closed_at).is_(None), col(Record.closed_at) >= start),
+        )
+        overdue = sa.and_(alive, col(Record.due_date) < min(today, date(year, 12, 31)))
+        columns += [
+            func.sum(sa.case((alive, 1), else_=0)),
+            func.max(sa.case((alive, col(Record.updated_at)), else_=None)),
+            func.sum(sa.case((overdue, 1), else_=0)),
+        ]
+    first, last = _utc_bounds(years[0], years[-1])
+    query = (
+        select(*columns)
+        .where(
+            col(Record.created_at) < last,
+            sa.or_(col(Record.closed_at).is_(None), col(Record.closed_at) >= first),
+        )
+        .group_by(refs, col(Record.workflow_key), col(Record.state))
+    )
+    final = _final_states(catalog)
+    tallies: dict[tuple[str, ...], dict[int, _Tally]] = {}
+    for row in session.execute(query).all():
+        loaded = json.loads(row[0]) if row[0] else []
+        clause_list = tuple(str(ref) for ref in loaded) if isinstance(loaded, list) else ()
+        per_year = tallies.setdefault(clause_list, {year: _Tally() for year in years})
+        is_final = (row[1], row[2]) in final
+        for index, year in enumerate(years):
+            count, last_write, overdue = row[3 + 3 * index : 6 + 3 * index]
+            per_year[year].add(
+                count=int(count or 0),
+                last_write=_as_day(last_write),
+                overdue=0 if is_final else int(overdue or 0),
+            )
+    return tallies
+
+
+def _placed(clause_list: tuple[str, ...], library: tuple[Clause, ...]) -> list[str]:
+    """The library's clauses a record with this clause list shows are run."""
+    return [
+        clause.number
+        for clause in library
+        if any(falls_under(ref, shown) for ref in clause_list for shown in clause.shown_through)
+    ]
 
 
 def coverage_map(
@@ -225,55 +306,85 @@ def coverage_map(
     today: date,
     applicability: Mapping[str, Applicability] | None = None,
 ) -> CoverageMap:
-    """Every clause of the library for each of ``years`` (none after ``today``'s year)."""
+    """Every clause of the library for each of ``years`` (none after ``today``'s year): counts and
+    statuses, without the records themselves (``clause_coverage`` lists those for one clause)."""
     years = tuple(sorted(year for year in set(years) if year <= today.year))
     result = CoverageMap(years=years, today=today)
     if not years:
         return result
-    records = clause_records(session, catalog=catalog, first_year=years[0], last_year=years[-1])
-    by_clause: dict[str, list[ClauseRecord]] = defaultdict(list)
     library = clause_library()
-    placed: dict[tuple[str, ...], list[str]] = {}  # a clause list → the library's clauses it shows
-    for record in records:
-        if record.clause_refs not in placed:
-            placed[record.clause_refs] = [
-                clause.number
-                for clause in library
-                if any(
-                    falls_under(ref, shown) for ref in record.clause_refs for shown in clause.shown_through
+    by_clause: dict[str, dict[int, _Tally]] = {c.number: {year: _Tally() for year in years} for c in library}
+    for clause_list, per_year in _tallies(session, catalog=catalog, years=years, today=today).items():
+        for number in _placed(clause_list, library):
+            for year, tally in per_year.items():
+                by_clause[number][year].add(
+                    count=tally.count, last_write=tally.last_write, overdue=tally.overdue
                 )
-            ]
-        for number in placed[record.clause_refs]:
-            by_clause[number].append(record)
-    applicability = applicability or {}
     for year in years:
         scores = latest_scores(session, until=min(today, date(year, 12, 31)))
         for clause in library:
-            statement = applicability.get(clause.number)
-            active = tuple(r for r in by_clause[clause.number] if r.active_in(year))
-            if statement is not None and not statement.applies:
-                reason = Text(zh=statement.justification, en=statement.justification)
-                judged: tuple[CoverageStatus, tuple[Text, ...], date | None, int] = (
-                    CoverageStatus.not_applicable,
-                    (reason,),
-                    None,
-                    0,
-                )
-            else:
-                judged = _judge(clause, year, active, today=today)
-            status, reasons, last, overdue = judged
-            result.cells[(clause.number, year)] = ClauseCoverage(
-                clause=clause,
-                year=year,
-                status=status,
-                reasons=reasons,
-                records=active,
-                last_activity=last,
-                overdue=overdue,
-                score=scores.get(clause.number),
-                applies=None if statement is None else statement.applies,
-            )
+            result.cells[(clause.number, year)] = _cell(
+                clause, year, by_clause[clause.number][year], (), today=today,
+                statement=(applicability or {}).get(clause.number), score=scores.get(clause.number),
+            )  # fmt: skip
     return result
+
+
+def _cell(
+    clause: Clause,
+    year: int,
+    tally: _Tally,
+    records: tuple[ClauseRecord, ...],
+    *,
+    today: date,
+    statement: Applicability | None,
+    score: ClauseScore | None,
+) -> ClauseCoverage:
+    judged: tuple[CoverageStatus, tuple[Text, ...], date | None]
+    if statement is not None and not statement.applies:
+        reason = Text(zh=statement.justification, en=statement.justification)
+        judged = CoverageStatus.not_applicable, (reason,), None
+    else:
+        judged = _judge(clause, year, tally, today=today)
+    status, reasons, last = judged
+    return ClauseCoverage(
+        clause=clause,
+        year=year,
+        status=status,
+        reasons=reasons,
+        count=tally.count,
+        records=records,
+        last_activity=last,
+        overdue=tally.overdue,
+        score=score,
+        applies=None if statement is None else statement.applies,
+    )
+
+
+def clause_coverage(
+    session: Session,
+    *,
+    catalog: WorkflowCatalog,
+    clause: Clause,
+    year: int,
+    today: date,
+    applicability: Applicability | None = None,
+) -> ClauseCoverage:
+    """One clause in one year, with its records (the drill-down): judged as the map judges it."""
+    year = min(year, today.year)
+    records = tuple(
+        record
+        for record in clause_records(session, catalog=catalog, first_year=year, last_year=year)
+        if clause.number in _placed(record.clause_refs, (clause,)) and record.active_in(year)
+    )
+    as_of = min(today, date(year, 12, 31))
+    tally = _Tally()
+    for record in records:
+        tally.add(count=1, last_write=record.updated_on, overdue=int(record.overdue_on(as_of)))
+    scores = latest_scores(session, until=as_of)
+    return _cell(
+        clause, year, tally, records, today=today, statement=applicability, score=scores.get(clause.number)
+    )
 
 
 def evidence_of(

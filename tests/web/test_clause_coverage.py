@@ -12,7 +12,7 @@ from sqlalchemy import text
 from demo.internal_audit import seed_demo_internal_audit
 from demo.seed import DEMO_PASSWORD, demo_people
 from engine.clauses import scores
-from engine.clauses.coverage import CoverageStatus, coverage_map
+from engine.clauses.coverage import CoverageStatus, clause_coverage, coverage_map
 from engine.clauses.library import clause_library, clauses_under, falls_under, find_clause
 from engine.clauses.scores import ClauseScore
 from engine.workflow.lifecycle import PROCESS_CONTEXT, ProcessContext
@@ -92,7 +92,20 @@ def test_the_map_degrades_by_itself_and_shows_scores(plant):
     with plant.db.read_session(org_id=_org(plant)) as session:
         now = coverage_map(session, catalog=CATALOG, years=(2026,), today=date(2026, 12, 7))
         assert now.cell("4.1", 2026).status == CoverageStatus.covered
-        assert now.cell("6.2.2", 2026).records  # the obligations register
+        assert now.cell("6.2.2", 2026).count  # the obligations register
+        # The map's counts and the drill-down's records agree, clause by clause.
+        for clause in clause_library():
+            detail = clause_coverage(
+                session, catalog=CATALOG, clause=clause, year=2026, today=date(2026, 12, 7)
+            )
+            cell = now.cell(clause.number, 2026)
+            assert (detail.count, detail.status, detail.last_activity, detail.overdue) == (
+                cell.count,
+                cell.status,
+                cell.last_activity,
+                cell.overdue,
+            ), clause.number
+            assert len(detail.records) == detail.count
         # A year on, with nothing recorded since: every clause with a 12-month cycle has lapsed.
         later = coverage_map(session, catalog=CATALOG, years=(2027,), today=date(2027, 12, 31))
         lapsed = later.cell("4.1", 2027)

@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 from engine.clauses.coverage import (
     STATUS_LABELS,
     CoverageStatus,
+    clause_coverage,
     coverage_map,
     evidence_of,
     first_record_year,
@@ -79,10 +80,14 @@ def clause_page(
     catalog = request.app.state.catalog
     year = min(year or china_today().year, china_today().year)
     applicability = applicability_in_force(session)
-    grid = coverage_map(
-        session, catalog=catalog, years=(year,), today=china_today(), applicability=applicability
+    cell = clause_coverage(
+        session,
+        catalog=catalog,
+        clause=found,
+        year=year,
+        today=china_today(),
+        applicability=applicability.get(found.number),
     )
-    cell = grid.cell(found.number, year)
     evidence = evidence_of(session, catalog=catalog, record_ids=(r.id for r in cell.records))
     return render(
         request,
