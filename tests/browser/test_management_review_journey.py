@@ -90,6 +90,7 @@ def test_the_carbon_manager_compiles_and_top_management_signs(contexts):
 
     english = contexts.new(browser_locale="en").new_page()
     sign_in(english, "carbon@xiangfeng.example")
+    english.click("#locale-en")  # a saved choice (an earlier journey's) beats the browser's language
     english.goto(record_url.replace("/r/", "/management-review/"))
     expect(english.locator("#pack-status")).to_have_attribute("data-frozen", "yes")
     expect(english.locator("#pack-status")).to_contain_text("Frozen at approval")
@@ -105,3 +106,4 @@ def test_the_carbon_manager_compiles_and_top_management_signs(contexts):
         english.goto(record_url.replace("/r/", "/management-review/"))
         english.click("#review-docx")
     assert download.value.suggested_filename.endswith(".docx")
+    english.click("#locale-zh_CN")  # leave the demo user in Chinese
