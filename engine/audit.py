@@ -95,6 +95,14 @@ _MOVE_HEAD = DriverStatement(
 )
 
 
+def chain_head(session: Session, *, org_id: int) -> tuple[int, str]:
+    """``(last seq, last hash)`` of the organization's chain, locked until the transaction ends."""
+    head = _LOCK_HEAD.first(session.connection(), {"org_id": org_id})
+    if head is None:
+        raise LookupError(f"organization {org_id} has no audit chain head")
+    return head.last_seq, head.last_hash
+
+
 def append_event(
     session: Session,
     *,
@@ -111,12 +119,10 @@ def append_event(
 ) -> dict[str, Any]:
     """Append one event to the organization's chain in the session's transaction; returns its row."""
     connection = session.connection()
-    head = _LOCK_HEAD.first(connection, {"org_id": org_id})
-    if head is None:
-        raise LookupError(f"organization {org_id} has no audit chain head")
+    last_seq, last_hash = chain_head(session, org_id=org_id)
     row = {
         "org_id": org_id,
-        "seq": head.last_seq + 1,
+        "seq": last_seq + 1,
         "ts": utc_iso(utcnow()),
         "actor_id": actor.id,
         "actor_name": actor.name,
@@ -129,7 +135,7 @@ def append_event(
         "signature_id": signature_id,
     }
     payload = canonical_json({**row, "changes": dict(changes or {})})
-    row.update(prev_hash=head.last_hash, hash=chain_hash(head.last_hash, payload), payload=payload)
+    row.update(prev_hash=last_hash, hash=chain_hash(last_hash, payload), payload=payload)
     _INSERT_EVENT.execute(connection, row)
     _MOVE_HEAD.execute(connection, {"head_org_id": org_id, "last_seq": row["seq"], "last_hash": row["hash"]})
     return row

@@ -178,6 +178,7 @@ def demo(
     from sqlmodel import select
 
     from demo.seed import DEMO_LOGINS, DEMO_PASSWORD, seed_demo
+    from engine.audit_trail.checkpoints import sign_checkpoint
     from engine.identity.models import Organization
     from engine.migrate import upgrade
     from engine.workflow.catalog import WorkflowCatalog
@@ -197,6 +198,11 @@ def demo(
             catalog=WorkflowCatalog.load(),
             secret_key=keys.signing,
             evidence_dir=settings.evidence_dir,
+        )
+    assert org.id is not None
+    with db.unit_of_work(org_id=org.id) as uow:  # the first signed checkpoint (docs/adr/0032)
+        sign_checkpoint(
+            uow.session, org_id=org.id, key_ring=keys, reason="manual", mirror_dir=settings.checkpoint_dir
         )
     _echo(f"demo enterprise: {org.name} ({org.slug})")
     for login in DEMO_LOGINS:
@@ -317,35 +323,97 @@ def user_disable(
     _echo(f"{email} disabled")
 
 
-@audit_app.command("verify")
-def audit_verify(
-    org: Annotated[str | None, typer.Option(help="organization slug (default: all)")] = None,
-) -> None:
-    """Verify the hash chains (校验审计链). Exit 1 names the first broken seq and why."""
+def _organizations(db: "Database", org: str | None) -> list[tuple[int, str]]:
     from sqlmodel import col, select
 
-    from engine.audit import verify_chain
     from engine.identity.models import Organization
 
-    db = _ready_database()
     with db.read_session(all_orgs=True) as session:
         query = select(Organization.id, Organization.slug).order_by(col(Organization.id))
         if org:
             query = query.where(Organization.slug == org)
-        orgs = session.exec(query).all()
+        orgs = [(org_id, slug) for org_id, slug in session.exec(query).all() if org_id is not None]
     if org and not orgs:
         raise CliError(f"no organization with slug {org!r}")
+    return orgs
+
+
+@audit_app.command("verify")
+def audit_verify(
+    org: Annotated[str | None, typer.Option(help="organization slug (default: all)")] = None,
+) -> None:
+    """Verify the hash chains and the signed checkpoints (校验审计链与签名检查点). Exit 1 names the first
+    broken seq and why."""
+    from engine.audit import verify_chain
+    from engine.audit_trail.checkpoints import check_against_checkpoints
+    from engine.config import ConfigError
+    from engine.records.display import china_time
+
+    db = _ready_database()
+    try:
+        key_ring = _key_ring(db)
+    except ConfigError as error:
+        key_ring = None
+        _note(f"签名检查点未校验 / checkpoints not checked: {error}")
     broken = 0
     with db.engine.connect() as connection:
-        for org_id, slug in orgs:
-            assert org_id is not None
+        for org_id, slug in _organizations(db, org):
             check = verify_chain(connection, org_id=org_id)
-            if check.ok:
-                _echo(f"[green]OK[/] {slug}: {check.events_checked} events, chain intact")
-            else:
+            if not check.ok:
                 broken += 1
                 _echo(f"[red]BROKEN[/] {slug}: first bad seq {check.broken_seq}: {check.problem}")
+                continue
+            signed = ""
+            if key_ring is not None:
+                against = check_against_checkpoints(
+                    connection, org_id=org_id, key_ring=key_ring, mirror_dir=_settings().checkpoint_dir
+                )
+                if not against.ok:
+                    broken += 1
+                    _echo(f"[red]BROKEN[/] {slug}: first bad seq {against.broken_seq}: {against.problem}")
+                    continue
+                latest = against.latest
+                signed = (
+                    f"; {against.checkpoints} signed checkpoints, the latest at seq {latest.seq} "
+                    f"({china_time(latest.signed_at)} China time)"
+                    if latest
+                    else "; no signed checkpoint yet"
+                )
+            _echo(f"[green]OK[/] {slug}: {check.events_checked} events, chain intact{signed}")
     raise typer.Exit(1 if broken else 0)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    org: Annotated[str | None, typer.Option(help="organization slug (default: all)")] = None,
+) -> None:
+    """Sign each chain head now (签署审计链检查点); the scheduler does it daily."""
+    from engine.audit_trail.checkpoints import sign_checkpoint
+
+    db = _ready_database()
+    key_ring = _key_ring(db)
+    for org_id, slug in _organizations(db, org):
+        with db.unit_of_work(org_id=org_id) as uow:
+            checkpoint = sign_checkpoint(
+                uow.session,
+                org_id=org_id,
+                key_ring=key_ring,
+                reason="manual",
+                mirror_dir=_settings().checkpoint_dir,
+            )
+        _echo(
+            f"{slug}: signed at seq {checkpoint.seq}"
+            if checkpoint
+            else f"{slug}: empty chain, nothing to sign"
+        )
+
+
+@audit_app.command("public-key")
+def audit_public_key() -> None:
+    """The Ed25519 public key that signs the checkpoints and packs (公钥): publish it to your auditors."""
+    from engine.audit_trail.checkpoints import public_key_of
+
+    typer.echo(public_key_of(_key_ring(_database()).signing))
 
 
 @token_app.command("create")

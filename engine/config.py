@@ -135,6 +135,11 @@ class Settings(BaseSettings):
         return self.data_dir / "evidence"
 
     @property
+    def checkpoint_dir(self) -> Path:
+        """A copy of every signed checkpoint outside the database (docs/adr/0032)."""
+        return self.data_dir / "checkpoints"
+
+    @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.sqlite_path}"
 

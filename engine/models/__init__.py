@@ -22,7 +22,7 @@ from engine.identity.models import (
     User,
     UserSession,
 )
-from engine.models.audit import AuditChainHead, AuditEvent
+from engine.models.audit import AuditChainHead, AuditCheckpoint, AuditEvent
 from engine.notifications.models import Notification, NotificationPreference
 from engine.planning.models import EmissionBaseline, EmissionTarget, PerformanceParameter
 from engine.scheduler.models import SchedulerClaim
@@ -32,6 +32,7 @@ __all__ = [
     "ActivityReading",
     "ApiToken",
     "AuditChainHead",
+    "AuditCheckpoint",
     "AuditEvent",
     "EmissionBaseline",
     "EmissionSource",

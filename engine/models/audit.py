@@ -47,3 +47,21 @@ class AuditChainHead(SQLModel, table=True):
     org_id: int = Field(foreign_key="organization.id", primary_key=True)
     last_seq: int = 0
     last_hash: str = Field(default=GENESIS_HASH, max_length=64)
+
+
+class AuditCheckpoint(OrgOwned, table=True):
+    """A chain head signed with Ed25519 by a key derived from the installation key, which is never in the
+    database (docs/adr/0032). Append-only like the trail: a rewritten or truncated chain no longer matches
+    a checkpoint, and a checkpoint cannot be forged without the key."""
+
+    __tablename__ = "audit_checkpoint"
+    __table_args__ = (sa.Index("ix_audit_checkpoint_org_seq", "org_id", "seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id")
+    seq: int
+    head_hash: str = Field(max_length=64)
+    signed_at: str = Field(max_length=27)  # UTC ISO, as the events' ts: it is part of the signed message
+    reason: str = Field(max_length=16)  # daily / pack / manual
+    public_key: str = Field(max_length=64)
+    signature: str = Field(max_length=128)

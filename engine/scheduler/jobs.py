@@ -5,6 +5,7 @@ import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+from engine.audit_trail.checkpoints import sign_checkpoint
 from engine.dqcp.jobs import run_anomaly_checks, run_monthly_filing
 from engine.evidence.store import orphan_files
 from engine.forms.spec import Text
@@ -36,6 +37,22 @@ def run_evidence_cleanup(ctx: JobContext) -> Iterator[str]:
         yield f"删除孤立的证据文件（{stat.st_size} 字节，写入于 {china_time(written)}）"
 
 
+def run_audit_checkpoint(ctx: JobContext) -> Iterator[str]:
+    """Once a day, the chain head signed (docs/adr/0032). Quiet: the checkpoint row is its record, and
+    `tanguan audit verify` names the latest."""
+    if ctx.claimed("chain", ctx.today.isoformat()):
+        return
+    sign_checkpoint(
+        ctx.session,
+        org_id=ctx.org_id,
+        key_ring=ctx.settings.key_ring(),
+        reason="daily",
+        mirror_dir=ctx.settings.checkpoint_dir,
+    )
+    ctx.claim("chain", ctx.today.isoformat())
+    yield from ()
+
+
 JOBS: list[ScheduledJob] = [
     ScheduledJob("reminders", Text(zh="提醒与升级", en="Reminders and escalations"), run_reminders),
     ScheduledJob("overdue", Text(zh="逾期", en="Overdue"), run_overdue),
@@ -50,6 +67,12 @@ JOBS: list[ScheduledJob] = [
     ),
     ScheduledJob("monthly_filing", Text(zh="月度存证任务", en="Monthly filing tasks"), run_monthly_filing),
     ScheduledJob("anomaly_checks", Text(zh="异常检查", en="Anomaly checks"), run_anomaly_checks),
+    ScheduledJob(
+        "audit_checkpoint",
+        Text(zh="审计链签名检查点", en="Signed audit checkpoint"),
+        run_audit_checkpoint,
+        every=timedelta(hours=1),
+    ),
     ScheduledJob("urgent_mail", Text(zh="即时邮件", en="Immediate mail"), run_urgent_mail),
     ScheduledJob("digest_mail", Text(zh="每日摘要邮件", en="Daily digest mail"), run_digest_mail),
 ]

@@ -79,6 +79,27 @@ def test_a_tampered_chain_fails_verify_naming_the_seq(tmp_path):
     assert "first bad seq 5" in result.stdout and "column action" in result.stdout
 
 
+def test_verify_detects_a_recomputed_chain_against_the_signed_checkpoint(env):
+    from sqlalchemy import create_engine
+
+    from tests.engine.test_checkpoints import rewrite, tampering
+
+    run(*INIT, env=env)
+    signed = run("audit", "checkpoint", "--org", "acme", env=env)
+    assert "signed at seq" in signed.stdout
+    assert "1 signed checkpoints" in run("audit", "verify", "--org", "acme", env=env).stdout
+    assert len(run("audit", "public-key", env=env).stdout.strip()) == 64
+
+    class Tampered:  # what tests.engine.test_checkpoints.tampering needs of a database
+        engine = create_engine(env["TANGUAN_DATABASE_URL"].replace("postgresql://", "postgresql+psycopg://"))
+        is_sqlite = env["TANGUAN_DATABASE_URL"].startswith("sqlite")
+
+    with tampering(Tampered, keep=True) as connection:
+        rewrite(connection, 1, 2)
+    result = run("audit", "verify", "--org", "acme", env=env, check=False)
+    assert result.returncode == 1 and "rewritten" in result.stdout, result.stdout
+
+
 def test_a_wrong_database_url_is_one_line_naming_the_setting(tmp_path):
     for url in ("mysql://root@localhost/x", "postgresql://nobody@127.0.0.1:1/none", "::::"):
         env = {**os.environ, "TANGUAN_DATA_DIR": str(tmp_path), "TANGUAN_DATABASE_URL": url}
