@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from engine.evidence_pack.cli import pack_app
 from engine.scheduler.cli import scheduler_app
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ app.add_typer(workflows_app, name="workflows")
 secret_app = typer.Typer(no_args_is_help=True, help="安装密钥 / the installation key (docs/adr/0017)")
 app.add_typer(secret_app, name="secret")
 app.add_typer(scheduler_app, name="scheduler")
+app.add_typer(pack_app, name="pack")
 
 
 class CliError(Exception):

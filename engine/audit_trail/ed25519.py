@@ -6,6 +6,8 @@ organization); being readable and dependency-free does. The arithmetic follows R
 against the RFC's test vectors (tests/engine/test_checkpoints.py).
 """
 
+from __future__ import annotations
+
 import hashlib
 
 _P = 2**255 - 19

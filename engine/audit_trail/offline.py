@@ -5,6 +5,8 @@
 hash links, and an event range against the checkpoints that sign it.
 """
 
+from __future__ import annotations
+
 import hashlib
 import json
 from collections.abc import Iterable, Mapping

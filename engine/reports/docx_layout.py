@@ -96,16 +96,20 @@ def table(
     """A grid table with a bold header row repeated on every page."""
     added = document.add_table(rows=1, cols=len(header))
     added.style = "Table Grid"
-    for cell, text in zip(added.rows[0].cells, header, strict=True):
-        cell.text = ""
+    widths: list[Mm | None] = [Mm(width) for width in widths_mm] or [None] * len(header)
+    for cell, text, width in zip(added.rows[0].cells, header, widths, strict=True):
         cell.paragraphs[0].add_run(printable(text)).bold = True
+        if width is not None:
+            cell.width = width
     _repeat_as_header(added.rows[0])
-    for row in rows:
-        for cell, text in zip(added.add_row().cells, row, strict=True):
+    for row in rows:  # widths set cell by cell as rows are added: reading a column's cells is quadratic
+        for cell, text, width in zip(added.add_row().cells, row, widths, strict=True):
             cell.text = printable(text)
-    for index, width in enumerate(widths_mm):
-        for cell in added.columns[index].cells:
-            cell.width = Mm(width)
+            if width is not None:
+                cell.width = width
+    for column, width in zip(added.columns, widths, strict=True):
+        if width is not None:
+            column.width = width
     return added
 
 
