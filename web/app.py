@@ -57,6 +57,7 @@ from web.routes.planning import reviews, risks, targets
 from web.routes.records import api as records_api
 from web.routes.records import imports as record_imports
 from web.routes.records import pages as record_pages
+from web.routes.evidence import pages as evidence_pages
 from web.routes.records import workflows_api
 from web.routes.review import pages as review_pages
 from web.routes.support import pages as support_pages
@@ -125,6 +126,7 @@ def create_app(
     modules += (reviews,)  # 6.2.3 carbon review
     modules += (support_pages,)
     modules += (clause_coverage, internal_audit_pages, review_pages)
+    modules += (evidence_pages,)
     app.add_middleware(
         SecurityHeadersMiddleware,
         upload_paths=tuple(path for module in modules for path in getattr(module, "UPLOAD_PATHS", ())),

@@ -4,7 +4,7 @@ ever deleted, ADR 0034), the records that name a file, and the register with its
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
@@ -12,11 +12,16 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from engine.audit import Actor, append_event
+from engine.carbon_data.models import ActivityReading, MeasuredParameter, ProductionOutput
 from engine.clauses.library import falls_under
+from engine.dqcp.models import MonthlyFiling
 from engine.evidence.models import EvidenceFile, EvidenceLink
 from engine.evidence.store import EvidenceError, ValidityPeriod, store_evidence
 from engine.forms.spec import Text
+from engine.identity.users import get_member
 from engine.models.base import utcnow
+from engine.records.display import as_china_time
+from engine.values import parse_id
 from engine.workflow.models import Record
 
 EXPIRING_DAYS = 30  # "expiring soon" on the pages; the reminder's lead time is a setting
@@ -286,3 +291,76 @@ def expiring_for_reminder(session: Session, *, today: date, within_days: int) ->
 
 def evidence_row(session: Session, *, org_id: int, evidence_id: int) -> EvidenceFile:
     return _version_row(session, org_id=org_id, evidence_id=evidence_id)
+
+
+@dataclass(frozen=True)
+class PeriodProblem:
+    field: str  # "owner", "valid_from" or "valid_until"
+    zh: str
+    en: str
+
+
+def period_from_form(
+    session: Session, *, org_id: int, owner: str | None, valid_from: str | None, valid_until: str | None
+) -> tuple[ValidityPeriod, list[PeriodProblem]]:
+    """The owner (a member of the organization; blank: the uploader) and validity typed into an upload
+    form (each optional, YYYY-MM-DD); the problems name the field."""
+    problems: list[PeriodProblem] = []
+    dates: dict[str, date | None] = {}
+    for name, text in (("valid_from", valid_from), ("valid_until", valid_until)):
+        text = (text or "").strip()
+        try:
+            dates[name] = date.fromisoformat(text) if text else None
+        except ValueError:
+            dates[name] = None
+            problems.append(PeriodProblem(name, "日期格式应为 YYYY-MM-DD", "a date is written YYYY-MM-DD"))
+    owner_id = None
+    if (owner or "").strip():
+        owner_id = parse_id(owner or "")
+        if owner_id is None or get_member(session, org_id=org_id, user_id=owner_id) is None:
+            problems.append(PeriodProblem("owner", "本组织没有该人员", "no such person in the organization"))
+            owner_id = None
+    period = ValidityPeriod(owner_id=owner_id, valid_from=dates["valid_from"], valid_until=dates["valid_until"])
+    try:
+        period.check()
+    except EvidenceError as error:
+        problems.append(PeriodProblem("valid_until", error.message_zh, error.message_en))
+    return period, problems
+
+
+@dataclass(frozen=True)
+class DataUse:
+    """Data (not a record) that names a file: a month of production, measured parameters, activity data
+    or a DQCP monthly filing."""
+
+    kind: Text
+    period: str
+    link: str  # the page that shows it
+
+
+def data_uses(session: Session, *, file: EvidenceFile) -> list[DataUse]:
+    uses: list[DataUse] = []
+    for table, kind, page in (
+        (ProductionOutput, Text(zh="产量", en="Production"), "/emissions/production?year="),
+        (MeasuredParameter, Text(zh="实测参数", en="Measured parameters"), "/emissions/measured?year="),
+    ):
+        for period in session.exec(
+            select(table.period).where(table.evidence_sha256 == file.sha256).order_by(table.period)  # type: ignore[attr-defined]
+        ).all():
+            uses.append(DataUse(kind, period, page + period[:4]))
+    months = session.exec(
+        select(ActivityReading.period_start).where(ActivityReading.evidence_sha256 == file.sha256)
+    ).all()
+    for month in sorted({_china_month(moment) for moment in months}):
+        uses.append(DataUse(Text(zh="活动数据", en="Activity data"), month, "/emissions/data?year=" + month[:4]))
+    for period in session.exec(
+        select(MonthlyFiling.period).where(MonthlyFiling.proof_evidence_id == file.id).order_by(MonthlyFiling.period)
+    ).all():
+        uses.append(DataUse(Text(zh="数据质量控制计划月度存证", en="DQCP monthly filing"), period, "/dqcp/filing"))
+    return uses
+
+
+def _china_month(moment: datetime) -> str:
+    local = as_china_time(moment)
+    assert local is not None
+    return local.strftime("%Y-%m")
