@@ -43,6 +43,7 @@ from web.routes.audit_trail import pages as audit_pages
 from web.routes.carbon_data import grid, imports, inputs, inventory, sources
 from web.routes.dqcp import pages as dqcp_pages
 from web.routes.evaluation import coverage as clause_coverage
+from web.routes.evidence import pages as evidence_pages
 from web.routes.home import dashboard
 from web.routes.identity import admin, auth, profile, tokens
 from web.routes.identity import api as identity_api
@@ -57,7 +58,6 @@ from web.routes.planning import reviews, risks, targets
 from web.routes.records import api as records_api
 from web.routes.records import imports as record_imports
 from web.routes.records import pages as record_pages
-from web.routes.evidence import pages as evidence_pages
 from web.routes.records import workflows_api
 from web.routes.review import pages as review_pages
 from web.routes.support import pages as support_pages

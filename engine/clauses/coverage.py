@@ -327,7 +327,9 @@ def _expired_query(as_of: date) -> Any:
         select(col(EvidenceLink.record_id))
         .join(
             linked,
-            sa.and_(linked.c.id == col(EvidenceLink.evidence_id), linked.c.org_id == col(EvidenceLink.org_id)),
+            sa.and_(
+                linked.c.id == col(EvidenceLink.evidence_id), linked.c.org_id == col(EvidenceLink.org_id)
+            ),
         )
         .join(
             current,
@@ -388,15 +390,16 @@ def expired_evidence(
         return ()
     query, current = _expired_query(as_of)
     rows = session.execute(
-        query.with_only_columns(
-            current.id, current.filename, current.valid_until, col(Record.number)
-        )
+        query.with_only_columns(current.id, current.filename, current.valid_until, col(Record.number))
         .where(col(EvidenceLink.record_id).in_(list(record_ids)))
         .distinct()
     ).all()
     return tuple(
         sorted(
-            (ExpiredEvidence(id_, name, _as_date(until) or as_of, number) for id_, name, until, number in rows),
+            (
+                ExpiredEvidence(id_, name, _as_date(until) or as_of, number)
+                for id_, name, until, number in rows
+            ),
             key=lambda e: (e.valid_until, e.filename, e.record_number),
         )
     )

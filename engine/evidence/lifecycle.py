@@ -9,6 +9,7 @@ from enum import StrEnum
 from pathlib import Path
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
 from engine.audit import Actor, append_event
@@ -16,7 +17,7 @@ from engine.carbon_data.models import ActivityReading, MeasuredParameter, Produc
 from engine.clauses.library import falls_under
 from engine.dqcp.models import MonthlyFiling
 from engine.evidence.models import EvidenceFile, EvidenceLink
-from engine.evidence.store import EvidenceError, ValidityPeriod, store_evidence
+from engine.evidence.store import EvidenceError, ValidityPeriod, person_name, store_evidence
 from engine.forms.spec import Text
 from engine.identity.users import get_member
 from engine.models.base import utcnow
@@ -31,8 +32,8 @@ class Freshness(StrEnum):
     current = "current"
     expiring = "expiring"
     expired = "expired"
-    superseded = "superseded"
-    withdrawn = "withdrawn"
+    superseded = "replaced"  # values differ from any process state name (engine/process separation)
+    withdrawn = "retracted"
 
 
 FRESHNESS_LABELS = {
@@ -100,9 +101,15 @@ def new_version(
     period.check()
     known = {v.sha256 for v in item}
     row = store_evidence(
-        session, org_id=org_id, actor=actor, evidence_dir=evidence_dir, filename=filename,
-        chunks=chunks, max_bytes=max_bytes, period=period,
-    )  # fmt: skip
+        session,
+        org_id=org_id,
+        actor=actor,
+        evidence_dir=evidence_dir,
+        filename=filename,
+        chunks=chunks,
+        max_bytes=max_bytes,
+        period=period,
+    )
     if row.sha256 in known or row.item_id != row.id or row.version != 1:
         raise EvidenceError(
             "该文件与已有证据完全相同，不能作为新版本", "this file is identical to existing evidence"
@@ -117,10 +124,14 @@ def new_version(
     session.flush()
     assert row.id is not None
     append_event(
-        session, org_id=org_id, actor=actor, subject_type="evidence", subject_id=row.id,
+        session,
+        org_id=org_id,
+        actor=actor,
+        subject_type="evidence",
+        subject_id=row.id,
         action="new_version",
-        changes={"version": [None, row.version], "supersedes": [None, current.id if current else None]},
-    )  # fmt: skip
+        changes={"version": [None, row.version], "supersedes": [None, current.version if current else None]},
+    )
     return row
 
 
@@ -143,9 +154,15 @@ def withdraw(session: Session, *, org_id: int, actor: Actor, evidence_id: int, r
         session.add(previous)
     session.flush()
     append_event(
-        session, org_id=org_id, actor=actor, subject_type="evidence", subject_id=evidence_id,
-        action="withdrawn", reason=reason[:1000], changes={"withdrawn": [False, True]},
-    )  # fmt: skip
+        session,
+        org_id=org_id,
+        actor=actor,
+        subject_type="evidence",
+        subject_id=evidence_id,
+        action="evidence_withdrawn",
+        reason=reason[:1000],
+        changes={"withdrawn_reason": [None, reason[:1000]]},
+    )
     return row
 
 
@@ -161,15 +178,23 @@ def set_period(
         if key == "owner_id" and new is None:
             continue
         if old != new:
-            changes[key] = [_plain(old), _plain(new)]
+            if key == "owner_id":
+                changes["owner"] = [person_name(session, old), person_name(session, new)]
+            else:
+                changes[key] = [_plain(old), _plain(new)]
             setattr(row, key, new)
     if changes:
         session.add(row)
         session.flush()
         append_event(
-            session, org_id=org_id, actor=actor, subject_type="evidence", subject_id=evidence_id,
-            action="period_changed", changes=changes,
-        )  # fmt: skip
+            session,
+            org_id=org_id,
+            actor=actor,
+            subject_type="evidence",
+            subject_id=evidence_id,
+            action="period_changed",
+            changes=changes,
+        )
     return row
 
 
@@ -177,13 +202,18 @@ def _plain(value: object) -> object:
     return value.isoformat() if isinstance(value, date) else value
 
 
-def link_record_evidence(session: Session, *, org_id: int, record_id: int, evidence_ids: Iterable[int]) -> None:
-    """Remember that a record's data names these files (once each); the ids were checked by the form."""
+def link_record_evidence(
+    session: OrmSession, *, org_id: int, record_id: int, evidence_ids: Iterable[int]
+) -> None:
+    """Remember that a record's data names these files (once each); the ids were checked by the form.
+    Any ORM session: the workflow engine's unit of work passes its own."""
     wanted = set(evidence_ids)
     if not wanted:
         return
     known = set(
-        session.exec(select(EvidenceLink.evidence_id).where(EvidenceLink.record_id == record_id)).all()
+        session.execute(
+            sa.select(col(EvidenceLink.evidence_id)).where(col(EvidenceLink.record_id) == record_id)
+        ).scalars()
     )
     for evidence_id in sorted(wanted - known):
         session.add(EvidenceLink(org_id=org_id, record_id=record_id, evidence_id=evidence_id))
@@ -205,9 +235,13 @@ def linked_records(session: Session, *, evidence_ids: Sequence[int]) -> dict[int
         return {}
     rows = session.execute(
         sa.select(
-            col(EvidenceLink.evidence_id), col(Record.id), col(Record.number), col(Record.title),
-            col(Record.workflow_key), col(Record.clause_refs),
-        )  # fmt: skip
+            col(EvidenceLink.evidence_id),
+            col(Record.id),
+            col(Record.number),
+            col(Record.title),
+            col(Record.workflow_key),
+            col(Record.clause_refs),
+        )
         .join(Record, col(Record.id) == col(EvidenceLink.record_id))
         .where(col(EvidenceLink.evidence_id).in_(list(evidence_ids)))
         .order_by(col(Record.number))
@@ -236,7 +270,9 @@ class RegisterRow:
     records: tuple[LinkedRecord, ...]
 
 
-def register(session: Session, *, today: date, filters: RegisterFilter, limit: int = 500) -> list[RegisterRow]:
+def register(
+    session: Session, *, today: date, filters: RegisterFilter, limit: int = 500
+) -> list[RegisterRow]:
     """The organization's evidence, one row per item (its current version, or its latest when every version
     is withdrawn) unless the state filter asks for superseded versions; soonest expiry first."""
     query = select(EvidenceFile)
@@ -255,7 +291,9 @@ def register(session: Session, *, today: date, filters: RegisterFilter, limit: i
             linked = linked.where(col(EvidenceLink.record_id) == filters.record_id)
         query = query.where(col(EvidenceFile.id).in_(linked))
     files = session.exec(
-        query.order_by(col(EvidenceFile.valid_until).is_(None), col(EvidenceFile.valid_until), col(EvidenceFile.id))
+        query.order_by(
+            col(EvidenceFile.valid_until).is_(None), col(EvidenceFile.valid_until), col(EvidenceFile.id)
+        )
     ).all()
     records = linked_records(session, evidence_ids=[f.id for f in files if f.id is not None])
     rows = []
@@ -320,7 +358,9 @@ def period_from_form(
         if owner_id is None or get_member(session, org_id=org_id, user_id=owner_id) is None:
             problems.append(PeriodProblem("owner", "本组织没有该人员", "no such person in the organization"))
             owner_id = None
-    period = ValidityPeriod(owner_id=owner_id, valid_from=dates["valid_from"], valid_until=dates["valid_until"])
+    period = ValidityPeriod(
+        owner_id=owner_id, valid_from=dates["valid_from"], valid_until=dates["valid_until"]
+    )
     try:
         period.check()
     except EvidenceError as error:
@@ -345,18 +385,24 @@ def data_uses(session: Session, *, file: EvidenceFile) -> list[DataUse]:
         (MeasuredParameter, Text(zh="实测参数", en="Measured parameters"), "/emissions/measured?year="),
     ):
         for period in session.exec(
-            select(table.period).where(table.evidence_sha256 == file.sha256).order_by(table.period)  # type: ignore[attr-defined]
+            select(table.period).where(table.evidence_sha256 == file.sha256).order_by(table.period)
         ).all():
             uses.append(DataUse(kind, period, page + period[:4]))
     months = session.exec(
         select(ActivityReading.period_start).where(ActivityReading.evidence_sha256 == file.sha256)
     ).all()
     for month in sorted({_china_month(moment) for moment in months}):
-        uses.append(DataUse(Text(zh="活动数据", en="Activity data"), month, "/emissions/data?year=" + month[:4]))
+        uses.append(
+            DataUse(Text(zh="活动数据", en="Activity data"), month, "/emissions/data?year=" + month[:4])
+        )
     for period in session.exec(
-        select(MonthlyFiling.period).where(MonthlyFiling.proof_evidence_id == file.id).order_by(MonthlyFiling.period)
+        select(MonthlyFiling.period)
+        .where(MonthlyFiling.proof_evidence_id == file.id)
+        .order_by(MonthlyFiling.period)
     ).all():
-        uses.append(DataUse(Text(zh="数据质量控制计划月度存证", en="DQCP monthly filing"), period, "/dqcp/filing"))
+        uses.append(
+            DataUse(Text(zh="数据质量控制计划月度存证", en="DQCP monthly filing"), period, "/dqcp/filing")
+        )
     return uses
 
 

@@ -14,8 +14,8 @@ import tempfile
 import unicodedata
 import zipfile
 from collections.abc import Iterable
-from datetime import date
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import IO
 
@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 
 from engine.audit import Actor, append_event
 from engine.evidence.models import EvidenceFile
+from engine.identity.models import User
 
 # Extension → (content type, magic prefixes; None means UTF-8/GB18030 text without NUL bytes).
 ALLOWED_TYPES: dict[str, tuple[str, tuple[bytes, ...] | None]] = {
@@ -161,16 +162,22 @@ class ValidityPeriod:
         if self.valid_from and self.valid_until and self.valid_until < self.valid_from:
             raise EvidenceError("有效期止不得早于有效期起", "valid until cannot be before valid from")
 
-    def changes(self) -> dict[str, list[object]]:
+    def changes(self, owner_name: str | None) -> dict[str, list[object]]:
+        """For the audit trail: the owner by name, dates as ISO text."""
         return {
             key: [None, value.isoformat() if isinstance(value, date) else value]
             for key, value in (
-                ("owner_id", self.owner_id),
+                ("owner", owner_name),
                 ("valid_from", self.valid_from),
                 ("valid_until", self.valid_until),
             )
             if value is not None
         }
+
+
+def person_name(session: Session, user_id: int | None) -> str | None:
+    user = session.get(User, user_id) if user_id is not None else None
+    return user.display_name if user else None
 
 
 def _size_text(size: int) -> str:
@@ -276,7 +283,7 @@ def store_evidence(
             "sha256": [None, sha256],
             "filename": [None, name],
             "size_bytes": [None, size],
-            **period.changes(),
+            **period.changes(person_name(session, row.owner_id)),
         },
     )
     return row

@@ -47,11 +47,17 @@ def run_evidence_expiry(ctx: JobContext) -> Iterator[str]:
             continue
         until = row.valid_until.isoformat()
         ended = row.valid_until < ctx.today
-        subject = (
-            Text(zh=f"证据已过期：{row.filename}（有效期至 {until}）", en=f"Evidence expired: {row.filename} (valid until {until})")
-            if ended
-            else Text(zh=f"证据即将到期：{row.filename}（有效期至 {until}）", en=f"Evidence expiring: {row.filename} (valid until {until})")
-        )  # fmt: skip
+        name = row.filename
+        if ended:
+            subject = Text(
+                zh=f"证据已过期：{name}（有效期至 {until}）",
+                en=f"Evidence expired: {name} (valid until {until})",
+            )
+        else:
+            subject = Text(
+                zh=f"证据即将到期：{name}（有效期至 {until}）",
+                en=f"Evidence expiring: {name} (valid until {until})",
+            )
         body = Text(
             zh="请在证据登记表中上传新版本：/evidence/register",
             en="Upload a new version from the evidence register: /evidence/register",

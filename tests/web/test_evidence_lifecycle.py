@@ -64,17 +64,17 @@ def test_expired_evidence_makes_the_clause_stale_until_a_new_version_replaces_it
     coverage = manager.get(f"/evaluation/coverage?year={year}").text
     assert "份证据已过期" in coverage or 'data-status="stale"' in coverage
     # A new version valid for a year: the old one is kept, marked superseded, and still downloads.
-    page = manager.get(f"/evidence/items/{evidence_id}")
+    page = manager.get(f"/evidence-items/{evidence_id}")
     assert page.status_code == 200 and "复测报告.pdf" in page.text
     uploaded = manager.post(
-        f"/evidence/items/{evidence_id}/version",
+        f"/evidence-items/{evidence_id}/version",
         data={"csrf_token": csrf_of(page.text), "valid_from": "2026-07-01", "valid_until": "2099-06-30"},
         files={"file": ("复测报告-2026下半年.pdf", PDF2)},
     )
     assert uploaded.status_code == 303
     new_id = int(uploaded.headers["location"].rsplit("/", 1)[1])
-    item = manager.get(f"/evidence/items/{new_id}").text
-    assert 'data-version="1" data-freshness="superseded"' in item
+    item = manager.get(f"/evidence-items/{new_id}").text
+    assert 'data-version="1" data-freshness="replaced"' in item
     assert 'data-version="2" data-freshness="current"' in item
     assert manager.get(f"/evidence/{evidence_id}").content == PDF
     assert manager.get(f"/evidence/{new_id}").content == PDF2
@@ -83,7 +83,7 @@ def test_expired_evidence_makes_the_clause_stale_until_a_new_version_replaces_it
     assert "data-expired=" not in drill
     # The same bytes again are no new version.
     again = manager.post(
-        f"/evidence/items/{new_id}/version",
+        f"/evidence-items/{new_id}/version",
         data={"csrf_token": csrf_of(page.text)},
         files={"file": ("again.pdf", PDF2)},
     )
@@ -127,23 +127,27 @@ def test_uploads_take_a_period_and_owner_and_the_register_filters(web):
     expected_state = "expired" if china_today().day > 1 else "expiring"
     assert (f'data-evidence-row="{evidence_id}"' in filtered) == (expected_state == "expired")
     assert f'data-evidence-row="{evidence_id}"' not in client.get("/evidence?state=current").text
-    item = client.get(f"/evidence/items/{evidence_id}").text
+    item = client.get(f"/evidence-items/{evidence_id}").text
     assert "产量 · 2026-01" in item  # the data that names it
     # Withdrawal: a reason is required; the row and the file stay, the audit trail has the reason.
-    refused = client.post(f"/evidence/items/{evidence_id}/withdraw", data={"csrf_token": csrf_of(item)})
+    refused = client.post(f"/evidence-items/{evidence_id}/withdraw", data={"csrf_token": csrf_of(item)})
     assert refused.status_code == 422 and 'data-error-for="reason"' in refused.text
     withdrawn = client.post(
-        f"/evidence/items/{evidence_id}/withdraw", data={"csrf_token": csrf_of(item), "reason": "传错了月份"}
+        f"/evidence-items/{evidence_id}/withdraw", data={"csrf_token": csrf_of(item), "reason": "传错了月份"}
     )
     assert withdrawn.status_code == 303
     assert _scalar(web, "SELECT count(*) FROM evidence_file WHERE id = :i", i=evidence_id) == 1
     assert _scalar(web, "SELECT withdrawn_reason FROM evidence_file") == "传错了月份"
     assert (
-        _scalar(web, "SELECT reason FROM audit_event WHERE subject_type = 'evidence' AND action = 'withdrawn'")
+        _scalar(
+            web,
+            "SELECT reason FROM audit_event WHERE subject_type = 'evidence' "
+            " AND action = 'evidence_withdrawn'",
+        )
         == "传错了月份"
     )
     assert client.get(f"/evidence/{evidence_id}").content == PDF  # kept, still readable
-    assert f'data-evidence-row="{evidence_id}"' in client.get("/evidence?state=withdrawn").text
+    assert f'data-evidence-row="{evidence_id}"' in client.get("/evidence?state=retracted").text
 
 
 def test_the_owner_is_reminded_once_before_expiry(web):
@@ -173,6 +177,7 @@ def test_the_owner_is_reminded_once_before_expiry(web):
     assert len(reminded) == 1 and "证据即将到期：2月产量.pdf（有效期至 2027-03-31）" in reminded[0]
     assert run("2027-03-06") == []  # once per end of validity
     owner = _scalar(web, "SELECT owner_id FROM evidence_file")
-    assert _scalar(
-        web, "SELECT count(*) FROM notification WHERE kind = 'evidence' AND user_id = :u", u=owner
-    ) == 1
+    assert (
+        _scalar(web, "SELECT count(*) FROM notification WHERE kind = 'evidence' AND user_id = :u", u=owner)
+        == 1
+    )

@@ -61,7 +61,9 @@ def _docx(document: bytes, part: str = "word/document.xml") -> bytes:
     return _zip({"[Content_Types].xml": b"<?xml version='1.0'?><Types/>", part: document})
 
 
-XXE = b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]><w:document>&x;</w:document>'
+XXE = (
+    b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]><w:document>&x;</w:document>'
+)
 LAUGHS = (
     b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
     + b"".join(f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10}">'.encode() for i in range(1, 10))
@@ -91,8 +93,9 @@ CORPUS: dict[str, bytes] = {
     "xxe.docx": _docx(XXE),
     "billion-laughs.xlsx": _docx(LAUGHS, part="xl/workbook.xml"),
     "xxe-utf16.docx": _docx("\ufeff".encode("utf-16-le") + XXE.decode().encode("utf-16-le")),
-    "xxe-in-rels.docx": _docx(b'<?xml version="1.0"?><!doctype r [<!ENTITY % p SYSTEM "http://x/">%p;]><r/>',
-                              part="_rels/.rels"),  # fmt: skip
+    "xxe-in-rels.docx": _docx(
+        b'<?xml version="1.0"?><!doctype r [<!ENTITY % p SYSTEM "http://x/">%p;]><r/>', part="_rels/.rels"
+    ),  # fmt: skip
     "../../x.pdf": PDF + b"1",
     "..\\x.pdf": PDF + b"2",
     "nul\x00name.pdf": PDF + b"3",
@@ -163,8 +166,16 @@ def _served(app) -> Iterator[int]:
         thread.join(timeout=30)
 
 
-def _raw_post(port: int, *, cookie: str, body: bytes, boundary: str, declared: int | None, chunked: bool = False,
-              close_early: bool = False) -> int:  # fmt: skip
+def _raw_post(
+    port: int,
+    *,
+    cookie: str,
+    body: bytes,
+    boundary: str,
+    declared: int | str | None,
+    chunked: bool = False,
+    close_early: bool = False,
+) -> int:
     """POST the production form with a Content-Length that need not be true; the status, or 0 when the
     server closed without one."""
     headers = [
@@ -206,7 +217,9 @@ def _multipart(fields: dict[str, str], filename: str, content: bytes, boundary: 
     ]
     parts.append(
         f'--{boundary}\r\nContent-Disposition: form-data; name="evidence"; filename="{filename}"\r\n'
-        "Content-Type: application/pdf\r\n\r\n".encode() + content + b"\r\n"
+        "Content-Type: application/pdf\r\n\r\n".encode()
+        + content
+        + b"\r\n"
     )
     return b"".join(parts) + f"--{boundary}--\r\n".encode()
 
@@ -217,7 +230,9 @@ def _lying_lengths(web, tmp_path) -> list[tuple[str, bool]]:
         data_dir=tmp_path / "small", database_url=web.db.url, secret_key=web.settings.secret_key,
         evidence_max_bytes=SMALL_LIMIT,
     )  # fmt: skip
-    small = WebEnv(db=web.db, app=create_app(settings=settings, db=web.db, catalog=CATALOG), settings=settings)
+    small = WebEnv(
+        db=web.db, app=create_app(settings=settings, db=web.db, catalog=CATALOG), settings=settings
+    )
     client = small.as_role("carbon_manager")
     page = client.get("/emissions/production?year=2026")
     cookie = client.cookies[SESSION_COOKIE]
@@ -247,12 +262,17 @@ def _lying_lengths(web, tmp_path) -> list[tuple[str, bool]]:
             written = sum(p.stat().st_size for p in (tmp_path / "small").rglob("*") if p.is_file())
             refused = status in (0, 400, 413, 422) and not kept
             # Or the declared body was a whole form: the file kept is exactly the one sent, by its hash.
-            whole = status == 303 and kept and _scalar(web, "SELECT sha256 FROM evidence_file ORDER BY id DESC") == (
-                hashlib.sha256(PDF).hexdigest()
+            whole = (
+                status == 303
+                and kept
+                and _scalar(web, "SELECT sha256 FROM evidence_file ORDER BY id DESC")
+                == (hashlib.sha256(PDF).hexdigest())
             )
             results.append((label, (refused or whole) and written <= SMALL_LIMIT))
             before = _scalar(web, "SELECT count(*) FROM evidence_file")
-    assert os.listdir(settings.evidence_dir / "tmp") == [] if (settings.evidence_dir / "tmp").exists() else True
+    assert (
+        os.listdir(settings.evidence_dir / "tmp") == [] if (settings.evidence_dir / "tmp").exists() else True
+    )
     return results
 
 
@@ -268,8 +288,12 @@ def test_t17_hostile_files_are_rejected_or_neutralized(web, tmp_path):
         month = month % 11 + 1
         posted = client.post(
             "/emissions/production",
-            data={"csrf_token": token, "product_id": str(products[0]), "period": f"2026-{month:02d}",
-                  "quantity": "100"},  # fmt: skip
+            data={
+                "csrf_token": token,
+                "product_id": str(products[0]),
+                "period": f"2026-{month:02d}",
+                "quantity": "100",
+            },  # fmt: skip
             files={"evidence": (name, content)},
         )
         after = _scalar(web, "SELECT count(*) FROM evidence_file")

@@ -45,7 +45,9 @@ def test_t30_no_hard_delete_through_any_route(web):
     attempts = possible = 0
     for path in sorted({concrete(rule.path, ids) for rule in rules}):
         tries = [(admin, "DELETE", path, {"X-CSRF-Token": token})]
-        tries += [(admin, "POST", f"{path.rstrip('/')}/{word}", {"X-CSRF-Token": token}) for word in DELETE_ACTIONS]
+        tries += [
+            (admin, "POST", f"{path.rstrip('/')}/{word}", {"X-CSRF-Token": token}) for word in DELETE_ACTIONS
+        ]
         if path.startswith("/api/"):
             tries.append((api, "DELETE", path, {}))
         answered = []
@@ -74,13 +76,15 @@ def test_t30_no_hard_delete_through_any_route(web):
 def test_the_deletion_the_product_offers_is_a_tombstone_with_a_reason(web):
     admin = web.as_role("admin")
     evidence_id = demo_object_ids(web)["evidence_id"]
-    page = admin.get(f"/evidence/items/{evidence_id}")
+    page = admin.get(f"/evidence-items/{evidence_id}")
     assert page.status_code == 200
     token = csrf_of(page.text)
     rows = _counts(web)["evidence_file"]
-    blank = admin.post(f"/evidence/items/{evidence_id}/withdraw", data={"csrf_token": token, "reason": "  "})
+    blank = admin.post(f"/evidence-items/{evidence_id}/withdraw", data={"csrf_token": token, "reason": "  "})
     assert blank.status_code == 422 and 'data-error-for="reason"' in blank.text
-    done = admin.post(f"/evidence/items/{evidence_id}/withdraw", data={"csrf_token": token, "reason": "上传错了文件"})
+    done = admin.post(
+        f"/evidence-items/{evidence_id}/withdraw", data={"csrf_token": token, "reason": "上传错了文件"}
+    )
     assert done.status_code == 303
     assert _counts(web)["evidence_file"] == rows
     with web.db.engine.connect() as connection:
@@ -88,12 +92,17 @@ def test_the_deletion_the_product_offers_is_a_tombstone_with_a_reason(web):
             text("SELECT withdrawn_at, withdrawn_reason FROM evidence_file WHERE id = :i"), {"i": evidence_id}
         ).first()
         audited = connection.execute(
-            text("SELECT reason FROM audit_event WHERE subject_type = 'evidence' AND action = 'withdrawn'")
+            text(
+                "SELECT reason FROM audit_event WHERE subject_type = 'evidence' "
+                " AND action = 'evidence_withdrawn'"
+            )
         ).scalar()
     assert withdrawn is not None and reason == audited == "上传错了文件"
-    page = admin.get(f"/evidence/items/{evidence_id}").text
-    assert "上传错了文件" in page and 'data-freshness="withdrawn"' in page
-    again = admin.post(f"/evidence/items/{evidence_id}/withdraw", data={"csrf_token": token, "reason": "再撤一次"})
+    page = admin.get(f"/evidence-items/{evidence_id}").text
+    assert "上传错了文件" in page and 'data-freshness="retracted"' in page
+    again = admin.post(
+        f"/evidence-items/{evidence_id}/withdraw", data={"csrf_token": token, "reason": "再撤一次"}
+    )
     assert again.status_code == 422
 
 

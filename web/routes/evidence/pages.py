@@ -34,18 +34,20 @@ from web.deps import DatabaseDep, DataEditor, Member, OrgSession, PostedForm, Pr
 from web.templating import render
 
 router = APIRouter()
-UPLOAD_PATHS = (r"/evidence/items/\d+/version",)
+UPLOAD_PATHS = (r"/evidence-items/\d+/version",)
 
 
 def _people(session: Session, principal: Principal) -> list[tuple[int, str]]:
     assert principal.org is not None
-    return [(user.id, user.display_name) for user, _ in list_members(session, org_id=principal.org.id) if user.id]
+    return [
+        (user.id, user.display_name) for user, _ in list_members(session, org_id=principal.org.id) if user.id
+    ]
 
 
 @router.get("/evidence")
 def register_page(request: Request, principal: Member, session: OrgSession) -> Response:
     query = request.query_params
-    state = query.get("state") or None
+    state = query.get("state") or ""
     within = parse_id(query.get("within", ""))
     filters = RegisterFilter(
         state=Freshness(state) if state in Freshness.__members__ else None,
@@ -93,12 +95,14 @@ def _item_context(session: Session, principal: Principal, evidence_id: int) -> d
     }
 
 
-@router.get("/evidence/items/{evidence_id}")
+@router.get("/evidence-items/{evidence_id}")
 def item_page(request: Request, evidence_id: Id, principal: Member, session: OrgSession) -> Response:
     return render(request, "evidence/item.html", _item_context(session, principal, evidence_id))
 
 
-def _refused(request: Request, db: DatabaseDep, principal: Principal, evidence_id: int, errors: dict[str, Any]) -> Response:
+def _refused(
+    request: Request, db: DatabaseDep, principal: Principal, evidence_id: int, errors: dict[str, Any]
+) -> Response:
     assert principal.org is not None
     with db.read_session(org_id=principal.org.id) as session:
         context = {**_item_context(session, principal, evidence_id), "errors": errors}
@@ -108,9 +112,12 @@ def _refused(request: Request, db: DatabaseDep, principal: Principal, evidence_i
 def _period_of(session: Session, principal: Principal, form: PostedForm) -> tuple[Any, dict[str, Any]]:
     assert principal.org is not None
     period, problems = period_from_form(
-        session, org_id=principal.org.id, owner=_text(form, "owner"),
-        valid_from=_text(form, "valid_from"), valid_until=_text(form, "valid_until"),
-    )  # fmt: skip
+        session,
+        org_id=principal.org.id,
+        owner=_text(form, "owner"),
+        valid_from=_text(form, "valid_from"),
+        valid_until=_text(form, "valid_until"),
+    )
     return period, {p.field: {"zh": p.zh, "en": p.en} for p in problems}
 
 
@@ -119,7 +126,7 @@ def _text(form: PostedForm, name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-@router.post("/evidence/items/{evidence_id}/version")
+@router.post("/evidence-items/{evidence_id}/version")
 def upload_version(
     request: Request, evidence_id: Id, principal: DataEditor, db: DatabaseDep, form: PostedForm
 ) -> Response:
@@ -141,10 +148,16 @@ def upload_version(
                     yield chunk
 
             row = new_version(
-                uow.session, org_id=principal.org.id, actor=actor_of(principal),
-                evidence_dir=settings.evidence_dir, of_evidence_id=evidence_id, filename=upload.filename or "",
-                chunks=chunks(), max_bytes=settings.evidence_max_bytes, period=period,
-            )  # fmt: skip
+                uow.session,
+                org_id=principal.org.id,
+                actor=actor_of(principal),
+                evidence_dir=settings.evidence_dir,
+                of_evidence_id=evidence_id,
+                filename=upload.filename or "",
+                chunks=chunks(),
+                max_bytes=settings.evidence_max_bytes,
+                period=period,
+            )
             new_id = row.id
     except LookupError:
         raise HTTPException(404) from None
@@ -152,10 +165,10 @@ def upload_version(
         if not errors:
             errors = {"file": {"zh": error.message_zh, "en": error.message_en}}
         return _refused(request, db, principal, evidence_id, errors)
-    return RedirectResponse(f"/evidence/items/{new_id}", status_code=303)
+    return RedirectResponse(f"/evidence-items/{new_id}", status_code=303)
 
 
-@router.post("/evidence/items/{evidence_id}/period")
+@router.post("/evidence-items/{evidence_id}/period")
 def change_period(
     request: Request, evidence_id: Id, principal: DataEditor, db: DatabaseDep, form: PostedForm
 ) -> Response:
@@ -166,27 +179,39 @@ def change_period(
             period, errors = _period_of(uow.session, principal, form)
             if errors:
                 raise EvidenceError("", "")
-            set_period(uow.session, org_id=principal.org.id, actor=actor_of(principal), evidence_id=evidence_id,
-                       period=period)  # fmt: skip
+            set_period(
+                uow.session,
+                org_id=principal.org.id,
+                actor=actor_of(principal),
+                evidence_id=evidence_id,
+                period=period,
+            )
     except LookupError:
         raise HTTPException(404) from None
     except EvidenceError as error:
         errors = errors or {"valid_until": {"zh": error.message_zh, "en": error.message_en}}
         return _refused(request, db, principal, evidence_id, errors)
-    return RedirectResponse(f"/evidence/items/{evidence_id}", status_code=303)
+    return RedirectResponse(f"/evidence-items/{evidence_id}", status_code=303)
 
 
-@router.post("/evidence/items/{evidence_id}/withdraw")
+@router.post("/evidence-items/{evidence_id}/withdraw")
 def withdraw_evidence(
     request: Request, evidence_id: Id, principal: DataEditor, db: DatabaseDep, form: PostedForm
 ) -> Response:
     assert principal.org is not None
     try:
         with db.unit_of_work(org_id=principal.org.id) as uow:
-            withdraw(uow.session, org_id=principal.org.id, actor=actor_of(principal), evidence_id=evidence_id,
-                     reason=_text(form, "reason") or "")  # fmt: skip
+            withdraw(
+                uow.session,
+                org_id=principal.org.id,
+                actor=actor_of(principal),
+                evidence_id=evidence_id,
+                reason=_text(form, "reason") or "",
+            )
     except LookupError:
         raise HTTPException(404) from None
     except EvidenceError as error:
-        return _refused(request, db, principal, evidence_id, {"reason": {"zh": error.message_zh, "en": error.message_en}})
-    return RedirectResponse(f"/evidence/items/{evidence_id}", status_code=303)
+        return _refused(
+            request, db, principal, evidence_id, {"reason": {"zh": error.message_zh, "en": error.message_en}}
+        )
+    return RedirectResponse(f"/evidence-items/{evidence_id}", status_code=303)
