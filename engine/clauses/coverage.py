@@ -334,8 +334,7 @@ def _expired_query(as_of: date) -> Any:
         .join(
             current,
             sa.and_(
-                current.c.item_id == linked.c.item_id,
-                current.c.org_id == linked.c.org_id,
+                current.c.item_id == linked.c.item_id,  # a row id: one organization's already
                 current.c.superseded_at.is_(None),
                 current.c.withdrawn_at.is_(None),
             ),
