@@ -43,11 +43,15 @@ def test_the_carbon_manager_replaces_an_expired_lab_report(page):
     row = page.locator("#evidence-register tbody tr", has_text="3月熟料化验报告.pdf")
     expect(row.locator("[data-freshness]")).to_have_text("已过期")
     expect(row).to_contain_text("李娜")
+    page.select_option("#ev-state", "expired")
+    with page.expect_navigation(url=re.compile(r"/evidence\?state=expired")):
+        page.click("#evidence-filters button[type=submit]")
+    expect(page.locator("#evidence-register tbody tr")).to_have_count(1)
     shot(page, "evidence-register-zh")
-    row.locator("a").first.click()
+    page.locator("#evidence-register tbody tr a").first.click()
     expect(page.locator("#evidence-links")).to_contain_text("产量 · 2026-03")
-    page.set_input_files("#nv-file", files=[{"name": "3月熟料化验报告-复检.pdf", "mimeType": "application/pdf",
-                                             "buffer": PDF + b"march, re-tested"}])  # fmt: skip
+    retested = {"name": "3月熟料化验报告-复检.pdf", "mimeType": "application/pdf", "buffer": PDF + b"again"}
+    page.set_input_files("#nv-file", files=[retested])
     _date(page, "#valid_from", "2026-04-01")
     _date(page, "#valid_until", "2027-03-31")
     with page.expect_navigation(url=re.compile(r"/evidence-items/\d+$")):
