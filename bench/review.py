@@ -189,6 +189,35 @@ def _p95_ms(samples: list[float]) -> float:
     return ordered[max(0, round(0.95 * len(ordered)) - 1)] * 1000
 
 
+def _evidence_links(year: Year) -> int:
+    """One evidence file per ten records, linked to it, valid until a day spread over the three years (the
+    map's expired-evidence count reads them)."""
+    from sqlalchemy import insert, text
+
+    from engine.evidence.models import EvidenceFile, EvidenceLink
+
+    with year.db.unit_of_work(all_orgs=True) as uow:
+        ids = [row[0] for row in uow.session.execute(text("SELECT id FROM record ORDER BY id")).all()][::10]
+        first = 1_000_000
+        start = date(YEAR - 2, 1, 1)
+        files = [
+            {
+                "id": first + i, "org_id": year.org_id, "sha256": f"{first + i:064x}",
+                "filename": f"证书-{i}.pdf", "content_type": "application/pdf", "size_bytes": 1000,
+                "uploaded_at": datetime(YEAR - 2, 1, 1), "item_id": first + i, "version": 1,
+                "valid_until": start + timedelta(days=i % 1095),
+            }
+            for i in range(len(ids))
+        ]  # fmt: skip
+        uow.session.execute(insert(EvidenceFile.__table__), files)  # type: ignore[arg-type]
+        links = [
+            {"org_id": year.org_id, "record_id": record_id, "evidence_id": first + i}
+            for i, record_id in enumerate(ids)
+        ]
+        uow.session.execute(insert(EvidenceLink.__table__), links)  # type: ignore[arg-type]
+    return len(links)
+
+
 def coverage_map_three_years(year: Year, rounds: int) -> list[str]:
     from sqlalchemy import insert, text
 
@@ -202,6 +231,7 @@ def coverage_map_three_years(year: Year, rounds: int) -> list[str]:
         for earlier in (YEAR - 2, YEAR - 1):
             rows = list(_rows(year.org_id, year.records, year.review_id, versions, clauses, year=earlier))
             uow.session.execute(insert(Record.__table__), rows)  # type: ignore[arg-type]
+    links = _evidence_links(year)
     years, today, runs = (YEAR - 2, YEAR - 1, YEAR), date(YEAR, 12, 31), max(20, rounds * 7)
     product: list[float] = []
     for _ in range(runs):
@@ -245,6 +275,7 @@ def coverage_map_three_years(year: Year, rounds: int) -> list[str]:
         f"coverage_map_p95_ms: {_p95_ms(product):.0f} ms",
         f"coverage_peer_p95_ms: {_p95_ms(peer):.0f} ms",
         f"coverage_map_records: {year.records * 3} records",
+        f"coverage_map_evidence_links: {links} links (a third of the files expired)",
     ]
 
 

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SECRET_KEY_FILE = "secret.key"
@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     scheduler_clock_anchor: datetime | None = None
     scheduler_clock_speed: Annotated[float, Field(gt=0)] = 1.0
     evidence_orphan_grace_hours: Annotated[int, Field(ge=1)] = 24
+    evidence_reminder_days: Annotated[int, Field(ge=1)] = 30  # owners are reminded this long before expiry
+    # Nothing is hard-deleted while records are retained, and the audit trail outlives them (T30, ADR 0034).
+    records_retention_years: Annotated[int, Field(ge=1)] = 10
+    audit_retention_years: Annotated[int, Field(ge=1)] = 10
     digest_hour: Annotated[int, Field(ge=0, le=23)] = 8  # China time
     smtp_host: str | None = None
     smtp_port: Annotated[int, Field(ge=1, le=65535)] = 25
@@ -101,6 +105,17 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"每个密钥至少 {MIN_KEY_LENGTH} 个字符 / every key needs at least {MIN_KEY_LENGTH} "
                 "characters (`tanguan secret generate`)"
+            )
+        return value
+
+    @field_validator("audit_retention_years")
+    @classmethod
+    def _audit_outlives_records(cls, value: int, info: ValidationInfo) -> int:
+        records = info.data.get("records_retention_years")
+        if records is not None and value < records:
+            raise ValueError(
+                f"审计追踪的保存期不得短于记录的保存期（TANGUAN_RECORDS_RETENTION_YEARS={records}）/ "
+                f"the audit trail must be kept at least as long as the records ({records} years)"
             )
         return value
 

@@ -43,6 +43,7 @@ from web.routes.audit_trail import pages as audit_pages
 from web.routes.carbon_data import grid, imports, inputs, inventory, sources
 from web.routes.dqcp import pages as dqcp_pages
 from web.routes.evaluation import coverage as clause_coverage
+from web.routes.evidence import pages as evidence_pages
 from web.routes.home import dashboard
 from web.routes.identity import admin, auth, profile, tokens
 from web.routes.identity import api as identity_api
@@ -125,6 +126,7 @@ def create_app(
     modules += (reviews,)  # 6.2.3 carbon review
     modules += (support_pages,)
     modules += (clause_coverage, internal_audit_pages, review_pages)
+    modules += (evidence_pages,)
     app.add_middleware(
         SecurityHeadersMiddleware,
         upload_paths=tuple(path for module in modules for path in getattr(module, "UPLOAD_PATHS", ())),

@@ -11,6 +11,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from engine.carbon_data.errors import DataIssue, EmissionsDataError
 from engine.db import Database
+from engine.evidence.lifecycle import period_from_form
 from engine.evidence.store import EvidenceError, store_evidence
 from engine.forms.spec import FieldType, FormSpec
 from engine.values import parse_id, parse_year
@@ -82,6 +83,13 @@ def _uploaded_evidence(request: Request, session: Session, principal: Principal,
         return None
     settings = request.app.state.settings
     assert principal.org is not None
+    period, problems = period_from_form(
+        session, org_id=principal.org.id, owner=_text(form, "evidence_owner"),
+        valid_from=_text(form, "evidence_valid_from"), valid_until=_text(form, "evidence_valid_until"),
+    )  # fmt: skip
+    if problems:
+        issues += [DataIssue(None, f"evidence_{p.field}", p.zh, p.en) for p in problems]
+        return None
 
     def chunks() -> Iterator[bytes]:
         while chunk := upload.file.read(1024 * 1024):
@@ -96,11 +104,17 @@ def _uploaded_evidence(request: Request, session: Session, principal: Principal,
             filename=upload.filename,
             chunks=chunks(),
             max_bytes=settings.evidence_max_bytes,
+            period=period,
         )
     except EvidenceError as error:
         issues.append(DataIssue(None, "evidence", error.message_zh, error.message_en))
         return None
     return stored.sha256
+
+
+def _text(form: FormData, name: str) -> str | None:
+    value = form.get(name)
+    return value if isinstance(value, str) else None
 
 
 SaveWithEvidence = Callable[[Session, dict[str, str], str | None, list[DataIssue]], None]

@@ -33,6 +33,15 @@ UNIT_FIELDS = {
     "parent": Text(zh="上级单元", en="Parent unit"),
     "name_en": Text(zh="英文名称", en="English name"),
 }
+# Fields of an evidence file's events (engine.evidence).
+EVIDENCE_FIELDS = {
+    "owner": Text(zh="负责人", en="Owner"),
+    "valid_from": Text(zh="有效期起", en="Valid from"),
+    "valid_until": Text(zh="有效期止", en="Valid until"),
+    "version": Text(zh="版本", en="Version"),
+    "supersedes": Text(zh="取代的版本", en="Supersedes"),
+    "withdrawn_reason": Text(zh="撤回原因", en="Reason for withdrawal"),
+}
 SUBJECTS = {
     "record": Text(zh="记录", en="Record"),
     "user": Text(zh="用户", en="User"),
@@ -71,6 +80,9 @@ ACTIONS = {
     "event_start_failed": Text(zh="未能自动创建关联记录", en="A linked record could not be started"),
     "evidence_attached": Text(zh="附加证据", en="Evidence attached"),
     "uploaded": Text(zh="上传", en="Uploaded"),
+    "new_version": Text(zh="上传新版本", en="New version uploaded"),
+    "period_changed": Text(zh="修改负责人或有效期", en="Owner or validity changed"),
+    "evidence_withdrawn": Text(zh="撤回证据", en="Evidence withdrawn"),
     "imported": Text(zh="导入", en="Imported"),
     "ingested": Text(zh="接收计量数据", en="Meter data received"),
     "frozen": Text(zh="冻结", en="Frozen"),
@@ -148,6 +160,8 @@ class TrailLabels:
             return NOTIFICATION_FIELDS[name]
         if name in UNIT_FIELDS:
             return UNIT_FIELDS[name]
+        if name in EVIDENCE_FIELDS:
+            return EVIDENCE_FIELDS[name]
         zh, en = FIELD_LABELS.get(name, (name, name))
         return Text(zh=zh, en=en)
 

@@ -5,7 +5,7 @@ one light query per call; only the drill-down reads a record's data for its evid
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -17,7 +17,9 @@ from sqlmodel import Session, col
 
 from engine.clauses.library import Clause, clause_library, falls_under
 from engine.clauses.scores import ClauseScore, latest_scores
+from engine.evidence.models import EvidenceFile, EvidenceLink
 from engine.forms.spec import FieldType, Text
+from engine.models.base import table_of
 from engine.records.display import CHINA_TIME
 from engine.records.timeline import referenced_ids
 from engine.scheduler.starts import add_months
@@ -64,6 +66,16 @@ class ClauseRecord:
 
 
 @dataclass(frozen=True)
+class ExpiredEvidence:
+    """An evidence file a record of the clause names whose item (its current version) has expired."""
+
+    evidence_id: int
+    filename: str
+    valid_until: date
+    record_number: str
+
+
+@dataclass(frozen=True)
 class ClauseCoverage:
     clause: Clause
     year: int
@@ -75,6 +87,7 @@ class ClauseCoverage:
     overdue: int
     score: ClauseScore | None = None
     applies: bool | None = None  # the statement of applicability's answer, when there is one
+    expired: tuple[ExpiredEvidence, ...] = ()  # only in a drill-down
 
 
 @dataclass(frozen=True)
@@ -203,12 +216,19 @@ class _Tally:
     count: int = 0
     last_write: date | None = None
     overdue: int = 0
+    expired: int = 0  # evidence files named by those records that have expired
+    expired_last: date | None = None  # the latest end of validity among them
 
     def add(self, *, count: int, last_write: date | None, overdue: int) -> None:
         self.count += count
         self.overdue += overdue
         if last_write is not None and (self.last_write is None or last_write > self.last_write):
             self.last_write = last_write
+
+    def add_expired(self, count: int, until: date | None) -> None:
+        self.expired += count
+        if until is not None and (self.expired_last is None or until > self.expired_last):
+            self.expired_last = until
 
 
 def _judge(
@@ -234,6 +254,14 @@ def _judge(
         )
     if tally.overdue:
         reasons.append(Text(zh=f"{tally.overdue} 条记录逾期未办", en=f"{tally.overdue} record(s) overdue"))
+    if tally.expired and tally.expired_last is not None:
+        until = tally.expired_last.isoformat()
+        reasons.append(
+            Text(
+                zh=f"{tally.expired} 份证据已过期（最近一份有效期至 {until}）",
+                en=f"{tally.expired} evidence file(s) expired (the latest valid until {until})",
+            )
+        )
     return (CoverageStatus.stale if reasons else CoverageStatus.covered), tuple(reasons), last
 
 
@@ -289,6 +317,93 @@ def _tallies(
     return tallies
 
 
+def _expired_query(as_of: date) -> Any:
+    """Links from records to evidence whose item's current version ended before ``as_of`` (a superseded
+    version is judged by the version that replaced it; withdrawn versions are not evidence)."""
+    # Core aliases: the organization comes from the link (the ORM's tenant filter), the files must match it.
+    linked = table_of(EvidenceFile).alias("linked")
+    current = table_of(EvidenceFile).alias("current_version")
+    query = (
+        select(col(EvidenceLink.record_id))
+        .join(
+            linked,
+            sa.and_(
+                linked.c.id == col(EvidenceLink.evidence_id), linked.c.org_id == col(EvidenceLink.org_id)
+            ),
+        )
+        .join(
+            current,
+            sa.and_(
+                current.c.item_id == linked.c.item_id,  # a row id: one organization's already
+                current.c.superseded_at.is_(None),
+                current.c.withdrawn_at.is_(None),
+            ),
+        )
+        .join(Record, col(Record.id) == col(EvidenceLink.record_id))
+        .where(current.c.valid_until < as_of)
+    )
+    return query, current.c
+
+
+def _expired_tallies(
+    session: Session, *, years: tuple[int, ...], today: date
+) -> dict[tuple[str, ...], dict[int, tuple[int, date | None]]]:
+    """Per clause list and year: how many links of records alive in the year name evidence expired by the
+    year's end (or today), and the latest end of validity among them — one grouped query."""
+    query, current = _expired_query(today)
+    refs = sa.cast(col(Record.clause_refs), sa.Text)
+    columns: list[Any] = [refs]
+    for year in years:
+        start, end = _utc_bounds(year, year)
+        expired = sa.and_(
+            col(Record.created_at) < end,
+            sa.or_(col(Record.closed_at).is_(None), col(Record.closed_at) >= start),
+            current.valid_until < min(today, date(year, 12, 31)),
+        )
+        columns += [
+            func.sum(sa.case((expired, 1), else_=0)),
+            func.max(sa.case((expired, current.valid_until), else_=None)),
+        ]
+    rows = session.execute(query.with_only_columns(*columns).group_by(refs)).all()
+    found: dict[tuple[str, ...], dict[int, tuple[int, date | None]]] = {}
+    for row in rows:
+        loaded = json.loads(row[0]) if row[0] else []
+        clause_list = tuple(str(ref) for ref in loaded) if isinstance(loaded, list) else ()
+        found[clause_list] = {
+            year: (int(row[1 + 2 * i] or 0), _as_date(row[2 + 2 * i])) for i, year in enumerate(years)
+        }
+    return found
+
+
+def _as_date(value: object) -> date | None:
+    if isinstance(value, str):
+        return date.fromisoformat(value[:10])
+    return value if isinstance(value, date) else None
+
+
+def expired_evidence(
+    session: Session, *, record_ids: Sequence[int], as_of: date
+) -> tuple[ExpiredEvidence, ...]:
+    """The drill-down's list: which evidence of these records had expired by ``as_of``, and when."""
+    if not record_ids:
+        return ()
+    query, current = _expired_query(as_of)
+    rows = session.execute(
+        query.with_only_columns(current.id, current.filename, current.valid_until, col(Record.number))
+        .where(col(EvidenceLink.record_id).in_(list(record_ids)))
+        .distinct()
+    ).all()
+    return tuple(
+        sorted(
+            (
+                ExpiredEvidence(id_, name, _as_date(until) or as_of, number)
+                for id_, name, until, number in rows
+            ),
+            key=lambda e: (e.valid_until, e.filename, e.record_number),
+        )
+    )
+
+
 def _placed(clause_list: tuple[str, ...], library: tuple[Clause, ...]) -> list[str]:
     """The library's clauses a record with this clause list shows are run."""
     return [
@@ -320,6 +435,10 @@ def coverage_map(
                 by_clause[number][year].add(
                     count=tally.count, last_write=tally.last_write, overdue=tally.overdue
                 )
+    for clause_list, expired in _expired_tallies(session, years=years, today=today).items():
+        for number in _placed(clause_list, library):
+            for year, (count, until) in expired.items():
+                by_clause[number][year].add_expired(count, until)
     for year in years:
         scores = latest_scores(session, until=min(today, date(year, 12, 31)))
         for clause in library:
@@ -381,10 +500,13 @@ def clause_coverage(
     tally = _Tally()
     for record in records:
         tally.add(count=1, last_write=record.updated_on, overdue=int(record.overdue_on(as_of)))
+    expired = expired_evidence(session, record_ids=[r.id for r in records], as_of=as_of)
+    tally.add_expired(len(expired), max((e.valid_until for e in expired), default=None))
     scores = latest_scores(session, until=as_of)
-    return _cell(
+    cell = _cell(
         clause, year, tally, records, today=today, statement=applicability, score=scores.get(clause.number)
     )
+    return replace(cell, expired=expired)
 
 
 def evidence_of(

@@ -15,12 +15,15 @@ import unicodedata
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
+from typing import IO
 
 from sqlmodel import Session, col, select
 
 from engine.audit import Actor, append_event
 from engine.evidence.models import EvidenceFile
+from engine.identity.models import User
 
 # Extension → (content type, magic prefixes; None means UTF-8/GB18030 text without NUL bytes).
 ALLOWED_TYPES: dict[str, tuple[str, tuple[bytes, ...] | None]] = {
@@ -86,24 +89,95 @@ def _check_content(path: Path, extension: str, head: bytes) -> None:
         _check_zip(path)
 
 
-def _check_zip(path: Path) -> None:
+def _check_zip(path: Path | IO[bytes], *, nested: bool = False) -> None:
     try:
         with zipfile.ZipFile(path) as archive:
             entries = archive.infolist()
+            _check_entries(entries)
+            for entry in entries:
+                if not entry.is_dir():
+                    _check_part(archive, entry, nested=nested)
     except zipfile.BadZipFile:
         raise EvidenceError(
             "文件已损坏（不是有效的 Office 文件）", "the file is damaged (not a valid Office file)"
         ) from None
+
+
+def _check_entries(entries: list[zipfile.ZipInfo]) -> None:
     unpacked = sum(entry.file_size for entry in entries)
     packed = sum(entry.compress_size for entry in entries) or 1
     if len(entries) > ZIP_MAX_ENTRIES or unpacked > ZIP_MAX_UNPACKED or unpacked / packed > ZIP_MAX_RATIO:
         raise EvidenceError("文件解压后过大，已拒收", "the file would unpack to too much and was refused")
     for entry in entries:
         name = entry.filename
-        if name.startswith(("/", "\\")) or ".." in name.replace("\\", "/").split("/"):
+        if name.startswith(("/", "\\")) or ".." in name.replace("\\", "/").split("/") or "\x00" in name:
             raise EvidenceError("文件中含有不安全的路径", "the file contains an unsafe path")
         if (entry.external_attr >> 16) & 0o170000 == 0o120000:
             raise EvidenceError("文件中含有符号链接", "the file contains a symbolic link")
+
+
+_DECLARATIONS = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
+def _check_part(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, *, nested: bool) -> None:
+    """One part, streamed (its unpacked size is already bounded): an XML part may not declare a DOCTYPE or
+    entities (XXE, billion laughs — Office never writes them); an embedded archive (an Office file in
+    ``embeddings/``) passes the same checks once, and an archive inside that one is refused."""
+    with archive.open(entry) as part:
+        head = part.read(4)
+        if head == b"PK\x03\x04":
+            if nested:
+                raise EvidenceError("文件中含有多层嵌套的压缩包", "the file contains nested archives")
+            with tempfile.SpooledTemporaryFile(max_size=CHUNK) as inner:
+                inner.write(head)
+                while chunk := part.read(CHUNK):
+                    inner.write(chunk)
+                inner.seek(0)
+                _check_zip(inner, nested=True)
+            return
+        codec = {b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}.get(head[:2])
+        tail = b""
+        chunk = head
+        while chunk:
+            text = (tail + chunk).decode(codec, "ignore").encode() if codec else tail + chunk
+            if _DECLARATIONS.search(text):
+                raise EvidenceError(
+                    "文件中含有 XML 实体声明（DOCTYPE/ENTITY），已拒收",
+                    "the file contains XML DOCTYPE/ENTITY declarations and was refused",
+                )
+            tail = (tail + chunk)[-32:]
+            chunk = part.read(CHUNK)
+
+
+@dataclass(frozen=True)
+class ValidityPeriod:
+    """Who answers for a file and when it is valid (both optional): a calibration certificate for a year,
+    a lab report for its sample month."""
+
+    owner_id: int | None = None
+    valid_from: date | None = None
+    valid_until: date | None = None
+
+    def check(self) -> None:
+        if self.valid_from and self.valid_until and self.valid_until < self.valid_from:
+            raise EvidenceError("有效期止不得早于有效期起", "valid until cannot be before valid from")
+
+    def changes(self, owner_name: str | None) -> dict[str, list[object]]:
+        """For the audit trail: the owner by name, dates as ISO text."""
+        return {
+            key: [None, value.isoformat() if isinstance(value, date) else value]
+            for key, value in (
+                ("owner", owner_name),
+                ("valid_from", self.valid_from),
+                ("valid_until", self.valid_until),
+            )
+            if value is not None
+        }
+
+
+def person_name(session: Session, user_id: int | None) -> str | None:
+    user = session.get(User, user_id) if user_id is not None else None
+    return user.display_name if user else None
 
 
 def _size_text(size: int) -> str:
@@ -133,9 +207,13 @@ def store_evidence(
     filename: str,
     chunks: Iterable[bytes],
     max_bytes: int,
+    period: ValidityPeriod | None = None,
 ) -> EvidenceFile:
     """Check and keep one uploaded file; the same bytes uploaded again in the organization give the
-    existing row. Raises EvidenceError (zh/en) and keeps nothing when the file is refused."""
+    existing row. Raises EvidenceError (zh/en) and keeps nothing when the file is refused. ``period``: the
+    owner (default: the uploader) and the validity of a new file."""
+    period = period or ValidityPeriod()
+    period.check()
     name = display_name(filename)
     extension = os.path.splitext(name)[1].lower()
     if extension not in ALLOWED_TYPES:
@@ -186,10 +264,14 @@ def store_evidence(
         content_type=ALLOWED_TYPES[extension][0],
         size_bytes=size,
         uploaded_by=actor.id,
+        owner_id=period.owner_id or actor.id,
+        valid_from=period.valid_from,
+        valid_until=period.valid_until,
     )
     session.add(row)
     session.flush()
     assert row.id is not None
+    row.item_id = row.id
     append_event(
         session,
         org_id=org_id,
@@ -197,7 +279,12 @@ def store_evidence(
         subject_type="evidence",
         subject_id=row.id,
         action="uploaded",
-        changes={"sha256": [None, sha256], "filename": [None, name], "size_bytes": [None, size]},
+        changes={
+            "sha256": [None, sha256],
+            "filename": [None, name],
+            "size_bytes": [None, size],
+            **period.changes(person_name(session, row.owner_id)),
+        },
     )
     return row
 

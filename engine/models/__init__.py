@@ -11,7 +11,7 @@ from engine.carbon_data.models import (
     ReadingBatch,
 )
 from engine.dqcp.models import MonthlyFiling
-from engine.evidence.models import EvidenceFile
+from engine.evidence.models import EvidenceFile, EvidenceLink
 from engine.identity.models import (
     ApiToken,
     LoginAttempt,
@@ -38,6 +38,7 @@ __all__ = [
     "EmissionSource",
     "EmissionTarget",
     "EvidenceFile",
+    "EvidenceLink",
     "IngestIdempotency",
     "InventorySnapshot",
     "LoginAttempt",

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from engine.audit_trail.checkpoints import sign_checkpoint
 from engine.dqcp.jobs import run_anomaly_checks, run_monthly_filing
+from engine.evidence.lifecycle import expiring_for_reminder
 from engine.evidence.store import orphan_files
 from engine.forms.spec import Text
 from engine.notifications.delivery import run_digest_mail, run_urgent_mail
@@ -53,6 +54,35 @@ def run_audit_checkpoint(ctx: JobContext) -> Iterator[str]:
     yield from ()
 
 
+def run_evidence_expiry(ctx: JobContext) -> Iterator[str]:
+    """The owner of each current evidence file whose validity ends within the lead time is told once per
+    validity end (a new version or a changed date is a new reminder)."""
+    within = ctx.settings.evidence_reminder_days
+    for row in expiring_for_reminder(ctx.session, today=ctx.today, within_days=within):
+        assert row.valid_until is not None and row.owner_id is not None
+        if not ctx.claim(f"evidence:{row.id}", row.valid_until.isoformat()):
+            continue
+        until = row.valid_until.isoformat()
+        ended = row.valid_until < ctx.today
+        name = row.filename
+        if ended:
+            subject = Text(
+                zh=f"证据已过期：{name}（有效期至 {until}）",
+                en=f"Evidence expired: {name} (valid until {until})",
+            )
+        else:
+            subject = Text(
+                zh=f"证据即将到期：{name}（有效期至 {until}）",
+                en=f"Evidence expiring: {name} (valid until {until})",
+            )
+        body = Text(
+            zh="请在证据登记表中上传新版本：/evidence",
+            en="Upload a new version from the evidence register: /evidence",
+        )
+        ctx.notify(user_ids=[row.owner_id], kind="evidence", subject=subject, body=body)
+        yield subject.zh
+
+
 JOBS: list[ScheduledJob] = [
     ScheduledJob("reminders", Text(zh="提醒与升级", en="Reminders and escalations"), run_reminders),
     ScheduledJob("overdue", Text(zh="逾期", en="Overdue"), run_overdue),
@@ -64,6 +94,9 @@ JOBS: list[ScheduledJob] = [
         run_evidence_cleanup,
         every=timedelta(hours=1),
         per_org=False,
+    ),
+    ScheduledJob(
+        "evidence_expiry", Text(zh="证据到期提醒", en="Evidence expiry reminders"), run_evidence_expiry
     ),
     ScheduledJob("monthly_filing", Text(zh="月度存证任务", en="Monthly filing tasks"), run_monthly_filing),
     ScheduledJob("anomaly_checks", Text(zh="异常检查", en="Anomaly checks"), run_anomaly_checks),

@@ -121,6 +121,15 @@ class Workflow:
         found = {f.name: f for form in self.forms.values() for f in form.fields if f.row_tasks}
         return tuple(found.values())
 
+    @cached_property
+    def has_evidence(self) -> bool:
+        """Whether its forms take evidence files (in a field or a table's column)."""
+        return any(
+            f.type == FieldType.evidence or any(c.type == FieldType.evidence for c in f.columns)
+            for form in self.forms.values()
+            for f in form.fields
+        )
+
     def signature_meaning(self, meaning: str) -> Text:
         """The declared label of a signature meaning (the key itself only for a file that declared none)."""
         return self.spec.signature_meanings.get(meaning) or Text(zh=meaning, en=meaning)

@@ -13,8 +13,10 @@ from sqlalchemy.orm.util import identity_key
 from engine.audit import append_event
 from engine.db import DriverStatement
 from engine.events import announce, record_event
-from engine.forms.spec import FormSpec
+from engine.evidence.lifecycle import link_record_evidence
+from engine.forms.spec import FieldType, FormSpec
 from engine.models.base import table_of
+from engine.records.timeline import referenced_ids
 from engine.tenancy import ALL_ORGS, TenantScopeError, session_org_id
 from engine.workflow.access import ActorRef
 from engine.workflow.events import RecordEnteredState
@@ -198,6 +200,9 @@ def entered_state(
     )
     if form is not None and form.link_fields:
         link_records(session, org_id=record.org_id, record_id=record.id, form=form, data=submitted or {})
+    if workflow.has_evidence and data:
+        evidence = referenced_ids((), workflow=workflow, data=data)[FieldType.evidence]
+        link_record_evidence(session, org_id=record.org_id, record_id=record.id, evidence_ids=evidence)
     connection = session.connection()
     if from_state is not None:
         _CLOSE_TASKS.execute(connection, {"task_record_id": record.id, "closed_at": now})

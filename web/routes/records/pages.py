@@ -10,6 +10,7 @@ from sqlmodel import Session
 from starlette.datastructures import FormData, UploadFile
 
 from engine.audit import Actor
+from engine.evidence.lifecycle import period_from_form
 from engine.evidence.store import EvidenceError, evidence_names, store_evidence
 from engine.forms.spec import FieldType, FormSpec
 from engine.identity.auth import reauthenticate
@@ -426,9 +427,18 @@ def stored_uploads(
         upload = posted.get(field.name)
         if field.type != FieldType.evidence or not isinstance(upload, UploadFile) or not upload.filename:
             continue
+        period, problems = period_from_form(
+            session, org_id=principal.org.id, owner=_posted_text(posted, f"{field.name}__owner"),
+            valid_from=_posted_text(posted, f"{field.name}__valid_from"),
+            valid_until=_posted_text(posted, f"{field.name}__valid_until"),
+        )  # fmt: skip
+        if problems:
+            errors[field.name] = {"zh": problems[0].zh, "en": problems[0].en}
+            continue
         try:
             values[field.name] = store_evidence(
                 session,
+                period=period,
                 org_id=principal.org.id,
                 actor=Actor(principal.user_id, principal.display_name),
                 evidence_dir=settings.evidence_dir,
@@ -442,6 +452,11 @@ def stored_uploads(
         except EvidenceError as error:
             errors[field.name] = {"zh": error.message_zh, "en": error.message_en}
     return errors
+
+
+def _posted_text(posted: FormData, name: str) -> str | None:
+    value = posted.get(name)
+    return value if isinstance(value, str) else None
 
 
 def with_upload_errors(action: Callable[[], Any], upload_errors: dict[str, dict[str, str]]) -> Any:

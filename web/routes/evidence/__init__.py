@@ -1,0 +1,1 @@
+"""The evidence register and evidence pages."""
