@@ -23,6 +23,7 @@ KINDS = {
     "overdue": Text(zh="逾期", en="Overdue"),
     "review": Text(zh="定期评审", en="Periodic review"),
     "started": Text(zh="定期任务", en="Recurring work"),
+    "verification_return": Text(zh="核查退回", en="Returned by the verifier"),
 }
 _notifications = table_of(Notification)
 
