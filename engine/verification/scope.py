@@ -216,3 +216,8 @@ def user_names(session: Session, *, ids: set[int | None]) -> dict[int, str]:
         return {}
     rows = session.exec(select(User.id, User.display_name).where(col(User.id).in_(wanted))).all()
     return {user_id: name for user_id, name in rows if user_id is not None}
+
+
+def window_days(grant: VerificationGrant) -> tuple[str, str]:
+    """The grant's first and last day, China time (the window ends at the start of the day after)."""
+    return china_day(grant.valid_from), china_day(grant.valid_until - timedelta(seconds=1))

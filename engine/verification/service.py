@@ -6,7 +6,7 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from engine.audit import Actor, append_event
 from engine.clauses.library import clause_library, falls_under
@@ -458,7 +458,7 @@ def confirm_unlock(session: Session, *, org_id: int, actor: Actor, year: str | i
 
 
 def locks_of(session: Session, *, org_id: int) -> list[YearLock]:
-    return list(session.exec(select(YearLock).where(YearLock.org_id == org_id).order_by(YearLock.year)).all())
+    return list(session.exec(select(YearLock).where(YearLock.org_id == org_id).order_by(col(YearLock.year))).all())
 
 
 def grants_listing(session: Session, *, org_id: int) -> list[tuple[VerificationGrant, User | None]]:
