@@ -458,7 +458,8 @@ def confirm_unlock(session: Session, *, org_id: int, actor: Actor, year: str | i
 
 
 def locks_of(session: Session, *, org_id: int) -> list[YearLock]:
-    return list(session.exec(select(YearLock).where(YearLock.org_id == org_id).order_by(col(YearLock.year))).all())
+    query = select(YearLock).where(YearLock.org_id == org_id).order_by(col(YearLock.year))
+    return list(session.exec(query).all())
 
 
 def grants_listing(session: Session, *, org_id: int) -> list[tuple[VerificationGrant, User | None]]:

@@ -3,6 +3,7 @@
 declaration first, verified values beside reported ones, returns the enterprise sees, the close that locks
 the year and the two-person unlock."""
 
+import json
 import re
 from datetime import timedelta
 from decimal import Decimal
@@ -12,9 +13,10 @@ from sqlalchemy import text
 
 from demo.seed import DEMO_PASSWORD
 from demo.verification import VERIFIER_EMAIL
-from engine.audit import Actor
+from engine.audit import SYSTEM, Actor
 from engine.carbon_data.errors import EmissionsDataError
-from engine.carbon_data.inputs import set_production
+from engine.carbon_data.inputs import attach_reading_evidence, set_production
+from engine.evidence.store import store_evidence
 from engine.models.base import utcnow
 from engine.verification.errors import OutsideWindow
 from engine.verification.scope import current_grant
@@ -57,12 +59,32 @@ def batch(web, period: str) -> tuple[int, str]:
         for record_id, state, data in connection.execute(
             text("SELECT id, state, data FROM record WHERE workflow_key = 'carbon_data_batch'")
         ):
-            if f'"period": "{period}"' in str(data) or f'"period":"{period}"' in str(data):
+            if (json.loads(data) if isinstance(data, str) else data).get("period") == period:
                 return record_id, state
     raise AssertionError(period)
 
 
+def _evidence(web, name: str, *, month: str | None) -> int:
+    """A file in the evidence store, pinned to a month's readings of the first source when ``month``."""
+    org_id = scalar(web, "SELECT id FROM organization WHERE slug = 'xiangfeng-cement'")
+    source = scalar(web, "SELECT min(id) FROM emission_source")
+    with web.db.unit_of_work(org_id=org_id) as uow:
+        row = store_evidence(
+            uow.session, org_id=org_id, actor=SYSTEM, evidence_dir=web.settings.evidence_dir,
+            filename=name, chunks=[f"{name} 抄表记录".encode()], max_bytes=10_000,
+        )  # fmt: skip
+        if month:
+            attach_reading_evidence(
+                uow.session, org_id=org_id, actor=SYSTEM, source_id=source, period=month,
+                evidence_sha256=row.sha256,
+            )  # fmt: skip
+        assert row.id is not None
+        return row.id
+
+
 def test_the_portal_is_the_verifiers_landing_and_every_page_and_download_is_audited(web):
+    in_scope = _evidence(web, "meter-2025-03.txt", month=f"{YEAR}-03")
+    outside = _evidence(web, "meter-2024-03.txt", month=f"{YEAR - 1}-03")
     client, _ = verifier(web)
     assert client.get("/").headers["location"] == PORTAL
     before = views(web)
@@ -71,22 +93,26 @@ def test_the_portal_is_the_verifiers_landing_and_every_page_and_download_is_audi
     record_id, _ = batch(web, f"{YEAR}-03")
     assert client.get(f"{PORTAL}/records/{record_id}").status_code == 200
     assert views(web) == before + 2
-    actor, action, page_name = (
-        web.db.engine.connect()
-        .execute(
+    with web.db.engine.connect() as connection:
+        last = connection.execute(
             text(
-                "SELECT actor_name, action, reason FROM audit_event "
+                "SELECT actor_name, action, reason, subject_id FROM audit_event "
                 "WHERE subject_type = 'verification_view' ORDER BY seq DESC LIMIT 1"
             )
-        )
-        .one()
+        ).one()
+    assert tuple(last) == (
+        "吴思远",
+        "viewed",
+        "record",
+        f"CD-{scalar(web, 'SELECT number FROM record WHERE id = :i', i=record_id)[3:]}",
     )
-    assert (actor, action, page_name) == ("吴思远", "viewed", "record")
-    evidence = re.findall(r'href="/verification/portal/evidence/(\d+)"', page.text)
-    if evidence:  # the months' proof files, when the demo carries them
-        download = client.get(f"{PORTAL}/evidence/{evidence[0]}")
-        assert download.status_code == 200 and download.headers["x-content-sha256"]
-        assert views(web) == before + 3
+    assert f'href="/verification/portal/evidence/{in_scope}"' in page.text
+    assert f'href="/verification/portal/evidence/{outside}"' not in page.text
+    download = client.get(f"{PORTAL}/evidence/{in_scope}")
+    assert download.status_code == 200 and download.content == "meter-2025-03.txt 抄表记录".encode()
+    assert views(web) == before + 3
+    assert client.get(f"{PORTAL}/evidence/{outside}").status_code == 404
+    assert views(web) == before + 3  # a refusal shows nothing and records no view
 
 
 def test_outside_the_scope_nothing_is_shown(web):
@@ -241,8 +267,9 @@ def _year_is_locked_then_unlocked_by_two(web, manager, month):
 def test_an_admin_grants_access_and_bad_input_is_named(web):
     admin = web.as_role("admin")
     token = csrf_of(admin.get("/verification/grants").text)
+    today = china_today().isoformat()
     good = {"email": "new@verify.example", "display_name": "钱核查", "body": "某认证机构", "year": str(YEAR),
-            "clauses": "8.6", "valid_from": china_today().isoformat(), "valid_until": china_today().isoformat()}  # fmt: skip
+            "clauses": "8.6", "valid_from": today, "valid_until": today}  # fmt: skip
     for change, message in (
         ({"year": "abc"}, "报告年度应为四位年份"),
         ({"clauses": "99.9"}, "标准中没有条款 99.9"),
