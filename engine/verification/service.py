@@ -159,6 +159,9 @@ def grant_access(
     return grant, password
 
 
+PAGES = {"portal": "核查门户", "record": "记录", "download": "证据文件下载"}  # the event's reason, as read
+
+
 def audit_view(session: Session, *, grant: VerificationGrant, actor: Actor, page: str, subject: str) -> None:
     """One event per page a verifier reads or file they download: who, which page and subject, when."""
     append_event(
@@ -168,7 +171,7 @@ def audit_view(session: Session, *, grant: VerificationGrant, actor: Actor, page
         subject_type="verification_view",
         subject_id=subject[:120],
         action="downloaded" if page == "download" else "viewed",
-        reason=page,
+        reason=PAGES.get(page, page),
     )
 
 
@@ -208,7 +211,7 @@ def declare_coi(
         subject_type="verification_grant",
         subject_id=grant.id,
         action="coi_declared",
-        reason=grant.coi_statement or "no conflict of interest",
+        reason=grant.coi_statement or "无利益冲突",
     )
 
 
@@ -238,10 +241,10 @@ def record_verified_value(
         value = Decimal((verified or "").strip().replace(",", ""))
     except InvalidOperation:
         raise _error(
-            "verified", "核查值应为数字（tCO₂e）", "The verified value must be a number (tCO₂e)"
+            "verified_value", "核查值应为数字（tCO₂e）", "The verified value must be a number (tCO₂e)"
         ) from None
     if not value.is_finite() or value < 0:
-        raise _error("verified", "核查值应为非负数", "The verified value must not be negative")
+        raise _error("verified_value", "核查值应为非负数", "The verified value must not be negative")
     comment = _required("comment", comment, "核查说明", "A comment")
     total, months = reported_figures(session, org_id=grant.org_id, year=grant.year)
     record = None
@@ -274,7 +277,11 @@ def record_verified_value(
         subject_type="verified_value",
         subject_id=row.id,
         action="verified_value_recorded",
-        changes={"period": [None, period], "reported": [None, str(reported)], "verified": [None, str(value)]},
+        changes={
+            "period": [None, period],
+            "reported_tco2e": [None, str(reported)],
+            "verified_tco2e": [None, str(value)],
+        },
         reason=comment,
     )
     return row

@@ -170,22 +170,22 @@ def test_access_is_refused_before_and_after_its_window(web):
 def test_nothing_before_the_declaration_then_values_returns_and_the_close(web):
     client, token = verifier(web)
     month = f"{YEAR}-03"
-    early = post(client, f"{PORTAL}/values", token, period=month, verified="1", comment="x")
+    early = post(client, f"{PORTAL}/values", token, period=month, verified_value="1", comment="x")
     assert early.status_code == 422 and "请先签署利益冲突声明" in early.text
     unchecked = post(client, f"{PORTAL}/coi", token, statement="")
     assert unchecked.status_code == 422 and "不存在利益冲突" in unchecked.text
     assert post(client, f"{PORTAL}/coi", token, independent="yes").status_code == 303
     for bad, field_text in (
-        ({"period": month, "verified": "abc", "comment": "c"}, "核查值应为数字"),
-        ({"period": month, "verified": "-1", "comment": "c"}, "非负数"),
-        ({"period": month, "verified": "10", "comment": " "}, "请填写核查说明"),
-        ({"period": f"{YEAR - 1}-03", "verified": "10", "comment": "c"}, f"只能核查 {YEAR} 年度"),
+        ({"period": month, "verified_value": "abc", "comment": "c"}, "核查值应为数字"),
+        ({"period": month, "verified_value": "-1", "comment": "c"}, "非负数"),
+        ({"period": month, "verified_value": "10", "comment": " "}, "请填写核查说明"),
+        ({"period": f"{YEAR - 1}-03", "verified_value": "10", "comment": "c"}, f"只能核查 {YEAR} 年度"),
     ):
         refused = post(client, f"{PORTAL}/values", token, **bad)
         assert refused.status_code == 422 and field_text in refused.text, bad
     assert (
         post(
-            client, f"{PORTAL}/values", token, period=month, verified="1000.5", comment="抽查发票"
+            client, f"{PORTAL}/values", token, period=month, verified_value="1000.5", comment="抽查发票"
         ).status_code
         == 303
     )
@@ -211,7 +211,10 @@ def test_nothing_before_the_declaration_then_values_returns_and_the_close(web):
     assert "3 月电表读数缺少校准证书" in manager.get(f"/verification?year={YEAR}").text
 
     assert post(client, f"{PORTAL}/close", token).status_code == 303
-    assert post(client, f"{PORTAL}/values", token, period=month, verified="1", comment="c").status_code == 422
+    assert (
+        post(client, f"{PORTAL}/values", token, period=month, verified_value="1", comment="c").status_code
+        == 422
+    )
     locked = manager.get(f"/verification?year={YEAR}")
     assert 'id="year-locked"' in locked.text
     _year_is_locked_then_unlocked_by_two(web, manager, month)
@@ -234,25 +237,30 @@ def _year_is_locked_then_unlocked_by_two(web, manager, month):
 
     token = csrf_of(manager.get(f"/verification?year={YEAR}").text)
     no_reason = manager.post(
-        f"/verification/locks/{YEAR}/unlock-request", data={"csrf_token": token, "reason": ""}
+        "/verification/locks/unlock-request", data={"csrf_token": token, "year": str(YEAR), "reason": ""}
     )
     assert no_reason.status_code == 422 and "请填写解锁原因" in no_reason.text
     asked = manager.post(
-        f"/verification/locks/{YEAR}/unlock-request", data={"csrf_token": token, "reason": "更正 3 月电量"}
+        "/verification/locks/unlock-request",
+        data={"csrf_token": token, "year": str(YEAR), "reason": "更正 3 月电量"},
     )
     assert asked.status_code == 303
-    alone = manager.post(f"/verification/locks/{YEAR}/unlock-confirm", data={"csrf_token": token})
+    alone = manager.post("/verification/locks/unlock-confirm", data={"csrf_token": token, "year": str(YEAR)})
     assert alone.status_code == 403 and "另一人确认" in alone.text
     staff = web.as_role("staff")
     staff_token = csrf_of(staff.get(f"/verification?year={YEAR}").text)
     assert (
-        staff.post(f"/verification/locks/{YEAR}/unlock-confirm", data={"csrf_token": staff_token}).status_code
+        staff.post(
+            "/verification/locks/unlock-confirm", data={"csrf_token": staff_token, "year": str(YEAR)}
+        ).status_code
         == 403
     )
     top = web.as_role("top_management")
     top_token = csrf_of(top.get(f"/verification?year={YEAR}").text)
     assert (
-        top.post(f"/verification/locks/{YEAR}/unlock-confirm", data={"csrf_token": top_token}).status_code
+        top.post(
+            "/verification/locks/unlock-confirm", data={"csrf_token": top_token, "year": str(YEAR)}
+        ).status_code
         == 303
     )
     actions = scalar(web, "SELECT count(*) FROM audit_event WHERE subject_type = 'year_lock'")

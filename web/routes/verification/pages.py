@@ -167,28 +167,29 @@ def _results(
 
 
 def _lock_action(
-    request: Request, principal: Principal, uow: Any, year: int, action: Any, **kwargs: Any
+    request: Request, principal: Principal, uow: Any, year: str, action: Any, **kwargs: Any
 ) -> Response:
     assert principal.org is not None
     try:
         action(uow.session, org_id=principal.org.id, actor=actor_of(principal), year=year, **kwargs)
     except VerificationError as error:
         uow.session.rollback()
-        response = _results(request, uow.session, principal, year, error=_error(request, error))
+        shown = int(year) if year.strip().isdigit() else reporting_year(None)
+        response = _results(request, uow.session, principal, shown, error=_error(request, error))
         response.status_code = error.status
         return response
-    return RedirectResponse(f"/verification?year={year}", status_code=303)
+    return RedirectResponse(f"/verification?year={int(year)}", status_code=303)
 
 
-@router.post("/verification/locks/{year}/unlock-request")
+@router.post("/verification/locks/unlock-request")
 def ask_unlock(
-    request: Request, principal: Member, uow: OrgUnitOfWork, year: Id, reason: FormText = ""
+    request: Request, principal: Member, uow: OrgUnitOfWork, year: FormText = "", reason: FormText = ""
 ) -> Response:
     return _lock_action(request, principal, uow, year, request_unlock, reason=reason)
 
 
-@router.post("/verification/locks/{year}/unlock-confirm")
-def confirm(request: Request, principal: Member, uow: OrgUnitOfWork, year: Id) -> Response:
+@router.post("/verification/locks/unlock-confirm")
+def confirm(request: Request, principal: Member, uow: OrgUnitOfWork, year: FormText = "") -> Response:
     return _lock_action(request, principal, uow, year, confirm_unlock)
 
 
@@ -326,11 +327,17 @@ def verified_value(
     principal: Verifier,
     uow: OrgUnitOfWork,
     period: FormText = "",
-    verified: FormText = "",
+    verified_value: FormText = "",
     comment: FormText = "",
 ) -> Response:
     return _act(
-        request, principal, uow, record_verified_value, period=period, verified=verified, comment=comment
+        request,
+        principal,
+        uow,
+        record_verified_value,
+        period=period,
+        verified=verified_value,
+        comment=comment,
     )
 
 
