@@ -3,6 +3,8 @@ reported beside verified values, the returns and the year locks (/verification),
 pages and actions (/verification/portal…, fenced by web.verifier_gate). Every portal page a verifier
 reads, and every file they download, is written to the audit trail."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -10,6 +12,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
+from engine.db import Database, UnitOfWork
 from engine.evidence.store import EvidenceError, read_evidence
 from engine.identity.models import Role
 from engine.records.queries import names_in, record_events
@@ -45,9 +48,9 @@ from engine.verification.service import (
 )
 from web.deps import (
     Admin,
+    DatabaseDep,
     Member,
     OrgSession,
-    OrgUnitOfWork,
     Principal,
     RoleRequirement,
     actor_of,
@@ -72,6 +75,14 @@ def _grant(session: Session, principal: Principal) -> VerificationGrant:
 
 
 NO_GRANT = "没有有效的核查授权 / no verification grant"
+
+
+@contextmanager
+def _uow(db: Database, principal: Principal) -> Iterator[UnitOfWork]:
+    """Committed before the answer leaves (a redirect's next page reads what was written)."""
+    assert principal.org is not None
+    with db.unit_of_work(org_id=principal.org.id) as uow:
+        yield uow
 
 
 def _error(request: Request, error: VerificationError) -> dict[str, str]:
@@ -108,7 +119,7 @@ def grants_page(request: Request, principal: Admin, session: OrgSession) -> Resp
 def grant(
     request: Request,
     principal: Admin,
-    uow: OrgUnitOfWork,
+    db: DatabaseDep,
     email: FormText = "",
     display_name: FormText = "",
     body: FormText = "",
@@ -117,17 +128,18 @@ def grant(
     valid_from: FormText = "",
     valid_until: FormText = "",
 ) -> Response:
-    assert principal.org is not None
-    form = {"email": email, "display_name": display_name, "body": body, "year": year, "clauses": clauses,
-            "valid_from": valid_from, "valid_until": valid_until}  # fmt: skip
-    try:
-        created, password = grant_access(
-            uow.session, org_id=principal.org.id, actor=actor_of(principal), **form
-        )
-    except VerificationError as error:
-        uow.session.rollback()
-        return _grants_page(request, uow.session, principal, form=form, error=_error(request, error))
-    return _grants_page(request, uow.session, principal, created={"grant": created, "password": password})
+    with _uow(db, principal) as uow:
+        assert principal.org is not None
+        form = {"email": email, "display_name": display_name, "body": body, "year": year, "clauses": clauses,
+                "valid_from": valid_from, "valid_until": valid_until}  # fmt: skip
+        try:
+            created, password = grant_access(
+                uow.session, org_id=principal.org.id, actor=actor_of(principal), **form
+            )
+        except VerificationError as error:
+            uow.session.rollback()
+            return _grants_page(request, uow.session, principal, form=form, error=_error(request, error))
+        return _grants_page(request, uow.session, principal, created={"grant": created, "password": password})
 
 
 # ---------------------------------------------------------------- the enterprise's side
@@ -167,7 +179,14 @@ def _results(
 
 
 def _lock_action(
-    request: Request, principal: Principal, uow: Any, year: str, action: Any, **kwargs: Any
+    request: Request, principal: Principal, db: Database, year: str, action: Any, **kwargs: Any
+) -> Response:
+    with _uow(db, principal) as uow:
+        return _lock_in(request, principal, uow, year, action, **kwargs)
+
+
+def _lock_in(
+    request: Request, principal: Principal, uow: UnitOfWork, year: str, action: Any, **kwargs: Any
 ) -> Response:
     assert principal.org is not None
     try:
@@ -183,14 +202,14 @@ def _lock_action(
 
 @router.post("/verification/locks/unlock-request")
 def ask_unlock(
-    request: Request, principal: Member, uow: OrgUnitOfWork, year: FormText = "", reason: FormText = ""
+    request: Request, principal: Member, db: DatabaseDep, year: FormText = "", reason: FormText = ""
 ) -> Response:
-    return _lock_action(request, principal, uow, year, request_unlock, reason=reason)
+    return _lock_action(request, principal, db, year, request_unlock, reason=reason)
 
 
 @router.post("/verification/locks/unlock-confirm")
-def confirm(request: Request, principal: Member, uow: OrgUnitOfWork, year: FormText = "") -> Response:
-    return _lock_action(request, principal, uow, year, confirm_unlock)
+def confirm(request: Request, principal: Member, db: DatabaseDep, year: FormText = "") -> Response:
+    return _lock_action(request, principal, db, year, confirm_unlock)
 
 
 # ---------------------------------------------------------------- the verifier's portal
@@ -230,75 +249,87 @@ def _portal(
 
 
 @router.get(PORTAL)
-def portal(request: Request, principal: Verifier, uow: OrgUnitOfWork) -> Response:
-    grant = _grant(uow.session, principal)
-    audit_view(uow.session, grant=grant, actor=actor_of(principal), page="portal", subject=f"{grant.year}")
-    return _portal(request, uow.session, principal, grant)
+def portal(request: Request, principal: Verifier, db: DatabaseDep) -> Response:
+    with _uow(db, principal) as uow:
+        grant = _grant(uow.session, principal)
+        audit_view(
+            uow.session, grant=grant, actor=actor_of(principal), page="portal", subject=f"{grant.year}"
+        )
+        return _portal(request, uow.session, principal, grant)
 
 
 @router.get(PORTAL + "/records/{record_id}")
-def portal_record(request: Request, principal: Verifier, uow: OrgUnitOfWork, record_id: Id) -> Response:
-    assert principal.org is not None
-    grant = _grant(uow.session, principal)
-    try:
-        record = scoped_record(uow.session, grant=grant, record_id=record_id)
-    except LookupError:
-        raise HTTPException(404) from None
-    audit_view(uow.session, grant=grant, actor=actor_of(principal), page="record", subject=record.number)
-    workflow = request.app.state.catalog.pinned(
-        uow.session, key=record.workflow_key, version=record.workflow_version
-    )
-    events = record_events(uow.session, record_id=record_id)
-    names = names_in(uow.session, org_id=principal.org.id, workflow=workflow, records=[record], events=events)
-    catalog = request.app.state.catalog
-    in_scope = evidence_in_scope(uow.session, grant=grant, catalog=catalog, records=[record])
-    return render(
-        request,
-        "verification/record.html",
-        {
-            "grant": grant,
-            "record": record,
-            "workflow": workflow,
-            "names": names,
-            "evidence": in_scope,
-            "timeline": timeline_entries(events, workflow=workflow, names=names),
-        },
-    )
+def portal_record(request: Request, principal: Verifier, db: DatabaseDep, record_id: Id) -> Response:
+    with _uow(db, principal) as uow:
+        assert principal.org is not None
+        grant = _grant(uow.session, principal)
+        try:
+            record = scoped_record(uow.session, grant=grant, record_id=record_id)
+        except LookupError:
+            raise HTTPException(404) from None
+        audit_view(uow.session, grant=grant, actor=actor_of(principal), page="record", subject=record.number)
+        workflow = request.app.state.catalog.pinned(
+            uow.session, key=record.workflow_key, version=record.workflow_version
+        )
+        events = record_events(uow.session, record_id=record_id)
+        names = names_in(
+            uow.session, org_id=principal.org.id, workflow=workflow, records=[record], events=events
+        )
+        catalog = request.app.state.catalog
+        in_scope = evidence_in_scope(uow.session, grant=grant, catalog=catalog, records=[record])
+        return render(
+            request,
+            "verification/record.html",
+            {
+                "grant": grant,
+                "record": record,
+                "workflow": workflow,
+                "names": names,
+                "evidence": in_scope,
+                "timeline": timeline_entries(events, workflow=workflow, names=names),
+            },
+        )
 
 
 @router.get(PORTAL + "/evidence/{evidence_id}")
-def portal_download(request: Request, principal: Verifier, uow: OrgUnitOfWork, evidence_id: Id) -> Response:
-    assert principal.org is not None
-    grant = _grant(uow.session, principal)
-    if evidence_id not in evidence_in_scope(uow.session, grant=grant, catalog=request.app.state.catalog):
-        raise HTTPException(404)
-    try:
-        found = read_evidence(
-            uow.session,
-            org_id=principal.org.id,
-            evidence_id=evidence_id,
-            evidence_dir=request.app.state.settings.evidence_dir,
+def portal_download(request: Request, principal: Verifier, db: DatabaseDep, evidence_id: Id) -> Response:
+    with _uow(db, principal) as uow:
+        assert principal.org is not None
+        grant = _grant(uow.session, principal)
+        if evidence_id not in evidence_in_scope(uow.session, grant=grant, catalog=request.app.state.catalog):
+            raise HTTPException(404)
+        try:
+            found = read_evidence(
+                uow.session,
+                org_id=principal.org.id,
+                evidence_id=evidence_id,
+                evidence_dir=request.app.state.settings.evidence_dir,
+            )
+        except LookupError:
+            raise HTTPException(404) from None
+        except EvidenceError as error:
+            message = error.message_zh if request.state.locale == "zh_CN" else error.message_en
+            return Response(message, status_code=409, media_type="text/plain; charset=utf-8")
+        audit_view(
+            uow.session, grant=grant, actor=actor_of(principal), page="download", subject=found.file.sha256
         )
-    except LookupError:
-        raise HTTPException(404) from None
-    except EvidenceError as error:
-        message = error.message_zh if request.state.locale == "zh_CN" else error.message_en
-        return Response(message, status_code=409, media_type="text/plain; charset=utf-8")
-    audit_view(
-        uow.session, grant=grant, actor=actor_of(principal), page="download", subject=found.file.sha256
-    )
-    return Response(
-        found.content,
-        media_type=found.file.content_type,
-        headers={
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(found.file.filename)}",
-            "X-Content-SHA256": found.file.sha256,
-            SANDBOX_FLAG.decode(): "1",
-        },
-    )
+        return Response(
+            found.content,
+            media_type=found.file.content_type,
+            headers={
+                "Content-Disposition": f"attachment; filename*=UTF-8''{quote(found.file.filename)}",
+                "X-Content-SHA256": found.file.sha256,
+                SANDBOX_FLAG.decode(): "1",
+            },
+        )
 
 
-def _act(request: Request, principal: Principal, uow: Any, action: Any, **kwargs: Any) -> Response:
+def _act(request: Request, principal: Principal, db: Database, action: Any, **kwargs: Any) -> Response:
+    with _uow(db, principal) as uow:
+        return _act_in(request, principal, uow, action, **kwargs)
+
+
+def _act_in(request: Request, principal: Principal, uow: UnitOfWork, action: Any, **kwargs: Any) -> Response:
     grant = _grant(uow.session, principal)
     try:
         action(uow.session, grant=grant, actor=actor_of(principal), **kwargs)
@@ -314,18 +345,18 @@ def _act(request: Request, principal: Principal, uow: Any, action: Any, **kwargs
 def coi(
     request: Request,
     principal: Verifier,
-    uow: OrgUnitOfWork,
+    db: DatabaseDep,
     independent: FormText = "",
     statement: FormText = "",
 ) -> Response:
-    return _act(request, principal, uow, declare_coi, independent=independent == "yes", statement=statement)
+    return _act(request, principal, db, declare_coi, independent=independent == "yes", statement=statement)
 
 
 @router.post(PORTAL + "/values")
 def verified_value(
     request: Request,
     principal: Verifier,
-    uow: OrgUnitOfWork,
+    db: DatabaseDep,
     period: FormText = "",
     verified_value: FormText = "",
     comment: FormText = "",
@@ -333,7 +364,7 @@ def verified_value(
     return _act(
         request,
         principal,
-        uow,
+        db,
         record_verified_value,
         period=period,
         verified=verified_value,
@@ -343,11 +374,11 @@ def verified_value(
 
 @router.post(PORTAL + "/returns")
 def give_back(
-    request: Request, principal: Verifier, uow: OrgUnitOfWork, period: FormText = "", comment: FormText = ""
+    request: Request, principal: Verifier, db: DatabaseDep, period: FormText = "", comment: FormText = ""
 ) -> Response:
-    return _act(request, principal, uow, return_for_supplement, period=period, comment=comment)
+    return _act(request, principal, db, return_for_supplement, period=period, comment=comment)
 
 
 @router.post(PORTAL + "/close")
-def close(request: Request, principal: Verifier, uow: OrgUnitOfWork) -> Response:
-    return _act(request, principal, uow, close_verification)
+def close(request: Request, principal: Verifier, db: DatabaseDep) -> Response:
+    return _act(request, principal, db, close_verification)
