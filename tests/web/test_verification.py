@@ -103,7 +103,7 @@ def test_the_portal_is_the_verifiers_landing_and_every_page_and_download_is_audi
     assert tuple(last) == (
         "吴思远",
         "viewed",
-        "record",
+        "记录",
         f"CD-{scalar(web, 'SELECT number FROM record WHERE id = :i', i=record_id)[3:]}",
     )
     assert f'href="/verification/portal/evidence/{in_scope}"' in page.text

@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from engine.db import Database, UnitOfWork
 from engine.evidence.store import EvidenceError, read_evidence
+from engine.forms.spec import Text
 from engine.identity.models import Role
 from engine.records.queries import names_in, record_events
 from engine.records.timeline import timeline_entries
@@ -61,6 +62,9 @@ from web.templating import render
 
 router = APIRouter()
 Verifier = Annotated[Principal, Depends(RoleRequirement(Role.external_auditor))]
+Unlocker = Annotated[
+    Principal, Depends(RoleRequirement(Role.admin, Role.carbon_manager, Role.top_management))
+]
 PORTAL = "/verification/portal"
 FormText = Annotated[str, Form(max_length=4000)]
 
@@ -70,11 +74,11 @@ def _grant(session: Session, principal: Principal) -> VerificationGrant:
     assert principal.org is not None
     grant = current_grant(session, org_id=principal.org.id, user_id=principal.user_id)
     if grant is None:
-        raise HTTPException(403, detail="verifier:" + NO_GRANT)
+        raise HTTPException(404, detail="verifier:" + NO_GRANT.get(principal.locale or "zh_CN"))
     return grant
 
 
-NO_GRANT = "没有有效的核查授权 / no verification grant"
+NO_GRANT = Text(zh="您在本组织没有核查授权", en="You hold no verification grant in this organization")
 
 
 @contextmanager
@@ -202,13 +206,13 @@ def _lock_in(
 
 @router.post("/verification/locks/unlock-request")
 def ask_unlock(
-    request: Request, principal: Member, db: DatabaseDep, year: FormText = "", reason: FormText = ""
+    request: Request, principal: Unlocker, db: DatabaseDep, year: FormText = "", reason: FormText = ""
 ) -> Response:
     return _lock_action(request, principal, db, year, request_unlock, reason=reason)
 
 
 @router.post("/verification/locks/unlock-confirm")
-def confirm(request: Request, principal: Member, db: DatabaseDep, year: FormText = "") -> Response:
+def confirm(request: Request, principal: Unlocker, db: DatabaseDep, year: FormText = "") -> Response:
     return _lock_action(request, principal, db, year, confirm_unlock)
 
 
