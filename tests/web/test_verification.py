@@ -20,7 +20,10 @@ from engine.evidence.store import store_evidence
 from engine.models.base import utcnow
 from engine.verification.errors import OutsideWindow
 from engine.verification.scope import current_grant
+from engine.workflow.access import ActorRef
 from engine.workflow.computed import china_today
+from engine.workflow.errors import GuardRefused
+from engine.workflow.lifecycle import fire_transition
 from tests.web.conftest import csrf_of
 from tests.web.routes import route_rules
 from web.verifier_gate import ALWAYS, PORTAL, VERIFIER_ACTIONS
@@ -196,6 +199,15 @@ def test_nothing_before_the_declaration_then_values_returns_and_the_close(web):
     reported = re.search(r"data-reported>([^<]+)<", row.group(1)).group(1)
     difference = re.search(r"data-difference>([^<]+)<", row.group(1)).group(1)
     assert Decimal("1000.5") - Decimal(reported.replace(",", "")) == Decimal(difference.replace(",", ""))
+    total = post(
+        client, f"{PORTAL}/values", token, period=str(YEAR), verified_value="1200000", comment="全年核查"
+    )
+    assert total.status_code == 303
+    year_row = re.search(
+        rf'<tr data-period="{YEAR}">(.*?)</tr>', manager.get(f"/verification?year={YEAR}").text, re.S
+    )
+    assert year_row and "全年合计" in year_row.group(1) and "1,200,000" in year_row.group(1)
+    assert re.search(r"data-reported>[\d,.]+<", year_row.group(1))  # the inventory's total beside it
 
     record_id, state = batch(web, month)
     assert state == "reported"
@@ -235,6 +247,15 @@ def _year_is_locked_then_unlocked_by_two(web, manager, month):
             uow.session, org_id=org_id, actor=Actor(1, "x"), product_id=product, period=month, quantity="1"
         )
 
+    record_id, _ = batch(web, month)
+    version = scalar(web, "SELECT version FROM record WHERE id = :i", i=record_id)
+    manager_id = scalar(web, "SELECT id FROM user_account WHERE email = 'carbon@xiangfeng.example'")
+    carbon = ActorRef(id=manager_id, name="李娜", roles=frozenset({"carbon_manager"}))
+    with pytest.raises(GuardRefused, match="locked"), web.db.unit_of_work(org_id=org_id) as uow:
+        fire_transition(
+            uow.session, record_id=record_id, trigger="return_for_correction", actor=carbon,
+            form_data={}, expected_version=version, comment="再退回",
+        )  # fmt: skip
     token = csrf_of(manager.get(f"/verification?year={YEAR}").text)
     no_reason = manager.post(
         "/verification/locks/unlock-request", data={"csrf_token": token, "year": str(YEAR), "reason": ""}
