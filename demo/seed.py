@@ -19,7 +19,8 @@ from demo.operation import seed_demo_operation
 from demo.performance import seed_demo_parameters
 from demo.planning import seed_demo_planning
 from demo.support import seed_demo_support
-from engine.audit import SYSTEM
+from demo.verification import seed_demo_verification
+from engine.audit import SYSTEM, Actor
 from engine.identity.models import Organization, OrganizationCreate, OrgUnit, OrgUnitKind, Role
 from engine.identity.organizations import (
     add_org_unit,
@@ -398,4 +399,12 @@ def seed_demo(
         seed_demo_carbon_review(session, catalog=catalog, org_id=org.id, people=demo_people(session))
         # 9.4 last: its inputs are compiled from everything above, the performance parameters included.
         seed_demo_management_review(session, catalog=catalog, org_id=org.id, people=demo_people(session))
+    admin = get_user_by_email(session, email=DEMO_LOGINS[0].email)
+    assert admin is not None
+    seed_demo_verification(
+        session,
+        org_id=org.id,
+        admin=Actor(admin.id, admin.display_name, frozenset({"admin"})),
+        password=DEMO_PASSWORD,
+    )
     return org

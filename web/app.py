@@ -61,8 +61,10 @@ from web.routes.records import pages as record_pages
 from web.routes.records import workflows_api
 from web.routes.review import pages as review_pages
 from web.routes.support import pages as support_pages
+from web.routes.verification import pages as verification_pages
 from web.security import SecurityHeadersMiddleware
 from web.templating import render
+from web.verifier_gate import PORTAL, GoToPortal, verifier_gate
 
 STATIC_DIR = Path(__file__).with_name("static")
 log = logging.getLogger("tanguan.web")
@@ -92,7 +94,12 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
-        dependencies=[Depends(request_context), Depends(csrf_protect), Depends(refuse_control_characters)],
+        dependencies=[
+            Depends(request_context),
+            Depends(verifier_gate),
+            Depends(csrf_protect),
+            Depends(refuse_control_characters),
+        ],
     )
     app.state.settings = settings
     app.state.db = db
@@ -127,6 +134,7 @@ def create_app(
     modules += (support_pages,)
     modules += (clause_coverage, internal_audit_pages, review_pages)
     modules += (evidence_pages,)
+    modules += (verification_pages,)  # B9 the external verifier's portal
     app.add_middleware(
         SecurityHeadersMiddleware,
         upload_paths=tuple(path for module in modules for path in getattr(module, "UPLOAD_PATHS", ())),
@@ -196,6 +204,10 @@ def _add_error_handlers(app: FastAPI) -> None:
             # A sign-in page swapped into a fragment would be wrong: navigate the whole page.
             return Response(status_code=200, headers={"HX-Redirect": target})
         return RedirectResponse(target, status_code=303)
+
+    @app.exception_handler(GoToPortal)
+    async def go_to_portal(_request: Request, _exc: GoToPortal) -> Response:
+        return RedirectResponse(PORTAL, status_code=303)
 
     @app.exception_handler(PasswordChangeRequired)
     async def password_change_required(request: Request, _exc: PasswordChangeRequired) -> Response:

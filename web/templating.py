@@ -91,6 +91,7 @@ def render(
         "csrf_token": getattr(request.state, "csrf_token", ""),
         "csp_nonce": getattr(request.state, "csp_nonce", ""),
         "task_count": getattr(request.state, "task_count", 0),
+        "verifier_portal": getattr(request.state, "verifier_portal", False),  # the portal's own navbar
         "unread_count": getattr(request.state, "unread_count", 0),
         "nav_sections": nav_sections(locale, getattr(request.app.state, "workflow_nav", ())),
         **(context or {}),

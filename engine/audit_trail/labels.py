@@ -14,7 +14,7 @@ from engine.audit_trail.service import TrailEvent
 from engine.carbon_data.errors import FIELD_LABELS
 from engine.carbon_data.models import EmissionSource
 from engine.forms.spec import Text
-from engine.identity.models import User
+from engine.identity.models import ROLE_LABELS, User
 from engine.identity.org_tree import KIND_LABELS
 from engine.notifications.service import KINDS
 from engine.records.display import china_time
@@ -61,6 +61,11 @@ SUBJECTS = {
     "performance_parameter": Text(zh="绩效参数", en="Performance parameter"),
     "inventory_snapshot": Text(zh="排放清单快照", en="Inventory snapshot"),
     "notification": Text(zh="通知", en="Notification"),
+    "verification_grant": Text(zh="核查授权", en="Verification grant"),
+    "verification_view": Text(zh="核查查阅", en="Verifier's view"),
+    "verified_value": Text(zh="核查值", en="Verified value"),
+    "verification_return": Text(zh="核查退回", en="Verifier's return"),
+    "year_lock": Text(zh="年度锁定", en="Year lock"),
 }
 ACTIONS = {
     "create": Text(zh="创建", en="Created"),
@@ -88,6 +93,25 @@ ACTIONS = {
     "frozen": Text(zh="冻结", en="Frozen"),
     "notified": Text(zh="发出通知", en="Notified"),
     "notification_preferences": Text(zh="修改通知设置", en="Notification settings changed"),
+    "granted": Text(zh="授权", en="Granted"),
+    "viewed": Text(zh="查阅", en="Viewed"),
+    "downloaded": Text(zh="下载", en="Downloaded"),
+    "coi_declared": Text(zh="签署利益冲突声明", en="Conflict of interest declared"),
+    "verified_value_recorded": Text(zh="记录核查值", en="Verified value recorded"),
+    "returned_for_supplement": Text(zh="退回补充", en="Returned for supplement"),
+    "verification_closed": Text(zh="关闭核查", en="Verification closed"),
+    "year_locked": Text(zh="锁定年度", en="Year locked"),
+    "unlock_requested": Text(zh="申请解锁", en="Unlock requested"),
+    "year_unlocked": Text(zh="解锁年度", en="Year unlocked"),
+}
+# Fields of the verifier's portal events (engine.verification).
+VERIFICATION_FIELDS = {
+    "clauses": Text(zh="核查条款", en="Clauses"),
+    "valid_from": Text(zh="生效日期", en="Valid from"),
+    "valid_until": Text(zh="截止日期", en="Valid until"),
+    "reported_tco2e": Text(zh="报告值（tCO₂e）", en="Reported (tCO₂e)"),
+    "verified_tco2e": Text(zh="核查值（tCO₂e）", en="Verified (tCO₂e)"),
+    "roles": Text(zh="角色", en="Roles"),
 }
 
 
@@ -139,6 +163,8 @@ class TrailLabels:
             self.choices.setdefault(("kind", kind), label)
         for unit_kind, label in KIND_LABELS.items():
             self.choices.setdefault(("kind", unit_kind.value), label)
+        for role, (zh, en) in ROLE_LABELS.items():
+            self.choices.setdefault(("roles", str(role)), Text(zh=zh, en=en))
 
     def action(self, action: str) -> Text:
         return ACTIONS.get(action) or self.triggers.get(action) or Text(zh=action, en=action)
@@ -162,6 +188,8 @@ class TrailLabels:
             return UNIT_FIELDS[name]
         if name in EVIDENCE_FIELDS:
             return EVIDENCE_FIELDS[name]
+        if name in VERIFICATION_FIELDS:
+            return VERIFICATION_FIELDS[name]
         zh, en = FIELD_LABELS.get(name, (name, name))
         return Text(zh=zh, en=en)
 

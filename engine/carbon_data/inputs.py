@@ -30,6 +30,7 @@ from engine.emissions.factors import (
 from engine.events import announce
 from engine.identity.models import Product
 from engine.models.base import table_of, utcnow
+from engine.verification.locks import refuse_locked, years_of_periods
 
 _production = table_of(ProductionOutput)
 
@@ -85,6 +86,7 @@ def set_production(
         issues.append(data_issue("evidence_sha256", bad.zh, bad.en))
     if issues:
         raise EmissionsDataError(issues)
+    refuse_locked(session, org_id=org_id, years=years_of_periods([values["period"]]))
     assert product is not None
     existing = session.exec(
         select(ProductionOutput).where(

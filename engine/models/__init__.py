@@ -26,9 +26,14 @@ from engine.models.audit import AuditChainHead, AuditCheckpoint, AuditEvent
 from engine.notifications.models import Notification, NotificationPreference
 from engine.planning.models import EmissionBaseline, EmissionTarget, PerformanceParameter
 from engine.scheduler.models import SchedulerClaim
+from engine.verification.models import VerificationGrant, VerificationReturn, VerifiedValue, YearLock
 from engine.workflow.models import NumberSequence, Record, RecordLink, Signature, Task, WorkflowDefinition
 
 __all__ = [
+    "VerificationGrant",
+    "VerificationReturn",
+    "VerifiedValue",
+    "YearLock",
     "ActivityReading",
     "ApiToken",
     "AuditChainHead",

@@ -24,6 +24,7 @@ KINDS = {
     "review": Text(zh="定期评审", en="Periodic review"),
     "started": Text(zh="定期任务", en="Recurring work"),
     "evidence": Text(zh="证据到期", en="Evidence expiry"),
+    "verification_return": Text(zh="核查退回", en="Returned by the verifier"),
 }
 _notifications = table_of(Notification)
 

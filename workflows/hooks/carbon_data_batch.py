@@ -25,6 +25,8 @@ from engine.dqcp.plan import plan_in_force
 from engine.events import policy
 from engine.forms.spec import Text
 from engine.records.queries import records_in_states
+from engine.verification.locks import lock_message, locked_years, years_of_periods
+from engine.verification.registry import MonthProcess, register_month_process
 from engine.workflow.access import ActorRef
 from engine.workflow.errors import GuardRefused, TransitionRefused
 from engine.workflow.events import RecordEnteredState
@@ -145,3 +147,42 @@ def snapshot_takes_verified_months_only(event: SnapshotRequested, session: Sessi
 @signed_content(WORKFLOW)
 def the_months_data(session: Session, *, org_id: int, data: dict[str, Any]) -> dict[str, Any]:
     return month_data_digest(session, org_id=org_id, period=data["period"])
+
+
+# ---------------------------------------------------------------- the external verifier (B9)
+
+VERIFIER_SEND_BACK = {COLLECTED: "return_for_correction", **SEND_BACK}  # from state → trigger (v7 roles)
+
+
+def _batches_of_year(session: Session, year: int) -> dict[str, Record]:
+    batches = records_in_states(session, workflow_key=WORKFLOW, states=(COLLECTED, *VERIFIED_STATES))
+    prefix = f"{year:04d}-"
+    return {str(b.data["period"]): b for b in batches if str(b.data.get("period", "")).startswith(prefix)}
+
+
+def _verifier_sends_back(session: Session, batch: Record, actor: ActorRef, comment: str) -> None:
+    assert batch.id is not None
+    fire_transition(
+        session,
+        record_id=batch.id,
+        trigger=VERIFIER_SEND_BACK[batch.state],
+        actor=actor,
+        form_data={},
+        expected_version=batch.version,
+        comment=comment,
+    )
+
+
+register_month_process(MonthProcess(records_of_year=_batches_of_year, send_back=_verifier_sends_back))
+
+
+@policy(RecordEnteredState)
+def a_locked_year_keeps_its_batches(event: RecordEnteredState, session: Session) -> None:
+    """A year closed by the verification: its batches neither start nor move."""
+    if event.workflow_key != WORKFLOW:
+        return
+    batch = session.get(Record, event.record_id)
+    years = years_of_periods([str(batch.data.get("period", ""))]) if batch else set()
+    locked = sorted(years & locked_years(session, org_id=event.org_id))
+    if locked:
+        raise GuardRefused(lock_message(locked[0]))
