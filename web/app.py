@@ -58,6 +58,7 @@ from web.routes.records import api as records_api
 from web.routes.records import imports as record_imports
 from web.routes.records import pages as record_pages
 from web.routes.records import workflows_api
+from web.routes.documents import pages as document_pages
 from web.routes.review import pages as review_pages
 from web.routes.support import pages as support_pages
 from web.security import SecurityHeadersMiddleware
@@ -123,7 +124,7 @@ def create_app(
     modules += (responsibilities, operation_pages)
     modules += (risks, improvement_pages)
     modules += (reviews,)  # 6.2.3 carbon review
-    modules += (support_pages,)
+    modules += (support_pages, document_pages)
     modules += (clause_coverage, internal_audit_pages, review_pages)
     app.add_middleware(
         SecurityHeadersMiddleware,

@@ -10,6 +10,7 @@ from engine.carbon_data.models import (
     ProductionOutput,
     ReadingBatch,
 )
+from engine.documents.models import DocumentAcknowledgement
 from engine.dqcp.models import MonthlyFiling
 from engine.evidence.models import EvidenceFile
 from engine.identity.models import (
@@ -33,6 +34,7 @@ __all__ = [
     "ApiToken",
     "AuditChainHead",
     "AuditEvent",
+    "DocumentAcknowledgement",
     "EmissionBaseline",
     "EmissionSource",
     "EmissionTarget",

@@ -1,0 +1,96 @@
+"""The generic parts of a document's renditions: Markdown rendered safely (no raw HTML, no script, no
+``javascript:`` link), the text of a docx, a line diff between two texts, and the 作废 / OBSOLETE mark
+stamped on a docx."""
+
+import difflib
+import zipfile
+from dataclasses import dataclass
+from io import BytesIO
+
+from docx import Document
+from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.shared import Pt, RGBColor
+from markdown_it import MarkdownIt
+
+from engine.reports.docx_layout import printable
+
+# CommonMark with raw HTML off (it is shown as text) plus tables; images off (a document in force must not
+# pull anything from elsewhere). markdown-it's own link check refuses javascript:, vbscript:, file: and
+# data: URLs: such a link stays text.
+_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table").disable("image")
+
+
+def markdown_html(text: str) -> str:
+    """Safe HTML for a page (the caller marks it safe)."""
+    return _MARKDOWN.render(printable(text or ""))
+
+
+class UnreadableDocument(ValueError):
+    pass
+
+
+def docx_text(content: bytes) -> str:
+    """The paragraphs and table cells of a docx, one line each (python-docx's parser resolves no
+    entities, so XXE and entity bombs in a part are inert)."""
+    try:
+        document = Document(BytesIO(content))
+    except (zipfile.BadZipFile, KeyError, ValueError) as error:
+        raise UnreadableDocument(str(error)) from None
+    lines = [paragraph.text for paragraph in document.paragraphs]
+    for table in document.tables:
+        for row in table.rows:
+            lines.append(" | ".join(cell.text for cell in row.cells))
+    return "\n".join(line for line in lines if line.strip())
+
+
+@dataclass(frozen=True)
+class DiffLine:
+    kind: str  # "same", "added", "removed"
+    text: str
+
+
+def line_diff(old: str, new: str) -> list[DiffLine]:
+    """Line by line, as a reviewer reads a change: removed lines before the lines that replace them."""
+    before, after = (old or "").splitlines(), (new or "").splitlines()
+    lines: list[DiffLine] = []
+    matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            lines.extend(DiffLine("same", text) for text in before[i1:i2])
+            continue
+        lines.extend(DiffLine("removed", text) for text in before[i1:i2])
+        lines.extend(DiffLine("added", text) for text in after[j1:j2])
+    return lines
+
+
+OBSOLETE_MARK = "作废 / OBSOLETE"
+
+
+def stamp_obsolete(document: object, *, note: str) -> None:
+    """A python-docx document marked on its first line and in every page header (red, bold)."""
+    body = document.paragraphs  # type: ignore[attr-defined]
+    first = body[0].insert_paragraph_before() if body else document.add_paragraph()  # type: ignore[attr-defined]
+    first.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    run = first.add_run(printable(f"{OBSOLETE_MARK}　{note}"))
+    run.bold = True
+    run.font.size = Pt(20)
+    run.font.color.rgb = RGBColor(0xC0, 0x00, 0x00)
+    for section in document.sections:  # type: ignore[attr-defined]
+        header = section.header.paragraphs[0] if section.header.paragraphs else section.header.add_paragraph()
+        mark = header.insert_paragraph_before()
+        mark.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        stamped = mark.add_run(OBSOLETE_MARK)
+        stamped.bold = True
+        stamped.font.color.rgb = RGBColor(0xC0, 0x00, 0x00)
+
+
+def stamped_docx(content: bytes, *, note: str) -> bytes:
+    """An uploaded docx with the 作废 mark added (the stored file itself is never changed)."""
+    try:
+        document = Document(BytesIO(content))
+    except (zipfile.BadZipFile, KeyError, ValueError) as error:
+        raise UnreadableDocument(str(error)) from None
+    stamp_obsolete(document, note=note)
+    buffer = BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()

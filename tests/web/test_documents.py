@@ -1,0 +1,245 @@
+"""7.5 / 5.2 controlled documents over HTTP and the scheduler: numbering per type, approval with the
+e-signature, a submitted version refused any edit, taking effect on the effective date (at once, or by the
+scheduler with a moved clock), superseding in the same transaction, withdrawing with a reason, 作废 /
+OBSOLETE on the page and in both docx, the diff, hostile Markdown, read-and-acknowledge, role checks and bad
+input answered without a 500."""
+
+import io
+from datetime import UTC, date, datetime, timedelta
+
+from docx import Document
+from sqlalchemy import text
+
+from demo.seed import DEMO_LOGINS, DEMO_PASSWORD
+from engine.config import Settings
+from engine.scheduler.runner import run_jobs
+from tests.web.conftest import api_token, bearer_client
+
+EMAIL = {login.role.value: login.email for login in DEMO_LOGINS}
+TODAY = datetime.now(UTC).astimezone().date()
+
+
+def api(web, role: str):
+    return bearer_client(web, api_token(web, EMAIL[role], name=f"doc-{role}"))
+
+
+def fire(client, record_id: int, trigger: str, data: dict | None = None, **extra):
+    version = client.get(f"/api/v1/records/{record_id}").json()["version"]
+    return client.post(
+        f"/api/v1/records/{record_id}/transitions/{trigger}",
+        json={"version": version, "data": data or {}, **extra},
+    )
+
+
+def user_id(web, role: str) -> int:
+    with web.db.engine.connect() as connection:
+        return connection.execute(
+            text("SELECT id FROM user_account WHERE email = :e"), {"e": EMAIL[role]}
+        ).scalar_one()
+
+
+def record(web, record_id: int) -> tuple[str, dict]:
+    import json
+
+    with web.db.engine.connect() as connection:
+        state, data = connection.execute(
+            text("SELECT state, data FROM record WHERE id = :i"), {"i": record_id}
+        ).one()
+    return state, json.loads(data) if isinstance(data, str) else data
+
+
+def draft(web, client, **overrides) -> int:
+    data = {
+        "doc_type": "procedure",
+        "title": "碳排放数据管理程序",
+        "owner": user_id(web, "carbon_manager"),
+        "clause": "8.6",
+        "content": "# 目的\n规范碳排放数据的收集。\n## 职责\n碳管理员负责汇总。",
+        "change_reason": "首次发布",
+        "effective_date": TODAY.isoformat(),
+        "review_date": (TODAY + timedelta(days=365)).isoformat(),
+        "distribute_to": ["staff", "process_owner"],
+        **overrides,
+    }
+    created = client.post("/api/v1/records", json={"workflow": "controlled_document", "data": data})
+    assert created.status_code == 201, created.text
+    return created.json()["id"]
+
+
+def approve(client, record_id: int, trigger: str = "approve_document"):
+    return fire(client, record_id, trigger, signature_password=DEMO_PASSWORD)
+
+
+def test_life_cycle_supersede_scheduler_and_obsolete_marks(web):
+    carbon, quality = api(web, "carbon_manager"), api(web, "quality_manager")
+    first = draft(web, carbon)
+    state, data = record(web, first)
+    assert state == "draft" and data["document_number"] == "CX-001"  # numbered per type
+    assert fire(carbon, first, "submit_to_management").status_code == 409  # a procedure is not top management's
+    assert fire(carbon, first, "submit_for_approval").status_code == 200
+    # Once submitted, the version is immutable: its content form is no longer offered.
+    edited = fire(carbon, first, "edit_draft", {"content": "改过的"})
+    assert edited.status_code == 409 and record(web, first)[1]["content"].startswith("# 目的")
+    assert approve(carbon, first).status_code == 403  # the author does not approve their own
+    assert fire(quality, first, "approve_document").status_code == 403  # no re-authentication, no signature
+    assert approve(quality, first).status_code == 200
+    assert record(web, first)[0] == "effective"  # effective date today: in force at once
+
+    # Revise: a new draft copied from the version in force, which stays in force meanwhile.
+    assert fire(carbon, first, "revise", comment="增加数据质量控制要求").status_code == 200
+    assert fire(carbon, first, "revise", comment="again").status_code == 409  # one new version at a time
+    with web.db.engine.connect() as connection:
+        second = connection.execute(
+            text("SELECT max(id) FROM record WHERE workflow_key = 'controlled_document'")
+        ).scalar_one()
+    state, data = record(web, second)
+    assert state == "draft" and data["document_number"] == "CX-001" and data["change_reason"] == "增加数据质量控制要求"
+    later = TODAY + timedelta(days=10)
+    changed = "# 目的\n规范碳排放数据的收集与质量控制。\n## 职责\n碳管理员负责汇总。"
+    assert fire(carbon, second, "edit_draft", {**data, "content": changed, "effective_date": later.isoformat()}).status_code == 200
+    assert fire(carbon, second, "submit_for_approval").status_code == 200
+    assert approve(quality, second).status_code == 200
+    assert record(web, second)[0] == "approved" and record(web, first)[0] == "effective"
+    assert fire(quality, second, "take_effect").status_code == 409  # not before its date
+    assert fire(quality, first, "supersede").status_code == 409  # only the system supersedes
+
+    def jobs_at(day: date) -> list[str]:
+        moment = datetime(day.year, day.month, day.day, 1, 0, tzinfo=UTC)
+        return [line for line in run_jobs(web.db, now=moment, settings=web.settings) if "生效" in line]
+
+    assert jobs_at(later - timedelta(days=1)) == []
+    assert any("CX-001" in line for line in jobs_at(later))
+    assert record(web, second)[0] == "effective" and record(web, first)[0] == "superseded"
+    assert jobs_at(later) == []  # once
+
+    page = web.as_role("staff")
+    old = page.get(f"/documents/{first}")
+    assert old.status_code == 200 and "作废 / OBSOLETE" in old.text
+    assert "作废 / OBSOLETE" not in page.get(f"/documents/{second}").text
+    diff = page.get(f"/documents/{second}").text
+    assert 'data-diff="added"' in diff and "规范碳排放数据的收集与质量控制。" in diff
+    assert 'data-diff="removed"' in diff
+    docx = page.get(f"/documents/{first}/document.docx")
+    assert docx.status_code == 200
+    text_of = "\n".join(p.text for p in Document(io.BytesIO(docx.content)).paragraphs)
+    assert "作废 / OBSOLETE" in text_of
+    current = Document(io.BytesIO(page.get(f"/documents/{second}/document.docx").content))
+    assert "作废 / OBSOLETE" not in "\n".join(p.text for p in current.paragraphs)
+
+    # Withdrawn with a reason: obsolete, marked, the reason shown.
+    assert fire(quality, second, "withdraw").status_code == 422  # a reason is required
+    assert fire(quality, second, "withdraw", comment="业务停止，文件废止").status_code == 200
+    withdrawn = page.get(f"/documents/{second}").text
+    assert "作废 / OBSOLETE" in withdrawn and "业务停止，文件废止" in withdrawn
+    register = page.get("/documents?doc_type=procedure&state=obsolete")
+    assert register.status_code == 200 and 'data-document="CX-001"' in register.text
+    assert 'data-document="CX-001"' not in page.get("/documents?state=effective").text
+
+
+def test_policy_goes_to_top_management_and_external_documents_are_registered(web):
+    carbon, gm = api(web, "carbon_manager"), api(web, "top_management")
+    policy = draft(web, carbon, doc_type="manual", title="碳管理手册", clause="4.4")
+    assert record(web, policy)[1]["document_number"] == "SC-001"
+    assert fire(carbon, policy, "submit_for_approval").status_code == 409
+    assert fire(carbon, policy, "submit_to_management").status_code == 200
+    assert approve(api(web, "quality_manager"), policy, "approve_by_management").status_code == 403
+    assert approve(gm, policy, "approve_by_management").status_code == 200
+    assert record(web, policy)[0] == "effective"
+
+    external = draft(web, carbon, doc_type="external", title="工业企业温室气体排放核算和报告通则", content="")
+    assert fire(carbon, external, "register_external").status_code == 409  # needs its edition
+    state, data = record(web, external)
+    assert fire(carbon, external, "edit_draft", {**data, "edition": "GB/T 32150-2015"}).status_code == 200
+    assert fire(carbon, external, "register_external").status_code == 200
+    assert record(web, external)[0] == "effective"
+    listed = web.as_role("internal_auditor").get("/documents?doc_type=external")
+    assert "GB/T 32150-2015" in listed.text and "WL-001" in listed.text
+
+
+def test_markdown_is_rendered_without_html_or_script(web):
+    carbon = api(web, "carbon_manager")
+    hostile = (
+        "<script>alert(1)</script>\n\n[点我](javascript:alert(2)) [数据](data:text/html;base64,PHNjcmlwdD4=)\n\n"
+        '<img src=x onerror="alert(3)">\n\n![图](http://evil.example/x.png)\n\n**粗体** 正常'
+    )
+    hostile_id = draft(web, carbon, content=hostile)
+    html = web.as_role("carbon_manager").get(f"/documents/{hostile_id}").text
+    body = html.split('id="document-text"', 1)[1].split("</div>", 2)[0]
+    assert "<script>" not in body and "<img" not in body and 'href="javascript:' not in body
+    assert 'href="data:' not in body and "evil.example/x.png\"" not in body
+    assert "&lt;script&gt;" in body and "<strong>粗体</strong>" in body
+
+
+def test_read_and_acknowledge(web):
+    carbon, quality = api(web, "carbon_manager"), api(web, "quality_manager")
+    doc = draft(web, carbon, title="窑系统运行作业指导书", doc_type="work_instruction")
+    assert fire(carbon, doc, "submit_for_approval").status_code == 200
+    assert approve(quality, doc).status_code == 200
+    staff = web.as_role("staff")
+    assert f'data-to-read="{doc}"' in staff.get("/").text  # in the person's inbox
+    owner_view = web.as_role("carbon_manager").get(f"/documents/{doc}").text
+    assert "已阅读确认 0 / 2" in owner_view or "0 / 2" in owner_view
+    assert "赵敏" in owner_view.split('id="acknowledgements"')[1]  # still missing
+    page = staff.get(f"/documents/{doc}")
+    from tests.web.conftest import csrf_of
+
+    token = csrf_of(page.text)
+    done = staff.post(f"/documents/{doc}/acknowledge", data={"csrf_token": token})
+    assert done.status_code == 303
+    assert f'data-to-read="{doc}"' not in staff.get("/").text
+    status = web.as_role("carbon_manager").get(f"/documents/{doc}").text.split('id="acknowledgements"')[1]
+    assert "1 / 2" in status and "data-acknowledged" in status
+    # Not distributed to the top manager: refused with a clear message, nothing written.
+    gm = web.as_role("top_management")
+    refused = gm.post(f"/documents/{doc}/acknowledge", data={"csrf_token": csrf_of(gm.get(f"/documents/{doc}").text)})
+    assert refused.status_code == 409 and "未分发给您" in refused.text
+    with web.db.engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM document_acknowledgement")).scalar_one() == 1
+        assert connection.execute(
+            text("SELECT count(*) FROM audit_event WHERE action = 'acknowledged'")
+        ).scalar_one() == 1
+
+
+def test_carbon_policy_is_acknowledged_by_all_staff(web):
+    gm = api(web, "top_management")
+    created = gm.post("/api/v1/records", json={"workflow": "carbon_policy", "data": {
+        "title": "碳方针", "edition": "A/0", "effective_from": TODAY.isoformat(), "policy_text": "节能降碳",
+        "commitments": ["compliance", "neutrality", "improvement"]}})  # fmt: skip
+    policy = created.json()["id"]
+    assert fire(gm, policy, "submit_for_approval").status_code == 200
+    assert approve(gm, policy, "approve_policy").status_code == 200
+    for role in ("staff", "process_owner", "quality_manager"):
+        assert f'data-to-read="{policy}"' in web.as_role(role).get("/").text
+    assert f'data-to-read="{policy}"' not in web.as_role("external_auditor").get("/").text
+    page = web.as_role("top_management").get(f"/documents/{policy}").text
+    assert "0 / 7" in page
+
+
+def test_roles_and_bad_input(web):
+    staff = api(web, "staff")
+    refused = staff.post("/api/v1/records", json={"workflow": "controlled_document", "data": {"title": "x"}})
+    assert refused.status_code == 403
+    carbon = api(web, "carbon_manager")
+    bad = carbon.post("/api/v1/records", json={"workflow": "controlled_document", "data": {
+        "doc_type": "procedure", "title": "", "effective_date": "2026-13-01", "document_number": "<x>"}})  # fmt: skip
+    assert bad.status_code == 422 and "title" in bad.text and "effective_date" in bad.text
+    first = draft(web, carbon, document_number="CX-100")
+    taken = carbon.post("/api/v1/records", json={"workflow": "controlled_document", "data": {
+        **record(web, first)[1]}})  # fmt: skip
+    assert taken.status_code == 422 and "CX-100" in taken.text
+    page = web.as_role("staff")
+    assert page.get("/documents?state=<script>").status_code == 422
+    assert page.get("/documents/999999").status_code == 404
+    assert page.get(f"/documents/{first}/original").status_code == 404
+
+
+def test_clause_coverage_counts_document_control(web):
+    carbon = api(web, "carbon_manager")
+    doc = draft(web, carbon)
+    assert fire(carbon, doc, "submit_for_approval").status_code == 200
+    assert approve(api(web, "quality_manager"), doc).status_code == 200
+    with web.db.engine.connect() as connection:
+        refs = connection.execute(text("SELECT clause_refs FROM record WHERE id = :i"), {"i": doc}).scalar_one()
+    assert "7.5" in str(refs) and "8.6" in str(refs)
+    page = web.as_role("carbon_manager").get(f"/evaluation/coverage?year={TODAY.year}")
+    assert page.status_code == 200
