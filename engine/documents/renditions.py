@@ -3,6 +3,7 @@
 stamped on a docx."""
 
 import difflib
+import re
 import zipfile
 from dataclasses import dataclass
 from io import BytesIO
@@ -18,6 +19,9 @@ from engine.reports.docx_layout import printable
 # pull anything from elsewhere). markdown-it's own link check refuses javascript:, vbscript:, file: and
 # data: URLs: such a link stays text.
 _MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table").disable("image")
+_SAFE_LINK = re.compile(r"^(https?://|mailto:|/|#)", re.IGNORECASE)
+# Stricter than markdown-it's own check (which lets data:image through): web, mail and in-app links only.
+_MARKDOWN.validateLink = lambda url: bool(_SAFE_LINK.match(url.strip()))  # type: ignore[method-assign]
 
 
 def markdown_html(text: str) -> str:

@@ -107,7 +107,7 @@ def acknowledge_page(principal: Member, uow: OrgUnitOfWork, record_id: Id) -> Re
         raise HTTPException(404) from None
     except DocumentRefused as refused:
         locale = principal.locale or "zh_CN"
-        raise HTTPException(409, refused.reason.get(locale)) from None
+        raise HTTPException(409, "message:" + refused.reason.get(locale)) from None
     return RedirectResponse(f"/documents/{record_id}", status_code=303)
 
 
@@ -159,7 +159,8 @@ def original(request: Request, principal: Member, session: OrgSession, record_id
             session, org_id=principal.org.id, view=view, evidence_dir=request.app.state.settings.evidence_dir
         )
     except EvidenceError as error:
-        raise HTTPException(409, error.message_zh if (principal.locale or "zh").startswith("zh") else error.message_en) from None
+        message = error.message_zh if (principal.locale or "zh").startswith("zh") else error.message_en
+        raise HTTPException(409, "message:" + message) from None
     if found is None:
         raise HTTPException(404)
     name, media_type, content = found
