@@ -41,6 +41,7 @@ from web.problems import (
 from web.routes.audit_trail import api as audit_api
 from web.routes.audit_trail import pages as audit_pages
 from web.routes.carbon_data import grid, imports, inputs, inventory, sources
+from web.routes.documents import pages as document_pages
 from web.routes.dqcp import pages as dqcp_pages
 from web.routes.evaluation import coverage as clause_coverage
 from web.routes.home import dashboard
@@ -58,7 +59,6 @@ from web.routes.records import api as records_api
 from web.routes.records import imports as record_imports
 from web.routes.records import pages as record_pages
 from web.routes.records import workflows_api
-from web.routes.documents import pages as document_pages
 from web.routes.review import pages as review_pages
 from web.routes.support import pages as support_pages
 from web.security import SecurityHeadersMiddleware

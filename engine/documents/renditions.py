@@ -26,7 +26,7 @@ _MARKDOWN.validateLink = lambda url: bool(_SAFE_LINK.match(url.strip()))  # type
 
 def markdown_html(text: str) -> str:
     """Safe HTML for a page (the caller marks it safe)."""
-    return _MARKDOWN.render(printable(text or ""))
+    return str(_MARKDOWN.render(printable(text or "")))
 
 
 class UnreadableDocument(ValueError):

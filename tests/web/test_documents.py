@@ -11,7 +11,6 @@ from docx import Document
 from sqlalchemy import text
 
 from demo.seed import DEMO_LOGINS, DEMO_PASSWORD
-from engine.config import Settings
 from engine.scheduler.runner import run_jobs
 from tests.web.conftest import api_token, bearer_client
 
@@ -75,7 +74,9 @@ def test_life_cycle_supersede_scheduler_and_obsolete_marks(web):
     first = draft(web, carbon)
     state, data = record(web, first)
     assert state == "draft" and data["document_number"] == "CX-001"  # numbered per type
-    assert fire(carbon, first, "submit_to_management").status_code == 409  # a procedure is not top management's
+    assert (
+        fire(carbon, first, "submit_to_management").status_code == 409
+    )  # a procedure is not top management's
     assert fire(carbon, first, "submit_for_approval").status_code == 200
     # Once submitted, the version is immutable: its content form is no longer offered.
     edited = fire(carbon, first, "edit_draft", {"content": "改过的"})
@@ -93,10 +94,19 @@ def test_life_cycle_supersede_scheduler_and_obsolete_marks(web):
             text("SELECT max(id) FROM record WHERE workflow_key = 'controlled_document'")
         ).scalar_one()
     state, data = record(web, second)
-    assert state == "draft" and data["document_number"] == "CX-001" and data["change_reason"] == "增加数据质量控制要求"
+    assert (
+        state == "draft"
+        and data["document_number"] == "CX-001"
+        and data["change_reason"] == "增加数据质量控制要求"
+    )
     later = TODAY + timedelta(days=10)
     changed = "# 目的\n规范碳排放数据的收集与质量控制。\n## 职责\n碳管理员负责汇总。"
-    assert fire(carbon, second, "edit_draft", {**data, "content": changed, "effective_date": later.isoformat()}).status_code == 200
+    assert (
+        fire(
+            carbon, second, "edit_draft", {**data, "content": changed, "effective_date": later.isoformat()}
+        ).status_code
+        == 200
+    )
     assert fire(carbon, second, "submit_for_approval").status_code == 200
     assert approve(quality, second).status_code == 200
     assert record(web, second)[0] == "approved" and record(web, first)[0] == "effective"
@@ -159,7 +169,8 @@ def test_policy_goes_to_top_management_and_external_documents_are_registered(web
 def test_markdown_is_rendered_without_html_or_script(web):
     carbon = api(web, "carbon_manager")
     hostile = (
-        "<script>alert(1)</script>\n\n[点我](javascript:alert(2)) [数据](data:text/html;base64,PHNjcmlwdD4=)\n\n"
+        "<script>alert(1)</script>\n\n[点我](javascript:alert(2)) "
+        "[数据](data:text/html;base64,PHNjcmlwdD4=)\n\n"
         '<img src=x onerror="alert(3)">\n\n![图](http://evil.example/x.png)\n\n**粗体** 正常'
     )
     hostile_id = draft(web, carbon, content=hostile)
@@ -191,13 +202,18 @@ def test_read_and_acknowledge(web):
     assert "1 / 2" in status and "data-acknowledged" in status
     # Not distributed to the top manager: refused with a clear message, nothing written.
     gm = web.as_role("top_management")
-    refused = gm.post(f"/documents/{doc}/acknowledge", data={"csrf_token": csrf_of(gm.get(f"/documents/{doc}").text)})
+    refused = gm.post(
+        f"/documents/{doc}/acknowledge", data={"csrf_token": csrf_of(gm.get(f"/documents/{doc}").text)}
+    )
     assert refused.status_code == 409 and "未分发给您" in refused.text
     with web.db.engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM document_acknowledgement")).scalar_one() == 1
-        assert connection.execute(
-            text("SELECT count(*) FROM audit_event WHERE action = 'acknowledged'")
-        ).scalar_one() == 1
+        assert (
+            connection.execute(
+                text("SELECT count(*) FROM audit_event WHERE action = 'acknowledged'")
+            ).scalar_one()
+            == 1
+        )
 
 
 def test_carbon_policy_is_acknowledged_by_all_staff(web):
@@ -220,8 +236,8 @@ def test_roles_and_bad_input(web):
     refused = staff.post("/api/v1/records", json={"workflow": "controlled_document", "data": {"title": "x"}})
     assert refused.status_code == 403
     carbon = api(web, "carbon_manager")
-    bad = carbon.post("/api/v1/records", json={"workflow": "controlled_document", "data": {
-        "doc_type": "procedure", "title": "", "effective_date": "2026-13-01", "document_number": "<x>"}})  # fmt: skip
+    wrong = {"doc_type": "procedure", "title": "", "effective_date": "2026-13-01", "document_number": "<x>"}
+    bad = carbon.post("/api/v1/records", json={"workflow": "controlled_document", "data": wrong})
     assert bad.status_code == 422 and "title" in bad.text and "effective_date" in bad.text
     first = draft(web, carbon, document_number="CX-100")
     taken = carbon.post("/api/v1/records", json={"workflow": "controlled_document", "data": {
@@ -239,7 +255,9 @@ def test_clause_coverage_counts_document_control(web):
     assert fire(carbon, doc, "submit_for_approval").status_code == 200
     assert approve(api(web, "quality_manager"), doc).status_code == 200
     with web.db.engine.connect() as connection:
-        refs = connection.execute(text("SELECT clause_refs FROM record WHERE id = :i"), {"i": doc}).scalar_one()
+        refs = connection.execute(
+            text("SELECT clause_refs FROM record WHERE id = :i"), {"i": doc}
+        ).scalar_one()
     assert "7.5" in str(refs) and "8.6" in str(refs)
     page = web.as_role("carbon_manager").get(f"/evaluation/coverage?year={TODAY.year}")
     assert page.status_code == 200

@@ -105,7 +105,9 @@ def approved_by_managers(context: GuardContext) -> Text | None:
             zh="方针和手册须提交最高管理者批准", en="Policies and manuals are approved by top management"
         )
     if kind == EXTERNAL:
-        return Text(zh="外来文件登记即可，无需内部批准", en="An external document is registered, not approved")
+        return Text(
+            zh="外来文件登记即可，无需内部批准", en="An external document is registered, not approved"
+        )
     return None
 
 
@@ -173,7 +175,9 @@ def number_the_document(event: RecordEnteredState, session: Session) -> None:
             )
         return
     prefix = PREFIXES.get(str(record.data.get("doc_type")), "WJ")
-    number = next_number(session, org_id=record.org_id, pattern=prefix + "-{seq:03}", year=as_of(session).year)
+    number = next_number(
+        session, org_id=record.org_id, pattern=prefix + "-{seq:03}", year=as_of(session).year
+    )
     record.data = {**record.data, "document_number": number}
     session.add(record)
     session.flush()

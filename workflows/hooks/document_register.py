@@ -193,7 +193,9 @@ class DocumentView:
         return self.record.state in FINAL_STATES
 
 
-def content_text(session: Session, *, org_id: int, record: Record, evidence_dir: Path) -> tuple[str, Text | None]:
+def content_text(
+    session: Session, *, org_id: int, record: Record, evidence_dir: Path
+) -> tuple[str, Text | None]:
     """The text to compare: what was written in the app, else the text of an uploaded docx."""
     written = str(record.data.get("content") or record.data.get("policy_text") or "")
     if written.strip():
@@ -206,7 +208,9 @@ def content_text(session: Session, *, org_id: int, record: Record, evidence_dir:
     except (EvidenceError, LookupError):
         return "", Text(zh="文件缺失或已被改动，无法比较", en="The file is missing or altered: no comparison")
     if not stored.file.filename.lower().endswith(".docx"):
-        return "", Text(zh="上传的 pdf / xlsx 不做文本比较", en="An uploaded pdf or xlsx is not compared as text")
+        return "", Text(
+            zh="上传的 pdf / xlsx 不做文本比较", en="An uploaded pdf or xlsx is not compared as text"
+        )
     try:
         return docx_text(stored.content), None
     except UnreadableDocument:
@@ -221,7 +225,9 @@ def document_view(
         return None
     if record.workflow_key == POLICY:
         versions = sorted(
-            records_in_states(session, workflow_key=POLICY, states=(IN_FORCE, "superseded", "drafting", "awaiting_approval")),
+            records_in_states(
+                session, workflow_key=POLICY, states=(IN_FORCE, "superseded", "drafting", "awaiting_approval")
+            ),
             key=lambda r: r.id or 0,
         )
     else:
@@ -235,7 +241,9 @@ def document_view(
         record=record,
         versions=versions,
         ordinal=ordinal,
-        content_html=markdown_html(text) if str(record.data.get("content") or record.data.get("policy_text") or "").strip() else "",
+        content_html=markdown_html(text)
+        if str(record.data.get("content") or record.data.get("policy_text") or "").strip()
+        else "",
         content_text=text,
         reading=reading_status(session, org_id=org_id, record=record) if is_current(record) else None,
         previous=previous,
@@ -277,10 +285,22 @@ def version_docx(
     rows = [
         ["文件编号 Number", number],
         ["文件类型 Type", type_label],
-        ["版次 Version", f"第 {view.ordinal.get(record.id or 0, 1)} 版" + (f"（{record.data['edition']}）" if record.data.get("edition") else "")],
+        [
+            "版次 Version",
+            f"第 {view.ordinal.get(record.id or 0, 1)} 版"
+            + (f"（{record.data['edition']}）" if record.data.get("edition") else ""),
+        ],
         ["状态 State", state_label],
-        ["生效日期 Effective", str(record.data.get("effective_date") or record.data.get("effective_from") or "")],
-        ["负责人 Owner", names.users.get(record.data.get("owner") or 0, "") if isinstance(record.data.get("owner"), int) else ""],
+        [
+            "生效日期 Effective",
+            str(record.data.get("effective_date") or record.data.get("effective_from") or ""),
+        ],
+        [
+            "负责人 Owner",
+            names.users.get(record.data.get("owner") or 0, "")
+            if isinstance(record.data.get("owner"), int)
+            else "",
+        ],
         ["条款 Clauses", "、".join(record.clause_refs)],
         ["本版原因 Reason", str(record.data.get("change_reason") or record.data.get("change_note") or "")],
     ]
@@ -297,7 +317,10 @@ def version_docx(
     if not view.content_text and isinstance(record.data.get("file"), int):
         paragraph(document, "正文见所附文件（原件随附下载） / The text is the attached file.")
     approvers = signature_approvers(workflow, signatures) or [Approver(role="批准 Approved")]
-    approval_block(document, [Approver(role="编制 Prepared", name=names.users.get(record.created_by or 0, "")), *approvers])
+    approval_block(
+        document,
+        [Approver(role="编制 Prepared", name=names.users.get(record.created_by or 0, "")), *approvers],
+    )
     return docx_bytes(document)
 
 

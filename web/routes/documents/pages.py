@@ -53,14 +53,20 @@ def register_page(
         "rows": rows,
         "type_field": workflow.forms["cd_version"].field("doc_type"),
         "filters": {"doc_type": doc_type, "state": state, "clause": clause, "q": q},
-        "names": names_in(session, org_id=principal.org.id, workflow=workflow, records=[r.record for r in rows]),
+        "names": names_in(
+            session, org_id=principal.org.id, workflow=workflow, records=[r.record for r in rows]
+        ),
         "next_review": {row.record.id: next_review(session, row.record) for row in rows},
-        "to_read": to_read(session, org_id=principal.org.id, user_id=principal.user_id, roles=principal.roles),
+        "to_read": to_read(
+            session, org_id=principal.org.id, user_id=principal.user_id, roles=principal.roles
+        ),
     }
     return render(request, "documents/register.html", context)
 
 
-def _view(request: Request, session: OrgSession, principal: Member, record_id: int, compare: int | None = None) -> DocumentView:
+def _view(
+    request: Request, session: OrgSession, principal: Member, record_id: int, compare: int | None = None
+) -> DocumentView:
     assert principal.org is not None
     view = document_view(
         session,
@@ -90,7 +96,9 @@ def document_page(
         "workflow": workflow,
         "names": names,
         "display_value": display_value,
-        "distribution": role_names(view.record.data.get("distribute_to") or ()) if view.record.workflow_key == WORKFLOW else role_names(["all_staff"]),
+        "distribution": role_names(view.record.data.get("distribute_to") or ())
+        if view.record.workflow_key == WORKFLOW
+        else role_names(["all_staff"]),
         "must_acknowledge": any(r.id == view.record.id for r in mine),
     }
     return render(request, "documents/document.html", context)
@@ -101,7 +109,11 @@ def acknowledge_page(principal: Member, uow: OrgUnitOfWork, record_id: Id) -> Re
     assert principal.org is not None
     try:
         acknowledge_reading(
-            uow.session, org_id=principal.org.id, record_id=record_id, actor=actor_of(principal), roles=principal.roles
+            uow.session,
+            org_id=principal.org.id,
+            record_id=record_id,
+            actor=actor_of(principal),
+            roles=principal.roles,
         )
     except LookupError:
         raise HTTPException(404) from None
@@ -124,7 +136,9 @@ def document_docx(request: Request, principal: Member, session: OrgSession, reco
     assert principal.org is not None
     view = _view(request, session, principal, record_id)
     state = request.app.state
-    workflow = state.catalog.pinned(session, key=view.record.workflow_key, version=view.record.workflow_version)
+    workflow = state.catalog.pinned(
+        session, key=view.record.workflow_key, version=view.record.workflow_version
+    )
     names = names_in(session, org_id=principal.org.id, workflow=workflow, records=[view.record])
     kind = view.record.data.get("doc_type")
     type_label = (
@@ -147,7 +161,9 @@ def document_docx(request: Request, principal: Member, session: OrgSession, reco
     )
     number = view.record.data.get("document_number") or view.record.number
     prefix = "作废-OBSOLETE-" if view.obsolete else ""
-    return _attachment(content, filename=f"{prefix}{number}-{view.ordinal.get(record_id, 1)}.docx", media_type=DOCX)
+    return _attachment(
+        content, filename=f"{prefix}{number}-{view.ordinal.get(record_id, 1)}.docx", media_type=DOCX
+    )
 
 
 @router.get("/documents/{record_id}/original")
