@@ -9,11 +9,9 @@ from dataclasses import dataclass
 from io import BytesIO
 
 from docx import Document
-from docx.enum.text import WD_ALIGN_PARAGRAPH
-from docx.shared import Pt, RGBColor
 from markdown_it import MarkdownIt
 
-from engine.reports.docx_layout import printable
+from engine.reports.docx_layout import printable, stamp
 
 # CommonMark with raw HTML off (it is shown as text) plus tables; images off (a document in force must not
 # pull anything from elsewhere). markdown-it's own link check refuses javascript:, vbscript:, file: and
@@ -72,20 +70,7 @@ OBSOLETE_MARK = "作废 / OBSOLETE"
 
 def stamp_obsolete(document: object, *, note: str) -> None:
     """A python-docx document marked on its first line and in every page header (red, bold)."""
-    body = document.paragraphs  # type: ignore[attr-defined]
-    first = body[0].insert_paragraph_before() if body else document.add_paragraph()  # type: ignore[attr-defined]
-    first.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    run = first.add_run(printable(f"{OBSOLETE_MARK}　{note}"))
-    run.bold = True
-    run.font.size = Pt(20)
-    run.font.color.rgb = RGBColor(0xC0, 0x00, 0x00)
-    for section in document.sections:  # type: ignore[attr-defined]
-        header = section.header.paragraphs[0] if section.header.paragraphs else section.header.add_paragraph()
-        mark = header.insert_paragraph_before()
-        mark.alignment = WD_ALIGN_PARAGRAPH.CENTER
-        stamped = mark.add_run(OBSOLETE_MARK)
-        stamped.bold = True
-        stamped.font.color.rgb = RGBColor(0xC0, 0x00, 0x00)
+    stamp(document, mark=OBSOLETE_MARK, note=note)
 
 
 def stamped_docx(content: bytes, *, note: str) -> bytes:

@@ -261,3 +261,106 @@ def test_clause_coverage_counts_document_control(web):
     assert "7.5" in str(refs) and "8.6" in str(refs)
     page = web.as_role("carbon_manager").get(f"/evaluation/coverage?year={TODAY.year}")
     assert page.status_code == 200
+
+
+def _docx(*lines: str) -> bytes:
+    document = Document()
+    for line in lines:
+        document.add_paragraph(line)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def test_uploaded_docx_compared_stamped_when_superseded_and_every_rendition_marked(web):
+    from tests.web.conftest import csrf_of
+
+    browser = web.as_role("carbon_manager")
+    form = browser.get("/records/controlled_document/new")
+    assert form.status_code == 200
+    fields = {
+        "csrf_token": csrf_of(form.text), "doc_type": "work_instruction", "title": "生料磨操作规程",
+        "owner": str(user_id(web, "carbon_manager")), "change_reason": "首次发布",
+        "effective_date": TODAY.isoformat(), "distribute_to": "staff",
+    }  # fmt: skip
+    created = browser.post(
+        "/records/controlled_document",
+        data=fields,
+        files={"file": ("生料磨操作规程.docx", _docx("开机前检查润滑。", "启动主电机。"))},
+    )
+    assert created.status_code == 303, created.text[-2000:]
+    first = int(created.headers["location"].rsplit("/", 1)[1])
+    carbon, quality = api(web, "carbon_manager"), api(web, "quality_manager")
+    assert fire(carbon, first, "submit_for_approval").status_code == 200
+    assert approve(quality, first).status_code == 200
+    assert fire(carbon, first, "revise", comment="增加停机步骤").status_code == 200
+    with web.db.engine.connect() as connection:
+        second = connection.execute(
+            text("SELECT max(id) FROM record WHERE workflow_key = 'controlled_document'")
+        ).scalar_one()
+    form = browser.get(f"/r/{second}/transition/edit_draft")
+    assert form.status_code == 200
+    data = record(web, second)[1]
+    edited = browser.post(
+        f"/r/{second}/transition/edit_draft",
+        data={
+            "csrf_token": csrf_of(form.text),
+            "version": "1",
+            "doc_type": "work_instruction",
+            "title": data["title"],
+            "owner": str(data["owner"]),
+            "change_reason": data["change_reason"],
+            "effective_date": TODAY.isoformat(),
+            "distribute_to": "staff",
+        },  # fmt: skip
+        files={"file": ("生料磨操作规程-A1.docx", _docx("开机前检查润滑。", "启动主电机。", "停机后清理。"))},
+    )
+    assert edited.status_code in (200, 303), edited.text[-2000:]
+    assert record(web, second)[1]["file"] != record(web, first)[1]["file"]
+    assert fire(carbon, second, "submit_for_approval").status_code == 200
+    assert approve(quality, second).status_code == 200
+    assert record(web, first)[0] == "superseded"
+
+    staff = web.as_role("staff")
+    page = staff.get(f"/documents/{second}").text
+    assert 'data-diff="added"' in page and "停机后清理。" in page.split('id="document-diff"')[1]
+    original = staff.get(f"/documents/{first}/original")
+    assert original.status_code == 200 and "OBSOLETE" in original.headers["content-disposition"]
+    stamped = Document(io.BytesIO(original.content))
+    assert stamped.paragraphs[0].text.startswith("作废 / OBSOLETE")
+    assert "作废 / OBSOLETE" in stamped.sections[0].header.paragraphs[0].text
+    current = Document(io.BytesIO(staff.get(f"/documents/{second}/original").content))
+    assert not current.paragraphs[0].text.startswith("作废")
+    # The record page and the generic Word export of the superseded version carry the mark too.
+    assert 'id="record-mark"' in staff.get(f"/r/{first}").text
+    assert 'id="record-mark"' not in staff.get(f"/r/{second}").text
+    export = Document(io.BytesIO(staff.get(f"/r/{first}/export.docx").content))
+    assert export.paragraphs[0].text.startswith("作废 / OBSOLETE")
+
+
+def test_periodic_review_reminds_the_owner_once(web):
+    carbon = api(web, "carbon_manager")
+    due = TODAY + timedelta(days=30)
+    doc = draft(web, carbon, review_date=due.isoformat())
+    assert fire(carbon, doc, "submit_for_approval").status_code == 200
+    assert approve(api(web, "quality_manager"), doc).status_code == 200
+
+    def reminders(day: date) -> list[str]:
+        moment = datetime(day.year, day.month, day.day, 1, 0, tzinfo=UTC)
+        return [
+            line for line in run_jobs(web.db, now=moment, settings=web.settings) if "受控文件定期评审" in line
+        ]
+
+    assert reminders(due - timedelta(days=1)) == []
+    assert len(reminders(due)) == 1 and reminders(due) == []
+    with web.db.engine.connect() as connection:
+        notified = connection.execute(
+            text("SELECT count(*) FROM notification WHERE user_id = :u AND kind = 'review'"),
+            {"u": user_id(web, "carbon_manager")},
+        ).scalar_one()
+    assert notified == 1
+    # Reviewed: the next reminder is a year after the review; the approval signature stays valid.
+    assert fire(carbon, doc, "periodic_review").status_code == 422  # a conclusion is required
+    assert fire(carbon, doc, "periodic_review", comment="仍然适宜，无需修订").status_code == 200
+    signatures = web.as_role("carbon_manager").get(f"/r/{doc}").text.split('id="signatures"')[1][:3000]
+    assert "有效" in signatures and "已失效" not in signatures

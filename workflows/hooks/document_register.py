@@ -47,6 +47,7 @@ from workflows.hooks.controlled_document import (
 from workflows.hooks.controlled_statement import IN_FORCE
 
 POLICY = "carbon_policy"
+SUPERSEDED_POLICY = "superseded"
 ALL_STAFF = "all_staff"
 NOT_STAFF = "external_auditor"  # a verifier reads, but is not distributed the organization's documents
 STATES = (*OPEN_STATES, EFFECTIVE, *FINAL_STATES)
@@ -190,6 +191,8 @@ class DocumentView:
 
     @property
     def obsolete(self) -> bool:
+        if self.record.workflow_key == POLICY:
+            return self.record.state == SUPERSEDED_POLICY
         return self.record.state in FINAL_STATES
 
 
@@ -252,7 +255,7 @@ def document_view(
     if previous is not None:
         before, _ = content_text(session, org_id=org_id, record=previous, evidence_dir=evidence_dir)
         view.diff = line_diff(before, text)
-    if record.state in FINAL_STATES:
+    if view.obsolete:
         view.withdrawn_reason = last_comment(session, record_id=record.id, action=WITHDRAW) or last_comment(
             session, record_id=record.id, action="supersede"
         )

@@ -3,21 +3,27 @@ version before, who has read it), its docx and original file, and read-and-ackno
 approving (with the e-signature), revising and withdrawing happen on the generic record pages (/r/{id});
 the process's rules are in workflows/hooks/controlled_document.py and document_register.py."""
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from engine.evidence.store import EvidenceError
+from engine.forms.spec import Text
 from engine.records.display import display_value
 from engine.records.queries import names_in
 from engine.records.signatures import signatures_of
 from engine.values import Id
 from web.deps import Member, OrgSession, OrgUnitOfWork, actor_of
+from web.record_documents import register_document, register_mark
 from web.templating import render
-from workflows.hooks.controlled_document import WORKFLOW, next_review
+from workflows.hooks.controlled_document import FINAL_STATES, WORKFLOW, next_review
 from workflows.hooks.document_register import (
+    OBSOLETE_MARK,
+    POLICY,
+    SUPERSEDED_POLICY,
     DocumentRefused,
     DocumentView,
     acknowledge_reading,
@@ -33,6 +39,21 @@ router = APIRouter()
 Filter = Annotated[str, Query(max_length=40, pattern=r"^[A-Za-z0-9_.]*$")]
 Search = Annotated[str, Query(max_length=100)]
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def _obsolete_mark(finals: tuple[str, ...]) -> Callable[[Any], str | None]:
+    return lambda record: OBSOLETE_MARK if record.state in finals else None
+
+
+# The record page of a version links its document page; a superseded or withdrawn version is marked on
+# every rendition (the record page and its Word export too).
+for _key, _finals in ((WORKFLOW, tuple(FINAL_STATES)), (POLICY, (SUPERSEDED_POLICY,))):
+    register_document(
+        _key,
+        label=Text(zh="文件页面（正文、版本、阅读确认）", en="Document page (text, versions, reading)"),
+        path="/documents/{record_id}",
+    )
+    register_mark(_key, _obsolete_mark(_finals))
 
 
 @router.get("/documents")
