@@ -229,6 +229,10 @@ def test_carbon_policy_is_acknowledged_by_all_staff(web):
     assert f'data-to-read="{policy}"' not in web.as_role("external_auditor").get("/").text
     page = web.as_role("top_management").get(f"/documents/{policy}").text
     assert "0 / 7" in page
+    number = created.json()["number"]
+    register = web.as_role("staff").get("/documents?doc_type=policy").text
+    assert f'data-document="{number}"' in register and "现行有效" in register
+    assert f'data-document="{number}"' not in web.as_role("staff").get("/documents?doc_type=manual").text
 
 
 def test_roles_and_bad_input(web):

@@ -33,6 +33,7 @@ from engine.records.signatures import SignatureView
 from engine.reports.docx_layout import Approver, approval_block, docx_bytes, heading, new_document, paragraph
 from engine.reports.docx_layout import table as docx_table
 from engine.reports.records import signature_approvers
+from engine.workflow.lifecycle import process_context
 from engine.workflow.loader import Workflow
 from engine.workflow.models import Record
 from workflows.hooks.controlled_document import (
@@ -68,28 +69,71 @@ class RegisterRow:
     number: str
     record: Record  # the version in force, else the newest
     versions: int
+    state_label: Text
+    doc_type: str
+    edition: str
+    effective_date: str
+
+
+def _policy_rows(session: Session) -> list[RegisterRow]:
+    """The carbon policy in force as the register's policy row (5.2; its own workflow, ADR 0033)."""
+    workflow = process_context(session).catalog.get(POLICY)
+    versions = records_in_states(session, workflow_key=POLICY, states=(IN_FORCE, SUPERSEDED_POLICY))
+    current = [r for r in versions if r.state == IN_FORCE]
+    if workflow is None or not current:
+        return []
+    shown = max(current, key=lambda r: r.id or 0)
+    return [
+        RegisterRow(
+            number=shown.number,
+            record=shown,
+            versions=len(versions),
+            state_label=workflow.spec.state(shown.state).label,
+            doc_type="policy",
+            edition=str(shown.data.get("edition") or ""),
+            effective_date=str(shown.data.get("effective_from") or ""),
+        )
+    ]
 
 
 def register(
     session: Session, *, doc_type: str = "", state: str = "", clause: str = "", text: str = ""
 ) -> list[RegisterRow]:
-    """One row per document, filtered by type, the shown version's state, clause and text."""
+    """One row per document, filtered by type, the shown version's state, clause and text; the carbon
+    policy in force is listed among the policies."""
+    workflow = process_context(session).catalog.get(WORKFLOW)
+    assert workflow is not None
     by_number: dict[str, list[Record]] = {}
     for record in records_in_states(session, workflow_key=WORKFLOW, states=STATES):
         by_number.setdefault(str(record.data.get("document_number") or record.number), []).append(record)
-    rows = []
-    for number, versions in sorted(by_number.items()):
+    candidates = _policy_rows(session)
+    for number, versions in by_number.items():
         versions.sort(key=lambda r: r.id or 0)
         shown = next((r for r in reversed(versions) if r.state == EFFECTIVE), versions[-1])
-        if doc_type and shown.data.get("doc_type") != doc_type:
+        candidates.append(
+            RegisterRow(
+                number=number,
+                record=shown,
+                versions=len(versions),
+                state_label=workflow.spec.state(shown.state).label,
+                doc_type=str(shown.data.get("doc_type") or ""),
+                edition=str(shown.data.get("edition") or ""),
+                effective_date=str(shown.data.get("effective_date") or ""),
+            )
+        )
+    rows = []
+    for row in sorted(candidates, key=lambda r: r.number):
+        shown_state = EFFECTIVE if row.record.workflow_key == POLICY else row.record.state
+        if doc_type and row.doc_type != doc_type:
             continue
-        if state and shown.state != state:
+        if state and shown_state != state:
             continue
-        if clause and not any(ref == clause or ref.startswith(clause + ".") for ref in shown.clause_refs):
+        refs = row.record.clause_refs
+        if clause and not any(ref == clause or ref.startswith(clause + ".") for ref in refs):
             continue
-        if text and text.lower() not in f"{number} {shown.title}".lower():
+        if text and text.lower() not in f"{row.number} {row.record.title}".lower():
             continue
-        rows.append(RegisterRow(number=number, record=shown, versions=len(versions)))
+        rows.append(row)
     return rows
 
 
