@@ -12,10 +12,20 @@ from sqlalchemy import text
 
 from demo.seed import DEMO_LOGINS, DEMO_PASSWORD
 from engine.scheduler.runner import run_jobs
-from tests.web.conftest import api_token, bearer_client
+from tests.web.conftest import api_token, bearer_client, csrf_of
+from tests.web.test_visible_text import ISO_INSTANT, SNAKE, visible_text
 
 EMAIL = {login.role.value: login.email for login in DEMO_LOGINS}
 TODAY = datetime.now(UTC).astimezone().date()
+
+
+def _plain(html: str) -> list[str]:
+    """Internal keys or raw ISO timestamps a person would read on the page."""
+    problems = []
+    for part in visible_text(html):
+        problems += [f"key {m!r} in {part!r}" for m in SNAKE.findall(part)]
+        problems += [f"timestamp in {part!r}" for m in ISO_INSTANT.findall(part)]
+    return problems
 
 
 def api(web, role: str):
@@ -192,14 +202,18 @@ def test_read_and_acknowledge(web):
     assert "已阅读确认 0 / 2" in owner_view or "0 / 2" in owner_view
     assert "赵敏" in owner_view.split('id="acknowledgements"')[1]  # still missing
     page = staff.get(f"/documents/{doc}")
-    from tests.web.conftest import csrf_of
-
     token = csrf_of(page.text)
     done = staff.post(f"/documents/{doc}/acknowledge", data={"csrf_token": token})
     assert done.status_code == 303
     assert f'data-to-read="{doc}"' not in staff.get("/").text
     status = web.as_role("carbon_manager").get(f"/documents/{doc}").text.split('id="acknowledgements"')[1]
     assert "1 / 2" in status and "data-acknowledged" in status
+    for html in (web.as_role("carbon_manager").get(f"/documents/{doc}").text, staff.get("/documents").text):
+        assert _plain(html) == []
+    english = web.signed_in(EMAIL["carbon_manager"], **{"Accept-Language": "en"})
+    english.post("/locale", data={"locale": "en", "csrf_token": csrf_of(english.get("/").text)})
+    shown = english.get(f"/documents/{doc}").text
+    assert "Read and acknowledged" in shown and "Staff" in shown and _plain(shown) == []
     # Not distributed to the top manager: refused with a clear message, nothing written.
     gm = web.as_role("top_management")
     refused = gm.post(
@@ -277,8 +291,6 @@ def _docx(*lines: str) -> bytes:
 
 
 def test_uploaded_docx_compared_stamped_when_superseded_and_every_rendition_marked(web):
-    from tests.web.conftest import csrf_of
-
     browser = web.as_role("carbon_manager")
     form = browser.get("/records/controlled_document/new")
     assert form.status_code == 200

@@ -388,9 +388,10 @@ def original_file(
     return name, stored.file.content_type, content
 
 
-def role_names(values: Iterable[str]) -> str:
+def role_names(values: Iterable[str], locale: str = "zh_CN") -> str:
     labels = {ALL_STAFF: ("全体员工", "All staff"), **ROLE_LABELS}
-    return "、".join(labels[v][0] if v in labels else v for v in values)
+    index, separator = (0, "、") if locale.startswith("zh") else (1, ", ")
+    return separator.join(labels[v][index] for v in values if v in labels)
 
 
 __all__ = ["OBSOLETE_MARK"]

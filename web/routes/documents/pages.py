@@ -117,16 +117,19 @@ def document_page(
         "workflow": workflow,
         "names": names,
         "display_value": display_value,
-        "distribution": role_names(view.record.data.get("distribute_to") or ())
-        if view.record.workflow_key == WORKFLOW
-        else role_names(["all_staff"]),
+        "distribution": role_names(
+            view.record.data.get("distribute_to") or ()
+            if view.record.workflow_key == WORKFLOW
+            else ["all_staff"],
+            request.state.locale,
+        ),
         "must_acknowledge": any(r.id == view.record.id for r in mine),
     }
     return render(request, "documents/document.html", context)
 
 
 @router.post("/documents/{record_id}/acknowledge")
-def acknowledge_page(principal: Member, uow: OrgUnitOfWork, record_id: Id) -> Response:
+def acknowledge_page(request: Request, principal: Member, uow: OrgUnitOfWork, record_id: Id) -> Response:
     assert principal.org is not None
     try:
         acknowledge_reading(
@@ -139,8 +142,7 @@ def acknowledge_page(principal: Member, uow: OrgUnitOfWork, record_id: Id) -> Re
     except LookupError:
         raise HTTPException(404) from None
     except DocumentRefused as refused:
-        locale = principal.locale or "zh_CN"
-        raise HTTPException(409, "message:" + refused.reason.get(locale)) from None
+        raise HTTPException(409, "message:" + refused.reason.get(request.state.locale)) from None
     return RedirectResponse(f"/documents/{record_id}", status_code=303)
 
 
@@ -196,7 +198,7 @@ def original(request: Request, principal: Member, session: OrgSession, record_id
             session, org_id=principal.org.id, view=view, evidence_dir=request.app.state.settings.evidence_dir
         )
     except EvidenceError as error:
-        message = error.message_zh if (principal.locale or "zh").startswith("zh") else error.message_en
+        message = error.message_zh if request.state.locale.startswith("zh") else error.message_en
         raise HTTPException(409, "message:" + message) from None
     if found is None:
         raise HTTPException(404)
