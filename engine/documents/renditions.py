@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from io import BytesIO
 
 from docx import Document
+from docx.opc.exceptions import OpcError
+from lxml import etree
 from markdown_it import MarkdownIt
 
 from engine.reports.docx_layout import printable, stamp
@@ -36,7 +38,7 @@ def docx_text(content: bytes) -> str:
     entities, so XXE and entity bombs in a part are inert)."""
     try:
         document = Document(BytesIO(content))
-    except (zipfile.BadZipFile, KeyError, ValueError) as error:
+    except (zipfile.BadZipFile, KeyError, ValueError, etree.LxmlError, OpcError) as error:
         raise UnreadableDocument(str(error)) from None
     lines = [paragraph.text for paragraph in document.paragraphs]
     for table in document.tables:
@@ -77,7 +79,7 @@ def stamped_docx(content: bytes, *, note: str) -> bytes:
     """An uploaded docx with the 作废 mark added (the stored file itself is never changed)."""
     try:
         document = Document(BytesIO(content))
-    except (zipfile.BadZipFile, KeyError, ValueError) as error:
+    except (zipfile.BadZipFile, KeyError, ValueError, etree.LxmlError, OpcError) as error:
         raise UnreadableDocument(str(error)) from None
     stamp_obsolete(document, note=note)
     buffer = BytesIO()

@@ -268,17 +268,65 @@ def test_roles_and_bad_input(web):
 
 
 def test_clause_coverage_counts_document_control(web):
+    from engine.clauses.coverage import CoverageStatus, coverage_map
+    from tests.web.conftest import CATALOG
+    from tests.web.support_setup import org_id_of
+
+    def status(clause: str) -> CoverageStatus:
+        with web.db.read_session(org_id=org_id_of(web)) as session:
+            found = coverage_map(session, catalog=CATALOG, years=(TODAY.year,), today=TODAY)
+            return found.cell(clause, TODAY.year).status
+
+    assert status("7.5") == CoverageStatus.missing
     carbon = api(web, "carbon_manager")
     doc = draft(web, carbon)
     assert fire(carbon, doc, "submit_for_approval").status_code == 200
     assert approve(api(web, "quality_manager"), doc).status_code == 200
-    with web.db.engine.connect() as connection:
-        refs = connection.execute(
-            text("SELECT clause_refs FROM record WHERE id = :i"), {"i": doc}
-        ).scalar_one()
-    assert "7.5" in str(refs) and "8.6" in str(refs)
+    assert status("7.5") == CoverageStatus.covered  # the document counts for 7.5 and the clause it names
+    assert status("8.6") != CoverageStatus.missing
     page = web.as_role("carbon_manager").get(f"/evaluation/coverage?year={TODAY.year}")
     assert page.status_code == 200
+
+
+def test_a_hostile_docx_is_read_as_text_only(tmp_path):
+    """An uploaded docx whose document part declares external and recursive entities: the diff's text
+    extraction resolves none (no file read, no expansion)."""
+    import zipfile
+
+    from engine.documents.renditions import UnreadableDocument, docx_text
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-LINE", encoding="utf-8")
+    source = io.BytesIO(_docx("正常段落"))
+    hostile = io.BytesIO()
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(hostile, "w") as out:
+        for item in original.infolist():
+            data = original.read(item.filename)
+            if item.filename == "word/document.xml":
+                text_ = data.decode()
+                head, rest = text_.split("?>", 1)
+                doctype = (
+                    f'<!DOCTYPE w:document [<!ENTITY xxe SYSTEM "file://{secret}">'
+                    '<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+                )
+                data = (head + "?>" + doctype + rest.replace("正常段落", "正常段落&xxe;&b;")).encode()
+            out.writestr(item, data)
+    try:
+        extracted = docx_text(hostile.getvalue())
+    except UnreadableDocument:
+        extracted = ""
+    assert "TOP-SECRET-LINE" not in extracted and "aaaaaaaaaa" not in extracted
+    broken = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(_docx("x"))) as original, zipfile.ZipFile(broken, "w") as out:
+        for item in original.infolist():
+            data = original.read(item.filename)
+            out.writestr(item, b"<w:document><unclosed>" if item.filename == "word/document.xml" else data)
+    for damaged in (b"PK\x03\x04 not a zip", broken.getvalue()):
+        try:
+            docx_text(damaged)
+            raise AssertionError("a damaged docx must be refused")
+        except UnreadableDocument:
+            pass
 
 
 def _docx(*lines: str) -> bytes:
@@ -375,6 +423,16 @@ def test_periodic_review_reminds_the_owner_once(web):
             {"u": user_id(web, "carbon_manager")},
         ).scalar_one()
     assert notified == 1
+    escalated = reminders(due + timedelta(days=30))
+    assert len(escalated) == 1 and "逾期 30 天" in escalated[0]  # to top management, once
+    with web.db.engine.connect() as connection:
+        assert (
+            connection.execute(
+                text("SELECT count(*) FROM notification WHERE user_id = :u AND kind = 'review'"),
+                {"u": user_id(web, "top_management")},
+            ).scalar_one()
+            == 1
+        )
     # Reviewed: the next reminder is a year after the review; the approval signature stays valid.
     assert fire(carbon, doc, "periodic_review").status_code == 422  # a conclusion is required
     assert fire(carbon, doc, "periodic_review", comment="仍然适宜，无需修订").status_code == 200

@@ -14,6 +14,7 @@ from sqlmodel import Session
 from engine.audit import append_event
 from engine.events import policy
 from engine.forms.spec import Text
+from engine.identity.users import list_members
 from engine.models.base import utcnow
 from engine.records.display import as_china_time
 from engine.records.queries import record_events, records_in_states
@@ -346,6 +347,8 @@ register_job(
 
 REVIEW = "periodic_review"
 REVIEW_CYCLE_DAYS = 365
+ESCALATE_AFTER_DAYS = 30  # a review still not done a month after its date goes to top management
+ESCALATE_TO = "top_management"
 
 
 def next_review(session: Session, record: Record) -> date | None:
@@ -361,6 +364,8 @@ def next_review(session: Session, record: Record) -> date | None:
 
 
 def reviews_due(session: Session, today: date) -> Iterator[ReviewDue]:
+    """The owner on the review date; top management too once it is a month overdue."""
+    managers: tuple[int, ...] | None = None
     for record in records_in_states(session, workflow_key=WORKFLOW, states=(EFFECTIVE,)):
         due = next_review(session, record)
         owner = record.data.get("owner")
@@ -375,6 +380,23 @@ def reviews_due(session: Session, today: date) -> Iterator[ReviewDue]:
                 en=f"Periodic review of the document {number} '{record.title}' (due {due.isoformat()})",
             ),
             user_ids=(owner,),
+            record_id=record.id,
+        )
+        if today < due + timedelta(days=ESCALATE_AFTER_DAYS):
+            continue
+        if managers is None:
+            members = list_members(session, org_id=record.org_id)
+            managers = tuple(u.id for u, roles in members if u.id is not None and ESCALATE_TO in roles)
+        yield ReviewDue(
+            subject=f"{WORKFLOW}:{record.id}:escalated",
+            period=due.isoformat(),
+            title=Text(
+                zh=f"受控文件定期评审逾期 {ESCALATE_AFTER_DAYS} 天未完成：{number}「{record.title}」"
+                f"（评审日期 {due.isoformat()}）",
+                en=f"The periodic review of {number} '{record.title}' is {ESCALATE_AFTER_DAYS} days overdue "
+                f"(due {due.isoformat()})",
+            ),
+            user_ids=managers,
             record_id=record.id,
         )
 

@@ -5,8 +5,8 @@ every superseded or withdrawn one. The carbon policy (5.2) keeps its own workflo
 distributed to all staff for acknowledgement like a document (docs/adr/0033)."""
 
 from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 from sqlmodel import Session
@@ -382,8 +382,10 @@ def original_file(
     stored = read_evidence(session, org_id=org_id, evidence_id=file_id, evidence_dir=evidence_dir)
     name, content = stored.file.filename, stored.content
     if view.obsolete:
+        # A docx Word could not open either is served as stored: its name is marked below.
         if name.lower().endswith(".docx"):
-            content = stamped_docx(content, note=china_time(datetime.now().astimezone())[:10])
+            with suppress(UnreadableDocument):
+                content = stamped_docx(content, note="本文件已作废，仅供查阅 / For reference only")
         name = f"作废-OBSOLETE-{name}"
     return name, stored.file.content_type, content
 
