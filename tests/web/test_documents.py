@@ -396,7 +396,8 @@ def test_uploaded_docx_compared_stamped_when_superseded_and_every_rendition_mark
     current = Document(io.BytesIO(staff.get(f"/documents/{second}/original").content))
     assert not current.paragraphs[0].text.startswith("作废")
     # The record page and the generic Word export of the superseded version carry the mark too.
-    assert 'id="record-mark"' in staff.get(f"/r/{first}").text
+    record_page = staff.get(f"/r/{first}").text
+    assert 'id="record-mark"' in record_page and f'href="/documents/{first}"' in record_page
     assert 'id="record-mark"' not in staff.get(f"/r/{second}").text
     export = Document(io.BytesIO(staff.get(f"/r/{first}/export.docx").content))
     assert export.paragraphs[0].text.startswith("作废 / OBSOLETE")
