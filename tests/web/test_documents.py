@@ -354,6 +354,12 @@ def test_uploaded_docx_compared_stamped_when_superseded_and_every_rendition_mark
     )
     assert created.status_code == 303, created.text[-2000:]
     first = int(created.headers["location"].rsplit("/", 1)[1])
+    picture = browser.post(
+        "/records/controlled_document",
+        data={**fields, "csrf_token": csrf_of(browser.get("/records/controlled_document/new").text)},
+        files={"file": ("照片.txt", "不是文件格式".encode())},
+    )
+    assert picture.status_code == 422 and "docx、pdf 或 xlsx" in picture.text  # refused on the field
     carbon, quality = api(web, "carbon_manager"), api(web, "quality_manager")
     assert fire(carbon, first, "submit_for_approval").status_code == 200
     assert approve(quality, first).status_code == 200

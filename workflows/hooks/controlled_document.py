@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from engine.audit import append_event
 from engine.events import policy
+from engine.evidence.models import EvidenceFile
 from engine.forms.spec import Text
 from engine.identity.users import list_members
 from engine.models.base import utcnow
@@ -39,7 +40,16 @@ TAKE_EFFECT, SUPERSEDE, REVISE, REGISTER_EXTERNAL = "take_effect", "supersede", 
 declare_names(
     WORKFLOW,
     states=(*OPEN_STATES, EFFECTIVE, *FINAL_STATES),
-    triggers=(*APPROVALS, TAKE_EFFECT, SUPERSEDE, REVISE, REGISTER_EXTERNAL, "periodic_review", "withdraw"),
+    triggers=(
+        *APPROVALS,
+        TAKE_EFFECT,
+        SUPERSEDE,
+        REVISE,
+        REGISTER_EXTERNAL,
+        "periodic_review",
+        "withdraw",
+        "edit_draft",
+    ),
 )
 
 # The number's prefix per type (CX-003: the third procedure); the choice labels are in forms/cd_version.yaml.
@@ -192,6 +202,31 @@ def number_the_document(event: RecordEnteredState, session: Session) -> None:
         action="numbered",
         changes={"document_number": [None, number]},
     )
+
+
+DOCUMENT_FILES = (".docx", ".pdf", ".xlsx")
+
+
+@policy(RecordEnteredState)
+def documents_are_docx_pdf_or_xlsx(event: RecordEnteredState, session: Session) -> None:
+    """The evidence store takes pictures and text files too; a document's file is docx, pdf or xlsx."""
+    if event.workflow_key != WORKFLOW or event.trigger not in ("create", "edit_draft"):
+        return
+    record = session.get(Record, event.record_id)
+    file_id = record.data.get("file") if record is not None else None
+    if not isinstance(file_id, int):
+        return
+    stored = session.get(EvidenceFile, file_id)
+    if stored is None or not stored.filename.lower().endswith(DOCUMENT_FILES):
+        raise FormRefused(
+            FORM_HAS_ERRORS,
+            field_errors={
+                "file": {
+                    "zh": "文件须为 docx、pdf 或 xlsx 格式",
+                    "en": "The file must be a docx, pdf or xlsx",
+                }
+            },
+        )
 
 
 # ---- taking effect, superseding ------------------------------------------------------------------
