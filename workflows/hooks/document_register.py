@@ -7,6 +7,7 @@ distributed to all staff for acknowledgement like a document (docs/adr/0033)."""
 from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from sqlmodel import Session
@@ -14,7 +15,6 @@ from sqlmodel import Session
 from engine.audit import Actor
 from engine.documents.acknowledgements import acknowledge, acknowledged
 from engine.documents.renditions import (
-    OBSOLETE_MARK,
     DiffLine,
     UnreadableDocument,
     docx_text,
@@ -230,7 +230,7 @@ class DocumentView:
     previous: Record | None
     diff: list[DiffLine] = field(default_factory=list)
     withdrawn_reason: str | None = None
-    next_review: object = None
+    next_review: date | None = None
     text_note: Text | None = None
 
     @property
@@ -240,11 +240,16 @@ class DocumentView:
         return self.record.state in FINAL_STATES
 
 
+def written_text(record: Record) -> str:
+    """What was written in the app: a document's Markdown, the carbon policy's statement."""
+    return str(record.data.get("content") or record.data.get("policy_text") or "")
+
+
 def content_text(
     session: Session, *, org_id: int, record: Record, evidence_dir: Path
 ) -> tuple[str, Text | None]:
     """The text to compare: what was written in the app, else the text of an uploaded docx."""
-    written = str(record.data.get("content") or record.data.get("policy_text") or "")
+    written = written_text(record)
     if written.strip():
         return written, None
     file_id = record.data.get("file")
@@ -273,7 +278,9 @@ def document_view(
     if record.workflow_key == POLICY:
         versions = sorted(
             records_in_states(
-                session, workflow_key=POLICY, states=(IN_FORCE, "superseded", "drafting", "awaiting_approval")
+                session,
+                workflow_key=POLICY,
+                states=(IN_FORCE, SUPERSEDED_POLICY, "drafting", "awaiting_approval"),
             ),
             key=lambda r: r.id or 0,
         )
@@ -288,9 +295,7 @@ def document_view(
         record=record,
         versions=versions,
         ordinal=ordinal,
-        content_html=markdown_html(text)
-        if str(record.data.get("content") or record.data.get("policy_text") or "").strip()
-        else "",
+        content_html=markdown_html(text) if written_text(record).strip() else "",
         content_text=text,
         reading=reading_status(session, org_id=org_id, record=record) if is_current(record) else None,
         previous=previous,
@@ -394,6 +399,3 @@ def role_names(values: Iterable[str], locale: str = "zh_CN") -> str:
     labels = {ALL_STAFF: ("全体员工", "All staff"), **ROLE_LABELS}
     index, separator = (0, "、") if locale.startswith("zh") else (1, ", ")
     return separator.join(labels[v][index] for v in values if v in labels)
-
-
-__all__ = ["OBSOLETE_MARK"]

@@ -10,6 +10,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from engine.documents.renditions import OBSOLETE_MARK
 from engine.evidence.store import EvidenceError
 from engine.forms.spec import Text
 from engine.records.display import display_value
@@ -21,7 +22,6 @@ from web.record_documents import register_document, register_mark
 from web.templating import render
 from workflows.hooks.controlled_document import FINAL_STATES, WORKFLOW, next_review
 from workflows.hooks.document_register import (
-    OBSOLETE_MARK,
     POLICY,
     SUPERSEDED_POLICY,
     DocumentRefused,
