@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 from demo.carbon_review import seed_demo_carbon_review
 from demo.compliance_evaluation import seed_demo_compliance_evaluation
 from demo.context import seed_demo_context
+from demo.documents import seed_demo_documents
 from demo.dqcp import seed_demo_dqcp
 from demo.emissions import seed_demo_emissions
 from demo.instruments import seed_demo_instruments
@@ -388,6 +389,7 @@ def seed_demo(
         )
         seed_demo_planning(session, catalog=catalog, org_id=org.id, people=demo_people(session))
         seed_demo_context(session, catalog=catalog, org_id=org.id, people=demo_people(session))
+        seed_demo_documents(session, catalog=catalog, org_id=org.id, people=demo_people(session))  # after 5.2
         seed_demo_compliance_evaluation(session, catalog=catalog, org_id=org.id, people=demo_people(session))
         # 7.1–7.4 support; the 2025 disclosure freezes the 2025 inventory (unless it is frozen already).
         seed_demo_support(

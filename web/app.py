@@ -41,6 +41,7 @@ from web.problems import (
 from web.routes.audit_trail import api as audit_api
 from web.routes.audit_trail import pages as audit_pages
 from web.routes.carbon_data import grid, imports, inputs, inventory, sources
+from web.routes.documents import pages as document_pages
 from web.routes.dqcp import pages as dqcp_pages
 from web.routes.evaluation import coverage as clause_coverage
 from web.routes.evidence import pages as evidence_pages
@@ -131,7 +132,7 @@ def create_app(
     modules += (responsibilities, operation_pages)
     modules += (risks, improvement_pages)
     modules += (reviews,)  # 6.2.3 carbon review
-    modules += (support_pages,)
+    modules += (support_pages, document_pages)
     modules += (clause_coverage, internal_audit_pages, review_pages)
     modules += (evidence_pages,)
     modules += (verification_pages,)  # B9 the external verifier's portal

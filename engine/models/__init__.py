@@ -10,6 +10,7 @@ from engine.carbon_data.models import (
     ProductionOutput,
     ReadingBatch,
 )
+from engine.documents.models import DocumentAcknowledgement
 from engine.dqcp.models import MonthlyFiling
 from engine.evidence.models import EvidenceFile, EvidenceLink
 from engine.identity.models import (
@@ -39,6 +40,7 @@ __all__ = [
     "AuditChainHead",
     "AuditCheckpoint",
     "AuditEvent",
+    "DocumentAcknowledgement",
     "EmissionBaseline",
     "EmissionSource",
     "EmissionTarget",

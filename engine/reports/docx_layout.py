@@ -13,7 +13,7 @@ from docx.document import Document as DocumentObject
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
-from docx.shared import Mm, Pt
+from docx.shared import Mm, Pt, RGBColor
 from docx.text.paragraph import Paragraph
 
 from engine.reports.docx_fonts import apply_chinese_styles
@@ -129,6 +129,24 @@ def approval_block(
         [[a.role, a.name or blank, a.signature or blank, a.date or blank] for a in approvers],
         widths_mm=(32, 30, 70, 24),
     )
+
+
+def stamp(document: Any, *, mark: str, note: str = "") -> None:
+    """``mark`` (e.g. 作废 / OBSOLETE) in red on the first line and at the top of every page header."""
+    body = document.paragraphs
+    first = body[0].insert_paragraph_before() if body else document.add_paragraph()
+    first.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    run = first.add_run(printable(f"{mark}　{note}".strip()))
+    run.bold = True
+    run.font.size = Pt(20)
+    run.font.color.rgb = RGBColor(0xC0, 0x00, 0x00)
+    for section in document.sections:
+        paragraphs = section.header.paragraphs
+        header = paragraphs[0].insert_paragraph_before() if paragraphs else section.header.add_paragraph()
+        header.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        stamped = header.add_run(printable(mark))
+        stamped.bold = True
+        stamped.font.color.rgb = RGBColor(0xC0, 0x00, 0x00)
 
 
 def docx_bytes(document: DocumentObject) -> bytes:

@@ -18,6 +18,7 @@ from engine.reports.docx_layout import (
     heading,
     new_document,
     paragraph,
+    stamp,
     table,
 )
 from engine.reports.spreadsheet import safe_cell, write_only_workbook
@@ -34,12 +35,16 @@ def record_docx(
     names: Names,
     organization_name: str,
     exported_by: str,
+    mark: str | None = None,
 ) -> bytes:
+    """``mark``: stamped on the first line and on every page header (作废 / OBSOLETE when superseded)."""
     spec = workflow.spec
     title = f"{record.number} {record.title}"
     document = new_document(organization=organization_name, title=title, author=exported_by)
     heading(document, f"{record.number}　{record.title}", level=1)
     state = spec.states.get(record.state)
+    if mark:
+        stamp(document, mark=mark, note=f"{state.label.zh} / {state.label.en}" if state else "")
     period_end = china_time(record.closed_at)[:10] if record.closed_at else "至今 ongoing"
     table(
         document,

@@ -291,6 +291,9 @@ def test_route_role_tenant_matrix_has_no_leaks(web, principals):
 REVIEWED_MARKUP = {
     # The PDCA menu is our own template, autoescaped when rendered, then cached as markup per language.
     'web/templating.py: return Markup(environment(locale).get_template("_nav_sections.html',
+    # A document's Markdown, rendered by engine.documents.renditions.markdown_html: raw HTML off (escaped),
+    # images off, links only http(s), mailto and in-app (tests/web/test_documents.py, hostile input).
+    'web/templates/documents/document.html: <div class="content">{{ view.content_html | safe }}</div>',
 }
 
 

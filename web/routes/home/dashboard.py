@@ -13,6 +13,7 @@ from engine.records.dashboard import followed_records, my_tasks
 from engine.values import Id
 from web.deps import AUDIT_READERS, DatabaseDep, Member, OrgSession
 from web.templating import htmx_aware_redirect, render
+from workflows.hooks.document_register import to_read
 
 router = APIRouter()
 
@@ -34,6 +35,9 @@ def dashboard(request: Request, principal: Member, session: OrgSession) -> Respo
         "security_alerts": alerts,
         "latest_events": trail_entries(session, latest, labels=request.app.state.trail_labels),
         "tasks": tasks,
+        "to_read": to_read(session, org_id=principal.org.id, user_id=principal.user_id, roles=principal.roles)
+        if principal.org is not None
+        else [],
         "followed": followed_records(session, user_id=principal.user_id),
         "catalog": request.app.state.catalog,
     }

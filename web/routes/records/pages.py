@@ -48,7 +48,7 @@ from web.deps import (
     workflow_or_404,
 )
 from web.forms import SPARE_ROWS, parse_form
-from web.record_documents import RECORD_DOCUMENTS
+from web.record_documents import RECORD_DOCUMENTS, record_mark
 from web.templating import htmx_aware_redirect, render
 
 router = APIRouter()
@@ -273,6 +273,7 @@ def _detail_context(
         "signatures": _signatures(request, session, record),
         "links": linked_records(session, record_id=record.id),
         "documents": RECORD_DOCUMENTS.get(record.workflow_key, []),
+        "mark": record_mark(record),
         "user_names": dict(options["users"]),
         "unit_names": dict(options["units"]),
         "record_names": {record_id: label for record_id, label, _ in options["records"]},
@@ -529,6 +530,7 @@ def export_docx(request: Request, principal: Member, session: OrgSession, record
         names=names,
         organization_name=principal.org.name,
         exported_by=principal.display_name,
+        mark=record_mark(record),
     )
     return _attachment(
         content,
