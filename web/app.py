@@ -44,6 +44,7 @@ from web.routes.carbon_data import grid, imports, inputs, inventory, sources
 from web.routes.documents import pages as document_pages
 from web.routes.dqcp import pages as dqcp_pages
 from web.routes.evaluation import coverage as clause_coverage
+from web.routes.evaluation import pack as evidence_pack
 from web.routes.evidence import pages as evidence_pages
 from web.routes.home import dashboard
 from web.routes.identity import admin, auth, profile, tokens
@@ -133,7 +134,7 @@ def create_app(
     modules += (risks, improvement_pages)
     modules += (reviews,)  # 6.2.3 carbon review
     modules += (support_pages, document_pages)
-    modules += (clause_coverage, internal_audit_pages, review_pages)
+    modules += (clause_coverage, evidence_pack, internal_audit_pages, review_pages)
     modules += (evidence_pages,)
     modules += (verification_pages,)  # B9 the external verifier's portal
     app.add_middleware(

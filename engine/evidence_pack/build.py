@@ -38,6 +38,7 @@ from engine.workflow.catalog import WorkflowCatalog
 from engine.workflow.models import Record
 
 PACK_ACTOR = Actor(None, "tanguan pack export")
+RECORD_BATCH = 100
 _VERIFIERS = (verify_pack, offline, ed25519)  # stdlib-only modules the pack carries
 
 
@@ -214,45 +215,48 @@ def _write_pack(
         )
     index = PackIndex(organization=org.name, request=request, clauses=clauses, exported_by=exported_by)
     first_seq, docx_paths = checkpoint.seq, []
-    records = {
-        row.id: row
-        for row in session.exec(select(Record).where(col(Record.id).in_([r.id for r, _ in selected])))
-    }
-    for summary, placed in selected:
-        record = records[summary.id]
-        workflow = catalog.pinned(session, key=record.workflow_key, version=record.workflow_version)
-        events = record_events(session, record_id=summary.id)
-        first_seq = min([first_seq, *(event.seq for event in events)])
-        names = names_in(session, org_id=org.id, workflow=workflow, records=[record], events=events)
-        signatures = signatures_of(
-            session, record=record, secret_key=key_ring.signing, old_secret_keys=key_ring.old
-        )
-        files = [
-            {"id": e.id, "path": _evidence_path(e), "sha256": e.sha256, "filename": e.filename}
-            for e in (evidence[i] for i in sorted(evidence_ids.get(summary.id, ())) if i in evidence)
-        ]
-        docx = record_docx(
-            record=record,
-            workflow=workflow,
-            timeline=timeline_entries(events, workflow=workflow, names=names),
-            signatures=signatures,
-            names=names,
-            organization_name=org.name,
-            exported_by=exported_by,
-        )
-        writer.add_bytes(f"records/{record.number}.docx", docx, compress=False)
-        if pdf:
-            docx_paths.append(scratch / f"{record.number}.docx")
-            docx_paths[-1].write_bytes(docx)
-        export = record.model_dump(mode="json")
-        export.update(
-            audit_events=[event.seq for event in events],
-            signatures=[signature.__dict__ for signature in signatures],
-            evidence=files,
-            clauses=placed,
-        )
-        writer.add_bytes(f"records/{record.number}.json", _json(export))
-        index.add(record=record, workflow=workflow, clauses=placed, evidence=files)
+    for start in range(0, len(selected), RECORD_BATCH):  # a batch at a time: memory stays flat
+        batch = selected[start : start + RECORD_BATCH]
+        records = {
+            row.id: row
+            for row in session.exec(select(Record).where(col(Record.id).in_([r.id for r, _ in batch])))
+        }
+        for summary, placed in batch:
+            record = records[summary.id]
+            workflow = catalog.pinned(session, key=record.workflow_key, version=record.workflow_version)
+            events = record_events(session, record_id=summary.id)
+            first_seq = min([first_seq, *(event.seq for event in events)])
+            names = names_in(session, org_id=org.id, workflow=workflow, records=[record], events=events)
+            signatures = signatures_of(
+                session, record=record, secret_key=key_ring.signing, old_secret_keys=key_ring.old
+            )
+            files = [
+                {"id": e.id, "path": _evidence_path(e), "sha256": e.sha256, "filename": e.filename}
+                for e in (evidence[i] for i in sorted(evidence_ids.get(summary.id, ())) if i in evidence)
+            ]
+            docx = record_docx(
+                record=record,
+                workflow=workflow,
+                timeline=timeline_entries(events, workflow=workflow, names=names),
+                signatures=signatures,
+                names=names,
+                organization_name=org.name,
+                exported_by=exported_by,
+            )
+            export = record.model_dump(mode="json")
+            export.update(
+                audit_events=[event.seq for event in events],
+                signatures=[signature.__dict__ for signature in signatures],
+                evidence=files,
+                clauses=placed,
+            )
+            index.add(record=record, workflow=workflow, clauses=placed, evidence=files)
+            writer.add_bytes(f"records/{export['number']}.docx", docx, compress=False)
+            writer.add_bytes(f"records/{export['number']}.json", _json(export))
+            if pdf:
+                docx_paths.append(scratch / f"{export['number']}.docx")
+                docx_paths[-1].write_bytes(docx)
+        session.expunge_all()  # the batch's rows leave the identity map
     pdfs = docx_to_pdf(docx_paths, out_dir=scratch / "pdf") if pdf else {}
     for source, rendered in sorted(pdfs.items()):
         writer.add_file(f"records/{source.stem}.pdf", rendered)
