@@ -198,13 +198,13 @@ def _raw_post(
                 sock.sendall(body)
             if close_early:
                 sock.shutdown(socket.SHUT_WR)
-        except (BrokenPipeError, ConnectionResetError):
+        except (BrokenPipeError, ConnectionResetError, OSError):
             pass  # the server answered (413) and closed before reading it all: what a limit should do
         reply = b""
         try:
             while chunk := sock.recv(65536):
                 reply += chunk
-        except (ConnectionResetError, TimeoutError):
+        except (ConnectionResetError, TimeoutError, OSError):
             pass
     match = re.match(rb"HTTP/1\.1 (\d{3})", reply)
     return int(match.group(1)) if match else 0

@@ -18,7 +18,7 @@ from engine.forms.spec import Text
 from engine.identity.models import Role
 from engine.records.queries import names_in, record_events
 from engine.records.timeline import timeline_entries
-from engine.values import Id
+from engine.values import Id, Year
 from engine.verification.errors import VerificationError
 from engine.verification.locks import locked_years
 from engine.verification.models import VerificationGrant
@@ -151,7 +151,7 @@ def grant(
 
 @router.get("/verification")
 def results_page(
-    request: Request, principal: Member, session: OrgSession, year: int | None = None
+    request: Request, principal: Member, session: OrgSession, year: Year | None = None
 ) -> Response:
     return _results(request, session, principal, reporting_year(year))
 
