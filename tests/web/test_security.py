@@ -45,6 +45,12 @@ def demo_object_ids(web) -> dict[str, int | str]:
         reported_nc = connection.execute(
             text("SELECT id FROM record WHERE state = 'reported' AND workflow_key = 'nonconformity'")
         ).scalar()
+        first = {  # the trust chain's subjects
+            table: connection.execute(
+                text(f"SELECT min(id) FROM {table} WHERE org_id = :o"), {"o": demo_org_id}
+            ).scalar()
+            for table in ("emission_source", "performance_parameter", "product")
+        }
     with web.db.unit_of_work(org_id=demo_org_id) as uow:
         evidence_id = store_evidence(
             uow.session,
@@ -80,6 +86,11 @@ def demo_object_ids(web) -> dict[str, int | str]:
         "trigger": "assess",
         "unit_id": hq_unit,
         "clause": "9.3",
+        "source_id": first["emission_source"],
+        "parameter_id": first["performance_parameter"],
+        "product_id": first["product"],
+        "period": "2025-03",
+        "row_code": "COAL-FC",
     }
 
 
