@@ -5,7 +5,7 @@ every page they read is written to the audit trail."""
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
@@ -30,19 +30,10 @@ from engine.trust_chain.figures import (
 from engine.values import Id, Year
 from engine.verification.scope import current_grant, evidence_in_scope, record_in_scope
 from engine.verification.service import audit_view
-from web.deps import (
-    AUDIT_READERS,
-    DatabaseDep,
-    OrgSession,
-    Principal,
-    RoleRequirement,
-    actor_of,
-    reporting_year,
-)
+from web.deps import AuditReader, DatabaseDep, OrgSession, Principal, actor_of, reporting_year
 from web.templating import render
 
 router = APIRouter()
-Reader = Annotated[Principal, Depends(RoleRequirement(*AUDIT_READERS))]
 MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 Period = Annotated[str, Path(pattern=MONTH)]
 MonthQuery = Annotated[str | None, Query(pattern=MONTH)]
@@ -90,7 +81,7 @@ def _year_is(year: int) -> Callable[[Any], bool]:
 
 @router.get("/trace/inventory")
 def inventory(
-    request: Request, principal: Reader, db: DatabaseDep, session: OrgSession, year: Year | None = None
+    request: Request, principal: AuditReader, db: DatabaseDep, session: OrgSession, year: Year | None = None
 ) -> Response:
     assert principal.org is not None
     year = reporting_year(year)
@@ -116,7 +107,7 @@ def inventory(
 @router.get("/trace/sources/{source_id}")
 def source_year(
     request: Request,
-    principal: Reader,
+    principal: AuditReader,
     db: DatabaseDep,
     session: OrgSession,
     source_id: Id,
@@ -142,7 +133,12 @@ def source_year(
 
 @router.get("/trace/sources/{source_id}/{period}")
 def source_month(
-    request: Request, principal: Reader, db: DatabaseDep, session: OrgSession, source_id: Id, period: Period
+    request: Request,
+    principal: AuditReader,
+    db: DatabaseDep,
+    session: OrgSession,
+    source_id: Id,
+    period: Period,
 ) -> Response:
     assert principal.org is not None
     step = source_month_step(
@@ -164,7 +160,7 @@ def source_month(
 @router.get("/trace/dqcp/{row_code}/{period}")
 def plan_row(
     request: Request,
-    principal: Reader,
+    principal: AuditReader,
     db: DatabaseDep,
     session: OrgSession,
     row_code: RowCode,
@@ -195,7 +191,7 @@ def plan_row(
 @router.get("/trace/instruments/{record_id}")
 def instrument(
     request: Request,
-    principal: Reader,
+    principal: AuditReader,
     db: DatabaseDep,
     session: OrgSession,
     record_id: Id,
@@ -219,7 +215,7 @@ def instrument(
 
 @router.get("/trace/evidence/{evidence_id}")
 def evidence(
-    request: Request, principal: Reader, db: DatabaseDep, session: OrgSession, evidence_id: Id
+    request: Request, principal: AuditReader, db: DatabaseDep, session: OrgSession, evidence_id: Id
 ) -> Response:
     assert principal.org is not None
     step = evidence_step(session, org_id=principal.org.id, evidence_id=evidence_id, keys=_keys(request))
@@ -240,7 +236,7 @@ def evidence(
 @router.get("/trace/parameters/{parameter_id}")
 def parameter(
     request: Request,
-    principal: Reader,
+    principal: AuditReader,
     db: DatabaseDep,
     session: OrgSession,
     parameter_id: Id,
@@ -272,7 +268,7 @@ def parameter(
 @router.get("/trace/products/{product_id}")
 def product(
     request: Request,
-    principal: Reader,
+    principal: AuditReader,
     db: DatabaseDep,
     session: OrgSession,
     product_id: Id,
@@ -305,7 +301,7 @@ def _review(request: Request, session: Session, principal: Principal, record_id:
 
 @router.get("/trace/reviews/{record_id}")
 def review(
-    request: Request, principal: Reader, db: DatabaseDep, session: OrgSession, record_id: Id
+    request: Request, principal: AuditReader, db: DatabaseDep, session: OrgSession, record_id: Id
 ) -> Response:
     step = _review(request, session, principal, record_id)
     return _page(
