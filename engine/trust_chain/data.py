@@ -22,15 +22,16 @@ from engine.carbon_data.models import (
     reading_insert_table,
 )
 from engine.carbon_data.parsing import month_start
+from engine.carbon_data.provenance import missing_provenance
 from engine.carbon_data.sources import get_source
 from engine.dqcp.filing import month_end
 from engine.dqcp.models import MonthlyFiling
-from engine.dqcp.plan import Plan, PlanRow, plan_in_force
+from engine.dqcp.plan import FACTOR_KINDS, Plan, PlanRow, plan_in_force
 from engine.dqcp.values import month_values
 from engine.emissions.errors import CalcError
 from engine.evidence.lifecycle import DataUse, LinkedRecord, data_uses, linked_records
 from engine.evidence.models import EvidenceFile
-from engine.forms.spec import FieldType
+from engine.forms.spec import FieldType, Text
 from engine.records.queries import get_record, names_of
 from engine.trust_chain.checks import (
     CheckedFile,
@@ -152,6 +153,7 @@ class SourceMonthStep:
     reading_files: list[CheckedFile]
     unknown_files: list[str]  # hashes the readings name that no evidence row holds
     measured: MeasuredParameter | None
+    measured_missing: list[Text]  # what the measured row's provenance lacks (issue 14 item 4)
     lab_reports: list[CheckedFile]
     rows: list[RowFiling]
     batch: CheckedRecord | None
@@ -244,6 +246,8 @@ def source_month_step(
         findings += [
             f for f in findings_on(session, record_ids=[plan.record_id], mention=period) if f not in findings
         ]
+    row_filings = _row_filings(session, org_id=org_id, rows=rows, period=period, keys=keys)
+    lab_filed = any(line.proof is not None for line in row_filings if line.row.kind in FACTOR_KINDS)
     return SourceMonthStep(
         source=source,
         period=period,
@@ -255,8 +259,9 @@ def source_month_step(
         reading_files=reading_files,
         unknown_files=unknown_hashes(reading_files, hashes),
         measured=measured,
+        measured_missing=[] if measured is None else missing_provenance(measured, filed_report=lab_filed),
         lab_reports=checked_files(session, org_id=org_id, keys=keys, hashes=lab),
-        rows=_row_filings(session, org_id=org_id, rows=rows, period=period, keys=keys),
+        rows=row_filings,
         batch=batch,
         findings=findings,
     )

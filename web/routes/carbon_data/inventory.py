@@ -8,6 +8,7 @@ from sqlmodel import Session
 
 from engine.carbon_data.errors import EmissionsDataError
 from engine.carbon_data.inventory import build_inventory
+from engine.carbon_data.provenance import unsourced
 from engine.carbon_data.reporting import annual_figures
 from engine.carbon_data.snapshots import (
     freeze_snapshot,
@@ -84,6 +85,8 @@ def inventory_page(
         "blockers": snapshot_blockers(session, org_id=org_id, year=year),
         # Months filled under the data-quality control plan's missing-data rules: shown as such.
         "substitutions": substitutions_in_year(session, year=year),
+        # Measured values that do not name their lab report, laboratory or report number: flagged.
+        "unsourced": unsourced(session, org_id=org_id, year=year),
     }
     return render(request, "emissions/inventory.html", context, whole_page_only=True)
 
