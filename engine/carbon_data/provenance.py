@@ -7,11 +7,14 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
+from engine.carbon_data.errors import FIELD_LABELS as LABELS
 from engine.carbon_data.inputs import measured_parameters_of_year
 from engine.carbon_data.models import MeasuredParameter
 from engine.carbon_data.sources import list_sources
 from engine.dqcp.models import MonthlyFiling
 from engine.dqcp.plan import FACTOR_KINDS, plan_in_force
+from engine.emissions.plausibility import outside
+from engine.emissions.rounding import plain
 from engine.forms.spec import Text
 
 # What a measured row needs to name its source, in the order they are reported missing.
@@ -55,6 +58,23 @@ class Measurement:
     source_code: str
     source_name: str
     missing: list[Text]
+    implausible: list[Text]  # values outside their plausible range (issue 14 item 8): used, but flagged
+
+
+_CHECKS = (("NCV", "ncv"), ("CC", "carbon_content"), ("OF", "oxidation_rate"))
+
+
+def implausible_values(row: MeasuredParameter, *, fuel: str | None) -> list[Text]:
+    found = []
+    units = {"ncv": row.ncv_unit or "", "carbon_content": "tC/GJ", "oxidation_rate": "fraction"}
+    for check, name in _CHECKS:
+        value = getattr(row, name)
+        bounds = None if value is None else outside(check, subject=fuel, unit=units[name], value=value)
+        if bounds is not None:
+            band = f"{plain(bounds.low)}–{plain(bounds.high)}"
+            zh, en = LABELS[name]
+            found.append(Text(zh=f"{zh}超出常见范围 {band}", en=f"{en} outside {band}"))
+    return found
 
 
 def measurements(session: Session, *, org_id: int, year: int) -> list[Measurement]:
@@ -66,7 +86,8 @@ def measurements(session: Session, *, org_id: int, year: int) -> list[Measuremen
         source = sources.get(row.source_id)
         if source is not None:
             missing = missing_provenance(row, filed_report=(source.code, row.period) in filed)
-            found.append(Measurement(row, source.code, source.name, missing))
+            odd = implausible_values(row, fuel=source.fuel_or_material)
+            found.append(Measurement(row, source.code, source.name, missing, odd))
     return found
 
 

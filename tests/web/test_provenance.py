@@ -61,3 +61,18 @@ def test_bad_provenance_is_refused_by_field_and_nothing_is_saved(web):
     future = post(client, page, period=f"{YEAR}-04", sampled_on="2999-01-01")
     assert future.status_code == 422 and "采样日期不能晚于今天" in future.text
     assert scalar(web, f"SELECT count(*) FROM measured_parameter WHERE period = '{YEAR}-04'") == 0
+
+
+def test_an_implausible_value_is_flagged_on_the_measured_page_and_the_inventory_but_used(web):
+    client = web.as_role("carbon_manager")
+    page = client.get("/emissions/measured?year=2025").text
+    before = client.get("/emissions?year=2025").text
+    assert 'id="calc-warnings"' not in before
+    saved = post(client, page, period="2025-05", ncv="35", reason="复测结果更正")
+    assert saved.status_code == 303
+    shown = client.get("/emissions/measured?year=2025").text
+    row = re.search(r'<tr data-measured="\d+-2025-05">.*?</tr>', shown, re.S).group(0)
+    assert "低位发热量超出常见范围 17–30" in row
+    inventory = client.get("/emissions?year=2025").text
+    warnings = re.search(r'<div [^>]*id="calc-warnings".*?</div>', inventory, re.S).group(0)
+    assert "2025-05" in warnings and "烟煤低位发热量 35 GJ/t 超出常见范围 17–30 GJ/t" in warnings

@@ -144,9 +144,9 @@ def _measured_context(
     sources = [s for s in list_sources(session, org_id=principal.org.id) if s.category == "combustion"]
     rows = measured_parameters_of_year(session, year=year)
     return {
-        # What each row's provenance lacks, by "source_id-period": flagged on the page.
-        "missing": {
-            f"{m.row.source_id}-{m.row.period}": m.missing
+        # What each row's provenance lacks and which values are implausible, by "source_id-period".
+        "checked": {
+            f"{m.row.source_id}-{m.row.period}": m
             for m in measurements(session, org_id=principal.org.id, year=year)
         },
         "year": year,
