@@ -20,6 +20,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from engine.audit import canonical_json
+from engine.carbon_data.restatement import register_figure_users
 from engine.events import policy
 from engine.forms.spec import FormSpec, Text
 from engine.records.display import CHINA_TIME
@@ -41,6 +42,7 @@ from engine.workflow.registry import (
 from engine.workflow.writes import as_date, load_record_row
 from workflows.hooks.review_inputs import (
     IMPROVEMENTS,
+    REVIEW_APPROVED,
     REVIEWS,
     SECTIONS,
     Section,
@@ -154,6 +156,16 @@ def frozen_figures(record: Record) -> FrozenFigures:
 
 
 register_frozen_figures(REVIEWS, frozen_figures)
+
+
+@register_figure_users
+def reviews_of_year(session: Session, year: int, snapshot_ids: frozenset[int]) -> list[Record]:
+    """The approved reviews that froze the year's figures (a restatement of the year names them)."""
+    return [
+        record
+        for record in records_in_states(session, workflow_key=REVIEWS, states=(REVIEW_APPROVED,))
+        if _year(record.data.get("figures_year")) == year and record.data.get("pack_frozen_on")
+    ]
 
 
 @computed("management_review_pack")

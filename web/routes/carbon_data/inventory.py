@@ -12,6 +12,7 @@ from engine.carbon_data.provenance import unsourced
 from engine.carbon_data.reporting import annual_figures
 from engine.carbon_data.snapshots import (
     freeze_snapshot,
+    latest_snapshot,
     list_snapshots,
     snapshot_blockers,
     snapshot_details,
@@ -169,6 +170,8 @@ def _freeze_context(request: Request, session: Session, *, org_id: int, year: in
         "grid_year_fallback": grid_year is not None and grid_year != year,
         "problem": problem,
         "blockers": snapshot_blockers(session, org_id=org_id, year=year),
+        # Frozen before: freezing again restates the year and needs a reason.
+        "restating": latest_snapshot(session, org_id=org_id, year=year),
         "issues": (),
         "typed_reason": "",
     }
