@@ -9,6 +9,9 @@ Formulas (GB/T 32150 family; see docs/emissions.md):
 * cement clinker: E = (clinker + kiln dust + bypass dust) × [(CaO − CaO_nc) × 44/56 + (MgO − MgO_nc) × 44/40];
 * electrolytic aluminium anode effects: E = P × (EF_CF4 × GWP_CF4 + EF_C2F6 × GWP_C2F6) / 1000;
 * carbon-bearing process material: E = M × C × 44/12;
+* lime (output method): E = Q × [(CaO − CaO_nc) × M(CO2)/M(CaO) + (MgO − MgO_nc) × M(CO2)/M(MgO)];
+* N2O from nitric/adipic acid: E = P × EF_N2O × (1 − η × μ) / 1000 × GWP_N2O;
+* wastewater CH4: E = [(TOW − S) × B0 × MCF − R] × GWP_CH4;
 * electricity: MWh × grid factor (measured > province > regional grid > national);
 * heat: GJ × 0.11 tCO2/GJ unless a measured factor is given;
 * exported electricity and heat and recovered gas are subtracted; biomass CO2 is reported
@@ -67,6 +70,11 @@ FRACTION_FIELDS = (
     "mgo_content",
     "cao_noncarbonate",
     "mgo_noncarbonate",
+    "kiln_dust_calcination",
+    "bypass_dust_calcination",
+    "abatement_efficiency",
+    "abatement_use_rate",
+    "mcf",
 )
 NON_NEGATIVE_FIELDS = (
     "quantity",
@@ -74,6 +82,10 @@ NON_NEGATIVE_FIELDS = (
     "kiln_dust",
     "bypass_dust",
     "anode_effect_minutes",
+    "n2o_generation_factor",
+    "b0",
+    "sludge_cod",
+    "ch4_recovered",
     "uncertainty",
     "factor_uncertainty",
 )

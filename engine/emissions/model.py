@@ -90,6 +90,15 @@ class CalcLine:
     kiln_dust: Decimal | None = None  # kiln-head dust, in the line's unit
     bypass_dust: Decimal | None = None
     anode_effect_minutes: Decimal | None = None  # AEM, minutes per cell-day
+    kiln_dust_calcination: Decimal | None = None  # calcined share of the kiln-head dust (default 1)
+    bypass_dust_calcination: Decimal | None = None
+    n2o_generation_factor: Decimal | None = None  # kg N2O per t of product (nitric, adipic acid)
+    abatement_efficiency: Decimal | None = None  # N2O removed by the abatement unit, fraction
+    abatement_use_rate: Decimal | None = None  # share of production run through the abatement unit
+    mcf: Decimal | None = None  # wastewater methane correction factor, fraction
+    b0: Decimal | None = None  # maximum CH4 producing capacity, kg CH4 per kg COD
+    sludge_cod: Decimal | None = None  # S: COD removed as sludge, in the line's unit
+    ch4_recovered: Decimal | None = None  # R: CH4 recovered or flared, in the line's unit
 
     @property
     def source_name(self) -> str | None:
