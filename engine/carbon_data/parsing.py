@@ -37,7 +37,7 @@ TIER_SPELLINGS: Mapping[str, DataTier] = {
     "估算": DataTier.estimated,
 }
 CATEGORY_NEEDS_FUEL = frozenset({SourceCategory.combustion, SourceCategory.biomass})
-CATEGORY_NEEDS_MATERIAL = frozenset({SourceCategory.process})
+CATEGORY_NEEDS_MATERIAL = frozenset({SourceCategory.process, SourceCategory.fixed_in_products})
 ELECTRICITY = frozenset({SourceCategory.purchased_electricity, SourceCategory.exported_electricity})
 # Categories whose readings may be negative. None: the calculator takes exports and recovery as
 # positive quantities and subtracts them itself, and a monthly total below zero is always an error.

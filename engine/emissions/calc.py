@@ -14,6 +14,7 @@ Formulas (GB/T 32150 family; see docs/emissions.md):
 * wastewater CH4: E = [(TOW − S) × B0 × MCF − R] × GWP_CH4;
 * electricity: MWh × grid factor (measured > province > regional grid > national);
 * heat: GJ × 0.11 tCO2/GJ unless a measured factor is given;
+* carbon fixed in products (steel): R = M × C × 44/12, subtracted as its own category;
 * exported electricity and heat and recovered gas are subtracted; biomass CO2 is reported
   separately and left out of the total.
 
@@ -57,6 +58,7 @@ from engine.emissions.model import (
 from engine.emissions.performance import production_issues
 from engine.emissions.process import process
 from engine.emissions.rounding import CONTEXT, plain, shown
+from engine.emissions.sectors import carbon_fixed
 from engine.emissions.units import (
     parse_unit,
 )
@@ -311,6 +313,7 @@ METHODS: Mapping[Category, Callable[[CalcLine, LineSettings, Found], Outcome]] =
     Category.PURCHASED_HEAT: heat,
     Category.EXPORTED_HEAT: heat,
     Category.RECOVERED: recovered,
+    Category.FIXED_IN_PRODUCTS: carbon_fixed,
 }
 
 

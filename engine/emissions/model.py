@@ -25,6 +25,7 @@ class Category(StrEnum):
     EXPORTED_ELECTRICITY = "exported_electricity"
     EXPORTED_HEAT = "exported_heat"
     RECOVERED = "recovered"
+    FIXED_IN_PRODUCTS = "fixed_in_products"  # carbon leaving in products (steel: crude steel, pig iron)
     BIOMASS = "biomass"
 
 
@@ -32,7 +33,9 @@ class Category(StrEnum):
 UNASSIGNED = "(unassigned)"
 
 # Categories whose emissions are subtracted from the total.
-SUBTRACTED = frozenset({Category.EXPORTED_ELECTRICITY, Category.EXPORTED_HEAT, Category.RECOVERED})
+SUBTRACTED = frozenset(
+    {Category.EXPORTED_ELECTRICITY, Category.EXPORTED_HEAT, Category.RECOVERED, Category.FIXED_IN_PRODUCTS}
+)
 
 CATEGORY_ZH = {
     Category.COMBUSTION: "化石燃料燃烧",
@@ -42,6 +45,7 @@ CATEGORY_ZH = {
     Category.EXPORTED_ELECTRICITY: "输出电力",
     Category.EXPORTED_HEAT: "输出热力",
     Category.RECOVERED: "回收利用",
+    Category.FIXED_IN_PRODUCTS: "产品固碳（扣减）",
     Category.BIOMASS: "生物质燃烧（不计入总量）",
 }
 

@@ -15,13 +15,16 @@ from engine.emissions.lines import (
     Found,
     LineSettings,
     Outcome,
+    co2_from_carbon,
     co2_only,
+    line_factor,
     line_issue,
     missing_field,
     need,
     only_co2,
     reject_unused,
     require_dimension,
+    required_name,
     warn_zero,
 )
 from engine.emissions.model import CalcLine, FactorUsed, GasAmount
@@ -328,5 +331,52 @@ def lime(line: CalcLine, found: Found, *, name: str) -> Outcome:
             f"E = Q × [(CaO − CaO_nc) × {shown(per_cao)} + (MgO − MgO_nc) × {shown(per_mgo)}] = "
             f"{plain(output)} t × [({plain(cao)} − {plain(cao_nc)}) × {shown(per_cao)} + "
             f"({plain(mgo)} − {plain(mgo_nc)}) × {shown(per_mgo)}] = {shown(co2)} tCO2"
+        ),
+    )
+
+
+# ---------------------------------------------------------------- carbon fixed in products
+
+
+def carbon_fixed(line: CalcLine, settings: LineSettings, found: Found) -> Outcome:
+    """R = M × C × 44/12 of a product that carries carbon out (crude steel, pig iron), or M × factor; the
+    category subtracts it. Its own term, not recovered CO2 (GB/T 32151.5 structure)."""
+    found.check(lambda: only_co2(line, method_zh="产品固碳", method_en="carbon fixed in products"))
+    if line.factor is not None:
+        return line_factor(line, settings, found)
+    found.check(
+        lambda: reject_unused(
+            line, used=("carbon_fraction",), method_zh="产品固碳计算", method_en="carbon fixed in products"
+        )
+    )
+    name = found.check(lambda: required_name(line, field="material"))
+    if line.carbon_fraction is None:
+        found.add(
+            CalcError.single(
+                field="carbon_fraction",
+                zh="产品固碳需要 carbon_fraction（产品含碳率，tC/t，如粗钢的实测含碳量）或 factor（tCO2/t）",
+                en="carbon fixed in products needs carbon_fraction (the product's carbon content, tC/t, e.g. "
+                "measured for crude steel) or factor (tCO2/t)",
+            ).issues
+        )
+    unit = found.check(
+        lambda: require_dimension(line, Dimension.MASS, what_zh="固碳产品产量", what_en="product output")
+    )
+    warn_zero(line, found, "carbon_fraction", what_zh="含碳率", what_en="the carbon content", example="0.004")
+    mass = convert(line.quantity, source=need(unit), target=TONNE)
+    carbon, name = need(line.carbon_fraction), need(name)
+    co2 = co2_from_carbon(mass * carbon)
+    return Outcome(
+        gases=co2_only(co2),
+        activity=f"{plain(mass)} t {name}",
+        factors=(FactorUsed(name="C", value=carbon, unit="tC/t", source=None, note="given on the line"),),
+        choice=FactorChoice(
+            tier=FactorTier.MEASURED,
+            reason_zh=f"{name}：产品含碳率为本行给出的实测值",
+            reason_en=f"{name}: the product's carbon content given on the line",
+        ),
+        formula=(
+            f"R = M × C × 44/12 = {plain(mass)} t × {plain(carbon)} tC/t × 44/12 = {shown(co2)} tCO2 "
+            "(subtracted)"
         ),
     )

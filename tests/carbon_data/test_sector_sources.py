@@ -56,6 +56,32 @@ def test_nitric_acid_wastewater_and_lime_sources_give_hand_checked_numbers(db, a
     assert document["total_tco2e"] == 2117.321042
 
 
+def test_a_steel_product_source_subtracts_its_fixed_carbon(db, alpha):
+    with db.unit_of_work(org_id=alpha.id) as uow:
+        steel = add_source(
+            uow.session,
+            org_id=alpha.id,
+            actor=alpha.actor,
+            org_unit_id=alpha.kiln,
+            code="F1",
+            name="粗钢固碳",
+            category="fixed_in_products",
+            fuel_or_material="粗钢",
+            unit="t",
+            parameters={"carbon_fraction": "0.0042"},
+        )
+        record_readings(
+            uow.session,
+            org_id=alpha.id,
+            actor=alpha.actor,
+            entries=[{"source_id": steel.id, "period": "2023-05", "quantity": "100000"}],
+        )
+    with db.read_session(org_id=alpha.id) as session:
+        document = build_inventory(session, org_id=alpha.id, year=2023).json
+    # 100 000 t × 0.0042 tC/t × 44/12 = 1540 tCO2, subtracted under its own category
+    assert document["by_category"] == {"fixed_in_products": -1540}
+
+
 @pytest.mark.parametrize(
     ("parameters", "field", "words"),
     [

@@ -215,3 +215,44 @@ def test_the_new_keys_read_from_csv(tmp_path: Path) -> None:
     document = inventory_to_json(inventory)
     assert document["by_gas"] == {"N2O": 384.7662, "CH4": 864.9}
     assert document["lines"][0]["trace"]["inputs"]["abatement_use_rate"] == "0.95"
+
+
+# ------------------------------------------------------------------ carbon fixed in products
+
+
+def test_carbon_fixed_in_steel_products_is_its_own_subtracted_term() -> None:
+    # crude steel 100 000 t × 0.0042 tC/t × 44/12 = 420 × 44/12 = 1540 tCO2, subtracted;
+    # pig iron by a factor: 2000 t × 0.172 tCO2/t (the line's own value) = 344, subtracted
+    inventory = run(
+        {"category": "combustion", "fuel": "焦炭", "quantity": 1000, "unit": "t"},
+        {"category": "fixed_in_products", "material": "粗钢", "quantity": 100000, "unit": "t",
+         "carbon_fraction": "0.0042"},
+        {"category": "fixed_in_products", "material": "生铁", "quantity": 2000, "unit": "t",
+         "factor": "0.172"},
+    )  # fmt: skip
+    combustion, steel, iron = inventory.lines
+    assert steel.tco2e == D("-1540") and iron.tco2e == D("-344")
+    assert inventory.by_category["fixed_in_products"] == D("-1884")
+    assert "recovered" not in inventory.by_category
+    # coke burnt: 1000 t × 28.435 GJ/t = 28435 GJ × 0.0295 tC/GJ = 838.8325 tC × 0.93 = 780.114225 tC
+    # × 44/12 = 2860.418825 tCO2; net total 2860.418825 − 1540 − 344 = 976.418825
+    assert combustion.tco2e.quantize(SIX) == D("2860.418825")
+    assert inventory.total_tco2e.quantize(SIX) == D("976.418825")
+    assert steel.trace.formula.endswith("= 1540 tCO2 (subtracted)")
+    assert inventory_to_json(inventory)["by_category"]["fixed_in_products"] == -1884
+
+
+def test_carbon_fixed_needs_a_product_and_its_carbon() -> None:
+    assert problems(
+        {"category": "fixed_in_products", "quantity": 1, "unit": "t"},
+        {"category": "fixed_in_products", "material": "粗钢", "quantity": 1, "unit": "t", "gas": "CH4",
+         "cao_content": "0.5", "carbon_fraction": "0.004"},
+        {"category": "fixed_in_products", "material": "粗钢", "quantity": 1, "unit": "MWh",
+         "carbon_fraction": "0.004"},
+    ) == [
+        (1, "material"),
+        (1, "carbon_fraction"),
+        (2, "gas"),
+        (2, "cao_content"),
+        (3, "unit"),
+    ]  # fmt: skip
