@@ -83,6 +83,7 @@ class SourceCategory(StrEnum):
     exported_electricity = "exported_electricity"
     exported_heat = "exported_heat"
     recovered = "recovered"
+    fixed_in_products = "fixed_in_products"
     biomass = "biomass"
 
 

@@ -30,6 +30,7 @@ CATEGORY_NAMES = {
     "exported_electricity": "输出电力 Exported electricity",
     "exported_heat": "输出热力 Exported heat",
     "recovered": "回收利用 Recovered CO2",
+    "fixed_in_products": "产品固碳（扣减）Carbon fixed in products",
     "biomass": "生物质 CO2（不计入总量）Biomass CO2 (not in the total)",
 }
 ELECTRICITY = ("purchased_electricity", "exported_electricity")

@@ -43,7 +43,7 @@ CHINA_TIME = ZoneInfo("Asia/Shanghai")
 TONNES, INTENSITY = "0.01", "0.0001"
 DIRECT = ("combustion", "process")
 INDIRECT = ("purchased_electricity", "purchased_heat")
-DEDUCTED = ("exported_electricity", "exported_heat", "recovered")
+DEDUCTED = ("exported_electricity", "exported_heat", "recovered", "fixed_in_products")
 FIGURES = (
     "snapshot_id", "snapshot_year", "snapshot_sha256", "snapshot_frozen_on", "total_tco2e", "scope1_tco2e",
     "scope2_tco2e", "deducted_tco2e", "intensity_product", "intensity_per_unit", "intensity_unit",
