@@ -6,8 +6,8 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
+from engine.carbon_data.cache import cached_inventory
 from engine.carbon_data.errors import EmissionsDataError
-from engine.carbon_data.inventory import build_inventory
 from engine.carbon_data.reporting import annual_figures
 from engine.carbon_data.snapshots import (
     freeze_snapshot,
@@ -48,7 +48,7 @@ def inventory_page(
     org_id = principal.org.id
     grid_year = None
     try:
-        result = build_inventory(session, org_id=org_id, year=year)
+        result = cached_inventory(session, org_id=org_id, year=year)
         inventory, problem, grid_year = result.json, None, result.grid_year
     except (EmissionsDataError, CalcError) as error:
         inventory, problem = None, _problem_text(error, locale=request.state.locale)
@@ -155,7 +155,7 @@ def freeze(
 def _freeze_context(request: Request, session: Session, *, org_id: int, year: int) -> dict[str, Any]:
     inventory, grid_year, problem = None, None, None
     try:
-        result = build_inventory(session, org_id=org_id, year=year)
+        result = cached_inventory(session, org_id=org_id, year=year)
         inventory, grid_year = result.json, result.grid_year
     except (EmissionsDataError, CalcError) as error:
         problem = _problem_text(error, locale=request.state.locale)
