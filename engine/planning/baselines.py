@@ -196,7 +196,7 @@ def annual_value(
 ) -> AnnualValue:
     """The year's total (or intensity): from its latest frozen snapshot when there is one (what was
     reported), else calculated now."""
-    snapshot = latest_snapshot(session, org_id=org_id, year=year)
+    snapshot = latest_snapshot(session, org_id=org_id, year=year, light=True)
     if kind == TargetKind.TOTAL:
         if snapshot is not None:
             return AnnualValue(year, snapshot.total_tco2e, f"snapshot #{snapshot.id}")

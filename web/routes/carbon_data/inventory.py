@@ -54,7 +54,7 @@ def inventory_page(
         inventory, problem = None, _problem_text(error, locale=request.state.locale)
     baselines = baselines_overview(session, org_id=org_id)
     targets = targets_overview(session, org_id=org_id, current_year=year)
-    snapshots = list_snapshots(session, org_id=org_id, year=year)
+    snapshots = list_snapshots(session, org_id=org_id, year=year, light=True)
     chart = None
     if inventory:
         chart = {
