@@ -20,7 +20,16 @@ from engine.emissions import CalcError
 MAX_ENTRIES = 64  # results of 6,000 lines weigh a few MB each
 
 _entries: OrderedDict[tuple[Any, ...], InventoryResult | EmissionsDataError | CalcError] = OrderedDict()
+_building: dict[tuple[Any, ...], threading.Lock] = {}
 _lock = threading.Lock()
+
+
+def _get(key: tuple[Any, ...]) -> InventoryResult | EmissionsDataError | CalcError | None:
+    with _lock:
+        found = _entries.get(key)
+        if found is not None:
+            _entries.move_to_end(key)
+        return found
 
 
 def cached_inventory(session: Session, *, org_id: int, year: int, **options: Any) -> InventoryResult:
@@ -30,25 +39,25 @@ def cached_inventory(session: Session, *, org_id: int, year: int, **options: Any
     if every is None and this_year is None:  # nothing written through the services: nothing to key on
         return build_inventory(session, org_id=org_id, year=year, **options)
     key = (org_id, year, tuple(sorted(options.items())), every, this_year)
-    with _lock:
-        found = _entries.get(key)
-        if found is not None:
-            _entries.move_to_end(key)
+    found = _get(key)
     if found is None:
-        try:
-            found = build_inventory(session, org_id=org_id, year=year, **options)
-            found.json  # noqa: B018 — computed once here, not by each reader
-        except (EmissionsDataError, CalcError) as error:
-            found = error
+        # One build per key: after a write, the views that arrive meanwhile wait for it, not build it too.
         with _lock:
-            _entries[key] = found
-            while len(_entries) > MAX_ENTRIES:
-                _entries.popitem(last=False)
+            building = _building.setdefault(key, threading.Lock())
+        with building:
+            found = _get(key)
+            if found is None:
+                try:
+                    found = build_inventory(session, org_id=org_id, year=year, **options)
+                    found.summary  # noqa: B018 — computed once here, not by each reader
+                except (EmissionsDataError, CalcError) as error:
+                    found = error
+                with _lock:
+                    _entries[key] = found
+                    while len(_entries) > MAX_ENTRIES:
+                        _entries.popitem(last=False)
+        with _lock:
+            _building.pop(key, None)
     if isinstance(found, Exception):
         raise found.with_traceback(None)  # a kept exception must not grow a traceback per raise
     return found
-
-
-def clear() -> None:
-    with _lock:
-        _entries.clear()

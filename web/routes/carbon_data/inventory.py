@@ -49,7 +49,7 @@ def inventory_page(
     grid_year = None
     try:
         result = cached_inventory(session, org_id=org_id, year=year)
-        inventory, problem, grid_year = result.json, None, result.grid_year
+        inventory, problem, grid_year = result.summary, None, result.grid_year
     except (EmissionsDataError, CalcError) as error:
         inventory, problem = None, _problem_text(error, locale=request.state.locale)
     baselines = baselines_overview(session, org_id=org_id)
