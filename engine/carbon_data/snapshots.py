@@ -166,11 +166,20 @@ def list_snapshots(
     return list(session.exec(query.order_by(col(InventorySnapshot.id).desc())).all())
 
 
-def latest_snapshot(
-    session: Session, *, org_id: int, year: int, light: bool = False
-) -> InventorySnapshot | None:
-    snapshots = list_snapshots(session, org_id=org_id, year=year, light=light)
+def latest_snapshot(session: Session, *, org_id: int, year: int) -> InventorySnapshot | None:
+    snapshots = list_snapshots(session, org_id=org_id, year=year)
     return snapshots[0] if snapshots else None
+
+
+def latest_snapshot_total(session: Session, *, org_id: int, year: int) -> tuple[int, Decimal] | None:
+    """(id, total tCO2e) of the year's latest snapshot: two columns, no object (a page asks for several)."""
+    row = session.exec(
+        select(col(InventorySnapshot.id), col(InventorySnapshot.total_tco2e))
+        .where(InventorySnapshot.org_id == org_id, InventorySnapshot.year == year)
+        .order_by(col(InventorySnapshot.id).desc())
+        .limit(1)
+    ).first()
+    return None if row is None or row[0] is None else (row[0], row[1])
 
 
 # ---------------------------------------------------------------- what a snapshot froze
