@@ -16,6 +16,7 @@ Prints one figure per line, ``name: value unit``:
     dashboard_rps_c16 / dashboard_p99_c16   the signed-in dashboard GET / in the same run (the peer)
     page_vs_dashboard: N %                  page_rps / dashboard_rps
     page_after_write_s: S s                 the first view after a reading changed through the service
+    page_after_write_server_cpu_s: S s      the server's CPU time for that view (a recompute)
     page_cached_view_s: S s                 the view after that (cached again)
     big_…                                   the same on an organization of 500 sources × 8,760 readings
 

@@ -148,7 +148,10 @@ def bench_page(
                     best[name] = result
         _timed_view(base_url, path, cookie)  # still served, still signed in
         _change_a_reading(database, email=email, year=year)
+        cpu = process_cpu_seconds(server.pid)
         print(f"{prefix}page_after_write_s: {_timed_view(base_url, path, cookie):.3f} s", flush=True)
+        recompute_cpu = process_cpu_seconds(server.pid) - cpu
+        print(f"{prefix}page_after_write_server_cpu_s: {recompute_cpu:.3f} s", flush=True)
         print(f"{prefix}page_cached_view_s: {_timed_view(base_url, path, cookie):.3f} s", flush=True)
     finally:
         server.terminate()
