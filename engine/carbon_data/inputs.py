@@ -21,6 +21,7 @@ from engine.carbon_data.models import (
 )
 from engine.carbon_data.parsing import month_start, parse_decimal, parse_month, parse_sha256, period_label
 from engine.carbon_data.sources import audit_value, calc_line, factor_set_with, get_source
+from engine.carbon_data.versions import bump_for_periods
 from engine.emissions import (
     CalcInput,
     validate,
@@ -108,6 +109,7 @@ def set_production(
         subject_type="production_output",
         context={"product": product.code},
     )
+    bump_for_periods(session, org_id=org_id, periods=[values["period"]])
     return saved
 
 
@@ -307,6 +309,7 @@ def set_measured_parameter(
         subject_type="measured_parameter",
     )
     periods = frozenset({values["period"]})
+    bump_for_periods(session, org_id=org_id, periods=periods)
     announce(session, MonthDataChanged(org_id=org_id, periods=periods, actor=actor, reason=reason))
     return saved
 

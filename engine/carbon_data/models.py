@@ -266,3 +266,17 @@ reading_insert_table = sa.table(
     sa.column("batch_id", sa.Integer),
     sa.column("note", sa.String),
 )
+
+
+class InventoryInputVersion(OrgOwned, table=True):
+    """Bumped in the transaction of every write that changes a year's inventory inputs; year 0 stands for
+    every year (sources). Computed inventories are cached under ``stamp``, a fresh random token per bump,
+    so that several processes agree and two databases never share a key."""
+
+    __tablename__ = "inventory_input_version"
+    __table_args__ = (sa.UniqueConstraint("org_id", "year"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    year: int
+    version: int = 0
+    stamp: str = Field(max_length=32)

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from engine.audit import Actor, append_event
@@ -156,17 +157,34 @@ def _checked_reason(reason: str | None, *, year: int, grid_year: int | None) -> 
     return reason
 
 
-def list_snapshots(session: Session, *, org_id: int, year: int | None = None) -> list[InventorySnapshot]:
-    """Newest first. (The ``result`` and ``inputs`` columns are loaded too.)"""
+def list_snapshots(
+    session: Session, *, org_id: int, year: int | None = None, light: bool = False
+) -> list[InventorySnapshot]:
+    """Newest first. The ``result`` and ``inputs`` columns are loaded too, unless ``light``: then reading
+    them raises (decoding their JSON was most of the inventory page's time)."""
     query = select(InventorySnapshot).where(InventorySnapshot.org_id == org_id)
     if year is not None:
         query = query.where(InventorySnapshot.year == year)
+    if light:
+        heavy = [getattr(InventorySnapshot, name) for name in ("inputs", "result")]  # typed as dicts
+        query = query.options(*(defer(column, raiseload=True) for column in heavy))
     return list(session.exec(query.order_by(col(InventorySnapshot.id).desc())).all())
 
 
 def latest_snapshot(session: Session, *, org_id: int, year: int) -> InventorySnapshot | None:
     snapshots = list_snapshots(session, org_id=org_id, year=year)
     return snapshots[0] if snapshots else None
+
+
+def latest_snapshot_total(session: Session, *, org_id: int, year: int) -> tuple[int, Decimal] | None:
+    """(id, total tCO2e) of the year's latest snapshot: two columns, no object (a page asks for several)."""
+    row = session.exec(
+        select(col(InventorySnapshot.id), col(InventorySnapshot.total_tco2e))
+        .where(InventorySnapshot.org_id == org_id, InventorySnapshot.year == year)
+        .order_by(col(InventorySnapshot.id).desc())
+        .limit(1)
+    ).first()
+    return None if row is None or row[0] is None else (row[0], row[1])
 
 
 # ---------------------------------------------------------------- what a snapshot froze

@@ -6,8 +6,8 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
+from engine.carbon_data.cache import cached_inventory
 from engine.carbon_data.errors import EmissionsDataError
-from engine.carbon_data.inventory import build_inventory
 from engine.carbon_data.provenance import unsourced
 from engine.carbon_data.reporting import annual_figures
 from engine.carbon_data.snapshots import (
@@ -50,13 +50,13 @@ def inventory_page(
     org_id = principal.org.id
     grid_year = None
     try:
-        result = build_inventory(session, org_id=org_id, year=year)
-        inventory, problem, grid_year = result.json, None, result.grid_year
+        result = cached_inventory(session, org_id=org_id, year=year)
+        inventory, problem, grid_year = result.summary, None, result.grid_year
     except (EmissionsDataError, CalcError) as error:
         inventory, problem = None, _problem_text(error, locale=request.state.locale)
     baselines = baselines_overview(session, org_id=org_id)
     targets = targets_overview(session, org_id=org_id, current_year=year)
-    snapshots = list_snapshots(session, org_id=org_id, year=year)
+    snapshots = list_snapshots(session, org_id=org_id, year=year, light=True)
     chart = None
     if inventory:
         chart = {
@@ -159,7 +159,7 @@ def freeze(
 def _freeze_context(request: Request, session: Session, *, org_id: int, year: int) -> dict[str, Any]:
     inventory, grid_year, problem = None, None, None
     try:
-        result = build_inventory(session, org_id=org_id, year=year)
+        result = cached_inventory(session, org_id=org_id, year=year)
         inventory, grid_year = result.json, result.grid_year
     except (EmissionsDataError, CalcError) as error:
         problem = _problem_text(error, locale=request.state.locale)
