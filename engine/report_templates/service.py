@@ -101,7 +101,7 @@ def upload_template(
             "filename": [None, name],
             "sha256": [None, row.sha256],
             "version": [current.version if current else None, row.version],
-            "placeholders": [None, used],
+            "placeholders": [None, len(used)],  # how many; the names are on the row
             **({"note": [None, row.note]} if row.note else {}),
         },
     )
