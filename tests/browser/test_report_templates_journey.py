@@ -1,8 +1,8 @@
-"""Report templates in Chromium, in Chinese: the carbon manager finds 报告模板 under 系统, downloads the example
-template of the annual GHG report, uploads a copy with a misspelt placeholder (refused, the placeholder
-named), then the example itself (accepted, in use), exports the report through it, and goes back to the
-built-in layout with a reason. Screenshots: docs/screenshots/report-templates-zh.png (the upload page with
-the refusal) and report-templates-accepted-zh.png."""
+"""Report templates in Chromium, in Chinese: the carbon manager finds 报告模板 under 系统, downloads the
+example template of the annual GHG report, uploads a copy with a misspelt placeholder (refused, the
+placeholder named), then the example itself (accepted, in use), exports the report through it, and
+goes back to the built-in layout with a reason. Screenshots: docs/screenshots/report-templates-zh.png
+(the upload page with the refusal) and report-templates-accepted-zh.png."""
 
 import io
 import re
