@@ -64,6 +64,7 @@ from web.routes.records import workflows_api
 from web.routes.report_templates import pages as report_template_pages
 from web.routes.review import pages as review_pages
 from web.routes.support import pages as support_pages
+from web.routes.trust_chain import pages as trust_chain_pages
 from web.routes.verification import pages as verification_pages
 from web.security import SecurityHeadersMiddleware
 from web.templating import render
@@ -134,6 +135,7 @@ def create_app(
     modules += (responsibilities, operation_pages)
     modules += (risks, improvement_pages)
     modules += (reviews,)  # 6.2.3 carbon review
+    modules += (trust_chain_pages,)
     modules += (support_pages, document_pages)
     modules += (clause_coverage, evidence_pack, internal_audit_pages, review_pages)
     modules += (evidence_pages,)

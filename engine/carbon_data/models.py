@@ -15,7 +15,7 @@ Time
     saving since 1991): the month 2024-03 is [2024-02-29 16:00Z, 2024-03-31 16:00Z).
 """
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from typing import Any
@@ -217,7 +217,13 @@ class MeasuredParameter(OrgOwned, table=True):
     ncv_unit: str | None = Field(default=None, max_length=32)  # e.g. GJ/t
     carbon_content: Decimal | None = Field(default=None, sa_type=DecimalText)  # tC/GJ
     oxidation_rate: Decimal | None = Field(default=None, sa_type=DecimalText)  # fraction
-    evidence_sha256: str | None = Field(default=None, max_length=64)
+    evidence_sha256: str | None = Field(default=None, max_length=64)  # the lab report
+    # Where the values come from (issue 14): the laboratory, its CMA/CNAS accreditation, the report and the
+    # sample. A row without its lab report, laboratory or report number is flagged as without a source.
+    laboratory: str | None = Field(default=None, max_length=200)
+    accreditation: str | None = Field(default=None, max_length=80)
+    report_no: str | None = Field(default=None, max_length=80)
+    sampled_on: date | None = None
     entered_by: int | None = Field(default=None, foreign_key="user_account.id")
     updated_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
 

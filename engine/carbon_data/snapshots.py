@@ -1,7 +1,7 @@
 """Frozen inventory snapshots: inputs (SHA-256) and results, never updated."""
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -15,10 +15,12 @@ from engine.carbon_data.events import SnapshotRequested
 from engine.carbon_data.inventory import build_inventory
 from engine.carbon_data.models import InventorySnapshot
 from engine.carbon_data.parsing import sha256_of
+from engine.carbon_data.restatement import Restatement, records_using, require_reason, restatement
 from engine.emissions.rounding import plain, shown
 from engine.events import announce
 from engine.forms.spec import Text
 from engine.identity.users import get_user
+from engine.workflow.models import Record
 
 MAX_REASON_LENGTH = 1000
 
@@ -75,6 +77,8 @@ def freeze_snapshot(
     ).first()
     if existing is not None:
         return existing
+    previous = latest_snapshot(session, org_id=org_id, year=year)
+    require_reason(previous, reason=reason)  # a restatement says why
     snapshot = InventorySnapshot(
         org_id=org_id,
         year=year,
@@ -119,6 +123,7 @@ def freeze_snapshot(
             "inputs_sha256": [None, snapshot.inputs_sha256],
             "total_tco2e": [None, plain(result.total_tco2e)],
             "lines": [None, len(result.calc_input.lines)],
+            **({"restates": [None, previous.id]} if previous is not None else {}),
         },
         reason=reason,
     )
@@ -215,6 +220,8 @@ class SnapshotDetails:
     periods: list[str]
     activity: list[FrozenActivity]
     lines: list[FrozenLine]
+    restatement: Restatement | None = None  # against the year's snapshot before this one
+    used_earlier_figures: list[Record] = field(default_factory=list)  # records that used the earlier ones
 
     @property
     def grid_year_fallback(self) -> bool:
@@ -253,6 +260,8 @@ def snapshot_details(session: Session, *, org_id: int, snapshot_id: int) -> Snap
         return None
     user = get_user(session, user_id=snapshot.created_by) if snapshot.created_by is not None else None
     inputs = snapshot.inputs
+    same_year = list_snapshots(session, org_id=org_id, year=snapshot.year)  # newest first
+    earlier = [s for s in same_year if (s.id or 0) < (snapshot.id or 0)]
     return SnapshotDetails(
         snapshot=snapshot,
         frozen_by=user.display_name if user is not None else None,
@@ -261,6 +270,12 @@ def snapshot_details(session: Session, *, org_id: int, snapshot_id: int) -> Snap
         periods=sorted({line["period"] for line in inputs.get("lines", []) if line.get("period")}),
         activity=_activity_by_source(inputs.get("lines", [])),
         lines=[_frozen_line(line) for line in snapshot.result.get("lines", [])],
+        restatement=restatement(earlier[0], snapshot) if earlier else None,
+        used_earlier_figures=(
+            records_using(session, year=snapshot.year, snapshot_ids=frozenset(s.id for s in earlier if s.id))
+            if earlier
+            else []
+        ),
     )
 
 

@@ -52,6 +52,7 @@ from engine.emissions.model import (
     Trace,
 )
 from engine.emissions.performance import production_issues
+from engine.emissions.plausibility import implausible
 from engine.emissions.process import process
 from engine.emissions.rounding import CONTEXT, plain, shown
 from engine.emissions.units import (
@@ -118,6 +119,7 @@ def _run(calc_input: CalcInput, *, unknown_method: frozenset[int]) -> Inventory:
                 continue
             if result is not None:
                 results.append(result)
+                warnings += implausible(result)
         if issues:
             raise CalcError(issues)
         return _inventory(calc_input, settings, tuple(results), warnings=warnings)

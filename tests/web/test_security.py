@@ -49,6 +49,12 @@ def demo_object_ids(web) -> dict[str, int | str]:
         reported_nc = connection.execute(
             text("SELECT id FROM record WHERE state = 'reported' AND workflow_key = 'nonconformity'")
         ).scalar()
+        first = {  # the trust chain's subjects
+            table: connection.execute(
+                text(f"SELECT min(id) FROM {table} WHERE org_id = :o"), {"o": demo_org_id}
+            ).scalar()
+            for table in ("emission_source", "performance_parameter", "product")
+        }
     with web.db.unit_of_work(org_id=demo_org_id) as uow:
         evidence_id = store_evidence(
             uow.session,
@@ -94,6 +100,11 @@ def demo_object_ids(web) -> dict[str, int | str]:
         "clause": "9.3",
         "report_type": "ghg_report",
         "version": 1,
+        "source_id": first["emission_source"],
+        "parameter_id": first["performance_parameter"],
+        "product_id": first["product"],
+        "period": "2025-03",
+        "row_code": "COAL-FC",
     }
 
 

@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from engine.carbon_data.models import InventorySnapshot
 from engine.carbon_data.reporting import product_intensities
+from engine.carbon_data.restatement import register_figure_users
 from engine.carbon_data.snapshots import get_snapshot, list_snapshots
 from engine.events import policy
 from engine.forms.spec import Text
@@ -237,6 +238,21 @@ class DisclosureView:
     @property
     def published_at(self) -> datetime | None:
         return self.record.closed_at if self.record.state == PUBLISHED else None
+
+
+def _snapshot_id(record: Record) -> int | None:
+    number = _number(record.data.get("snapshot_id"))
+    return int(Decimal(number)) if number is not None else None
+
+
+@register_figure_users
+def disclosures_of_snapshots(session: Session, year: int, snapshot_ids: frozenset[int]) -> list[Record]:
+    """The disclosures whose figures came from these snapshots (a restatement names them)."""
+    return [
+        record
+        for record in records_in_states(session, workflow_key=WORKFLOW, states=STATES)
+        if _snapshot_id(record) in snapshot_ids
+    ]
 
 
 def disclosures(session: Session, *, org_id: int) -> list[DisclosureView]:

@@ -8,9 +8,11 @@ from sqlmodel import Session
 
 from engine.carbon_data.errors import EmissionsDataError
 from engine.carbon_data.inventory import build_inventory
+from engine.carbon_data.provenance import unsourced
 from engine.carbon_data.reporting import annual_figures
 from engine.carbon_data.snapshots import (
     freeze_snapshot,
+    latest_snapshot,
     list_snapshots,
     snapshot_blockers,
     snapshot_details,
@@ -85,6 +87,8 @@ def inventory_page(
         "blockers": snapshot_blockers(session, org_id=org_id, year=year),
         # Months filled under the data-quality control plan's missing-data rules: shown as such.
         "substitutions": substitutions_in_year(session, year=year),
+        # Measured values that do not name their lab report, laboratory or report number: flagged.
+        "unsourced": unsourced(session, org_id=org_id, year=year),
     }
     return render(request, "emissions/inventory.html", context, whole_page_only=True)
 
@@ -167,6 +171,8 @@ def _freeze_context(request: Request, session: Session, *, org_id: int, year: in
         "grid_year_fallback": grid_year is not None and grid_year != year,
         "problem": problem,
         "blockers": snapshot_blockers(session, org_id=org_id, year=year),
+        # Frozen before: freezing again restates the year and needs a reason.
+        "restating": latest_snapshot(session, org_id=org_id, year=year),
         "issues": (),
         "typed_reason": "",
     }
