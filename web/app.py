@@ -61,6 +61,7 @@ from web.routes.records import api as records_api
 from web.routes.records import imports as record_imports
 from web.routes.records import pages as record_pages
 from web.routes.records import workflows_api
+from web.routes.report_templates import pages as report_template_pages
 from web.routes.review import pages as review_pages
 from web.routes.support import pages as support_pages
 from web.routes.trust_chain import pages as trust_chain_pages
@@ -139,6 +140,7 @@ def create_app(
     modules += (clause_coverage, evidence_pack, internal_audit_pages, review_pages)
     modules += (evidence_pages,)
     modules += (verification_pages,)  # B9 the external verifier's portal
+    modules += (report_template_pages,)  # organizations' own Word templates
     app.add_middleware(
         SecurityHeadersMiddleware,
         upload_paths=tuple(path for module in modules for path in getattr(module, "UPLOAD_PATHS", ())),

@@ -1,6 +1,7 @@
-"""The page every document of the app is printed on: A4 with margins, a header naming the organization and
-the document, a footer "第 X 页 / 共 Y 页" (PAGE and NUMPAGES fields), true metadata, an approval block, and
-text that Word can always hold (control characters stored in old data are shown as U+FFFD)."""
+"""The page every document of the app is printed on: A4 with margins, a header naming the organization, the
+document and, where it has one, the reporting period, a footer "第 X 页 / 共 Y 页" (PAGE and NUMPAGES
+fields), true metadata, an approval block, and text that Word can always hold (control characters stored in
+old data are shown as U+FFFD)."""
 
 import re
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from docx.shared import Mm, Pt, RGBColor
 from docx.text.paragraph import Paragraph
 
 from engine.reports.docx_fonts import apply_chinese_styles
+from engine.reports.periods import ReportingPeriod
 
 A4 = (Mm(210), Mm(297))
 MARGINS = {"top_margin": Mm(25), "bottom_margin": Mm(25), "left_margin": Mm(28), "right_margin": Mm(26)}
@@ -46,8 +48,21 @@ class Approver:
     date: str = ""
 
 
-def new_document(*, organization: str, title: str, author: str, subject: str = "") -> DocumentObject:
-    """An empty A4 document with Chinese fonts, the header, the page-numbered footer and its metadata."""
+def approver_row(approver: Approver) -> dict[str, str]:
+    """One row of a template's approval block (placeholder ``approvals``)."""
+    return {
+        "role": approver.role,
+        "name": approver.name,
+        "signature": approver.signature,
+        "date": approver.date,
+    }
+
+
+def new_document(
+    *, organization: str, title: str, author: str, subject: str = "", period: ReportingPeriod | None = None
+) -> DocumentObject:
+    """An empty A4 document with Chinese fonts, the header (and its reporting period, when it has one), the
+    page-numbered footer and its metadata."""
     document = Document()
     apply_chinese_styles(document)
     for section in document.sections:
@@ -58,6 +73,9 @@ def new_document(*, organization: str, title: str, author: str, subject: str = "
         header = section.header.paragraphs[0]
         header.text = printable(f"{organization}　|　{title}")
         header.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        if period is not None:
+            header.add_run().add_break()
+            header.add_run(period.header).font.size = Pt(9)
         _bottom_border(header)
         _page_x_of_y(section.footer.paragraphs[0])
     now = datetime.now(UTC).replace(microsecond=0, tzinfo=None)  # core properties are written as UTC

@@ -22,6 +22,7 @@ from engine.carbon_data.snapshots import get_snapshot, list_snapshots
 from engine.events import policy
 from engine.forms.spec import Text
 from engine.records.queries import records_in_states
+from engine.reports.periods import declare_period
 from engine.workflow.access import ActorRef
 from engine.workflow.computed import china_today
 from engine.workflow.errors import FORM_HAS_ERRORS, FormRefused, GuardRefused
@@ -39,6 +40,7 @@ LOADER_ROLE = "admin"  # the role the transition file gives LOAD; the process fi
 PUBLISHED = "dis_published"
 STATES = ("dis_drafting", "dis_in_review", "dis_reviewed", "dis_approved", PUBLISHED)
 declare_names(WORKFLOW, states=set(STATES), triggers={RETAKE, LOAD})
+declare_period(WORKFLOW, year="reporting_year")
 CHINA_TIME = ZoneInfo("Asia/Shanghai")
 TONNES, INTENSITY = "0.01", "0.0001"
 DIRECT = ("combustion", "process")

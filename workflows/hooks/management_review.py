@@ -25,6 +25,7 @@ from engine.events import policy
 from engine.forms.spec import FormSpec, Text
 from engine.records.display import CHINA_TIME
 from engine.records.queries import linked_records, records_in_states
+from engine.reports.periods import declare_period
 from engine.trust_chain.registry import FrozenFigure, FrozenFigures, register_frozen_figures
 from engine.workflow.access import ActorRef
 from engine.workflow.computed import china_today
@@ -57,6 +58,8 @@ APPROVE = "approve_management_review"
 COMPILER_ROLE = "admin"  # the role the workflow file gives COMPILE; the process fires it
 declare_names(REVIEWS, states=("mr_compiling", "mr_closed"), triggers=(REFRESH, COMPILE, APPROVE))
 declare_names(IMPROVEMENTS)
+# The pack covers review_since … review_until; before it is compiled, the year under review.
+declare_period(REVIEWS, start="review_since", end="review_until", year="review_year")
 PACK_FIELDS = (
     "figures_year",
     "review_since",

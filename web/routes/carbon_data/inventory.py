@@ -31,6 +31,7 @@ from web.deps import (
     actor_of,
     reporting_year,
 )
+from web.report_exports import docx_export
 from web.templating import render
 
 router = APIRouter()
@@ -188,12 +189,13 @@ def snapshot_page(request: Request, principal: Member, session: OrgSession, snap
 
 
 @router.get("/emissions/report.docx")
-def ghg_report(principal: Member, session: OrgSession, year: Year | None = None) -> Response:
-    """The annual GHG report in the GB/T 32150 structure, from the year's frozen snapshot if there is one."""
+def ghg_report(
+    request: Request, principal: Member, session: OrgSession, year: Year | None = None
+) -> Response:
+    """The annual GHG report in the GB/T 32150 structure, from the year's frozen snapshot if there is one;
+    through the organization's own template when it has one."""
     assert principal.org is not None
-    from urllib.parse import quote
-
-    from engine.reports.ghg_report import ghg_report_docx
+    from engine.reports.ghg_report import ghg_report_context, ghg_report_docx
 
     year = reporting_year(year)
     org_id = principal.org.id
@@ -214,18 +216,20 @@ def ghg_report(principal: Member, session: OrgSession, year: Year | None = None)
         }
         for s in list_sources(session, org_id=org_id)
     ]
-    content = ghg_report_docx(
-        figures=figures,
-        substitutions=substitutions_in_year(session, year=year),
-        organization=organization.name,
-        industry=organization.industry,
-        units=list(units.values()),
-        sources=sources,
-        prepared_by=principal.display_name,
-    )
-    filename = quote(f"{organization.slug}-ghg-report-{year}.docx")
-    return Response(
-        content,
-        media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"},
+    inputs: dict[str, Any] = {
+        "figures": figures,
+        "substitutions": substitutions_in_year(session, year=year),
+        "organization": organization.name,
+        "industry": organization.industry,
+        "units": list(units.values()),
+        "sources": sources,
+        "prepared_by": principal.display_name,
+    }
+    return docx_export(
+        request,
+        session,
+        kind="ghg_report",
+        filename=f"{organization.slug}-ghg-report-{year}.docx",
+        context=lambda: ghg_report_context(**inputs),
+        builtin=lambda: ghg_report_docx(**inputs),
     )
