@@ -1,7 +1,7 @@
 """organizations' own Word templates per report type, versioned
 
-Revision ID: 0017
-Revises: 0019 (main's 0019 took 0016's place first; 0017 follows it)
+Revision ID: 0019
+Revises: 0018
 Create Date: 2026-12-08 10:00:00.000000
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0017"
-down_revision: str | None = "0019"
+revision: str = "0019"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

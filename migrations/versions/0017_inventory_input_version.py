@@ -1,7 +1,7 @@
 """inventory input versions: a counter per organization and year, the key of cached inventories
 
-Revision ID: 0018
-Revises: 0016 (0017 is taken by another branch; the lead re-chains this one)
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-07 15:20:00.000000
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0018"
+revision: str = "0017"
 down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
