@@ -8,9 +8,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from engine.carbon_data.provenance import Measurement
 from engine.carbon_data.reporting import AnnualFigures
 from engine.dqcp.report import SubstitutionLine
 from engine.emissions.labels import tier_label
+from engine.emissions.rounding import plain
 from engine.forms.spec import Text
 from engine.records.display import china_time
 from engine.report_templates.registry import Placeholder, register_report_type, rows, text
@@ -93,6 +95,7 @@ def ghg_report_docx(
     sources: list[dict[str, str]],
     prepared_by: str,
     substitutions: Sequence[SubstitutionLine] = (),
+    measurements: Sequence[Measurement] = (),
 ) -> bytes:
     inventory, year = figures.inventory, figures.year
     title = _title(organization, year)
@@ -176,12 +179,63 @@ def ghg_report_docx(
         )
     else:
         paragraph(document, "本年度无缺失数据替代。No value of the year was substituted.")
+    _provenance(document, measurements)
+    _warnings(document, inventory)
 
     heading(document, "7 不确定性 Uncertainty", level=1)
     paragraph(document, _uncertainty(inventory))
     paragraph(document, f"因子集 Factor set：{inventory['factor_set']['id']}；GWP：{inventory['gwp_set']}")
     paragraph(document, f"舍入规则 Rounding：{inventory['rounding']}")
     return docx_bytes(document)
+
+
+def _provenance(document: Any, measurements: Sequence[Measurement]) -> None:
+    """Where each measured value comes from; a row without its lab report, laboratory or report number is
+    marked (issue 14 item 4)."""
+    paragraph(document)
+    paragraph(document, "实测参数来源 Provenance of measured values")
+    if not measurements:
+        paragraph(document, "本年度无实测参数。No measured parameters in the year.")
+        return
+    rows = []
+    for item in measurements:
+        row = item.row
+        values = "；".join(
+            f"{label} {plain(value)}"
+            for label, value in (("NCV", row.ncv), ("CC", row.carbon_content), ("OF", row.oxidation_rate))
+            if value is not None
+        )
+        lab = " ".join(part for part in (row.laboratory, row.accreditation) if part) or "—"
+        missing = "、".join(label.zh for label in item.missing)
+        checks = "；".join(label.zh for label in item.implausible)
+        remark = (
+            "；".join(part for part in (f"缺少来源：{missing}" if missing else "", checks) if part) or "—"
+        )
+        rows.append([f"{item.source_code} {row.period}", values, lab, row.report_no or "—",
+                     row.sampled_on.isoformat() if row.sampled_on else "—", remark])  # fmt: skip
+    table(
+        document,
+        ["排放源 月份 Source, month", "实测值 Values", "检测机构 Laboratory", "报告编号 Report",
+         "采样日期 Sampled", "标记 Flags"],
+        rows,
+    )  # fmt: skip
+
+
+def _warnings(document: Any, inventory: dict[str, Any]) -> None:
+    """What was calculated but is usually a mistake (a value outside its plausible range, …)."""
+    warnings = inventory.get("warnings") or []
+    paragraph(document)
+    paragraph(document, "核算提示 Calculation warnings")
+    if not warnings:
+        paragraph(document, "无。None.")
+        return
+    lines = {line["line"]: line for line in inventory.get("lines") or []}
+    rows = []
+    for warning in warnings:
+        line = lines.get(warning.get("line"))
+        where = " ".join(str(p) for p in (line.get("name"), line.get("period")) if p) if line else "—"
+        rows.append([where, f"{warning['message_zh']} {warning['message_en']}"])
+    table(document, ["排放源 月份 Source, month", "提示 Warning"], rows)
 
 
 APPROVERS = [Approver(role="编制 Prepared"), Approver(role="审核 Reviewed"), Approver(role="批准 Approved")]
@@ -340,6 +394,7 @@ def ghg_report_context(
     sources: list[dict[str, str]],
     prepared_by: str,
     substitutions: Sequence[SubstitutionLine] = (),
+    measurements: Sequence[Measurement] = (),  # shown by the built-in layout; no placeholder yet
 ) -> dict[str, Any]:
     """What a template of the report may show (the placeholders registered below), as the built-in
     layout shows it."""

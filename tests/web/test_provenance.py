@@ -3,8 +3,10 @@ CMA/CNAS accreditation, the report number and the sample date — on the measure
 trust chain and on the inventory; a row that does not is flagged; bad provenance is refused by field with
 nothing saved."""
 
+import io
 import re
 
+from docx import Document
 from sqlalchemy import text
 
 from tests.web.conftest import csrf_of
@@ -76,3 +78,15 @@ def test_an_implausible_value_is_flagged_on_the_measured_page_and_the_inventory_
     inventory = client.get("/emissions?year=2025").text
     warnings = re.search(r'<div [^>]*id="calc-warnings".*?</div>', inventory, re.S).group(0)
     assert "2025-05" in warnings and "烟煤低位发热量 35 GJ/t 超出常见范围 17–30 GJ/t" in warnings
+    # The GHG report lists the same warning, and each measured row with its provenance and flags.
+    report = client.get("/emissions/report.docx?year=2025")
+    assert report.status_code == 200
+    text_of_report = "\n".join(
+        cell.text
+        for table in Document(io.BytesIO(report.content)).tables
+        for row in table.rows
+        for cell in row.cells
+    )
+    assert "烟煤低位发热量 35 GJ/t 超出常见范围 17–30 GJ/t" in text_of_report
+    assert "缺少来源：检测机构、报告编号；低位发热量超出常见范围 17–30" in text_of_report  # 2025-05 as saved
+    assert "CMA 181812340123" in text_of_report  # the demo's other months name their laboratory

@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from engine.carbon_data.cache import cached_inventory
 from engine.carbon_data.errors import EmissionsDataError
-from engine.carbon_data.provenance import unsourced
+from engine.carbon_data.provenance import measurements, unsourced
 from engine.carbon_data.reporting import annual_figures
 from engine.carbon_data.snapshots import (
     freeze_snapshot,
@@ -219,6 +219,7 @@ def ghg_report(
     inputs: dict[str, Any] = {
         "figures": figures,
         "substitutions": substitutions_in_year(session, year=year),
+        "measurements": measurements(session, org_id=org_id, year=year),
         "organization": organization.name,
         "industry": organization.industry,
         "units": list(units.values()),
