@@ -58,6 +58,7 @@ PARAMETER_DECIMALS = (
     "abatement_use_rate",
     "mcf",
     "b0",
+    "fossil_fraction",
     "ncv",
     "carbon_content",
     "oxidation_rate",

@@ -3,7 +3,8 @@
 Formulas (GB/T 32150 family; see docs/emissions.md):
 
 * combustion: E = FC × NCV × CC × OF × 44/12 (or AD in GJ × CC × OF × 44/12 when the quantity is
-  already heat);
+  already heat); a mixed or alternative fuel counts its fossil part (× fossil_fraction), its biomass
+  part is reported apart;
 * a direct factor on any line: E = Q × EF × GWP(gas), EF in t of the gas per unit;
 * carbonates: E = M × purity × (tCO2 per t, from atomic masses) × calcination fraction;
 * cement clinker: E = (clinker + kiln dust + bypass dust) × [(CaO − CaO_nc) × 44/56 + (MgO − MgO_nc) × 44/40];
@@ -78,6 +79,7 @@ FRACTION_FIELDS = (
     "abatement_efficiency",
     "abatement_use_rate",
     "mcf",
+    "fossil_fraction",
 )
 NON_NEGATIVE_FIELDS = (
     "quantity",
@@ -213,6 +215,7 @@ def _calculate_line(
         factor_uncertainty=line.factor_uncertainty,
         org_unit=line.org_unit,
         period=line.period,
+        biomass_co2_t=outcome.biomass_co2,
         trace=Trace(
             inputs=_given_inputs(line),
             activity=outcome.activity,
@@ -354,6 +357,7 @@ def _inventory(
         if not result.counted_in_total:
             biomass += result.tco2e
             continue
+        biomass += result.biomass_co2_t  # the biomass part of a mixed fuel
         total += result.tco2e
         _add(by_category, result.category.value, result.tco2e)
         _add(by_org_unit, result.org_unit or UNASSIGNED, result.tco2e)

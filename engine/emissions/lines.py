@@ -66,6 +66,7 @@ METHOD_FIELDS = (
     "b0",
     "sludge_cod",
     "ch4_recovered",
+    "fossil_fraction",
 )
 STOICHIOMETRY = Source(
     document="stoichiometry (IUPAC atomic masses)",
@@ -98,6 +99,7 @@ class Outcome:
     factors: tuple[FactorUsed, ...]
     choice: FactorChoice
     formula: str
+    biomass_co2: Decimal = Decimal(0)  # t of biomass CO2 of a mixed fuel, reported apart from ``gases``
 
 
 class Blocked(Exception):

@@ -57,6 +57,7 @@ DECIMAL_FIELDS = (
     "b0",
     "sludge_cod",
     "ch4_recovered",
+    "fossil_fraction",
 )
 PERCENT_FIELDS = ("uncertainty", "factor_uncertainty")
 LINE_FIELDS = ("category", *TEXT_FIELDS, *DECIMAL_FIELDS, *PERCENT_FIELDS, "year", "tier")

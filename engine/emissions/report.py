@@ -126,7 +126,7 @@ def _source(source: Source | None) -> dict[str, Any] | None:
 
 def _line(line: LineResult, *, uncertainty_pct: Decimal | None) -> dict[str, Any]:
     trace = line.trace
-    return {
+    document: dict[str, Any] = {
         "line": line.line,
         "name": line.name,
         "category": line.category.value,
@@ -165,3 +165,6 @@ def _line(line: LineResult, *, uncertainty_pct: Decimal | None) -> dict[str, Any
             "result_tco2e": to_json_number(line.tco2e),
         },
     }
+    if "fossil_fraction" in trace.inputs:  # a mixed fuel: its biomass part, out of ``tco2e``
+        document["biomass_co2_t"] = to_json_number(line.biomass_co2_t)
+    return document

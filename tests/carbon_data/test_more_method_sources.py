@@ -1,0 +1,32 @@
+"""The fossil fraction, steam by enthalpy and the carbon mass balance (issue 14 item 1) given in an emission
+source's parameters reach the stored-data inventory, with hand-checked numbers."""
+
+from engine.carbon_data.inventory import build_inventory
+from engine.carbon_data.readings import record_readings
+from tests.carbon_data.test_sector_sources import source_of
+
+
+def _add(session, org, code, category, name, parameters, unit="t"):
+    return source_of(session, org, code, name, parameters, category=category, unit=unit)
+
+
+def _inventory(db, org, sources_and_quantities):
+    """The year's inventory after one April reading per source; a source is (code, category, name,
+    parameters[, unit])."""
+    with db.unit_of_work(org_id=org.id) as uow:
+        entries = [
+            {"source_id": _add(uow.session, org, *source).id, "period": "2023-04", "quantity": quantity}
+            for source, quantity in sources_and_quantities
+        ]
+        record_readings(uow.session, org_id=org.id, actor=org.actor, entries=entries)
+    with db.read_session(org_id=org.id) as session:
+        return build_inventory(session, org_id=org.id, year=2023).json
+
+
+def test_an_alternative_fuel_source_counts_its_fossil_part_only(db, alpha):
+    tyres = ("T1", "combustion", "废轮胎", {"ncv": "30", "ncv_unit": "GJ/t", "carbon_content": "0.01",
+             "oxidation_rate": "1", "fossil_fraction": "0.6"})  # fmt: skip
+    document = _inventory(db, alpha, [(tyres, "100")])
+    # 100 t × 30 GJ/t × 0.01 tC/GJ × 1 × 44/12 = 110 tCO2: 66 fossil in the total, 44 biomass apart
+    assert document["total_tco2e"] == 66
+    assert document["biomass_co2_t"] == 44
