@@ -59,6 +59,8 @@ PARAMETER_DECIMALS = (
     "mcf",
     "b0",
     "fossil_fraction",
+    "enthalpy",
+    "reference_enthalpy",
     "ncv",
     "carbon_content",
     "oxidation_rate",

@@ -14,7 +14,8 @@ Formulas (GB/T 32150 family; see docs/emissions.md):
 * N2O from nitric/adipic acid: E = P × EF_N2O × (1 − η × μ) / 1000 × GWP_N2O;
 * wastewater CH4: E = [(TOW − S) × B0 × MCF − R] × GWP_CH4;
 * electricity: MWh × grid factor (measured > province > regional grid > national);
-* heat: GJ × 0.11 tCO2/GJ unless a measured factor is given;
+* heat: GJ × 0.11 tCO2/GJ unless a measured factor is given; steam or hot water in t is GJ =
+  t × (h − h0) / 1000 first (enthalpies in kJ/kg);
 * carbon fixed in products (steel): R = M × C × 44/12, subtracted as its own category;
 * exported electricity and heat and recovered gas are subtracted; biomass CO2 is reported
   separately and left out of the total.
@@ -91,6 +92,8 @@ NON_NEGATIVE_FIELDS = (
     "b0",
     "sludge_cod",
     "ch4_recovered",
+    "enthalpy",
+    "reference_enthalpy",
     "uncertainty",
     "factor_uncertainty",
 )

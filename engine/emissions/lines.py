@@ -67,6 +67,8 @@ METHOD_FIELDS = (
     "sludge_cod",
     "ch4_recovered",
     "fossil_fraction",
+    "enthalpy",
+    "reference_enthalpy",
 )
 STOICHIOMETRY = Source(
     document="stoichiometry (IUPAC atomic masses)",

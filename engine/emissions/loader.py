@@ -58,6 +58,8 @@ DECIMAL_FIELDS = (
     "sludge_cod",
     "ch4_recovered",
     "fossil_fraction",
+    "enthalpy",
+    "reference_enthalpy",
 )
 PERCENT_FIELDS = ("uncertainty", "factor_uncertainty")
 LINE_FIELDS = ("category", *TEXT_FIELDS, *DECIMAL_FIELDS, *PERCENT_FIELDS, "year", "tier")

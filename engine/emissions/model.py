@@ -104,6 +104,8 @@ class CalcLine:
     sludge_cod: Decimal | None = None  # S: COD removed as sludge, in the line's unit
     ch4_recovered: Decimal | None = None  # R: CH4 recovered or flared, in the line's unit
     fossil_fraction: Decimal | None = None  # fossil share of a mixed or alternative fuel's carbon
+    enthalpy: Decimal | None = None  # kJ/kg of the steam or hot water given in t
+    reference_enthalpy: Decimal | None = None  # kJ/kg of the feed (return) water
 
     @property
     def source_name(self) -> str | None:

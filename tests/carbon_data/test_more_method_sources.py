@@ -1,6 +1,9 @@
 """The fossil fraction, steam by enthalpy and the carbon mass balance (issue 14 item 1) given in an emission
 source's parameters reach the stored-data inventory, with hand-checked numbers."""
 
+import pytest
+
+from engine.carbon_data.errors import EmissionsDataError
 from engine.carbon_data.inventory import build_inventory
 from engine.carbon_data.readings import record_readings
 from tests.carbon_data.test_sector_sources import source_of
@@ -30,3 +33,17 @@ def test_an_alternative_fuel_source_counts_its_fossil_part_only(db, alpha):
     # 100 t × 30 GJ/t × 0.01 tC/GJ × 1 × 44/12 = 110 tCO2: 66 fossil in the total, 44 biomass apart
     assert document["total_tco2e"] == 66
     assert document["biomass_co2_t"] == 44
+
+
+def test_a_steam_source_in_tonnes_is_converted_by_its_enthalpies(db, alpha):
+    steam = ("S1", "purchased_heat", "外购蒸汽", {"enthalpy": "2800", "reference_enthalpy": "83.74"})
+    document = _inventory(db, alpha, [(steam, "1000")])
+    # 1000 t × (2800 − 83.74) kJ/kg / 1000 = 2716.26 GJ × 0.11 tCO2/GJ = 298.7886 tCO2
+    assert document["by_category"] == {"purchased_heat": 298.7886}
+
+
+def test_a_steam_source_without_its_feed_water_enthalpy_is_refused_naming_it(db, alpha):
+    with pytest.raises(EmissionsDataError) as caught, db.unit_of_work(org_id=alpha.id) as uow:
+        _add(uow.session, alpha, "S2", "purchased_heat", "外购蒸汽", {"enthalpy": "2800"})
+    (issue,) = caught.value.issues
+    assert issue.field == "parameters.reference_enthalpy" and "83.74" in issue.message_zh

@@ -10,6 +10,7 @@ from engine.carbon_data.sources import add_source
 
 
 def source_of(session, org, code, material, parameters, *, category="process", unit="t", **extra):
+    """A source named after its material; heat and electricity sources (no material) are named only."""
     return add_source(
         session,
         org_id=org.id,
@@ -18,7 +19,7 @@ def source_of(session, org, code, material, parameters, *, category="process", u
         code=code,
         name=material,
         category=category,
-        fuel_or_material=material,
+        fuel_or_material=None if "heat" in category or "electricity" in category else material,
         unit=unit,
         parameters=parameters,
         **extra,

@@ -55,3 +55,59 @@ def test_the_fossil_fraction_is_refused_where_it_has_no_meaning() -> None:
          "fossil_fraction": "0.5"},  # the direct factor is the fossil factor itself
         {"category": "process", "material": "石灰石", "quantity": 1, "unit": "t", "fossil_fraction": "0.5"},
     ) == [(line, "fossil_fraction") for line in (1, 2, 3, 4)]  # fmt: skip
+
+
+# ------------------------------------------------------------------ steam and hot water in tonnes
+
+STEAM = {"category": "purchased_heat", "name": "外购蒸汽", "quantity": 1000, "unit": "t"}
+
+
+def test_steam_and_hot_water_in_tonnes_are_converted_by_their_enthalpy() -> None:
+    # steam: 1000 t × (2800 − 83.74) kJ/kg / 1000 = 2716.26 GJ × 0.11 tCO2/GJ = 298.7886 tCO2
+    # hot water exported: 500 t × (334.9 − 83.74) / 1000 = 125.58 GJ × 0.11 = 13.8138, subtracted
+    # steam with the supplier's factor: 200 000 kg = 200 t × (3000 − 100) / 1000 = 580 GJ × 0.09 = 52.2
+    # total 298.7886 + 52.2 − 13.8138 = 337.1748
+    inventory = run(
+        {**STEAM, "enthalpy": 2800, "reference_enthalpy": "83.74"},
+        {"category": "exported_heat", "name": "热水", "quantity": 500, "unit": "t", "enthalpy": "334.9",
+         "reference_enthalpy": "83.74"},
+        {**STEAM, "quantity": 200000, "unit": "kg", "enthalpy": 3000, "reference_enthalpy": 100,
+         "factor": "0.09", "factor_unit": "tCO2/GJ"},
+    )  # fmt: skip
+    steam, water, supplied = inventory.lines
+    assert steam.tco2e == D("298.7886") and water.tco2e == D("-13.8138") and supplied.tco2e == D("52.2")
+    assert inventory.total_tco2e == D("337.1748")
+    assert steam.trace.activity == "1000 t; AD = 2716.26 GJ"
+    assert [factor.name for factor in steam.trace.factors] == ["h", "h0", "EF_heat"]
+    assert steam.trace.formula == (
+        "AD = M × (h − h0) / 1000 = 1000 t × (2800 − 83.74) kJ/kg / 1000 = 2716.26 GJ; "
+        "E = AD × EF = 2716.26 GJ × 0.11 tCO2/GJ = 298.7886 tCO2"
+    )
+    assert supplied.trace.activity == "200 t (= 200000 kg); AD = 580 GJ"
+    assert not inventory.warnings
+
+
+def test_steam_needs_both_enthalpies_and_a_rise_and_gj_needs_neither() -> None:
+    assert problems(
+        STEAM,
+        {**STEAM, "enthalpy": 80, "reference_enthalpy": "83.74"},
+        {**STEAM, "unit": "GJ", "enthalpy": 2800},
+        {**STEAM, "enthalpy": -1, "reference_enthalpy": 0},
+        {**STEAM, "enthalpy": 2800, "reference_enthalpy": 84, "purity": "0.9"},
+        {"category": "combustion", "fuel": "柴油", "quantity": 1, "unit": "t", "enthalpy": 2800},
+    ) == [
+        (1, "enthalpy"),
+        (1, "reference_enthalpy"),
+        (2, "enthalpy"),  # no rise above the feed water
+        (3, "enthalpy"),  # already heat
+        (4, "enthalpy"),  # negative
+        (5, "purity"),
+        (6, "enthalpy"),
+    ]
+
+
+def test_an_enthalpy_in_the_wrong_unit_is_a_warning() -> None:
+    # 2.8 looks like GJ/t (MJ/kg): 1000 t × (2.8 − 0) / 1000 = 2.8 GJ × 0.11 = 0.308, calculated and flagged
+    inventory = run({**STEAM, "enthalpy": "2.8", "reference_enthalpy": 0})
+    assert inventory.total_tco2e == D("0.308")
+    assert [warning.field for warning in inventory.warnings] == ["h"]
