@@ -67,7 +67,7 @@ PARAMETER_DECIMALS = (
     "uncertainty",
     "factor_uncertainty",
 )
-PARAMETER_TEXTS = ("ncv_unit",)
+PARAMETER_TEXTS = ("ncv_unit", "mass_balance", "flow")
 SOURCE_FIELDS = (
     "org_unit_id",
     "code",

@@ -10,6 +10,8 @@ Formulas (GB/T 32150 family; see docs/emissions.md):
 * cement clinker: E = (clinker + kiln dust + bypass dust) × [(CaO − CaO_nc) × 44/56 + (MgO − MgO_nc) × 44/40];
 * electrolytic aluminium anode effects: E = P × (EF_CF4 × GWP_CF4 + EF_C2F6 × GWP_C2F6) / 1000;
 * carbon-bearing process material: E = M × C × 44/12;
+* carbon mass balance (chemicals, coking): lines of one ``mass_balance`` group, inputs + M × C × 44/12 and
+  outputs (products, wastes) − M × C × 44/12, so the group nets (Σ inputs − Σ outputs) × C × 44/12;
 * lime (output method): E = Q × [(CaO − CaO_nc) × M(CO2)/M(CaO) + (MgO − MgO_nc) × M(CO2)/M(MgO)];
 * N2O from nitric/adipic acid: E = P × EF_N2O × (1 − η × μ) / 1000 × GWP_N2O;
 * wastewater CH4: E = [(TOW − S) × B0 × MCF − R] × GWP_CH4;
@@ -31,6 +33,7 @@ from dataclasses import fields
 from decimal import Decimal, localcontext
 from functools import cache
 
+from engine.emissions.balance import balance_warnings
 from engine.emissions.combustion import combustion
 from engine.emissions.energy import electricity, heat, recovered
 from engine.emissions.errors import CalcError, Issue
@@ -141,6 +144,7 @@ def _run(calc_input: CalcInput, *, unknown_method: frozenset[int]) -> Inventory:
                 warnings += implausible(result)
         if issues:
             raise CalcError(issues)
+        warnings += balance_warnings(results)
         return _inventory(calc_input, settings, tuple(results), warnings=warnings)
 
 
@@ -197,7 +201,7 @@ def _calculate_line(
     if found.issues:
         raise CalcError(found.issues)
     warnings += found.warnings
-    sign = Decimal(-1) if line.category in SUBTRACTED else Decimal(1)
+    sign = Decimal(-1) if line.category in SUBTRACTED or outcome.subtracted else Decimal(1)
     gases = {
         gas: GasAmount(mass_t=sign * amount.mass_t, tco2e=sign * amount.tco2e)
         for gas, amount in outcome.gases.items()

@@ -31,6 +31,8 @@ TEXT_FIELDS = (
     "gas",
     "org_unit",
     "period",
+    "mass_balance",
+    "flow",
 )
 DECIMAL_FIELDS = (
     "quantity",

@@ -106,6 +106,8 @@ class CalcLine:
     fossil_fraction: Decimal | None = None  # fossil share of a mixed or alternative fuel's carbon
     enthalpy: Decimal | None = None  # kJ/kg of the steam or hot water given in t
     reference_enthalpy: Decimal | None = None  # kJ/kg of the feed (return) water
+    mass_balance: str | None = None  # carbon balance group whose lines are summed (chemicals, coking)
+    flow: str | None = None  # input (default) or output of the carbon balance
 
     @property
     def source_name(self) -> str | None:

@@ -47,3 +47,21 @@ def test_a_steam_source_without_its_feed_water_enthalpy_is_refused_naming_it(db,
         _add(uow.session, alpha, "S2", "purchased_heat", "外购蒸汽", {"enthalpy": "2800"})
     (issue,) = caught.value.issues
     assert issue.field == "parameters.reference_enthalpy" and "83.74" in issue.message_zh
+
+
+def test_sources_of_one_carbon_balance_group_are_netted(db, alpha):
+    coal = ("B1", "process", "洗精煤", {"carbon_fraction": "0.75", "mass_balance": "焦化"})
+    coke = ("B2", "process", "焦炭", {"carbon_fraction": "0.85", "mass_balance": "焦化", "flow": "output"})
+    document = _inventory(db, alpha, [(coal, "1000"), (coke, "700")])
+    # (1000 t × 0.75 − 700 t × 0.85) tC × 44/12 = 155 × 44/12 = 568.333333 tCO2
+    assert document["by_mass_balance"] == {"焦化": 568.333333}
+    assert document["total_tco2e"] == 568.333333
+    assert [line["tco2e"] for line in document["lines"]] == [2750, -2181.666667]
+
+
+def test_a_carbon_balance_source_with_an_unknown_flow_is_refused_naming_it(db, alpha):
+    with pytest.raises(EmissionsDataError) as caught, db.unit_of_work(org_id=alpha.id) as uow:
+        _add(uow.session, alpha, "B3", "process", "焦炭", {"carbon_fraction": "0.85", "mass_balance": "焦化",
+             "flow": "out"})  # fmt: skip
+    (issue,) = caught.value.issues
+    assert issue.field == "parameters.flow" and "output" in issue.message_en

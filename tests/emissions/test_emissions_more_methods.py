@@ -3,7 +3,9 @@ water in tonnes by enthalpy, and the carbon mass balance; golden numbers checked
 
 from decimal import Decimal
 
-from engine.emissions import inventory_to_json
+import pytest
+
+from engine.emissions import CalcError, inventory_to_json
 from tests.emissions.test_emissions_sectors import problems, run
 
 D = Decimal
@@ -111,3 +113,88 @@ def test_an_enthalpy_in_the_wrong_unit_is_a_warning() -> None:
     inventory = run({**STEAM, "enthalpy": "2.8", "reference_enthalpy": 0})
     assert inventory.total_tco2e == D("0.308")
     assert [warning.field for warning in inventory.warnings] == ["h"]
+
+
+# ------------------------------------------------------------------ carbon mass balance (chemicals, coking)
+
+
+def balance(material: str, quantity: object, carbon: str, flow: str | None = None, **extra: object):
+    line = {"category": "process", "material": material, "quantity": quantity, "unit": "t",
+            "carbon_fraction": carbon, "mass_balance": "焦化", **extra}  # fmt: skip
+    return line if flow is None else {**line, "flow": flow}
+
+
+def test_a_coking_carbon_balance_nets_inputs_against_products() -> None:
+    # in: washed coal 1000 t × 0.75 tC/t = 750 tC
+    # out: coke 700 × 0.85 = 595 tC, tar 40 × 0.9 = 36 tC, crude benzene 10 000 kg = 10 t × 0.92 = 9.2 tC
+    # E = (750 − 595 − 36 − 9.2) tC × 44/12 = 109.8 × 44/12 = 402.6 tCO2
+    inventory = run(
+        balance("洗精煤", 1000, "0.75"),
+        balance("焦炭", 700, "0.85", "output"),
+        balance("焦油", 40, "0.9", "产出"),
+        balance("粗苯", 10000, "0.92", "output", unit="kg"),
+    )
+    coal, coke, tar, benzene = inventory.lines
+    assert coal.tco2e == D("2750") and tar.tco2e == D("-132")
+    assert coke.tco2e.quantize(SIX) == D("-2181.666667") and benzene.tco2e.quantize(SIX) == D("-33.733333")
+    assert inventory.total_tco2e.quantize(SIX) == D("402.6")
+    assert inventory.by_category["process"].quantize(SIX) == D("402.6")
+    assert coke.trace.formula == (
+        "E = −M × C × 44/12 = −700 t × 0.85 tC/t × 44/12 = −2181.666667 tCO2 "
+        "(output of carbon balance '焦化')"
+    )
+    assert not inventory.warnings
+    document = inventory_to_json(inventory)
+    assert document["by_mass_balance"] == {"焦化": 402.6}
+    assert "by_mass_balance" not in inventory_to_json(run(TYRES))
+
+
+def test_two_groups_are_netted_apart_and_a_negative_group_is_flagged() -> None:
+    # 焦化: 100 t × 0.8 − 50 t × 0.9 = 35 tC → 128.333333; 合成氨: 10 t × 0.75 − 20 t × 0.5 = −2.5 tC
+    # → −9.166667, calculated as given and flagged
+    inventory = run(
+        balance("洗精煤", 100, "0.8"),
+        balance("焦炭", 50, "0.9", "output"),
+        balance("天然气（质量）", 10, "0.75", mass_balance="合成氨"),
+        balance("尿素", 20, "0.5", "output", mass_balance="合成氨"),
+    )
+    document = inventory_to_json(inventory)
+    assert document["by_mass_balance"] == {"焦化": 128.333333, "合成氨": -9.166667}
+    (warning,) = inventory.warnings
+    assert (
+        warning.field == "mass_balance"
+        and "合成氨" in warning.message_zh
+        and "-9.17" not in warning.message_en
+    )
+
+
+def test_a_carbon_balance_line_is_refused_when_incomplete_or_mixed() -> None:
+    assert problems(
+        {"category": "process", "material": "焦炭", "quantity": 1, "unit": "t", "carbon_fraction": "0.85",
+         "flow": "output"},  # no group
+        balance("焦炭", 1, "0.85", "sideways"),
+        {"category": "process", "material": "焦炭", "quantity": 1, "unit": "t", "mass_balance": "焦化"},
+        balance("焦炉煤气", 1, "0.3", unit="Nm3"),
+        balance("石灰石", 1, "0.12", purity="0.9"),
+        balance("焦炭", 1, "0.85", factor=3),
+        {"category": "combustion", "fuel": "柴油", "quantity": 1, "unit": "t", "mass_balance": "焦化"},
+        balance("焦炭", 1, "85"),  # a percentage
+    ) == [
+        (1, "mass_balance"),
+        (2, "flow"),
+        (3, "carbon_fraction"),
+        (4, "unit"),
+        (5, "purity"),
+        (6, "carbon_fraction"),  # the direct factor has no carbon content nor group
+        (6, "mass_balance"),
+        (7, "mass_balance"),
+        (8, "carbon_fraction"),
+    ]  # fmt: skip
+
+
+def test_the_unknown_material_refusal_names_every_method_key() -> None:
+    with pytest.raises(CalcError) as caught:
+        run({"category": "process", "material": "己内酰胺", "quantity": 1, "unit": "t"})
+    (issue,) = caught.value.issues
+    for key in ("factor", "carbon_fraction", "mass_balance", "n2o_generation_factor", "mcf"):
+        assert key in issue.message_en and key in issue.message_zh
