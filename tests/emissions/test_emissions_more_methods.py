@@ -1,11 +1,15 @@
 """The remaining methods of issue 14 item 1: the fossil fraction of mixed and alternative fuels, steam and hot
 water in tonnes by enthalpy, and the carbon mass balance; golden numbers checked by hand in the comments."""
 
+import io
+import json
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
-from engine.emissions import CalcError, inventory_to_json
+from engine.emissions import CalcError, calculate, inventory_to_json, load_calc_file
+from engine.emissions.cli import run_calc
 from tests.emissions.test_emissions_sectors import problems, run
 
 D = Decimal
@@ -198,3 +202,36 @@ def test_the_unknown_material_refusal_names_every_method_key() -> None:
     (issue,) = caught.value.issues
     for key in ("factor", "carbon_fraction", "mass_balance", "n2o_generation_factor", "mcf"):
         assert key in issue.message_en and key in issue.message_zh
+
+
+def test_the_new_keys_read_from_csv(tmp_path: Path) -> None:
+    path = tmp_path / "plant.csv"
+    path.write_text(
+        "category,fuel,material,quantity,unit,ncv,ncv_unit,carbon_content,oxidation_rate,fossil_fraction,"
+        "enthalpy,reference_enthalpy,carbon_fraction,mass_balance,flow\n"
+        "combustion,废轮胎,,100,t,30,GJ/t,0.01,1,0.6,,,,,\n"
+        "purchased_heat,,,1000,t,,,,,,2800,83.74,,,\n"
+        "process,,洗精煤,1000,t,,,,,,,,0.75,焦化,投入\n"
+        "process,,焦炭,700,t,,,,,,,,0.85,焦化,产出\n",
+        encoding="utf-8",
+    )
+    inventory = calculate(load_calc_file(path))
+    # 66 (fossil part, above) + 298.7886 (steam, above) + (750 − 595) tC × 44/12 = 568.333333…
+    assert inventory.total_tco2e.quantize(SIX) == D("933.121933")
+    assert inventory.biomass_co2_t == D("44")
+
+
+def test_tanguan_calc_prints_the_group_net_and_the_biomass_part(tmp_path: Path) -> None:
+    path = tmp_path / "plant.json"
+    lines = [
+        {**TYRES, "fossil_fraction": "0.6"},
+        balance("洗精煤", 1000, "0.75"),
+        balance("焦炭", 700, "0.85", "output"),
+    ]
+    path.write_text(json.dumps({"lines": lines}, ensure_ascii=False), encoding="utf-8")
+    table = io.StringIO()
+    assert run_calc(path, as_json=False, out=table) == 0
+    printed = table.getvalue()
+    # the group: (750 − 595) tC × 44/12 = 568.33; the tyres' biomass part 44 (above)
+    assert "of which carbon balance “焦化”" in printed and "568.33" in printed
+    assert "biomass CO2 (not in total)" in printed and "44.00" in printed
