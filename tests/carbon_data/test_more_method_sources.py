@@ -51,7 +51,7 @@ def test_a_steam_source_without_its_feed_water_enthalpy_is_refused_naming_it(db,
 
 def test_sources_of_one_carbon_balance_group_are_netted(db, alpha):
     coal = ("B1", "process", "洗精煤", {"carbon_fraction": "0.75", "mass_balance": "焦化"})
-    coke = ("B2", "process", "焦炭", {"carbon_fraction": "0.85", "mass_balance": "焦化", "flow": "output"})
+    coke = ("B2", "process", "焦炭", {"carbon_fraction": "0.85", "mass_balance": " 焦化 ", "flow": "output"})
     document = _inventory(db, alpha, [(coal, "1000"), (coke, "700")])
     # (1000 t × 0.75 − 700 t × 0.85) tC × 44/12 = 155 × 44/12 = 568.333333 tCO2
     assert document["by_mass_balance"] == {"焦化": 568.333333}
