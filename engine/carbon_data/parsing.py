@@ -58,13 +58,16 @@ PARAMETER_DECIMALS = (
     "abatement_use_rate",
     "mcf",
     "b0",
+    "fossil_fraction",
+    "enthalpy",
+    "reference_enthalpy",
     "ncv",
     "carbon_content",
     "oxidation_rate",
     "uncertainty",
     "factor_uncertainty",
 )
-PARAMETER_TEXTS = ("ncv_unit",)
+PARAMETER_TEXTS = ("ncv_unit", "mass_balance", "flow")
 SOURCE_FIELDS = (
     "org_unit_id",
     "code",

@@ -295,7 +295,10 @@ def _normalized_source_values(session: Session, *, org_id: int, values: dict[str
 
 
 def _normalized_parameter(key: str, value: Any) -> Any:
-    """Numbers as exact decimal text; anything unreadable is left for _source_issues to report."""
+    """Numbers as exact decimal text, texts trimmed (a carbon balance group is matched by its name);
+    anything unreadable is left for _source_issues to report."""
+    if key in PARAMETER_TEXTS and isinstance(value, str):
+        return value.strip()
     if key not in PARAMETER_DECIMALS:
         return value
     try:

@@ -3,17 +3,21 @@
 Formulas (GB/T 32150 family; see docs/emissions.md):
 
 * combustion: E = FC × NCV × CC × OF × 44/12 (or AD in GJ × CC × OF × 44/12 when the quantity is
-  already heat);
+  already heat); a mixed or alternative fuel counts its fossil part (× fossil_fraction), its biomass
+  part is reported apart;
 * a direct factor on any line: E = Q × EF × GWP(gas), EF in t of the gas per unit;
 * carbonates: E = M × purity × (tCO2 per t, from atomic masses) × calcination fraction;
 * cement clinker: E = (clinker + kiln dust + bypass dust) × [(CaO − CaO_nc) × 44/56 + (MgO − MgO_nc) × 44/40];
 * electrolytic aluminium anode effects: E = P × (EF_CF4 × GWP_CF4 + EF_C2F6 × GWP_C2F6) / 1000;
 * carbon-bearing process material: E = M × C × 44/12;
+* carbon mass balance (chemicals, coking): lines of one ``mass_balance`` group, inputs + M × C × 44/12 and
+  outputs (products, wastes) − M × C × 44/12, so the group nets (Σ inputs − Σ outputs) × C × 44/12;
 * lime (output method): E = Q × [(CaO − CaO_nc) × M(CO2)/M(CaO) + (MgO − MgO_nc) × M(CO2)/M(MgO)];
 * N2O from nitric/adipic acid: E = P × EF_N2O × (1 − η × μ) / 1000 × GWP_N2O;
 * wastewater CH4: E = [(TOW − S) × B0 × MCF − R] × GWP_CH4;
 * electricity: MWh × grid factor (measured > province > regional grid > national);
-* heat: GJ × 0.11 tCO2/GJ unless a measured factor is given;
+* heat: GJ × 0.11 tCO2/GJ unless a measured factor is given; steam or hot water in t is GJ =
+  t × (h − h0) / 1000 first (enthalpies in kJ/kg);
 * carbon fixed in products (steel): R = M × C × 44/12, subtracted as its own category;
 * exported electricity and heat and recovered gas are subtracted; biomass CO2 is reported
   separately and left out of the total.
@@ -29,6 +33,7 @@ from dataclasses import fields
 from decimal import Decimal, localcontext
 from functools import cache
 
+from engine.emissions.balance import balance_warnings
 from engine.emissions.combustion import combustion
 from engine.emissions.energy import electricity, heat, recovered
 from engine.emissions.errors import CalcError, Issue
@@ -78,6 +83,7 @@ FRACTION_FIELDS = (
     "abatement_efficiency",
     "abatement_use_rate",
     "mcf",
+    "fossil_fraction",
 )
 NON_NEGATIVE_FIELDS = (
     "quantity",
@@ -89,6 +95,8 @@ NON_NEGATIVE_FIELDS = (
     "b0",
     "sludge_cod",
     "ch4_recovered",
+    "enthalpy",
+    "reference_enthalpy",
     "uncertainty",
     "factor_uncertainty",
 )
@@ -136,6 +144,7 @@ def _run(calc_input: CalcInput, *, unknown_method: frozenset[int]) -> Inventory:
                 warnings += implausible(result)
         if issues:
             raise CalcError(issues)
+        warnings += balance_warnings(results)
         return _inventory(calc_input, settings, tuple(results), warnings=warnings)
 
 
@@ -192,7 +201,7 @@ def _calculate_line(
     if found.issues:
         raise CalcError(found.issues)
     warnings += found.warnings
-    sign = Decimal(-1) if line.category in SUBTRACTED else Decimal(1)
+    sign = Decimal(-1) if line.category in SUBTRACTED or outcome.subtracted else Decimal(1)
     gases = {
         gas: GasAmount(mass_t=sign * amount.mass_t, tco2e=sign * amount.tco2e)
         for gas, amount in outcome.gases.items()
@@ -213,6 +222,7 @@ def _calculate_line(
         factor_uncertainty=line.factor_uncertainty,
         org_unit=line.org_unit,
         period=line.period,
+        biomass_co2_t=outcome.biomass_co2,
         trace=Trace(
             inputs=_given_inputs(line),
             activity=outcome.activity,
@@ -354,6 +364,7 @@ def _inventory(
         if not result.counted_in_total:
             biomass += result.tco2e
             continue
+        biomass += result.biomass_co2_t  # the biomass part of a mixed fuel
         total += result.tco2e
         _add(by_category, result.category.value, result.tco2e)
         _add(by_org_unit, result.org_unit or UNASSIGNED, result.tco2e)

@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from engine.emissions.balance import balance_totals
 from engine.emissions.calc import calculate
 from engine.emissions.errors import CalcError, Issue
 from engine.emissions.loader import load_calc_file
@@ -121,6 +122,9 @@ def _print_inventory(inventory: Inventory, out: TextIO) -> None:
     totals.add_column("tCO2e", justify="right")
     for category, value in inventory.by_category.items():
         totals.add_row(f"{CATEGORY_ZH[Category(category)]} {category}", _number(value))
+        if category == Category.PROCESS:  # the carbon balance groups within it
+            for group, net in balance_totals(inventory.lines).items():
+                totals.add_row(f"  其中碳平衡 of which carbon balance “{_safe(group)}”", _number(net))
     totals.add_row("[bold]合计 Total[/bold]", f"[bold]{_number(inventory.total_tco2e)}[/bold]")
     if inventory.biomass_co2_t:
         totals.add_row(

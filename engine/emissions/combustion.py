@@ -28,6 +28,7 @@ from engine.emissions.lines import (
     quantity_text,
     reject_unused,
     required_name,
+    warn_zero,
 )
 from engine.emissions.model import (
     CalcLine,
@@ -55,10 +56,20 @@ class _Defaults:
 def combustion(line: CalcLine, settings: LineSettings, found: Found) -> Outcome:
     if line.factor is not None:
         return line_factor(line, settings, found)
+    if line.category is Category.BIOMASS and line.fossil_fraction is not None:
+        found.add(
+            CalcError.single(
+                field="fossil_fraction",
+                zh="生物质类别的行全部按生物质计、不计入总量；"
+                "含化石碳的混合燃料或替代燃料请用 combustion 类别并给出 fossil_fraction",
+                en="a biomass line is all biomass and out of the total; for a mixed or alternative fuel with "
+                "fossil carbon use category combustion with fossil_fraction",
+            ).issues
+        )
     found.check(
         lambda: reject_unused(
             line,
-            used=("ncv", "ncv_unit", "carbon_content", "oxidation_rate"),
+            used=("ncv", "ncv_unit", "carbon_content", "oxidation_rate", "fossil_fraction"),
             method_zh="燃料燃烧计算",
             method_en="the combustion method",
         )
@@ -162,13 +173,38 @@ def _heating_value_method(
         f"{formula_head} × {plain(carbon_content)} tC/GJ × {plain(oxidation_rate)} × 44/12 "
         f"= {shown(co2)} tCO2"
     )
+    biomass = Decimal(0)
+    if line.fossil_fraction is not None:
+        co2, biomass, formula = _fossil_part(line, found, co2=co2, formula=formula, factors=factors)
     return Outcome(
         gases=co2_only(co2),
         activity=activity,
         factors=tuple(factors),
         choice=_combustion_choice(name, library=library, measured=measured, defaulted=defaulted),
         formula=formula,
+        biomass_co2=biomass,
     )
+
+
+def _fossil_part(
+    line: CalcLine, found: Found, *, co2: Decimal, formula: str, factors: list[FactorUsed]
+) -> tuple[Decimal, Decimal, str]:
+    """A mixed or alternative fuel (cement: waste tyres, RDF): the fossil share of its carbon counts, the
+    rest is biomass CO2, reported apart like a biomass line (GB/T 32151.8 alternative-fuel structure)."""
+    fraction = need(line.fossil_fraction)
+    warn_zero(
+        line, found, "fossil_fraction", what_zh="化石碳比例", what_en="the fossil carbon share", example="0.6"
+    )
+    fossil = co2 * fraction
+    biomass = co2 - fossil
+    factors.append(
+        FactorUsed(name="f_fossil", value=fraction, unit="fraction", source=None, note="given on the line")
+    )
+    formula += (
+        f"; fossil part × f_fossil {plain(fraction)} = {shown(fossil)} tCO2 (in the total), "
+        f"biomass part {shown(biomass)} tCO2 (reported apart)"
+    )
+    return fossil, biomass, formula
 
 
 def _heating_value(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from engine.emissions.errors import CalcError
 from engine.emissions.factors import (
     FactorChoice,
     FactorTier,
@@ -16,12 +19,14 @@ from engine.emissions.lines import (
     GJ,
     MWH,
     TONNE,
+    Blocked,
     Found,
     LineSettings,
     Outcome,
     co2_only,
     direct_factor,
     line_factor,
+    line_issue,
     missing_field,
     need,
     only_co2,
@@ -37,7 +42,9 @@ from engine.emissions.model import (
 from engine.emissions.rounding import plain, shown
 from engine.emissions.units import (
     Dimension,
+    Unit,
     convert,
+    parse_unit,
 )
 
 # ---------------------------------------------------------------- electricity, heat, recovery
@@ -94,16 +101,33 @@ def electricity(line: CalcLine, settings: LineSettings, found: Found) -> Outcome
 
 
 def heat(line: CalcLine, settings: LineSettings, found: Found) -> Outcome:
+    given = found.check(lambda: parse_unit(line.unit))
+    if given is not None and given.dimension is Dimension.MASS:
+        return _steam(line, settings, found, unit=given)
     unit = found.check(
         lambda: require_dimension(
             line,
             Dimension.ENERGY,
             what_zh="热力",
             what_en="heat",
-            hint_zh="；以吨计的蒸汽须先按焓值换算为 GJ（本工具不提供该换算）",
-            hint_en="; steam in tonnes must first be converted to GJ from its enthalpy (not provided here)",
+            hint_zh="；以吨计的蒸汽或热水请用质量单位并给出 enthalpy 和 reference_enthalpy",
+            hint_en="; for steam or hot water in tonnes use a mass unit with enthalpy and reference_enthalpy",
         )
     )
+    for field in ("enthalpy", "reference_enthalpy"):
+        if getattr(line, field) is not None:
+            found.add(
+                [
+                    line_issue(
+                        line,
+                        field,
+                        zh=f"{field} 只用于以质量（t、kg）计的蒸汽或热水；"
+                        f"数量已是热量（{line.unit}），请删除",
+                        en=f"{field} is used only for steam or hot water in a mass unit (t, kg); "
+                        f"the quantity is already heat ({line.unit}): remove it",
+                    )
+                ]
+            )
     found.check(lambda: only_co2(line, method_zh="热力排放", method_en="heat"))
     if line.factor is not None:
         found.check(
@@ -135,6 +159,75 @@ def heat(line: CalcLine, settings: LineSettings, found: Found) -> Outcome:
             reason_en="no measured supplier factor → GB/T 32150-2025 default 0.11 tCO2/GJ",
         ),
         formula=f"E = AD × EF = {plain(heat)} GJ × {plain(default.value)} tCO2/GJ = {shown(co2)} tCO2",
+    )
+
+
+def _steam(line: CalcLine, settings: LineSettings, found: Found, *, unit: Unit) -> Outcome:
+    """Steam or hot water in tonnes: GJ = t × (h − h0) / 1000 (h, h0 in kJ/kg), then the heat method as for
+    GJ (the default factor, or the line's factor per GJ unless its factor_unit says otherwise)."""
+    found.check(lambda: only_co2(line, method_zh="热力排放", method_en="heat"))
+    found.check(
+        lambda: reject_unused(
+            line,
+            used=("enthalpy", "reference_enthalpy", "factor", "factor_unit"),
+            method_zh="蒸汽/热水焓值换算",
+            method_en="steam or hot water by enthalpy",
+        )
+    )
+    found.add(
+        CalcError.single(field=field, zh=zh, en=en).issues[0]
+        for field, zh, en in (
+            (
+                "enthalpy",
+                "以吨计的蒸汽或热水需要 enthalpy：其温度、压力下的焓值（kJ/kg，查水和水蒸气性质表）",
+                "steam or hot water in tonnes needs enthalpy: its enthalpy at its temperature and pressure "
+                "(kJ/kg, from the steam tables)",
+            ),
+            (
+                "reference_enthalpy",
+                "以吨计的蒸汽或热水需要 reference_enthalpy：给水（回水）焓值（kJ/kg）；本工具不设缺省值，"
+                "如 20 °C 给水为 83.74 kJ/kg（20 × 4.1868，见 docs/emissions.md）",
+                "steam or hot water in tonnes needs reference_enthalpy: the feed (return) water's enthalpy "
+                "(kJ/kg); there is no default here, e.g. 83.74 kJ/kg for feed water at 20 °C (20 × 4.1868, "
+                "see docs/emissions.md)",
+            ),
+        )
+        if getattr(line, field) is None
+    )
+    enthalpy, reference = need(line.enthalpy), need(line.reference_enthalpy)
+    if enthalpy <= reference:
+        found.add(
+            [
+                line_issue(
+                    line,
+                    "enthalpy",
+                    zh=f"焓值 enthalpy（{plain(enthalpy)} kJ/kg）必须大于给水焓值 reference_enthalpy"
+                    f"（{plain(reference)} kJ/kg）",
+                    en=f"enthalpy ({plain(enthalpy)} kJ/kg) must be greater than reference_enthalpy "
+                    f"({plain(reference)} kJ/kg)",
+                )
+            ]
+        )
+        raise Blocked
+    mass = convert(line.quantity, source=unit, target=TONNE)
+    heat_gj = mass * (enthalpy - reference) / 1000
+    inner = heat(
+        replace(line, quantity=heat_gj, unit="GJ", enthalpy=None, reference_enthalpy=None), settings, found
+    )
+    conversion = (
+        f"AD = M × (h − h0) / 1000 = {plain(mass)} t × ({plain(enthalpy)} − {plain(reference)}) kJ/kg / 1000"
+    )
+    return replace(
+        inner,
+        activity=f"{plain(mass)} t"
+        + ("" if unit is TONNE else f" (= {quantity_text(line.quantity, unit)})")
+        + f"; AD = {plain(heat_gj)} GJ",
+        factors=(
+            FactorUsed(name="h", value=enthalpy, unit="kJ/kg", source=None, note="given on the line"),
+            FactorUsed(name="h0", value=reference, unit="kJ/kg", source=None, note="given on the line"),
+            *inner.factors,
+        ),
+        formula=f"{conversion} = {plain(heat_gj)} GJ; {inner.formula}",
     )
 
 

@@ -66,6 +66,11 @@ METHOD_FIELDS = (
     "b0",
     "sludge_cod",
     "ch4_recovered",
+    "fossil_fraction",
+    "enthalpy",
+    "reference_enthalpy",
+    "mass_balance",
+    "flow",
 )
 STOICHIOMETRY = Source(
     document="stoichiometry (IUPAC atomic masses)",
@@ -98,6 +103,8 @@ class Outcome:
     factors: tuple[FactorUsed, ...]
     choice: FactorChoice
     formula: str
+    biomass_co2: Decimal = Decimal(0)  # t of biomass CO2 of a mixed fuel, reported apart from ``gases``
+    subtracted: bool = False  # an output of a carbon balance: the line takes carbon out
 
 
 class Blocked(Exception):
@@ -201,6 +208,32 @@ def co2_from_carbon(carbon: Decimal) -> Decimal:
 
 def co2_only(co2: Decimal) -> Mapping[str, GasAmount]:
     return {CO2: GasAmount(mass_t=co2, tco2e=co2)}
+
+
+def carbon_outcome(
+    *,
+    mass: Decimal,
+    carbon: Decimal,
+    activity: str,
+    reason_zh: str,
+    reason_en: str,
+    symbol: str = "E",
+    taken_out: bool = False,
+    note: str = "",
+) -> Outcome:
+    """M × C × 44/12 with C (tC/t) given on the line; ``taken_out`` for a carbon balance's output, whose
+    line is negative (a subtracted category shows its sign by ``symbol`` and ``note`` instead)."""
+    co2 = co2_from_carbon(mass * carbon)
+    minus = "−" if taken_out else ""
+    return Outcome(
+        gases=co2_only(co2),
+        activity=activity,
+        factors=(FactorUsed(name="C", value=carbon, unit="tC/t", source=None, note="given on the line"),),
+        choice=FactorChoice(tier=FactorTier.MEASURED, reason_zh=reason_zh, reason_en=reason_en),
+        formula=f"{symbol} = {minus}M × C × 44/12 = {minus}{plain(mass)} t × {plain(carbon)} tC/t × 44/12 = "
+        f"{minus}{shown(co2)} tCO2{note}",
+        subtracted=taken_out,
+    )
 
 
 # ---------------------------------------------------------------- direct factor (any category)

@@ -31,6 +31,8 @@ TEXT_FIELDS = (
     "gas",
     "org_unit",
     "period",
+    "mass_balance",
+    "flow",
 )
 DECIMAL_FIELDS = (
     "quantity",
@@ -57,6 +59,9 @@ DECIMAL_FIELDS = (
     "b0",
     "sludge_cod",
     "ch4_recovered",
+    "fossil_fraction",
+    "enthalpy",
+    "reference_enthalpy",
 )
 PERCENT_FIELDS = ("uncertainty", "factor_uncertainty")
 LINE_FIELDS = ("category", *TEXT_FIELDS, *DECIMAL_FIELDS, *PERCENT_FIELDS, "year", "tier")

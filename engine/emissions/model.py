@@ -103,6 +103,11 @@ class CalcLine:
     b0: Decimal | None = None  # maximum CH4 producing capacity, kg CH4 per kg COD
     sludge_cod: Decimal | None = None  # S: COD removed as sludge, in the line's unit
     ch4_recovered: Decimal | None = None  # R: CH4 recovered or flared, in the line's unit
+    fossil_fraction: Decimal | None = None  # fossil share of a mixed or alternative fuel's carbon
+    enthalpy: Decimal | None = None  # kJ/kg of the steam or hot water given in t
+    reference_enthalpy: Decimal | None = None  # kJ/kg of the feed (return) water
+    mass_balance: str | None = None  # carbon balance group whose lines are summed (chemicals, coking)
+    flow: str | None = None  # input (default) or output of the carbon balance
 
     @property
     def source_name(self) -> str | None:
@@ -172,6 +177,8 @@ class LineResult:
     org_unit: str | None
     period: str | None
     trace: Trace
+    # The biomass part of a mixed fuel (fossil_fraction < 1): reported apart, never in ``tco2e``.
+    biomass_co2_t: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -26,6 +26,8 @@ NAMES = {
     "CaO": ("熟料 CaO 含量", "clinker CaO content"),
     "MgO": ("熟料 MgO 含量", "clinker MgO content"),
     CLINKER_FACTOR: ("熟料过程排放因子", "clinker process factor"),
+    "h": ("蒸汽或热水焓值 enthalpy", "steam or hot-water enthalpy"),
+    "h0": ("给水（参考）焓值 reference_enthalpy", "feed-water (reference) enthalpy"),
 }
 OWN_SUBJECT = frozenset({"CaO", "MgO", CLINKER_FACTOR})
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from engine.emissions.balance import carbon_balance
 from engine.emissions.chemistry import Carbonate, carbonate_names, find_carbonate
 from engine.emissions.errors import CalcError, suggestion_text
 from engine.emissions.factors import (
@@ -20,7 +21,7 @@ from engine.emissions.lines import (
     Found,
     LineSettings,
     Outcome,
-    co2_from_carbon,
+    carbon_outcome,
     co2_only,
     line_factor,
     missing_field,
@@ -64,6 +65,8 @@ def process(line: CalcLine, settings: LineSettings, found: Found) -> Outcome:
     name = required_name(line, field="material")  # the material chooses the method
     folded = name.strip().lower()
     # A method's own key chooses it for any material name (caprolactam N2O, a named wastewater stream).
+    if line.mass_balance is not None or line.flow is not None:
+        return carbon_balance(line, found, name=name)
     if line.n2o_generation_factor is not None or folded in N2O_PRODUCT_NAMES:
         return nitrous_oxide(line, settings, found, name=name)
     if line.mcf is not None or folded in WASTEWATER_NAMES:
@@ -90,9 +93,11 @@ def process(line: CalcLine, settings: LineSettings, found: Found) -> Outcome:
     hint_zh, hint_en = suggestion_text(name, known)
     raise CalcError.single(
         field="material",
-        zh=f"未知过程物料“{name}”{hint_zh}；请给出 factor（每单位该气体的吨数）或 carbon_fraction（含碳率）",
-        en=f"unknown process material '{name}'{hint_en}; give factor (t of the gas per unit) "
-        "or carbon_fraction",
+        zh=f"未知过程物料“{name}”{hint_zh}；请给出 factor（每单位该气体的吨数）、carbon_fraction（含碳率，"
+        "碳平衡另加 mass_balance）、n2o_generation_factor（N2O 生成因子）或 mcf（废水甲烷修正因子）",
+        en=f"unknown process material '{name}'{hint_en}; give factor (t of the gas per unit), "
+        "carbon_fraction (with mass_balance for a carbon balance), n2o_generation_factor (N2O) "
+        "or mcf (wastewater CH4)",
     )
 
 
@@ -348,22 +353,10 @@ def _carbon_material(line: CalcLine, found: Found, *, name: str) -> Outcome:
     )
     mass = convert(line.quantity, source=need(unit), target=TONNE)
     warn_zero(line, found, "carbon_fraction", what_zh="含碳率", what_en="the carbon content", example="0.85")
-    co2 = co2_from_carbon(mass * line.carbon_fraction)
-    return Outcome(
-        gases=co2_only(co2),
+    return carbon_outcome(
+        mass=mass,
+        carbon=line.carbon_fraction,
         activity=f"{plain(mass)} t {name}",
-        factors=(
-            FactorUsed(
-                name="C", value=line.carbon_fraction, unit="tC/t", source=None, note="given on the line"
-            ),
-        ),
-        choice=FactorChoice(
-            tier=FactorTier.MEASURED,
-            reason_zh=f"{name}：含碳率为本行给出的实测值",
-            reason_en=f"{name}: carbon fraction given on the line",
-        ),
-        formula=(
-            f"E = M × C × 44/12 = {plain(mass)} t × {plain(line.carbon_fraction)} tC/t × 44/12 "
-            f"= {shown(co2)} tCO2"
-        ),
+        reason_zh=f"{name}：含碳率为本行给出的实测值",
+        reason_en=f"{name}: carbon fraction given on the line",
     )

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from engine.emissions.balance import balance_totals
 from engine.emissions.errors import CalcError, Issue
 from engine.emissions.factors import Source, factor_set
 from engine.emissions.model import Inventory, LineResult
@@ -38,6 +39,7 @@ def inventory_to_json(inventory: Inventory) -> dict[str, Any]:
         "by_org_unit": _numbers(inventory.by_org_unit),
         "by_period": _numbers(inventory.by_period),
         "biomass_co2_t": to_json_number(inventory.biomass_co2_t),
+        **_balances(inventory),
         "intensity": _intensity(inventory),
         "uncertainty": None
         if uncertainty is None
@@ -75,6 +77,12 @@ def _issue(issue: Issue) -> dict[str, Any]:
         "message_zh": issue.message_zh,
         "message_en": issue.message_en,
     }
+
+
+def _balances(inventory: Inventory) -> dict[str, Any]:
+    """``by_mass_balance``, the net of each carbon balance group, when the inventory has any."""
+    totals = balance_totals(inventory.lines)
+    return {"by_mass_balance": _numbers(totals)} if totals else {}
 
 
 def _numbers(values: Mapping[str, Decimal]) -> dict[str, float | int]:
@@ -126,7 +134,7 @@ def _source(source: Source | None) -> dict[str, Any] | None:
 
 def _line(line: LineResult, *, uncertainty_pct: Decimal | None) -> dict[str, Any]:
     trace = line.trace
-    return {
+    document: dict[str, Any] = {
         "line": line.line,
         "name": line.name,
         "category": line.category.value,
@@ -165,3 +173,6 @@ def _line(line: LineResult, *, uncertainty_pct: Decimal | None) -> dict[str, Any
             "result_tco2e": to_json_number(line.tco2e),
         },
     }
+    if "fossil_fraction" in trace.inputs:  # a mixed fuel: its biomass part, out of ``tco2e``
+        document["biomass_co2_t"] = to_json_number(line.biomass_co2_t)
+    return document

@@ -15,7 +15,7 @@ from engine.emissions.lines import (
     Found,
     LineSettings,
     Outcome,
-    co2_from_carbon,
+    carbon_outcome,
     co2_only,
     line_factor,
     line_issue,
@@ -364,19 +364,13 @@ def carbon_fixed(line: CalcLine, settings: LineSettings, found: Found) -> Outcom
     )
     warn_zero(line, found, "carbon_fraction", what_zh="含碳率", what_en="the carbon content", example="0.004")
     mass = convert(line.quantity, source=need(unit), target=TONNE)
-    carbon, name = need(line.carbon_fraction), need(name)
-    co2 = co2_from_carbon(mass * carbon)
-    return Outcome(
-        gases=co2_only(co2),
+    name = need(name)
+    return carbon_outcome(
+        mass=mass,
+        carbon=need(line.carbon_fraction),
         activity=f"{plain(mass)} t {name}",
-        factors=(FactorUsed(name="C", value=carbon, unit="tC/t", source=None, note="given on the line"),),
-        choice=FactorChoice(
-            tier=FactorTier.MEASURED,
-            reason_zh=f"{name}：产品含碳率为本行给出的实测值",
-            reason_en=f"{name}: the product's carbon content given on the line",
-        ),
-        formula=(
-            f"R = M × C × 44/12 = {plain(mass)} t × {plain(carbon)} tC/t × 44/12 = {shown(co2)} tCO2 "
-            "(subtracted)"
-        ),
+        reason_zh=f"{name}：产品含碳率为本行给出的实测值",
+        reason_en=f"{name}: the product's carbon content given on the line",
+        symbol="R",
+        note=" (subtracted)",
     )

@@ -9,7 +9,8 @@ from engine.carbon_data.readings import record_readings
 from engine.carbon_data.sources import add_source
 
 
-def _source(session, org, code, material, parameters, **extra):
+def source_of(session, org, code, material, parameters, *, category="process", unit="t", **extra):
+    """A source named after its material; heat and electricity sources (no material) are named only."""
     return add_source(
         session,
         org_id=org.id,
@@ -17,9 +18,9 @@ def _source(session, org, code, material, parameters, **extra):
         org_unit_id=org.kiln,
         code=code,
         name=material,
-        category="process",
-        fuel_or_material=material,
-        unit="t",
+        category=category,
+        fuel_or_material=None if "heat" in category or "electricity" in category else material,
+        unit=unit,
         parameters=parameters,
         **extra,
     )
@@ -28,15 +29,15 @@ def _source(session, org, code, material, parameters, **extra):
 def test_nitric_acid_wastewater_and_lime_sources_give_hand_checked_numbers(db, alpha):
     with db.unit_of_work(org_id=alpha.id) as uow:
         session = uow.session
-        nitric = _source(
+        nitric = source_of(
             session,
             alpha,
             "N1",
             "硝酸",
             {"n2o_generation_factor": "9.72", "abatement_efficiency": "0.9", "abatement_use_rate": "0.95"},
         )
-        water = _source(session, alpha, "W1", "废水", {"mcf": "0.8", "b0": "0.25"})
-        lime = _source(session, alpha, "L1", "生石灰", {"cao_content": "0.90", "mgo_content": "0.02"})
+        water = source_of(session, alpha, "W1", "废水", {"mcf": "0.8", "b0": "0.25"})
+        lime = source_of(session, alpha, "L1", "生石灰", {"cao_content": "0.90", "mgo_content": "0.02"})
         record_readings(
             session,
             org_id=alpha.id,
@@ -97,6 +98,6 @@ def test_a_steel_product_source_subtracts_its_fixed_carbon(db, alpha):
 def test_a_bad_sector_parameter_is_refused_naming_it(db, alpha, parameters, field, words):
     material = "硝酸" if "n2o_generation_factor" in parameters else "废水"
     with pytest.raises(EmissionsDataError) as caught, db.unit_of_work(org_id=alpha.id) as uow:
-        _source(uow.session, alpha, "X1", material, parameters)
+        source_of(uow.session, alpha, "X1", material, parameters)
     (issue,) = caught.value.issues
     assert issue.field == field and words in issue.message_en and issue.message_zh

@@ -137,7 +137,8 @@ def test_calculation_problems_without_reading_problems_are_all_reported() -> Non
     with pytest.raises(CalcError) as caught:
         calculate(calc_input)
     assert pairs(caught.value) == {
-        (1, "unit"),
+        (1, "enthalpy"),  # steam in t: its enthalpies are missing
+        (1, "reference_enthalpy"),
         (1, "gas"),
         (1, "ncv"),
         (2, "gas"),
