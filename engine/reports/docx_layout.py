@@ -4,11 +4,11 @@ text that Word can always hold (control characters stored in old data are shown 
 
 import re
 from collections.abc import Sequence
+from copy import deepcopy
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from docx import Document
 from docx.document import Document as DocumentObject
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml import OxmlElement
@@ -17,6 +17,7 @@ from docx.shared import Mm, Pt, RGBColor
 from docx.text.paragraph import Paragraph
 
 from engine.reports.docx_fonts import apply_chinese_styles
+from engine.reports.docx_package import open_document, save_document
 
 A4 = (Mm(210), Mm(297))
 MARGINS = {"top_margin": Mm(25), "bottom_margin": Mm(25), "left_margin": Mm(28), "right_margin": Mm(26)}
@@ -48,18 +49,9 @@ class Approver:
 
 def new_document(*, organization: str, title: str, author: str, subject: str = "") -> DocumentObject:
     """An empty A4 document with Chinese fonts, the header, the page-numbered footer and its metadata."""
-    document = Document()
-    apply_chinese_styles(document)
+    document = open_document(_page_set_up)
     for section in document.sections:
-        section.page_width, section.page_height = A4
-        for name, value in MARGINS.items():
-            setattr(section, name, value)
-        section.header_distance = section.footer_distance = Mm(12)
-        header = section.header.paragraphs[0]
-        header.text = printable(f"{organization}　|　{title}")
-        header.alignment = WD_ALIGN_PARAGRAPH.CENTER
-        _bottom_border(header)
-        _page_x_of_y(section.footer.paragraphs[0])
+        section.header.paragraphs[0].text = printable(f"{organization}　|　{title}")
     now = datetime.now(UTC).replace(microsecond=0, tzinfo=None)  # core properties are written as UTC
     properties = document.core_properties
     properties.author = properties.last_modified_by = printable(author)
@@ -73,6 +65,21 @@ def new_document(*, organization: str, title: str, author: str, subject: str = "
     properties.category = ""
     _application_properties(document, company=organization)
     return document
+
+
+def _page_set_up(document: DocumentObject) -> None:
+    """What every document shares, done once per process (engine.reports.docx_package): fonts, A4 and
+    margins, the header's rule, the page-numbered footer."""
+    apply_chinese_styles(document)
+    for section in document.sections:
+        section.page_width, section.page_height = A4
+        for name, value in MARGINS.items():
+            setattr(section, name, value)
+        section.header_distance = section.footer_distance = Mm(12)
+        header = section.header.paragraphs[0]
+        header.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        _bottom_border(header)
+        _page_x_of_y(section.footer.paragraphs[0])
 
 
 def paragraph(document: Any, text: str = "", *, bold_label: str = "", style: str | None = None) -> Paragraph:
@@ -102,11 +109,19 @@ def table(
         if width is not None:
             cell.width = width
     _repeat_as_header(added.rows[0])
-    for row in rows:  # widths set cell by cell as rows are added: reading a column's cells is quadratic
-        for cell, text, width in zip(added.add_row().cells, row, widths, strict=True):
-            cell.text = printable(text)
-            if width is not None:
-                cell.width = width
+    # A row's empty cells as python-docx adds them, widths set, copied for every row: adding rows and
+    # setting widths cell by cell through python-docx was most of a record document's time.
+    blank = added.add_row()
+    for cell, width in zip(blank.cells, widths, strict=True):
+        cell._tc.clear_content()
+        if width is not None:
+            cell.width = width
+    added._tbl.remove(blank._tr)
+    for row in rows:
+        copied = deepcopy(blank._tr)
+        for tc, text in zip(copied.tc_lst, row, strict=True):
+            tc.add_p().add_r().text = printable(text)  # what python-docx's cell.text does
+        added._tbl.append(copied)
     for column, width in zip(added.columns, widths, strict=True):
         if width is not None:
             column.width = width
@@ -150,11 +165,7 @@ def stamp(document: Any, *, mark: str, note: str = "") -> None:
 
 
 def docx_bytes(document: DocumentObject) -> bytes:
-    from io import BytesIO
-
-    buffer = BytesIO()
-    document.save(buffer)
-    return buffer.getvalue()
+    return save_document(document, _page_set_up)
 
 
 def _application_properties(document: DocumentObject, *, company: str) -> None:
