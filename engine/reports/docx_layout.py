@@ -10,18 +10,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 from docx.document import Document as DocumentObject
+from docx.enum.style import WD_STYLE_TYPE
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt, RGBColor
 from docx.text.paragraph import Paragraph
+from lxml.etree import SubElement
 
 from engine.reports.docx_fonts import apply_chinese_styles
 from engine.reports.docx_package import open_document, save_document
+from engine.reports.docx_xml import Parts, add_run
 
 A4 = (Mm(210), Mm(297))
 MARGINS = {"top_margin": Mm(25), "bottom_margin": Mm(25), "left_margin": Mm(28), "right_margin": Mm(26)}
 GENERATOR = "碳管 Tanguan"
+_TABLES = Parts()
 
 # What XML 1.0 cannot hold (so neither can a .docx or an .xlsx): C0 controls but tab, line feed and
 # carriage return; lone surrogates; U+FFFE and U+FFFF.
@@ -86,9 +90,9 @@ def paragraph(document: Any, text: str = "", *, bold_label: str = "", style: str
     """A paragraph of printable text, optionally led by a bold label ("标签：")."""
     added: Paragraph = document.add_paragraph(style=style)
     if bold_label:
-        added.add_run(printable(bold_label)).bold = True
+        add_run(added._p, printable(bold_label), bold=True)
     if text:
-        added.add_run(printable(text))
+        add_run(added._p, printable(text))
     return added
 
 
@@ -100,8 +104,29 @@ def heading(document: Any, text: str, level: int) -> Paragraph:
 def table(
     document: Any, header: Sequence[str], rows: Sequence[Sequence[str]], *, widths_mm: Sequence[float] = ()
 ) -> Any:
-    """A grid table with a bold header row repeated on every page."""
+    """A grid table with a bold header row repeated on every page. Its properties, grid, header row and an
+    empty row are made by python-docx once per shape and copied after (engine.reports.docx_xml)."""
     added = document.add_table(rows=1, cols=len(header))
+    tbl = added._tbl
+    style = added.part.get_style_id("Table Grid", WD_STYLE_TYPE.TABLE)
+    key = (tuple(header), tuple(widths_mm), style, str(tbl.xml))  # the empty table: page width, columns
+    shape = _TABLES.get(key)
+    if shape is None:
+        blank = _header_and_blank_row(added, header, widths_mm)
+        _TABLES.put(key, (tbl, blank))
+    else:
+        skeleton, blank = shape
+        tbl[:] = list(skeleton)
+    for row in rows:
+        copied = deepcopy(blank)
+        for tc, text in zip(copied.tc_lst, row, strict=True):
+            add_run(SubElement(tc, qn("w:p")), printable(text))  # what python-docx's cell.text does
+        tbl.append(copied)
+    return added
+
+
+def _header_and_blank_row(added: Any, header: Sequence[str], widths_mm: Sequence[float]) -> Any:
+    """The header row's bold text and the widths, through python-docx; an empty row of the same cells."""
     added.style = "Table Grid"
     widths: list[Mm | None] = [Mm(width) for width in widths_mm] or [None] * len(header)
     for cell, text, width in zip(added.rows[0].cells, header, widths, strict=True):
@@ -109,23 +134,16 @@ def table(
         if width is not None:
             cell.width = width
     _repeat_as_header(added.rows[0])
-    # A row's empty cells as python-docx adds them, widths set, copied for every row: adding rows and
-    # setting widths cell by cell through python-docx was most of a record document's time.
     blank = added.add_row()
     for cell, width in zip(blank.cells, widths, strict=True):
         cell._tc.clear_content()
         if width is not None:
             cell.width = width
     added._tbl.remove(blank._tr)
-    for row in rows:
-        copied = deepcopy(blank._tr)
-        for tc, text in zip(copied.tc_lst, row, strict=True):
-            tc.add_p().add_r().text = printable(text)  # what python-docx's cell.text does
-        added._tbl.append(copied)
     for column, width in zip(added.columns, widths, strict=True):
         if width is not None:
             column.width = width
-    return added
+    return blank._tr
 
 
 def approval_block(

@@ -114,16 +114,33 @@ def plain_table(document, header, rows, widths_mm=()):
             column.width = width
 
 
+TEXTS = ["李娜", "", "多行\n  原 Before：\r\n\t制表", "\x1b[31m", " 空格 ", "\u3000全角", "尾\t", "\n"]
+
+
 @pytest.mark.parametrize("widths", [(), (20, 50, 86)], ids=["equal columns", "set widths"])
 def test_a_layout_table_is_the_one_python_docx_makes_cell_by_cell(widths):
+    """The second table of a shape is copied from the first (also across documents): the same XML."""
     header = ["序号 Seq", "人员 Actor", "变更 Changes"]
-    rows = [
-        ["1", "李娜", "状态：草稿 → 已批准"],
-        ["2", "", "多行\n  原 Before：\n\t制表"],
-        ["3", "\x1b[31m", " 空格 "],
-    ]
-    ours = docx_layout.new_document(organization="湘峰", title="表", author="测试")
-    docx_layout.table(ours, header, rows, widths_mm=widths)
-    theirs = docx_layout.new_document(organization="湘峰", title="表", author="测试")
-    plain_table(theirs, header, rows, widths)
+    rows = [[str(number), text, TEXTS[-number]] for number, text in enumerate(TEXTS, start=1)]
+    for _ in range(2):
+        ours = docx_layout.new_document(organization="湘峰", title="表", author="测试")
+        theirs = docx_layout.new_document(organization="湘峰", title="表", author="测试")
+        for _ in range(2):
+            docx_layout.table(ours, header, rows, widths_mm=widths)
+            plain_table(theirs, header, rows, widths)
+        assert ours.element.body.xml == theirs.element.body.xml
+
+
+def test_a_layout_paragraph_is_the_one_python_docx_makes_run_by_run():
+    ours = docx_layout.new_document(organization="湘峰", title="段落", author="测试")
+    theirs = docx_layout.new_document(organization="湘峰", title="段落", author="测试")
+    for label in ("", "标签 Label：", " 空格："):
+        for text in TEXTS:
+            docx_layout.paragraph(ours, text, bold_label=label)
+            added = theirs.add_paragraph()
+            if label:
+                added.add_run(label).bold = True
+            if text:
+                added.add_run(docx_layout.printable(text))
     assert ours.element.body.xml == theirs.element.body.xml
+    assert [p.text for p in ours.paragraphs] == [p.text for p in theirs.paragraphs]
