@@ -29,7 +29,7 @@ from engine.evidence_pack.index import PackIndex, index_docx, index_html, readme
 from engine.evidence_pack.writer import PackWriter
 from engine.identity.models import Organization
 from engine.records.display import CHINA_TIME
-from engine.records.queries import names_in, record_events
+from engine.records.queries import names_in, records_events
 from engine.records.signatures import signatures_of
 from engine.records.timeline import timeline_entries
 from engine.reports.pdf import docx_to_pdf
@@ -221,10 +221,11 @@ def _write_pack(
             row.id: row
             for row in session.exec(select(Record).where(col(Record.id).in_([r.id for r, _ in batch])))
         }
+        events_of_batch = records_events(session, record_ids=[summary.id for summary, _ in batch])
         for summary, placed in batch:
             record = records[summary.id]
             workflow = catalog.pinned(session, key=record.workflow_key, version=record.workflow_version)
-            events = record_events(session, record_id=summary.id)
+            events = events_of_batch[summary.id]
             first_seq = min([first_seq, *(event.seq for event in events)])
             names = names_in(session, org_id=org.id, workflow=workflow, records=[record], events=events)
             signatures = signatures_of(
