@@ -97,8 +97,8 @@ def paragraph(document: Any, text: str = "", *, bold_label: str = "", style: str
 
 
 def heading(document: Any, text: str, level: int) -> Paragraph:
-    added: Paragraph = document.add_heading(printable(text), level=level)
-    return added
+    """What python-docx's add_heading makes, its run written as ``paragraph`` writes runs."""
+    return paragraph(document, text, style="Title" if level == 0 else f"Heading {level}")
 
 
 def table(

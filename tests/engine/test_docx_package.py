@@ -131,7 +131,7 @@ def test_a_layout_table_is_the_one_python_docx_makes_cell_by_cell(widths):
         assert ours.element.body.xml == theirs.element.body.xml
 
 
-def test_a_layout_paragraph_is_the_one_python_docx_makes_run_by_run():
+def test_layout_paragraphs_and_headings_are_the_ones_python_docx_makes_run_by_run():
     ours = docx_layout.new_document(organization="湘峰", title="段落", author="测试")
     theirs = docx_layout.new_document(organization="湘峰", title="段落", author="测试")
     for label in ("", "标签 Label：", " 空格："):
@@ -142,5 +142,8 @@ def test_a_layout_paragraph_is_the_one_python_docx_makes_run_by_run():
                 added.add_run(label).bold = True
             if text:
                 added.add_run(docx_layout.printable(text))
+    for level in range(3):
+        docx_layout.heading(ours, f"标题 {level}\t", level)
+        theirs.add_heading(f"标题 {level}\t", level)
     assert ours.element.body.xml == theirs.element.body.xml
     assert [p.text for p in ours.paragraphs] == [p.text for p in theirs.paragraphs]
