@@ -20,7 +20,7 @@ from lxml.etree import SubElement
 
 from engine.reports.docx_fonts import apply_chinese_styles
 from engine.reports.docx_package import open_document, save_document
-from engine.reports.docx_xml import Parts, add_run
+from engine.reports.docx_xml import Parts, add_run, style_paragraph
 
 A4 = (Mm(210), Mm(297))
 MARGINS = {"top_margin": Mm(25), "bottom_margin": Mm(25), "left_margin": Mm(28), "right_margin": Mm(26)}
@@ -88,7 +88,9 @@ def _page_set_up(document: DocumentObject) -> None:
 
 def paragraph(document: Any, text: str = "", *, bold_label: str = "", style: str | None = None) -> Paragraph:
     """A paragraph of printable text, optionally led by a bold label ("标签：")."""
-    added: Paragraph = document.add_paragraph(style=style)
+    added: Paragraph = document.add_paragraph()
+    if style is not None:
+        style_paragraph(added._p, added.part.get_style_id(style, WD_STYLE_TYPE.PARAGRAPH))
     if bold_label:
         add_run(added._p, printable(bold_label), bold=True)
     if text:

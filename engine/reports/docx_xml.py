@@ -16,6 +16,15 @@ _BREAKS = re.compile("([\t\r\n])")
 _R, _RPR, _B, _T, _TAB, _BR, _SPACE = (
     qn("w:r"), qn("w:rPr"), qn("w:b"), qn("w:t"), qn("w:tab"), qn("w:br"), qn("xml:space")
 )  # fmt: skip
+_PPR, _PSTYLE, _VAL = qn("w:pPr"), qn("w:pStyle"), qn("w:val")
+
+
+def style_paragraph(new: Any, style_id: str | None) -> None:
+    """python-docx's ``paragraph.style = …`` on a new, empty paragraph: its w:pPr, holding the style's id
+    unless the style is the default one (None)."""
+    properties = SubElement(new, _PPR)
+    if style_id is not None:
+        SubElement(properties, _PSTYLE).set(_VAL, style_id)
 
 
 def add_run(parent: Any, text: str, *, bold: bool = False) -> Any:

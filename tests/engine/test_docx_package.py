@@ -145,5 +145,10 @@ def test_layout_paragraphs_and_headings_are_the_ones_python_docx_makes_run_by_ru
     for level in range(3):
         docx_layout.heading(ours, f"标题 {level}\t", level)
         theirs.add_heading(f"标题 {level}\t", level)
+    for style in ("Normal", "List Bullet", "Caption"):
+        docx_layout.paragraph(ours, style, bold_label="样式：", style=style)
+        added = theirs.add_paragraph(style=style)
+        added.add_run("样式：").bold = True
+        added.add_run(style)
     assert ours.element.body.xml == theirs.element.body.xml
     assert [p.text for p in ours.paragraphs] == [p.text for p in theirs.paragraphs]
