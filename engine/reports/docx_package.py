@@ -12,19 +12,21 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from io import BytesIO
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from docx import Document
 from docx.document import Document as DocumentObject
 from docx.enum.style import WD_STYLE_TYPE
 from docx.opc.constants import CONTENT_TYPE as CT
-from docx.opc.oxml import serialize_part_xml
+from docx.opc.oxml import CT_Relationships, serialize_part_xml
 from docx.opc.package import Unmarshaller
+from docx.opc.packuri import CONTENT_TYPES_URI, PACKAGE_URI, PackURI
 from docx.opc.part import Part, PartFactory
 from docx.opc.pkgreader import PackageReader
-from docx.opc.pkgwriter import PackageWriter
+from docx.opc.pkgwriter import _ContentTypesItem
+from docx.opc.rel import Relationships
 from docx.oxml.parser import parse_xml
 from docx.package import Package
 from docx.parts.document import DocumentPart
@@ -137,15 +139,44 @@ def save_document(document: DocumentObject, set_up: SetUp) -> bytes:
 
 
 def _write(document: DocumentObject, writer: "_ZipWriter") -> None:
-    """OpcPackage.save, with this writer in place of python-docx's zipfile one."""
+    """OpcPackage.save (PackageWriter.write), with this writer in place of python-docx's zipfile one and the
+    listings of parts and relationships made once for each list."""
     package = document.part.package
     assert package is not None
     parts = list(package.iter_parts())
     for part in parts:
         part.before_marshal()
-    PackageWriter._write_content_types_stream(writer, parts)  # type: ignore[no-untyped-call]
-    PackageWriter._write_pkg_rels(writer, package.rels)  # type: ignore[no-untyped-call]
-    PackageWriter._write_parts(writer, parts)  # type: ignore[arg-type]
+    writer.write(CONTENT_TYPES_URI, _content_types(tuple(_Listed(p.partname, p.content_type) for p in parts)))
+    writer.write(PACKAGE_URI.rels_uri, _relationships(package.rels))
+    for part in parts:
+        writer.write(part.partname, part.blob)
+        if len(part.rels):
+            writer.write(part.partname.rels_uri, _relationships(part.rels))
+
+
+class _Listed(NamedTuple):
+    partname: PackURI
+    content_type: str
+
+
+@lru_cache(maxsize=256)
+def _content_types(parts: tuple[_Listed, ...]) -> bytes:
+    """[Content_Types].xml, as python-docx makes it from the parts' names and types."""
+    return cast(bytes, _ContentTypesItem.from_parts(parts).blob)  # type: ignore[no-untyped-call]
+
+
+def _relationships(relationships: Relationships) -> bytes:
+    listed = tuple((r.rId, r.reltype, r.target_ref, r.is_external) for r in relationships.values())
+    return _relationships_xml(listed)
+
+
+@lru_cache(maxsize=256)
+def _relationships_xml(listed: tuple[tuple[str, str, str, bool], ...]) -> bytes:
+    """A .rels file, as python-docx's Relationships.xml makes it."""
+    element = CT_Relationships.new()
+    for relationship in listed:
+        element.add_rel(*relationship)
+    return cast(bytes, element.xml)
 
 
 _LOCAL = struct.Struct("<4s2B4HL2L2H")  # APPNOTE 4.3.7, as zipfile writes it
