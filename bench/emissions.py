@@ -11,6 +11,16 @@ Prints one figure per line, ``name: value unit``:
     ingest_readings_per_s: N readings/s     ingest_readings, batches of 100,000, one transaction each
     raw_executemany_per_s: N readings/s     sqlite3 executemany of the same rows into the same table
     xlsx_import_100k_s: S s                 import_readings of a 100,000-row xlsx, validation included
+    page_first_view_s: S s                  GET /emissions of a real `tanguan serve` (demo data), first view
+    page_rps_c16 / page_p99_c16             that page driven by wrk at 16 connections: req/s, p99 ms
+    dashboard_rps_c16 / dashboard_p99_c16   the signed-in dashboard GET / in the same run (the peer)
+    page_vs_dashboard: N %                  page_rps / dashboard_rps
+    page_after_write_s: S s                 the first view after a reading changed through the service
+    page_after_write_server_cpu_s: S s      the server's CPU time for that view (a recompute)
+    page_cached_view_s: S s                 the view after that (cached again)
+    big_…                                   the same on an organization of 500 sources × 8,760 readings
+
+(bench.emissions_http says how the page figures are taken.)
 
 Generating data (sources, 4.38 M readings, the xlsx file) is setup and not timed. The readings are
 written hour by hour, as meters deliver them, not in key order. Timed runs are repeated and the
@@ -27,6 +37,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bench.emissions_http import bench_page
 from engine.audit import SYSTEM
 from engine.carbon_data.aggregation import monthly_totals
 from engine.carbon_data.imports import COLUMNS, header_text, import_readings
@@ -298,7 +309,10 @@ def main() -> None:
     parser.add_argument(
         "--quick", action="store_true", help="50 sources, 1 ingestion batch, 10,000 xlsx rows"
     )
-    parser.add_argument("--only", choices=("inventory", "ingest", "xlsx"), default=None)
+    parser.add_argument("--only", choices=("inventory", "ingest", "xlsx", "http", "http-big"), default=None)
+    parser.add_argument("--seconds", type=float, default=10.0, help="wrk seconds per round (10)")
+    parser.add_argument("--rounds", type=int, default=2, help="wrk rounds per URL, the best counts (2)")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections (16)")
     args = parser.parse_args()
     sources = 50 if args.quick else args.sources
     with tempfile.TemporaryDirectory(dir=args.dir) as name:
@@ -311,6 +325,17 @@ def main() -> None:
             )
         if args.only in (None, "xlsx"):
             bench_xlsx(directory, rows=10_000 if args.quick else 100_000, runs=1 if args.quick else args.runs)
+        for only, big in (("http", False), ("http-big", True)):
+            if args.only in (None, only):
+                bench_page(
+                    directory,
+                    year=YEAR,
+                    big=big,
+                    sources=sources,
+                    seconds=args.seconds,
+                    rounds=args.rounds,
+                    connections=args.connections,
+                )
 
 
 if __name__ == "__main__":

@@ -60,6 +60,18 @@ _DEMO_NCV = (
 )
 
 
+def _lab_report(period: str) -> dict[str, str | None]:
+    """Who measured the month's coal, under which accreditation and report; November 2025's report number
+    was never entered, so the demo shows a value flagged as without a source."""
+    year, month = int(period[:4]), int(period[5:7])
+    return {
+        "laboratory": "湖南省煤炭质量检测检验中心（示例）",
+        "accreditation": "CMA 181812340123",
+        "report_no": None if period == "2025-11" else f"MT{year}{month:02d}-017",
+        "sampled_on": f"{year}-{month:02d}-10",
+    }
+
+
 def seed_demo_emissions(session: Session, *, org_id: int, actor: Actor) -> bool:
     """Emission sources and two years (2024, 2025) of monthly data for the demo cement plant, its
     production, a 2024 baseline and a clinker-intensity target (−5 % by 2030). Skipped (returns
@@ -163,6 +175,7 @@ def seed_demo_emissions(session: Session, *, org_id: int, actor: Actor) -> bool:
                 period=period,
                 ncv=_DEMO_NCV[month - 1],
                 ncv_unit="GJ/t",
+                provenance=_lab_report(period),
             )
             for code, ratio, price in (
                 ("CLK", Decimal(1), None),

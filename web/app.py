@@ -61,8 +61,10 @@ from web.routes.records import api as records_api
 from web.routes.records import imports as record_imports
 from web.routes.records import pages as record_pages
 from web.routes.records import workflows_api
+from web.routes.report_templates import pages as report_template_pages
 from web.routes.review import pages as review_pages
 from web.routes.support import pages as support_pages
+from web.routes.trust_chain import pages as trust_chain_pages
 from web.routes.verification import pages as verification_pages
 from web.security import SecurityHeadersMiddleware
 from web.templating import render
@@ -133,10 +135,12 @@ def create_app(
     modules += (responsibilities, operation_pages)
     modules += (risks, improvement_pages)
     modules += (reviews,)  # 6.2.3 carbon review
+    modules += (trust_chain_pages,)
     modules += (support_pages, document_pages)
     modules += (clause_coverage, evidence_pack, internal_audit_pages, review_pages)
     modules += (evidence_pages,)
     modules += (verification_pages,)  # B9 the external verifier's portal
+    modules += (report_template_pages,)  # organizations' own Word templates
     app.add_middleware(
         SecurityHeadersMiddleware,
         upload_paths=tuple(path for module in modules for path in getattr(module, "UPLOAD_PATHS", ())),

@@ -344,7 +344,8 @@ DataEditor = Annotated[Principal, Depends(DATA_EDITORS)]
 CarbonManager = Annotated[Principal, Depends(CARBON_MANAGERS)]
 AnySignedIn = Annotated[Principal, Depends(RoleRequirement(allow_pending_password=True, needs_org=False))]
 Admin = Annotated[Principal, Depends(RoleRequirement(Role.admin))]
-AuditReader = Annotated[Principal, Depends(RoleRequirement(*AUDIT_READERS))]
+AUDIT_READING = RoleRequirement(*AUDIT_READERS)
+AuditReader = Annotated[Principal, Depends(AUDIT_READING)]
 
 
 def _blank_is_none(value: object) -> object:

@@ -12,7 +12,7 @@ from markupsafe import Markup
 
 from engine.emissions.labels import tier_label
 from engine.forms.spec import Text
-from web.deps import AUDIT_READERS, CARBON_MANAGERS, DATA_EDITORS
+from web.deps import AUDIT_READERS, AUDIT_READING, CARBON_MANAGERS, DATA_EDITORS
 from web.i18n import LOCALE_NAMES, LOCALES, format_datetime, format_number, translations
 from web.security import ANON_CSRF_COOKIE
 
@@ -87,6 +87,7 @@ def render(
         "may": {
             "edit_data": DATA_EDITORS.admits(principal),
             "manage_carbon": CARBON_MANAGERS.admits(principal),
+            "read_audit": AUDIT_READING.admits(principal),  # the audit trail, the trust chain
         },
         "csrf_token": getattr(request.state, "csrf_token", ""),
         "csp_nonce": getattr(request.state, "csp_nonce", ""),

@@ -12,6 +12,7 @@ from engine.verification.scope import current_grant
 from web.security import UNSAFE_METHODS
 
 PORTAL = "/verification/portal"
+TRACE = "/trace/"  # the trust chain's pages check the grant's year themselves and audit each view
 # What a verifier sends besides reading: their own actions, nothing else.
 VERIFIER_ACTIONS = frozenset(f"{PORTAL}/{action}" for action in ("coi", "values", "returns", "close"))
 # Signing out, the language, the organization switch and the forced password change stay everyone's.
@@ -51,7 +52,7 @@ async def verifier_gate(request: Request) -> None:
     if request.method in UNSAFE_METHODS:
         if path in VERIFIER_ACTIONS:
             return
-    elif is_verifier_path(path):
+    elif is_verifier_path(path) or path.startswith(TRACE):
         return
     elif path == "/" and request.method == "GET":
         raise GoToPortal()

@@ -18,6 +18,7 @@ from engine.identity.models import ROLE_LABELS, User
 from engine.identity.org_tree import KIND_LABELS
 from engine.notifications.service import KINDS
 from engine.records.display import china_time
+from engine.report_templates.registry import report_type
 from engine.workflow.catalog import WorkflowCatalog
 from engine.workflow.models import Record
 
@@ -41,6 +42,9 @@ EVIDENCE_FIELDS = {
     "version": Text(zh="版本", en="Version"),
     "supersedes": Text(zh="取代的版本", en="Supersedes"),
     "withdrawn_reason": Text(zh="撤回原因", en="Reason for withdrawal"),
+    # and of a report template's (engine.report_templates)
+    "placeholders": Text(zh="使用的占位符个数", en="Placeholders used"),
+    "retired_reason": Text(zh="停用原因", en="Reason for retiring"),
 }
 SUBJECTS = {
     "record": Text(zh="记录", en="Record"),
@@ -66,6 +70,7 @@ SUBJECTS = {
     "verified_value": Text(zh="核查值", en="Verified value"),
     "verification_return": Text(zh="核查退回", en="Verifier's return"),
     "year_lock": Text(zh="年度锁定", en="Year lock"),
+    "report_template": Text(zh="报告模板", en="Report template"),
 }
 ACTIONS = {
     "create": Text(zh="创建", en="Created"),
@@ -103,6 +108,8 @@ ACTIONS = {
     "year_locked": Text(zh="锁定年度", en="Year locked"),
     "unlock_requested": Text(zh="申请解锁", en="Unlock requested"),
     "year_unlocked": Text(zh="解锁年度", en="Year unlocked"),
+    "template_uploaded": Text(zh="上传报告模板", en="Report template uploaded"),
+    "template_retired": Text(zh="停用报告模板（恢复内置版式）", en="Report template retired"),
 }
 # Fields of the verifier's portal events (engine.verification).
 VERIFICATION_FIELDS = {
@@ -281,6 +288,10 @@ def _subject_names(session: Session, events: list[TrailEvent]) -> dict[tuple[str
             names[key] = records.get(int(event.subject_id), f"#{event.subject_id}")
         elif event.subject_type == "user" and event.subject_id.isdigit():
             names[key] = users.get(int(event.subject_id), f"#{event.subject_id}")
+        elif event.subject_type == "report_template" and ":v" in event.subject_id:
+            kind, _, version = event.subject_id.rpartition(":v")
+            described = report_type(kind)
+            names[key] = f"{described.title.zh if described else kind} v{version}"
         elif event.subject_type == "activity_reading" and "@" in event.subject_id:
             source, _, at = event.subject_id.partition("@")
             names[key] = (

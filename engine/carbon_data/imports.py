@@ -55,6 +55,7 @@ from engine.carbon_data.readings import (
     new_batch,
 )
 from engine.carbon_data.sources import ReadingContext, list_sources
+from engine.carbon_data.versions import bump_for_periods
 from engine.emissions.errors import suggestion_text
 from engine.emissions.rounding import plain
 from engine.events import announce
@@ -494,6 +495,7 @@ def import_readings(
         )
     if changed:
         periods = frozenset(local_months(changed))
+        bump_for_periods(session, org_id=org_id, periods=periods)
         announce(session, MonthDataChanged(org_id=org_id, periods=periods, actor=actor, reason=reason))
     return ImportResult(
         batch_id=batch.id,

@@ -27,6 +27,7 @@ from engine.carbon_data.readings import (
     parse_entry,
 )
 from engine.carbon_data.sources import ReadingContext
+from engine.carbon_data.versions import bump_for_periods
 from engine.events import announce
 from engine.models.base import table_of, utc_iso, utcnow
 
@@ -143,6 +144,7 @@ def ingest_readings(
     )
     finish_batch(connection, batch_id=batch.id, inserted=len(rows), updated=0)
     if result.periods:
+        bump_for_periods(session, org_id=org_id, periods=result.periods)
         announce(
             session,
             MonthDataChanged(org_id=org_id, periods=frozenset(result.periods), actor=actor, reason=reason),

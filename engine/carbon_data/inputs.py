@@ -2,6 +2,7 @@
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +21,7 @@ from engine.carbon_data.models import (
 )
 from engine.carbon_data.parsing import month_start, parse_decimal, parse_month, parse_sha256, period_label
 from engine.carbon_data.sources import audit_value, calc_line, factor_set_with, get_source
+from engine.carbon_data.versions import bump_for_periods
 from engine.emissions import (
     CalcInput,
     validate,
@@ -30,7 +32,9 @@ from engine.emissions.factors import (
 from engine.events import announce
 from engine.identity.models import Product
 from engine.models.base import table_of, utcnow
+from engine.values import control_character_message, forbidden_character
 from engine.verification.locks import refuse_locked, years_of_periods
+from engine.workflow.computed import china_today
 
 _production = table_of(ProductionOutput)
 
@@ -105,6 +109,7 @@ def set_production(
         subject_type="production_output",
         context={"product": product.code},
     )
+    bump_for_periods(session, org_id=org_id, periods=[values["period"]])
     return saved
 
 
@@ -238,10 +243,12 @@ def set_measured_parameter(
     carbon_content: Decimal | str | float | None = None,
     oxidation_rate: Decimal | str | float | None = None,
     evidence_sha256: str | None = None,
+    provenance: Mapping[str, str | None] | None = None,
     reason: str = "",
 ) -> MeasuredParameter:
     """Record (or correct) a source's measured fuel parameters for one month; the calculator checks
-    the values when the inventory is built, and their ranges here."""
+    the values when the inventory is built, and their ranges here. ``provenance`` says where they come
+    from: laboratory, accreditation (CMA/CNAS), report_no, sampled_on (YYYY-MM-DD)."""
     issues: list[DataIssue] = []
     source = get_source(session, org_id=org_id, source_id=source_id)
     if source is None:
@@ -262,6 +269,7 @@ def set_measured_parameter(
         values["evidence_sha256"] = parse_sha256(evidence_sha256)
     except BadValue as bad:
         issues.append(data_issue("evidence_sha256", bad.zh, bad.en))
+    values.update(_provenance(provenance or {}, issues))
     if not issues and all(values[name] is None for name in ("ncv", "carbon_content", "oxidation_rate")):
         issues.append(data_issue("ncv", "至少填写一个实测参数", "give at least one measured parameter"))
     if not issues and source is not None:
@@ -301,8 +309,41 @@ def set_measured_parameter(
         subject_type="measured_parameter",
     )
     periods = frozenset({values["period"]})
+    bump_for_periods(session, org_id=org_id, periods=periods)
     announce(session, MonthDataChanged(org_id=org_id, periods=periods, actor=actor, reason=reason))
     return saved
+
+
+PROVENANCE_TEXT = {"laboratory": 200, "accreditation": 80, "report_no": 80}  # field → longest text
+
+
+def _provenance(given: Mapping[str, str | None], issues: list[DataIssue]) -> dict[str, Any]:
+    """The provenance fields, checked: text without control characters within its length, a sample date
+    that is a real day and not in the future."""
+    values: dict[str, Any] = {}
+    for name, longest in PROVENANCE_TEXT.items():
+        text = (given.get(name) or "").strip()
+        character = forbidden_character(text)
+        if character:
+            issues.append(data_issue(name, *control_character_message(character)))
+        elif len(text) > longest:
+            issues.append(data_issue(name, f"不能超过 {longest} 个字符", f"at most {longest} characters"))
+        values[name] = text or None
+    sampled = (given.get("sampled_on") or "").strip()
+    values["sampled_on"] = None
+    if sampled:
+        try:
+            values["sampled_on"] = date.fromisoformat(sampled)
+        except ValueError:
+            issues.append(
+                data_issue("sampled_on", "采样日期不是有效日期", "the sample date is not a valid date")
+            )
+        else:
+            if values["sampled_on"] > china_today():
+                issues.append(
+                    data_issue("sampled_on", "采样日期不能晚于今天", "the sample date is in the future")
+                )
+    return values
 
 
 def _save_audited(

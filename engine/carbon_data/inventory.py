@@ -31,7 +31,8 @@ from engine.emissions.factors import (
     DEFAULT_GRID_CALIBER,
     DEFAULT_GWP_SET,
 )
-from engine.emissions.rounding import plain
+from engine.emissions.report import factor_choices
+from engine.emissions.rounding import plain, to_json_number
 from engine.identity.models import OrgUnit, Product
 
 # ---------------------------------------------------------------- inventory
@@ -52,6 +53,38 @@ class InventoryResult:
     def json(self) -> dict[str, Any]:
         """The calculator's JSON output (engine.emissions.inventory_to_json)."""
         return inventory_to_json(self.inventory)
+
+    @cached_property
+    def summary(self) -> dict[str, Any]:
+        """The parts of :attr:`json` the inventory page shows: totals, breakdowns and factor choices, not
+        the lines (on 6,000 lines, the lines' JSON is a quarter of a recompute)."""
+        inventory = self.inventory
+        summary: dict[str, Any] = {"total_tco2e": to_json_number(inventory.total_tco2e)}
+        for name in ("by_category", "by_org_unit", "by_period"):
+            summary[name] = {key: to_json_number(value) for key, value in getattr(inventory, name).items()}
+        summary["factor_choices"] = factor_choices(inventory)
+        lines = {line.line: line for line in inventory.lines}
+        summary[
+            "warnings"
+        ] = [  # what was calculated but is usually a mistake, with the line's source and month
+            {
+                "field": warning.field,
+                "where": " ".join(
+                    part
+                    for part in (
+                        lines[warning.line].name or lines[warning.line].source_name,
+                        lines[warning.line].period,
+                    )
+                    if part
+                )
+                if warning.line in lines
+                else "",
+                "message_zh": warning.message_zh,
+                "message_en": warning.message_en,
+            }
+            for warning in inventory.warnings
+        ]
+        return summary
 
     @cached_property
     def inputs(self) -> dict[str, Any]:

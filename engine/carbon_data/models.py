@@ -15,7 +15,7 @@ Time
     saving since 1991): the month 2024-03 is [2024-02-29 16:00Z, 2024-03-31 16:00Z).
 """
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from typing import Any
@@ -83,6 +83,7 @@ class SourceCategory(StrEnum):
     exported_electricity = "exported_electricity"
     exported_heat = "exported_heat"
     recovered = "recovered"
+    fixed_in_products = "fixed_in_products"
     biomass = "biomass"
 
 
@@ -217,7 +218,13 @@ class MeasuredParameter(OrgOwned, table=True):
     ncv_unit: str | None = Field(default=None, max_length=32)  # e.g. GJ/t
     carbon_content: Decimal | None = Field(default=None, sa_type=DecimalText)  # tC/GJ
     oxidation_rate: Decimal | None = Field(default=None, sa_type=DecimalText)  # fraction
-    evidence_sha256: str | None = Field(default=None, max_length=64)
+    evidence_sha256: str | None = Field(default=None, max_length=64)  # the lab report
+    # Where the values come from (issue 14): the laboratory, its CMA/CNAS accreditation, the report and the
+    # sample. A row without its lab report, laboratory or report number is flagged as without a source.
+    laboratory: str | None = Field(default=None, max_length=200)
+    accreditation: str | None = Field(default=None, max_length=80)
+    report_no: str | None = Field(default=None, max_length=80)
+    sampled_on: date | None = None
     entered_by: int | None = Field(default=None, foreign_key="user_account.id")
     updated_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
 
@@ -259,3 +266,17 @@ reading_insert_table = sa.table(
     sa.column("batch_id", sa.Integer),
     sa.column("note", sa.String),
 )
+
+
+class InventoryInputVersion(OrgOwned, table=True):
+    """Bumped in the transaction of every write that changes a year's inventory inputs; year 0 stands for
+    every year (sources). Computed inventories are cached under ``stamp``, a fresh random token per bump,
+    so that several processes agree and two databases never share a key."""
+
+    __tablename__ = "inventory_input_version"
+    __table_args__ = (sa.UniqueConstraint("org_id", "year"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    year: int
+    version: int = 0
+    stamp: str = Field(max_length=32)

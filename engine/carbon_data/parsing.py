@@ -37,12 +37,13 @@ TIER_SPELLINGS: Mapping[str, DataTier] = {
     "估算": DataTier.estimated,
 }
 CATEGORY_NEEDS_FUEL = frozenset({SourceCategory.combustion, SourceCategory.biomass})
-CATEGORY_NEEDS_MATERIAL = frozenset({SourceCategory.process})
+CATEGORY_NEEDS_MATERIAL = frozenset({SourceCategory.process, SourceCategory.fixed_in_products})
 ELECTRICITY = frozenset({SourceCategory.purchased_electricity, SourceCategory.exported_electricity})
 # Categories whose readings may be negative. None: the calculator takes exports and recovery as
 # positive quantities and subtracts them itself, and a monthly total below zero is always an error.
 NEGATIVE_ALLOWED: frozenset[SourceCategory] = frozenset()
-# Method constants a source may carry in ``parameters`` (calculator line keys).
+# Method constants a source may carry in ``parameters`` (calculator line keys). Monthly quantities (dust,
+# sludge COD, recovered CH4) are not constants of a source and are not among them.
 PARAMETER_DECIMALS = (
     "purity",
     "calcination_fraction",
@@ -52,6 +53,11 @@ PARAMETER_DECIMALS = (
     "cao_noncarbonate",
     "mgo_noncarbonate",
     "anode_effect_minutes",
+    "n2o_generation_factor",
+    "abatement_efficiency",
+    "abatement_use_rate",
+    "mcf",
+    "b0",
     "ncv",
     "carbon_content",
     "oxidation_rate",

@@ -34,6 +34,7 @@ from engine.carbon_data.parsing import (
     period_label,
 )
 from engine.carbon_data.sources import ReadingContext
+from engine.carbon_data.versions import bump_for_periods
 from engine.emissions.rounding import plain
 from engine.events import announce
 from engine.models.base import table_of, utc_iso
@@ -245,6 +246,7 @@ def record_readings(
     )
     if results:
         periods = frozenset(local_months(item.period_start for item in results))
+        bump_for_periods(session, org_id=org_id, periods=periods)
         announce(session, MonthDataChanged(org_id=org_id, periods=periods, actor=actor, reason=reason))
     return results
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlmodel import Session
 
+from engine.carbon_data.cache import cached_inventory
 from engine.carbon_data.inputs import production_totals
-from engine.carbon_data.inventory import build_inventory
 from engine.carbon_data.snapshots import latest_snapshot
 from engine.emissions import Intensity, Inventory, Production, intensity
 from engine.emissions.factors import DEFAULT_FACTOR_SET, DEFAULT_GRID_CALIBER, DEFAULT_GWP_SET
@@ -31,7 +31,7 @@ def annual_figures(session: Session, *, org_id: int, year: int) -> AnnualFigures
     if snapshot is not None:
         inventory, total, snapshot_id = snapshot.result, snapshot.total_tco2e, snapshot.id
     else:
-        result = build_inventory(session, org_id=org_id, year=year)
+        result = cached_inventory(session, org_id=org_id, year=year)
         inventory, total, snapshot_id = result.json, result.total_tco2e, None
     return AnnualFigures(
         year=year,

@@ -1,12 +1,13 @@
 """Frozen inventory snapshots: inputs (SHA-256) and results, never updated."""
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from engine.audit import Actor, append_event
@@ -15,10 +16,12 @@ from engine.carbon_data.events import SnapshotRequested
 from engine.carbon_data.inventory import build_inventory
 from engine.carbon_data.models import InventorySnapshot
 from engine.carbon_data.parsing import sha256_of
+from engine.carbon_data.restatement import Restatement, records_using, require_reason, restatement
 from engine.emissions.rounding import plain, shown
 from engine.events import announce
 from engine.forms.spec import Text
 from engine.identity.users import get_user
+from engine.workflow.models import Record
 
 MAX_REASON_LENGTH = 1000
 
@@ -75,6 +78,8 @@ def freeze_snapshot(
     ).first()
     if existing is not None:
         return existing
+    previous = latest_snapshot(session, org_id=org_id, year=year)
+    require_reason(previous, reason=reason)  # a restatement says why
     snapshot = InventorySnapshot(
         org_id=org_id,
         year=year,
@@ -119,6 +124,7 @@ def freeze_snapshot(
             "inputs_sha256": [None, snapshot.inputs_sha256],
             "total_tco2e": [None, plain(result.total_tco2e)],
             "lines": [None, len(result.calc_input.lines)],
+            **({"restates": [None, previous.id]} if previous is not None else {}),
         },
         reason=reason,
     )
@@ -151,17 +157,34 @@ def _checked_reason(reason: str | None, *, year: int, grid_year: int | None) -> 
     return reason
 
 
-def list_snapshots(session: Session, *, org_id: int, year: int | None = None) -> list[InventorySnapshot]:
-    """Newest first. (The ``result`` and ``inputs`` columns are loaded too.)"""
+def list_snapshots(
+    session: Session, *, org_id: int, year: int | None = None, light: bool = False
+) -> list[InventorySnapshot]:
+    """Newest first. The ``result`` and ``inputs`` columns are loaded too, unless ``light``: then reading
+    them raises (decoding their JSON was most of the inventory page's time)."""
     query = select(InventorySnapshot).where(InventorySnapshot.org_id == org_id)
     if year is not None:
         query = query.where(InventorySnapshot.year == year)
+    if light:
+        heavy = [getattr(InventorySnapshot, name) for name in ("inputs", "result")]  # typed as dicts
+        query = query.options(*(defer(column, raiseload=True) for column in heavy))
     return list(session.exec(query.order_by(col(InventorySnapshot.id).desc())).all())
 
 
 def latest_snapshot(session: Session, *, org_id: int, year: int) -> InventorySnapshot | None:
     snapshots = list_snapshots(session, org_id=org_id, year=year)
     return snapshots[0] if snapshots else None
+
+
+def latest_snapshot_total(session: Session, *, org_id: int, year: int) -> tuple[int, Decimal] | None:
+    """(id, total tCO2e) of the year's latest snapshot: two columns, no object (a page asks for several)."""
+    row = session.exec(
+        select(col(InventorySnapshot.id), col(InventorySnapshot.total_tco2e))
+        .where(InventorySnapshot.org_id == org_id, InventorySnapshot.year == year)
+        .order_by(col(InventorySnapshot.id).desc())
+        .limit(1)
+    ).first()
+    return None if row is None or row[0] is None else (row[0], row[1])
 
 
 # ---------------------------------------------------------------- what a snapshot froze
@@ -215,6 +238,8 @@ class SnapshotDetails:
     periods: list[str]
     activity: list[FrozenActivity]
     lines: list[FrozenLine]
+    restatement: Restatement | None = None  # against the year's snapshot before this one
+    used_earlier_figures: list[Record] = field(default_factory=list)  # records that used the earlier ones
 
     @property
     def grid_year_fallback(self) -> bool:
@@ -253,6 +278,8 @@ def snapshot_details(session: Session, *, org_id: int, snapshot_id: int) -> Snap
         return None
     user = get_user(session, user_id=snapshot.created_by) if snapshot.created_by is not None else None
     inputs = snapshot.inputs
+    same_year = list_snapshots(session, org_id=org_id, year=snapshot.year)  # newest first
+    earlier = [s for s in same_year if (s.id or 0) < (snapshot.id or 0)]
     return SnapshotDetails(
         snapshot=snapshot,
         frozen_by=user.display_name if user is not None else None,
@@ -261,6 +288,12 @@ def snapshot_details(session: Session, *, org_id: int, snapshot_id: int) -> Snap
         periods=sorted({line["period"] for line in inputs.get("lines", []) if line.get("period")}),
         activity=_activity_by_source(inputs.get("lines", [])),
         lines=[_frozen_line(line) for line in snapshot.result.get("lines", [])],
+        restatement=restatement(earlier[0], snapshot) if earlier else None,
+        used_earlier_figures=(
+            records_using(session, year=snapshot.year, snapshot_ids=frozenset(s.id for s in earlier if s.id))
+            if earlier
+            else []
+        ),
     )
 
 

@@ -30,6 +30,7 @@ from engine.carbon_data.parsing import (
     as_utc,
     parse_decimal,
 )
+from engine.carbon_data.versions import EVERY_YEAR, bump_input_versions
 from engine.emissions import (
     ActivityTier,
     CalcError,
@@ -369,6 +370,7 @@ def add_source(
     session.add(source)
     session.flush()
     assert source.id is not None
+    bump_input_versions(session, org_id=org_id, years=[EVERY_YEAR])  # a source is in every year's inputs
     append_event(
         session,
         org_id=org_id,
@@ -463,6 +465,7 @@ def update_source(
     session.add(source)
     session.flush()
     assert source.id is not None
+    bump_input_versions(session, org_id=org_id, years=[EVERY_YEAR])  # a source is in every year's inputs
     append_event(
         session,
         org_id=org_id,

@@ -9,8 +9,12 @@ Formulas (GB/T 32150 family; see docs/emissions.md):
 * cement clinker: E = (clinker + kiln dust + bypass dust) × [(CaO − CaO_nc) × 44/56 + (MgO − MgO_nc) × 44/40];
 * electrolytic aluminium anode effects: E = P × (EF_CF4 × GWP_CF4 + EF_C2F6 × GWP_C2F6) / 1000;
 * carbon-bearing process material: E = M × C × 44/12;
+* lime (output method): E = Q × [(CaO − CaO_nc) × M(CO2)/M(CaO) + (MgO − MgO_nc) × M(CO2)/M(MgO)];
+* N2O from nitric/adipic acid: E = P × EF_N2O × (1 − η × μ) / 1000 × GWP_N2O;
+* wastewater CH4: E = [(TOW − S) × B0 × MCF − R] × GWP_CH4;
 * electricity: MWh × grid factor (measured > province > regional grid > national);
 * heat: GJ × 0.11 tCO2/GJ unless a measured factor is given;
+* carbon fixed in products (steel): R = M × C × 44/12, subtracted as its own category;
 * exported electricity and heat and recovered gas are subtracted; biomass CO2 is reported
   separately and left out of the total.
 
@@ -52,8 +56,10 @@ from engine.emissions.model import (
     Trace,
 )
 from engine.emissions.performance import production_issues
+from engine.emissions.plausibility import implausible
 from engine.emissions.process import process
 from engine.emissions.rounding import CONTEXT, plain, shown
+from engine.emissions.sectors import carbon_fixed
 from engine.emissions.units import (
     parse_unit,
 )
@@ -67,6 +73,11 @@ FRACTION_FIELDS = (
     "mgo_content",
     "cao_noncarbonate",
     "mgo_noncarbonate",
+    "kiln_dust_calcination",
+    "bypass_dust_calcination",
+    "abatement_efficiency",
+    "abatement_use_rate",
+    "mcf",
 )
 NON_NEGATIVE_FIELDS = (
     "quantity",
@@ -74,6 +85,10 @@ NON_NEGATIVE_FIELDS = (
     "kiln_dust",
     "bypass_dust",
     "anode_effect_minutes",
+    "n2o_generation_factor",
+    "b0",
+    "sludge_cod",
+    "ch4_recovered",
     "uncertainty",
     "factor_uncertainty",
 )
@@ -118,6 +133,7 @@ def _run(calc_input: CalcInput, *, unknown_method: frozenset[int]) -> Inventory:
                 continue
             if result is not None:
                 results.append(result)
+                warnings += implausible(result)
         if issues:
             raise CalcError(issues)
         return _inventory(calc_input, settings, tuple(results), warnings=warnings)
@@ -299,6 +315,7 @@ METHODS: Mapping[Category, Callable[[CalcLine, LineSettings, Found], Outcome]] =
     Category.PURCHASED_HEAT: heat,
     Category.EXPORTED_HEAT: heat,
     Category.RECOVERED: recovered,
+    Category.FIXED_IN_PRODUCTS: carbon_fixed,
 }
 
 

@@ -77,3 +77,10 @@ def find_carbonate(name: str) -> Carbonate | None:
 
 def carbonate_names() -> tuple[str, ...]:
     return tuple(name for carbonate in CARBONATES for name in (carbonate.formula, *carbonate.names))
+
+
+def co2_per_oxide(oxide: str) -> Decimal:
+    """tCO2 released per tonne of CaO or MgO formed from its carbonate (lime output method)."""
+    metal = {"CaO": "Ca", "MgO": "Mg"}[oxide]
+    co2 = ATOMIC_MASS["C"] + 2 * ATOMIC_MASS["O"]
+    return co2 / (ATOMIC_MASS[metal] + ATOMIC_MASS["O"])

@@ -57,6 +57,15 @@ METHOD_FIELDS = (
     "kiln_dust",
     "bypass_dust",
     "anode_effect_minutes",
+    "kiln_dust_calcination",
+    "bypass_dust_calcination",
+    "n2o_generation_factor",
+    "abatement_efficiency",
+    "abatement_use_rate",
+    "mcf",
+    "b0",
+    "sludge_cod",
+    "ch4_recovered",
 )
 STOICHIOMETRY = Source(
     document="stoichiometry (IUPAC atomic masses)",
@@ -263,3 +272,13 @@ def required_name(line: CalcLine, *, field: str) -> str:
 
 def missing_field(field: str) -> CalcError:
     return CalcError.single(field=field, zh=f"缺少必填字段 {field}", en=f"required field {field} is missing")
+
+
+def warn_zero(line: CalcLine, found: Found, field: str, *, what_zh: str, what_en: str, example: str) -> None:
+    """A fraction of 0 is accepted (limestone used as filler is not calcined) but zeroes the line: say so."""
+    if getattr(line, field) == 0:
+        found.warn(
+            field,
+            zh=f"{field} 为 0，本行排放为 0；请核对（{field} 为{what_zh}，如 {example}）",
+            en=f"{field} is 0, so this line emits nothing; check it ({field} is {what_en}, e.g. {example})",
+        )

@@ -48,6 +48,15 @@ DECIMAL_FIELDS = (
     "kiln_dust",
     "bypass_dust",
     "anode_effect_minutes",
+    "kiln_dust_calcination",
+    "bypass_dust_calcination",
+    "n2o_generation_factor",
+    "abatement_efficiency",
+    "abatement_use_rate",
+    "mcf",
+    "b0",
+    "sludge_cod",
+    "ch4_recovered",
 )
 PERCENT_FIELDS = ("uncertainty", "factor_uncertainty")
 LINE_FIELDS = ("category", *TEXT_FIELDS, *DECIMAL_FIELDS, *PERCENT_FIELDS, "year", "tier")

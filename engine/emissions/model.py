@@ -25,6 +25,7 @@ class Category(StrEnum):
     EXPORTED_ELECTRICITY = "exported_electricity"
     EXPORTED_HEAT = "exported_heat"
     RECOVERED = "recovered"
+    FIXED_IN_PRODUCTS = "fixed_in_products"  # carbon leaving in products (steel: crude steel, pig iron)
     BIOMASS = "biomass"
 
 
@@ -32,7 +33,9 @@ class Category(StrEnum):
 UNASSIGNED = "(unassigned)"
 
 # Categories whose emissions are subtracted from the total.
-SUBTRACTED = frozenset({Category.EXPORTED_ELECTRICITY, Category.EXPORTED_HEAT, Category.RECOVERED})
+SUBTRACTED = frozenset(
+    {Category.EXPORTED_ELECTRICITY, Category.EXPORTED_HEAT, Category.RECOVERED, Category.FIXED_IN_PRODUCTS}
+)
 
 CATEGORY_ZH = {
     Category.COMBUSTION: "化石燃料燃烧",
@@ -42,6 +45,7 @@ CATEGORY_ZH = {
     Category.EXPORTED_ELECTRICITY: "输出电力",
     Category.EXPORTED_HEAT: "输出热力",
     Category.RECOVERED: "回收利用",
+    Category.FIXED_IN_PRODUCTS: "产品固碳（扣减）",
     Category.BIOMASS: "生物质燃烧（不计入总量）",
 }
 
@@ -90,6 +94,15 @@ class CalcLine:
     kiln_dust: Decimal | None = None  # kiln-head dust, in the line's unit
     bypass_dust: Decimal | None = None
     anode_effect_minutes: Decimal | None = None  # AEM, minutes per cell-day
+    kiln_dust_calcination: Decimal | None = None  # calcined share of the kiln-head dust (default 1)
+    bypass_dust_calcination: Decimal | None = None
+    n2o_generation_factor: Decimal | None = None  # kg N2O per t of product (nitric, adipic acid)
+    abatement_efficiency: Decimal | None = None  # N2O removed by the abatement unit, fraction
+    abatement_use_rate: Decimal | None = None  # share of production run through the abatement unit
+    mcf: Decimal | None = None  # wastewater methane correction factor, fraction
+    b0: Decimal | None = None  # maximum CH4 producing capacity, kg CH4 per kg COD
+    sludge_cod: Decimal | None = None  # S: COD removed as sludge, in the line's unit
+    ch4_recovered: Decimal | None = None  # R: CH4 recovered or flared, in the line's unit
 
     @property
     def source_name(self) -> str | None:

@@ -29,6 +29,7 @@ from engine.emissions.lines import (
     reject_unused,
     require_dimension,
     required_name,
+    warn_zero,
 )
 from engine.emissions.model import (
     CalcLine,
@@ -36,6 +37,15 @@ from engine.emissions.model import (
     GasAmount,
 )
 from engine.emissions.rounding import plain, shown
+from engine.emissions.sectors import (
+    LIME_NAMES,
+    N2O_PRODUCT_NAMES,
+    WASTEWATER_NAMES,
+    lime,
+    nitrous_oxide,
+    oxide_contents,
+    wastewater,
+)
 from engine.emissions.units import (
     Dimension,
     convert,
@@ -52,17 +62,31 @@ def process(line: CalcLine, settings: LineSettings, found: Found) -> Outcome:
     if line.factor is not None:
         return line_factor(line, settings, found)
     name = required_name(line, field="material")  # the material chooses the method
+    folded = name.strip().lower()
+    # A method's own key chooses it for any material name (caprolactam N2O, a named wastewater stream).
+    if line.n2o_generation_factor is not None or folded in N2O_PRODUCT_NAMES:
+        return nitrous_oxide(line, settings, found, name=name)
+    if line.mcf is not None or folded in WASTEWATER_NAMES:
+        return wastewater(line, settings, found, name=name)
     if line.carbon_fraction is not None:
         return _carbon_material(line, found, name=name)
     carbonate = find_carbonate(name)
     if carbonate is not None:
         return _carbonate(line, found, name=name, carbonate=carbonate)
-    folded = name.strip().lower()
     if folded in CLINKER_NAMES:
         return _clinker(line, found)
     if folded in ALUMINIUM_NAMES:
         return _aluminium_pfc(line, settings, found)
-    known = (*carbonate_names(), *CLINKER_NAMES, *ALUMINIUM_NAMES)
+    if folded in LIME_NAMES:
+        return lime(line, found, name=name)
+    known = (
+        *carbonate_names(),
+        *CLINKER_NAMES,
+        *ALUMINIUM_NAMES,
+        *LIME_NAMES,
+        *N2O_PRODUCT_NAMES,
+        *WASTEWATER_NAMES,
+    )
     hint_zh, hint_en = suggestion_text(name, known)
     raise CalcError.single(
         field="material",
@@ -86,10 +110,10 @@ def _carbonate(line: CalcLine, found: Found, *, name: str, carbonate: Carbonate)
         lambda: require_dimension(line, Dimension.MASS, what_zh="碳酸盐", what_en="a carbonate")
     )
     mass = convert(line.quantity, source=need(unit), target=TONNE)
-    _warn_zero(
+    warn_zero(
         line, found, "purity", what_zh="碳酸盐质量分数", what_en="the carbonate mass fraction", example="0.93"
     )
-    _warn_zero(
+    warn_zero(
         line, found, "calcination_fraction", what_zh="煅烧比例", what_en="the calcined share", example="1"
     )
     purity = line.purity if line.purity is not None else Decimal(1)
@@ -147,6 +171,8 @@ def _clinker(line: CalcLine, found: Found) -> Outcome:
                 "mgo_noncarbonate",
                 "kiln_dust",
                 "bypass_dust",
+                "kiln_dust_calcination",
+                "bypass_dust_calcination",
             ),
             method_zh="熟料法",
             method_en="the clinker method",
@@ -173,33 +199,33 @@ def _clinker(line: CalcLine, found: Found) -> Outcome:
     emission_factor = (line.cao_content - cao_noncarbonate) * per_cao.value + (
         line.mgo_content - mgo_noncarbonate
     ) * per_mgo.value
-    mass = clinker + kiln_dust + bypass_dust
+    # Dust counts at the clinker factor times its calcination degree (1, fully calcined, unless given).
+    kiln_degree = _dust_degree(line.kiln_dust_calcination)
+    bypass_degree = _dust_degree(line.bypass_dust_calcination)
+    mass = clinker + kiln_dust * kiln_degree + bypass_dust * bypass_degree
     co2 = mass * emission_factor
+    degrees = tuple(
+        FactorUsed(name=symbol, value=given, unit="fraction", source=None, note="given on the line")
+        for symbol, given in (
+            ("F_kiln_dust", line.kiln_dust_calcination),
+            ("F_bypass_dust", line.bypass_dust_calcination),
+        )
+        if given is not None
+    )
+    dust_terms = f"kiln dust {plain(kiln_dust)}" + (
+        "" if line.kiln_dust_calcination is None else f" × {plain(kiln_degree)}"
+    )
+    dust_terms += f" + bypass dust {plain(bypass_dust)}" + (
+        "" if line.bypass_dust_calcination is None else f" × {plain(bypass_degree)}"
+    )
+    symbols = "Q_clinker + Q_kiln_dust" + (" × F_kd" if line.kiln_dust_calcination is not None else "")
+    symbols += " + Q_bypass_dust" + (" × F_bd" if line.bypass_dust_calcination is not None else "")
     return Outcome(
         gases=co2_only(co2),
-        activity=f"{plain(mass)} t (clinker {plain(clinker)} + kiln dust {plain(kiln_dust)} + "
-        f"bypass dust {plain(bypass_dust)})",
+        activity=f"{plain(mass)} t (clinker {plain(clinker)} + {dust_terms})",
         factors=(
-            FactorUsed(
-                name="CaO", value=line.cao_content, unit="fraction", source=None, note="given on the line"
-            ),
-            FactorUsed(
-                name="CaO_nc",
-                value=cao_noncarbonate,
-                unit="fraction",
-                source=None,
-                note="given on the line" if line.cao_noncarbonate is not None else "not given: 0",
-            ),
-            FactorUsed(
-                name="MgO", value=line.mgo_content, unit="fraction", source=None, note="given on the line"
-            ),
-            FactorUsed(
-                name="MgO_nc",
-                value=mgo_noncarbonate,
-                unit="fraction",
-                source=None,
-                note="given on the line" if line.mgo_noncarbonate is not None else "not given: 0",
-            ),
+            *degrees,
+            *oxide_contents(line),
             FactorUsed(name="44/56", value=per_cao.value, unit=per_cao.unit, source=per_cao.source),
             FactorUsed(name="44/40", value=per_mgo.value, unit=per_mgo.unit, source=per_mgo.source),
         ),
@@ -209,12 +235,16 @@ def _clinker(line: CalcLine, found: Found) -> Outcome:
             reason_en="clinker method: measured CaO and MgO on the line, guideline ratios 44/56 and 44/40",
         ),
         formula=(
-            "E = (Q_clinker + Q_kiln_dust + Q_bypass_dust) × "
+            f"E = ({symbols}) × "
             "[(CaO − CaO_nc) × 44/56 + (MgO − MgO_nc) × 44/40] = "
             f"{plain(mass)} t × [({plain(line.cao_content)} − {plain(cao_noncarbonate)}) × 44/56 + "
             f"({plain(line.mgo_content)} − {plain(mgo_noncarbonate)}) × 44/40] = {shown(co2)} tCO2"
         ),
     )
+
+
+def _dust_degree(given: Decimal | None) -> Decimal:
+    return given if given is not None else Decimal(1)
 
 
 def _aluminium_pfc(line: CalcLine, settings: LineSettings, found: Found) -> Outcome:
@@ -317,7 +347,7 @@ def _carbon_material(line: CalcLine, found: Found, *, name: str) -> Outcome:
         )
     )
     mass = convert(line.quantity, source=need(unit), target=TONNE)
-    _warn_zero(line, found, "carbon_fraction", what_zh="含碳率", what_en="the carbon content", example="0.85")
+    warn_zero(line, found, "carbon_fraction", what_zh="含碳率", what_en="the carbon content", example="0.85")
     co2 = co2_from_carbon(mass * line.carbon_fraction)
     return Outcome(
         gases=co2_only(co2),
@@ -337,13 +367,3 @@ def _carbon_material(line: CalcLine, found: Found, *, name: str) -> Outcome:
             f"= {shown(co2)} tCO2"
         ),
     )
-
-
-def _warn_zero(line: CalcLine, found: Found, field: str, *, what_zh: str, what_en: str, example: str) -> None:
-    """A fraction of 0 is accepted (limestone used as filler is not calcined) but zeroes the line: say so."""
-    if getattr(line, field) == 0:
-        found.warn(
-            field,
-            zh=f"{field} 为 0，本行排放为 0；请核对（{field} 为{what_zh}，如 {example}）",
-            en=f"{field} is 0, so this line emits nothing; check it ({field} is {what_en}, e.g. {example})",
-        )

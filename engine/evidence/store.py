@@ -62,7 +62,15 @@ def display_name(filename: str) -> str:
     return name[:200]
 
 
-def _check_content(path: Path, extension: str, head: bytes) -> None:
+def check_bytes(content: bytes, *, extension: str) -> None:
+    """The checks an upload of this type passes (text encoding, or magic bytes, zip limits and no XML
+    declarations), on bytes held in memory (small files such as report templates)."""
+    from io import BytesIO
+
+    _check_content(BytesIO(content), extension, content[:65536])
+
+
+def _check_content(path: Path | IO[bytes], extension: str, head: bytes) -> None:
     content_type, magic = ALLOWED_TYPES[extension]
     if magic is None:
         sample = head[:65536]

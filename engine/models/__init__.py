@@ -26,6 +26,7 @@ from engine.identity.models import (
 from engine.models.audit import AuditChainHead, AuditCheckpoint, AuditEvent
 from engine.notifications.models import Notification, NotificationPreference
 from engine.planning.models import EmissionBaseline, EmissionTarget, PerformanceParameter
+from engine.report_templates.models import ReportTemplate
 from engine.scheduler.models import SchedulerClaim
 from engine.verification.models import VerificationGrant, VerificationReturn, VerifiedValue, YearLock
 from engine.workflow.models import NumberSequence, Record, RecordLink, Signature, Task, WorkflowDefinition
@@ -61,6 +62,7 @@ __all__ = [
     "Product",
     "ProductionOutput",
     "ReadingBatch",
+    "ReportTemplate",
     "Record",
     "RecordLink",
     "SchedulerClaim",

@@ -8,11 +8,11 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from engine.audit import Actor, append_event
+from engine.carbon_data.cache import cached_inventory
 from engine.carbon_data.errors import BadValue, DataIssue, EmissionsDataError, data_issue
-from engine.carbon_data.inventory import build_inventory
 from engine.carbon_data.parsing import MAX_YEAR, MIN_YEAR, parse_decimal
 from engine.carbon_data.reporting import product_intensities
-from engine.carbon_data.snapshots import latest_snapshot
+from engine.carbon_data.snapshots import latest_snapshot_total
 from engine.emissions import (
     Adjustment,
     Baseline,
@@ -196,11 +196,11 @@ def annual_value(
 ) -> AnnualValue:
     """The year's total (or intensity): from its latest frozen snapshot when there is one (what was
     reported), else calculated now."""
-    snapshot = latest_snapshot(session, org_id=org_id, year=year)
     if kind == TargetKind.TOTAL:
+        snapshot = latest_snapshot_total(session, org_id=org_id, year=year)
         if snapshot is not None:
-            return AnnualValue(year, snapshot.total_tco2e, f"snapshot #{snapshot.id}")
-        return AnnualValue(year, build_inventory(session, org_id=org_id, year=year).total_tco2e, "live")
+            return AnnualValue(year, snapshot[1], f"snapshot #{snapshot[0]}")
+        return AnnualValue(year, cached_inventory(session, org_id=org_id, year=year).total_tco2e, "live")
     if product_id is None:
         raise EmissionsDataError.single("product_id", zh="强度需要指定产品", en="intensity needs a product")
     total = annual_value(session, org_id=org_id, year=year)

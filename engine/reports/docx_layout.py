@@ -1,6 +1,7 @@
-"""The page every document of the app is printed on: A4 with margins, a header naming the organization and
-the document, a footer "第 X 页 / 共 Y 页" (PAGE and NUMPAGES fields), true metadata, an approval block, and
-text that Word can always hold (control characters stored in old data are shown as U+FFFD)."""
+"""The page every document of the app is printed on: A4 with margins, a header naming the organization, the
+document and, where it has one, the reporting period, a footer "第 X 页 / 共 Y 页" (PAGE and NUMPAGES
+fields), true metadata, an approval block, and text that Word can always hold (control characters stored in
+old data are shown as U+FFFD)."""
 
 import re
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ from lxml.etree import SubElement
 from engine.reports.docx_fonts import apply_chinese_styles
 from engine.reports.docx_package import open_document, save_document
 from engine.reports.docx_xml import Parts, add_run, style_paragraph
+from engine.reports.periods import ReportingPeriod
 
 A4 = (Mm(210), Mm(297))
 MARGINS = {"top_margin": Mm(25), "bottom_margin": Mm(25), "left_margin": Mm(28), "right_margin": Mm(26)}
@@ -51,11 +53,28 @@ class Approver:
     date: str = ""
 
 
-def new_document(*, organization: str, title: str, author: str, subject: str = "") -> DocumentObject:
-    """An empty A4 document with Chinese fonts, the header, the page-numbered footer and its metadata."""
+def approver_row(approver: Approver) -> dict[str, str]:
+    """One row of a template's approval block (placeholder ``approvals``)."""
+    return {
+        "role": approver.role,
+        "name": approver.name,
+        "signature": approver.signature,
+        "date": approver.date,
+    }
+
+
+def new_document(
+    *, organization: str, title: str, author: str, subject: str = "", period: ReportingPeriod | None = None
+) -> DocumentObject:
+    """An empty A4 document with Chinese fonts, the header (and its reporting period, when it has one), the
+    page-numbered footer and its metadata."""
     document = open_document(_page_set_up)
     for section in document.sections:
-        section.header.paragraphs[0].text = printable(f"{organization}　|　{title}")
+        header = section.header.paragraphs[0]
+        header.text = printable(f"{organization}　|　{title}")
+        if period is not None:
+            header.add_run().add_break()
+            header.add_run(period.header).font.size = Pt(9)
     now = datetime.now(UTC).replace(microsecond=0, tzinfo=None)  # core properties are written as UTC
     properties = document.core_properties
     properties.author = properties.last_modified_by = printable(author)

@@ -7,13 +7,15 @@ from datetime import UTC, datetime
 from io import BytesIO
 from typing import Any
 
-from engine.forms.spec import FieldType
+from engine.forms.spec import FieldType, Text
 from engine.records.display import Names, china_time, display_value
 from engine.records.signatures import SIGNATURE_STATUS, SignatureView
 from engine.records.timeline import TimelineEntry
+from engine.report_templates.registry import register_report_type, rows, text
 from engine.reports.docx_layout import (
     Approver,
     approval_block,
+    approver_row,
     docx_bytes,
     heading,
     new_document,
@@ -21,6 +23,7 @@ from engine.reports.docx_layout import (
     stamp,
     table,
 )
+from engine.reports.periods import record_period
 from engine.reports.spreadsheet import safe_cell, write_only_workbook
 from engine.workflow.loader import Workflow
 from engine.workflow.models import Record
@@ -38,23 +41,22 @@ def record_docx(
     mark: str | None = None,
 ) -> bytes:
     """``mark``: stamped on the first line and on every page header (作废 / OBSOLETE when superseded)."""
-    spec = workflow.spec
     title = f"{record.number} {record.title}"
-    document = new_document(organization=organization_name, title=title, author=exported_by)
+    period = record_period(record.workflow_key, record.data)
+    document = new_document(organization=organization_name, title=title, author=exported_by, period=period)
     heading(document, f"{record.number}　{record.title}", level=1)
-    state = spec.states.get(record.state)
     if mark:
-        stamp(document, mark=mark, note=f"{state.label.zh} / {state.label.en}" if state else "")
-    period_end = china_time(record.closed_at)[:10] if record.closed_at else "至今 ongoing"
+        stamp(document, mark=mark, note=_state(record, workflow))
     table(
         document,
         ["项目 Item", "内容 Content"],
         [
             ["组织 Organization", organization_name],
-            ["流程 Process", f"{spec.title.zh} / {spec.title.en}（v{record.workflow_version}）"],
+            ["流程 Process", _process(record, workflow)],
             ["条款 Clause", "、".join(record.clause_refs)],
-            ["状态 State", f"{state.label.zh} / {state.label.en}" if state else record.state],
-            ["记录期间 Period", f"{china_time(record.created_at)[:10]} 至 {period_end}"],
+            ["状态 State", _state(record, workflow) or record.state],
+            *([["报告期 Reporting period", period.zh]] if period else []),
+            ["记录期间 Period", _record_period(record)],
             ["版本 Version", str(record.version)],
             ["导出 Exported", f"{china_time(datetime.now(UTC))}（北京时间）{exported_by}"],
         ],
@@ -73,6 +75,20 @@ def record_docx(
         widths_mm=(12, 26, 18, 40, 60),
     )
     return docx_bytes(document)
+
+
+def _process(record: Record, workflow: Workflow) -> str:
+    return f"{workflow.spec.title.zh} / {workflow.spec.title.en}（v{record.workflow_version}）"
+
+
+def _state(record: Record, workflow: Workflow) -> str:
+    state = workflow.spec.states.get(record.state)
+    return f"{state.label.zh} / {state.label.en}" if state else ""
+
+
+def _record_period(record: Record) -> str:
+    end = china_time(record.closed_at)[:10] if record.closed_at else "至今 ongoing"
+    return f"{china_time(record.created_at)[:10]} 至 {end}"
 
 
 def _record_data(document: Any, record: Record, workflow: Workflow, names: Names) -> None:
@@ -109,6 +125,13 @@ def approvals_section(
 ) -> None:
     """编制 is who created the record; then each e-signature with its declared meaning, the whole hash of
     the content signed and whether it still holds. Without e-signatures, 审核 and 批准 are left to sign."""
+    approvers = record_approvers(record, workflow, timeline, signatures)
+    approval_block(document, approvers, title="审批与电子签名 Approval and electronic signatures")
+
+
+def record_approvers(
+    record: Record, workflow: Workflow, timeline: Sequence[TimelineEntry], signatures: list[SignatureView]
+) -> list[Approver]:
     created = next((entry for entry in timeline if entry.action_key == "create"), None)
     approvers = [
         Approver(
@@ -121,7 +144,7 @@ def approvals_section(
     approvers += signature_approvers(workflow, signatures)
     if not signatures:
         approvers += [Approver(role="审核 Reviewed"), Approver(role="批准 Approved")]
-    approval_block(document, approvers, title="审批与电子签名 Approval and electronic signatures")
+    return approvers
 
 
 def signature_approvers(workflow: Workflow, signatures: Iterable[SignatureView]) -> list[Approver]:
@@ -164,6 +187,127 @@ def _changes_text(entry: TimelineEntry) -> str:
         else:
             lines.append(f"{change.field.zh}：{old} → {new}")
     return "\n".join(lines)
+
+
+def record_context(
+    *,
+    record: Record,
+    workflow: Workflow,
+    timeline: Sequence[TimelineEntry],
+    signatures: Iterable[SignatureView],
+    names: Names,
+    organization_name: str,
+    exported_by: str,
+    mark: str | None = None,
+) -> dict[str, Any]:
+    """What a template of a record may show (the placeholders registered below), as record_docx shows it."""
+    signed = list(signatures)
+    period = record_period(record.workflow_key, record.data)
+    return {
+        "organization": organization_name,
+        "title": f"{record.number} {record.title}",
+        "period": period.zh if period else "",
+        "period_en": period.en if period else "",
+        "exported_by": exported_by,
+        "exported_at": china_time(datetime.now(UTC)),
+        "approvals": [approver_row(a) for a in record_approvers(record, workflow, timeline, signed)],
+        "number": record.number,
+        "record_title": record.title,
+        "process": _process(record, workflow),
+        "clauses": "、".join(record.clause_refs),
+        "state": _state(record, workflow) or record.state,
+        "record_period": _record_period(record),
+        "version": str(record.version),
+        "mark": mark or "",
+        "fields": [
+            {
+                "form": f"{form.title.zh} {form.title.en}",
+                "label": field.label.zh,
+                "label_en": field.label.en,
+                "value": display_value(field, record.data[field.name], names) or "—",
+            }
+            for form in workflow.forms_in_order
+            for field in form.fields
+            if field.name in record.data
+        ],
+        "signatures": [
+            {
+                "meaning": f"{meaning.zh} {meaning.en}",
+                "name": signature.signer_name,
+                "date": china_time(signature.signed_at),
+                "hash": signature.content_hash,
+                "status": f"{status.zh} / {status.en}" if status else signature.status,
+            }
+            for signature in signed
+            for meaning, status in [
+                (workflow.signature_meaning(signature.meaning), SIGNATURE_STATUS.get(signature.status))
+            ]
+        ],
+        "timeline": [
+            {
+                "seq": str(entry.seq),
+                "time": entry.when,
+                "actor": entry.actor,
+                "action": _action_text(entry),
+                "changes": _changes_text(entry),
+            }
+            for entry in timeline
+        ],
+    }
+
+
+register_report_type(
+    "record",
+    title=Text(
+        zh="记录导出（任一流程的记录 Word 文档）",
+        en="Record export (the Word document of any process's record)",
+    ),
+    where=Text(zh="记录页“导出 Word”", en="a record's page, “export to Word”"),
+    order=20,
+    placeholders=[
+        text("number", "记录编号", "Record number", "NC-2026-0001"),
+        text("record_title", "记录标题", "Record title"),
+        text("process", "流程（含版本）", "Process and its version"),
+        text("clauses", "条款", "Clauses"),
+        text("state", "状态", "State"),
+        text("record_period", "记录期间（创建至关闭）", "Record period (created to closed)"),
+        text("version", "记录版本", "Record version"),
+        text(
+            "mark",
+            "作废等标记（无则为空；作废时系统另在页眉加盖）",
+            "Mark such as OBSOLETE (blank if none; stamped on the header too)",
+        ),
+        rows(
+            "fields",
+            "表单字段（每个已填写字段一行）",
+            "Form fields, one row per filled field",
+            text("form", "表单", "Form"),
+            text("label", "字段（中文）", "Field (Chinese)"),
+            text("label_en", "字段（英文）", "Field (English)"),
+            text("value", "内容（表格字段每行一条）", "Value (a table field: one line per row)"),
+        ),
+        rows(
+            "signatures",
+            "电子签名",
+            "E-signatures",
+            text("meaning", "签名含义", "Meaning"),
+            text("name", "签名人", "Signer"),
+            text("date", "签名时间（北京时间）", "Signed at (China time)"),
+            text("hash", "所签内容的 SHA-256", "SHA-256 of the content signed"),
+            text("status", "状态（有效、已失效、无效）", "Status (valid, stale, invalid)"),
+        ),
+        rows(
+            "timeline",
+            "过程记录",
+            "Timeline",
+            text("seq", "序号", "Seq"),
+            text("time", "时间（北京时间）", "Time (China)"),
+            text("actor", "人员", "Actor"),
+            text("action", "操作", "Action"),
+            text("changes", "变更", "Changes"),
+        ),
+    ],
+)
 
 
 def records_xlsx(*, workflow: Workflow, records: Iterable[Record], names: Names) -> bytes:

@@ -12,6 +12,7 @@ from engine.records.display import Names, china_time, display_value
 from engine.records.signatures import SignatureView
 from engine.records.timeline import TimelineEntry
 from engine.reports.docx_layout import docx_bytes, heading, new_document, paragraph, table
+from engine.reports.periods import record_period
 from engine.reports.records import approvals_section
 from engine.workflow.loader import Workflow
 from engine.workflow.models import Record
@@ -73,7 +74,10 @@ def source_review_docx(
     spec = workflow.spec
     state = spec.states.get(record.state)
     document = new_document(
-        organization=organization_name, title=f"{record.number} {record.title}", author=exported_by
+        organization=organization_name,
+        title=f"{record.number} {record.title}",
+        author=exported_by,
+        period=record_period(record.workflow_key, data),
     )
     heading(document, f"{spec.title.zh}报告 {spec.title.en} report　{record.number}", level=1)
     paragraph(document, record.title)

@@ -159,7 +159,12 @@ def grant_access(
     return grant, password
 
 
-PAGES = {"portal": "核查门户", "record": "记录", "download": "证据文件下载"}  # the event's reason, as read
+PAGES = {
+    "portal": "核查门户",
+    "record": "记录",
+    "download": "证据文件下载",
+    "trace": "数据追溯",
+}  # the event's reason, as read
 
 
 def audit_view(session: Session, *, grant: VerificationGrant, actor: Actor, page: str, subject: str) -> None:

@@ -11,7 +11,7 @@ from engine.carbon_data.errors import EmissionsDataError
 from engine.carbon_data.inputs import production_totals, set_measured_parameter, set_production
 from engine.carbon_data.inventory import build_inventory, emission_intensity
 from engine.carbon_data.readings import record_reading, record_readings
-from engine.carbon_data.snapshots import freeze_snapshot, list_snapshots
+from engine.carbon_data.snapshots import freeze_snapshot, list_snapshots, snapshot_details
 from engine.carbon_data.sources import add_source, list_sources, update_source
 from engine.emissions import calc_input_from_dict, calculate, inventory_to_json
 from engine.planning.baselines import (
@@ -291,9 +291,25 @@ def test_a_snapshot_is_frozen_and_refreezing_the_same_inputs_returns_it(db, alph
     with pytest.raises(EmissionsDataError), db.unit_of_work(org_id=alpha.id) as uow:
         freeze_snapshot(uow.session, org_id=alpha.id, year=2023, actor=alpha.actor)  # January went back
     verify_year(db, alpha, 2023, months=[1])
+    # Freezing the year again restates it: without a reason it is refused, naming the field.
+    with pytest.raises(EmissionsDataError) as refused, db.unit_of_work(org_id=alpha.id) as uow:
+        freeze_snapshot(uow.session, org_id=alpha.id, year=2023, actor=alpha.actor)
+    assert [issue.field for issue in refused.value.issues] == ["freeze_reason"]
+    assert "重新冻结即重述" in refused.value.issues[0].message_zh
     with db.unit_of_work(org_id=alpha.id) as uow:
-        second = freeze_snapshot(uow.session, org_id=alpha.id, year=2023, actor=alpha.actor)
+        second = freeze_snapshot(
+            uow.session, org_id=alpha.id, year=2023, actor=alpha.actor, reason="1 月柴油台账更正后重述"
+        )
     assert second.id != first.id and second.inputs_sha256 != first.inputs_sha256
+    with db.read_session(org_id=alpha.id) as session:
+        details = snapshot_details(session, org_id=alpha.id, snapshot_id=second.id)
+        restated = details.restatement
+        assert restated is not None and restated.previous.id == first.id
+        assert restated.total.before == first.total_tco2e and restated.total.after == second.total_tco2e
+        assert restated.total.delta == second.total_tco2e - first.total_tco2e != 0
+        by_category = sum((c.delta for c in restated.categories), Decimal(0))  # presented to 6 decimals
+        assert abs(by_category - restated.total.delta) < Decimal("0.000002")
+        assert restated.lines and all(change.before != change.after for change in restated.lines)
     with db.read_session(org_id=alpha.id) as session:
         stored = list_snapshots(session, org_id=alpha.id, year=2023)
         assert [s.id for s in stored] == [second.id, first.id]

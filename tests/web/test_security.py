@@ -13,6 +13,9 @@ from engine.identity.auth import create_api_token, revoke_api_token
 from engine.identity.models import ApiToken
 from engine.identity.users import get_user
 from engine.notifications.service import notify
+from engine.report_templates.example import example_docx
+from engine.report_templates.registry import report_type
+from engine.report_templates.service import upload_template
 from tests.web.conftest import ALL_ROLES, CATALOG, OTHER_ORG_ADMIN, OTHER_PASSWORD, csrf_of
 from tests.web.routes import route_rules
 
@@ -24,6 +27,7 @@ OBJECT_PARAMS = {
     "snapshot_id",
     "notification_id",
     "unit_id",
+    "version}",  # a report template's version (the path's parameter, not the evidence route's word)
 }
 
 
@@ -45,6 +49,12 @@ def demo_object_ids(web) -> dict[str, int | str]:
         reported_nc = connection.execute(
             text("SELECT id FROM record WHERE state = 'reported' AND workflow_key = 'nonconformity'")
         ).scalar()
+        first = {  # the trust chain's subjects
+            table: connection.execute(
+                text(f"SELECT min(id) FROM {table} WHERE org_id = :o"), {"o": demo_org_id}
+            ).scalar()
+            for table in ("emission_source", "performance_parameter", "product")
+        }
     with web.db.unit_of_work(org_id=demo_org_id) as uow:
         evidence_id = store_evidence(
             uow.session,
@@ -59,6 +69,14 @@ def demo_object_ids(web) -> dict[str, int | str]:
         create_api_token(uow.session, user=admin, org_id=demo_org_id, name="matrix", scopes=["read"])
         revoke_api_token(uow.session, user=admin, name="matrix")
         token_id = uow.session.exec(select(ApiToken.id).where(ApiToken.name == "matrix")).first()
+        upload_template(  # an organization's own template: the GHG report is exported through it
+            uow.session,
+            org_id=demo_org_id,
+            actor=SYSTEM,
+            report_type="ghg_report",
+            filename="本厂温室气体报告模板.docx",
+            content=example_docx(report_type("ghg_report")),
+        )
         snapshot_id = freeze_snapshot(
             uow.session, org_id=demo_org_id, year=2025, actor=SYSTEM, reason="年度报送"
         ).id
@@ -80,6 +98,13 @@ def demo_object_ids(web) -> dict[str, int | str]:
         "trigger": "assess",
         "unit_id": hq_unit,
         "clause": "9.3",
+        "report_type": "ghg_report",
+        "version": 1,
+        "source_id": first["emission_source"],
+        "parameter_id": first["performance_parameter"],
+        "product_id": first["product"],
+        "period": "2025-03",
+        "row_code": "COAL-FC",
     }
 
 

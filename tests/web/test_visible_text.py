@@ -38,14 +38,16 @@ class VisibleText(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         classes = (dict(attrs).get("class") or "").split()
-        if tag in self.HIDDEN or (tag == "pre" and "mermaid" in classes):  # Mermaid source: drawn as SVG
+        mermaid = tag == "pre" and "mermaid" in classes  # Mermaid source: drawn as SVG
+        template_code = tag == "code" and "template-code" in classes  # report-template syntax, typed in Word
+        if tag in self.HIDDEN or mermaid or template_code:
             self.hidden += 1
         for name, value in attrs:
             if name in ("title", "placeholder", "aria-label") and value:
                 self.parts.append(value)
 
     def handle_endtag(self, tag):
-        if (tag in self.HIDDEN or tag == "pre") and self.hidden:
+        if (tag in self.HIDDEN or tag in ("pre", "code")) and self.hidden:
             self.hidden -= 1
 
     def handle_data(self, data):

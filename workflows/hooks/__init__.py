@@ -24,6 +24,7 @@ from workflows.hooks import (
     nonconformity,
     operation,
     planned_change,
+    review_docx,
     risk_opportunity,
     support,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "nonconformity",
     "operation",
     "planned_change",
+    "review_docx",
     "risk_opportunity",
     "support",
 ]

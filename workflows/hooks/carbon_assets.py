@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from engine.carbon_data.snapshots import latest_snapshot
 from engine.records.queries import records_in_states
+from engine.reports.periods import declare_period
 from engine.workflow.models import Record
 from engine.workflow.registry import ComputeContext, computed, declare_names
 from workflows.hooks.operation import as_date, as_decimal, plain
@@ -26,6 +27,8 @@ BOOKED = "booked"
 OPEN, FULFILLED = "to_surrender", "fulfilled"
 declare_names(LEDGER, states={BOOKED})
 declare_names(YEARS, states={OPEN, FULFILLED})
+declare_period(LEDGER, year="compliance_year")
+declare_period(YEARS, year="compliance_year")
 OFFSET_LIMIT = Decimal("0.05")  # CCER may cover at most 5 % of the verified emissions
 
 

@@ -25,6 +25,7 @@ from engine.dqcp.plan import plan_in_force
 from engine.events import policy
 from engine.forms.spec import Text
 from engine.records.queries import records_in_states
+from engine.reports.periods import declare_period
 from engine.verification.locks import lock_message, locked_years, years_of_periods
 from engine.verification.registry import MonthProcess, register_month_process
 from engine.workflow.access import ActorRef
@@ -41,6 +42,7 @@ SEND_BACK = {"verified": "return_for_correction", "reported": "reopen"}  # from 
 VERIFY = "verify"
 CREATORS = "create"  # the participants the separation rules name as the collectors
 declare_names(WORKFLOW, states={COLLECTED, *VERIFIED_STATES}, triggers={VERIFY, *SEND_BACK.values()})
+declare_period(WORKFLOW, month="period")
 
 
 @guard("verification_passed")

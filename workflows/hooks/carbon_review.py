@@ -26,6 +26,7 @@ from engine.identity.organizations import get_organization, list_org_units
 from engine.identity.users import get_user
 from engine.planning.models import PerformanceParameter
 from engine.records.queries import linked_records
+from engine.reports.periods import declare_period
 from engine.workflow.access import ActorRef
 from engine.workflow.computed import china_today
 from engine.workflow.errors import FORM_HAS_ERRORS, FormRefused
@@ -50,6 +51,7 @@ COMPILER_ROLE = "admin"  # the role the file gives COMPILE; the process fires it
 PREPARER_ROLE = "carbon_manager"  # the reduction projects are proposed in the preparer's name, in this role
 PROJECTS = "reduction_project"
 declare_names(PROJECTS)
+declare_period(WORKFLOW, year="review_year")
 INSTRUMENTS = "metering_instrument"
 DEFAULT_CUMULATIVE, DEFAULT_SHARE, DEFAULT_TREND = Decimal(80), Decimal(5), Decimal(10)
 TONNES, PERCENT = Decimal("0.01"), Decimal("0.1")

@@ -17,10 +17,12 @@ from sqlmodel import Session
 
 from engine.carbon_data.models import InventorySnapshot
 from engine.carbon_data.reporting import product_intensities
+from engine.carbon_data.restatement import register_figure_users
 from engine.carbon_data.snapshots import get_snapshot, list_snapshots
 from engine.events import policy
 from engine.forms.spec import Text
 from engine.records.queries import records_in_states
+from engine.reports.periods import declare_period
 from engine.workflow.access import ActorRef
 from engine.workflow.computed import china_today
 from engine.workflow.errors import FORM_HAS_ERRORS, FormRefused, GuardRefused
@@ -38,11 +40,12 @@ LOADER_ROLE = "admin"  # the role the transition file gives LOAD; the process fi
 PUBLISHED = "dis_published"
 STATES = ("dis_drafting", "dis_in_review", "dis_reviewed", "dis_approved", PUBLISHED)
 declare_names(WORKFLOW, states=set(STATES), triggers={RETAKE, LOAD})
+declare_period(WORKFLOW, year="reporting_year")
 CHINA_TIME = ZoneInfo("Asia/Shanghai")
 TONNES, INTENSITY = "0.01", "0.0001"
 DIRECT = ("combustion", "process")
 INDIRECT = ("purchased_electricity", "purchased_heat")
-DEDUCTED = ("exported_electricity", "exported_heat", "recovered")
+DEDUCTED = ("exported_electricity", "exported_heat", "recovered", "fixed_in_products")
 FIGURES = (
     "snapshot_id", "snapshot_year", "snapshot_sha256", "snapshot_frozen_on", "total_tco2e", "scope1_tco2e",
     "scope2_tco2e", "deducted_tco2e", "intensity_product", "intensity_per_unit", "intensity_unit",
@@ -235,6 +238,21 @@ class DisclosureView:
     @property
     def published_at(self) -> datetime | None:
         return self.record.closed_at if self.record.state == PUBLISHED else None
+
+
+def _snapshot_id(record: Record) -> int | None:
+    number = _number(record.data.get("snapshot_id"))
+    return int(Decimal(number)) if number is not None else None
+
+
+@register_figure_users
+def disclosures_of_snapshots(session: Session, year: int, snapshot_ids: frozenset[int]) -> list[Record]:
+    """The disclosures whose figures came from these snapshots (a restatement names them)."""
+    return [
+        record
+        for record in records_in_states(session, workflow_key=WORKFLOW, states=STATES)
+        if _snapshot_id(record) in snapshot_ids
+    ]
 
 
 def disclosures(session: Session, *, org_id: int) -> list[DisclosureView]:

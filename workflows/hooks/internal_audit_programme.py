@@ -13,6 +13,7 @@ from sqlmodel import Session
 from engine.events import policy
 from engine.forms.spec import Text
 from engine.records.queries import records_in_states
+from engine.reports.periods import declare_period
 from engine.scheduler.registry import JobContext, ScheduledJob, register_job
 from engine.workflow.access import ActorRef
 from engine.workflow.errors import GuardRefused
@@ -30,6 +31,7 @@ AUDITS = "internal_audit"
 RISKS, REGISTERED = "risk_opportunity", "registered"
 declare_names(AUDITS, states=("reported", "closed"))
 declare_names(RISKS, states=(REGISTERED,))
+declare_period(WORKFLOW, year="year")
 LEVELS = ("none", "low", "medium", "high", "very_high")  # the risk levels, lowest first
 TWICE, ONCE = "twice", "once"
 RULE = "by_risk_and_results"  # the one choice of ia_programme_status's frequency_rule: the rule, in words

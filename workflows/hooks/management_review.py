@@ -11,6 +11,7 @@ written after it). The actions are created after the signature as other records 
 the review's own data does not change (ADR 0029)."""
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -19,10 +20,13 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from engine.audit import canonical_json
+from engine.carbon_data.restatement import register_figure_users
 from engine.events import policy
 from engine.forms.spec import FormSpec, Text
 from engine.records.display import CHINA_TIME
 from engine.records.queries import linked_records, records_in_states
+from engine.reports.periods import declare_period
+from engine.trust_chain.registry import FrozenFigure, FrozenFigures, register_frozen_figures
 from engine.workflow.access import ActorRef
 from engine.workflow.computed import china_today
 from engine.workflow.events import RecordEnteredState
@@ -39,6 +43,7 @@ from engine.workflow.registry import (
 from engine.workflow.writes import as_date, load_record_row
 from workflows.hooks.review_inputs import (
     IMPROVEMENTS,
+    REVIEW_APPROVED,
     REVIEWS,
     SECTIONS,
     Section,
@@ -53,6 +58,8 @@ APPROVE = "approve_management_review"
 COMPILER_ROLE = "admin"  # the role the workflow file gives COMPILE; the process fires it
 declare_names(REVIEWS, states=("mr_compiling", "mr_closed"), triggers=(REFRESH, COMPILE, APPROVE))
 declare_names(IMPROVEMENTS)
+# The pack covers review_since … review_until; before it is compiled, the year under review.
+declare_period(REVIEWS, start="review_since", end="review_until", year="review_year")
 PACK_FIELDS = (
     "figures_year",
     "review_since",
@@ -120,6 +127,48 @@ def pack_sha256(data: dict[str, Any]) -> str | None:
         return None
     pack = {name: data.get(name) for name in PACK_FIELDS}
     return hashlib.sha256(canonical_json(pack).encode()).hexdigest()
+
+
+# A performance line of the pack reads "<parameter name>（<year>）": the trust chain links it to its trace.
+_PARAMETER_ITEM = re.compile(r"^(?P<name>.+)（(?P<year>\d{4})）$")
+
+
+def frozen_figures(record: Record) -> FrozenFigures:
+    """The pack's performance figures as frozen, with its stored hash and the hash computed again."""
+    figures = []
+    for line in record.data.get("inputs") or []:
+        if not isinstance(line, dict) or line.get("section") != "performance":
+            continue
+        item = str(line.get("item") or "")
+        match = _PARAMETER_ITEM.match(item)
+        figures.append(
+            FrozenFigure(
+                label=item,
+                value=None if line.get("value") in (None, "—") else str(line.get("value")),
+                unit=str(line.get("unit") or ""),
+                parameter_name=match["name"] if match else None,
+                year=int(match["year"]) if match else None,
+            )
+        )
+    return FrozenFigures(
+        recorded_sha256=record.data.get("pack_sha256"),
+        computed_sha256=pack_sha256(record.data),
+        frozen_on=record.data.get("pack_frozen_on"),
+        figures=tuple(figures),
+    )
+
+
+register_frozen_figures(REVIEWS, frozen_figures)
+
+
+@register_figure_users
+def reviews_of_year(session: Session, year: int, snapshot_ids: frozenset[int]) -> list[Record]:
+    """The approved reviews that froze the year's figures (a restatement of the year names them)."""
+    return [
+        record
+        for record in records_in_states(session, workflow_key=REVIEWS, states=(REVIEW_APPROVED,))
+        if _year(record.data.get("figures_year")) == year and record.data.get("pack_frozen_on")
+    ]
 
 
 @computed("management_review_pack")

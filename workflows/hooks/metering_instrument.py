@@ -26,6 +26,7 @@ from engine.dqcp.plan import plan_in_force
 from engine.dqcp.values import previous_months
 from engine.forms.spec import Text
 from engine.records.queries import records_in_states
+from engine.trust_chain.registry import Calibration, register_calibrations
 from engine.workflow.models import Record
 from engine.workflow.registry import ComputeContext, computed, declare_names
 
@@ -84,6 +85,31 @@ def calibration_values(data: dict[str, Any], *, state: str, today: date) -> dict
     else:
         status = "overdue" if due < today else "valid"
     return {"next_calibration_due": due.isoformat() if due else None, "calibration_status": status}
+
+
+def calibrations_of(record: Record) -> list[Calibration]:
+    """Every recorded calibration, each valid until the next one falls due (the interval in months)."""
+    months = _months(record.data.get("calibration_interval_months"))
+    found = []
+    for row in record.data.get("calibrations") or []:
+        day = _as_date(row.get("calibration_date")) if isinstance(row, dict) else None
+        if day is None:
+            continue
+        certificate = row.get("certificate")
+        found.append(
+            Calibration(
+                calibrated_on=day,
+                passed=row.get("calibration_result") == "pass",
+                certificate_no=str(row.get("certificate_no") or ""),
+                body=str(row.get("calibrating_body") or ""),
+                certificate_evidence_id=certificate if isinstance(certificate, int) else None,
+                valid_until=add_months(day, months) if months else None,
+            )
+        )
+    return found
+
+
+register_calibrations(WORKFLOW, calibrations_of)
 
 
 @computed(HOOK)

@@ -15,11 +15,13 @@ from starlette.datastructures import FormData
 
 from engine.carbon_data.errors import DataIssue
 from engine.carbon_data.inputs import (
+    PROVENANCE_TEXT,
     measured_parameters_of_year,
     production_of_year,
     set_measured_parameter,
     set_production,
 )
+from engine.carbon_data.provenance import measurements
 from engine.carbon_data.sources import list_sources
 from engine.db import Database
 from engine.evidence.store import EvidenceError, evidence_by_hash, read_evidence
@@ -142,6 +144,11 @@ def _measured_context(
     sources = [s for s in list_sources(session, org_id=principal.org.id) if s.category == "combustion"]
     rows = measured_parameters_of_year(session, year=year)
     return {
+        # What each row's provenance lacks and which values are implausible, by "source_id-period".
+        "checked": {
+            f"{m.row.source_id}-{m.row.period}": m
+            for m in measurements(session, org_id=principal.org.id, year=year)
+        },
         "year": year,
         "months": _months(year),
         "sources": sources,
@@ -181,6 +188,7 @@ def save_measured(request: Request, principal: DataEditor, db: DatabaseDep, form
             carbon_content=values.get("carbon_content") or None,
             oxidation_rate=values.get("oxidation_rate") or None,
             evidence_sha256=evidence,
+            provenance={name: values.get(name) for name in (*PROVENANCE_TEXT, "sampled_on")},
             reason=values.get("reason", "").strip(),
         )
 

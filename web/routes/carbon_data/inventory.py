@@ -6,11 +6,13 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
+from engine.carbon_data.cache import cached_inventory
 from engine.carbon_data.errors import EmissionsDataError
-from engine.carbon_data.inventory import build_inventory
+from engine.carbon_data.provenance import measurements, unsourced
 from engine.carbon_data.reporting import annual_figures
 from engine.carbon_data.snapshots import (
     freeze_snapshot,
+    latest_snapshot,
     list_snapshots,
     snapshot_blockers,
     snapshot_details,
@@ -29,6 +31,7 @@ from web.deps import (
     actor_of,
     reporting_year,
 )
+from web.report_exports import docx_export
 from web.templating import render
 
 router = APIRouter()
@@ -48,13 +51,13 @@ def inventory_page(
     org_id = principal.org.id
     grid_year = None
     try:
-        result = build_inventory(session, org_id=org_id, year=year)
-        inventory, problem, grid_year = result.json, None, result.grid_year
+        result = cached_inventory(session, org_id=org_id, year=year)
+        inventory, problem, grid_year = result.summary, None, result.grid_year
     except (EmissionsDataError, CalcError) as error:
         inventory, problem = None, _problem_text(error, locale=request.state.locale)
     baselines = baselines_overview(session, org_id=org_id)
     targets = targets_overview(session, org_id=org_id, current_year=year)
-    snapshots = list_snapshots(session, org_id=org_id, year=year)
+    snapshots = list_snapshots(session, org_id=org_id, year=year, light=True)
     chart = None
     if inventory:
         chart = {
@@ -84,6 +87,8 @@ def inventory_page(
         "blockers": snapshot_blockers(session, org_id=org_id, year=year),
         # Months filled under the data-quality control plan's missing-data rules: shown as such.
         "substitutions": substitutions_in_year(session, year=year),
+        # Measured values that do not name their lab report, laboratory or report number: flagged.
+        "unsourced": unsourced(session, org_id=org_id, year=year),
     }
     return render(request, "emissions/inventory.html", context, whole_page_only=True)
 
@@ -155,7 +160,7 @@ def freeze(
 def _freeze_context(request: Request, session: Session, *, org_id: int, year: int) -> dict[str, Any]:
     inventory, grid_year, problem = None, None, None
     try:
-        result = build_inventory(session, org_id=org_id, year=year)
+        result = cached_inventory(session, org_id=org_id, year=year)
         inventory, grid_year = result.json, result.grid_year
     except (EmissionsDataError, CalcError) as error:
         problem = _problem_text(error, locale=request.state.locale)
@@ -166,6 +171,8 @@ def _freeze_context(request: Request, session: Session, *, org_id: int, year: in
         "grid_year_fallback": grid_year is not None and grid_year != year,
         "problem": problem,
         "blockers": snapshot_blockers(session, org_id=org_id, year=year),
+        # Frozen before: freezing again restates the year and needs a reason.
+        "restating": latest_snapshot(session, org_id=org_id, year=year),
         "issues": (),
         "typed_reason": "",
     }
@@ -182,12 +189,13 @@ def snapshot_page(request: Request, principal: Member, session: OrgSession, snap
 
 
 @router.get("/emissions/report.docx")
-def ghg_report(principal: Member, session: OrgSession, year: Year | None = None) -> Response:
-    """The annual GHG report in the GB/T 32150 structure, from the year's frozen snapshot if there is one."""
+def ghg_report(
+    request: Request, principal: Member, session: OrgSession, year: Year | None = None
+) -> Response:
+    """The annual GHG report in the GB/T 32150 structure, from the year's frozen snapshot if there is one;
+    through the organization's own template when it has one."""
     assert principal.org is not None
-    from urllib.parse import quote
-
-    from engine.reports.ghg_report import ghg_report_docx
+    from engine.reports.ghg_report import ghg_report_context, ghg_report_docx
 
     year = reporting_year(year)
     org_id = principal.org.id
@@ -208,18 +216,21 @@ def ghg_report(principal: Member, session: OrgSession, year: Year | None = None)
         }
         for s in list_sources(session, org_id=org_id)
     ]
-    content = ghg_report_docx(
-        figures=figures,
-        substitutions=substitutions_in_year(session, year=year),
-        organization=organization.name,
-        industry=organization.industry,
-        units=list(units.values()),
-        sources=sources,
-        prepared_by=principal.display_name,
-    )
-    filename = quote(f"{organization.slug}-ghg-report-{year}.docx")
-    return Response(
-        content,
-        media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"},
+    inputs: dict[str, Any] = {
+        "figures": figures,
+        "substitutions": substitutions_in_year(session, year=year),
+        "measurements": measurements(session, org_id=org_id, year=year),
+        "organization": organization.name,
+        "industry": organization.industry,
+        "units": list(units.values()),
+        "sources": sources,
+        "prepared_by": principal.display_name,
+    }
+    return docx_export(
+        request,
+        session,
+        kind="ghg_report",
+        filename=f"{organization.slug}-ghg-report-{year}.docx",
+        context=lambda: ghg_report_context(**inputs),
+        builtin=lambda: ghg_report_docx(**inputs),
     )

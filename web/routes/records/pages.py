@@ -49,6 +49,7 @@ from web.deps import (
 )
 from web.forms import SPARE_ROWS, parse_form
 from web.record_documents import RECORD_DOCUMENTS, record_mark
+from web.report_exports import docx_export
 from web.templating import htmx_aware_redirect, render
 
 router = APIRouter()
@@ -510,8 +511,9 @@ def export_xlsx(
 
 @router.get("/r/{record_id}/export.docx")
 def export_docx(request: Request, principal: Member, session: OrgSession, record_id: Id) -> Response:
+    """The record as Word: through the organization's record template when it has one."""
     assert principal.org is not None
-    from engine.reports.records import record_docx
+    from engine.reports.records import record_context, record_docx
 
     record = get_record(session, record_id=record_id)
     if record is None:
@@ -522,18 +524,23 @@ def export_docx(request: Request, principal: Member, session: OrgSession, record
     )
     events = record_events(session, record_id=record.id)
     names = names_in(session, org_id=principal.org.id, workflow=workflow, records=[record], events=events)
-    content = record_docx(
-        record=record,
-        workflow=workflow,
-        timeline=timeline_entries(events, workflow=workflow, names=names),
-        signatures=_signatures(request, session, record),
-        names=names,
-        organization_name=principal.org.name,
-        exported_by=principal.display_name,
-        mark=record_mark(record),
-    )
-    return _attachment(
-        content,
+    mark = record_mark(record)
+    inputs: dict[str, Any] = {
+        "record": record,
+        "workflow": workflow,
+        "timeline": timeline_entries(events, workflow=workflow, names=names),
+        "signatures": _signatures(request, session, record),
+        "names": names,
+        "organization_name": principal.org.name,
+        "exported_by": principal.display_name,
+        "mark": mark,
+    }
+    return docx_export(
+        request,
+        session,
+        kind="record",
         filename=f"{record.number}.docx",
-        media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        context=lambda: record_context(**inputs),
+        builtin=lambda: record_docx(**inputs),
+        mark=mark,
     )

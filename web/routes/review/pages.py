@@ -3,7 +3,7 @@ its report as docx. The reviews themselves are the generic record pages (/r/{id}
 freezes the pack (workflows/hooks/management_review.py)."""
 
 from dataclasses import dataclass
-from urllib.parse import quote
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
@@ -15,9 +15,10 @@ from engine.values import Id
 from engine.workflow.loader import Workflow
 from engine.workflow.models import Record
 from web.deps import Member, OrgSession
+from web.report_exports import docx_export
 from web.templating import render
 from workflows.hooks.management_review import PackSection, pack_sections, review_actions, reviews
-from workflows.hooks.review_docx import management_review_docx
+from workflows.hooks.review_docx import management_review_context, management_review_docx
 from workflows.hooks.review_inputs import REVIEWS
 
 router = APIRouter()
@@ -74,18 +75,20 @@ def pack_page(request: Request, principal: Member, session: OrgSession, record_i
 def review_docx(request: Request, principal: Member, session: OrgSession, record_id: Id) -> Response:
     assert principal.org is not None
     review = _review(request, session, principal, record_id)
-    content = management_review_docx(
-        record=review.record,
-        workflow=review.workflow,
-        signatures=review.signatures,
-        actions=review.actions,
-        names=review.names,
-        organization_name=principal.org.name,
-        exported_by=principal.display_name,
-    )
-    filename = quote(f"{review.record.number}-管理评审.docx")
-    return Response(
-        content,
-        media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"},
+    inputs: dict[str, Any] = {
+        "record": review.record,
+        "workflow": review.workflow,
+        "signatures": review.signatures,
+        "actions": review.actions,
+        "names": review.names,
+        "organization_name": principal.org.name,
+        "exported_by": principal.display_name,
+    }
+    return docx_export(
+        request,
+        session,
+        kind=REVIEWS,
+        filename=f"{review.record.number}-管理评审.docx",
+        context=lambda: management_review_context(**inputs),
+        builtin=lambda: management_review_docx(**inputs),
     )
