@@ -10,6 +10,7 @@ store, and an audit event per record. Then, each as one ``name: value unit`` lin
     pack_export_seconds        `export_pack` for clause 7.4 and that year (records as docx and JSON, the
                                evidence streamed in with its hash checked, the audit slice, signed manifest;
                                no PDF) — goal < 30 s for 1,000 records and 100 MB
+    pack_export_cpu_seconds    the processor time of that export (its own, whatever else the machine runs)
     pack_export_peak_rss_mb    the exporting process's peak resident memory (a child process, interpreter
                                and imports included) — goal < 300 MB
     pack_verify_seconds        `verify_pack.verify` of that pack — goal < 10 s
@@ -99,7 +100,7 @@ def export_child(directory: Path) -> None:
     from engine.workflow.catalog import WorkflowCatalog
 
     db = Database(f"sqlite:///{directory / 'bench.db'}")
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     export_pack(
         db,
         request=PackRequest("bench-pack", "7.4", date(YEAR, 1, 1), date(YEAR, 12, 31)),
@@ -110,7 +111,7 @@ def export_child(directory: Path) -> None:
         checkpoint_dir=directory / "checkpoints",
         pdf=False,
     )
-    print(f"{time.perf_counter() - started:.2f}")
+    print(f"{time.perf_counter() - started:.2f} {time.process_time() - cpu:.2f}")
 
 
 def peer_zip(directory: Path) -> float:
@@ -177,7 +178,9 @@ def main() -> None:
         pack = directory / "pack.zip"
         print(f"pack_records: {arguments.records} records")
         print(f"pack_size_mb: {pack.stat().st_size / 1e6:.1f} MB")
-        print(f"pack_export_seconds: {float(child.stdout.strip().splitlines()[-1]):.2f} s", flush=True)
+        wall, cpu = (float(value) for value in child.stdout.strip().splitlines()[-1].split())
+        print(f"pack_export_seconds: {wall:.2f} s", flush=True)
+        print(f"pack_export_cpu_seconds: {cpu:.2f} s", flush=True)
         print(f"pack_export_peak_rss_mb: {peak_mb:.0f} MB", flush=True)
         started = time.perf_counter()
         verify(pack)

@@ -1,5 +1,6 @@
 """Reading the audit trail: filters and keyset pagination (newest first)."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +73,23 @@ def list_events(
     events = [_event(row) for row in rows[:limit]]
     next_before = events[-1].seq if len(rows) > limit else None
     return TrailPage(events=events, next_before_seq=next_before)
+
+
+def events_of(
+    session: Session, *, subject_type: str, subject_ids: Sequence[str]
+) -> dict[str, list[TrailEvent]]:
+    """Every event of each of these subjects, oldest first, in one query (the session's scope picks the
+    organization); a subject without events is left out."""
+    found: dict[str, list[TrailEvent]] = {}
+    if subject_ids:
+        query = (
+            select(AuditEvent)
+            .where(AuditEvent.subject_type == subject_type, col(AuditEvent.subject_id).in_(subject_ids))
+            .order_by(col(AuditEvent.seq))
+        )
+        for row in session.exec(query):
+            found.setdefault(row.subject_id, []).append(_event(row))
+    return found
 
 
 def _event(row: AuditEvent) -> TrailEvent:

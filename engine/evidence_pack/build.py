@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import text
 from sqlmodel import Session, col, select
@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from engine.audit import Actor, append_event
 from engine.audit_trail import ed25519, offline
 from engine.audit_trail.checkpoints import Checkpoint, checkpoints_of, sign_checkpoint, signing_seed
+from engine.audit_trail.service import TrailEvent
 from engine.clauses.coverage import ClauseRecord, _placed, clause_records, evidence_of
 from engine.clauses.library import Clause, clause_library, find_clause
 from engine.config import KeyRing
@@ -28,9 +29,9 @@ from engine.evidence_pack import verify_pack
 from engine.evidence_pack.index import PackIndex, index_docx, index_html, readme
 from engine.evidence_pack.writer import PackWriter
 from engine.identity.models import Organization
-from engine.records.display import CHINA_TIME
-from engine.records.queries import names_in, record_events
-from engine.records.signatures import signatures_of
+from engine.records.display import CHINA_TIME, Names
+from engine.records.queries import names_in, records_events
+from engine.records.signatures import signatures_of, signed_record_ids
 from engine.records.timeline import timeline_entries
 from engine.reports.pdf import docx_to_pdf
 from engine.reports.records import record_docx
@@ -217,18 +218,19 @@ def _write_pack(
     first_seq, docx_paths = checkpoint.seq, []
     for start in range(0, len(selected), RECORD_BATCH):  # a batch at a time: memory stays flat
         batch = selected[start : start + RECORD_BATCH]
-        records = {
-            row.id: row
-            for row in session.exec(select(Record).where(col(Record.id).in_([r.id for r, _ in batch])))
-        }
+        read = _read_batch(session, org_id=org.id, catalog=catalog, ids=[summary.id for summary, _ in batch])
         for summary, placed in batch:
-            record = records[summary.id]
+            record = read.records[summary.id]
             workflow = catalog.pinned(session, key=record.workflow_key, version=record.workflow_version)
-            events = record_events(session, record_id=summary.id)
+            events = read.events[summary.id]
             first_seq = min([first_seq, *(event.seq for event in events)])
-            names = names_in(session, org_id=org.id, workflow=workflow, records=[record], events=events)
-            signatures = signatures_of(
-                session, record=record, secret_key=key_ring.signing, old_secret_keys=key_ring.old
+            names = read.names[record.workflow_key, record.workflow_version]
+            signatures = (
+                signatures_of(
+                    session, record=record, secret_key=key_ring.signing, old_secret_keys=key_ring.old
+                )
+                if summary.id in read.signed
+                else []
             )
             files = [
                 {"id": e.id, "path": _evidence_path(e), "sha256": e.sha256, "filename": e.filename}
@@ -302,6 +304,40 @@ def _write_pack(
     signature = ed25519.sign(signing_seed(key_ring.signing), manifest).hex()
     writer.add_bytes(verify_pack.SIGNATURE, signature.encode(), compress=False, listed=False)
     return len(selected), len(evidence), checkpoint.seq - first_seq + 1, len(pdfs)
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """What a batch of records points to, read in a few queries for the whole batch."""
+
+    records: dict[int, Record]
+    events: dict[int, list[TrailEvent]]
+    names: dict[tuple[str, int], Names]  # by workflow and version: what all its records point to
+    signed: set[int]  # the records with e-signatures
+
+
+def _read_batch(session: Session, *, org_id: int, catalog: WorkflowCatalog, ids: list[int]) -> _Batch:
+    records = {row.id: row for row in session.exec(select(Record).where(col(Record.id).in_(ids)))}
+    events = records_events(session, record_ids=ids)
+    workflows: dict[tuple[str, int], list[Record]] = {}
+    for record in records.values():
+        workflows.setdefault((record.workflow_key, record.workflow_version), []).append(record)
+    names = {
+        (key, version): names_in(
+            session,
+            org_id=org_id,
+            workflow=catalog.pinned(session, key=key, version=version),
+            records=group,
+            events=[event for record in group for event in events[cast(int, record.id)]],
+        )
+        for (key, version), group in workflows.items()
+    }
+    return _Batch(
+        {cast(int, i): r for i, r in records.items()},
+        events,
+        names,
+        signed_record_ids(session, record_ids=ids),
+    )
 
 
 def _first_seq_since(session: Session, *, org_id: int, request: PackRequest, last: int) -> int:

@@ -38,6 +38,14 @@ def _sealed(signature: Signature, *, record_id: int) -> dict[str, Any]:
     return {name: getattr(signature, name) for name in SEALED_FIELDS} | {"record_id": record_id}
 
 
+def signed_record_ids(session: Session, *, record_ids: Sequence[int]) -> set[int]:
+    """Those of these records that have e-signatures, in one query: ``signatures_of`` the others is empty."""
+    if not record_ids:
+        return set()
+    query = select(col(Signature.record_id)).where(col(Signature.record_id).in_(record_ids)).distinct()
+    return set(session.scalars(query).all())
+
+
 def signatures_of(
     session: Session, *, record: Record, secret_key: str, old_secret_keys: Sequence[str] = ()
 ) -> list[SignatureView]:

@@ -5,24 +5,29 @@ old data are shown as U+FFFD)."""
 
 import re
 from collections.abc import Sequence
+from copy import deepcopy
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from docx import Document
 from docx.document import Document as DocumentObject
+from docx.enum.style import WD_STYLE_TYPE
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt, RGBColor
 from docx.text.paragraph import Paragraph
+from lxml.etree import SubElement
 
 from engine.reports.docx_fonts import apply_chinese_styles
+from engine.reports.docx_package import open_document, save_document
+from engine.reports.docx_xml import Parts, add_run, style_paragraph
 from engine.reports.periods import ReportingPeriod
 
 A4 = (Mm(210), Mm(297))
 MARGINS = {"top_margin": Mm(25), "bottom_margin": Mm(25), "left_margin": Mm(28), "right_margin": Mm(26)}
 GENERATOR = "碳管 Tanguan"
+_TABLES = Parts()
 
 # What XML 1.0 cannot hold (so neither can a .docx or an .xlsx): C0 controls but tab, line feed and
 # carriage return; lone surrogates; U+FFFE and U+FFFF.
@@ -63,21 +68,13 @@ def new_document(
 ) -> DocumentObject:
     """An empty A4 document with Chinese fonts, the header (and its reporting period, when it has one), the
     page-numbered footer and its metadata."""
-    document = Document()
-    apply_chinese_styles(document)
+    document = open_document(_page_set_up)
     for section in document.sections:
-        section.page_width, section.page_height = A4
-        for name, value in MARGINS.items():
-            setattr(section, name, value)
-        section.header_distance = section.footer_distance = Mm(12)
         header = section.header.paragraphs[0]
         header.text = printable(f"{organization}　|　{title}")
-        header.alignment = WD_ALIGN_PARAGRAPH.CENTER
         if period is not None:
             header.add_run().add_break()
             header.add_run(period.header).font.size = Pt(9)
-        _bottom_border(header)
-        _page_x_of_y(section.footer.paragraphs[0])
     now = datetime.now(UTC).replace(microsecond=0, tzinfo=None)  # core properties are written as UTC
     properties = document.core_properties
     properties.author = properties.last_modified_by = printable(author)
@@ -93,26 +90,64 @@ def new_document(
     return document
 
 
+def _page_set_up(document: DocumentObject) -> None:
+    """What every document shares, done once per process (engine.reports.docx_package): fonts, A4 and
+    margins, the header's rule, the page-numbered footer."""
+    apply_chinese_styles(document)
+    for section in document.sections:
+        section.page_width, section.page_height = A4
+        for name, value in MARGINS.items():
+            setattr(section, name, value)
+        section.header_distance = section.footer_distance = Mm(12)
+        header = section.header.paragraphs[0]
+        header.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        _bottom_border(header)
+        _page_x_of_y(section.footer.paragraphs[0])
+
+
 def paragraph(document: Any, text: str = "", *, bold_label: str = "", style: str | None = None) -> Paragraph:
     """A paragraph of printable text, optionally led by a bold label ("标签：")."""
-    added: Paragraph = document.add_paragraph(style=style)
+    added: Paragraph = document.add_paragraph()
+    if style is not None:
+        style_paragraph(added._p, added.part.get_style_id(style, WD_STYLE_TYPE.PARAGRAPH))
     if bold_label:
-        added.add_run(printable(bold_label)).bold = True
+        add_run(added._p, printable(bold_label), bold=True)
     if text:
-        added.add_run(printable(text))
+        add_run(added._p, printable(text))
     return added
 
 
 def heading(document: Any, text: str, level: int) -> Paragraph:
-    added: Paragraph = document.add_heading(printable(text), level=level)
-    return added
+    """What python-docx's add_heading makes, its run written as ``paragraph`` writes runs."""
+    return paragraph(document, text, style="Title" if level == 0 else f"Heading {level}")
 
 
 def table(
     document: Any, header: Sequence[str], rows: Sequence[Sequence[str]], *, widths_mm: Sequence[float] = ()
 ) -> Any:
-    """A grid table with a bold header row repeated on every page."""
+    """A grid table with a bold header row repeated on every page. Its properties, grid, header row and an
+    empty row are made by python-docx once per shape and copied after (engine.reports.docx_xml)."""
     added = document.add_table(rows=1, cols=len(header))
+    tbl = added._tbl
+    style = added.part.get_style_id("Table Grid", WD_STYLE_TYPE.TABLE)
+    key = (tuple(header), tuple(widths_mm), style, str(tbl.xml))  # the empty table: page width, columns
+    shape = _TABLES.get(key)
+    if shape is None:
+        blank = _header_and_blank_row(added, header, widths_mm)
+        _TABLES.put(key, (tbl, blank))
+    else:
+        skeleton, blank = shape
+        tbl[:] = list(skeleton)
+    for row in rows:
+        copied = deepcopy(blank)
+        for tc, text in zip(copied.tc_lst, row, strict=True):
+            add_run(SubElement(tc, qn("w:p")), printable(text))  # what python-docx's cell.text does
+        tbl.append(copied)
+    return added
+
+
+def _header_and_blank_row(added: Any, header: Sequence[str], widths_mm: Sequence[float]) -> Any:
+    """The header row's bold text and the widths, through python-docx; an empty row of the same cells."""
     added.style = "Table Grid"
     widths: list[Mm | None] = [Mm(width) for width in widths_mm] or [None] * len(header)
     for cell, text, width in zip(added.rows[0].cells, header, widths, strict=True):
@@ -120,15 +155,16 @@ def table(
         if width is not None:
             cell.width = width
     _repeat_as_header(added.rows[0])
-    for row in rows:  # widths set cell by cell as rows are added: reading a column's cells is quadratic
-        for cell, text, width in zip(added.add_row().cells, row, widths, strict=True):
-            cell.text = printable(text)
-            if width is not None:
-                cell.width = width
+    blank = added.add_row()
+    for cell, width in zip(blank.cells, widths, strict=True):
+        cell._tc.clear_content()
+        if width is not None:
+            cell.width = width
+    added._tbl.remove(blank._tr)
     for column, width in zip(added.columns, widths, strict=True):
         if width is not None:
             column.width = width
-    return added
+    return blank._tr
 
 
 def approval_block(
@@ -168,11 +204,7 @@ def stamp(document: Any, *, mark: str, note: str = "") -> None:
 
 
 def docx_bytes(document: DocumentObject) -> bytes:
-    from io import BytesIO
-
-    buffer = BytesIO()
-    document.save(buffer)
-    return buffer.getvalue()
+    return save_document(document, _page_set_up)
 
 
 def _application_properties(document: DocumentObject, *, company: str) -> None:

@@ -99,6 +99,14 @@ def test_duplicate_yaml_keys_are_refused(files):
     assert "duplicate key 'version'" in refused(files)
 
 
+def test_yaml_that_does_not_parse_is_refused_quoting_the_line(files):
+    """libyaml reads the files; a file it refuses is read again by PyYAML, whose message shows the line."""
+    path = files[0] / "nonconformity.yaml"
+    path.write_text(path.read_text() + "\nbroken: [1, 2\n")
+    problem = refused(files)
+    assert problem.startswith("nonconformity.yaml: not valid YAML") and "broken: [1, 2" in problem
+
+
 def test_a_form_field_cannot_be_a_protected_attribute(files):
     edit(
         files[1] / "nc_assessment.yaml",
