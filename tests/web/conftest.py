@@ -1,16 +1,12 @@
 """Web fixtures: the app over a migrated, demo-seeded database; clients signed in as each demo role."""
 
 import re
-import sqlite3
 from collections.abc import Iterator
-from contextlib import closing
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from demo.context import seed_demo_context
 from demo.seed import DEMO_LOGINS, DEMO_PASSWORD, demo_people, seed_demo
@@ -21,9 +17,9 @@ from engine.identity.auth import create_api_token, default_org_id
 from engine.identity.models import OrganizationCreate, TokenScope
 from engine.identity.organizations import create_organization
 from engine.identity.users import create_user, get_user_by_email, grant_membership
-from engine.migrate import upgrade
 from engine.workflow.catalog import WorkflowCatalog
 from engine.workflow.lifecycle import PROCESS_CONTEXT, ProcessContext
+from tests.conftest import TemplateDatabases
 from web.app import create_app
 
 BASE_URL = "http://127.0.0.1"
@@ -112,34 +108,19 @@ def seed(db: Database) -> None:
 
 
 @pytest.fixture(scope="session")
-def seeded_sqlite(tmp_path_factory) -> Path:
-    """The demo seeded once into a SQLite file, which each SQLite test copies instead of seeding again."""
-    path = tmp_path_factory.mktemp("seeded") / "demo.sqlite3"
-    database = Database(f"sqlite:///{path}", busy_timeout_ms=30000)
-    upgrade(database.engine)
-    seed(database)
-    database.dispose()
-    return path
-
-
-def seeded_copy(db: Database, template: Path) -> None:
-    """Replace the test's (migrated, empty) SQLite file with the seeded one, through SQLite's backup."""
-    db.engine.dispose()
-    target = make_url(db.url).database
-    assert target
-    with closing(sqlite3.connect(template)) as source, closing(sqlite3.connect(target)) as copy:
-        source.backup(copy)
+def seeded_templates(tmp_path_factory) -> Iterator[TemplateDatabases]:
+    """The demo seeded once per backend; each test works on a copy instead of seeding again."""
+    templates = TemplateDatabases(tmp_path_factory.mktemp("seeded"), prepare=seed)
+    yield templates
+    templates.drop()
 
 
 @pytest.fixture
-def web(db, tmp_path, request) -> Iterator[WebEnv]:
-    settings = Settings(data_dir=tmp_path / "var", database_url=db.url, secret_key=SECRET_KEY)
-    if db.is_sqlite:
-        seeded_copy(db, request.getfixturevalue("seeded_sqlite"))
-    else:
-        seed(db)
-    app = create_app(settings=settings, db=db, catalog=CATALOG)
-    yield WebEnv(db=db, app=app, settings=settings)
+def web(backend, tmp_path, seeded_templates) -> Iterator[WebEnv]:
+    with seeded_templates.copy(backend, tmp_path) as db:
+        settings = Settings(data_dir=tmp_path / "var", database_url=db.url, secret_key=SECRET_KEY)
+        app = create_app(settings=settings, db=db, catalog=CATALOG)
+        yield WebEnv(db=db, app=app, settings=settings)
 
 
 @pytest.fixture
