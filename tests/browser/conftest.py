@@ -37,6 +37,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 STARTUP_TIMEOUT_S = 30
+# How long an expectation keeps retrying before it fails: long enough for a page that loads slowly on a
+# busy 2-core machine (a redirect after a POST, then the page), never a fixed sleep.
+EXPECT_TIMEOUT_MS = 30_000
 
 CSP_INIT_SCRIPT = """
 (() => {
@@ -157,8 +160,9 @@ def server(chromium_path) -> Iterator[Server]:
 
 @pytest.fixture(scope="session")
 def chromium(chromium_path) -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         try:
