@@ -78,6 +78,11 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "gwp_set": ("GWP 取值", "GWP values"),
     "inputs_sha256": ("输入数据 SHA-256", "inputs SHA-256"),
     "total_tco2e": ("排放总量（tCO₂e）", "total (tCO₂e)"),
+    "allocation_method": ("分摊方法", "allocation method"),
+    "basis": ("分摊依据", "basis"),
+    "metered_quantity": ("分表计量值", "sub-meter quantity"),
+    "production": ("产量", "output"),
+    "target_unit_id": ("分摊到的生产线或工序", "line or process"),
     "*": ("其他", "other"),
 }
 

@@ -280,3 +280,41 @@ class InventoryInputVersion(OrgOwned, table=True):
     year: int
     version: int = 0
     stamp: str = Field(max_length=32)
+
+
+class AllocationMethod(StrEnum):
+    """How a source shared by several lines (purchased electricity or heat) is allocated to them."""
+
+    submeter = "submeter"  # each line's metered quantity of the year; the unmetered rest stays unallocated
+    output_share = "output_share"  # by each line's output of a named product in the year
+
+
+class AllocationKey(OrgOwned, table=True):
+    """The recorded allocation of one shared source's emissions of one year to production lines or processes
+    below the source's own unit, with its basis (which sub-meters, which output statistics). Replaced as a
+    whole, audited."""
+
+    __tablename__ = "allocation_key"
+    __table_args__ = (sa.UniqueConstraint("org_id", "source_id", "year"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = Field(foreign_key="emission_source.id", index=True)
+    year: int
+    method: str = Field(max_length=16)  # AllocationMethod
+    basis: str = Field(max_length=500)
+    created_by: int | None = Field(default=None, foreign_key="user_account.id")
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
+
+
+class AllocationShare(OrgOwned, table=True):
+    """One line's part of an allocation key: its sub-meter's quantity of the year (in the source's unit), or
+    the product whose output of the year sets its share."""
+
+    __tablename__ = "allocation_share"
+    __table_args__ = (sa.UniqueConstraint("key_id", "org_unit_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key_id: int = Field(foreign_key="allocation_key.id", index=True)
+    org_unit_id: int = Field(foreign_key="org_unit.id")
+    metered_quantity: Decimal | None = Field(default=None, sa_type=MicroUnits)
+    product_id: int | None = Field(default=None, foreign_key="product.id")

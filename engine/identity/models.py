@@ -73,6 +73,9 @@ class Product(ProductBase, OrgOwned, table=True):
     __table_args__ = (sa.UniqueConstraint("org_id", "code"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    # The production line or process that makes it (None: the enterprise as a whole): its intensity is that
+    # unit's emissions, shared electricity and heat allocated (engine.carbon_data.allocation), per its output.
+    org_unit_id: int | None = Field(default=None, foreign_key="org_unit.id")
 
 
 class Role(StrEnum):

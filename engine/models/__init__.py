@@ -3,6 +3,8 @@
 
 from engine.carbon_data.models import (
     ActivityReading,
+    AllocationKey,
+    AllocationShare,
     EmissionSource,
     IngestIdempotency,
     InventorySnapshot,
@@ -37,6 +39,8 @@ __all__ = [
     "VerifiedValue",
     "YearLock",
     "ActivityReading",
+    "AllocationKey",
+    "AllocationShare",
     "ApiToken",
     "AuditChainHead",
     "AuditCheckpoint",

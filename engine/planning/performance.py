@@ -9,9 +9,10 @@ from typing import Any
 from sqlmodel import Session, select
 
 from engine.audit import Actor, append_event
+from engine.carbon_data.allocation import node_inventory
+from engine.carbon_data.cache import cached_inventory
 from engine.carbon_data.errors import DataIssue, EmissionsDataError
 from engine.carbon_data.inputs import production_totals
-from engine.carbon_data.inventory import build_inventory
 from engine.emissions.formula import FormulaError, evaluate, names_in
 from engine.emissions.rounding import plain
 from engine.identity.models import Membership, OrgUnit, Product
@@ -30,20 +31,13 @@ class ParameterValue:
 
 def quantities(session: Session, *, org_id: int, year: int) -> dict[str, Decimal]:
     """Every name a formula may use for ``year``: ``total``, ``category.X``, ``unit.CODE`` (the unit and
-    everything below it in the tree) and ``production.CODE``."""
-    inventory = build_inventory(session, org_id=org_id, year=year).json
+    everything below it in the tree, shared electricity and heat allocated to its lines and processes by the
+    year's keys — engine.carbon_data.allocation) and ``production.CODE``."""
+    inventory = cached_inventory(session, org_id=org_id, year=year).summary
     values: dict[str, Decimal] = {"total": Decimal(str(inventory["total_tco2e"]))}
     values.update({f"category.{k}": Decimal(str(v)) for k, v in inventory["by_category"].items()})
-    units = session.exec(select(OrgUnit).where(OrgUnit.org_id == org_id)).all()
-    own = {unit.id: Decimal(str(inventory["by_org_unit"].get(unit.name, 0))) for unit in units}
-    children: dict[int | None, list[OrgUnit]] = {}
-    for unit in units:
-        children.setdefault(unit.parent_id, []).append(unit)
-
-    def rolled_up(unit: OrgUnit) -> Decimal:
-        return own[unit.id] + sum((rolled_up(child) for child in children.get(unit.id, [])), Decimal(0))
-
-    values.update({f"unit.{unit.code}": rolled_up(unit) for unit in units})
+    nodes = node_inventory(session, org_id=org_id, year=year).nodes
+    values.update({f"unit.{figures.unit.code}": figures.rolled for figures in nodes.values()})
     for total in production_totals(session, org_id=org_id, year=year).values():
         values[f"production.{total.code}"] = total.quantity
     return values
