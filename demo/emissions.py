@@ -7,10 +7,17 @@ from sqlalchemy.orm import Mapped
 from sqlmodel import Session, select
 
 from engine.audit import Actor
+from engine.carbon_data.allocation import ShareInput, set_allocation, set_product_unit
 from engine.carbon_data.errors import EmissionsDataError
 from engine.carbon_data.ingest import ingest_readings
 from engine.carbon_data.inputs import set_measured_parameter, set_production
-from engine.carbon_data.models import DataTier, EmissionSource, FactorChoiceKind, SourceCategory
+from engine.carbon_data.models import (
+    AllocationMethod,
+    DataTier,
+    EmissionSource,
+    FactorChoiceKind,
+    SourceCategory,
+)
 from engine.carbon_data.parsing import month_start
 from engine.carbon_data.sources import add_source
 from engine.emissions import (
@@ -197,6 +204,9 @@ def seed_demo_emissions(session: Session, *, org_id: int, actor: Actor) -> bool:
     ingest_readings(
         session, org_id=org_id, readings=readings, idempotency_key="demo-seed-2024-2025", actor=actor
     )
+    _seed_allocation(
+        session, org_id=org_id, actor=actor, units=units, products=products, source_id=electricity.id
+    )
     add_baseline(
         session, org_id=org_id, actor=actor, name="2024 基准年", periods=[{"year": 2024, "weight": 1}]
     )
@@ -212,3 +222,37 @@ def seed_demo_emissions(session: Session, *, org_id: int, actor: Actor) -> bool:
         note="单位熟料碳排放强度 2030 年较 2024 年下降 5%",
     )
     return True
+
+
+# The plant's purchased electricity, metered at the 110 kV substation, shared by the clinker line and the
+# cement grinding line: each has its sub-meter (MWh of the year); offices and lighting are not sub-metered.
+_DEMO_SUBMETERS = {2024: {"KILN1": "93300", "CEMMILL": "51900"}, 2025: {"KILN1": "92400", "CEMMILL": "51300"}}
+
+
+def _seed_allocation(
+    session: Session,
+    *,
+    org_id: int,
+    actor: Actor,
+    units: dict[str, int],
+    products: dict[str, int],
+    source_id: int | None,
+) -> None:
+    """Which line makes which product, and the sub-meter key of the shared electricity (issue 14 item 7)."""
+    if source_id is None or not {"KILN1", "CEMMILL"} <= set(units):
+        return
+    for code, unit in (("CLK", "KILN1"), ("PO425", "CEMMILL"), ("PC325R", "CEMMILL")):
+        set_product_unit(
+            session, org_id=org_id, actor=actor, product_id=products[code], org_unit_id=units[unit]
+        )
+    for year, meters in _DEMO_SUBMETERS.items():
+        set_allocation(
+            session,
+            org_id=org_id,
+            actor=actor,
+            source_id=source_id,
+            year=year,
+            method=AllocationMethod.submeter,
+            basis=f"分表 E-KILN1-01（熟料线）、E-CEM-01（粉磨站）{year} 年能源台账年度抄表",
+            shares=[ShareInput(units[code], metered_quantity=value) for code, value in meters.items()],
+        )

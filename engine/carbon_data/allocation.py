@@ -379,6 +379,26 @@ class NodeInventory:
                 Decimal(0),
             )
 
+    def lines_total(self, unit_id: int) -> Decimal:
+        """The allocation units' totals plus the remainder: equal to the unit's own total, exactly."""
+        with localcontext(_EXACT):
+            return self.remainder(unit_id) + sum(
+                (
+                    self.nodes[n.unit.id].rolled
+                    for n in self.allocation_units(unit_id)
+                    if n.unit.id is not None
+                ),
+                Decimal(0),
+            )
+
+    def unallocated(self, source_id: int) -> Decimal:
+        """What of the source's emissions its key leaves on the source's unit (all of it without a key)."""
+        with localcontext(_EXACT):
+            given = sum(
+                (a.tco2e for _, s, parts in self.keys if s.id == source_id for a in parts), Decimal(0)
+            )
+            return self.by_source.get(source_id, Decimal(0)) - given
+
     def intensities(self, unit_id: int) -> list[Intensity]:
         """Each product the unit makes with output in the year: the unit's emissions per unit of output."""
         figures = self.nodes.get(unit_id)
@@ -560,3 +580,13 @@ def _apply(
                 )
             )
     return parts
+
+
+def list_allocations(
+    session: Session, *, org_id: int, year: int
+) -> dict[int, tuple[AllocationKey, list[AllocationShare]]]:
+    """The year's keys with their rows, by source (for the forms: shown even when a key cannot be applied)."""
+    keys = session.exec(
+        select(AllocationKey).where(AllocationKey.org_id == org_id, AllocationKey.year == year)
+    ).all()
+    return {key.source_id: (key, _shares(session, key)) for key in keys}
