@@ -86,15 +86,15 @@ def test_the_carbon_manager_switches_to_output_shares_and_bad_keys_are_refused(w
             "year": "2025",
             "method": "submeter",
             "basis": "",
-            "share-1-unit": str(ids["KILN1"]),
-            "share-1-quantity": "-1",
-            "share-2-unit": str(ids["CEMMILL"]),
-            "share-2-quantity": "10",
+            "share-1-unit": str(ids["CEMMILL"]),
+            "share-1-quantity": "",  # left empty: not allocated to, and the form's rows keep their numbers
+            "share-2-unit": str(ids["KILN1"]),
+            "share-2-quantity": "-1",
         },
     )
     assert refused.status_code == 422
     issues = set(re.findall(r'data-issue-row="([^"]*)" data-issue-field="([^"]+)"', refused.text))
-    assert issues == {("None", "basis"), ("1", "metered_quantity")}
+    assert issues == {("None", "basis"), ("2", "metered_quantity")}
     assert "分摊依据" in refused.text and "分表计量值" in refused.text
     assert 'data-method="submeter"' in client.get(url).text  # nothing written
     saved = client.post(

@@ -2,6 +2,7 @@
 shared purchased electricity and heat allocated to production lines and processes by a recorded key, each
 product's intensity from the unit that makes it, and the unit's performance parameters."""
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request
@@ -163,9 +164,10 @@ def unit_page(
     return render(request, "emissions/unit.html", context)
 
 
-def _shares(form: FormData, method: str, issues: list[DataIssue]) -> list[ShareInput]:
-    """Rows ``share-N-unit`` with ``share-N-quantity`` or ``share-N-product``; a row left empty is skipped."""
-    shares = []
+def _shares(form: FormData, method: str, issues: list[DataIssue]) -> tuple[list[ShareInput], list[int]]:
+    """Rows ``share-N-unit`` with ``share-N-quantity`` or ``share-N-product``, and the form's row number of
+    each (a row left empty is skipped, so the service's row 2 may be the form's row 5)."""
+    shares, rows = [], []
     for row in range(1, MAX_SHARE_ROWS + 1):
         unit = str(form.get(f"share-{row}-unit") or "").strip()
         quantity = str(form.get(f"share-{row}-quantity") or "").strip()
@@ -183,7 +185,18 @@ def _shares(form: FormData, method: str, issues: list[DataIssue]) -> list[ShareI
             if product_id is None:
                 issues.append(DataIssue(len(shares) + 1, "product_id", "请选择一项", "choose one"))
             shares.append(ShareInput(parse_id(unit), product_id=product_id))
-    return shares
+        rows.append(row)
+    return shares, rows
+
+
+def _on_form_rows(error: EmissionsDataError, rows: list[int]) -> EmissionsDataError:
+    """The issues with the rows of the form the person filled in."""
+    return EmissionsDataError(
+        replace(issue, row=rows[issue.row - 1])
+        if issue.row is not None and 0 < issue.row <= len(rows)
+        else issue
+        for issue in error.issues
+    )
 
 
 @router.post("/emissions/sources/{source_id}/allocation")
@@ -200,7 +213,7 @@ def save_allocation(
     year = parse_year_field(form)
     method = str(form.get("method") or "")
     issues: list[DataIssue] = []
-    shares = _shares(form, method, issues)
+    shares, rows = _shares(form, method, issues)
     error = save_all_or_nothing(
         db,
         org_id=org_id,
@@ -217,6 +230,7 @@ def save_allocation(
         ),
     )
     if error:
+        error = _on_form_rows(error, rows)
         return _refused(
             request, principal, db, unit_id=source.org_unit_id, year=year, error=error, source=source_id
         )
