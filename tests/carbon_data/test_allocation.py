@@ -36,48 +36,19 @@ def plant(db, alpha):
     ids = {}
     with db.unit_of_work(org_id=org.id) as uow:
         s = uow.session
-        entity = add_org_unit(
-            s, org_id=org.id, kind=OrgUnitKind.legal_entity, code="HN", name="湘峰水泥", actor=org.actor
-        )
-        site = add_org_unit(
-            s, org_id=org.id, kind=OrgUnitKind.site, code="SITE", name="厂区", parent=entity, actor=org.actor
-        )
-        line_a = add_org_unit(
-            s,
-            org_id=org.id,
-            kind=OrgUnitKind.production_line,
-            code="LA",
-            name="A 线",
-            parent=site,
-            actor=org.actor,
-        )
-        line_b = add_org_unit(
-            s,
-            org_id=org.id,
-            kind=OrgUnitKind.production_line,
-            code="LB",
-            name="B 线",
-            parent=site,
-            actor=org.actor,
-        )
-        kiln_a = add_org_unit(
-            s,
-            org_id=org.id,
-            kind=OrgUnitKind.process,
-            code="LA-KILN",
-            name="A 线烧成",
-            parent=line_a,
-            actor=org.actor,
-        )
-        office = add_org_unit(
-            s,
-            org_id=org.id,
-            kind=OrgUnitKind.department,
-            code="OFFICE",
-            name="办公楼",
-            parent=site,
-            actor=org.actor,
-        )
+        units = {}
+        for code, kind, parent, name in (
+            ("HN", OrgUnitKind.legal_entity, None, "湘峰水泥"),
+            ("SITE", OrgUnitKind.site, "HN", "厂区"),
+            ("LA", OrgUnitKind.production_line, "SITE", "A 线"),
+            ("LB", OrgUnitKind.production_line, "SITE", "B 线"),
+            ("LA-KILN", OrgUnitKind.process, "LA", "A 线烧成"),
+            ("OFFICE", OrgUnitKind.department, "SITE", "办公楼"),
+        ):
+            units[code] = add_org_unit(
+                s, org_id=org.id, kind=kind, code=code, name=name, parent=units.get(parent), actor=org.actor
+            )
+        site, line_a, line_b, kiln_a = units["SITE"], units["LA"], units["LB"], units["LA-KILN"]
         sources = {}
         for code, unit, fields in (
             ("KA", kiln_a, {"category": "process", "fuel_or_material": "熟料", "unit": "t"}),
@@ -116,12 +87,12 @@ def plant(db, alpha):
                 )
             products[code] = product.id
         ids = {
-            "entity": entity.id,
+            "entity": units["HN"].id,
             "site": site.id,
             "LA": line_a.id,
             "LB": line_b.id,
             "kiln_a": kiln_a.id,
-            "office": office.id,
+            "office": units["OFFICE"].id,
             **sources,
             **products,
         }
