@@ -33,6 +33,7 @@ from engine.emissions.rounding import plain
 from engine.identity.models import OrgUnit, OrgUnitKind, Product
 from engine.identity.org_tree import TreeNode, flatten, unit_tree
 from engine.models.base import utcnow
+from engine.values import control_character_message, forbidden_character
 from engine.verification.locks import refuse_locked
 
 SHARED_CATEGORIES = (SourceCategory.purchased_electricity, SourceCategory.purchased_heat)
@@ -109,6 +110,8 @@ def set_allocation(
         )
     elif len(basis) > MAX_BASIS:
         issues.append(data_issue("basis", f"不能超过 {MAX_BASIS} 个字符", f"at most {MAX_BASIS} characters"))
+    elif (character := forbidden_character(basis)) is not None:
+        issues.append(data_issue("basis", *control_character_message(character)))
     units = list(session.exec(select(OrgUnit).where(OrgUnit.org_id == org_id)).all())
     by_id = {unit.id: unit for unit in units}
     below = _descendants(units, source.org_unit_id) if source is not None else set()

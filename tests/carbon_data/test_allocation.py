@@ -240,8 +240,9 @@ def test_bad_keys_are_refused_naming_row_and_field_and_write_nothing(db, plant):
         (3, "metered_quantity"),
     }
     with pytest.raises(EmissionsDataError) as refused:
-        _allocate(db, org, ids, "by_guess", [ShareInput(ids["LA"])])
-    assert [i.field for i in refused.value.issues] == ["allocation_method"]
+        _allocate(db, org, ids, "by_guess", [ShareInput(ids["LA"])], basis="分表\u202e读数")
+    assert [i.field for i in refused.value.issues] == ["allocation_method", "basis"]
+    assert "U+202E" in refused.value.issues[1].message_zh
     with pytest.raises(EmissionsDataError) as refused:
         _allocate(db, org, ids, "output_share", [ShareInput(ids["LA"], product_id=ids["CLKB"])])
     assert [(i.row, i.field) for i in refused.value.issues] == [(1, "product_id")]
