@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from engine.audit_trail.service import TrailEvent
+from engine.carbon_data.allocation import METHOD_LABELS
 from engine.carbon_data.errors import FIELD_LABELS
 from engine.carbon_data.models import EmissionSource
 from engine.forms.spec import Text
@@ -71,6 +72,7 @@ SUBJECTS = {
     "verification_return": Text(zh="核查退回", en="Verifier's return"),
     "year_lock": Text(zh="年度锁定", en="Year lock"),
     "report_template": Text(zh="报告模板", en="Report template"),
+    "allocation_key": Text(zh="共用电力、热力的分摊方法", en="Allocation key"),
 }
 ACTIONS = {
     "create": Text(zh="创建", en="Created"),
@@ -172,6 +174,8 @@ class TrailLabels:
             self.choices.setdefault(("kind", unit_kind.value), label)
         for role, (zh, en) in ROLE_LABELS.items():
             self.choices.setdefault(("roles", str(role)), Text(zh=zh, en=en))
+        for method, label in METHOD_LABELS.items():
+            self.choices.setdefault(("allocation_method", method.value), label)
 
     def action(self, action: str) -> Text:
         return ACTIONS.get(action) or self.triggers.get(action) or Text(zh=action, en=action)

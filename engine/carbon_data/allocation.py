@@ -30,6 +30,7 @@ from engine.carbon_data.models import (
 )
 from engine.carbon_data.parsing import MAX_YEAR, MIN_YEAR, parse_decimal
 from engine.emissions.rounding import plain
+from engine.forms.spec import Text
 from engine.identity.models import OrgUnit, OrgUnitKind, Product
 from engine.identity.org_tree import TreeNode, flatten, unit_tree
 from engine.models.base import utcnow
@@ -40,6 +41,10 @@ SHARED_CATEGORIES = (SourceCategory.purchased_electricity, SourceCategory.purcha
 ALLOCATION_UNIT_KINDS = (OrgUnitKind.production_line, OrgUnitKind.process)
 MAX_BASIS = 500
 MAX_QUANTITY = Decimal(10) ** 12
+METHOD_LABELS = {
+    AllocationMethod.submeter: Text(zh="按分表计量", en="By sub-meter"),
+    AllocationMethod.output_share: Text(zh="按产量比例", en="By output share"),
+}
 _EXACT = Context(prec=80)  # sums of 28-digit amounts ≤ 10¹⁵ stay exact
 _MICRO = Decimal("0.000001")
 _SHOWN = Context(prec=28)
@@ -253,7 +258,7 @@ def _describe(
     return {
         "source": f"{source.code} {source.name}" if source else None,
         "year": key.year,
-        "method": key.method,
+        "allocation_method": key.method,
         "basis": key.basis,
         "shares": "; ".join(parts),
     }

@@ -5,13 +5,14 @@ product's intensity from the unit that makes it, and the unit's performance para
 from dataclasses import replace
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from engine.carbon_data.allocation import (
     ALLOCATION_UNIT_KINDS,
+    METHOD_LABELS,
     SHARED_CATEGORIES,
     NodeInventory,
     ShareInput,
@@ -44,11 +45,6 @@ from web.templating import render
 
 router = APIRouter()
 MAX_SHARE_ROWS = 50
-
-METHOD_LABELS = {
-    AllocationMethod.submeter: {"zh_CN": "按分表计量", "en": "By sub-meter"},
-    AllocationMethod.output_share: {"zh_CN": "按产量比例", "en": "By output share"},
-}
 
 
 def _figures(
@@ -265,12 +261,19 @@ def _refused(
         return render(request, "emissions/unit.html", context, status_code=422)
 
 
+def _unit_of_org(session: OrgSession, unit_id: Id) -> int:
+    """The unit's id when it is one of the organization's (else 404, before the form is looked at)."""
+    if all(unit.id != unit_id for unit in list_org_units(session)):
+        raise HTTPException(404)
+    return unit_id
+
+
 @router.post("/emissions/units/{unit_id}/products")
 def assign_product(
     request: Request,
     principal: CarbonManager,
     db: DatabaseDep,
-    unit_id: Id,
+    unit_id: Annotated[int, Depends(_unit_of_org)],
     product_id: Annotated[Id, Form()],
     year: Annotated[Year | None, Form()] = None,
     remove: Annotated[bool, Form()] = False,
@@ -279,8 +282,6 @@ def assign_product(
     assert principal.org is not None
     org_id = principal.org.id
     with db.read_session(org_id=org_id) as session:
-        if all(unit.id != unit_id for unit in list_org_units(session)):
-            raise HTTPException(404)
         made_here = any(p.id == product_id and p.org_unit_id == unit_id for p in list_products(session))
     if remove and not made_here:  # another unit's product: nothing to take away here
         return RedirectResponse(f"/emissions/units/{unit_id}#products", 303)
