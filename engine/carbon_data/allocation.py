@@ -251,16 +251,16 @@ def _describe(
         unit = by_id.get(share.org_unit_id)
         label = f"{unit.code} {unit.name}" if unit else "?"
         if share.metered_quantity is not None:
-            parts.append(f"{label}: {plain(share.metered_quantity)} {source.unit if source else ''}".rstrip())
+            parts.append(f"{label}：{plain(share.metered_quantity)} {source.unit if source else ''}".rstrip())
         elif share.product_id is not None:
             product = products.get(share.product_id)
-            parts.append(f"{label}: {product.code if product else '?'} {product.name if product else ''}")
+            parts.append(f"{label}：{product.code if product else '?'} {product.name if product else ''}")
     return {
         "source": f"{source.code} {source.name}" if source else None,
         "year": key.year,
         "allocation_method": key.method,
         "basis": key.basis,
-        "shares": "; ".join(parts),
+        "shares": "；".join(parts),
     }
 
 

@@ -212,8 +212,8 @@ def test_replacing_a_key_is_audited_by_names(db, plant):
         assert len(session.exec(select(AllocationShare)).all()) == 2
         events = session.exec(select(AuditEvent).where(AuditEvent.subject_type == "allocation_key")).all()
     assert [e.action for e in events] == ["created", "updated"]
-    assert "LB B 线: 400 MWh" in str(events[-1].payload)
-    assert "LB B 线: 350 MWh" in str(events[-1].payload)
+    assert "LB B 线：400 MWh" in str(events[-1].payload)
+    assert "LB B 线：350 MWh" in str(events[-1].payload)
 
 
 def test_bad_keys_are_refused_naming_row_and_field_and_write_nothing(db, plant):
