@@ -26,9 +26,10 @@ from engine.identity.auth import (
     touch_session,
 )
 from engine.identity.models import Role, TokenScope
+from engine.identity.organizations import list_org_units
 from engine.notifications.service import unread_count
 from engine.records.dashboard import count_open_tasks
-from engine.values import control_character_message, forbidden_character
+from engine.values import Id, control_character_message, forbidden_character
 from engine.workflow.access import ActorRef
 from engine.workflow.loader import Workflow
 from web.i18n import negotiate
@@ -384,6 +385,16 @@ async def org_session(request: Request, db: DatabaseDep) -> AsyncIterator[Sessio
 
 
 OrgSession = Annotated[Session, Depends(org_session)]
+
+
+def unit_of_org(session: OrgSession, unit_id: Id) -> int:
+    """The path's unit id when it is one of the organization's (else 404, before the form is looked at)."""
+    if all(unit.id != unit_id for unit in list_org_units(session)):
+        raise HTTPException(404)
+    return unit_id
+
+
+OrgUnitId = Annotated[int, Depends(unit_of_org)]
 
 
 def org_unit_of_work(request: Request, db: DatabaseDep) -> Iterator[UnitOfWork]:

@@ -113,6 +113,10 @@ def _allocate(db, org, ids, method, shares, basis="2022 年分表读数（EM-A1�
         )
 
 
+def _submeters(ids, a="550", b="350"):
+    return [ShareInput(ids["LA"], metered_quantity=a), ShareInput(ids["LB"], metered_quantity=b)]
+
+
 def _figures(db, org):
     with db.read_session(org_id=org.id) as session:
         return node_inventory(session, org_id=org.id, year=YEAR)
@@ -134,7 +138,7 @@ def test_sub_meters_allocate_the_metered_part_and_leave_the_rest_on_the_site(db,
         org,
         ids,
         "submeter",
-        [ShareInput(ids["LA"], metered_quantity="550"), ShareInput(ids["LB"], metered_quantity="350")],
+        _submeters(ids),
     )
     nodes = _figures(db, org)
     line_a, line_b = nodes.nodes[ids["LA"]], nodes.nodes[ids["LB"]]
@@ -183,7 +187,7 @@ def test_line_figures_feed_the_performance_parameters(db, plant):
         org,
         ids,
         "submeter",
-        [ShareInput(ids["LA"], metered_quantity="550"), ShareInput(ids["LB"], metered_quantity="350")],
+        _submeters(ids),
     )
     with db.unit_of_work(org_id=org.id) as uow:
         add_parameter(
@@ -204,7 +208,7 @@ def test_line_figures_feed_the_performance_parameters(db, plant):
 
 def test_replacing_a_key_is_audited_by_names(db, plant):
     org, ids = plant
-    shares = [ShareInput(ids["LA"], metered_quantity="550"), ShareInput(ids["LB"], metered_quantity="350")]
+    shares = _submeters(ids)
     _allocate(db, org, ids, "submeter", shares)
     _allocate(db, org, ids, "submeter", [shares[0], ShareInput(ids["LB"], metered_quantity="400")])
     with db.read_session(org_id=org.id) as session:
@@ -271,7 +275,7 @@ def test_sub_meters_above_the_main_meter_are_named_when_the_figures_are_built(db
         org,
         ids,
         "submeter",
-        [ShareInput(ids["LA"], metered_quantity="700"), ShareInput(ids["LB"], metered_quantity="350")],
+        _submeters(ids, a="700"),
     )
     with pytest.raises(EmissionsDataError) as refused:
         _figures(db, org)

@@ -5,7 +5,7 @@ product's intensity from the unit that makes it, and the unit's performance para
 from dataclasses import replace
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 from starlette.datastructures import FormData
@@ -35,6 +35,7 @@ from web.deps import (
     DatabaseDep,
     Member,
     OrgSession,
+    OrgUnitId,
     PostedForm,
     Principal,
     actor_of,
@@ -261,19 +262,12 @@ def _refused(
         return render(request, "emissions/unit.html", context, status_code=422)
 
 
-def _unit_of_org(session: OrgSession, unit_id: Id) -> int:
-    """The unit's id when it is one of the organization's (else 404, before the form is looked at)."""
-    if all(unit.id != unit_id for unit in list_org_units(session)):
-        raise HTTPException(404)
-    return unit_id
-
-
 @router.post("/emissions/units/{unit_id}/products")
 def assign_product(
     request: Request,
     principal: CarbonManager,
     db: DatabaseDep,
-    unit_id: Annotated[int, Depends(_unit_of_org)],
+    unit_id: OrgUnitId,
     product_id: Annotated[Id, Form()],
     year: Annotated[Year | None, Form()] = None,
     remove: Annotated[bool, Form()] = False,

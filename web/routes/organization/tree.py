@@ -5,7 +5,7 @@ units (engine.identity.org_tree audits every change)."""
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from engine.carbon_data.by_unit import emissions_by_unit, sources_by_unit
@@ -21,6 +21,7 @@ from web.deps import (
     DatabaseDep,
     Member,
     OrgSession,
+    OrgUnitId,
     Principal,
     actor_of,
     reporting_year,
@@ -116,19 +117,12 @@ def add(
     return htmx_aware_redirect(request, RedirectResponse(f"/organization#unit-{unit.id}", status_code=303))
 
 
-def unit_of_org(session: OrgSession, unit_id: Id) -> int:
-    """The unit's id when it is one of the organization's (else 404, before the form is looked at)."""
-    if all(unit.id != unit_id for unit in list_org_units(session)):
-        raise HTTPException(404)
-    return unit_id
-
-
 @router.post("/organization/units/{unit_id}")
 def update(
     request: Request,
     principal: CarbonManager,
     db: DatabaseDep,
-    unit_id: Annotated[int, Depends(unit_of_org)],
+    unit_id: OrgUnitId,
     kind: Annotated[OrgUnitKind, Form()],
     code: Code,
     name: Name,
