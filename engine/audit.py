@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from engine.db import DriverStatement, driver_cursor
 from engine.models.audit import GENESIS_HASH, AuditChainHead, AuditEvent
 from engine.models.base import table_of, utc_iso, utcnow
+from engine.tenancy import scope_connection
 
 _events = table_of(AuditEvent)
 _heads = table_of(AuditChainHead)
@@ -197,6 +198,9 @@ def verify_chain(connection: Connection, *, org_id: int, batch_size: int = 20000
     The walk checks numbering, linkage, each hash and time order; the indexed columns are compared
     with the hashed payload in one query, and the earlier of the two findings is reported."""
     sha256 = hashlib.sha256
+    if not connection.in_transaction():  # a bare connection: row-level security needs the organization
+        connection.begin()
+        scope_connection(connection, org_id=org_id)
     mismatch_seq = _first_mirror_mismatch(connection, org_id=org_id)
     stop_at = mismatch_seq or None
     expected_seq = 1

@@ -115,6 +115,22 @@ def db_upgrade() -> None:
     _echo(f"database at revision {status.current}")
 
 
+@db_app.command("grant-app-role")
+def db_grant_app_role(
+    role: Annotated[str, typer.Argument(help="the PostgreSQL role the web instances use")],
+) -> None:
+    """Let a PostgreSQL role use the schema as the application, under row-level security (授予应用角色)."""
+    from engine.migrate import RoleError, grant_application_role
+
+    try:
+        with _database().engine.begin() as connection:
+            grant_application_role(connection, role=role)
+    except RoleError as error:
+        _note(f"未授权 / not granted: {error}")
+        raise typer.Exit(2) from None
+    _echo(f"role {role} may use the schema (audit trail append-only; row-level security applies)")
+
+
 @db_app.command("status")
 def db_status() -> None:
     """Show the database's schema revision."""

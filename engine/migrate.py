@@ -7,7 +7,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -64,3 +64,43 @@ def upgrade(engine: Engine) -> SchemaStatus:
     with engine.begin() as connection:
         command.upgrade(alembic_config(connection=connection), "head")
     return schema_status(engine)
+
+
+# The audit trail and its checkpoints are append-only for the application (triggers refuse the rest too).
+APPEND_ONLY_TABLES = ("audit_event", "audit_checkpoint")
+
+
+class RoleError(ValueError):
+    """The application role cannot be used as asked (it would bypass row-level security)."""
+
+
+def grant_application_role(connection: Connection, *, role: str) -> None:
+    """On PostgreSQL, let ``role`` use the schema as the application: read and write every table (append
+    only to the audit trail) and use the sequences. The role must not own the tables, be a superuser or
+    have BYPASSRLS, or row-level security would not apply to it."""
+    if connection.dialect.name != "postgresql":
+        raise RoleError("an application role is a PostgreSQL setting; SQLite has no roles")
+    attributes = connection.execute(
+        text("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = :role"), {"role": role}
+    ).first()
+    if attributes is None:
+        raise RoleError(f"role {role!r} does not exist (CREATE ROLE {role} LOGIN PASSWORD '…')")
+    owned = connection.execute(
+        text("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tableowner = :role"),
+        {"role": role},
+    ).scalar_one()
+    if attributes.rolsuper or attributes.rolbypassrls or owned:
+        raise RoleError(
+            f"role {role!r} is a superuser, has BYPASSRLS or owns tables: row-level security would not apply"
+        )
+    quoted = connection.dialect.identifier_preparer.quote(role)
+    schema = connection.dialect.identifier_preparer.quote(
+        connection.execute(text("SELECT current_schema()")).scalar_one()
+    )
+    connection.execute(text(f"GRANT USAGE ON SCHEMA {schema} TO {quoted}"))
+    connection.execute(
+        text(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {quoted}")
+    )
+    for table in APPEND_ONLY_TABLES:
+        connection.execute(text(f"REVOKE UPDATE, DELETE, TRUNCATE ON {table} FROM {quoted}"))
+    connection.execute(text(f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA {schema} TO {quoted}"))

@@ -6,6 +6,7 @@ from sqlmodel import SQLModel
 
 import engine.models  # noqa: F401  (registers every table)
 from engine.db import create_db_engine
+from engine.tenancy import ensure_row_level_security, scope_connection
 
 MIGRATION_LOCK_KEY = 7_331_001  # one PostgreSQL advisory lock: concurrent upgrades queue
 
@@ -23,7 +24,9 @@ def _run(connection) -> None:
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            scope_connection(connection, org_id=None, all_orgs=True)  # data migrations see every organization
         context.run_migrations()
+        ensure_row_level_security(connection)  # tables added by any migration get the tenant policy
 
 
 def run_migrations_online() -> None:
