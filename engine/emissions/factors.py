@@ -25,7 +25,9 @@ from engine.emissions.units import Unit, parse_energy_per_unit, parse_unit
 
 DATA_DIR = Path(__file__).with_name("data")
 
-DEFAULT_FACTOR_SET = "GB/T 32151.22-2024"
+# The common fuel table of the GB/T 32151 parts of 2024 (Appendix C Table C.1). Until this release it was
+# cited as "GB/T 32151.22-2024" — the livestock-farm part; that id stays an alias (docs/emissions.md).
+DEFAULT_FACTOR_SET = "GB/T 32151 表C.1 (2024)"
 DEFAULT_GWP_SET = "AR6"
 DEFAULT_GRID_CALIBER = "average"
 NATIONAL = "全国"
@@ -81,6 +83,11 @@ class FactorSet:
     notes: str
     fuels: Mapping[str, FuelFactor]  # by canonical Chinese name
     fuel_aliases: Mapping[str, str]  # folded spelling -> canonical name
+    title_en: str = ""
+    edition: str = ""
+    table_ref: str = ""
+    confidence: str = ""
+    aliases: tuple[str, ...] = ()  # earlier ids and short spellings that still resolve to this set
 
     def find_fuel(self, name: str) -> FuelFactor | None:
         canonical = self.fuel_aliases.get(_fold(name))
@@ -162,6 +169,11 @@ def factor_sets() -> Mapping[str, FactorSet]:
             notes=row["notes"],
             fuels=fuels_by_set[set_id],
             fuel_aliases=aliases_by_set[set_id],
+            title_en=row["title_en"],
+            edition=row["edition"],
+            table_ref=row["table_ref"],
+            confidence=row["confidence"],
+            aliases=tuple(filter(None, row["aliases"].split("|"))),
         )
         for set_id, row in set_rows.items()
     }
@@ -174,6 +186,12 @@ def _factor_set_aliases() -> Mapping[str, str]:
         for spelling in (row["id"], *filter(None, row["aliases"].split("|"))):
             aliases[_fold(spelling)] = row["id"]
     return aliases
+
+
+def canonical_factor_set_id(name: str) -> str:
+    """The current id of a set named by its id or any alias (an earlier id kept in a frozen snapshot);
+    an unknown name is returned unchanged."""
+    return _factor_set_aliases().get(_fold(name), name)
 
 
 def factor_set(name: str) -> FactorSet:
