@@ -261,6 +261,16 @@ def _grid_table() -> Mapping[tuple[str, str, int], GridFactor]:
     return table
 
 
+def shipped_grid_factors() -> list[GridFactor]:
+    """Every grid factor shipped with this release: by caliber, level (national, regional, provincial),
+    region and data year (newest first)."""
+    order = {"national": 0, "regional": 1, "provincial": 2}
+    return sorted(
+        _grid_table().values(),
+        key=lambda f: (GRID_CALIBERS.index(f.caliber), order.get(f.level, 3), f.region, -f.year),
+    )
+
+
 @cache
 def province_regions() -> Mapping[str, str]:
     return {row["province"]: row["region"] for row in _read("grid_regions.csv")}

@@ -14,7 +14,13 @@ from sqlmodel import Session, col, select
 from engine.audit import Actor, append_event
 from engine.carbon_data.versions import EVERY_YEAR, bump_input_versions
 from engine.emissions.errors import CalcError
-from engine.emissions.factors import GRID_CALIBERS, GridFactor, published_grid_factor
+from engine.emissions.factors import (
+    GRID_CALIBERS,
+    MAX_GRID_FACTOR,
+    GridFactor,
+    normalize_region,
+    published_grid_factor,
+)
 from engine.evidence.models import EvidenceFile
 from engine.factor_library.models import PublishedGridFactor
 from engine.forms.spec import Text
@@ -108,24 +114,19 @@ def check_entry(
             published = date.fromisoformat(published_on.strip())
         except ValueError:
             errors["published_on"] = Text(zh="日期格式应为 YYYY-MM-DD", en="a date is written YYYY-MM-DD")
-    if not region.strip():
-        errors["region"] = Text(zh="请填写地区", en="the region is required")
-    normalized = region.strip()
-    # the calculator's own checks (known region, range of the value) on what is otherwise readable
-    try:
-        factor = published_grid_factor(
-            region=region,
-            year=year or 2000,
-            value=number if number is not None else Decimal(1),
-            caliber=caliber if caliber in GRID_CALIBERS else GRID_CALIBERS[0],
-            document=document or "-",
+    if number is not None and not Decimal(0) < number <= MAX_GRID_FACTOR:
+        errors["value"] = Text(
+            zh=f"电网排放因子应大于 0 且不超过 {MAX_GRID_FACTOR} tCO2/MWh",
+            en=f"a grid emission factor must be above 0 and at most {MAX_GRID_FACTOR} tCO2/MWh",
         )
-        normalized = factor.region
-    except CalcError as error:
-        for issue in error.issues:
-            name = {"region": "region", "value": "value"}.get(issue.field, issue.field)
-            if region.strip() or name != "region":
-                errors.setdefault(name, Text(zh=issue.message_zh, en=issue.message_en))
+    normalized = region.strip()
+    if not normalized:
+        errors["region"] = Text(zh="请填写地区", en="the region is required")
+    else:
+        try:
+            normalized = normalize_region(normalized)
+        except CalcError as error:
+            errors["region"] = Text(zh=error.message_zh, en=error.message_en)
     if errors:
         raise FactorProblem(errors)
     assert year is not None and number is not None
