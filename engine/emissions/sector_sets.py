@@ -42,7 +42,7 @@ class SectorSet:
     sector_en: str
     document: str
     edition: str
-    effective: str
+    effective_from: str
     status: str
     confidence: str
     notes: str
@@ -90,7 +90,7 @@ def sector_sets() -> Mapping[str, SectorSet]:
             sector_en=row["sector_en"],
             document=row["document"],
             edition=row["edition"],
-            effective=row["effective"],
+            effective_from=row["effective_from"],
             status=row["status"],
             confidence=row["confidence"],
             notes=row["notes"],

@@ -32,8 +32,8 @@ def test_every_part_of_the_reference_is_a_set_with_its_metadata() -> None:
     assert {"ceramics", "lime", "chemicals"} <= set(sets)
     for found in sets.values():
         assert found.sector_zh and found.sector_en and found.document and found.confidence
-    assert sets["GB/T 32151.8-2023"].effective == "2024-07-01"
-    assert sets["GB/T 32151.5-2026"].effective == "2026-10-01"
+    assert sets["GB/T 32151.8-2023"].effective_from == "2024-07-01"
+    assert sets["GB/T 32151.5-2026"].effective_from == "2026-10-01"
 
 
 def test_a_part_whose_tables_are_not_in_the_reference_ships_no_number() -> None:
