@@ -92,6 +92,8 @@ class FactorSet:
     table_ref: str = ""
     confidence: str = ""
     aliases: tuple[str, ...] = ()  # earlier ids and short spellings that still resolve to this set
+    document_zh: str = ""
+    notes_zh: str = ""
 
     def find_fuel(self, name: str) -> FuelFactor | None:
         canonical = self.fuel_aliases.get(_fold(name))
@@ -178,6 +180,8 @@ def factor_sets() -> Mapping[str, FactorSet]:
             table_ref=row["table_ref"],
             confidence=row["confidence"],
             aliases=tuple(filter(None, row["aliases"].split("|"))),
+            document_zh=row["document_zh"],
+            notes_zh=row["notes_zh"],
         )
         for set_id, row in set_rows.items()
     }

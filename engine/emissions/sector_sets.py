@@ -48,6 +48,8 @@ class SectorSet:
     notes: str
     factors: tuple[SectorFactor, ...]
     materials: Mapping[str, SectorFactor]  # folded material spelling → its per-tonne factor
+    document_zh: str = ""
+    notes_zh: str = ""
 
     @property
     def transcribed(self) -> bool:
@@ -96,6 +98,8 @@ def sector_sets() -> Mapping[str, SectorSet]:
             notes=row["notes"],
             factors=tuple(factors.get(row["id"], ())),
             materials=materials.get(row["id"], {}),
+            document_zh=row["document_zh"],
+            notes_zh=row["notes_zh"],
         )
         for row in _read("sector_sets.csv")
     }
