@@ -4,6 +4,8 @@ inventory ahead of the shipped one (the reporting year and the data year told ap
 a correction is a new version with a reason and the earlier kept; every change audited; bad input names its
 fields and keeps nothing; managers write, auditors read."""
 
+from decimal import Decimal
+
 import pytest
 from sqlalchemy import text
 
@@ -163,3 +165,32 @@ def test_staff_do_not_read_the_library_and_another_organization_sees_none_of_our
     assert post_factor(web.as_role("carbon_manager")).status_code == 303
     other = web.signed_in(OTHER_ORG_ADMIN, OTHER_PASSWORD).get("/factors")
     assert other.status_code == 200 and 'data-published="' not in other.text
+
+
+def test_a_snapshot_frozen_with_the_entered_factor_needs_no_reason_and_recalculates_from_its_inputs(web):
+    from engine.emissions import calculate
+    from engine.emissions.loader import calc_input_from_dict
+
+    manager = web.as_role("carbon_manager")
+    assert post_factor(manager).status_code == 303
+    confirm = manager.get("/emissions/snapshots/new?year=2025")
+    assert 'id="grid-year-fallback"' not in confirm.text  # the year's own factor: no reason asked
+    frozen = manager.post("/emissions/snapshots", data={"csrf_token": csrf_of(confirm.text), "year": "2025"})
+    assert frozen.status_code == 303, frozen.text
+    with web.db.engine.connect() as connection:
+        inputs, total = connection.execute(text("SELECT inputs, total_tco2e FROM inventory_snapshot")).one()
+    if isinstance(inputs, str):
+        import json
+
+        inputs = json.loads(inputs)
+    assert inputs["_grid_year"] == 2025
+    assert [(f["region"], f["year"], f["value"]) for f in inputs["grid_factors"]] == [("湖南", 2025, "0.47")]
+    recalculated = calculate(calc_input_from_dict({k: v for k, v in inputs.items() if not k.startswith("_")}))
+    stored = Decimal(str(total))
+    assert recalculated.total_tco2e.quantize(stored) == stored
+    number = frozen.headers["location"].rsplit("=", 1)[1]
+    page = manager.get(f"/emissions/snapshots/{number}").text
+    assert 'id="hash-verified"' in page and "0.47" in page
+    # the audit trail names the factor and its fields in Chinese
+    trail = web.as_role("admin").get("/audit").text
+    assert "录入新发布的电网排放因子" in trail and "湖南 2025 年 第 1 版" in trail
