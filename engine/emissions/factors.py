@@ -202,17 +202,31 @@ def canonical_factor_set_id(name: str) -> str:
     return _factor_set_aliases().get(_fold(name), name)
 
 
-def factor_set(name: str) -> FactorSet:
-    canonical = _factor_set_aliases().get(_fold(name))
+def canonical_id(
+    name: str, *, aliases: Mapping[str, str], known: list[str], field: str, what_zh: str, what_en: str
+) -> str:
+    """The id a set is named by (its id or an alias, spelt loosely); an unknown name is a CalcError on
+    ``field`` with close spellings and the ids available."""
+    canonical = aliases.get(_fold(name))
     if canonical is None:
-        known = list(factor_sets())
         hint_zh, hint_en = suggestion_text(name, known)
         raise CalcError.single(
-            field="factor_set",
-            zh=f"未知因子集“{name}”{hint_zh}。可用：{'、'.join(known)}",
-            en=f"unknown factor set '{name}'{hint_en}. Available: {', '.join(known)}",
+            field=field,
+            zh=f"未知{what_zh}“{name}”{hint_zh}。可用：{'、'.join(known)}",
+            en=f"unknown {what_en} '{name}'{hint_en}. Available: {', '.join(known)}",
         )
-    return factor_sets()[canonical]
+    return canonical
+
+
+def factor_set(name: str) -> FactorSet:
+    sets = factor_sets()
+    aliases = _factor_set_aliases()
+    known = list(sets)
+    return sets[
+        canonical_id(
+            name, aliases=aliases, known=known, field="factor_set", what_zh="因子集", what_en="factor set"
+        )
+    ]
 
 
 def find_fuel(fuel_set: FactorSet, name: str) -> FuelFactor:

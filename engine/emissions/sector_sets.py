@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 
-from engine.emissions.errors import CalcError, suggestion_text
-from engine.emissions.factors import Source, _decimal, _fold, _read
+from engine.emissions.factors import Source, _decimal, _fold, _read, canonical_id
 
 TRANSCRIBED, PARTIAL, NOT_TRANSCRIBED = "transcribed", "partial", "not_transcribed"
 PER_TONNE = "tCO2/t"
@@ -118,13 +117,13 @@ def _aliases() -> Mapping[str, str]:
 
 
 def sector_set(name: str) -> SectorSet:
-    canonical = _aliases().get(_fold(name))
-    if canonical is None:
-        known = list(sector_sets())
-        hint_zh, hint_en = suggestion_text(name, known)
-        raise CalcError.single(
-            field="sector_set",
-            zh=f"未知行业因子集“{name}”{hint_zh}。可用：{'、'.join(known)}",
-            en=f"unknown sector factor set '{name}'{hint_en}. Available: {', '.join(known)}",
-        )
-    return sector_sets()[canonical]
+    sets = sector_sets()
+    canonical = canonical_id(
+        name,
+        aliases=_aliases(),
+        known=list(sets),
+        field="sector_set",
+        what_zh="行业因子集",
+        what_en="sector factor set",
+    )
+    return sets[canonical]
