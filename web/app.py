@@ -46,6 +46,7 @@ from web.routes.dqcp import pages as dqcp_pages
 from web.routes.evaluation import coverage as clause_coverage
 from web.routes.evaluation import pack as evidence_pack
 from web.routes.evidence import pages as evidence_pages
+from web.routes.factor_library import pages as factor_library_pages
 from web.routes.home import dashboard
 from web.routes.identity import admin, auth, profile, tokens
 from web.routes.identity import api as identity_api
@@ -141,6 +142,7 @@ def create_app(
     modules += (evidence_pages,)
     modules += (verification_pages,)  # B9 the external verifier's portal
     modules += (report_template_pages,)  # organizations' own Word templates
+    modules += (factor_library_pages,)  # the factor library (issue 14 item 5)
     app.add_middleware(
         SecurityHeadersMiddleware,
         upload_paths=tuple(path for module in modules for path in getattr(module, "UPLOAD_PATHS", ())),

@@ -1,7 +1,7 @@
 """The annual inventory: SQL aggregation, then the pure calculator with a trace for every number."""
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from functools import cached_property
 from typing import Any
@@ -30,9 +30,11 @@ from engine.emissions.factors import (
     DEFAULT_FACTOR_SET,
     DEFAULT_GRID_CALIBER,
     DEFAULT_GWP_SET,
+    GridFactor,
 )
 from engine.emissions.report import factor_choices
 from engine.emissions.rounding import plain, to_json_number
+from engine.factor_library.service import published_for_calculation
 from engine.identity.models import OrgUnit, Product
 
 # ---------------------------------------------------------------- inventory
@@ -123,6 +125,18 @@ def inputs_document(calc_input: CalcInput, *, year: int, grid_year: int | None) 
         "grid_caliber": calc_input.grid_caliber,
         "lines": lines,
     }
+    if calc_input.grid_factors:  # the organization's entries that were used (none: the key is absent)
+        document["grid_factors"] = [
+            {
+                "region": factor.region,
+                "year": factor.year,
+                "value": plain(factor.value),
+                "caliber": factor.caliber,
+                "document": factor.source.document,
+                "detail": factor.source.detail,
+            }
+            for factor in calc_input.grid_factors
+        ]
     production = calc_input.production
     if production is not None:
         document["production"] = {
@@ -162,6 +176,7 @@ def build_inventory(
     if not MIN_YEAR <= year <= MAX_YEAR:
         raise EmissionsDataError.single("year", zh="年份超出范围", en=f"year must be {MIN_YEAR}–{MAX_YEAR}")
     caliber = grid_caliber or DEFAULT_GRID_CALIBER
+    published = published_for_calculation(session, caliber=caliber)
     sources = {source.id: source for source in list_sources(session, org_id=org_id) if source.id is not None}
     units = dict(session.exec(select(OrgUnit.id, OrgUnit.name).where(OrgUnit.org_id == org_id)).all())
     totals = monthly_totals(session, org_id=org_id, year=year)
@@ -194,7 +209,9 @@ def build_inventory(
                 line_grid_year = grid_year
             else:
                 if region not in grid_years:
-                    grid_years[region] = latest_grid_year(region, year=year, caliber=caliber)
+                    grid_years[region] = latest_grid_year(
+                        region, year=year, caliber=caliber, published=published
+                    )
                 line_grid_year = grid_years[region] or year  # none found: the calculator says which exist
             used_grid_years.add(line_grid_year)
         parameters = None
@@ -280,11 +297,15 @@ def build_inventory(
         grid_caliber=caliber,
         production=production,
         origin=f"tanguan org {org_id} year {year}",
+        grid_factors=published,
     )
     try:
         inventory = calculate(calc_input)
     except CalcError as error:
         raise EmissionsDataError(_calc_issues(error, sources=sources, line_sources=line_sources)) from None
+    # Only the entries a line used stay in the inputs (and so in a snapshot's hash): an entry for another
+    # year or region changes nothing here.
+    calc_input = replace(calc_input, grid_factors=_used_grid_factors(inventory, published))
     return InventoryResult(
         org_id=org_id,
         year=year,
@@ -293,6 +314,18 @@ def build_inventory(
         grid_year=max(used_grid_years) if used_grid_years else None,
         line_sources=line_sources,
     )
+
+
+def _used_grid_factors(inventory: Inventory, published: tuple[GridFactor, ...]) -> tuple[GridFactor, ...]:
+    if not published:
+        return ()
+    used = {
+        factor.source
+        for line in inventory.lines
+        for factor in line.trace.factors
+        if factor.name == "EF_grid" and factor.source is not None
+    }
+    return tuple(factor for factor in published if factor.source in used)
 
 
 def _calc_issues(

@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from engine.carbon_data.errors import EmissionsDataError
 from engine.carbon_data.models import InventorySnapshot
+from engine.emissions.factors import canonical_factor_set_id
 from engine.events import load_policy_modules
 from engine.workflow.models import Record
 
@@ -94,7 +95,12 @@ def restatement(previous: InventorySnapshot, current: InventorySnapshot) -> Rest
     settings = [
         (name, before, after)
         for name, before, after in (
-            ("factor_set", previous.factor_set, current.factor_set),
+            # an earlier id of the same set (GB/T 32151.22-2024 → GB/T 32151 表C.1 (2024)) is no change
+            (
+                "factor_set",
+                canonical_factor_set_id(previous.factor_set),
+                canonical_factor_set_id(current.factor_set),
+            ),
             ("gwp_set", previous.gwp_set, current.gwp_set),
             (
                 "grid_year",
