@@ -2,6 +2,7 @@
 waited for by condition (healthy, or exited), never by a fixed sleep."""
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -92,3 +93,13 @@ def serving(env: dict[str, str], log_path: Path, *options: str, port: int | None
         yield server.base_url
     finally:
         server.stop()
+
+
+def signature_statuses(client: httpx.Client, base_url: str, record_ids: list[int]) -> list[str]:
+    """What one instance says of each e-signature on these records' pages (valid, invalid, stale…)."""
+    statuses = []
+    for record_id in record_ids:
+        page = client.get(f"{base_url}/r/{record_id}")
+        assert page.status_code == 200, page.text[:500]
+        statuses += re.findall(r'data-signature-status="(\w+)"', page.text)
+    return statuses
