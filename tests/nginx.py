@@ -11,9 +11,6 @@ from pathlib import Path
 
 import httpx
 
-from demo.seed import DEMO_PASSWORD
-from tests.web.conftest import csrf_of
-
 STARTUP_TIMEOUT_S = 60
 
 
@@ -78,13 +75,23 @@ def _wait_for(process: subprocess.Popen, probe_url: str, error_log: Path) -> Non
 
 
 def sign_in(
-    client: httpx.Client, origin: str, email: str, *, resend_cookies: bool = False, **headers: str
+    client: httpx.Client,
+    origin: str,
+    email: str,
+    *,
+    password: str | None = None,
+    resend_cookies: bool = False,
+    **headers: str,
 ) -> httpx.Response:
     """As a browser does: the page, then the form posted with the page's Origin. ``resend_cookies``: the
-    page's cookies go back even over plain HTTP (a proxy forwards what the browser sent over HTTPS)."""
+    page's cookies go back even over plain HTTP (a proxy forwards what the browser sent over HTTPS);
+    ``password``: the demo's unless given."""
+    from demo.seed import DEMO_PASSWORD  # here: tests/deploy/machine.py's stand-ins import this module
+    from tests.web.conftest import csrf_of
+
     page = client.get("/login")
     headers |= {"Origin": origin, "Sec-Fetch-Site": "same-origin"}
     if resend_cookies:
         headers["Cookie"] = "; ".join(f"{cookie.name}={cookie.value}" for cookie in page.cookies.jar)
-    data = {"email": email, "password": DEMO_PASSWORD, "csrf_token": csrf_of(page.text)}
+    data = {"email": email, "password": password or DEMO_PASSWORD, "csrf_token": csrf_of(page.text)}
     return client.post("/login", data=data, headers=headers)
