@@ -12,6 +12,7 @@ Each stand-in is ``python -m tests.deploy.machine NAME ARGS…``; the machine's 
 MACHINE environment variable as JSON."""
 
 import configparser
+import contextlib
 import fnmatch
 import json
 import os
@@ -36,6 +37,10 @@ MOVED = (
 STAND_INS = ("apt-get", "useradd", "sudo", "runuser", "install", "git", "systemctl", "nginx")
 GUIDE_PORTS = ("8001", "8002", "8003")
 STOP_TIMEOUT_S = 60
+FOLDERS = (
+    "usr/local/bin", "etc/systemd/system", "etc/nginx/sites-available", "etc/nginx/sites-enabled",
+    "etc/ssl/certs", "etc/ssl/private", "var/backups",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -66,8 +71,7 @@ class Machine:
 
     def prepare(self) -> None:
         """The folders a Debian machine with nginx has, and the stand-ins."""
-        for folder in ("usr/local/bin", "etc/systemd/system", "etc/nginx/sites-available",
-                       "etc/nginx/sites-enabled", "etc/ssl/certs", "etc/ssl/private", "var/backups"):  # fmt: skip
+        for folder in FOLDERS:
             Path(self.root, folder).mkdir(parents=True, exist_ok=True)
         shims = Path(self.root, "stand-ins")
         shims.mkdir(parents=True, exist_ok=True)
@@ -158,11 +162,10 @@ def _git(machine: Machine, args: list[str]) -> int:
 
 
 def _deploy_file(machine: Machine, relative: str, text: str) -> str:
-    if relative == "deploy/nginx/tanguan.conf":
-        root = machine.root
+    if relative == "deploy/nginx/tanguan.conf":  # the certificate's paths stay: moved below with the rest
         text = deploy_site(
             text, instance_ports=list(machine.ports), https_port=machine.https_port,
-            http_port=machine.http_port, certificate=Path(root + MOVED[-2]), key=Path(root + MOVED[-1]),
+            http_port=machine.http_port, certificate=Path(MOVED[-2]), key=Path(MOVED[-1]),
         )  # fmt: skip
     return machine.on_machine(text)
 
@@ -217,10 +220,8 @@ def _start(machine: Machine, name: str) -> None:
 def _stop(machine: Machine, name: str) -> None:
     pid_file = Path(machine.root, "run", f"{name}.pid")
     pid, kill_signal = pid_file.read_text().split()
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(int(pid), getattr(signal, kill_signal))
-    except ProcessLookupError:
-        pass
     deadline = time.monotonic() + STOP_TIMEOUT_S
     while _alive(int(pid)):
         if time.monotonic() > deadline:

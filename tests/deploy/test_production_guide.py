@@ -52,7 +52,7 @@ def guide_script(machine: Machine, *, name: str, backup: bool) -> tuple[str, int
     """The guide's `sh` blocks as one script for the machine; how many blocks it runs and skips."""
     blocks = SH_BLOCK.findall(GUIDE.read_text())
     assert sum(NAMES_LINE in block for block in blocks) == 1, f"the guide no longer sets {NAMES_LINE!r}"
-    script, skipped = ["set -eux -o pipefail"], 0
+    script, skipped = ["set -eux -o pipefail", "PS4='+ $(date +%T) '"], 0
     for block in blocks:
         if "tanguan-admin backup" in block and not backup:
             skipped += 1
