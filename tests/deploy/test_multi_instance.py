@@ -35,6 +35,7 @@ from tests.serving import (
     run_tanguan,
     signature_statuses,
     start_serve,
+    stop_process,
     tanguan_env,
 )
 from tests.web.conftest import csrf_of
@@ -124,7 +125,7 @@ def _start(root: Path, database_url: str, stack: ExitStack) -> Deployment:
         scheduler = subprocess.Popen(
             [TANGUAN, "scheduler"], env=envs[0], stdout=log, stderr=subprocess.STDOUT
         )
-    stack.callback(_stop, scheduler)
+    stack.callback(stop_process, scheduler)
     servers = [start_serve(env, root / f"instance-{n}.log") for n, env in enumerate(envs)]
     for server in servers:
         stack.callback(server.stop)
@@ -145,16 +146,6 @@ def _start(root: Path, database_url: str, stack: ExitStack) -> Deployment:
     return Deployment(
         database_url, proxy, [server.base_url for server in servers], envs[0], scheduler_log, scheduler
     )
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=30)
 
 
 def scalar(database_url: str, sql: str, **params: object) -> object:
