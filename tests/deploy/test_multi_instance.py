@@ -42,6 +42,7 @@ from tests.web.conftest import csrf_of
 
 pytestmark = [
     pytest.mark.postgres,
+    pytest.mark.slow,
     pytest.mark.skipif(not POSTGRES_URL, reason=NO_POSTGRES),
     pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed"),
     pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed"),

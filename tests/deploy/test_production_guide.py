@@ -34,6 +34,7 @@ from tests.serving import TANGUAN, free_port
 
 pytestmark = [
     pytest.mark.postgres,
+    pytest.mark.slow,
     pytest.mark.skipif(not POSTGRES_URL, reason=NO_POSTGRES),
     pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed"),
     pytest.mark.skipif(shutil.which("psql") is None, reason="psql is not installed"),
@@ -112,6 +113,7 @@ def test_the_production_guide_step_by_step(tmp_path, capsys):
             capture_output=True, text=True, timeout=GUIDE_TIMEOUT_S, start_new_session=True,
         )  # fmt: skip
         seconds = time.monotonic() - started
+        (root / "guide.log").write_text(followed.stdout + followed.stderr)
         assert followed.returncode == 0, f"{followed.stdout[-3000:]}\n{followed.stderr[-6000:]}"
         _check_what_the_guide_promises(machine, root, backup=backup)
     finally:
