@@ -51,9 +51,9 @@ class Started:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def wait_healthy_or_exit(self) -> bool:
+    def wait_healthy_or_exit(self, seconds: float = STARTUP_TIMEOUT_S) -> bool:
         """True once /healthz answers 200; False if the process exits first."""
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        deadline = time.monotonic() + seconds
         while True:
             if self.process.poll() is not None:
                 return False

@@ -2,11 +2,12 @@
 
 The guide's `sh` blocks run in one bash session with every absolute path of the guide moved under the
 directory (``Machine.on_machine``) and stand-ins first on the PATH for what needs root or the network:
-`apt-get` and `useradd` (nothing to do), `sudo -u postgres psql` (psql on the test server as its admin),
-`sudo -u tanguan` / `runuser` (the command itself), `install -o/-g` (without the owner), `git clone`
-(a copy of this working tree, its deploy/ files moved under the directory too), `systemctl` (starts a
-unit's own ExecStart with its EnvironmentFile and WorkingDirectory, stops it with its KillSignal) and
-`nginx` (the sites enabled under the directory, run by Debian's nginx on free ports).
+`apt-get` and `useradd` (nothing to do), `runuser -u postgres -- psql` (psql on the test server as its
+admin), `runuser -u tanguan` (the command itself, as this user), `install -o/-g` (without the owner),
+`git clone` (a copy of this working tree, its deploy/ files moved under the directory too), `systemctl`
+(`daemon-reload` runs `systemd-analyze verify` on the installed units; `start` runs a unit's own ExecStart
+with its EnvironmentFile and WorkingDirectory, `stop` sends its KillSignal) and `nginx` (the sites
+enabled under the directory, run by Debian's nginx on free ports).
 
 Each stand-in is ``python -m tests.deploy.machine NAME ARGS…``; the machine's description travels in the
 MACHINE environment variable as JSON."""
@@ -34,7 +35,7 @@ MOVED = (
     "/etc/nginx", "/usr/local/bin", "/etc/ssl/certs/carbon.example.com.pem",
     "/etc/ssl/private/carbon.example.com.key",
 )  # fmt: skip
-STAND_INS = ("apt-get", "useradd", "sudo", "runuser", "install", "git", "systemctl", "nginx")
+STAND_INS = ("apt-get", "useradd", "runuser", "install", "git", "systemctl", "nginx")
 GUIDE_PORTS = ("8001", "8002", "8003")
 STOP_TIMEOUT_S = 60
 FOLDERS = (
@@ -94,7 +95,7 @@ def main(name: str, args: list[str]) -> int:
     if name in ("apt-get", "useradd"):
         print(f"[machine] {name} {' '.join(args)}: done by the administrator, not in a test", file=sys.stderr)
         return 0
-    if name in ("sudo", "runuser"):
+    if name == "runuser":
         return _as_user(machine, args)
     if name == "install":
         return _install(args)

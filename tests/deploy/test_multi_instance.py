@@ -25,6 +25,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from bench.t25 import wait_for
 from demo.seed import DEMO_PASSWORD
 from tests.conftest import NO_POSTGRES, POSTGRES_URL, PostgresDatabase
 from tests.deploy.site import DEPLOY, deploy_site
@@ -56,6 +57,7 @@ KEY = secrets.token_urlsafe(48)
 STAFF = "staff@xiangfeng.example"
 SIGNER = "carbon@xiangfeng.example"
 PERIOD = "2026-10"
+READY_TIMEOUT_S = 600  # generous: six processes start at once on a shared 2-core machine
 
 
 @dataclass
@@ -121,17 +123,23 @@ def deployment(root: Path) -> Iterator[Deployment]:
 def _start(root: Path, database_url: str, stack: ExitStack) -> Deployment:
     envs = [instance_env(root, n, database_url) for n in range(INSTANCES)]
     run_tanguan("demo", env=envs[0])
+    servers = [start_serve(env, root / f"instance-{n}.log") for n, env in enumerate(envs)]
+    for server in servers:
+        stack.callback(server.stop)
+    for server in servers:  # readiness by condition: /healthz answers, or the process has exited
+        assert server.wait_healthy_or_exit(READY_TIMEOUT_S), f"an instance exited:\n{server.log()}"
     scheduler_log = root / "scheduler.log"
     with scheduler_log.open("w") as log:
         scheduler = subprocess.Popen(
             [TANGUAN, "scheduler"], env=envs[0], stdout=log, stderr=subprocess.STDOUT
         )
     stack.callback(stop_process, scheduler)
-    servers = [start_serve(env, root / f"instance-{n}.log") for n, env in enumerate(envs)]
-    for server in servers:
-        stack.callback(server.stop)
-    for server in servers:  # readiness by condition: /healthz answers, or the process has exited
-        assert server.wait_healthy_or_exit(), f"an instance exited:\n{server.log()}"
+    wait_for(
+        lambda: "scheduler: this instance leads" in scheduler_log.read_text() or scheduler.poll() is not None,
+        seconds=READY_TIMEOUT_S,
+        what="the scheduler's lead",
+    )
+    assert scheduler.poll() is None, scheduler_log.read_text()
     certificate, key = self_signed_certificate(root)
     https_port, http_port = free_port(), free_port()
     site = deploy_site(
@@ -265,7 +273,7 @@ def test_three_instances_and_the_scheduler_behind_nginx_agree(tmp_path, capsys):
         keyless = {k: v for k, v in deployed.env.items() if k != "TANGUAN_SECRET_KEY"}
         refused = start_serve(keyless, tmp_path / "keyless.log")
         try:
-            assert not refused.wait_healthy_or_exit(), "an instance without the key started"
+            assert not refused.wait_healthy_or_exit(READY_TIMEOUT_S), "an instance without the key started"
         finally:
             refused.stop()
         lines = [line for line in refused.log().splitlines() if line.strip()]
