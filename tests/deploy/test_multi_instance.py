@@ -14,7 +14,6 @@ import hashlib
 import os
 import re
 import secrets
-import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -22,12 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import create_engine, text
 
 from bench.t25 import wait_for
 from demo.seed import DEMO_PASSWORD
-from tests.conftest import NO_POSTGRES, POSTGRES_URL, PostgresDatabase
+from tests.conftest import PostgresDatabase
 from tests.deploy.site import DEPLOY, deploy_site
 from tests.nginx import nginx_conf, running_nginx, self_signed_certificate, sign_in
 from tests.serving import (
@@ -40,14 +38,6 @@ from tests.serving import (
     tanguan_env,
 )
 from tests.web.conftest import csrf_of
-
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.slow,
-    pytest.mark.skipif(not POSTGRES_URL, reason=NO_POSTGRES),
-    pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed"),
-    pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed"),
-]
 
 INSTANCES = 3
 PROXY_ADDRESS = "127.0.0.2"

@@ -14,7 +14,6 @@ said so."""
 
 import os
 import re
-import shutil
 import site
 import stat
 import subprocess
@@ -23,22 +22,13 @@ import uuid
 from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tests.conftest import NO_POSTGRES, POSTGRES_URL, postgres_admin_url
+from tests.conftest import postgres_admin_url
 from tests.deploy.machine import Machine
 from tests.nginx import sign_in
 from tests.serving import TANGUAN, free_port
-
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.slow,
-    pytest.mark.skipif(not POSTGRES_URL, reason=NO_POSTGRES),
-    pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed"),
-    pytest.mark.skipif(shutil.which("psql") is None, reason="psql is not installed"),
-]
 
 REPO = Path(__file__).parents[2]
 GUIDE = REPO / "docs" / "production.md"
