@@ -52,6 +52,11 @@ def schema_status(engine: Engine) -> SchemaStatus:
     return SchemaStatus(current=current, head=head)
 
 
+def known_revision(revision: str) -> bool:
+    """Whether this code's migrations include ``revision`` (a backup or database of an older release)."""
+    return _known(ScriptDirectory.from_config(alembic_config()), revision)
+
+
 def _known(scripts: ScriptDirectory, revision: str) -> bool:
     try:
         return scripts.get_revision(revision) is not None
@@ -59,8 +64,24 @@ def _known(scripts: ScriptDirectory, revision: str) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class UpgradeReport:
+    status: SchemaStatus
+    applied: tuple[str, ...]  # the revisions this call applied; none when another process had done it
+    lock_wait_seconds: float  # PostgreSQL: how long it queued behind another upgrade
+
+
 def upgrade(engine: Engine) -> SchemaStatus:
+    return upgrade_with_report(engine).status
+
+
+def upgrade_with_report(engine: Engine) -> UpgradeReport:
+    """Upgrade to the head revision. On PostgreSQL the migrations run under an advisory lock
+    (migrations/env.py) and read the current revision once they hold it: of several processes upgrading
+    at once, one applies and the others wait, then find nothing to do."""
     schema_status(engine)
     with engine.begin() as connection:
-        command.upgrade(alembic_config(connection=connection), "head")
-    return schema_status(engine)
+        config = alembic_config(connection=connection)
+        command.upgrade(config, "head")
+    applied = tuple(config.attributes.get("applied", ()))
+    return UpgradeReport(schema_status(engine), applied, config.attributes.get("lock_wait_seconds", 0.0))
