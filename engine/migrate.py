@@ -1,5 +1,7 @@
 """Schema migrations (Alembic, scripts in ``migrations/``) driven from code, not from an ini file."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,8 +82,46 @@ def upgrade_with_report(engine: Engine) -> UpgradeReport:
     (migrations/env.py) and read the current revision once they hold it: of several processes upgrading
     at once, one applies and the others wait, then find nothing to do."""
     schema_status(engine)
-    with engine.begin() as connection:
+    with _migrating(engine) as connection:
         config = alembic_config(connection=connection)
         command.upgrade(config, "head")
     applied = tuple(config.attributes.get("applied", ()))
     return UpgradeReport(schema_status(engine), applied, config.attributes.get("lock_wait_seconds", 0.0))
+
+
+def downgrade(engine: Engine, revision: str) -> SchemaStatus:
+    """Back to an earlier ``revision`` with the migrations' own downgrades (what a column or table added
+    since holds is lost): for rehearsing an upgrade from it (bench.migrations)."""
+    with _migrating(engine) as connection:
+        command.downgrade(alembic_config(connection=connection), revision)
+    return schema_status(engine)
+
+
+class ForeignKeyError(RuntimeError):
+    """A migration left rows referring to rows that do not exist (SQLite); nothing was committed."""
+
+
+@contextmanager
+def _migrating(engine: Engine) -> Iterator[Connection]:
+    """The transaction migrations run in. SQLite alters a table by rebuilding it (Alembic's batch mode),
+    and dropping the old copy of a table other rows refer to fails while foreign keys are enforced; so, as
+    SQLite prescribes for such changes, enforcement is off during the migration and
+    ``PRAGMA foreign_key_check`` must find nothing before the commit."""
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:  # outside any transaction, where the pragma takes effect
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            with connection.begin():
+                yield connection
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        table, rowid, parent, _ = broken[0]
+                        raise ForeignKeyError(
+                            f"migration left {len(broken)} rows referring to missing rows "
+                            f"(first: {table} rowid {rowid} → {parent}); nothing was changed"
+                        )
+        finally:
+            if sqlite:
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]

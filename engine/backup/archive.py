@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -121,24 +122,25 @@ class BackupSummary:
 
 
 @contextmanager
-def _sqlite_snapshot(url: str, target: Path) -> Iterator[Connection]:
+def _sqlite_snapshot(url: str, target: Path) -> Iterator[tuple[Connection, float]]:
     """The online backup API in one step (a consistent copy while writers carry on in WAL mode), then a
     connection to the copy."""
     source_path = _sqlite_path(url)
     source, copy = sqlite3.connect(source_path), sqlite3.connect(target)
     with closing(source), closing(copy):
+        taken = time.perf_counter()  # the step's read transaction starts here: its snapshot
         source.backup(copy)
         copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
     engine = create_engine(f"sqlite:///{target}")
     try:
         with engine.connect() as connection:
-            yield connection
+            yield connection, taken
     finally:
         engine.dispose()
 
 
 @contextmanager
-def _postgres_snapshot(url: str, target: Path) -> Iterator[Connection]:
+def _postgres_snapshot(url: str, target: Path) -> Iterator[tuple[Connection, float]]:
     """``pg_dump -Fc`` of a snapshot exported by a repeatable-read transaction, which stays open to read
     the checksums of the very same snapshot."""
     engine = create_engine(make_url(url).set(drivername="postgresql+psycopg"))
@@ -146,10 +148,11 @@ def _postgres_snapshot(url: str, target: Path) -> Iterator[Connection]:
         connection = engine.connect().execution_options(isolation_level="REPEATABLE READ")
         with connection, connection.begin():
             snapshot = connection.execute(text("SELECT pg_export_snapshot()")).scalar_one()
+            taken = time.perf_counter()
             uri, env = _libpq(url)
             command = ["pg_dump", "-Fc", f"--snapshot={snapshot}", "-f", str(target), "-d", uri]
             _run(command, env=env, what_zh="pg_dump 导出", what_en="pg_dump")
-            yield connection
+            yield connection, taken
     finally:
         engine.dispose()
 
@@ -192,9 +195,9 @@ def take_backup(
     snapshot = _sqlite_snapshot if backend == "sqlite" else _postgres_snapshot
     files: dict[str, dict[str, Any]] = {}
     missing: list[str] = []
-    with snapshot(database_url, to / database_file) as connection:
-        snapshot_seconds = time.perf_counter() - started
-        snapshot_at = utc_iso(utcnow())
+    with snapshot(database_url, to / database_file) as (connection, taken):
+        snapshot_seconds = taken - started
+        snapshot_at = utc_iso(utcnow() - timedelta(seconds=time.perf_counter() - taken))
         revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
         tables = table_checksums(connection)
         heads = {
@@ -265,6 +268,7 @@ class Check:
 class RestoreReport:
     manifest: dict[str, Any]
     checks: list[Check] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)  # what was checked and what matched, by name
     seconds: float = 0.0
     database_seconds: float = 0.0
 
@@ -453,6 +457,7 @@ def _check_restored(
                 problems = compare(expected, table_checksums(connection))
             rows = sum(total.rows for total in expected.values())
             matched = len(expected) - len(problems)
+            report.counts.update(tables=len(expected), tables_matched=matched, rows=rows)
             report.add(
                 not problems,
                 f"数据表 {matched}/{len(expected)} 与快照一致（共 {rows} 行）"
@@ -463,6 +468,7 @@ def _check_restored(
             chains = [verify_chain(connection, org_id=int(org_id)) for org_id in manifest["audit_chains"]]
             broken = [check for check in chains if not check.ok]
             events = sum(check.events_checked for check in chains)
+            report.counts.update(chains=len(chains), chains_intact=len(chains) - len(broken), events=events)
             detail = (
                 f"：组织 {broken[0].org_id} 第 {broken[0].broken_seq} 条 {broken[0].problem}"
                 if broken
@@ -498,6 +504,7 @@ def _check_evidence(
                 matched += 1
             except EvidenceError as error:
                 failures.append(f"{sha256[:12]}… {error}")
+    report.counts.update(evidence=len(rows), evidence_matched=matched)
     missing = report.manifest["evidence"]["missing"]
     report.add(
         not failures,
@@ -535,6 +542,7 @@ def _check_key(report: RestoreReport, database: Database, key_ring: KeyRing | No
     with database.read_session(all_orgs=True) as session:
         *by_key, unverified = seal_census(session, keys=key_ring.all)
     total = sum(by_key) + unverified
+    report.counts.update(signatures=total, signatures_verified=total - unverified)
     report.add(
         unverified == 0,
         f"电子签名 {total - unverified}/{total} 可用当前密钥验证",
