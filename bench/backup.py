@@ -2,9 +2,9 @@
 TANGUAN_TEST_POSTGRES_URL, a server where it may create and drop databases) on PostgreSQL; one
 `name: value unit` per line.
 
-The source is the demo enterprise (`tanguan demo`: records, signatures, evidence files, a signed
-checkpoint). Writer threads upload evidence through the services while the backup runs — each upload is
-an audited write: a file, its row and an audit event, committed together. The backup is restored into a
+The source is the demo enterprise (`seed_demo`: records, e-signatures, evidence files). Writer threads
+upload evidence through the services while the backup runs — each upload is an audited write: a file, its
+row and an audit event, committed together. The backup is restored into a
 fresh database and data directory, and the figures come from the restore's own checks (every table's rows
 and checksum against the manifest, every audit chain, every evidence file re-hashed through the store,
 every signature against the key) and from the writers' log: the writes committed before the backup
@@ -25,7 +25,7 @@ from sqlalchemy import text
 
 from engine.audit import Actor
 from engine.backup.archive import BackupSummary, RestoreReport, restore_backup, take_backup
-from engine.config import KeyRing
+from engine.config import KeyRing, Settings
 from engine.db import Database
 from engine.evidence.store import store_evidence
 from engine.migrate import upgrade
@@ -41,38 +41,23 @@ class Plan:
     after: int = 50  # writes committed after it finished, before the load stops
 
 
-@dataclass(frozen=True)
-class Instance:
-    """A database and its data directory."""
-
-    url: str
-    data_dir: Path
-
-    @property
-    def evidence_dir(self) -> Path:
-        return self.data_dir / "evidence"
-
-    @property
-    def checkpoint_dir(self) -> Path:
-        return self.data_dir / "checkpoints"
-
-
 @contextmanager
-def instance(backend: str, *, server_url: str | None, directory: Path, name: str) -> Iterator[Instance]:
-    """An empty instance: a SQLite file in its data directory, or a PostgreSQL database of its own."""
+def instance(backend: str, *, server_url: str | None, directory: Path, name: str) -> Iterator[Settings]:
+    """An empty instance's settings: its data directory, with its SQLite file or a PostgreSQL database of
+    its own."""
     data_dir = directory / name
     data_dir.mkdir(parents=True)
     if backend == "sqlite":
-        yield Instance(f"sqlite:///{data_dir / 'tanguan.sqlite3'}", data_dir)
+        yield Settings(data_dir=data_dir, database_url=None)
         return
     from bench.t25 import scratch_database
 
     assert server_url is not None
     with scratch_database(server_url, prefix="drill") as url:
-        yield Instance(url, data_dir)
+        yield Settings(data_dir=data_dir, database_url=url)
 
 
-def prepare(db: Database, source: Instance, *, demo: bool) -> tuple[int, int]:
+def prepare(db: Database, source: Settings, *, demo: bool) -> tuple[int, int]:
     """The dataset; the organization and the person the load writes as."""
     from sqlmodel import select
 
@@ -172,7 +157,7 @@ def run_drill(backend: str, *, plan: Plan, server_url: str | None = None) -> dic
             instance(backend, server_url=server_url, directory=directory, name="source") as source,
             instance(backend, server_url=server_url, directory=directory, name="restored") as target,
         ):
-            db = Database(source.url)
+            db = Database(source.effective_database_url)
             try:
                 org_id, user_id = prepare(db, source, demo=plan.demo)
                 load = Load(db, org_id, Actor(user_id, "演练员"), source.evidence_dir, plan.writers)
@@ -181,7 +166,7 @@ def run_drill(backend: str, *, plan: Plan, server_url: str | None = None) -> dic
                     load.wait_for(plan.before)
                     started = time.monotonic()
                     summary = take_backup(
-                        database_url=source.url,
+                        database_url=source.effective_database_url,
                         evidence_dir=source.evidence_dir,
                         checkpoint_dir=source.checkpoint_dir,
                         to=directory / "backup",
@@ -197,7 +182,7 @@ def run_drill(backend: str, *, plan: Plan, server_url: str | None = None) -> dic
                 db.dispose()
             report = restore_backup(
                 source=directory / "backup",
-                database_url=target.url,
+                database_url=target.effective_database_url,
                 evidence_dir=target.evidence_dir,
                 checkpoint_dir=target.checkpoint_dir,
                 key_ring=KeyRing(KEY),
@@ -208,8 +193,8 @@ def run_drill(backend: str, *, plan: Plan, server_url: str | None = None) -> dic
     return _figures(summary, report, load, restored, started=started, finished=finished)
 
 
-def _load_writes_in(target: Instance) -> set[str]:
-    database = Database(target.url)
+def _load_writes_in(target: Settings) -> set[str]:
+    database = Database(target.effective_database_url)
     try:
         with database.engine.connect() as connection:
             return set(connection.execute(text("SELECT sha256 FROM evidence_file")).scalars())
@@ -243,6 +228,7 @@ def _figures(
         "evidence_matching_pct": _percent(counts["evidence_matched"], counts["evidence"]),
         "evidence_files": counts["evidence"],
         "signatures_verified_pct": _percent(counts["signatures_verified"], counts["signatures"]),
+        "signatures": counts["signatures"],
         "restore_checks_failed": sum(not check.ok for check in report.checks),
         "load_writes": len(load.done),
         "load_errors": len(load.errors),

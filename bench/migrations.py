@@ -156,7 +156,7 @@ class Concurrent:
     applied: int  # processes that applied migrations
     idle: int  # processes that found nothing to do
     failed: int
-    waited: int  # processes that queued on the advisory lock
+    waited: int  # processes seen queueing on the advisory lock when it was released
     seconds: float
     outputs: list[str]
 
@@ -188,6 +188,7 @@ def concurrent_upgrades(url: str, *, processes: int = 3) -> Concurrent:
                 _wait_until(
                     lambda: _waiting(connection) >= processes or any(p.poll() is not None for p in running)
                 )
+                waited = _waiting(connection)
                 connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
                 outputs = [" ".join(p.communicate(timeout=600)) for p in running]
                 seconds = time.perf_counter() - started
@@ -200,7 +201,7 @@ def concurrent_upgrades(url: str, *, processes: int = 3) -> Concurrent:
         ),
         idle=sum("nothing to apply" in out and code == 0 for out, code in zip(outputs, codes, strict=True)),
         failed=sum(code != 0 for code in codes),
-        waited=sum("after waiting" in out for out in outputs),
+        waited=waited,
         seconds=seconds,
         outputs=outputs,
     )
