@@ -38,12 +38,18 @@ class SchemaStatus:
         return self.current == self.head
 
 
+def schema_head() -> str:
+    """The newest revision this code knows."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise RuntimeError("no migration scripts found")
+    return head
+
+
 def schema_status(engine: Engine) -> SchemaStatus:
     """Where the database stands; refuses a revision this code does not know (a newer schema)."""
     scripts = ScriptDirectory.from_config(alembic_config())
-    head = scripts.get_current_head()
-    if head is None:
-        raise RuntimeError("no migration scripts found")
+    head = schema_head()
     with engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_revision()
     if current is not None and not _known(scripts, current):

@@ -34,6 +34,7 @@ from engine.backup.checksums import TableSum, compare, table_checksums
 from engine.config import KeyRing
 from engine.db import Database
 from engine.evidence.store import EvidenceError, read_evidence, stored_path
+from engine.migrate import schema_head
 from engine.models.base import utc_iso, utcnow
 from engine.tenancy import bind_session_scope
 
@@ -159,9 +160,21 @@ def _evidence_rows(connection: Connection) -> list[tuple[int, int, str]]:
     return [(org_id, evidence_id, sha256) for org_id, evidence_id, sha256 in rows]
 
 
-def _read_through_store(session: Session, *, org_id: int, evidence_id: int, evidence_dir: Path) -> bytes:
-    """The one place a backup reads an evidence file: through the store, which checks the hash."""
-    return read_evidence(session, org_id=org_id, evidence_id=evidence_id, evidence_dir=evidence_dir).content
+def _read_evidence(
+    session: Session, *, row: tuple[int, int, str], evidence_dir: Path, current_schema: bool
+) -> bytes:
+    """The one place backup and restore read an evidence file: through the store, which checks the hash,
+    when the schema is this code's. A database of an earlier revision (backed up before an upgrade) lacks
+    columns the store reads, so its file is read at its hash's path and hashed here."""
+    org_id, evidence_id, sha256 = row
+    if current_schema:
+        return read_evidence(
+            session, org_id=org_id, evidence_id=evidence_id, evidence_dir=evidence_dir
+        ).content
+    path = stored_path(evidence_dir, sha256)
+    if not path.is_file() or file_sha256(path) != sha256:
+        raise EvidenceError("证据文件缺失或已被改动", "the evidence file is missing or altered")
+    return path.read_bytes()
 
 
 def take_backup(
@@ -203,15 +216,17 @@ def take_backup(
                 text("SELECT org_id, last_seq, last_hash FROM audit_chain_head ORDER BY org_id")
             )
         }
+        current = revision == schema_head()
         with Session(bind=connection) as session:
             bind_session_scope(session, org_id=None, all_orgs=True)
-            for org_id, evidence_id, sha256 in _evidence_rows(connection):
+            for row in _evidence_rows(connection):
+                sha256 = row[2]
                 name = "evidence/" + stored_path(Path(), sha256).as_posix()
                 if name in files:
                     continue
                 try:
-                    content = _read_through_store(
-                        session, org_id=org_id, evidence_id=evidence_id, evidence_dir=evidence_dir
+                    content = _read_evidence(
+                        session, row=row, evidence_dir=evidence_dir, current_schema=current
                     )
                 except EvidenceError as error:
                     missing.append(f"{sha256} ({error})")
@@ -437,13 +452,24 @@ def restore_backup(
     report.database_seconds = time.perf_counter() - database_started
     copied = _restore_files(source, manifest, evidence_dir, checkpoint_dir)
     report.add(True, f"已恢复数据库与文件 {copied} 个", f"database and {copied} files restored")
-    _check_restored(report, database_url=database_url, evidence_dir=evidence_dir, key_ring=key_ring)
+    _check_restored(
+        report,
+        database_url=database_url,
+        evidence_dir=evidence_dir,
+        checkpoint_dir=checkpoint_dir,
+        key_ring=key_ring,
+    )
     report.seconds = time.perf_counter() - started
     return report
 
 
 def _check_restored(
-    report: RestoreReport, *, database_url: str, evidence_dir: Path, key_ring: KeyRing | None
+    report: RestoreReport,
+    *,
+    database_url: str,
+    evidence_dir: Path,
+    checkpoint_dir: Path,
+    key_ring: KeyRing | None,
 ) -> None:
     manifest = report.manifest
     expected = {name: TableSum(entry["rows"], entry["sha256"]) for name, entry in manifest["tables"].items()}
@@ -481,6 +507,8 @@ def _check_restored(
                     else ""
                 ),
             )
+            if key_ring is not None and manifest["revision"] == schema_head():  # older: no checkpoint table
+                _check_checkpoints(report, connection, key_ring=key_ring, checkpoint_dir=checkpoint_dir)
             evidence = _evidence_rows(connection)
         _check_evidence(report, database, evidence, evidence_dir)
         _check_key(report, database, key_ring)
@@ -488,19 +516,44 @@ def _check_restored(
         database.dispose()
 
 
+def _check_checkpoints(
+    report: RestoreReport, connection: Connection, *, key_ring: KeyRing, checkpoint_dir: Path
+) -> None:
+    """The restored chains against their signed checkpoints (docs/adr/0032): a chain recomputed or cut
+    short in the backup verifies on its own, not against a signature it cannot forge."""
+    from engine.audit_trail.checkpoints import check_against_checkpoints
+
+    checks = [
+        check_against_checkpoints(
+            connection, org_id=int(org_id), key_ring=key_ring, mirror_dir=checkpoint_dir
+        )
+        for org_id in report.manifest["audit_chains"]
+    ]
+    broken = [check for check in checks if not check.ok]
+    signed = sum(check.checkpoints for check in checks)
+    detail_zh = f"：第 {broken[0].broken_seq} 条 {broken[0].problem}" if broken else ""
+    detail_en = f"; seq {broken[0].broken_seq}: {broken[0].problem}" if broken else ""
+    report.counts.update(checkpoints=signed, checkpoint_chains_agreeing=len(checks) - len(broken))
+    report.add(
+        not broken,
+        f"审计链与签名检查点一致 {len(checks) - len(broken)}/{len(checks)}（检查点 {signed} 个）{detail_zh}",
+        f"audit chains agreeing with their signed checkpoints: {len(checks) - len(broken)}/{len(checks)} "
+        f"({signed} checkpoints){detail_en}",
+    )
+
+
 def _check_evidence(
     report: RestoreReport, database: Database, rows: list[tuple[int, int, str]], evidence_dir: Path
 ) -> None:
     matched, failures = 0, []
     with database.read_session(all_orgs=True) as session:
-        for org_id, evidence_id, sha256 in rows:
+        current = report.manifest["revision"] == schema_head()
+        for row in rows:
             try:
-                _read_through_store(
-                    session, org_id=org_id, evidence_id=evidence_id, evidence_dir=evidence_dir
-                )
+                _read_evidence(session, row=row, evidence_dir=evidence_dir, current_schema=current)
                 matched += 1
             except EvidenceError as error:
-                failures.append(f"{sha256[:12]}… {error}")
+                failures.append(f"{row[2][:12]}… {error}")
     report.counts.update(evidence=len(rows), evidence_matched=matched)
     missing = report.manifest["evidence"]["missing"]
     report.add(
@@ -536,6 +589,14 @@ def _check_key(report: RestoreReport, database: Database, key_ring: KeyRing | No
             f"当前安装密钥不是备份时的密钥：请按{where}设置 TANGUAN_SECRET_KEY",
             f"the configured installation key is not the backup's: set TANGUAN_SECRET_KEY from {where_en}",
         )
+    if report.manifest["revision"] != schema_head():
+        report.add(
+            True,
+            "电子签名未逐一核对（数据库版本早于本程序）：升级后运行 tanguan secret status",
+            "e-signatures not counted (the schema is older than this code): "
+            "run `tanguan secret status` after `tanguan db upgrade`",
+        )
+        return
     with database.read_session(all_orgs=True) as session:
         *by_key, unverified = seal_census(session, keys=key_ring.all)
     total = sum(by_key) + unverified

@@ -17,11 +17,14 @@ def backup_command(
 ) -> None:
     """Back up the database, the evidence files and a manifest with their hashes (备份)."""
     from engine.backup.archive import BackupError, take_backup
-    from engine.cli import CliError, _echo, _key_ring, _note, _ready_database, _settings
+    from engine.cli import CliError, _database, _echo, _key_ring, _note, _settings
+    from engine.migrate import schema_status
     from engine.records.display import china_time
 
     settings = _settings()
-    db = _ready_database()
+    db = _database()
+    if schema_status(db.engine).current is None:  # a newer schema is refused here, an older one is fine
+        raise CliError("数据库是空的，没有可备份的内容 / the database is empty: nothing to back up")
     try:
         summary = take_backup(
             database_url=settings.effective_database_url,
@@ -69,7 +72,7 @@ def restore_command(
     from engine.backup.archive import BackupError, read_manifest, restore_backup
     from engine.cli import CliError, _echo, _settings
     from engine.config import ConfigError
-    from engine.migrate import known_revision
+    from engine.migrate import known_revision, schema_head
 
     settings = _settings()
     try:
@@ -93,6 +96,13 @@ def restore_command(
         raise CliError(str(error)) from None
     for check in report.checks:
         _echo(f"{'[green]OK[/]' if check.ok else '[red]FAILED[/]'} {check.zh} / {check.en}")
+    head = schema_head()
+    if report.manifest["revision"] != head:
+        _echo(
+            f"数据库版本 {report.manifest['revision']}，本程序 {head}：请运行 `tanguan db upgrade` / "
+            f"the schema is at revision {report.manifest['revision']}, this Tanguan's is {head}: "
+            "run `tanguan db upgrade`"
+        )
     _echo(
         f"恢复用时 / restore time (RTO): {report.seconds:.1f} s"
         f"（数据库 / database {report.database_seconds:.1f} s）"

@@ -2,8 +2,11 @@
 evidence, restored into a fresh instance, equals the snapshot; and `tanguan backup` / `tanguan restore` as
 real processes: the key check, refusals in one line, a damaged backup refused before anything is written."""
 
+import json
 import os
 import re
+import shutil
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -11,13 +14,13 @@ from pathlib import Path
 
 from bench.backup import Plan, run_drill
 from engine.audit import SYSTEM
-from engine.backup.archive import restore_backup, take_backup
+from engine.backup.archive import RestoreReport, file_sha256, restore_backup, take_backup
 from engine.config import KeyRing
 from engine.db import Database
 from engine.evidence.store import store_evidence, stored_path
 from engine.identity.models import OrganizationCreate
 from engine.identity.organizations import create_organization
-from engine.migrate import upgrade
+from engine.migrate import downgrade, upgrade
 from tests.conftest import POSTGRES_URL, PostgresDatabase
 
 TANGUAN = str(Path(sys.executable).with_name("tanguan"))
@@ -67,11 +70,19 @@ def test_an_evidence_file_altered_before_the_backup_is_named_and_fails_the_resto
         key_stored_elsewhere=True,
     )
     assert len(summary.missing_evidence) == 1 and sha256 in summary.missing_evidence[0]
-    target = tmp_path / "restored"
+    report = _restore_into(db, backup=tmp_path / "backup", target=tmp_path / "restored")
+    assert not report.ok
+    failed = [check.en for check in report.checks if not check.ok]
+    assert any("evidence files re-hashed and matching: 0/1" in line for line in failed), failed
+    assert any("already missing or altered when the backup was taken" in line for line in failed), failed
+
+
+def _restore_into(db: Database, *, backup: Path, target: Path) -> RestoreReport:
+    """Into a fresh instance on ``db``'s backend."""
     postgres = None if db.is_sqlite else PostgresDatabase(prefix="r")
     try:
-        report = restore_backup(
-            source=tmp_path / "backup",
+        return restore_backup(
+            source=backup,
             database_url=postgres.url if postgres else f"sqlite:///{target / 'tanguan.sqlite3'}",
             evidence_dir=target / "evidence",
             checkpoint_dir=target / "checkpoints",
@@ -82,10 +93,26 @@ def test_an_evidence_file_altered_before_the_backup_is_named_and_fails_the_resto
     finally:
         if postgres:
             postgres.drop()
-    assert not report.ok
-    failed = [check.en for check in report.checks if not check.ok]
-    assert any("evidence files re-hashed and matching: 0/1" in line for line in failed), failed
-    assert any("already missing or altered when the backup was taken" in line for line in failed), failed
+
+
+def test_a_database_of_an_earlier_revision_is_backed_up_and_restored_as_it_was(db, tmp_path):
+    """The backup before an upgrade: taken and restored at its revision, evidence checked by hash."""
+    _upload(db, tmp_path / "evidence", "升级前的证据\n".encode())
+    downgrade(db.engine, "0012")
+    summary = take_backup(
+        database_url=db.url,
+        evidence_dir=tmp_path / "evidence",
+        checkpoint_dir=tmp_path / "checkpoints",
+        to=tmp_path / "backup",
+        key_ring=KeyRing(KEY),
+        include_key=False,
+        key_stored_elsewhere=True,
+    )
+    assert summary.manifest["revision"] == "0012" and summary.missing_evidence == []
+    report = _restore_into(db, backup=tmp_path / "backup", target=tmp_path / "restored")
+    assert report.ok, [check.en for check in report.checks]
+    assert report.counts["evidence"] == report.counts["evidence_matched"] == 1
+    assert any("not counted (the schema is older than this code)" in check.en for check in report.checks)
 
 
 def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -106,6 +133,7 @@ def test_backup_and_restore_commands(tmp_path):
     upgrade(db.engine)
     _upload(db, tmp_path / "source" / "evidence", "化验报告\n".encode())
     db.dispose()
+    assert run("audit", "checkpoint", env=source).returncode == 0
     backup = tmp_path / "backup"
 
     refused = run("backup", "--to", str(backup), env=source)
@@ -147,6 +175,13 @@ def test_backup_and_restore_commands(tmp_path):
     assert run("restore", "--from", str(backup), env=demo).returncode == 0
     assert (tmp_path / "demo" / "secret.key").read_text() == KEY
 
+    manifest = json.loads((backup / "manifest.json").read_text())
+    newer = tmp_path / "newer"
+    shutil.copytree(backup, newer)
+    (newer / "manifest.json").write_text(json.dumps({**manifest, "revision": "9999_from_the_future"}))
+    future = run("restore", "--from", str(newer), env=environment(tmp_path / "f", TANGUAN_SECRET_KEY=KEY))
+    assert future.returncode == 2 and "newer than this Tanguan" in future.stderr
+
     evidence = next((backup / "evidence").rglob("*"))
     while evidence.is_dir():
         evidence = next(evidence.iterdir())
@@ -158,3 +193,60 @@ def test_backup_and_restore_commands(tmp_path):
         and evidence.name in damaged.stderr
     )
     assert not (tmp_path / "d" / "tanguan.sqlite3").exists()
+
+
+def test_a_backup_whose_chain_and_manifest_were_rewritten_fails_against_the_signed_checkpoint(tmp_path):
+    """Someone with write access to a backup cuts the last audit event, moves the chain head back and
+    rewrites the manifest to match: the tables and the chain check out on their own, the signed
+    checkpoint does not."""
+    from engine.audit_trail.checkpoints import sign_checkpoint
+    from engine.backup.checksums import table_checksums
+
+    db = Database(f"sqlite:///{tmp_path / 'source.sqlite3'}")
+    upgrade(db.engine)
+    _upload(db, tmp_path / "evidence", "月报\n".encode())
+    with db.unit_of_work(org_id=1) as uow:
+        sign_checkpoint(uow.session, org_id=1, key_ring=KeyRing(KEY), reason="manual", mirror_dir=None)
+    backup = tmp_path / "backup"
+    take_backup(
+        database_url=db.url,
+        evidence_dir=tmp_path / "evidence",
+        checkpoint_dir=tmp_path / "checkpoints",
+        to=backup,
+        key_ring=KeyRing(KEY),
+        include_key=False,
+        key_stored_elsewhere=True,
+    )
+    db.dispose()
+    copy = sqlite3.connect(backup / "database.sqlite3")
+    copy.executescript(
+        "DROP TRIGGER audit_event_no_delete;"
+        "DELETE FROM audit_event WHERE org_id = 1 AND seq = "
+        "(SELECT max(seq) FROM audit_event WHERE org_id = 1);"
+        "UPDATE audit_chain_head SET last_seq = last_seq - 1, last_hash = (SELECT hash FROM audit_event "
+        "WHERE org_id = 1 ORDER BY seq DESC LIMIT 1) WHERE org_id = 1;"
+    )
+    copy.commit()
+    copy.close()
+    manifest = json.loads((backup / "manifest.json").read_text())
+    forged = Database(f"sqlite:///{backup / 'database.sqlite3'}")
+    with forged.engine.connect() as connection, connection.begin():
+        manifest["tables"] = {name: total.as_json() for name, total in table_checksums(connection).items()}
+    forged.dispose()
+    manifest["files"]["database.sqlite3"]["sha256"] = file_sha256(backup / "database.sqlite3")
+    (backup / "manifest.json").write_text(json.dumps(manifest))
+
+    target = tmp_path / "restored"
+    report = restore_backup(
+        source=backup,
+        database_url=f"sqlite:///{target / 'tanguan.sqlite3'}",
+        evidence_dir=target / "evidence",
+        checkpoint_dir=target / "checkpoints",
+        key_ring=KeyRing(KEY),
+        force=False,
+        known_revision=True,
+    )
+    failed = [check.en for check in report.checks if not check.ok]
+    assert report.counts["tables_matched"] == report.counts["tables"], failed
+    assert report.counts["chains_intact"] == report.counts["chains"] == 1, failed
+    assert failed and failed[0].startswith("audit chains agreeing with their signed checkpoints: 0/1"), failed
