@@ -1,9 +1,12 @@
 """``tanguan backup --to DIR`` and ``tanguan restore --from DIR`` (docs/adr/0038)."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from engine.config import KeyRing
 
 
 def backup_command(
@@ -77,10 +80,12 @@ def restore_command(
     settings = _settings()
     try:
         manifest = read_manifest(source)
-        if settings.demo_key_allowed and manifest["key"]["included"] and not settings.demo_key_file.exists():
-            _restore_demo_key(source, settings.demo_key_file)
+        # The demo keeps its key in the data directory: the backed-up one goes back there once restored.
+        demo_key = (
+            settings.demo_key_allowed and manifest["key"]["included"] and not settings.demo_key_file.exists()
+        )
         try:
-            key_ring = settings.key_ring()
+            key_ring = _included_keys(source) if demo_key else settings.key_ring()
         except ConfigError:
             key_ring = None
         report = restore_backup(
@@ -94,6 +99,8 @@ def restore_command(
         )
     except BackupError as error:
         raise CliError(str(error)) from None
+    if demo_key and key_ring is not None:
+        _write_demo_key(settings.demo_key_file, key_ring.signing)
     for check in report.checks:
         _echo(f"{'[green]OK[/]' if check.ok else '[red]FAILED[/]'} {check.zh} / {check.en}")
     head = schema_head()
@@ -110,14 +117,19 @@ def restore_command(
     raise typer.Exit(0 if report.ok else 1)
 
 
-def _restore_demo_key(source: Path, key_file: Path) -> None:
-    """The demo keeps its key in the data directory: put the backed-up one back there."""
-    import os
-
+def _included_keys(source: Path) -> "KeyRing":
     from engine.backup.archive import KEY_FILE
+    from engine.config import KeyRing
 
     values = dict(line.split("=", 1) for line in (source / KEY_FILE).read_text().splitlines() if "=" in line)
+    old = tuple(key for key in values.get("TANGUAN_OLD_SECRET_KEYS", "").split(",") if key)
+    return KeyRing(values["TANGUAN_SECRET_KEY"], old)
+
+
+def _write_demo_key(key_file: Path, key: str) -> None:
+    import os
+
     key_file.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w") as handle:
-        handle.write(values["TANGUAN_SECRET_KEY"])
+        handle.write(key)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bench.backup import Plan, run_drill
 from engine.audit import SYSTEM
-from engine.backup.archive import RestoreReport, file_sha256, restore_backup, take_backup
+from engine.backup.archive import BackupSummary, RestoreReport, file_sha256, restore_backup, take_backup
 from engine.config import KeyRing
 from engine.db import Database
 from engine.evidence.store import store_evidence, stored_path
@@ -57,18 +57,23 @@ def _upload(db: Database, evidence_dir: Path, content: bytes) -> str:
         return row.sha256
 
 
-def test_an_evidence_file_altered_before_the_backup_is_named_and_fails_the_restore(db, tmp_path):
-    sha256 = _upload(db, tmp_path / "evidence", "电表读数 1234\n".encode())
-    stored_path(tmp_path / "evidence", sha256).write_bytes("电表读数 9999\n".encode())
-    summary = take_backup(
-        database_url=db.url,
-        evidence_dir=tmp_path / "evidence",
-        checkpoint_dir=tmp_path / "checkpoints",
-        to=tmp_path / "backup",
+def _backup(url: str, directory: Path, *, to: Path) -> BackupSummary:
+    """Of the instance on ``url`` whose evidence and checkpoints are in ``directory``."""
+    return take_backup(
+        database_url=url,
+        evidence_dir=directory / "evidence",
+        checkpoint_dir=directory / "checkpoints",
+        to=to,
         key_ring=KeyRing(KEY),
         include_key=False,
         key_stored_elsewhere=True,
     )
+
+
+def test_an_evidence_file_altered_before_the_backup_is_named_and_fails_the_restore(db, tmp_path):
+    sha256 = _upload(db, tmp_path / "evidence", "电表读数 1234\n".encode())
+    stored_path(tmp_path / "evidence", sha256).write_bytes("电表读数 9999\n".encode())
+    summary = _backup(db.url, tmp_path, to=tmp_path / "backup")
     assert len(summary.missing_evidence) == 1 and sha256 in summary.missing_evidence[0]
     report = _restore_into(db, backup=tmp_path / "backup", target=tmp_path / "restored")
     assert not report.ok
@@ -99,15 +104,7 @@ def test_a_database_of_an_earlier_revision_is_backed_up_and_restored_as_it_was(d
     """The backup before an upgrade: taken and restored at its revision, evidence checked by hash."""
     _upload(db, tmp_path / "evidence", "升级前的证据\n".encode())
     downgrade(db.engine, "0012")
-    summary = take_backup(
-        database_url=db.url,
-        evidence_dir=tmp_path / "evidence",
-        checkpoint_dir=tmp_path / "checkpoints",
-        to=tmp_path / "backup",
-        key_ring=KeyRing(KEY),
-        include_key=False,
-        key_stored_elsewhere=True,
-    )
+    summary = _backup(db.url, tmp_path, to=tmp_path / "backup")
     assert summary.manifest["revision"] == "0012" and summary.missing_evidence == []
     report = _restore_into(db, backup=tmp_path / "backup", target=tmp_path / "restored")
     assert report.ok, [check.en for check in report.checks]
@@ -208,15 +205,7 @@ def test_a_backup_whose_chain_and_manifest_were_rewritten_fails_against_the_sign
     with db.unit_of_work(org_id=1) as uow:
         sign_checkpoint(uow.session, org_id=1, key_ring=KeyRing(KEY), reason="manual", mirror_dir=None)
     backup = tmp_path / "backup"
-    take_backup(
-        database_url=db.url,
-        evidence_dir=tmp_path / "evidence",
-        checkpoint_dir=tmp_path / "checkpoints",
-        to=backup,
-        key_ring=KeyRing(KEY),
-        include_key=False,
-        key_stored_elsewhere=True,
-    )
+    _backup(db.url, tmp_path, to=backup)
     db.dispose()
     copy = sqlite3.connect(backup / "database.sqlite3")
     copy.executescript(
@@ -236,16 +225,7 @@ def test_a_backup_whose_chain_and_manifest_were_rewritten_fails_against_the_sign
     manifest["files"]["database.sqlite3"]["sha256"] = file_sha256(backup / "database.sqlite3")
     (backup / "manifest.json").write_text(json.dumps(manifest))
 
-    target = tmp_path / "restored"
-    report = restore_backup(
-        source=backup,
-        database_url=f"sqlite:///{target / 'tanguan.sqlite3'}",
-        evidence_dir=target / "evidence",
-        checkpoint_dir=target / "checkpoints",
-        key_ring=KeyRing(KEY),
-        force=False,
-        known_revision=True,
-    )
+    report = _restore_into(db, backup=backup, target=tmp_path / "restored")
     failed = [check.en for check in report.checks if not check.ok]
     assert report.counts["tables_matched"] == report.counts["tables"], failed
     assert report.counts["chains_intact"] == report.counts["chains"] == 1, failed
