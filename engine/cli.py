@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from engine.backup.cli import backup_command, restore_command
 from engine.evidence_pack.cli import pack_app
 from engine.scheduler.cli import scheduler_app
 
@@ -33,6 +34,8 @@ secret_app = typer.Typer(no_args_is_help=True, help="安装密钥 / the installa
 app.add_typer(secret_app, name="secret")
 app.add_typer(scheduler_app, name="scheduler")
 app.add_typer(pack_app, name="pack")
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 
 
 class CliError(Exception):
@@ -109,10 +112,21 @@ def _note(message: str) -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the schema migrations (创建或升级数据库)."""
-    from engine.migrate import upgrade
+    from engine.migrate import upgrade_with_report
 
-    status = upgrade(_database().engine)
-    _echo(f"database at revision {status.current}")
+    report = upgrade_with_report(_database().engine)
+    waited = (
+        f" after waiting {report.lock_wait_seconds:.1f} s for another upgrade"
+        if report.lock_wait_seconds >= 0.1
+        else ""
+    )
+    if report.applied:
+        _echo(
+            f"applied {len(report.applied)} migrations ({report.applied[0]} … {report.applied[-1]}){waited}"
+        )
+    else:
+        _echo(f"nothing to apply: already at the head revision{waited}")
+    _echo(f"database at revision {report.status.current}")
 
 
 @db_app.command("grant-app-role")
