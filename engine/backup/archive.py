@@ -137,6 +137,21 @@ def _sqlite_snapshot(url: str, target: Path) -> Iterator[tuple[Connection, float
         engine.dispose()
 
 
+def _require_row_level_security_bypass(connection: Connection) -> None:
+    """pg_dump and pg_restore see every organization's rows only as a role that bypasses row-level security
+    (ADR 0038): refused otherwise, before anything is written, rather than a backup with empty tables."""
+    bypasses = connection.execute(
+        text("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
+    ).scalar_one()
+    if not bypasses:
+        raise BackupError(
+            "备份与恢复须以数据库所有者角色（具有 BYPASSRLS）连接，而不是应用角色："
+            "见 docs/production.md 第 2 步",
+            "backup and restore must connect as the database owner role (with BYPASSRLS), "
+            "not the application role: see docs/production.md, step 2",
+        )
+
+
 @contextmanager
 def _postgres_snapshot(url: str, target: Path) -> Iterator[tuple[Connection, float]]:
     """``pg_dump -Fc`` of a snapshot exported by a repeatable-read transaction, which stays open to read
@@ -145,6 +160,7 @@ def _postgres_snapshot(url: str, target: Path) -> Iterator[tuple[Connection, flo
     try:
         connection = engine.connect().execution_options(isolation_level="REPEATABLE READ")
         with connection, connection.begin():
+            _require_row_level_security_bypass(connection)
             snapshot = connection.execute(text("SELECT pg_export_snapshot()")).scalar_one()
             taken = time.perf_counter()
             uri, env = _libpq(url)
@@ -351,6 +367,7 @@ def _target_is_empty(url: str, evidence_dir: Path, checkpoint_dir: Path) -> bool
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
+            _require_row_level_security_bypass(connection)
             return _postgres_tables(connection) == 0
     finally:
         engine.dispose()
