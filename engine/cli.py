@@ -265,6 +265,7 @@ def serve(
         workers=workers,
         proxy_headers=True,
         forwarded_allow_ips=proxies,
+        access_log=False,  # one JSON line per request instead (web/observability.py)
     )
 
 
