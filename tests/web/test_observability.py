@@ -35,24 +35,23 @@ class Lines(logging.Handler):
         self.lines.append(json.loads(record.getMessage()))  # every line is one JSON object
 
 
-@pytest.fixture
-def request_lines() -> Iterator[list[dict]]:
+def _captured(logger: logging.Logger) -> Iterator[list[dict]]:
     handler = Lines()
-    REQUEST_LOG.addHandler(handler)
+    logger.addHandler(handler)
     try:
         yield handler.lines
     finally:
-        REQUEST_LOG.removeHandler(handler)
+        logger.removeHandler(handler)
+
+
+@pytest.fixture
+def request_lines() -> Iterator[list[dict]]:
+    yield from _captured(REQUEST_LOG)
 
 
 @pytest.fixture
 def job_lines() -> Iterator[list[dict]]:
-    handler = Lines()
-    JOB_LOG.addHandler(handler)
-    try:
-        yield handler.lines
-    finally:
-        JOB_LOG.removeHandler(handler)
+    yield from _captured(JOB_LOG)
 
 
 def _local(app, **headers) -> TestClient:
