@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 from engine.evidence.models import EvidenceFile
 from engine.forms.spec import Text
 from engine.records.signatures import SignatureView, signatures_of
-from engine.storage import EvidenceStore
+from engine.storage import EvidenceStore, StoreUnavailable
 from engine.workflow.models import Record
 
 
@@ -48,10 +48,14 @@ class CheckedFile:
 
 
 MISSING = Text(zh="证据库中找不到该文件", en="the file is missing from the evidence store")
+UNREACHABLE = Text(zh="证据存储暂时无法访问，未能校验", en="the evidence store cannot be reached")
 
 
 def checked_file(row: EvidenceFile, *, keys: Keys) -> CheckedFile:
-    computed = keys.evidence_store.sha256_of(row.sha256)
+    try:
+        computed, note = keys.evidence_store.sha256_of(row.sha256), MISSING
+    except StoreUnavailable:
+        computed, note = None, UNREACHABLE
     assert row.id is not None
     return CheckedFile(
         id=row.id,
@@ -65,7 +69,7 @@ def checked_file(row: EvidenceFile, *, keys: Keys) -> CheckedFile:
             Text(zh=f"文件 {row.filename}", en=f"file {row.filename}"),
             row.sha256,
             computed,
-            MISSING if computed is None else None,
+            note if computed is None else None,
         ),
     )
 

@@ -222,3 +222,22 @@ def test_the_orphan_grace_period_applies_to_the_bucket(web, s3_bucket):
     assert not [line for line in early if "孤立" in line] and [o.sha256 for o in store.stored()] == [SHA]
     late = run_jobs(web.db, now=now + timedelta(hours=25), settings=settings)
     assert [line for line in late if "孤立" in line] and list(store.stored()) == []
+
+
+def test_the_trust_chain_says_when_the_store_cannot_be_reached(s3_endpoint, s3_bucket):
+    from datetime import UTC, datetime
+
+    from engine.evidence.models import EvidenceFile
+    from engine.trust_chain.checks import MISSING, UNREACHABLE, Keys, checked_file
+
+    row = EvidenceFile(
+        id=1, org_id=1, sha256=SHA, filename="a.pdf", content_type="application/pdf", size_bytes=len(PDF),
+        uploaded_by=1, owner_id=1, uploaded_at=datetime.now(UTC),
+    )  # fmt: skip
+    down = S3Store(f"s3://no-such-bucket-here/x?endpoint={s3_endpoint}")
+    unreachable = checked_file(row, keys=Keys(SECRET_KEY, (), down)).check
+    assert not unreachable.ok and unreachable.note == UNREACHABLE
+    missing = checked_file(row, keys=Keys(SECRET_KEY, (), S3Store(s3_bucket.url))).check
+    assert not missing.ok and missing.note == MISSING
+    s3_bucket.client().put_object(Bucket=s3_bucket.name, Key=s3_bucket.key(SHA), Body=PDF)
+    assert checked_file(row, keys=Keys(SECRET_KEY, (), S3Store(s3_bucket.url))).check.ok
