@@ -230,7 +230,14 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        request_id = getattr(request.state, "request_id", "-")  # the same id as the request's JSON line
+        log.exception(
+            "unhandled error on %s %s (request %s)",
+            request.method,
+            request.url.path,
+            request_id,
+            exc_info=exc,
+        )
         if is_api_path(request.url.path):
             return problem_response(request, ApiProblem(500, "server-error"))
         await _resolve_context(request)
