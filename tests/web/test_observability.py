@@ -230,3 +230,14 @@ def test_every_job_run_logs_one_json_line_and_counts(web, job_lines):
     assert failed["outcome"] == "failed" and failed["org"] == "" and failed["duration_ms"] >= 0
     assert JOB_RUNS.labels("obs_fine", "ok")._value.get() == runs_before + orgs
     assert JOB_FAILURES.labels("obs_failing")._value.get() == failures_before + 1
+
+
+def test_an_unhandled_error_is_logged_as_a_500_with_its_route(web, request_lines):
+    def boom() -> None:
+        raise RuntimeError("boom")
+
+    web.app.add_api_route("/obs-boom/{n}", boom)
+    client = TestClient(web.app, base_url=BASE_URL, raise_server_exceptions=False)
+    assert client.get("/obs-boom/1").status_code == 500
+    (line,) = [line for line in request_lines if line["route"] == "/obs-boom/{n}"]
+    assert line["status"] == 500 and re.fullmatch(r"[0-9a-f]{32}", line["request_id"])
