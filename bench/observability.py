@@ -16,6 +16,10 @@ of a 2-core machine shared with wrk and other work. Both servers write their log
     ping_server_cpu_without_observability: N ms/req / …_with_observability: N ms/req
                                      CPU time of the server process per request, least of the rounds:
                                      the cost that does not depend on how busy the machine is
+    in_process_ping_without_observability: N us/req / …_with_observability: N us/req
+    in_process_middleware_cost: N us/req
+                                     GET /ping through the ASGI app called in this process (no sockets),
+                                     3 × 3,000 requests, least of the rounds: the middleware's own cost
     metrics_scrape_ms: N ms          one GET /metrics on the loaded server (median of 20)
     errors: N                        non-2xx answers or socket errors; exit 1 if any
 """
@@ -56,6 +60,54 @@ def _serve(variant: str, port: int) -> None:
     bare = "bench.observability:app_without_observability"
     factory = bare if variant == "without" else "web.app:create_app"
     uvicorn.run(factory, factory=True, host=HOST, port=port, workers=1, access_log=variant == "without")
+
+
+def _in_process(data_dir: Path, *, requests: int = 3000, rounds: int = 3) -> dict[str, float]:
+    """CPU microseconds of one ``GET /ping`` through the ASGI app called directly (no sockets, no uvicorn),
+    with and without the middleware, least of the rounds; the JSON lines go to a file."""
+    import asyncio
+    import logging
+
+    from engine.config import Settings
+    from engine.observability import REQUEST_LOG
+    from web.app import create_app
+    from web.observability import ObservabilityMiddleware
+
+    settings = Settings(data_dir=data_dir, secret_key=KEY)
+    with_ = create_app(settings=settings)
+    without = create_app(settings=settings)
+    without.user_middleware = [m for m in without.user_middleware if m.cls is not ObservabilityMiddleware]
+    sink = logging.FileHandler(data_dir / "in-process.log")
+    saved = REQUEST_LOG.handlers[:]
+    REQUEST_LOG.handlers = [sink]
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(_message: object) -> None:
+        return None
+
+    async def timed(app: object) -> float:
+        started = time.process_time()  # CPU of every thread of this process: less at the mercy of load
+        for _ in range(requests):
+            scope = {
+                "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+                "scheme": "http", "path": "/ping", "raw_path": b"/ping", "query_string": b"", "root_path": "",
+                "headers": [(b"host", b"127.0.0.1")], "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
+            }  # fmt: skip
+            await app(scope, receive, send)  # type: ignore[operator]
+        return (time.process_time() - started) * 1e6 / requests
+
+    best: dict[str, float] = {}
+    try:
+        for _ in range(rounds):
+            for name, app in (("without", without), ("with", with_)):
+                micro = asyncio.run(timed(app))
+                best[name] = min(best.get(name, micro), micro)
+    finally:
+        REQUEST_LOG.handlers = saved
+        sink.close()
+    return best
 
 
 def _wait(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -154,6 +206,10 @@ def main() -> None:
         print(f"ping_p99_with_observability: {with_[1]:.1f} ms")
         print(f"ping_server_cpu_without_observability: {cpu['without']:.3f} ms/req")
         print(f"ping_server_cpu_with_observability: {cpu['with']:.3f} ms/req")
+        micro = _in_process(work / "var")
+        print(f"in_process_ping_without_observability: {micro['without']:.0f} us/req")
+        print(f"in_process_ping_with_observability: {micro['with']:.0f} us/req")
+        print(f"in_process_middleware_cost: {micro['with'] - micro['without']:.0f} us/req")
         print(f"metrics_scrape_ms: {statistics.median(scrapes):.1f} ms")
         print(f"errors: {errors}")
         if errors:
