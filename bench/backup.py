@@ -29,6 +29,7 @@ from engine.config import KeyRing, Settings
 from engine.db import Database
 from engine.evidence.store import store_evidence
 from engine.migrate import upgrade
+from engine.storage import EvidenceStore
 
 KEY = "backup-drill-installation-key-0123456789abcdef"
 
@@ -73,7 +74,10 @@ def prepare(db: Database, source: Settings, *, demo: bool) -> tuple[int, int]:
             from engine.workflow.catalog import WorkflowCatalog
 
             org = seed_demo(
-                uow.session, catalog=WorkflowCatalog.load(), secret_key=KEY, evidence_dir=source.evidence_dir
+                uow.session,
+                catalog=WorkflowCatalog.load(),
+                secret_key=KEY,
+                evidence_store=source.evidence_store,
             )
         else:
             org = create_organization(
@@ -99,7 +103,7 @@ class Load:
     db: Database
     org_id: int
     actor: Actor
-    evidence_dir: Path
+    evidence_store: EvidenceStore
     writers: int
     done: list[tuple[str, float]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -124,7 +128,7 @@ class Load:
                         uow.session,
                         org_id=self.org_id,
                         actor=self.actor,
-                        evidence_dir=self.evidence_dir,
+                        evidence_store=self.evidence_store,
                         filename=f"drill-{worker}-{number}.txt",
                         chunks=[content],
                         max_bytes=1 << 20,
@@ -160,14 +164,14 @@ def run_drill(backend: str, *, plan: Plan, server_url: str | None = None) -> dic
             db = Database(source.effective_database_url)
             try:
                 org_id, user_id = prepare(db, source, demo=plan.demo)
-                load = Load(db, org_id, Actor(user_id, "演练员"), source.evidence_dir, plan.writers)
+                load = Load(db, org_id, Actor(user_id, "演练员"), source.evidence_store, plan.writers)
                 load.start()
                 try:
                     load.wait_for(plan.before)
                     started = time.monotonic()
                     summary = take_backup(
                         database_url=source.effective_database_url,
-                        evidence_dir=source.evidence_dir,
+                        evidence_store=source.evidence_store,
                         checkpoint_dir=source.checkpoint_dir,
                         to=directory / "backup",
                         key_ring=KeyRing(KEY),
@@ -183,7 +187,7 @@ def run_drill(backend: str, *, plan: Plan, server_url: str | None = None) -> dic
             report = restore_backup(
                 source=directory / "backup",
                 database_url=target.effective_database_url,
-                evidence_dir=target.evidence_dir,
+                evidence_store=target.evidence_store,
                 checkpoint_dir=target.checkpoint_dir,
                 key_ring=KeyRing(KEY),
                 force=False,

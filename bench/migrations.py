@@ -30,6 +30,7 @@ from engine.audit import verify_chain
 from engine.backup.checksums import compare, table_checksums, table_columns, triggers
 from engine.db import Database
 from engine.migrate import alembic_config, downgrade, upgrade, upgrade_with_report
+from engine.storage import LocalStore
 
 KEY = "migration-drill-installation-key-0123456789"
 LOCK_KEY = 7_331_001  # migrations/env.py
@@ -48,7 +49,12 @@ def seed(db: Database, evidence_dir: Path) -> None:
 
     upgrade(db.engine)
     with db.unit_of_work(all_orgs=True) as uow:
-        seed_demo(uow.session, catalog=WorkflowCatalog.load(), secret_key=KEY, evidence_dir=evidence_dir)
+        seed_demo(
+            uow.session,
+            catalog=WorkflowCatalog.load(),
+            secret_key=KEY,
+            evidence_store=LocalStore(evidence_dir),
+        )
 
 
 @dataclass(frozen=True)

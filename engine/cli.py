@@ -229,7 +229,7 @@ def demo(
             uow.session,
             catalog=WorkflowCatalog.load(),
             secret_key=keys.signing,
-            evidence_dir=settings.evidence_dir,
+            evidence_store=settings.evidence_store,
         )
     assert org.id is not None
     with db.unit_of_work(org_id=org.id) as uow:  # the first signed checkpoint (docs/adr/0032)
@@ -295,6 +295,7 @@ def serve(
         workers=workers,
         proxy_headers=True,
         forwarded_allow_ips=proxies,
+        access_log=False,  # one JSON line per request instead (web/observability.py)
     )
 
 

@@ -103,7 +103,36 @@ def downgrade(engine: Engine, revision: str) -> SchemaStatus:
     return schema_status(engine)
 
 
-<<<<<<< HEAD
+class ForeignKeyError(RuntimeError):
+    """A migration left rows referring to rows that do not exist (SQLite); nothing was committed."""
+
+
+@contextmanager
+def _migrating(engine: Engine) -> Iterator[Connection]:
+    """The transaction migrations run in. SQLite alters a table by rebuilding it (Alembic's batch mode),
+    and dropping the old copy of a table other rows refer to fails while foreign keys are enforced; so, as
+    SQLite prescribes for such changes, enforcement is off during the migration and
+    ``PRAGMA foreign_key_check`` must find nothing before the commit."""
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:  # outside any transaction, where the pragma takes effect
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            with connection.begin():
+                yield connection
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        table, rowid, parent, _ = broken[0]
+                        raise ForeignKeyError(
+                            f"migration left {len(broken)} rows referring to missing rows "
+                            f"(first: {table} rowid {rowid} → {parent}); nothing was changed"
+                        )
+        finally:
+            if sqlite:
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+
+
 # The audit trail and its checkpoints are append-only for the application (triggers refuse the rest too).
 APPEND_ONLY_TABLES = ("audit_event", "audit_checkpoint")
 
@@ -142,33 +171,3 @@ def grant_application_role(connection: Connection, *, role: str) -> None:
     for table in APPEND_ONLY_TABLES:
         connection.execute(text(f"REVOKE UPDATE, DELETE, TRUNCATE ON {table} FROM {quoted}"))
     connection.execute(text(f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA {schema} TO {quoted}"))
-=======
-class ForeignKeyError(RuntimeError):
-    """A migration left rows referring to rows that do not exist (SQLite); nothing was committed."""
-
-
-@contextmanager
-def _migrating(engine: Engine) -> Iterator[Connection]:
-    """The transaction migrations run in. SQLite alters a table by rebuilding it (Alembic's batch mode),
-    and dropping the old copy of a table other rows refer to fails while foreign keys are enforced; so, as
-    SQLite prescribes for such changes, enforcement is off during the migration and
-    ``PRAGMA foreign_key_check`` must find nothing before the commit."""
-    with engine.connect() as connection:
-        sqlite = connection.dialect.name == "sqlite"
-        if sqlite:  # outside any transaction, where the pragma takes effect
-            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
-        try:
-            with connection.begin():
-                yield connection
-                if sqlite:
-                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-                    if broken:
-                        table, rowid, parent, _ = broken[0]
-                        raise ForeignKeyError(
-                            f"migration left {len(broken)} rows referring to missing rows "
-                            f"(first: {table} rowid {rowid} → {parent}); nothing was changed"
-                        )
-        finally:
-            if sqlite:
-                connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
->>>>>>> backup

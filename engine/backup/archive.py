@@ -17,6 +17,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -33,9 +34,10 @@ from engine.audit import verify_chain
 from engine.backup.checksums import TableSum, compare, table_checksums
 from engine.config import KeyRing
 from engine.db import Database
-from engine.evidence.store import EvidenceError, read_evidence, stored_path
+from engine.evidence.store import EvidenceError, read_evidence
 from engine.migrate import schema_head
 from engine.models.base import utc_iso, utcnow
+from engine.storage import EvidenceStore, stored_path
 from engine.tenancy import bind_session_scope
 
 FORMAT = "tanguan-backup/1"
@@ -177,26 +179,29 @@ def _evidence_rows(connection: Connection) -> list[tuple[int, int, str]]:
 
 
 def _read_evidence(
-    session: Session, *, row: tuple[int, int, str], evidence_dir: Path, current_schema: bool
+    session: Session, *, row: tuple[int, int, str], evidence_store: EvidenceStore, current_schema: bool
 ) -> bytes:
-    """The one place backup and restore read an evidence file: through the store, which checks the hash,
-    when the schema is this code's. A database of an earlier revision (backed up before an upgrade) lacks
-    columns the store reads, so its file is read at its hash's path and hashed here."""
+    """The one place backup and restore read an evidence file: through the evidence service, which checks
+    the hash, when the schema is this code's. A database of an earlier revision (backed up before an
+    upgrade) lacks columns the service reads, so its file is read from the store by hash and hashed here."""
     org_id, evidence_id, sha256 = row
     if current_schema:
         return read_evidence(
-            session, org_id=org_id, evidence_id=evidence_id, evidence_dir=evidence_dir
+            session, org_id=org_id, evidence_id=evidence_id, evidence_store=evidence_store
         ).content
-    path = stored_path(evidence_dir, sha256)
-    if not path.is_file() or file_sha256(path) != sha256:
+    try:
+        content = evidence_store.read(sha256)
+    except FileNotFoundError:
+        content = b""
+    if hashlib.sha256(content).hexdigest() != sha256:
         raise EvidenceError("证据文件缺失或已被改动", "the evidence file is missing or altered")
-    return path.read_bytes()
+    return content
 
 
 def take_backup(
     *,
     database_url: str,
-    evidence_dir: Path,
+    evidence_store: EvidenceStore,
     checkpoint_dir: Path,
     to: Path,
     key_ring: KeyRing,
@@ -242,7 +247,7 @@ def take_backup(
                     continue
                 try:
                     content = _read_evidence(
-                        session, row=row, evidence_dir=evidence_dir, current_schema=current
+                        session, row=row, evidence_store=evidence_store, current_schema=current
                     )
                 except EvidenceError as error:
                     missing.append(f"{sha256} ({error})")
@@ -347,13 +352,10 @@ def _postgres_tables(connection: Connection) -> int:
     return count
 
 
-def _target_is_empty(url: str, evidence_dir: Path, checkpoint_dir: Path) -> bool:
-    if any(
-        path.is_file()
-        for folder in (evidence_dir, checkpoint_dir)
-        if folder.is_dir()
-        for path in folder.rglob("*")
-    ):
+def _target_is_empty(url: str, evidence_store: EvidenceStore, checkpoint_dir: Path) -> bool:
+    if any(True for _ in evidence_store.stored()):
+        return False
+    if checkpoint_dir.is_dir() and any(path.is_file() for path in checkpoint_dir.rglob("*")):
         return False
     if _backend(url) == "sqlite":
         path = _sqlite_path(url)
@@ -373,10 +375,11 @@ def _target_is_empty(url: str, evidence_dir: Path, checkpoint_dir: Path) -> bool
         engine.dispose()
 
 
-def _empty_target(url: str, evidence_dir: Path, checkpoint_dir: Path) -> None:
+def _empty_target(url: str, evidence_store: EvidenceStore, checkpoint_dir: Path) -> None:
     """``--force``: the target's database and files go (the app must be stopped)."""
-    for folder in (evidence_dir, checkpoint_dir):
-        shutil.rmtree(folder, ignore_errors=True)
+    for stored in list(evidence_store.stored()):
+        evidence_store.delete(stored.sha256)
+    shutil.rmtree(checkpoint_dir, ignore_errors=True)
     if _backend(url) == "sqlite":
         path = _sqlite_path(url)
         for suffix in ("", "-wal", "-shm", "-journal"):
@@ -413,12 +416,21 @@ def _restore_database(source: Path, manifest: dict[str, Any], url: str) -> None:
     _run(command, env=env, what_zh="pg_restore 恢复", what_en="pg_restore")
 
 
-def _restore_files(source: Path, manifest: dict[str, Any], evidence_dir: Path, checkpoint_dir: Path) -> int:
+def _restore_files(
+    source: Path, manifest: dict[str, Any], evidence_store: EvidenceStore, checkpoint_dir: Path
+) -> int:
     copied = 0
     for name in manifest["files"]:
-        if name.startswith("evidence/"):
-            target = evidence_dir / name.removeprefix("evidence/")
-        elif name.startswith("checkpoints/"):
+        if name.startswith("evidence/"):  # checked against the manifest already; the store keeps a copy
+            if evidence_store.spool_dir is not None:
+                evidence_store.spool_dir.mkdir(parents=True, exist_ok=True)
+            spool = Path(tempfile.mkdtemp(dir=evidence_store.spool_dir)) / "restore"
+            shutil.copyfile(source / name, spool)
+            evidence_store.keep(Path(name).name, spool)
+            shutil.rmtree(spool.parent, ignore_errors=True)
+            copied += 1
+            continue
+        if name.startswith("checkpoints/"):
             target = checkpoint_dir / name.removeprefix("checkpoints/")
         else:
             continue
@@ -431,7 +443,7 @@ def restore_backup(
     *,
     source: Path,
     database_url: str,
-    evidence_dir: Path,
+    evidence_store: EvidenceStore,
     checkpoint_dir: Path,
     key_ring: KeyRing | None,
     force: bool,
@@ -457,22 +469,22 @@ def restore_backup(
     report.add(
         True, f"备份文件 {count} 个，SHA-256 与清单一致", f"{count} backup files match the manifest's SHA-256"
     )
-    if not _target_is_empty(database_url, evidence_dir, checkpoint_dir):
+    if not _target_is_empty(database_url, evidence_store, checkpoint_dir):
         if not force:
             raise BackupError(
                 "目标数据库或数据目录不是空的（确认要覆盖时加 --force）",
                 "the target database or data directory is not empty (add --force to overwrite it)",
             )
-        _empty_target(database_url, evidence_dir, checkpoint_dir)
+        _empty_target(database_url, evidence_store, checkpoint_dir)
     database_started = time.perf_counter()
     _restore_database(source, manifest, database_url)
     report.database_seconds = time.perf_counter() - database_started
-    copied = _restore_files(source, manifest, evidence_dir, checkpoint_dir)
+    copied = _restore_files(source, manifest, evidence_store, checkpoint_dir)
     report.add(True, f"已恢复数据库与文件 {copied} 个", f"database and {copied} files restored")
     _check_restored(
         report,
         database_url=database_url,
-        evidence_dir=evidence_dir,
+        evidence_store=evidence_store,
         checkpoint_dir=checkpoint_dir,
         key_ring=key_ring,
     )
@@ -484,7 +496,7 @@ def _check_restored(
     report: RestoreReport,
     *,
     database_url: str,
-    evidence_dir: Path,
+    evidence_store: EvidenceStore,
     checkpoint_dir: Path,
     key_ring: KeyRing | None,
 ) -> None:
@@ -527,7 +539,7 @@ def _check_restored(
             if key_ring is not None and manifest["revision"] == schema_head():  # older: no checkpoint table
                 _check_checkpoints(report, connection, key_ring=key_ring, checkpoint_dir=checkpoint_dir)
             evidence = _evidence_rows(connection)
-        _check_evidence(report, database, evidence, evidence_dir)
+        _check_evidence(report, database, evidence, evidence_store)
         _check_key(report, database, key_ring)
     finally:
         database.dispose()
@@ -560,14 +572,14 @@ def _check_checkpoints(
 
 
 def _check_evidence(
-    report: RestoreReport, database: Database, rows: list[tuple[int, int, str]], evidence_dir: Path
+    report: RestoreReport, database: Database, rows: list[tuple[int, int, str]], evidence_store: EvidenceStore
 ) -> None:
     matched, failures = 0, []
     with database.read_session(all_orgs=True) as session:
         current = report.manifest["revision"] == schema_head()
         for row in rows:
             try:
-                _read_evidence(session, row=row, evidence_dir=evidence_dir, current_schema=current)
+                _read_evidence(session, row=row, evidence_store=evidence_store, current_schema=current)
                 matched += 1
             except EvidenceError as error:
                 failures.append(f"{row[2][:12]}… {error}")

@@ -31,7 +31,7 @@ def backup_command(
     try:
         summary = take_backup(
             database_url=settings.effective_database_url,
-            evidence_dir=settings.evidence_dir,
+            evidence_store=settings.evidence_store,
             checkpoint_dir=settings.checkpoint_dir,
             to=to,
             key_ring=_key_ring(db),
@@ -91,7 +91,7 @@ def restore_command(
         report = restore_backup(
             source=source,
             database_url=settings.effective_database_url,
-            evidence_dir=settings.evidence_dir,
+            evidence_store=settings.evidence_store,
             checkpoint_dir=settings.checkpoint_dir,
             key_ring=key_ring,
             force=force,

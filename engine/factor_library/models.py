@@ -1,6 +1,6 @@
 """A grid emission factor an organization entered from a newly published notice: one row per version. A
 correction is a new version with its reason; the earlier one is kept, marked superseded. No row is ever
-deleted or changed otherwise (ADR 0038)."""
+deleted or changed otherwise (ADR 0039)."""
 
 from datetime import date, datetime
 from decimal import Decimal

@@ -1,4 +1,4 @@
-"""The factor library as the organization keeps it (issue 14 item 5, ADR 0038): grid factors published after
+"""The factor library as the organization keeps it (issue 14 item 5, ADR 0039): grid factors published after
 this release, entered by an administrator or carbon manager with the notice as evidence. Every entry is
 checked field by field (all problems named, nothing kept), versioned (a correction is a new version with a
 reason; the earlier one stays, superseded) and audited. The inventory uses the current version ahead of

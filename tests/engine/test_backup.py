@@ -17,10 +17,11 @@ from engine.audit import SYSTEM
 from engine.backup.archive import BackupSummary, RestoreReport, file_sha256, restore_backup, take_backup
 from engine.config import KeyRing
 from engine.db import Database
-from engine.evidence.store import store_evidence, stored_path
+from engine.evidence.store import store_evidence
 from engine.identity.models import OrganizationCreate
 from engine.identity.organizations import create_organization
 from engine.migrate import downgrade, upgrade
+from engine.storage import LocalStore, stored_path
 from tests.conftest import POSTGRES_URL, PostgresDatabase
 
 TANGUAN = str(Path(sys.executable).with_name("tanguan"))
@@ -49,7 +50,7 @@ def _upload(db: Database, evidence_dir: Path, content: bytes) -> str:
             uow.session,
             org_id=org.id,
             actor=SYSTEM,
-            evidence_dir=evidence_dir,
+            evidence_store=LocalStore(evidence_dir),
             filename="记录.txt",
             chunks=[content],
             max_bytes=1024,
@@ -61,7 +62,7 @@ def _backup(url: str, directory: Path, *, to: Path) -> BackupSummary:
     """Of the instance on ``url`` whose evidence and checkpoints are in ``directory``."""
     return take_backup(
         database_url=url,
-        evidence_dir=directory / "evidence",
+        evidence_store=LocalStore(directory / "evidence"),
         checkpoint_dir=directory / "checkpoints",
         to=to,
         key_ring=KeyRing(KEY),
@@ -89,7 +90,7 @@ def _restore_into(db: Database, *, backup: Path, target: Path) -> RestoreReport:
         return restore_backup(
             source=backup,
             database_url=postgres.url if postgres else f"sqlite:///{target / 'tanguan.sqlite3'}",
-            evidence_dir=target / "evidence",
+            evidence_store=LocalStore(target / "evidence"),
             checkpoint_dir=target / "checkpoints",
             key_ring=KeyRing(KEY),
             force=False,

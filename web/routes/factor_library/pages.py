@@ -2,7 +2,7 @@
 shipped with this release, each with its document, edition, table, data year and confidence; and the grid
 factors the organization entered since, with their notices. Auditors and managers read; administrators and
 carbon managers add a newly published factor or correct one (a new version with a reason), the notice
-uploaded into the evidence store; any problem names its field and keeps nothing (ADR 0038)."""
+uploaded into the evidence store; any problem names its field and keeps nothing (ADR 0039)."""
 
 from typing import Any
 
@@ -104,7 +104,7 @@ def add_factor(request: Request, principal: CarbonManager, db: DatabaseDep, form
                 uow.session,
                 org_id=principal.org.id,
                 actor=actor_of(principal),
-                evidence_dir=settings.evidence_dir,
+                evidence_store=settings.evidence_store,
                 filename=notice.filename or "",
                 chunks=chunks(),
                 max_bytes=settings.evidence_max_bytes,
