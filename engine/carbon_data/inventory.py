@@ -60,7 +60,10 @@ class InventoryResult:
         """The parts of :attr:`json` the inventory page shows: totals, breakdowns and factor choices, not
         the lines (on 6,000 lines, the lines' JSON is a quarter of a recompute)."""
         inventory = self.inventory
-        summary: dict[str, Any] = {"total_tco2e": to_json_number(inventory.total_tco2e)}
+        summary: dict[str, Any] = {
+            "total_tco2e": to_json_number(inventory.total_tco2e),
+            "biomass_co2_t": to_json_number(inventory.biomass_co2_t),
+        }
         for name in ("by_category", "by_org_unit", "by_period"):
             summary[name] = {key: to_json_number(value) for key, value in getattr(inventory, name).items()}
         summary["factor_choices"] = factor_choices(inventory)

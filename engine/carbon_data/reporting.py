@@ -2,6 +2,7 @@
 the emission intensity of every product with output recorded for the year. The annual GHG report and the
 intensity targets both take them from here, so that a document and the pages never disagree."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -12,6 +13,7 @@ from engine.carbon_data.cache import cached_inventory
 from engine.carbon_data.inputs import production_totals
 from engine.carbon_data.snapshots import latest_snapshot
 from engine.emissions import Intensity, Inventory, Production, intensity
+from engine.emissions.classification import View, classify
 from engine.emissions.factors import DEFAULT_FACTOR_SET, DEFAULT_GRID_CALIBER, DEFAULT_GWP_SET
 
 
@@ -76,4 +78,13 @@ def total_only(total: Decimal) -> Inventory:
         by_org_unit={},
         by_period={},
         biomass_co2_t=Decimal(0),
+    )
+
+
+def classified(document: Mapping[str, Any]) -> tuple[View, ...]:
+    """The GB/T 32150, ISO 14064-1 and GHG Protocol views of an inventory's JSON (a snapshot's result, the
+    live inventory's summary): its category totals regrouped, biomass CO2 apart."""
+    return classify(
+        {key: Decimal(str(value)) for key, value in (document.get("by_category") or {}).items()},
+        biomass_co2_t=Decimal(str(document.get("biomass_co2_t") or 0)),
     )

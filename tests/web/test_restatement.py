@@ -8,6 +8,7 @@ import re
 from sqlalchemy import text
 
 from engine.carbon_data.snapshots import list_snapshots
+from tests.web.conftest import csrf_of
 from tests.web.test_trust_chain import demo  # noqa: F401 (the fixture)
 
 CARBON = "carbon@xiangfeng.example"
@@ -30,9 +31,16 @@ def test_a_restated_year_shows_its_differences_and_names_who_used_the_earlier_fi
     # The year's GWP set is fixed: changing it after the freeze needs a reason, recalculates and restates.
     page = client.get("/emissions/settings?year=2025").text
     assert 'id="settings-form"' in page and 'id="settings-frozen"' in page
+    token = csrf_of(page)
     response = client.post(
         "/emissions/settings",
-        data={"year": "2025", "gbt32150_edition": "2015", "gwp_set": "AR5", "reason": ""},
+        data={
+            "csrf_token": token,
+            "year": "2025",
+            "gbt32150_edition": "2015",
+            "gwp_set": "AR5",
+            "reason": "",
+        },
     )
     assert response.status_code == 422 and 'data-issue-field="reason"' in response.text
     with demo.db.read_session(org_id=org_id) as session:
@@ -40,6 +48,7 @@ def test_a_restated_year_shows_its_differences_and_names_who_used_the_earlier_fi
     response = client.post(
         "/emissions/settings",
         data={
+            "csrf_token": token,
             "year": "2025",
             "gbt32150_edition": "2015",
             "gwp_set": "AR5",

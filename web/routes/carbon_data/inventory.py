@@ -7,9 +7,10 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
 from engine.carbon_data.cache import cached_inventory
+from engine.carbon_data.editions import year_settings
 from engine.carbon_data.errors import EmissionsDataError
 from engine.carbon_data.provenance import measurements, unsourced
-from engine.carbon_data.reporting import annual_figures
+from engine.carbon_data.reporting import annual_figures, classified
 from engine.carbon_data.snapshots import (
     freeze_snapshot,
     latest_snapshot,
@@ -19,6 +20,7 @@ from engine.carbon_data.snapshots import (
 )
 from engine.carbon_data.sources import list_sources
 from engine.dqcp.report import substitutions_in_year
+from engine.emissions.classification import VIEW_KEYS
 from engine.emissions.errors import CalcError
 from engine.identity.organizations import get_organization, list_org_units
 from engine.planning.baselines import TargetStatus, baselines_overview, targets_overview
@@ -45,6 +47,7 @@ def inventory_page(
     year: Year | None = None,
     frozen: Id | None = None,
     unchanged: bool = False,
+    view: str | None = None,
 ) -> Response:
     assert principal.org is not None
     year = reporting_year(year)
@@ -89,6 +92,10 @@ def inventory_page(
         "substitutions": substitutions_in_year(session, year=year),
         # Measured values that do not name their lab report, laboratory or report number: flagged.
         "unsourced": unsourced(session, org_id=org_id, year=year),
+        # The year's edition and GWP set; the inventory by GB/T 32150, ISO 14064-1 and GHG Protocol.
+        "settings": year_settings(session, org_id=org_id, year=year),
+        "views": classified(inventory) if inventory else (),
+        "view": view if view in VIEW_KEYS else "gbt32150",
     }
     return render(request, "emissions/inventory.html", context, whole_page_only=True)
 
@@ -158,16 +165,17 @@ def freeze(
 
 
 def _freeze_context(request: Request, session: Session, *, org_id: int, year: int) -> dict[str, Any]:
-    inventory, grid_year, problem = None, None, None
+    inventory, grid_year, problem, edition = None, None, None, None
     try:
         result = cached_inventory(session, org_id=org_id, year=year)
-        inventory, grid_year = result.json, result.grid_year
+        inventory, grid_year, edition = result.json, result.grid_year, result.gbt32150_edition
     except (EmissionsDataError, CalcError) as error:
         problem = _problem_text(error, locale=request.state.locale)
     return {
         "year": year,
         "inventory": inventory,
         "grid_year": grid_year,
+        "edition": edition,
         "grid_year_fallback": grid_year is not None and grid_year != year,
         "problem": problem,
         "blockers": snapshot_blockers(session, org_id=org_id, year=year),
