@@ -10,6 +10,7 @@ from typing import Any
 from sqlmodel import Session
 
 from engine.carbon_data.cache import cached_inventory
+from engine.carbon_data.editions import EDITION_2015
 from engine.carbon_data.inputs import production_totals
 from engine.carbon_data.snapshots import latest_snapshot
 from engine.emissions import Intensity, Inventory, Production, intensity
@@ -24,6 +25,9 @@ class AnnualFigures:
     total_tco2e: Decimal
     snapshot_id: int | None  # the frozen snapshot the figures come from; None: calculated from current data
     intensities: dict[int, Intensity]  # by product id, for the products with output in the year
+    gbt32150_edition: str = (
+        EDITION_2015  # the snapshot's (before editions were recorded: 2015), else the year's
+    )
 
 
 def annual_figures(session: Session, *, org_id: int, year: int) -> AnnualFigures:
@@ -32,15 +36,18 @@ def annual_figures(session: Session, *, org_id: int, year: int) -> AnnualFigures
     snapshot = latest_snapshot(session, org_id=org_id, year=year)
     if snapshot is not None:
         inventory, total, snapshot_id = snapshot.result, snapshot.total_tco2e, snapshot.id
+        edition = snapshot.gbt32150_edition or EDITION_2015
     else:
         result = cached_inventory(session, org_id=org_id, year=year)
         inventory, total, snapshot_id = result.json, result.total_tco2e, None
+        edition = result.gbt32150_edition
     return AnnualFigures(
         year=year,
         inventory=inventory,
         total_tco2e=total,
         snapshot_id=snapshot_id,
         intensities=product_intensities(session, org_id=org_id, year=year, total_tco2e=total),
+        gbt32150_edition=edition,
     )
 
 
