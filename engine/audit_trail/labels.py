@@ -71,6 +71,7 @@ SUBJECTS = {
     "verification_return": Text(zh="核查退回", en="Verifier's return"),
     "year_lock": Text(zh="年度锁定", en="Year lock"),
     "report_template": Text(zh="报告模板", en="Report template"),
+    "reporting_year_setting": Text(zh="报告年度设置", en="Reporting-year settings"),
 }
 ACTIONS = {
     "create": Text(zh="创建", en="Created"),
@@ -110,6 +111,7 @@ ACTIONS = {
     "year_unlocked": Text(zh="解锁年度", en="Year unlocked"),
     "template_uploaded": Text(zh="上传报告模板", en="Report template uploaded"),
     "template_retired": Text(zh="停用报告模板（恢复内置版式）", en="Report template retired"),
+    "changed": Text(zh="修改", en="Changed"),
 }
 # Fields of the verifier's portal events (engine.verification).
 VERIFICATION_FIELDS = {

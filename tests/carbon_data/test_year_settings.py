@@ -34,6 +34,18 @@ def settings_events(db, org_id: int) -> list[dict]:
     return [{"reason": row.reason, **json.loads(row.payload)} for row in rows]
 
 
+def set_year(session, org, year: int, *, gwp_set: str = "AR5", edition: str = "2015", reason: str):
+    return change_year_settings(
+        session,
+        org_id=org.id,
+        year=year,
+        actor=org.actor,
+        gbt32150_edition=edition,
+        gwp_set=gwp_set,
+        reason=reason,
+    )
+
+
 def add_gas_sources(db, org, *, year: int) -> None:
     """10 t CH4 and 2 t N2O in March (direct factors), and 12.5 t of diesel (CO2 only)."""
     with db.unit_of_work(org_id=org.id) as uow:
@@ -88,15 +100,7 @@ def test_a_year_with_ar5_differs_from_ar6_by_the_hand_computed_ch4_and_n2o(db, a
         ar6 = build_inventory(session, org_id=alpha.id, year=2023)
         assert year_settings(session, org_id=alpha.id, year=2023).gwp_set == "AR6"
     with db.unit_of_work(org_id=alpha.id) as uow:
-        change = change_year_settings(
-            uow.session,
-            org_id=alpha.id,
-            year=2023,
-            actor=alpha.actor,
-            gbt32150_edition="2015",
-            gwp_set="AR5",
-            reason="主管部门要求 2023 年度按 AR5 报告",
-        )
+        change = set_year(uow.session, alpha, 2023, reason="主管部门要求 2023 年度按 AR5 报告")
     assert change.changes == {"gwp_set": ["AR6", "AR5"]} and change.restated is None
     with db.read_session(org_id=alpha.id) as session:
         ar5 = build_inventory(session, org_id=alpha.id, year=2023)
@@ -111,15 +115,7 @@ def test_a_year_with_ar5_differs_from_ar6_by_the_hand_computed_ch4_and_n2o(db, a
 
 def test_a_change_needs_a_reason_and_known_values_and_the_same_values_change_nothing(db, alpha):
     with pytest.raises(EmissionsDataError) as refused, db.unit_of_work(org_id=alpha.id) as uow:
-        change_year_settings(
-            uow.session,
-            org_id=alpha.id,
-            year=2024,
-            actor=alpha.actor,
-            gbt32150_edition="2025",
-            gwp_set="AR7",
-            reason="  ",
-        )
+        set_year(uow.session, alpha, 2024, gwp_set="AR7", edition="2025", reason="  ")
     fields = {issue.field: issue for issue in refused.value.issues}
     assert set(fields) == {"gbt32150_edition", "gwp_set", "reason"}
     assert (
@@ -130,15 +126,7 @@ def test_a_change_needs_a_reason_and_known_values_and_the_same_values_change_not
         fields["reason"].field_zh == "修改原因" and fields["gbt32150_edition"].field_zh == "GB/T 32150 版本"
     )
     with db.unit_of_work(org_id=alpha.id) as uow:
-        same = change_year_settings(
-            uow.session,
-            org_id=alpha.id,
-            year=2024,
-            actor=alpha.actor,
-            gbt32150_edition="2015",
-            gwp_set="AR6",
-            reason="确认",
-        )
+        same = set_year(uow.session, alpha, 2024, gwp_set="AR6", reason="确认")
     assert same.changes == {} and same.settings.is_default
     assert settings_events(db, alpha.id) == []
 
@@ -153,29 +141,13 @@ def test_snapshots_record_the_edition_and_gwp_set_and_a_change_after_a_freeze_re
     assert first.inputs["_gbt32150_edition"] == "2015" and first.inputs["gwp_set"] == "AR6"
     # A change after the freeze: without a reason, nothing is changed.
     with pytest.raises(EmissionsDataError), db.unit_of_work(org_id=alpha.id) as uow:
-        change_year_settings(
-            uow.session,
-            org_id=alpha.id,
-            year=2023,
-            actor=alpha.actor,
-            gbt32150_edition="2015",
-            gwp_set="AR5",
-            reason="",
-        )
+        set_year(uow.session, alpha, 2023, reason="")
     with db.read_session(org_id=alpha.id) as session:
         assert year_settings(session, org_id=alpha.id, year=2023).is_default
         assert len(list_snapshots(session, org_id=alpha.id, year=2023)) == 1
     reason = "核查机构要求按 AR5 重新计算"
     with db.unit_of_work(org_id=alpha.id) as uow:
-        change = change_year_settings(
-            uow.session,
-            org_id=alpha.id,
-            year=2023,
-            actor=alpha.actor,
-            gbt32150_edition="2015",
-            gwp_set="AR5",
-            reason=reason,
-        )
+        change = set_year(uow.session, alpha, 2023, reason=reason)
     restated = change.restated
     assert restated is not None and restated.id != first.id
     assert (restated.gwp_set, restated.gbt32150_edition, restated.reason) == ("AR5", "2015", reason)
@@ -215,14 +187,8 @@ def test_an_edition_change_after_a_freeze_needs_the_year_frozen_again(db, alpha)
     with db.unit_of_work(org_id=alpha.id) as uow:
         first = freeze_snapshot(uow.session, org_id=alpha.id, year=2025, actor=alpha.actor, reason="报送")
     with db.unit_of_work(org_id=alpha.id) as uow:
-        change = change_year_settings(
-            uow.session,
-            org_id=alpha.id,
-            year=2025,
-            actor=alpha.actor,
-            gbt32150_edition="2025",
-            gwp_set="AR6",
-            reason="2026 年 7 月后报送，按新版通则",
+        change = set_year(
+            uow.session, alpha, 2025, gwp_set="AR6", edition="2025", reason="2026 年 7 月后报送，按新版通则"
         )
     assert change.changes == {"gbt32150_edition": ["2015", "2025"]}
     assert change.restated is not None and change.restated.gbt32150_edition == "2025"
@@ -255,15 +221,7 @@ def test_a_frozen_year_that_cannot_be_frozen_again_keeps_its_settings(db, alpha)
             reason="补录",
         )
     with pytest.raises(EmissionsDataError) as refused, db.unit_of_work(org_id=alpha.id) as uow:
-        change_year_settings(
-            uow.session,
-            org_id=alpha.id,
-            year=2023,
-            actor=alpha.actor,
-            gbt32150_edition="2015",
-            gwp_set="AR5",
-            reason="改用 AR5",
-        )
+        set_year(uow.session, alpha, 2023, reason="改用 AR5")
     assert refused.value.issues[0].field == "year"
     with db.read_session(org_id=alpha.id) as session:
         assert year_settings(session, org_id=alpha.id, year=2023).is_default
@@ -275,13 +233,5 @@ def test_a_locked_year_refuses_a_change(db, alpha):
     with db.unit_of_work(org_id=alpha.id) as uow:
         uow.session.add(YearLock(org_id=alpha.id, year=2024, locked_by=alpha.actor.id))
     with pytest.raises(EmissionsDataError) as refused, db.unit_of_work(org_id=alpha.id) as uow:
-        change_year_settings(
-            uow.session,
-            org_id=alpha.id,
-            year=2024,
-            actor=alpha.actor,
-            gbt32150_edition="2015",
-            gwp_set="AR5",
-            reason="改用 AR5",
-        )
+        set_year(uow.session, alpha, 2024, reason="改用 AR5")
     assert [issue.field for issue in refused.value.issues] == ["year"]

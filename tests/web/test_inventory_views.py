@@ -10,6 +10,14 @@ from tests.web.conftest import csrf_of
 GROUPS = {"iso14064": ("1", "2"), "ghg_protocol": ("S1", "S2")}
 
 
+def post_settings(client, page: str, *, year: int, edition: str, gwp_set: str, reason: str):
+    """The settings form of ``page`` posted with these values (the redirect is not followed)."""
+    form = {"year": str(year), "gbt32150_edition": edition, "gwp_set": gwp_set, "reason": reason}
+    return client.post(
+        "/emissions/settings", data={"csrf_token": csrf_of(page), **form}, follow_redirects=False
+    )
+
+
 def number(cell: str) -> float:
     return float(re.sub(r"[^0-9.\-]", "", cell))
 
@@ -52,43 +60,17 @@ def test_settings_page_shows_the_defaults_and_only_carbon_managers_change_them(w
     page = staff.get("/emissions/settings?year=2026").text
     assert "GB/T 32150-2025" in page and 'id="settings-form"' not in page
     assert "本年度默认" in page and "从未修改：采用默认设置" in page
-    refused = staff.post(
-        "/emissions/settings",
-        data={
-            "csrf_token": csrf_of(page),
-            "year": "2026",
-            "gbt32150_edition": "2015",
-            "gwp_set": "AR5",
-            "reason": "x",
-        },
-    )
+    refused = post_settings(staff, page, year=2026, edition="2015", gwp_set="AR5", reason="x")
     assert refused.status_code == 403
     carbon = web.as_role("carbon_manager")
     page = carbon.get("/emissions/settings?year=2024").text
     assert 'id="settings-form"' in page and 'value="2025"' not in page  # 2025 edition: not for 2024
-    bad = carbon.post(
-        "/emissions/settings",
-        data={
-            "csrf_token": csrf_of(page),
-            "year": "2024",
-            "gbt32150_edition": "2025",
-            "gwp_set": "AR9",
-            "reason": "",
-        },
-    )
+    bad = post_settings(carbon, page, year=2024, edition="2025", gwp_set="AR9", reason="")
     assert bad.status_code == 422
     assert {"gbt32150_edition", "gwp_set", "reason"} <= set(re.findall(r'data-issue-field="(\w+)"', bad.text))
     before = web.table_fingerprint()
-    saved = carbon.post(
-        "/emissions/settings",
-        data={
-            "csrf_token": csrf_of(page),
-            "year": "2024",
-            "gbt32150_edition": "2015",
-            "gwp_set": "AR5",
-            "reason": "主管部门要求按 AR5 报告",
-        },
-        follow_redirects=False,
+    saved = post_settings(
+        carbon, page, year=2024, edition="2015", gwp_set="AR5", reason="主管部门要求按 AR5 报告"
     )
     assert saved.status_code == 303
     after = carbon.get(saved.headers["location"]).text
@@ -100,3 +82,5 @@ def test_settings_page_shows_the_defaults_and_only_carbon_managers_change_them(w
             text("SELECT reason FROM audit_event WHERE subject_type = 'reporting_year_setting'")
         ).one()
     assert reason == "主管部门要求按 AR5 报告"
+    trail = web.as_role("admin").get("/audit").text
+    assert "报告年度设置" in trail and "GWP 取值" in trail  # labels, not keys

@@ -8,7 +8,7 @@ import re
 from sqlalchemy import text
 
 from engine.carbon_data.snapshots import list_snapshots
-from tests.web.conftest import csrf_of
+from tests.web.test_inventory_views import post_settings
 from tests.web.test_trust_chain import demo  # noqa: F401 (the fixture)
 
 CARBON = "carbon@xiangfeng.example"
@@ -31,30 +31,12 @@ def test_a_restated_year_shows_its_differences_and_names_who_used_the_earlier_fi
     # The year's GWP set is fixed: changing it after the freeze needs a reason, recalculates and restates.
     page = client.get("/emissions/settings?year=2025").text
     assert 'id="settings-form"' in page and 'id="settings-frozen"' in page
-    token = csrf_of(page)
-    response = client.post(
-        "/emissions/settings",
-        data={
-            "csrf_token": token,
-            "year": "2025",
-            "gbt32150_edition": "2015",
-            "gwp_set": "AR5",
-            "reason": "",
-        },
-    )
+    response = post_settings(client, page, year=2025, edition="2015", gwp_set="AR5", reason="")
     assert response.status_code == 422 and 'data-issue-field="reason"' in response.text
     with demo.db.read_session(org_id=org_id) as session:
         assert [s.id for s in list_snapshots(session, org_id=org_id, year=2025)] == [s.id for s in earlier]
-    response = client.post(
-        "/emissions/settings",
-        data={
-            "csrf_token": token,
-            "year": "2025",
-            "gbt32150_edition": "2015",
-            "gwp_set": "AR5",
-            "reason": "改用 AR5 全球变暖潜势重述",
-        },
-        follow_redirects=False,
+    response = post_settings(
+        client, page, year=2025, edition="2015", gwp_set="AR5", reason="改用 AR5 全球变暖潜势重述"
     )
     assert response.status_code == 303
     with demo.db.read_session(org_id=org_id) as session:
