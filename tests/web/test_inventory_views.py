@@ -6,6 +6,7 @@ import re
 from sqlalchemy import text
 
 from tests.web.conftest import csrf_of
+from tests.web.test_trust_chain import demo  # noqa: F401 (the fixture: the whole demo, 2025 frozen)
 
 GROUPS = {"iso14064": ("1", "2"), "ghg_protocol": ("S1", "S2")}
 
@@ -28,8 +29,8 @@ def view_table(html: str, key: str) -> str:
     ).group(0)
 
 
-def test_the_inventory_page_switches_between_the_three_views_with_equal_totals(web):
-    client = web.as_role("carbon_manager")
+def test_the_inventory_page_switches_between_the_three_views_with_equal_totals(demo):  # noqa: F811
+    client = demo.as_role("carbon_manager")
     page = client.get("/emissions?year=2025").text
     total = number(re.search(r'id="total-tco2e">([^<]+)', page).group(1))
     assert 'id="year-edition">GB/T 32150-2015<' in page and 'id="year-gwp">GWP AR6<' in page
@@ -53,6 +54,16 @@ def test_the_inventory_page_switches_between_the_three_views_with_equal_totals(w
     assert "范围2：外购能源间接排放（基于位置）" in shown["ghg_protocol"]
     english = client.get("/emissions/views?year=2025&view=iso14064", headers={"Accept-Language": "en"})
     assert english.status_code == 200
+    # A frozen snapshot shows its own figures in the three views, and its tabs stay on the snapshot.
+    snapshot_id = re.search(r'data-snapshot="(\d+)"', page).group(1)
+    frozen = client.get(f"/emissions/snapshots/{snapshot_id}").text
+    frozen_total = number(re.search(r'id="total-tco2e">([^<]+)', frozen).group(1))
+    assert f'hx-get="/emissions/snapshots/{snapshot_id}/views?view=iso14064"' in frozen
+    iso = client.get(
+        f"/emissions/snapshots/{snapshot_id}/views?view=iso14064", headers={"HX-Request": "true"}
+    )
+    assert number(re.search(r"data-total>([^<]+)", view_table(iso.text, "iso14064")).group(1)) == frozen_total
+    assert client.get("/emissions/snapshots/999999/views").status_code == 404
 
 
 def test_settings_page_shows_the_defaults_and_only_carbon_managers_change_them(web):

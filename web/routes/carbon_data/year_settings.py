@@ -1,5 +1,4 @@
-"""A reporting year's settings (the GB/T 32150 edition and the GWP set; ADR 0038) and the inventory seen by
-GB/T 32150 category, ISO 14064-1 category and GHG Protocol scope (the htmx switch of the inventory page)."""
+"""A reporting year's settings: the GB/T 32150 edition and the GWP set (ADR 0038)."""
 
 from collections.abc import Sequence
 from typing import Any
@@ -8,14 +7,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
-from engine.carbon_data.cache import cached_inventory
 from engine.carbon_data.editions import EDITIONS, GWP_SETS, default_edition, editions_for, year_settings
 from engine.carbon_data.errors import DataIssue, EmissionsDataError
-from engine.carbon_data.reporting import classified
 from engine.carbon_data.snapshots import latest_snapshot
 from engine.carbon_data.year_settings import change_year_settings
-from engine.emissions.classification import VIEW_KEYS
-from engine.emissions.errors import CalcError
 from engine.emissions.factors import DEFAULT_GWP_SET
 from engine.identity.users import get_user
 from engine.values import Year, parse_year
@@ -91,26 +86,3 @@ def change_settings(
         return RedirectResponse(f"/emissions/snapshots/{change.restated.id}", status_code=303)
     flag = "saved" if change.changes else "unchanged"
     return RedirectResponse(f"/emissions/settings?year={year}&{flag}=1", status_code=303)
-
-
-def views_context(session: Session, *, org_id: int, year: int, view: str | None) -> dict[str, Any]:
-    """The live inventory's three views (none when it cannot be built: the page says why elsewhere)."""
-    try:
-        summary = cached_inventory(session, org_id=org_id, year=year).summary
-    except (EmissionsDataError, CalcError):
-        return {"views": (), "view": "gbt32150", "year": year}
-    return {"views": classified(summary), "view": view if view in VIEW_KEYS else "gbt32150", "year": year}
-
-
-@router.get("/emissions/views")
-def views_fragment(
-    request: Request,
-    principal: Member,
-    session: OrgSession,
-    year: Year | None = None,
-    view: str | None = None,
-) -> Response:
-    """The views box alone, for the switch on the inventory page (htmx)."""
-    assert principal.org is not None
-    context = views_context(session, org_id=principal.org.id, year=reporting_year(year), view=view)
-    return render(request, "emissions/_views.html", context)
