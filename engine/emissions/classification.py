@@ -31,7 +31,9 @@ class Part:
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    code: str  # "1", "2", "3–6", "S1" …, or the calculator's category in the GB/T view
+    code: (
+        str  # "1" … "6" (ISO 14064-1), "S1" … "S3" (GHG Protocol), a GB/T 32150 symbol ("E_燃烧"), "biogenic"
+    )
     zh: str
     en: str
     kind: RowKind
@@ -104,6 +106,19 @@ def _group(
     return Row(code, zh, en, kind, total, present if len(present) > 1 else ())
 
 
+# Each category's symbol in the GB/T 32150 total (carbon_reference.md §1.2: E_CO2_燃烧 … R_CO2_回收): the
+# rows' codes in every view, so that no view names a calculator key.
+SYMBOL = {
+    Category.COMBUSTION: "E_燃烧",
+    Category.PROCESS: "E_过程",
+    Category.PURCHASED_ELECTRICITY: "E_购入电",
+    Category.PURCHASED_HEAT: "E_购入热",
+    Category.EXPORTED_ELECTRICITY: "E_输出电",
+    Category.EXPORTED_HEAT: "E_输出热",
+    Category.RECOVERED: "R_回收",
+    Category.FIXED_IN_PRODUCTS: "R_固碳",
+}
+
 # The deductions' names without the "(deducted)" of the GB/T view: each view says how it treats them.
 SHORT = {
     Category.RECOVERED: ("回收利用 CO2", "Recovered CO2"),
@@ -117,7 +132,7 @@ def _deductions(
     values: Mapping[Category, Decimal], cats: tuple[Category, ...], zh: str, en: str
 ) -> list[Row]:
     return [
-        Row(c.value, f"{SHORT[c][0]}（{zh}）", f"{SHORT[c][1]} ({en})", RowKind.DEDUCTION, values[c])
+        Row(SYMBOL[c], f"{SHORT[c][0]}（{zh}）", f"{SHORT[c][1]} ({en})", RowKind.DEDUCTION, values[c])
         for c in cats
         if c in values
     ]
@@ -130,7 +145,7 @@ def _biogenic(biomass: Decimal, zh: str, en: str) -> list[Row]:
 def _gbt32150(values: Mapping[Category, Decimal], biomass: Decimal) -> View:
     rows = [
         Row(
-            c.value,
+            SYMBOL[c],
             CATEGORY_ZH[c],
             CATEGORY_EN[c],
             RowKind.DEDUCTION if c in REMOVALS + EXPORTED_ENERGY else RowKind.EMISSION,

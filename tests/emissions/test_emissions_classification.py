@@ -51,10 +51,10 @@ def test_the_three_views_golden_and_each_total_is_the_gbt32150_total():
     assert iso["2"] == (RowKind.EMISSION, D("511"))  # electricity 500 + heat 11
     for category in ("3", "4", "5", "6"):
         assert iso[category] == (RowKind.NOT_QUANTIFIED, None)
-    assert iso["recovered"] == (RowKind.DEDUCTION, D("-20"))
-    assert iso["fixed_in_products"] == (RowKind.DEDUCTION, D("-15.4"))
-    assert iso["exported_electricity"] == (RowKind.DEDUCTION, D("-100"))
-    assert iso["exported_heat"] == (RowKind.DEDUCTION, D("-1.1"))
+    assert iso["R_回收"] == (RowKind.DEDUCTION, D("-20"))
+    assert iso["R_固碳"] == (RowKind.DEDUCTION, D("-15.4"))
+    assert iso["E_输出电"] == (RowKind.DEDUCTION, D("-100"))
+    assert iso["E_输出热"] == (RowKind.DEDUCTION, D("-1.1"))
     assert iso["biogenic"] == (RowKind.MEMO, D("75"))
     one = next(row for row in views["iso14064"].rows if row.code == "1")
     assert [(part.category, part.tco2e) for part in one.parts] == [
@@ -67,7 +67,7 @@ def test_the_three_views_golden_and_each_total_is_the_gbt32150_total():
     assert ghg["S3"] == (RowKind.NOT_QUANTIFIED, None)
     assert ghg["biogenic"] == (RowKind.MEMO, D("75"))
     gbt = rows_of(views["gbt32150"])
-    assert gbt["combustion"] == (RowKind.EMISSION, 200) and gbt["exported_heat"] == (
+    assert gbt["E_燃烧"] == (RowKind.EMISSION, 200) and gbt["E_输出热"] == (
         RowKind.DEDUCTION,
         D("-1.1"),
     )

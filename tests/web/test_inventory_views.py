@@ -50,7 +50,7 @@ def test_the_inventory_page_switches_between_the_three_views_with_equal_totals(d
             assert re.search(rf'data-row="{code}" data-kind="emission"', table), (key, code)
     iso = shown["iso14064"]
     assert "类别1：直接温室气体排放" in iso and "类别2：输入能源的间接温室气体排放" in iso
-    assert iso.count('data-kind="not_quantified"') == 4 and "未核算" in iso
+    assert iso.count('data-kind="not-quantified"') == 4 and "未核算" in iso
     assert "范围2：外购能源间接排放（基于位置）" in shown["ghg_protocol"]
     english = client.get("/emissions/views?year=2025&view=iso14064", headers={"Accept-Language": "en"})
     assert english.status_code == 200
