@@ -2,11 +2,9 @@
 per year, changed only with a reason, audited, recorded in each snapshot; changing them after a freeze
 recalculates and restates the year."""
 
-import json
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import text
 
 from engine.audit import verify_chain
 from engine.carbon_data.editions import default_edition, editions_for, year_settings
@@ -20,18 +18,11 @@ from engine.carbon_data.year_settings import change_year_settings
 from engine.verification.models import YearLock
 from tests.carbon_data.conftest import verify_year
 from tests.carbon_data.test_inventory import setup_small_plant
+from tests.carbon_data.test_snapshots import audit_events
 
 
 def settings_events(db, org_id: int) -> list[dict]:
-    with db.engine.connect() as connection:
-        rows = connection.execute(
-            text(
-                "SELECT reason, payload FROM audit_event WHERE org_id = :org AND "
-                "subject_type = 'reporting_year_setting' ORDER BY seq"
-            ),
-            {"org": org_id},
-        ).all()
-    return [{"reason": row.reason, **json.loads(row.payload)} for row in rows]
+    return audit_events(db, org_id, "reporting_year_setting")
 
 
 def set_year(session, org, year: int, *, gwp_set: str = "AR5", edition: str = "2015", reason: str):
@@ -164,21 +155,11 @@ def test_snapshots_record_the_edition_and_gwp_set_and_a_change_after_a_freeze_re
         "M1 甲烷逸散 2023-03": 1,
         "N1 氧化亚氮 2023-03": -16,
     }
+    last = audit_events(db, alpha.id, "inventory_snapshot", "frozen")[-1]
+    assert last["changes"]["restates"] == [None, first.id] and last["changes"]["gwp_set"] == [None, "AR5"]
+    assert last["reason"] == reason
     with db.engine.connect() as connection:
-        frozen = (
-            connection.execute(
-                text(
-                    "SELECT payload FROM audit_event WHERE org_id = :org "
-                    "AND subject_type = 'inventory_snapshot' ORDER BY seq"
-                ),
-                {"org": alpha.id},
-            )
-            .scalars()
-            .all()
-        )
         assert verify_chain(connection, org_id=alpha.id).ok
-    assert json.loads(frozen[-1])["changes"]["restates"] == [None, first.id]
-    assert json.loads(frozen[-1])["changes"]["gwp_set"] == [None, "AR5"]
 
 
 def test_an_edition_change_after_a_freeze_needs_the_year_frozen_again(db, alpha):
