@@ -40,7 +40,7 @@ from web.problems import (
 )
 from web.routes.audit_trail import api as audit_api
 from web.routes.audit_trail import pages as audit_pages
-from web.routes.carbon_data import grid, imports, inputs, inventory, sources
+from web.routes.carbon_data import grid, imports, inputs, inventory, sources, year_settings
 from web.routes.documents import pages as document_pages
 from web.routes.dqcp import pages as dqcp_pages
 from web.routes.evaluation import coverage as clause_coverage
@@ -131,7 +131,7 @@ def create_app(
         records_api,
         workflows_api,
     )
-    modules += (inventory, sources, grid, imports, inputs, targets)
+    modules += (inventory, year_settings, sources, grid, imports, inputs, targets)
     modules += (dqcp_pages, instrument_pages, notification_pages, record_imports, org_tree)
     modules += (responsibilities, operation_pages)
     modules += (risks, improvement_pages)

@@ -78,6 +78,7 @@ SUBJECTS = {
     "year_lock": Text(zh="年度锁定", en="Year lock"),
     "report_template": Text(zh="报告模板", en="Report template"),
     "grid_factor": Text(zh="电网排放因子", en="Grid emission factor"),
+    "reporting_year_setting": Text(zh="报告年度设置", en="Reporting-year settings"),
 }
 ACTIONS = {
     "create": Text(zh="创建", en="Created"),
@@ -119,6 +120,7 @@ ACTIONS = {
     "template_retired": Text(zh="停用报告模板（恢复内置版式）", en="Report template retired"),
     "grid_factor_added": Text(zh="录入新发布的电网排放因子", en="Published grid factor added"),
     "grid_factor_corrected": Text(zh="更正电网排放因子（新版本）", en="Grid factor corrected (new version)"),
+    "changed": Text(zh="修改", en="Changed"),
 }
 # Fields of the verifier's portal events (engine.verification).
 VERIFICATION_FIELDS = {
