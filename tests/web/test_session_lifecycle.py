@@ -17,6 +17,7 @@ import engine.identity.auth as auth
 from engine.identity.models import UserSession
 from engine.models.base import utcnow
 from tests.web.conftest import csrf_of
+from tests.web.test_auth import disable_the_staff_member
 
 EMAIL = "carbon@xiangfeng.example"
 PASSWORD = "Xiangfeng#2026"
@@ -83,17 +84,7 @@ def test_cookies_replayed_after_logout_or_after_the_account_is_disabled_are_refu
     # The staff member signs in on three browsers; the administrator disables the account.
     cookies = [session_cookie(sign_in(web.client(), "staff@xiangfeng.example")) for _ in range(3)]
     assert all(accepted(web, cookie) for cookie in cookies)
-    admin = web.as_role("admin")
-    users = admin.get("/admin/users").text
-    staff_id = next(
-        part.split('"')[0]
-        for part in users.split('href="/admin/users/')[1:]
-        if "赵敏" in part.split("</a>")[0]
-    )
-    disabled = admin.post(
-        f"/admin/users/{staff_id}/disable", data={"csrf_token": csrf_of(users), "reason": "离职"}
-    )
-    assert disabled.status_code == 303
+    disable_the_staff_member(web)
     still_valid = sum(accepted(web, cookie) for cookie in cookies)
     print(f"T12 sessions of a disabled user still valid: {still_valid}/{len(cookies)}")
     assert still_valid == 0
