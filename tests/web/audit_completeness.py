@@ -57,6 +57,7 @@ class Tally:
     audited: Counter = field(default_factory=Counter)
     misses: list[str] = field(default_factory=list)
     processes: Counter = field(default_factory=Counter)  # workflow → records it changed
+    refused: dict[str, str] = field(default_factory=dict)  # workflow → its first refused create
     events: int = 0
     bad_events: list[str] = field(default_factory=list)
     reasons_needed: int = 0
@@ -92,11 +93,12 @@ class Driver:
         self.csrf = csrf_of(self.page.get("/").text)
         self.world = self._world()
         self.to_create: list[str] = []
-        if len(self.world.evidence) < 3:
-            self._first_evidence()
+        self.pdfs: list[int] = []  # what the forms' evidence fields name: every field takes a PDF
+        self._first_evidence()
 
     def _first_evidence(self) -> None:
-        """A few evidence files to version, date and withdraw (the suite's demo seeds none)."""
+        """A few PDF files for the forms to name and to version, date and withdraw (the suite's demo
+        seeds none)."""
         with self.web.db.unit_of_work(org_id=self.world.org_id) as uow:
             for number in range(3):
                 row = store_evidence(
@@ -104,12 +106,13 @@ class Driver:
                     org_id=self.world.org_id,
                     actor=SYSTEM,
                     evidence_dir=self.web.settings.evidence_dir,
-                    filename=f"检定证书-{number}.csv",
-                    chunks=[f"certificate,{number}\n".encode()],
+                    filename=f"检定证书-{number}.pdf",
+                    chunks=[f"%PDF-1.4\n% certificate {number}\n%%EOF\n".encode()],
                     max_bytes=self.web.settings.evidence_max_bytes,
                 )
                 assert row.id is not None
                 self.world.evidence.append(row.id)
+                self.pdfs.append(row.id)
 
     # ------------------------------------------------------------------------------------------- reading
 
@@ -188,7 +191,7 @@ class Driver:
                 ]  # fmt: skip
                 return rng.choice(pool) if pool else None
             case FieldType.evidence:
-                return rng.choice(world.evidence)
+                return rng.choice(self.pdfs)
             case FieldType.number:
                 low = spec.min if spec.min is not None else Decimal(0)
                 high = spec.max if spec.max is not None else low + 1000
@@ -227,6 +230,8 @@ class Driver:
         answer = self.api[role].post("/api/v1/records", json={"workflow": key, "data": data})
         if answer.status_code == 201:
             self.world.records_of.setdefault(key, []).append(answer.json()["id"])
+        else:
+            self.tally.refused.setdefault(key, answer.text[:300])
         return "create", answer
 
     def transition(self) -> tuple[str, Any]:
@@ -237,7 +242,8 @@ class Driver:
         choices = [t for t in workflow.spec.transitions if record["state"] in t.source]
         if not choices:
             return "create", self.create()[1]
-        spec = self.rng.choice(choices)
+        signing = [t for t in choices if t.signature]
+        spec = self.rng.choice(signing if signing and self.rng.random() < 0.5 else choices)
         role = self.rng.choice([r for r in spec.roles if r in self.api] or ["admin"])
         form = workflow.forms.get(spec.form) if spec.form else None
         body: dict[str, Any] = {
@@ -380,4 +386,8 @@ class Driver:
         return changed
 
     def _workflow_of(self, record_id: int) -> str:
-        return next((key for key, ids in self.world.records_of.items() if record_id in ids), "")
+        known = next((key for key, ids in self.world.records_of.items() if record_id in ids), None)
+        if known is None:  # a record a policy made (a nonconformity opened by an evaluation, say)
+            known = self._rows("SELECT workflow_key FROM record WHERE id = :i", i=record_id)[0][0]
+            self.world.records_of.setdefault(known, []).append(record_id)
+        return known
