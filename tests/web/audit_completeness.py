@@ -31,7 +31,13 @@ EMAIL_OF = {login.role.value: login.email for login in DEMO_LOGINS}
 ROLES = [role for role in EMAIL_OF if role != "external_auditor"]
 WORDS = ["窑头", "余热电站", "替代燃料", "计量", "复核", "整改", "培训", "Kiln", "audit", "2026"]
 UTC_ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
-PATTERN_CANDIDATES = ["A-001", "CX-001", "SUP-0001", "MI-001", "8.6", "2026", "GB 17167", "XF-01", "abc"]
+# The catalogue's record types: nonconformity with its corrective actions, internal audit (its findings),
+# management review, compliance evaluation, document versions (evidence and activity data are operations of
+# their own). Each turn through the processes tries these three times, since a create can meet a guard.
+RECORD_TYPES = {"nonconformity", "internal_audit", "management_review", "compliance_evaluation",
+                "controlled_document"}  # fmt: skip
+# Values for text fields with a pattern (codes, clause numbers, months, accuracy classes, links).
+PATTERN_CANDIDATES = ["A-001", "CX-001", "MI-001", "8.6", "9.1", "2026-03", "±0.5%", "https://example.com/r"]
 
 
 def _plain(value: Any) -> Any:
@@ -100,7 +106,7 @@ class Driver:
         """A few PDF files for the forms to name and to version, date and withdraw (the suite's demo
         seeds none)."""
         with self.web.db.unit_of_work(org_id=self.world.org_id) as uow:
-            for number in range(3):
+            for number in range(10):
                 row = store_evidence(
                     uow.session,
                     org_id=self.world.org_id,
@@ -220,7 +226,7 @@ class Driver:
 
     def create(self) -> tuple[str, Any]:
         if not self.to_create:  # every process in turn, in a shuffled order
-            self.to_create = sorted(CATALOG.current)
+            self.to_create = sorted(CATALOG.current) + sorted(RECORD_TYPES) * 2
             self.rng.shuffle(self.to_create)
         key = self.to_create.pop()
         workflow = CATALOG.current[key]
@@ -267,11 +273,14 @@ class Driver:
         )
         if answer.status_code == 303:
             self.world.evidence.append(int(answer.headers["location"].rsplit("/", 1)[1]))
+        else:
+            errors = re.findall(r'class="help is-danger"[^>]*>([^<]+)<', answer.text)
+            self.tally.refused.setdefault(f"upload {answer.status_code}", str(errors)[:200])
         return "upload", answer
 
     def evidence_change(self) -> tuple[str, Any]:
         evidence_id = self.rng.choice(self.world.evidence)
-        if self.rng.random() < 0.5:
+        if self.rng.random() < 0.7:  # withdrawing is rarer: a withdrawn file takes no new version
             until = (date(2026, 6, 1) + timedelta(days=self.rng.randint(0, 900))).isoformat()
             data = {"csrf_token": self.csrf, "valid_until": until}
             return "evidence_period", self.page.post(f"/evidence-items/{evidence_id}/period", data=data)
