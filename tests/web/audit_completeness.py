@@ -273,9 +273,6 @@ class Driver:
         )
         if answer.status_code == 303:
             self.world.evidence.append(int(answer.headers["location"].rsplit("/", 1)[1]))
-        else:
-            errors = re.findall(r'class="help is-danger"[^>]*>([^<]+)<', answer.text)
-            self.tally.refused.setdefault(f"upload {answer.status_code}", str(errors)[:200])
         return "upload", answer
 
     def evidence_change(self) -> tuple[str, Any]:
