@@ -7,6 +7,7 @@ password is checked at most ``TANGUAN_LOGIN_MAX_FAILURES`` times in the window, 
 recorded (a login attempt row) and audited (``login_failed`` or ``login_throttled``)."""
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -29,9 +30,37 @@ def worker_pids(parent: int) -> list[int]:
     return [pid for pid in children if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()]
 
 
-def cpu_ticks(pid: int) -> int:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime
+def sockets(pid: int) -> int:
+    """How many sockets the process holds open (its listener, its database connections, its clients)."""
+    count = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            count += os.readlink(fd).startswith("socket:")
+        except OSError:
+            continue
+    return count
+
+
+class SocketWatch(threading.Thread):
+    """Samples each worker's open sockets while the logins run: a worker holding more than it held at rest
+    is serving connections."""
+
+    def __init__(self, workers: list[int]) -> None:
+        super().__init__(daemon=True)
+        self.rest = {pid: sockets(pid) for pid in workers}
+        self.most = dict(self.rest)
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            for pid in self.most:
+                self.most[pid] = max(self.most[pid], sockets(pid))
+            self.done.wait(0.01)
+
+    def served(self) -> int:
+        self.done.set()
+        self.join()
+        return sum(self.most[pid] > self.rest[pid] for pid in self.rest)
 
 
 def serve_pid(log_dir: Path) -> int:
@@ -101,13 +130,14 @@ def test_four_workers_share_the_login_limit(tmp_path, database_url):
     with serving(env, tmp_path / "serve.log", "--workers", str(WORKERS)) as base_url:
         workers = worker_pids(serve_pid(data_dir))
         assert len(workers) == WORKERS, workers
-        before = {pid: cpu_ticks(pid) for pid in workers}
+        watch = SocketWatch(workers)
+        watch.start()
         statuses = {}
         with ThreadPoolExecutor(IN_FLIGHT) as pool:
             for name, (email, address) in cases.items():
                 jobs = [pool.submit(bad_login, base_url, email, address(i)) for i in range(ATTEMPTS)]
                 statuses[name] = sorted(job.result() for job in jobs)
-        busy = sum(cpu_ticks(pid) > before[pid] for pid in workers)
+        busy = watch.served()
     lines = []
     for name, (email, _) in cases.items():
         seen = outcome(database_url, email)
