@@ -111,7 +111,7 @@ class Driver:
                     uow.session,
                     org_id=self.world.org_id,
                     actor=SYSTEM,
-                    evidence_dir=self.web.settings.evidence_dir,
+                    evidence_store=self.web.settings.evidence_store,
                     filename=f"检定证书-{number}.pdf",
                     chunks=[f"%PDF-1.4\n% certificate {number}\n%%EOF\n".encode()],
                     max_bytes=self.web.settings.evidence_max_bytes,
