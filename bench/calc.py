@@ -56,7 +56,7 @@ def write_input(directory: Path) -> Path:
         line["period"] = f"2023-{index % 12 + 1:02d}"
         lines.append(line)
     path = directory / "calc_1000.json"
-    document = {"factor_set": "GB/T 32151.22-2024", "gwp_set": "AR6", "lines": lines}
+    document = {"factor_set": "GB/T 32151 表C.1 (2024)", "gwp_set": "AR6", "lines": lines}
     path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
     return path
 

@@ -50,6 +50,7 @@ def build(directory: Path, *, records: int, file_kib: int) -> None:
     from engine.identity.models import OrganizationCreate
     from engine.identity.organizations import create_organization
     from engine.migrate import upgrade
+    from engine.storage import LocalStore
     from engine.workflow.catalog import WorkflowCatalog
     from engine.workflow.models import Record
 
@@ -66,7 +67,7 @@ def build(directory: Path, *, records: int, file_kib: int) -> None:
         for serial in range(1, records + 1):
             body = f"第 {serial} 份交流回执 / receipt {serial}\n".encode() + filler * (file_kib // 2)
             evidence = store_evidence(
-                uow.session, org_id=org.id, actor=SYSTEM, evidence_dir=directory / "evidence",
+                uow.session, org_id=org.id, actor=SYSTEM, evidence_store=LocalStore(directory / "evidence"),
                 filename=f"回执-{serial:05d}.txt", chunks=[body[: file_kib * 1024]], max_bytes=50 << 20,
             )  # fmt: skip
             created = datetime(YEAR, 1, 1, tzinfo=UTC) + timedelta(hours=8 * serial % 8000)
@@ -97,6 +98,7 @@ def export_child(directory: Path) -> None:
     from engine.config import KeyRing
     from engine.db import Database
     from engine.evidence_pack.build import PackRequest, export_pack
+    from engine.storage import LocalStore
     from engine.workflow.catalog import WorkflowCatalog
 
     db = Database(f"sqlite:///{directory / 'bench.db'}")
@@ -107,7 +109,7 @@ def export_child(directory: Path) -> None:
         out=directory / "pack.zip",
         catalog=WorkflowCatalog.load(),
         key_ring=KeyRing(KEY),
-        evidence_dir=directory / "evidence",
+        evidence_store=LocalStore(directory / "evidence"),
         checkpoint_dir=directory / "checkpoints",
         pdf=False,
     )

@@ -137,12 +137,14 @@ def wait_for(condition: Callable[[], object], *, seconds: float, what: str) -> N
 
 
 @contextmanager
-def scratch_database(server_url: str) -> Iterator[str]:
-    """A database of its own on the server, dropped afterwards."""
-    name = f"t25_{uuid.uuid4().hex[:10]}"
+def scratch_database(server_url: str, *, prefix: str = "t25", template: str | None = None) -> Iterator[str]:
+    """A database of its own on the server (empty, or a copy of the database ``template`` names, which
+    nobody may be connected to), dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(Settings(database_url=server_url).database_url or "", isolation_level="AUTOCOMMIT")
+    copy = f' TEMPLATE "{make_url(template).database}"' if template else ""
     with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"{copy}'))
     try:
         yield make_url(admin.url).set(database=name).render_as_string(hide_password=False)
     finally:

@@ -5,7 +5,6 @@ the calcination's activity data; 2025's monthly proofs filed except two; and the
 2025-02 (the Spring Festival stop) that opened a nonconformity."""
 
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, select
@@ -17,6 +16,7 @@ from engine.dqcp.plan import plan_in_force
 from engine.dqcp.values import month_values
 from engine.evidence.store import store_evidence
 from engine.identity.models import OrgUnit
+from engine.storage import EvidenceStore
 from engine.workflow.access import ActorRef
 from engine.workflow.catalog import WorkflowCatalog
 from engine.workflow.lifecycle import create_record, fire_transition
@@ -185,7 +185,7 @@ def seed_demo_dqcp(
     catalog: WorkflowCatalog,
     org_id: int,
     people: dict[str, ActorRef],
-    evidence_dir: Path,
+    evidence_store: EvidenceStore,
 ) -> None:
     units = {unit.code: unit.id for unit in session.exec(select(OrgUnit)).all() if unit.id is not None}
     instruments = {
@@ -201,7 +201,7 @@ def seed_demo_dqcp(
     })  # fmt: skip
     plan = plan_in_force(session)
     assert plan is not None
-    _file_2025_proofs(session, org_id=org_id, people=people, evidence_dir=evidence_dir)
+    _file_2025_proofs(session, org_id=org_id, people=people, evidence_store=evidence_store)
     february = month_on_month(plan, month_values(session, org_id=org_id, years=[2025]), period="2025-02")
     open_findings(
         session, org_id=org_id, anomalies=february, claim=lambda _s, _p: True, today=date(2025, 3, 6)
@@ -218,7 +218,7 @@ def seed_demo_dqcp(
 
 
 def _file_2025_proofs(
-    session: Session, *, org_id: int, people: dict[str, ActorRef], evidence_dir: Path
+    session: Session, *, org_id: int, people: dict[str, ActorRef], evidence_store: EvidenceStore
 ) -> None:
     plan = plan_in_force(session)
     assert plan is not None
@@ -234,7 +234,7 @@ def _file_2025_proofs(
             name = f"{row.parameter}-{period}-{PROOF_FILES.get(row.proof, '存证')}.pdf"
             content = f"%PDF-1.4\n% {name}\n%%EOF\n".encode()
             stored = store_evidence(
-                session, org_id=org_id, actor=actor, evidence_dir=evidence_dir, filename=name,
+                session, org_id=org_id, actor=actor, evidence_store=evidence_store, filename=name,
                 chunks=[content], max_bytes=10 * 1024 * 1024,
             )  # fmt: skip
             assert stored.id is not None

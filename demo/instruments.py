@@ -2,7 +2,6 @@
 engine, with its certificate kept as an evidence file; the diesel flow meter is in service past its
 calibration date."""
 
-from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, select
@@ -10,6 +9,7 @@ from sqlmodel import Session, select
 from engine.audit import Actor
 from engine.evidence.store import store_evidence
 from engine.identity.models import OrgUnit
+from engine.storage import EvidenceStore
 from engine.workflow.access import ActorRef
 from engine.workflow.catalog import WorkflowCatalog
 from engine.workflow.lifecycle import create_record, fire_transition
@@ -152,7 +152,7 @@ INSTRUMENTS: tuple[tuple[Any, ...], ...] = (
 def _certificate(
     session: Session,
     *,
-    evidence_dir: Path,
+    evidence_store: EvidenceStore,
     org_id: int,
     actor: ActorRef,
     code: str,
@@ -168,7 +168,7 @@ def _certificate(
         session,
         org_id=org_id,
         actor=Actor(actor.id, actor.name),
-        evidence_dir=evidence_dir,
+        evidence_store=evidence_store,
         filename=f"{number}.txt",
         chunks=iter([text.encode()]),
         max_bytes=64 * 1024,
@@ -184,7 +184,7 @@ def seed_demo_instruments(
     org_id: int,
     carbon: ActorRef,
     owner_id: int,
-    evidence_dir: Path,
+    evidence_store: EvidenceStore,
 ) -> None:
     """The register, unless the organization already has instruments."""
     workflow = catalog.get(WORKFLOW)
@@ -224,7 +224,7 @@ def seed_demo_instruments(
         for day, number, body in calibrations:
             certificate = _certificate(
                 session,
-                evidence_dir=evidence_dir,
+                evidence_store=evidence_store,
                 org_id=org_id,
                 actor=carbon,
                 code=code,

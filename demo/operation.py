@@ -5,7 +5,6 @@ measures, and the carbon asset ledger of compliance years 2024 and 2025 (cement 
 with the 2024 year; 2024 surrendered by 2025-12-31, 2025 due by 2026-12-31)."""
 
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, select
@@ -13,6 +12,7 @@ from sqlmodel import Session, select
 from engine.audit import Actor
 from engine.evidence.store import store_evidence
 from engine.identity.models import OrgUnit
+from engine.storage import EvidenceStore
 from engine.workflow.access import ActorRef
 from engine.workflow.catalog import WorkflowCatalog
 from engine.workflow.lifecycle import create_record, fire_transition
@@ -30,10 +30,10 @@ class _Seeder:
         catalog: WorkflowCatalog,
         org_id: int,
         people: dict[str, ActorRef],
-        evidence_dir: Path,
+        evidence_store: EvidenceStore,
     ) -> None:
         self.session, self.catalog, self.org_id, self.people = session, catalog, org_id, people
-        self.evidence_dir = evidence_dir
+        self.evidence_store = evidence_store
         self.units = {
             unit.code: unit.id
             for unit in session.exec(select(OrgUnit).where(OrgUnit.org_id == org_id)).all()
@@ -46,7 +46,7 @@ class _Seeder:
             self.session,
             org_id=self.org_id,
             actor=Actor(actor.id, actor.name),
-            evidence_dir=self.evidence_dir,
+            evidence_store=self.evidence_store,
             filename=filename,
             chunks=iter([(text + "\n（演示数据）\n").encode()]),
             max_bytes=64 * 1024,
@@ -701,13 +701,13 @@ def seed_demo_operation(
     catalog: WorkflowCatalog,
     org_id: int,
     people: dict[str, ActorRef],
-    evidence_dir: Path,
+    evidence_store: EvidenceStore,
 ) -> None:
     """Every operation register, unless the organization already has reduction projects."""
     mine = select(Record.id).where(Record.workflow_key == PROJECTS, Record.org_id == org_id)
     if catalog.get(PROJECTS) is None or session.exec(mine).first():
         return
-    s = _Seeder(session, catalog=catalog, org_id=org_id, people=people, evidence_dir=evidence_dir)
+    s = _Seeder(session, catalog=catalog, org_id=org_id, people=people, evidence_store=evidence_store)
     projects = _projects(s)
     _design_reviews(s, projects)
     _suppliers(s)

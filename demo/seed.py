@@ -2,7 +2,6 @@
 user per role. Seeding twice changes nothing."""
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, select
@@ -30,6 +29,7 @@ from engine.identity.organizations import (
     get_organization_by_slug,
 )
 from engine.identity.users import create_user, get_user_by_email, grant_membership
+from engine.storage import EvidenceStore
 from engine.workflow.access import ActorRef
 from engine.workflow.catalog import WorkflowCatalog
 from engine.workflow.lifecycle import PROCESS_CONTEXT, ProcessContext
@@ -287,9 +287,9 @@ def seed_demo(
     *,
     catalog: WorkflowCatalog | None = None,
     secret_key: str = "",
-    evidence_dir: Path | None = None,
+    evidence_store: EvidenceStore | None = None,
 ) -> Organization:
-    """Create the demo enterprise and its users, unless they already exist. With ``evidence_dir`` (where its
+    """Create the demo enterprise and its users, unless they already exist. With ``evidence_store`` (where its
     certificates and proof files go), its metering instruments and its data-quality control plan too."""
     org = get_organization_by_slug(session, slug=DEMO_SLUG)
     if org is None:
@@ -364,7 +364,7 @@ def seed_demo(
         seed_demo_batches(session, catalog=catalog, org_id=org.id)
     carbon_manager = get_user_by_email(session, email=DEMO_LOGINS[1].email)
     assert carbon_manager is not None and carbon_manager.id is not None
-    if catalog is not None and evidence_dir is not None:
+    if catalog is not None and evidence_store is not None:
         catalog.register(session)
         session.info[PROCESS_CONTEXT] = ProcessContext(catalog, secret_key)
         kiln = get_user_by_email(session, email=DEMO_LOGINS[5].email)
@@ -378,14 +378,22 @@ def seed_demo(
             org_id=org.id,
             carbon=carbon,
             owner_id=kiln.id,
-            evidence_dir=evidence_dir,
+            evidence_store=evidence_store,
         )
         # The plan's rows name the instruments above.
         seed_demo_dqcp(
-            session, catalog=catalog, org_id=org.id, people=demo_people(session), evidence_dir=evidence_dir
+            session,
+            catalog=catalog,
+            org_id=org.id,
+            people=demo_people(session),
+            evidence_store=evidence_store,
         )
         seed_demo_operation(
-            session, catalog=catalog, org_id=org.id, people=demo_people(session), evidence_dir=evidence_dir
+            session,
+            catalog=catalog,
+            org_id=org.id,
+            people=demo_people(session),
+            evidence_store=evidence_store,
         )
         seed_demo_planning(session, catalog=catalog, org_id=org.id, people=demo_people(session))
         seed_demo_context(session, catalog=catalog, org_id=org.id, people=demo_people(session))
@@ -393,11 +401,15 @@ def seed_demo(
         seed_demo_compliance_evaluation(session, catalog=catalog, org_id=org.id, people=demo_people(session))
         # 7.1–7.4 support; the 2025 disclosure freezes the 2025 inventory (unless it is frozen already).
         seed_demo_support(
-            session, catalog=catalog, org_id=org.id, people=demo_people(session), evidence_dir=evidence_dir
+            session,
+            catalog=catalog,
+            org_id=org.id,
+            people=demo_people(session),
+            evidence_store=evidence_store,
         )
         seed_demo_internal_audit(session, catalog=catalog, org_id=org.id, people=demo_people(session))
     seed_demo_parameters(session, org_id=org.id, actor=SYSTEM, owner_id=carbon_manager.id)
-    if catalog is not None and evidence_dir is not None:  # 6.2.3 reads the instruments and the parameters
+    if catalog is not None and evidence_store is not None:  # 6.2.3 reads the instruments and the parameters
         seed_demo_carbon_review(session, catalog=catalog, org_id=org.id, people=demo_people(session))
         # 9.4 last: its inputs are compiled from everything above, the performance parameters included.
         seed_demo_management_review(session, catalog=catalog, org_id=org.id, people=demo_people(session))

@@ -15,6 +15,7 @@ from engine.carbon_data.errors import EmissionsDataError
 from engine.carbon_data.snapshots import freeze_snapshot, latest_snapshot
 from engine.evidence.store import store_evidence
 from engine.identity.models import OrgUnit
+from engine.storage import EvidenceStore
 from engine.workflow.access import ActorRef
 from engine.workflow.catalog import WorkflowCatalog
 from engine.workflow.computed import china_today
@@ -37,13 +38,13 @@ POLICY_TOPIC = "碳方针宣贯：湘峰水泥碳方针（2026 版）"
 
 
 def _evidence(
-    session: Session, *, org_id: int, actor: ActorRef, evidence_dir: Path, name: str, text: str
+    session: Session, *, org_id: int, actor: ActorRef, evidence_store: EvidenceStore, name: str, text: str
 ) -> int:
     evidence = store_evidence(
         session,
         org_id=org_id,
         actor=Actor(actor.id, actor.name),
-        evidence_dir=evidence_dir,
+        evidence_store=evidence_store,
         filename=name,
         chunks=iter([f"{text}\n（演示数据）\n".encode()]),
         max_bytes=64 * 1024,
@@ -76,7 +77,7 @@ def seed_demo_support(
     catalog: WorkflowCatalog,
     org_id: int,
     people: dict[str, ActorRef],
-    evidence_dir: Path,
+    evidence_store: EvidenceStore,
 ) -> None:
     """Every support register and process, unless the organization already has resources."""
     workflow = catalog.get("resource")
@@ -92,8 +93,10 @@ def seed_demo_support(
     ids = {role: person.id for role, person in people.items()}
     _resources(session, catalog=catalog, org_id=org_id, people=people, units=units)
     positions = _competences(session, catalog=catalog, org_id=org_id, carbon=carbon, units=units)
-    _trainings(session, catalog=catalog, org_id=org_id, people=people, positions=positions, dir=evidence_dir)
-    _campaign(session, catalog=catalog, org_id=org_id, people=people, evidence_dir=evidence_dir)
+    _trainings(
+        session, catalog=catalog, org_id=org_id, people=people, positions=positions, dir=evidence_store
+    )
+    _campaign(session, catalog=catalog, org_id=org_id, people=people, evidence_store=evidence_store)
     workflow = catalog.get("communication")
     assert workflow is not None
     for row in demo_data()["communications"]:
@@ -108,12 +111,12 @@ def seed_demo_support(
         )  # fmt: skip
         if done:
             proof = _evidence(
-                session, org_id=org_id, actor=carbon, evidence_dir=evidence_dir,
+                session, org_id=org_id, actor=carbon, evidence_store=evidence_store,
                 name=f"{record.number}.txt", text=f"{subject}\n{done[1]}",
             )  # fmt: skip
             _fire(session, record, "complete_communication", people[role],
                   {"actual_date": done[0], "outcome": done[1], "evidence": proof})  # fmt: skip
-    _disclosures(session, catalog=catalog, org_id=org_id, people=people, evidence_dir=evidence_dir)
+    _disclosures(session, catalog=catalog, org_id=org_id, people=people, evidence_store=evidence_store)
 
 
 def _resources(
@@ -174,7 +177,7 @@ def _trainings(
     org_id: int,
     people: dict[str, ActorRef],
     positions: dict[str, int],
-    dir: Path,
+    dir: EvidenceStore,
 ) -> None:
     workflow = catalog.get("training")
     assert workflow is not None
@@ -193,7 +196,7 @@ def _trainings(
         if delivered is None:
             continue
         sheet = _evidence(
-            session, org_id=org_id, actor=carbon, evidence_dir=dir, name=f"{record.number}-签到表.txt",
+            session, org_id=org_id, actor=carbon, evidence_store=dir, name=f"{record.number}-签到表.txt",
             text=f"培训签到表\n课程：{course}\n日期：{delivered}\n讲师：{trainer}",
         )  # fmt: skip
         delivery: dict[str, Any] = {
@@ -219,13 +222,13 @@ def _campaign(
     catalog: WorkflowCatalog,
     org_id: int,
     people: dict[str, ActorRef],
-    evidence_dir: Path,
+    evidence_store: EvidenceStore,
 ) -> None:
     workflow = catalog.get("awareness_campaign")
     assert workflow is not None
     carbon = people["carbon_manager"]
     materials = _evidence(
-        session, org_id=org_id, actor=carbon, evidence_dir=evidence_dir, name="碳方针宣贯材料.txt",
+        session, org_id=org_id, actor=carbon, evidence_store=evidence_store, name="碳方针宣贯材料.txt",
         text="湘峰水泥碳方针（2026 版）：遵守法律法规与合规义务；节能降碳、持续改进；2060 年前实现碳中和。",
     )  # fmt: skip
     record = create_record(
@@ -265,7 +268,7 @@ def _disclosures(
     catalog: WorkflowCatalog,
     org_id: int,
     people: dict[str, ActorRef],
-    evidence_dir: Path,
+    evidence_store: EvidenceStore,
 ) -> None:
     workflow = catalog.get("disclosure")
     assert workflow is not None
@@ -302,7 +305,7 @@ def _disclosures(
         session,
         org_id=org_id,
         actor=carbon,
-        evidence_dir=evidence_dir,
+        evidence_store=evidence_store,
         name="2025年度碳信息披露-网站截图.txt",
         text="公司网站“社会责任—碳信息披露”栏目发布页面存档",
     )

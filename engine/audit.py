@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from engine.db import DriverStatement, driver_cursor
 from engine.models.audit import GENESIS_HASH, AuditChainHead, AuditEvent
 from engine.models.base import table_of, utc_iso, utcnow
+from engine.tenancy import scope_connection
 
 _events = table_of(AuditEvent)
 _heads = table_of(AuditChainHead)
@@ -163,11 +164,11 @@ _MIRROR_MISMATCH_SQL = {
         + ", ".join(f"'$.{c}'" for c in MIRRORED_COLUMNS)
         + ") END"
     ),
+    # The payload is parsed once per row: OFFSET 0 keeps the planner from copying the cast into each use.
     "postgresql": (
-        f"SELECT min(seq) FROM audit_event WHERE org_id = :org_id AND jsonb_build_array({_MIRROR_LIST}) "
-        "IS DISTINCT FROM jsonb_build_array("
-        + ", ".join(f"payload::jsonb -> '{c}'" for c in MIRRORED_COLUMNS)
-        + ")"
+        f"SELECT min(seq) FROM (SELECT {_MIRROR_LIST}, payload::jsonb AS p FROM audit_event "
+        f"WHERE org_id = :org_id OFFSET 0) AS e WHERE jsonb_build_array({_MIRROR_LIST}) "
+        "IS DISTINCT FROM jsonb_build_array(" + ", ".join(f"p -> '{c}'" for c in MIRRORED_COLUMNS) + ")"
     ),
 }
 
@@ -197,6 +198,9 @@ def verify_chain(connection: Connection, *, org_id: int, batch_size: int = 20000
     The walk checks numbering, linkage, each hash and time order; the indexed columns are compared
     with the hashed payload in one query, and the earlier of the two findings is reported."""
     sha256 = hashlib.sha256
+    if not connection.in_transaction():  # a bare connection: row-level security needs the organization
+        connection.begin()
+        scope_connection(connection, org_id=org_id)
     mismatch_seq = _first_mirror_mismatch(connection, org_id=org_id)
     stop_at = mismatch_seq or None
     expected_seq = 1

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from engine.backup.cli import backup_command, restore_command
 from engine.evidence_pack.cli import pack_app
 from engine.scheduler.cli import scheduler_app
 
@@ -33,6 +34,8 @@ secret_app = typer.Typer(no_args_is_help=True, help="安装密钥 / the installa
 app.add_typer(secret_app, name="secret")
 app.add_typer(scheduler_app, name="scheduler")
 app.add_typer(pack_app, name="pack")
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 
 
 class CliError(Exception):
@@ -109,10 +112,37 @@ def _note(message: str) -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the schema migrations (创建或升级数据库)."""
-    from engine.migrate import upgrade
+    from engine.migrate import upgrade_with_report
 
-    status = upgrade(_database().engine)
-    _echo(f"database at revision {status.current}")
+    report = upgrade_with_report(_database().engine)
+    waited = (
+        f" after waiting {report.lock_wait_seconds:.1f} s for another upgrade"
+        if report.lock_wait_seconds >= 0.1
+        else ""
+    )
+    if report.applied:
+        _echo(
+            f"applied {len(report.applied)} migrations ({report.applied[0]} … {report.applied[-1]}){waited}"
+        )
+    else:
+        _echo(f"nothing to apply: already at the head revision{waited}")
+    _echo(f"database at revision {report.status.current}")
+
+
+@db_app.command("grant-app-role")
+def db_grant_app_role(
+    role: Annotated[str, typer.Argument(help="the PostgreSQL role the web instances use")],
+) -> None:
+    """Let a PostgreSQL role use the schema as the application, under row-level security (授予应用角色)."""
+    from engine.migrate import RoleError, grant_application_role
+
+    try:
+        with _database().engine.begin() as connection:
+            grant_application_role(connection, role=role)
+    except RoleError as error:
+        _note(f"未授权 / not granted: {error}")
+        raise typer.Exit(2) from None
+    _echo(f"role {role} may use the schema (audit trail append-only; row-level security applies)")
 
 
 @db_app.command("status")
@@ -199,7 +229,7 @@ def demo(
             uow.session,
             catalog=WorkflowCatalog.load(),
             secret_key=keys.signing,
-            evidence_dir=settings.evidence_dir,
+            evidence_store=settings.evidence_store,
         )
     assert org.id is not None
     with db.unit_of_work(org_id=org.id) as uow:  # the first signed checkpoint (docs/adr/0032)
@@ -265,6 +295,7 @@ def serve(
         workers=workers,
         proxy_headers=True,
         forwarded_allow_ips=proxies,
+        access_log=False,  # one JSON line per request instead (web/observability.py)
     )
 
 

@@ -7,14 +7,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+if TYPE_CHECKING:
+    from engine.storage import EvidenceStore
+
 SECRET_KEY_FILE = "secret.key"
 MIN_KEY_LENGTH = 32
-SECRET_SETTINGS = frozenset({"secret_key", "old_secret_keys", "smtp_password"})  # never echoed in a message
+# never echoed in a message
+SECRET_SETTINGS = frozenset({"secret_key", "old_secret_keys", "smtp_password", "metrics_token"})
 
 
 class ConfigError(Exception):
@@ -97,6 +101,10 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     public_url: str = "http://127.0.0.1:8000"  # the links in mail
+    # Evidence files in an S3-compatible bucket shared by every instance (docs/adr/0038); unset: evidence_dir.
+    storage_url: str | None = None
+    # Who may read /metrics besides the local machine: a bearer token (unset: only 127.0.0.1 and ::1).
+    metrics_token: str | None = None
 
     @field_validator("secret_key", "old_secret_keys")
     @classmethod
@@ -131,6 +139,16 @@ class Settings(BaseSettings):
             raise ValueError("需要时区 / needs a UTC offset, e.g. 2027-03-15T23:30:00+08:00")
         return value
 
+    @field_validator("storage_url")
+    @classmethod
+    def _storage_url(cls, url: str | None) -> str | None:
+        if not url:
+            return None
+        from engine.storage import parse_storage_url
+
+        parse_storage_url(url)
+        return url
+
     @field_validator("database_url")
     @classmethod
     def _normalize_database_url(cls, url: str | None) -> str | None:
@@ -148,6 +166,13 @@ class Settings(BaseSettings):
     @property
     def evidence_dir(self) -> Path:
         return self.data_dir / "evidence"
+
+    @property
+    def evidence_store(self) -> "EvidenceStore":
+        """Where evidence bytes are kept: the bucket of ``TANGUAN_STORAGE_URL``, else ``evidence_dir``."""
+        from engine.storage import open_store
+
+        return open_store(self.storage_url, self.evidence_dir)
 
     @property
     def checkpoint_dir(self) -> Path:
@@ -222,6 +247,7 @@ class Settings(BaseSettings):
         )
         shown["TANGUAN_OLD_SECRET_KEYS"] = ", ".join("****" for _ in _split_keys(self.old_secret_keys))
         shown["TANGUAN_SMTP_PASSWORD"] = "****" if self.smtp_password else ""
+        shown["TANGUAN_METRICS_TOKEN"] = "****" if self.metrics_token else ""
         return shown
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 
 from engine.config import Settings
 from engine.db import Database
-from engine.migrate import upgrade
+from engine.migrate import grant_application_role, upgrade
 
 # Cheaper Argon2 for the suite's many sign-ins; tests/engine/test_passwords.py checks the production
 # parameters in a process without these variables.
@@ -31,6 +31,9 @@ os.environ.setdefault("TANGUAN_ARGON2_PARALLELISM", "1")
 os.environ.setdefault("TANGUAN_SECRET_KEY", "test-suite-installation-key-0123456789")
 
 POSTGRES_URL = os.environ.get("TANGUAN_TEST_POSTGRES_URL")
+# Opt-in: PostgreSQL copies are used through an unprivileged role under row-level security, as in production
+# (tests that inspect or tamper with raw SQL then see only what that role may see).
+APP_ROLE = os.environ.get("TANGUAN_TEST_POSTGRES_APP_ROLE")
 NO_POSTGRES = "TANGUAN_TEST_POSTGRES_URL is not set: PostgreSQL variants skipped"
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 BUSY_TIMEOUT_MS = 30000
@@ -38,6 +41,17 @@ BUSY_TIMEOUT_MS = 30000
 
 def postgres_admin_url() -> str:
     return Settings(database_url=POSTGRES_URL).database_url
+
+
+def create_application_role(connection, *, role: str) -> None:
+    """An unprivileged login role (cluster-wide, made once) granted the database's tables as the app."""
+    connection.execute(
+        text(
+            f"DO $$ BEGIN CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS; "
+            "EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+        )
+    )
+    grant_application_role(connection, role=role)
 
 
 class PostgresSchema:
@@ -75,6 +89,9 @@ class PostgresDatabase:
     def url(self) -> str:
         return make_url(postgres_admin_url()).set(database=self.name).render_as_string(hide_password=False)
 
+    def url_as(self, role: str) -> str:
+        return make_url(self.url).set(username=role).render_as_string(hide_password=False)
+
     def drop(self) -> None:
         with self.admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
@@ -96,6 +113,9 @@ class TemplateDatabases:
         try:
             upgrade(database.engine)
             self.prepare(database)
+            if APP_ROLE and not database.is_sqlite:
+                with database.engine.begin() as connection:
+                    create_application_role(connection, role=APP_ROLE)
         finally:
             database.dispose()  # nobody may stay connected to a PostgreSQL template
 
@@ -132,7 +152,9 @@ class TemplateDatabases:
             return
         clone = PostgresDatabase(prefix="t", template=self._postgres_template())
         try:
-            database = Database(clone.url, busy_timeout_ms=BUSY_TIMEOUT_MS)
+            database = Database(
+                clone.url_as(APP_ROLE) if APP_ROLE else clone.url, busy_timeout_ms=BUSY_TIMEOUT_MS
+            )
             try:
                 yield database
             finally:

@@ -2,6 +2,7 @@
 waited for by condition (healthy, or exited), never by a fixed sleep."""
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -50,9 +51,9 @@ class Started:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def wait_healthy_or_exit(self) -> bool:
+    def wait_healthy_or_exit(self, seconds: float = STARTUP_TIMEOUT_S) -> bool:
         """True once /healthz answers 200; False if the process exits first."""
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        deadline = time.monotonic() + seconds
         while True:
             if self.process.poll() is not None:
                 return False
@@ -65,13 +66,18 @@ class Started:
             time.sleep(0.1)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=30)
+        stop_process(self.process)
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL if it has not ended within 30 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=30)
 
 
 def start_serve(env: dict[str, str], log_path: Path, *options: str, port: int | None = None) -> Started:
@@ -92,3 +98,13 @@ def serving(env: dict[str, str], log_path: Path, *options: str, port: int | None
         yield server.base_url
     finally:
         server.stop()
+
+
+def signature_statuses(client: httpx.Client, base_url: str, record_ids: list[int]) -> list[str]:
+    """What one instance says of each e-signature on these records' pages (valid, invalid, stale…)."""
+    statuses = []
+    for record_id in record_ids:
+        page = client.get(f"{base_url}/r/{record_id}")
+        assert page.status_code == 200, page.text[:500]
+        statuses += re.findall(r'data-signature-status="(\w+)"', page.text)
+    return statuses

@@ -8,9 +8,8 @@ from types import ModuleType
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.audit_trail.labels import TrailLabels
@@ -30,6 +29,7 @@ from web.deps import (
     request_context,
 )
 from web.i18n import negotiate
+from web.observability import add_observability
 from web.openapi import api_openapi
 from web.problems import (
     ApiProblem,
@@ -40,12 +40,13 @@ from web.problems import (
 )
 from web.routes.audit_trail import api as audit_api
 from web.routes.audit_trail import pages as audit_pages
-from web.routes.carbon_data import grid, imports, inputs, inventory, sources, units
+from web.routes.carbon_data import grid, imports, inputs, inventory, sources, units, year_settings
 from web.routes.documents import pages as document_pages
 from web.routes.dqcp import pages as dqcp_pages
 from web.routes.evaluation import coverage as clause_coverage
 from web.routes.evaluation import pack as evidence_pack
 from web.routes.evidence import pages as evidence_pages
+from web.routes.factor_library import pages as factor_library_pages
 from web.routes.home import dashboard
 from web.routes.identity import admin, auth, profile, tokens
 from web.routes.identity import api as identity_api
@@ -130,7 +131,7 @@ def create_app(
         records_api,
         workflows_api,
     )
-    modules += (inventory, sources, grid, imports, inputs, units, targets)
+    modules += (inventory, year_settings, sources, grid, imports, inputs, units, targets)
     modules += (dqcp_pages, instrument_pages, notification_pages, record_imports, org_tree)
     modules += (responsibilities, operation_pages)
     modules += (risks, improvement_pages)
@@ -141,6 +142,7 @@ def create_app(
     modules += (evidence_pages,)
     modules += (verification_pages,)  # B9 the external verifier's portal
     modules += (report_template_pages,)  # organizations' own Word templates
+    modules += (factor_library_pages,)  # the factor library (issue 14 item 5)
     app.add_middleware(
         SecurityHeadersMiddleware,
         upload_paths=tuple(path for module in modules for path in getattr(module, "UPLOAD_PATHS", ())),
@@ -150,32 +152,9 @@ def create_app(
     for module in modules:
         app.include_router(module.router)
     app.openapi = lambda: api_openapi(app)  # type: ignore[method-assign]  # /api/v1 only
-    _add_probes(app, db)
+    add_observability(app, db, settings)  # outermost: times and logs everything inside
     _add_error_handlers(app)
     return app
-
-
-def _add_probes(app: FastAPI, db: Database) -> None:
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> JSONResponse:
-        try:
-            with db.engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-            status = schema_status(db.engine)
-        except Exception as exc:  # the probe reports, it does not crash
-            return JSONResponse({"status": "error", "database": type(exc).__name__}, status_code=503)
-        return JSONResponse(
-            {
-                "status": "ok",
-                "database": db.engine.dialect.name,
-                "schema": status.current,
-                "schema_up_to_date": status.up_to_date,
-            }
-        )
-
-    @app.get("/ping", include_in_schema=False)
-    def ping() -> PlainTextResponse:
-        return PlainTextResponse("pong")
 
 
 async def _resolve_context(request: Request) -> None:
@@ -253,7 +232,14 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        request_id = getattr(request.state, "request_id", "-")  # the same id as the request's JSON line
+        log.exception(
+            "unhandled error on %s %s (request %s)",
+            request.method,
+            request.url.path,
+            request_id,
+            exc_info=exc,
+        )
         if is_api_path(request.url.path):
             return problem_response(request, ApiProblem(500, "server-error"))
         await _resolve_context(request)

@@ -47,6 +47,12 @@ EVIDENCE_FIELDS = {
     "placeholders": Text(zh="使用的占位符个数", en="Placeholders used"),
     "retired_reason": Text(zh="停用原因", en="Reason for retiring"),
 }
+# Fields of a grid factor's events (engine.factor_library).
+GRID_FACTOR_FIELDS = {
+    "document": Text(zh="发布文件", en="Publishing document"),
+    "published_on": Text(zh="发布日期", en="Published on"),
+    "evidence": Text(zh="发布公告（证据文件）", en="Notice (evidence file)"),
+}
 SUBJECTS = {
     "record": Text(zh="记录", en="Record"),
     "user": Text(zh="用户", en="User"),
@@ -72,6 +78,8 @@ SUBJECTS = {
     "verification_return": Text(zh="核查退回", en="Verifier's return"),
     "year_lock": Text(zh="年度锁定", en="Year lock"),
     "report_template": Text(zh="报告模板", en="Report template"),
+    "grid_factor": Text(zh="电网排放因子", en="Grid emission factor"),
+    "reporting_year_setting": Text(zh="报告年度设置", en="Reporting-year settings"),
     "allocation_key": Text(zh="共用电力、热力的分摊方法", en="Allocation key"),
 }
 ACTIONS = {
@@ -112,6 +120,9 @@ ACTIONS = {
     "year_unlocked": Text(zh="解锁年度", en="Year unlocked"),
     "template_uploaded": Text(zh="上传报告模板", en="Report template uploaded"),
     "template_retired": Text(zh="停用报告模板（恢复内置版式）", en="Report template retired"),
+    "grid_factor_added": Text(zh="录入新发布的电网排放因子", en="Published grid factor added"),
+    "grid_factor_corrected": Text(zh="更正电网排放因子（新版本）", en="Grid factor corrected (new version)"),
+    "changed": Text(zh="修改", en="Changed"),
 }
 # Fields of the verifier's portal events (engine.verification).
 VERIFICATION_FIELDS = {
@@ -201,6 +212,8 @@ class TrailLabels:
             return EVIDENCE_FIELDS[name]
         if name in VERIFICATION_FIELDS:
             return VERIFICATION_FIELDS[name]
+        if name in GRID_FACTOR_FIELDS:
+            return GRID_FACTOR_FIELDS[name]
         zh, en = FIELD_LABELS.get(name, (name, name))
         return Text(zh=zh, en=en)
 
@@ -296,6 +309,9 @@ def _subject_names(session: Session, events: list[TrailEvent]) -> dict[tuple[str
             kind, _, version = event.subject_id.rpartition(":v")
             described = report_type(kind)
             names[key] = f"{described.title.zh if described else kind} v{version}"
+        elif event.subject_type == "grid_factor" and event.subject_id.count(":") == 3:
+            region, year, _, version = event.subject_id.split(":")  # 湖南:2025:average:v1
+            names[key] = f"{region} {year} 年 第 {version.lstrip('v')} 版"
         elif event.subject_type == "activity_reading" and "@" in event.subject_id:
             source, _, at = event.subject_id.partition("@")
             names[key] = (

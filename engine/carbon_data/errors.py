@@ -76,6 +76,7 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "factor_set": ("因子库", "factor set"),
     "grid_year": ("电网因子年份", "grid factor year"),
     "gwp_set": ("GWP 取值", "GWP values"),
+    "gbt32150_edition": ("GB/T 32150 版本", "GB/T 32150 edition"),
     "inputs_sha256": ("输入数据 SHA-256", "inputs SHA-256"),
     "total_tco2e": ("排放总量（tCO₂e）", "total (tCO₂e)"),
     "allocation_method": ("分摊方法", "allocation method"),

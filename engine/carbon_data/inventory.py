@@ -1,7 +1,7 @@
 """The annual inventory: SQL aggregation, then the pure calculator with a trace for every number."""
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from functools import cached_property
 from typing import Any
@@ -9,6 +9,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from engine.carbon_data.aggregation import monthly_totals
+from engine.carbon_data.editions import EDITION_2015, year_settings
 from engine.carbon_data.errors import BadValue, DataIssue, EmissionsDataError, data_issue
 from engine.carbon_data.inputs import production_totals
 from engine.carbon_data.models import EmissionSource, FactorChoiceKind, MeasuredParameter
@@ -29,10 +30,11 @@ from engine.emissions import (
 from engine.emissions.factors import (
     DEFAULT_FACTOR_SET,
     DEFAULT_GRID_CALIBER,
-    DEFAULT_GWP_SET,
+    GridFactor,
 )
 from engine.emissions.report import factor_choices
 from engine.emissions.rounding import plain, to_json_number
+from engine.factor_library.service import published_for_calculation
 from engine.identity.models import OrgUnit, Product
 
 # ---------------------------------------------------------------- inventory
@@ -48,6 +50,7 @@ class InventoryResult:
     calc_input: CalcInput
     grid_year: int | None  # data year of the grid factors used (None: no electricity lines)
     line_sources: Mapping[int, tuple[int, str]] = field(repr=False)  # line → (source_id, period)
+    gbt32150_edition: str = EDITION_2015  # the year's setting (engine.carbon_data.editions)
 
     @cached_property
     def json(self) -> dict[str, Any]:
@@ -59,7 +62,10 @@ class InventoryResult:
         """The parts of :attr:`json` the inventory page shows: totals, breakdowns and factor choices, not
         the lines (on 6,000 lines, the lines' JSON is a quarter of a recompute)."""
         inventory = self.inventory
-        summary: dict[str, Any] = {"total_tco2e": to_json_number(inventory.total_tco2e)}
+        summary: dict[str, Any] = {
+            "total_tco2e": to_json_number(inventory.total_tco2e),
+            "biomass_co2_t": to_json_number(inventory.biomass_co2_t),
+        }
         for name in ("by_category", "by_org_unit", "by_period"):
             summary[name] = {key: to_json_number(value) for key, value in getattr(inventory, name).items()}
         summary["factor_choices"] = factor_choices(inventory)
@@ -89,7 +95,9 @@ class InventoryResult:
     @cached_property
     def inputs(self) -> dict[str, Any]:
         """Canonical calculator input: ``calc_input_from_dict(inputs)`` recalculates this inventory."""
-        return inputs_document(self.calc_input, year=self.year, grid_year=self.grid_year)
+        return inputs_document(
+            self.calc_input, year=self.year, grid_year=self.grid_year, edition=self.gbt32150_edition
+        )
 
     @cached_property
     def inputs_sha256(self) -> str:
@@ -103,7 +111,9 @@ class InventoryResult:
 _LINE_FIELDS = tuple(name for name in CalcLine.__dataclass_fields__ if name != "line")
 
 
-def inputs_document(calc_input: CalcInput, *, year: int, grid_year: int | None) -> dict[str, Any]:
+def inputs_document(
+    calc_input: CalcInput, *, year: int, grid_year: int | None, edition: str = EDITION_2015
+) -> dict[str, Any]:
     lines = []
     for line in calc_input.lines:
         item: dict[str, Any] = {}
@@ -118,11 +128,24 @@ def inputs_document(calc_input: CalcInput, *, year: int, grid_year: int | None) 
     document: dict[str, Any] = {
         "_inventory_year": year,
         "_grid_year": grid_year,
+        "_gbt32150_edition": edition,  # "_": a comment to the calculator; recorded, and covered by the hash
         "factor_set": calc_input.factor_set,
         "gwp_set": calc_input.gwp_set,
         "grid_caliber": calc_input.grid_caliber,
         "lines": lines,
     }
+    if calc_input.grid_factors:  # the organization's entries that were used (none: the key is absent)
+        document["grid_factors"] = [
+            {
+                "region": factor.region,
+                "year": factor.year,
+                "value": plain(factor.value),
+                "caliber": factor.caliber,
+                "document": factor.source.document,
+                "detail": factor.source.detail,
+            }
+            for factor in calc_input.grid_factors
+        ]
     production = calc_input.production
     if production is not None:
         document["production"] = {
@@ -154,7 +177,8 @@ def build_inventory(
     One calculator line per source and month with readings (org_unit = the facility's name, period
     = YYYY-MM, quantity = the SQL monthly total in the source's unit). Sources whose factor choice is
     ``measured`` take that month's MeasuredParameter (a month without one is an error); ``direct``
-    sources take their factor. Electricity uses the grid factors of ``grid_year``, by default the
+    sources take their factor. The GWP set is the year's (engine.carbon_data.editions) unless ``gwp_set``
+    is given. Electricity uses the grid factors of ``grid_year``, by default the
     latest data year up to ``year`` that has factors for the source's region (the trace names it).
     With ``product_id`` the inventory carries that product's annual output, so it has an intensity;
     no output recorded for the year is an error. Calculator problems are raised as
@@ -162,6 +186,8 @@ def build_inventory(
     if not MIN_YEAR <= year <= MAX_YEAR:
         raise EmissionsDataError.single("year", zh="年份超出范围", en=f"year must be {MIN_YEAR}–{MAX_YEAR}")
     caliber = grid_caliber or DEFAULT_GRID_CALIBER
+    published = published_for_calculation(session, caliber=caliber)
+    settings = year_settings(session, org_id=org_id, year=year)  # the year's edition and GWP set
     sources = {source.id: source for source in list_sources(session, org_id=org_id) if source.id is not None}
     units = dict(session.exec(select(OrgUnit.id, OrgUnit.name).where(OrgUnit.org_id == org_id)).all())
     totals = monthly_totals(session, org_id=org_id, year=year)
@@ -194,7 +220,9 @@ def build_inventory(
                 line_grid_year = grid_year
             else:
                 if region not in grid_years:
-                    grid_years[region] = latest_grid_year(region, year=year, caliber=caliber)
+                    grid_years[region] = latest_grid_year(
+                        region, year=year, caliber=caliber, published=published
+                    )
                 line_grid_year = grid_years[region] or year  # none found: the calculator says which exist
             used_grid_years.add(line_grid_year)
         parameters = None
@@ -276,15 +304,19 @@ def build_inventory(
     calc_input = CalcInput(
         lines=tuple(lines),
         factor_set=factor_set or DEFAULT_FACTOR_SET,
-        gwp_set=gwp_set or DEFAULT_GWP_SET,
+        gwp_set=gwp_set or settings.gwp_set,
         grid_caliber=caliber,
         production=production,
         origin=f"tanguan org {org_id} year {year}",
+        grid_factors=published,
     )
     try:
         inventory = calculate(calc_input)
     except CalcError as error:
         raise EmissionsDataError(_calc_issues(error, sources=sources, line_sources=line_sources)) from None
+    # Only the entries a line used stay in the inputs (and so in a snapshot's hash): an entry for another
+    # year or region changes nothing here.
+    calc_input = replace(calc_input, grid_factors=_used_grid_factors(inventory, published))
     return InventoryResult(
         org_id=org_id,
         year=year,
@@ -292,7 +324,20 @@ def build_inventory(
         calc_input=calc_input,
         grid_year=max(used_grid_years) if used_grid_years else None,
         line_sources=line_sources,
+        gbt32150_edition=settings.gbt32150_edition,
     )
+
+
+def _used_grid_factors(inventory: Inventory, published: tuple[GridFactor, ...]) -> tuple[GridFactor, ...]:
+    if not published:
+        return ()
+    used = {
+        factor.source
+        for line in inventory.lines
+        for factor in line.trace.factors
+        if factor.name == "EF_grid" and factor.source is not None
+    }
+    return tuple(factor for factor in published if factor.source in used)
 
 
 def _calc_issues(

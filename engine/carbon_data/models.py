@@ -251,6 +251,9 @@ class InventorySnapshot(OrgOwned, table=True):
     frozen: bool = True
     # Why it was frozen although the year's own grid factor was not yet published (else None).
     reason: str | None = Field(default=None, max_length=1000)
+    # The GB/T 32150 edition of the year's settings when it was frozen ("2015", "2025"); None: frozen before
+    # the editions were recorded (migration 0020), i.e. under GB/T 32150-2015.
+    gbt32150_edition: str | None = Field(default=None, max_length=8)
 
 
 # The insert path binds micro-units as plain integers (no per-value TypeDecorator call).
@@ -280,6 +283,23 @@ class InventoryInputVersion(OrgOwned, table=True):
     year: int
     version: int = 0
     stamp: str = Field(max_length=32)
+
+
+class ReportingYearSetting(OrgOwned, table=True):
+    """The settings of one reporting year: the GB/T 32150 edition it is accounted under and the GWP set of its
+    CO2e figures (ADR 0043). No row: the defaults (engine.carbon_data.year_settings). Changed only with a
+    reason, audited; a change bumps the year's input version."""
+
+    __tablename__ = "reporting_year_setting"
+    __table_args__ = (sa.UniqueConstraint("org_id", "year"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    year: int
+    gbt32150_edition: str = Field(max_length=8)
+    gwp_set: str = Field(max_length=16)
+    reason: str = Field(max_length=1000)
+    updated_by: int | None = Field(default=None, foreign_key="user_account.id")
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
 
 
 class AllocationMethod(StrEnum):

@@ -235,6 +235,7 @@ def record_readings(
             subject_id=subject,
             action="corrected",
             changes=diff,
+            reason=reason.strip() or None,  # why the value changed, on the correction itself (T01)
         )
         results.append(RecordedReading(reading.source.id, reading.period_start, reading.quantity, "updated"))
     insert_rows(connection, org_id=org_id, entered_by=actor.id, batch_id=batch.id, rows=inserts)

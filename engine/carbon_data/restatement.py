@@ -10,8 +10,10 @@ from typing import Any
 
 from sqlmodel import Session
 
+from engine.carbon_data.editions import EDITION_2015
 from engine.carbon_data.errors import EmissionsDataError
 from engine.carbon_data.models import InventorySnapshot
+from engine.emissions.factors import canonical_factor_set_id
 from engine.events import load_policy_modules
 from engine.workflow.models import Record
 
@@ -64,7 +66,8 @@ class Restatement:
     total: Change
     categories: list[Change]
     lines: list[Change]  # only the lines that changed
-    settings: list[tuple[str, Any, Any]]  # factor set, GWP set, grid year: (name, before, after) when changed
+    # factor set, GWP set, edition, grid year: (name, before, after) when changed
+    settings: list[tuple[str, Any, Any]]
 
 
 def _numbers(values: Mapping[str, Any]) -> dict[str, Decimal]:
@@ -85,6 +88,10 @@ def _changes(before: Mapping[str, Decimal], after: Mapping[str, Decimal], *, all
     return changes if all_keys else [change for change in changes if change.before != change.after]
 
 
+def _edition(snapshot: InventorySnapshot) -> str:
+    return snapshot.gbt32150_edition or EDITION_2015  # frozen before editions were recorded: 2015
+
+
 def _grid_year(snapshot: InventorySnapshot) -> Any:
     return (snapshot.inputs or {}).get("_grid_year")
 
@@ -94,8 +101,14 @@ def restatement(previous: InventorySnapshot, current: InventorySnapshot) -> Rest
     settings = [
         (name, before, after)
         for name, before, after in (
-            ("factor_set", previous.factor_set, current.factor_set),
+            # an earlier id of the same set (GB/T 32151.22-2024 → GB/T 32151 表C.1 (2024)) is no change
+            (
+                "factor_set",
+                canonical_factor_set_id(previous.factor_set),
+                canonical_factor_set_id(current.factor_set),
+            ),
             ("gwp_set", previous.gwp_set, current.gwp_set),
+            ("gbt32150_edition", _edition(previous), _edition(current)),
             (
                 "grid_year",
                 (previous.inputs or {}).get("_grid_year"),

@@ -42,7 +42,6 @@ def freeze_snapshot(
     year: int,
     actor: Actor,
     factor_set: str | None = None,
-    gwp_set: str | None = None,
     grid_caliber: str | None = None,
     grid_year: int | None = None,
     product_id: int | None = None,
@@ -52,7 +51,8 @@ def freeze_snapshot(
     Freezing identical inputs for the same year again returns the existing snapshot. Refused, for every
     caller, while a process's policy names something in the way (8.6: months not yet verified), and
     without a ``reason`` when the grid factor is another year's (the year's own is not published yet):
-    the reason is kept on the snapshot and in its audit event."""
+    the reason is kept on the snapshot and in its audit event. The GB/T 32150 edition and the GWP set are the
+    year's settings (engine.carbon_data.editions), recorded on the snapshot and covered by its hash."""
     blockers = snapshot_blockers(session, org_id=org_id, year=year)
     if blockers:
         raise EmissionsDataError(
@@ -63,7 +63,6 @@ def freeze_snapshot(
         org_id=org_id,
         year=year,
         factor_set=factor_set,
-        gwp_set=gwp_set,
         grid_caliber=grid_caliber,
         grid_year=grid_year,
         product_id=product_id,
@@ -85,6 +84,7 @@ def freeze_snapshot(
         year=year,
         factor_set=result.inventory.factor_set,
         gwp_set=result.inventory.gwp_set,
+        gbt32150_edition=result.gbt32150_edition,
         inputs_sha256=result.inputs_sha256,
         inputs=result.inputs,
         result=result.json,
@@ -120,6 +120,7 @@ def freeze_snapshot(
             "year": [None, year],
             "factor_set": [None, snapshot.factor_set],
             "gwp_set": [None, snapshot.gwp_set],
+            "gbt32150_edition": [None, snapshot.gbt32150_edition],
             "grid_year": [None, result.grid_year],
             "inputs_sha256": [None, snapshot.inputs_sha256],
             "total_tco2e": [None, plain(result.total_tco2e)],

@@ -1,7 +1,7 @@
 """The emission-source register and the calculator line each source becomes."""
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -44,6 +44,7 @@ from engine.emissions import (
 from engine.emissions.factors import (
     DEFAULT_FACTOR_SET,
     DEFAULT_GRID_CALIBER,
+    GridFactor,
     factor_sets,
     grid_factor,
 )
@@ -104,11 +105,14 @@ class ReadingContext:
 # ---------------------------------------------------------------- sources
 
 
-def latest_grid_year(region: str, *, year: int, caliber: str = DEFAULT_GRID_CALIBER) -> int | None:
-    """The latest data year ≤ ``year`` that has a grid factor for ``region`` (any level)."""
+def latest_grid_year(
+    region: str, *, year: int, caliber: str = DEFAULT_GRID_CALIBER, published: Sequence[GridFactor] = ()
+) -> int | None:
+    """The latest data year ≤ ``year`` that has a grid factor for ``region`` (any level), counting the
+    factors the organization entered (``published``)."""
     for candidate in range(year, MIN_YEAR - 1, -1):
         try:
-            grid_factor(region=region, year=candidate, caliber=caliber)
+            grid_factor(region=region, year=candidate, caliber=caliber, published=published)
         except CalcError as error:
             if error.field != "year":
                 return None  # unknown region or caliber: the calculator reports it

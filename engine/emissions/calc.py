@@ -64,6 +64,7 @@ from engine.emissions.performance import production_issues
 from engine.emissions.plausibility import implausible
 from engine.emissions.process import process
 from engine.emissions.rounding import CONTEXT, plain, shown
+from engine.emissions.sector_sets import sector_set
 from engine.emissions.sectors import carbon_fixed
 from engine.emissions.units import (
     parse_unit,
@@ -158,6 +159,8 @@ def _settings(calc_input: CalcInput) -> tuple[LineSettings, list[Issue]]:
     fuel_set = _collect(issues, lambda: factor_set(calc_input.factor_set))
     gwp_set = _collect(issues, lambda: check_gwp_set(calc_input.gwp_set))
     grid_caliber = _collect(issues, lambda: check_grid_caliber(calc_input.grid_caliber))
+    chosen = calc_input.sector_set
+    sector = None if chosen is None else _collect(issues, lambda: sector_set(chosen))
     issues += production_issues(calc_input.production, required=False)
     settings = LineSettings(
         fuel_set=fuel_set,
@@ -165,6 +168,8 @@ def _settings(calc_input: CalcInput) -> tuple[LineSettings, list[Issue]]:
         grid_caliber=grid_caliber,
         region=calc_input.region,
         year=calc_input.year,
+        grid_factors=calc_input.grid_factors,
+        sector_set=sector,
     )
     return settings, issues
 
@@ -407,6 +412,7 @@ def _inventory(
         production=calc_input.production,
         origin=calc_input.origin,
         warnings=tuple(warnings),
+        sector_set=settings.sector_set.id if settings.sector_set else None,
     )
 
 

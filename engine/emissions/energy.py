@@ -78,7 +78,12 @@ def electricity(line: CalcLine, settings: LineSettings, found: Found) -> Outcome
     )
     # An unknown region is reported even when the year is missing; the lookup needs both.
     need(found.check(lambda: normalize_region(need(region))))
-    grid, choice = grid_factor(region=need(region), year=need(year), caliber=need(settings.grid_caliber))
+    grid, choice = grid_factor(
+        region=need(region),
+        year=need(year),
+        caliber=need(settings.grid_caliber),
+        published=settings.grid_factors,
+    )
     unit = need(unit)
     energy = convert(line.quantity, source=unit, target=MWH)
     co2 = energy * grid.value

@@ -13,7 +13,7 @@ requested year is an error, as is a year with no factor at any level (both list 
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -25,8 +25,14 @@ from engine.emissions.units import Unit, parse_energy_per_unit, parse_unit
 
 DATA_DIR = Path(__file__).with_name("data")
 
-DEFAULT_FACTOR_SET = "GB/T 32151.22-2024"
+# The common fuel table of the GB/T 32151 parts of 2024 (Appendix C Table C.1). Until this release it was
+# cited as "GB/T 32151.22-2024" — the livestock-farm part; that id stays an alias (docs/emissions.md).
+DEFAULT_FACTOR_SET = "GB/T 32151 表C.1 (2024)"
 DEFAULT_GWP_SET = "AR6"
+# The confidence tag of a grid factor an organization entered from the published notice (its evidence kept).
+ORGANIZATION_CONFIDENCE = "O"
+# A grid factor outside (0, MAX_GRID_FACTOR] tCO2/MWh is refused: coal-only power is ≈ 0.8–1.0.
+MAX_GRID_FACTOR = Decimal(2)
 DEFAULT_GRID_CALIBER = "average"
 NATIONAL = "全国"
 
@@ -81,6 +87,13 @@ class FactorSet:
     notes: str
     fuels: Mapping[str, FuelFactor]  # by canonical Chinese name
     fuel_aliases: Mapping[str, str]  # folded spelling -> canonical name
+    title_en: str = ""
+    edition: str = ""
+    table_ref: str = ""
+    confidence: str = ""
+    aliases: tuple[str, ...] = ()  # earlier ids and short spellings that still resolve to this set
+    document_zh: str = ""
+    notes_zh: str = ""
 
     def find_fuel(self, name: str) -> FuelFactor | None:
         canonical = self.fuel_aliases.get(_fold(name))
@@ -162,6 +175,13 @@ def factor_sets() -> Mapping[str, FactorSet]:
             notes=row["notes"],
             fuels=fuels_by_set[set_id],
             fuel_aliases=aliases_by_set[set_id],
+            title_en=row["title_en"],
+            edition=row["edition"],
+            table_ref=row["table_ref"],
+            confidence=row["confidence"],
+            aliases=tuple(filter(None, row["aliases"].split("|"))),
+            document_zh=row["document_zh"],
+            notes_zh=row["notes_zh"],
         )
         for set_id, row in set_rows.items()
     }
@@ -176,17 +196,37 @@ def _factor_set_aliases() -> Mapping[str, str]:
     return aliases
 
 
-def factor_set(name: str) -> FactorSet:
-    canonical = _factor_set_aliases().get(_fold(name))
+def canonical_factor_set_id(name: str) -> str:
+    """The current id of a set named by its id or any alias (an earlier id kept in a frozen snapshot);
+    an unknown name is returned unchanged."""
+    return _factor_set_aliases().get(_fold(name), name)
+
+
+def canonical_id(
+    name: str, *, aliases: Mapping[str, str], known: list[str], field: str, what_zh: str, what_en: str
+) -> str:
+    """The id a set is named by (its id or an alias, spelt loosely); an unknown name is a CalcError on
+    ``field`` with close spellings and the ids available."""
+    canonical = aliases.get(_fold(name))
     if canonical is None:
-        known = list(factor_sets())
         hint_zh, hint_en = suggestion_text(name, known)
         raise CalcError.single(
-            field="factor_set",
-            zh=f"未知因子集“{name}”{hint_zh}。可用：{'、'.join(known)}",
-            en=f"unknown factor set '{name}'{hint_en}. Available: {', '.join(known)}",
+            field=field,
+            zh=f"未知{what_zh}“{name}”{hint_zh}。可用：{'、'.join(known)}",
+            en=f"unknown {what_en} '{name}'{hint_en}. Available: {', '.join(known)}",
         )
-    return factor_sets()[canonical]
+    return canonical
+
+
+def factor_set(name: str) -> FactorSet:
+    sets = factor_sets()
+    aliases = _factor_set_aliases()
+    known = list(sets)
+    return sets[
+        canonical_id(
+            name, aliases=aliases, known=known, field="factor_set", what_zh="因子集", what_en="factor set"
+        )
+    ]
 
 
 def find_fuel(fuel_set: FactorSet, name: str) -> FuelFactor:
@@ -237,6 +277,16 @@ def _grid_table() -> Mapping[tuple[str, str, int], GridFactor]:
             ),
         )
     return table
+
+
+def shipped_grid_factors() -> list[GridFactor]:
+    """Every grid factor shipped with this release: by caliber, level (national, regional, provincial),
+    region and data year (newest first)."""
+    order = {"national": 0, "regional": 1, "provincial": 2}
+    return sorted(
+        _grid_table().values(),
+        key=lambda f: (GRID_CALIBERS.index(f.caliber), order.get(f.level, 3), f.region, -f.year),
+    )
 
 
 @cache
@@ -301,19 +351,82 @@ def check_grid_caliber(caliber: str) -> str:
     return caliber
 
 
+def grid_level(region: str) -> str:
+    """provincial, regional or national: the level of a (normalized) region name."""
+    if region == NATIONAL:
+        return "national"
+    regional = set(province_regions().values()) | {
+        factor.region for factor in _grid_table().values() if factor.level == "regional"
+    }
+    return "regional" if region in regional else "provincial"
+
+
+def published_grid_factor(
+    *,
+    region: str,
+    year: int,
+    value: Decimal,
+    caliber: str = DEFAULT_GRID_CALIBER,
+    document: str,
+    detail: str = "",
+) -> GridFactor:
+    """A grid factor published after this release (entered by the organization, or given in a calculator
+    file), checked like the shipped ones; the calculator uses it ahead of the shipped one of the same
+    region, data year and caliber. CalcError names the field at fault."""
+    place = normalize_region(region)
+    check_grid_caliber(caliber)
+    if not 1990 <= year <= 2100:
+        raise CalcError.single(
+            field="year", zh="数据年份应在 1990–2100 之间", en="the data year must be 1990–2100"
+        )
+    if not Decimal(0) < value <= MAX_GRID_FACTOR:
+        raise CalcError.single(
+            field="value",
+            zh=f"电网排放因子应大于 0 且不超过 {MAX_GRID_FACTOR} tCO2/MWh（{value}）",
+            en=f"a grid emission factor must be above 0 and at most {MAX_GRID_FACTOR} tCO2/MWh ({value})",
+        )
+    if not document.strip():
+        raise CalcError.single(
+            field="document", zh="请填写发布文件", en="the publishing document is required"
+        )
+    return GridFactor(
+        region=place,
+        level=grid_level(place),
+        year=year,
+        value=value,
+        caliber=caliber,
+        source=Source(
+            document=document.strip(), year=year, confidence=ORGANIZATION_CONFIDENCE, detail=detail
+        ),
+    )
+
+
 def grid_factor(
-    *, region: str, year: int, caliber: str = DEFAULT_GRID_CALIBER
+    *,
+    region: str,
+    year: int,
+    caliber: str = DEFAULT_GRID_CALIBER,
+    published: Sequence[GridFactor] = (),
 ) -> tuple[GridFactor, FactorChoice]:
     """The grid factor for ``region`` and data ``year`` by precedence province > region > national.
 
     A level is passed over only when it has no factor of ``caliber`` for any year (no provincial row
     for 西藏, no regional ones in a national-only caliber). A level that lacks just this year is an
     error: the next level's factor is no substitute (national 2023 is 2.3 × 西南 2022), so the input
-    must ask for it by naming that level as its region.
+    must ask for it by naming that level as its region. ``published`` factors (entered by the
+    organization) stand in the table ahead of a shipped one of the same key.
     """
     check_grid_caliber(caliber)
     place = normalize_region(region)
-    table = _grid_table()
+    table: Mapping[tuple[str, str, int], GridFactor] = _grid_table()
+    if published:
+        table = {**table, **{(factor.caliber, factor.region, factor.year): factor for factor in published}}
+
+    def years_of(regions: tuple[str, ...]) -> tuple[int, ...]:
+        if not published:
+            return _grid_years(caliber, regions)
+        return tuple(sorted({key[2] for key in table if key[0] == caliber and key[1] in regions}))
+
     regional_grid = province_regions().get(place)
     chain = _precedence(place, regional_grid)
     misses_zh: list[str] = []
@@ -322,7 +435,7 @@ def grid_factor(
         found = table.get((caliber, candidate, year))
         if found is not None:
             return found, _describe_choice(found, misses_zh=misses_zh, misses_en=misses_en)
-        years = _grid_years(caliber, (candidate,))
+        years = years_of((candidate,))
         if years and candidate != NATIONAL:
             substitute = next(
                 (other for other in chain[index + 1 :] if (caliber, other, year) in table), None
@@ -333,7 +446,7 @@ def grid_factor(
         if candidate == place and place in _provinces() and regional_grid is None:
             misses_zh.append(f"{place}未归入区域电网")
             misses_en.append(f"{place} has no regional grid mapping")
-    raise _no_grid_factor(place, place, year, caliber, years=_grid_years(caliber, chain), substitute=None)
+    raise _no_grid_factor(place, place, year, caliber, years=years_of(chain), substitute=None)
 
 
 @cache
@@ -400,6 +513,9 @@ def _describe_choice(found: GridFactor, *, misses_zh: list[str], misses_en: list
         level_en = "province" if found.level == "provincial" else "regional grid"
         found_zh = f"采用{level_zh}{found.region}{found.year}年因子"
         found_en = f"{level_en} {found.region} {found.year} factor found"
+    if found.source.confidence == ORGANIZATION_CONFIDENCE:
+        found_zh += f"（本组织录入：{found.source.document}）"
+        found_en += f" (entered by the organization: {found.source.document})"
     if not misses_en:
         return FactorChoice(tier=tier, reason_zh=found_zh, reason_en=found_en)
     return FactorChoice(

@@ -14,6 +14,7 @@ from engine.emissions.factors import (
     FactorChoice,
     FactorSet,
     FactorTier,
+    GridFactor,
     Source,
     canonical_gas,
     gwp,
@@ -24,6 +25,7 @@ from engine.emissions.model import (
     GasAmount,
 )
 from engine.emissions.rounding import plain, shown
+from engine.emissions.sector_sets import SectorSet
 from engine.emissions.units import (
     DIMENSION_ZH,
     Dimension,
@@ -90,6 +92,8 @@ class LineSettings:
     grid_caliber: str | None
     region: str | None
     year: int | None
+    grid_factors: tuple[GridFactor, ...] = ()  # published ones, ahead of the shipped table
+    sector_set: SectorSet | None = None
 
     @property
     def complete(self) -> bool:

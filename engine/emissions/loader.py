@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from engine.emissions.errors import CalcError, Issue, suggestion_text
-from engine.emissions.factors import DEFAULT_FACTOR_SET, DEFAULT_GRID_CALIBER, DEFAULT_GWP_SET
+from engine.emissions.factors import (
+    DEFAULT_FACTOR_SET,
+    DEFAULT_GRID_CALIBER,
+    DEFAULT_GWP_SET,
+    GridFactor,
+    published_grid_factor,
+)
 from engine.emissions.model import ActivityTier, CalcInput, CalcLine, Category, Production
 
 TEXT_FIELDS = (
@@ -66,8 +72,9 @@ DECIMAL_FIELDS = (
 PERCENT_FIELDS = ("uncertainty", "factor_uncertainty")
 LINE_FIELDS = ("category", *TEXT_FIELDS, *DECIMAL_FIELDS, *PERCENT_FIELDS, "year", "tier")
 REQUIRED_FIELDS = ("category", "quantity", "unit")
-SETTING_FIELDS = ("factor_set", "gwp_set", "grid_caliber")
-TOP_LEVEL_FIELDS = (*SETTING_FIELDS, "region", "year", "production", "lines")
+SETTING_FIELDS = ("factor_set", "gwp_set", "grid_caliber", "sector_set")
+TOP_LEVEL_FIELDS = (*SETTING_FIELDS, "region", "year", "production", "grid_factors", "lines")
+GRID_FACTOR_FIELDS = ("region", "year", "value", "caliber", "document", "detail")
 PRODUCTION_FIELDS = ("product", "quantity", "unit", "output_value_10k_cny")
 
 TIER_SPELLINGS: Mapping[str, ActivityTier] = {
@@ -115,6 +122,9 @@ def calc_input_from_dict(data: Any, *, origin: str = "<memory>") -> CalcInput:
     region = _text(data.get("region"), "region", issues, line=None)
     year = _year(data.get("year"), issues, line=None)
     production = _production(data.get("production"), issues)
+    grid_factors = _grid_factors(
+        data.get("grid_factors"), issues, caliber=settings["grid_caliber"] or DEFAULT_GRID_CALIBER
+    )
     raw_lines = data.get("lines")
     if not isinstance(raw_lines, list):
         issues.append(
@@ -151,6 +161,8 @@ def calc_input_from_dict(data: Any, *, origin: str = "<memory>") -> CalcInput:
         year=year,
         production=production,
         origin=origin,
+        grid_factors=grid_factors,
+        sector_set=settings["sector_set"],
     )
 
 
@@ -224,6 +236,7 @@ def calc_input_from_rows(rows: Sequence[Sequence[Any]], *, origin: str = "<memor
         production=None,
         origin=origin,
         absent=absent,
+        sector_set=settings["sector_set"],
     )
 
 
@@ -250,9 +263,13 @@ def _finish(
     production: Production | None,
     origin: str,
     absent: Sequence[str] = (),
+    grid_factors: tuple[GridFactor, ...] = (),
+    sector_set: str | None = None,
 ) -> CalcInput:
     lines = tuple(item.line for item in parsed if item.line is not None)
     calc_input = CalcInput(
+        grid_factors=grid_factors,
+        sector_set=sector_set,
         lines=lines,
         factor_set=factor_set,
         gwp_set=gwp_set,
@@ -540,6 +557,59 @@ def _production(value: Any, issues: list[Issue]) -> Production | None:
         unit=_text(value.get("unit"), "production.unit", issues, line=None),
         output_value_10k_cny=output_value,
     )
+
+
+def _grid_factors(value: Any, issues: list[Issue], *, caliber: str) -> tuple[GridFactor, ...]:
+    """``grid_factors``: factors published after this release, e.g. a frozen inventory's factor-library
+    entries: [{"region", "year", "value", "document", "caliber"?, "detail"?}, …]."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        issues.append(Issue(None, "grid_factors", "grid_factors 必须是数组", "grid_factors must be an array"))
+        return ()
+    found: list[GridFactor] = []
+    for index, item in enumerate(value, start=1):
+        field = f"grid_factors[{index}]"
+        if not isinstance(item, dict):
+            issues.append(Issue(None, field, "每一项必须是对象", "each entry must be an object"))
+            continue
+        issues.extend(_unknown_keys(item, GRID_FACTOR_FIELDS, line=None))
+        known: list[Issue] = []
+        factor_value = _decimal(item.get("value"), f"{field}.value", known, line=None)
+        year = _year(item.get("year"), known, line=None)
+        region = _text(item.get("region"), f"{field}.region", known, line=None)
+        document = _text(item.get("document"), f"{field}.document", known, line=None)
+        entry_caliber = _text(item.get("caliber"), f"{field}.caliber", known, line=None) or caliber
+        detail = _text(item.get("detail"), f"{field}.detail", known, line=None) or ""
+        missing = [
+            name
+            for name, given in (
+                ("region", region),
+                ("year", year),
+                ("value", factor_value),
+                ("document", document),
+            )
+            if given is None
+        ]
+        known += [Issue(None, f"{field}.{name}", f"缺少 {name}", f"{name} is missing") for name in missing]
+        if known:
+            issues += known
+            continue
+        assert region is not None and year is not None and factor_value is not None and document is not None
+        try:
+            found.append(
+                published_grid_factor(
+                    region=region,
+                    year=year,
+                    value=factor_value,
+                    caliber=entry_caliber,
+                    document=document,
+                    detail=detail,
+                )
+            )
+        except CalcError as error:
+            issues += [replace(issue, field=f"{field}.{issue.field}") for issue in error.issues]
+    return tuple(found)
 
 
 def _load_json(path: Path) -> CalcInput:

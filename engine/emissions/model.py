@@ -13,6 +13,7 @@ from engine.emissions.factors import (
     DEFAULT_GRID_CALIBER,
     DEFAULT_GWP_SET,
     FactorChoice,
+    GridFactor,
     Source,
 )
 
@@ -134,6 +135,11 @@ class CalcInput:
     year: int | None = None  # default data year for lines without one
     production: Production | None = None
     origin: str = "<memory>"
+    # Grid factors published after this release (the organization's factor library, or the file's own
+    # ``grid_factors``): used ahead of the shipped factor of the same region, data year and caliber.
+    grid_factors: tuple[GridFactor, ...] = ()
+    # A sector factor set (engine.emissions.sector_sets): lends a process material its factor.
+    sector_set: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -198,3 +204,4 @@ class Inventory:
     origin: str = "<memory>"
     # Accepted but worth a second look (a zero purity, a negative net total …); same shape as errors.
     warnings: tuple[Issue, ...] = ()
+    sector_set: str | None = None

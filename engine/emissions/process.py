@@ -38,6 +38,7 @@ from engine.emissions.model import (
     GasAmount,
 )
 from engine.emissions.rounding import plain, shown
+from engine.emissions.sector_sets import SectorFactor
 from engine.emissions.sectors import (
     LIME_NAMES,
     N2O_PRODUCT_NAMES,
@@ -82,6 +83,10 @@ def process(line: CalcLine, settings: LineSettings, found: Found) -> Outcome:
         return _aluminium_pfc(line, settings, found)
     if folded in LIME_NAMES:
         return lime(line, found, name=name)
+    sector = settings.sector_set
+    lent = sector.materials.get(name.strip().replace(" ", "").lower()) if sector is not None else None
+    if sector is not None and lent is not None:
+        return _sector_material(line, found, name=name, factor=lent, set_id=sector.id)
     known = (
         *carbonate_names(),
         *CLINKER_NAMES,
@@ -98,6 +103,39 @@ def process(line: CalcLine, settings: LineSettings, found: Found) -> Outcome:
         en=f"unknown process material '{name}'{hint_en}; give factor (t of the gas per unit), "
         "carbon_fraction (with mass_balance for a carbon balance), n2o_generation_factor (N2O) "
         "or mcf (wastewater CH4)",
+    )
+
+
+def _sector_material(
+    line: CalcLine, found: Found, *, name: str, factor: SectorFactor, set_id: str
+) -> Outcome:
+    """A process material whose per-tonne factor the chosen sector set gives (steel: electrodes)."""
+    found.check(
+        lambda: reject_unused(line, used=(), method_zh="行业因子集", method_en="the sector factor set")
+    )
+    found.check(lambda: only_co2(line, method_zh="行业因子集", method_en="the sector factor set"))
+    unit = found.check(lambda: require_dimension(line, Dimension.MASS, what_zh=name, what_en=name))
+    mass = convert(line.quantity, source=need(unit), target=TONNE)
+    co2 = mass * factor.value
+    return Outcome(
+        gases=co2_only(co2),
+        activity=f"{plain(mass)} t {name}",
+        factors=(
+            FactorUsed(
+                name="EF",
+                value=factor.value,
+                unit=factor.unit,
+                source=factor.source,
+                note=f"{set_id}: {factor.name_en}",
+            ),
+        ),
+        choice=FactorChoice(
+            tier=FactorTier.NATIONAL,
+            reason_zh=f"无实测值 → 采用行业因子集 {set_id}（{factor.source.confidence}）中{factor.name_zh}",
+            reason_en=f"no measured value → {factor.name_en} from sector set {set_id} "
+            f"({factor.source.confidence})",
+        ),
+        formula=f"E = M × EF = {plain(mass)} t × {plain(factor.value)} {factor.unit} = {shown(co2)} tCO2",
     )
 
 

@@ -31,6 +31,7 @@ def inventory_to_json(inventory: Inventory) -> dict[str, Any]:
         "factor_set": {"id": fuel_set.id, "title": fuel_set.title, "document": fuel_set.document},
         "gwp_set": inventory.gwp_set,
         "grid_caliber": inventory.grid_caliber,
+        **({"sector_set": inventory.sector_set} if inventory.sector_set else {}),
         "warnings": [_issue(warning) for warning in inventory.warnings],
         "total_tco2e": to_json_number(inventory.total_tco2e),
         "by_category": _numbers(inventory.by_category),

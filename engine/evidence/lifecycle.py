@@ -6,7 +6,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session as OrmSession
@@ -22,6 +21,7 @@ from engine.forms.spec import Text
 from engine.identity.users import get_member
 from engine.models.base import utcnow
 from engine.records.display import as_china_time
+from engine.storage import EvidenceStore
 from engine.values import parse_id
 from engine.workflow.models import Record
 
@@ -82,7 +82,7 @@ def new_version(
     *,
     org_id: int,
     actor: Actor,
-    evidence_dir: Path,
+    evidence_store: EvidenceStore,
     of_evidence_id: int,
     filename: str,
     chunks: Iterable[bytes],
@@ -104,7 +104,7 @@ def new_version(
         session,
         org_id=org_id,
         actor=actor,
-        evidence_dir=evidence_dir,
+        evidence_store=evidence_store,
         filename=filename,
         chunks=chunks,
         max_bytes=max_bytes,

@@ -2,9 +2,9 @@
 
 The stored path comes from the hash, never from the user's file name. An upload is refused before it is
 kept when it is too large, of a type not on the allow-list, not what its extension says (magic bytes),
-or a zip container (docx, xlsx) that would unpack to too much. The bytes are written (and fsynced) before
-the row is committed, so a committed row always has its file; a rolled-back upload can leave an
-unreferenced file, which ``orphan_files`` lists for removal.
+or a zip container (docx, xlsx) that would unpack to too much. The bytes are kept (in a directory or an
+S3-compatible bucket: engine/storage.py) before the row is committed, so a committed row always
+has its file; a rolled-back upload can leave an unreferenced file, which ``orphan_files`` lists.
 """
 
 import hashlib
@@ -24,6 +24,7 @@ from sqlmodel import Session, col, select
 from engine.audit import Actor, append_event
 from engine.evidence.models import EvidenceFile
 from engine.identity.models import User
+from engine.storage import EvidenceStore, StoredObject, StoreUnavailable
 
 # Extension → (content type, magic prefixes; None means UTF-8/GB18030 text without NUL bytes).
 ALLOWED_TYPES: dict[str, tuple[str, tuple[bytes, ...] | None]] = {
@@ -40,6 +41,8 @@ ZIP_MAX_ENTRIES = 1000
 ZIP_MAX_UNPACKED = 100 * 1024 * 1024
 ZIP_MAX_RATIO = 100
 CHUNK = 1024 * 1024
+UNAVAILABLE_ZH = "证据存储暂时无法访问，请稍后再试"
+UNAVAILABLE_EN = "the evidence store cannot be reached; try again later"
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]")
 
 
@@ -192,26 +195,12 @@ def _size_text(size: int) -> str:
     return f"{size / (1024 * 1024):g} MiB" if size >= 1024 * 1024 else f"{size / 1024:g} KiB"
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def stored_path(evidence_dir: Path, sha256: str) -> Path:
-    if not re.fullmatch(r"[0-9a-f]{64}", sha256):
-        raise ValueError("not a SHA-256")
-    return evidence_dir / sha256[:2] / sha256
-
-
 def store_evidence(
     session: Session,
     *,
     org_id: int,
     actor: Actor,
-    evidence_dir: Path,
+    evidence_store: EvidenceStore,
     filename: str,
     chunks: Iterable[bytes],
     max_bytes: int,
@@ -229,9 +218,10 @@ def store_evidence(
         raise EvidenceError(
             f"不接受此类文件（可上传 {allowed}）", f"this type of file is not accepted ({allowed})"
         )
-    (evidence_dir / "tmp").mkdir(parents=True, exist_ok=True)
+    if evidence_store.spool_dir is not None:
+        evidence_store.spool_dir.mkdir(parents=True, exist_ok=True)
     digest, size, head = hashlib.sha256(), 0, b""
-    descriptor, temporary_name = tempfile.mkstemp(dir=evidence_dir / "tmp")
+    descriptor, temporary_name = tempfile.mkstemp(dir=evidence_store.spool_dir)
     temporary = Path(temporary_name)
     try:
         with os.fdopen(descriptor, "wb") as handle:
@@ -252,12 +242,10 @@ def store_evidence(
             raise EvidenceError("文件是空的", "the file is empty")
         _check_content(temporary, extension, head)
         sha256 = digest.hexdigest()
-        target = stored_path(evidence_dir, sha256)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists() and _file_sha256(target) == sha256:
-            temporary.unlink()
-        else:  # new, or a stored copy that was damaged: the upload replaces it
-            os.replace(temporary, target)
+        try:
+            evidence_store.keep(sha256, temporary)  # new, or a damaged stored copy: the upload replaces it
+        except StoreUnavailable:
+            raise EvidenceError(UNAVAILABLE_ZH, UNAVAILABLE_EN) from None
     finally:
         temporary.unlink(missing_ok=True)
     existing = session.exec(
@@ -321,7 +309,9 @@ class EvidenceContent:
     content: bytes
 
 
-def read_evidence(session: Session, *, org_id: int, evidence_id: int, evidence_dir: Path) -> EvidenceContent:
+def read_evidence(
+    session: Session, *, org_id: int, evidence_id: int, evidence_store: EvidenceStore
+) -> EvidenceContent:
     """The file's bytes, after checking they still hash to what was recorded at upload."""
     row = session.exec(
         select(EvidenceFile).where(EvidenceFile.org_id == org_id, EvidenceFile.id == evidence_id)
@@ -329,9 +319,11 @@ def read_evidence(session: Session, *, org_id: int, evidence_id: int, evidence_d
     if row is None:
         raise LookupError(evidence_id)
     try:
-        content = stored_path(evidence_dir, row.sha256).read_bytes()
+        content = evidence_store.read(row.sha256)
     except FileNotFoundError:
         raise EvidenceError("证据文件缺失", "the evidence file is missing from the store") from None
+    except StoreUnavailable:
+        raise EvidenceError(UNAVAILABLE_ZH, UNAVAILABLE_EN) from None
     if hashlib.sha256(content).hexdigest() != row.sha256:
         raise EvidenceError(
             "证据文件已被改动（SHA-256 与上传时不符）",
@@ -340,14 +332,10 @@ def read_evidence(session: Session, *, org_id: int, evidence_id: int, evidence_d
     return EvidenceContent(row, content)
 
 
-def orphan_files(session: Session, *, evidence_dir: Path) -> list[Path]:
+def orphan_files(session: Session, *, evidence_store: EvidenceStore) -> list[StoredObject]:
     """Stored files that no organization's row refers to (left by rolled-back uploads)."""
     known = set(session.exec(select(EvidenceFile.sha256)).all())
-    return [
-        path
-        for path in evidence_dir.glob("??/*")
-        if path.is_file() and re.fullmatch(r"[0-9a-f]{64}", path.name) and path.name not in known
-    ]
+    return [stored for stored in evidence_store.stored() if stored.sha256 not in known]
 
 
 def evidence_names(session: Session, *, ids: Iterable[int]) -> dict[int, str]:

@@ -24,7 +24,6 @@ from engine.clauses.library import Clause, clause_library, find_clause
 from engine.config import KeyRing
 from engine.db import Database, driver_cursor
 from engine.evidence.models import EvidenceFile
-from engine.evidence.store import stored_path
 from engine.evidence_pack import verify_pack
 from engine.evidence_pack.index import PackIndex, index_docx, index_html, readme
 from engine.evidence_pack.writer import PackWriter
@@ -35,6 +34,7 @@ from engine.records.signatures import signatures_of, signed_record_ids
 from engine.records.timeline import timeline_entries
 from engine.reports.pdf import docx_to_pdf
 from engine.reports.records import record_docx
+from engine.storage import EvidenceStore
 from engine.workflow.catalog import WorkflowCatalog
 from engine.workflow.models import Record
 
@@ -109,17 +109,18 @@ def _evidence_path(evidence: EvidenceFile) -> str:
     return f"evidence/{evidence.sha256[:16]}-{evidence.filename}"
 
 
-def _evidence_chunks(path: Path, expected: str, name: str) -> Iterator[bytes]:
+def _evidence_chunks(store: EvidenceStore, expected: str, name: str) -> Iterator[bytes]:
     """The stored file, checked against its recorded hash as it streams into the pack."""
     import hashlib
 
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-            yield chunk
+    for chunk in store.chunks(expected):
+        digest.update(chunk)
+        yield chunk
     if digest.hexdigest() != expected:
-        raise PackError(f"evidence file {name!r} on disk does not match its recorded SHA-256: not packed")
+        raise PackError(
+            f"evidence file {name!r} in the evidence store does not match its recorded SHA-256: not packed"
+        )
 
 
 def _json(data: Any) -> bytes:
@@ -133,7 +134,7 @@ def export_pack(
     out: Path,
     catalog: WorkflowCatalog,
     key_ring: KeyRing,
-    evidence_dir: Path,
+    evidence_store: EvidenceStore,
     checkpoint_dir: Path | None,
     pdf: bool,
     exported_by: str = PACK_ACTOR.name,
@@ -169,7 +170,7 @@ def export_pack(
                 clauses=clauses,
                 catalog=catalog,
                 key_ring=key_ring,
-                evidence_dir=evidence_dir,
+                evidence_store=evidence_store,
                 checkpoint=checkpoint,
                 checkpoint_dir=checkpoint_dir,
                 scratch=Path(scratch),
@@ -193,7 +194,7 @@ def _write_pack(
     clauses: tuple[Clause, ...],
     catalog: WorkflowCatalog,
     key_ring: KeyRing,
-    evidence_dir: Path,
+    evidence_store: EvidenceStore,
     checkpoint: Checkpoint,
     checkpoint_dir: Path | None,
     scratch: Path,
@@ -211,7 +212,7 @@ def _write_pack(
     for row in sorted(evidence.values(), key=lambda item: item.sha256):
         writer.add_chunks(
             _evidence_path(row),
-            _evidence_chunks(stored_path(evidence_dir, row.sha256), row.sha256, row.filename),
+            _evidence_chunks(evidence_store, row.sha256, row.filename),
             compress=False,
         )
     index = PackIndex(organization=org.name, request=request, clauses=clauses, exported_by=exported_by)

@@ -52,7 +52,7 @@ def pack_export(
             out=output,
             catalog=WorkflowCatalog.load(),
             key_ring=_key_ring(db),
-            evidence_dir=settings.evidence_dir,
+            evidence_store=settings.evidence_store,
             checkpoint_dir=settings.checkpoint_dir,
             pdf=pdf,
         )

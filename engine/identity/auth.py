@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, text, update
 from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col
 from sqlmodel import select as orm_select
@@ -33,6 +33,9 @@ SESSION_TOUCH_INTERVAL = timedelta(minutes=1)  # last_seen is written at most th
 TOKEN_NAME_MAX = 120
 MAX_TOKEN_DAYS = 3660  # ten years: "never" is an empty expiry, not a large number
 IP_FAILURE_FACTOR = 5  # one address may fail this many times the per-account limit (many accounts)
+LOGIN_LOCK_SPACE = (
+    7_141_001  # the first key of the PostgreSQL advisory locks that queue one account's sign-ins
+)
 
 
 class LoginRefused(Exception):
@@ -96,11 +99,25 @@ def _audit_login(session: Session, *, user: User, action: str, ip: str, reason: 
         )
 
 
+def _queue_for_account(session: Session, *, email: str) -> None:
+    """Attempts for one account are decided one at a time, whichever instance or worker process they reach,
+    so that concurrent attempts cannot all read a failure count under the limit (T14). On SQLite the write
+    transaction (``BEGIN IMMEDIATE``) already serializes them; on PostgreSQL a transaction-scoped advisory
+    lock on the account's e-mail does, released at commit."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            text("SELECT pg_advisory_xact_lock(:space, hashtext(:email))"),
+            {"space": LOGIN_LOCK_SPACE, "email": email},
+        )
+
+
 def attempt_login(session: Session, *, email: str, password: str, ip: str, settings: Settings) -> LoginResult:
     """Check the credentials. Every attempt is recorded and failures of known accounts are audited, so the
     caller commits whatever the result."""
-    now = utcnow()
     email = email.strip().lower()[:254]
+    _queue_for_account(session, email=email)
+    now = utcnow()
     user = session.exec(orm_select(User).where(User.email == email)).first()
     if _throttled(session, email=email, ip=ip, settings=settings, now=now):
         session.add(LoginAttempt(email=email, ip=ip, succeeded=False, attempted_at=now))

@@ -15,6 +15,7 @@ from engine.carbon_data.models import (
 from engine.documents.models import DocumentAcknowledgement
 from engine.dqcp.models import MonthlyFiling
 from engine.evidence.models import EvidenceFile, EvidenceLink
+from engine.factor_library.models import PublishedGridFactor
 from engine.identity.models import (
     ApiToken,
     LoginAttempt,
@@ -34,6 +35,7 @@ from engine.verification.models import VerificationGrant, VerificationReturn, Ve
 from engine.workflow.models import NumberSequence, Record, RecordLink, Signature, Task, WorkflowDefinition
 
 __all__ = [
+    "PublishedGridFactor",
     "VerificationGrant",
     "VerificationReturn",
     "VerifiedValue",

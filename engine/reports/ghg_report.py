@@ -9,8 +9,9 @@ from decimal import Decimal
 from typing import Any
 
 from engine.carbon_data.provenance import Measurement
-from engine.carbon_data.reporting import AnnualFigures
+from engine.carbon_data.reporting import AnnualFigures, classified
 from engine.dqcp.report import SubstitutionLine
+from engine.emissions.classification import RowKind
 from engine.emissions.labels import tier_label
 from engine.emissions.rounding import plain
 from engine.forms.spec import Text
@@ -103,7 +104,7 @@ def ghg_report_docx(
         organization=organization, title=title, author=prepared_by, period=ReportingPeriod.of_year(year)
     )
     heading(document, title, level=0)
-    paragraph(document, f"Greenhouse gas emissions report {year} — GB/T 32150-2015")
+    paragraph(document, f"Greenhouse gas emissions report {year} — GB/T 32150-{figures.gbt32150_edition}")
     paragraph(document, f"{year}-01-01 至 {year}-12-31", bold_label="报告期 Reporting period：")
     paragraph(document, organization, bold_label="报告主体 Reporting entity：")
     paragraph(document, f"{china_time(datetime.now(UTC))[:10]}", bold_label="编制日期 Prepared on：")
@@ -152,6 +153,7 @@ def ghg_report_docx(
         f"{_number(inventory['biomass_co2_t'])} t",
         bold_label="生物质 CO2（单独报告）Biomass CO2 reported separately：",
     )
+    _classifications(document, inventory)
 
     heading(document, "5 排放强度 Intensity", level=1)
     _intensities(document, figures)
@@ -184,9 +186,56 @@ def ghg_report_docx(
 
     heading(document, "7 不确定性 Uncertainty", level=1)
     paragraph(document, _uncertainty(inventory))
-    paragraph(document, f"因子集 Factor set：{inventory['factor_set']['id']}；GWP：{inventory['gwp_set']}")
+    paragraph(
+        document,
+        f"核算标准 Standard：GB/T 32150-{figures.gbt32150_edition}；"
+        f"因子集 Factor set：{inventory['factor_set']['id']}；GWP：{inventory['gwp_set']}",
+    )
     paragraph(document, f"舍入规则 Rounding：{inventory['rounding']}")
     return docx_bytes(document)
+
+
+def classification_rows(inventory: dict[str, Any]) -> list[dict[str, str]]:
+    """Each view's rows and its totals, labels Chinese first; a category not quantified reads "—"."""
+    found = []
+    for view in classified(inventory):
+        name = f"{view.zh} {view.en}"
+        for row in view.rows:
+            unit = " t" if row.kind == RowKind.MEMO else ""
+            value = "— 未核算 not quantified" if row.tco2e is None else f"{_number(row.tco2e)}{unit}"
+            found.append({"view": name, "name": f"{row.zh} {row.en}", "tco2e": value})
+        found.append(
+            {"view": name, "name": "排放量（扣减前）Gross emissions", "tco2e": _number(view.gross_tco2e)}
+        )
+        found.append(
+            {
+                "view": name,
+                "name": "合计（与 GB/T 32150 总量一致）Total, equal to the GB/T 32150 total",
+                "tco2e": _number(view.total_tco2e),
+            }
+        )
+    return found
+
+
+def _classifications(document: Any, inventory: dict[str, Any]) -> None:
+    """The same inventory by GB/T 32150 category, ISO 14064-1:2018 category and GHG Protocol scope."""
+    paragraph(document)
+    paragraph(document, "按标准分类 Classification by standard")
+    rows_by_view: dict[str, list[list[str]]] = defaultdict(list)
+    for row in classification_rows(inventory):
+        rows_by_view[row["view"]].append([row["name"], row["tco2e"]])
+    for view, rows_of_view in rows_by_view.items():
+        table(document, [view, "tCO2e"], rows_of_view)
+        paragraph(document)
+    paragraph(
+        document,
+        "燃烧与过程排放归入 ISO 14064-1 类别1 与 GHG Protocol 范围1，"
+        "购入电力与热力归入类别2 与范围2（基于位置）；"
+        "回收利用、产品固碳与输出电力/热力为 GB/T 32150 扣减项，单独列示；生物质 CO2 不计入任何合计。"
+        "Combustion and process emissions are ISO 14064-1 category 1 and GHG Protocol scope 1, purchased "
+        "electricity and heat category 2 and scope 2 (location-based); recovered CO2, carbon fixed in "
+        "products and exported energy are GB/T 32150 deductions listed apart; biomass CO2 is in no total.",
+    )
 
 
 def _provenance(document: Any, measurements: Sequence[Measurement]) -> None:
@@ -430,6 +479,8 @@ def ghg_report_context(
         "uncertainty": _uncertainty(inventory),
         "factor_set": str(inventory["factor_set"]["id"]),
         "gwp_set": str(inventory["gwp_set"]),
+        "gbt32150_edition": f"GB/T 32150-{figures.gbt32150_edition}",
+        "classifications": classification_rows(inventory),
         "rounding": str(inventory["rounding"]),
     }
 
@@ -521,6 +572,15 @@ register_report_type(
         text("uncertainty", "不确定性", "Uncertainty"),
         text("factor_set", "因子集", "Factor set"),
         text("gwp_set", "GWP 值来源", "GWP set"),
+        text("gbt32150_edition", "GB/T 32150 版本", "GB/T 32150 edition", "GB/T 32150-2015"),
+        rows(
+            "classifications",
+            "按 GB/T 32150 类别、ISO 14064-1 类别与 GHG Protocol 范围分类（每个分类每项一行）",
+            "By GB/T 32150 category, ISO 14064-1 category and GHG Protocol scope, one row per item of each",
+            text("view", "分类", "Classification"),
+            text("name", "类别或范围", "Category or scope"),
+            text("tco2e", "排放量 tCO2e（未核算为“—”）", "tCO2e (— where not quantified)"),
+        ),
         text("rounding", "舍入规则", "Rounding rule"),
     ],
 )

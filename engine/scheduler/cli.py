@@ -58,7 +58,13 @@ def _add_tick(scheduler: "BaseScheduler", db: "Database", settings: "Settings") 
 
 
 @scheduler_app.callback(invoke_without_command=True)
-def scheduler(ctx: typer.Context) -> None:
+def scheduler(
+    ctx: typer.Context,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="serve this process's job metrics (Prometheus text) on 127.0.0.1:PORT/metrics"),
+    ] = None,
+) -> None:
     """Run the scheduler until stopped (Ctrl+C). With several instances on PostgreSQL one leads."""
     if ctx.invoked_subcommand is not None:
         return
@@ -67,10 +73,16 @@ def scheduler(ctx: typer.Context) -> None:
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     from engine.cli import _ready_database, _settings
+    from engine.observability import REGISTRY, configure_logging
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    configure_logging()  # one JSON line per job run
     settings = _settings()
     db = _ready_database()
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr="127.0.0.1", registry=REGISTRY)
     blocking = BlockingScheduler(timezone="UTC")
     _add_tick(blocking, db, settings)
     typer.echo(f"scheduler: every {settings.scheduler_interval_seconds} s (Ctrl+C stops)", err=True)

@@ -1,9 +1,8 @@
 """The scheduler's jobs, in the order they run. Another module's job is one line appended to ``JOBS``
 (docs/adr/0019); the runner reads nothing else."""
 
-import os
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from engine.audit_trail.checkpoints import sign_checkpoint
 from engine.dqcp.jobs import run_anomaly_checks, run_monthly_filing
@@ -29,13 +28,12 @@ def run_periodic_reviews(ctx: JobContext) -> Iterator[str]:
 def run_evidence_cleanup(ctx: JobContext) -> Iterator[str]:
     """Stored files no row refers to (a rolled-back upload), once older than the grace period."""
     grace = timedelta(hours=ctx.settings.evidence_orphan_grace_hours)
-    for path in orphan_files(ctx.session, evidence_dir=ctx.settings.evidence_dir):
-        stat = path.stat()
-        written = datetime.fromtimestamp(stat.st_mtime, UTC)
-        if ctx.now - written < grace or not ctx.claim(path.name, written.isoformat()):
+    store = ctx.settings.evidence_store
+    for orphan in orphan_files(ctx.session, evidence_store=store):
+        if ctx.now - orphan.written < grace or not ctx.claim(orphan.sha256, orphan.written.isoformat()):
             continue
-        os.unlink(path)
-        yield f"删除孤立的证据文件（{stat.st_size} 字节，写入于 {china_time(written)}）"
+        store.delete(orphan.sha256)
+        yield f"删除孤立的证据文件（{orphan.size} 字节，写入于 {china_time(orphan.written)}）"
 
 
 def run_audit_checkpoint(ctx: JobContext) -> Iterator[str]:

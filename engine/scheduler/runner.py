@@ -2,6 +2,7 @@
 long-running process where only the leader runs them (engine.scheduler.leader)."""
 
 import logging
+import time
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -13,6 +14,7 @@ from engine.db import Database
 from engine.events import load_policy_modules
 from engine.identity.models import Organization
 from engine.models.base import table_of
+from engine.observability import job_ran
 from engine.scheduler.clock import scheduler_now
 from engine.scheduler.leader import Leadership
 from engine.scheduler.models import INSTALLATION, SchedulerClaim
@@ -51,13 +53,11 @@ def run_jobs(
     load_policy_modules()  # the hooks modules register the processes' own jobs (PROCESS_JOBS)
 
     with db.read_session(all_orgs=True) as session:
-        orgs = [
-            (org_id, name)
-            for org_id, name in session.exec(
-                select(Organization.id, Organization.name).order_by(col(Organization.id))
-            ).all()
-            if org_id is not None
-        ]
+        found = session.exec(
+            select(Organization.id, Organization.name, Organization.slug).order_by(col(Organization.id))
+        ).all()
+    orgs = [(org_id, name) for org_id, name, _ in found if org_id is not None]
+    slugs = {org_id: slug for org_id, _, slug in found if org_id is not None}
     lines: list[str] = []
     for job in [*JOBS, *PROCESS_JOBS] if jobs is None else jobs:
         if per_slot:
@@ -65,9 +65,11 @@ def run_jobs(
                 continue
             log.info("scheduler: slot %s %s taken", job.name, job.slot(now).isoformat())  # T25 counts these
         targets = orgs if job.per_org else [(INSTALLATION, "")]
+        period = job.slot(now).isoformat()
         for org_id, org_name in targets:
             label = f"{job.label.zh} {job.label.en}"
             prefix = f"{org_name} · {label}" if org_name else label
+            started, outcome = time.perf_counter(), "ok"
             try:
                 with db.unit_of_work(org_id=org_id if job.per_org else None, all_orgs=not job.per_org) as uow:
                     context = JobContext(
@@ -76,7 +78,15 @@ def run_jobs(
                     done = [f"{prefix} · {line}" for line in job.run(context)]
             except Exception as exc:  # one job's failure stops neither the others nor the process
                 log.exception("job %s failed in org %s", job.name, org_id)
-                done = [f"{prefix} · 失败 failed: {type(exc).__name__}: {exc}"]
+                done, outcome = [f"{prefix} · 失败 failed: {type(exc).__name__}: {exc}"], "failed"
+            job_ran(
+                job=job.name,
+                org=slugs.get(org_id, ""),
+                period=period,
+                outcome=outcome,
+                actions=len(done) if outcome == "ok" else 0,
+                seconds=time.perf_counter() - started,
+            )
             lines.extend(done)
     return lines
 

@@ -1,18 +1,16 @@
 """The checks each step of the trust chain shows: a file hashed again and compared with the hash recorded
 at upload; a record's signatures verified against the content they cover."""
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
 
 from sqlmodel import Session, col, select
 
 from engine.evidence.models import EvidenceFile
-from engine.evidence.store import stored_path
 from engine.forms.spec import Text
 from engine.records.signatures import SignatureView, signatures_of
+from engine.storage import EvidenceStore, StoreUnavailable
 from engine.workflow.models import Record
 
 
@@ -22,7 +20,7 @@ class Keys:
 
     secret_key: str
     old_secret_keys: tuple[str, ...]
-    evidence_dir: Path
+    evidence_store: EvidenceStore
 
 
 @dataclass(frozen=True)
@@ -49,23 +47,15 @@ class CheckedFile:
     check: HashCheck
 
 
-def file_sha256(path: Path) -> str | None:
-    """The SHA-256 of the stored bytes, read in chunks (None: the file is missing)."""
-    digest = hashlib.sha256()
-    try:
-        with path.open("rb") as stream:
-            while chunk := stream.read(1 << 20):
-                digest.update(chunk)
-    except FileNotFoundError:
-        return None
-    return digest.hexdigest()
-
-
 MISSING = Text(zh="证据库中找不到该文件", en="the file is missing from the evidence store")
+UNREACHABLE = Text(zh="证据存储暂时无法访问，未能校验", en="the evidence store cannot be reached")
 
 
 def checked_file(row: EvidenceFile, *, keys: Keys) -> CheckedFile:
-    computed = file_sha256(stored_path(keys.evidence_dir, row.sha256))
+    try:
+        computed, note = keys.evidence_store.sha256_of(row.sha256), MISSING
+    except StoreUnavailable:
+        computed, note = None, UNREACHABLE
     assert row.id is not None
     return CheckedFile(
         id=row.id,
@@ -79,7 +69,7 @@ def checked_file(row: EvidenceFile, *, keys: Keys) -> CheckedFile:
             Text(zh=f"文件 {row.filename}", en=f"file {row.filename}"),
             row.sha256,
             computed,
-            MISSING if computed is None else None,
+            note if computed is None else None,
         ),
     )
 

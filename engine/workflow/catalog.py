@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from engine.workflow.loader import Workflow, WorkflowFileError, load_workflows, workflow_from_stored
@@ -20,29 +21,40 @@ class WorkflowCatalog:
         return cls(load_workflows())
 
     def register(self, session: Session) -> None:
-        """Store each (key, version, sha256, spec); a changed file without a version bump is an error."""
+        """Store each (key, version, sha256, spec); a changed file without a version bump is an error.
+        Safe when several processes start at once on one database (instances behind a proxy): a row
+        another process stored first is read back and compared, not inserted twice."""
         for workflow in self.current.values():
-            stored = session.exec(
-                select(WorkflowDefinition).where(
-                    WorkflowDefinition.key == workflow.key,
-                    WorkflowDefinition.version == workflow.spec.version,
-                )
-            ).first()
+            stored = self._stored(session, workflow)
             if stored is None:
-                session.add(
-                    WorkflowDefinition(
-                        key=workflow.key,
-                        version=workflow.spec.version,
-                        sha256=workflow.sha256,
-                        spec=workflow.stored_spec,
-                    )
-                )
-            elif stored.sha256 != workflow.sha256:
+                try:
+                    with session.begin_nested():
+                        session.add(
+                            WorkflowDefinition(
+                                key=workflow.key,
+                                version=workflow.spec.version,
+                                sha256=workflow.sha256,
+                                spec=workflow.stored_spec,
+                            )
+                        )
+                    continue
+                except IntegrityError:  # stored by another process since the read above
+                    stored = self._stored(session, workflow)
+            if stored is not None and stored.sha256 != workflow.sha256:
                 raise WorkflowFileError(
                     Path(f"{workflow.key}.yaml"),
                     f"version {workflow.spec.version} was changed after it was stored; bump the version",
                 )
         session.flush()
+
+    @staticmethod
+    def _stored(session: Session, workflow: Workflow) -> WorkflowDefinition | None:
+        return session.exec(
+            select(WorkflowDefinition).where(
+                WorkflowDefinition.key == workflow.key,
+                WorkflowDefinition.version == workflow.spec.version,
+            )
+        ).first()
 
     def get(self, key: str) -> Workflow | None:
         return self.current.get(key)

@@ -17,6 +17,7 @@ CORE = {
     "engine.audit",
     "engine.migrate",
     "engine.passwords",
+    "engine.storage",  # where evidence bytes are kept (a directory or an S3 bucket)
     "engine.models.base",
     "engine.models.audit",
 }

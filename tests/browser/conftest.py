@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.serving import stop_process
+
 DEMO_PASSWORD = "Xiangfeng#2026"
 MAIN_ORG = "湖南湘峰水泥有限公司"
 OTHER_ORG = "湖南湘峰骨料有限公司"
@@ -150,12 +152,7 @@ def server(chromium_path) -> Iterator[Server]:
                     time.sleep(0.1)
                 yield Server(base_url=base_url, data_dir=data_dir, log_path=log_path)
             finally:
-                process.terminate()
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=10)
+                stop_process(process)
 
 
 @pytest.fixture(scope="session")

@@ -12,16 +12,19 @@ from tests.carbon_data.conftest import verify_year
 from tests.carbon_data.test_inventory import setup_small_plant
 
 
-def frozen_events(db, org_id: int) -> list[dict]:
+def audit_events(db, org_id: int, subject_type: str, action: str | None = None) -> list[dict]:
+    """The organization's events about ``subject_type`` (and ``action``): reason and payload, oldest first."""
+    query = "SELECT reason, payload FROM audit_event WHERE org_id = :org AND subject_type = :subject"
+    query += " AND action = :action" if action else ""
     with db.engine.connect() as connection:
         rows = connection.execute(
-            text(
-                "SELECT reason, payload FROM audit_event WHERE org_id = :org AND "
-                "subject_type = 'inventory_snapshot' AND action = 'frozen' ORDER BY seq"
-            ),
-            {"org": org_id},
+            text(query + " ORDER BY seq"), {"org": org_id, "subject": subject_type, "action": action}
         ).all()
     return [{"reason": row.reason, **json.loads(row.payload)} for row in rows]
+
+
+def frozen_events(db, org_id: int) -> list[dict]:
+    return audit_events(db, org_id, "inventory_snapshot", "frozen")
 
 
 def test_a_fallback_grid_factor_needs_a_reason_for_every_caller(db, alpha):

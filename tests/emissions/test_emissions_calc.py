@@ -28,7 +28,7 @@ def one(
     unit: str,
     *,
     gwp_set: str = "AR6",
-    factor_set: str = "GB/T 32151.22-2024",
+    factor_set: str = "GB/T 32151 表C.1 (2024)",
     **fields: Any,
 ):
     inventory = calculate(
@@ -52,7 +52,7 @@ def test_diesel_with_standard_defaults() -> None:
     assert inventory.total_tco2e == line.tco2e
     assert line.trace.choice.tier is FactorTier.NATIONAL
     assert [factor.name for factor in line.trace.factors] == ["NCV", "CC", "OF"]
-    assert line.trace.factors[0].source.document == "GB/T 32151.22-2024"
+    assert line.trace.factors[0].source.document == "GB/T 32151 附录C 表C.1 (2024)"
     assert line.trace.formula == (
         "E = FC × NCV × CC × OF × 44/12 = 10 t × 42.652 GJ/t × 0.0202 tC/GJ × 0.98 × 44/12 = 30.959096 tCO2"
     )
@@ -373,7 +373,7 @@ def test_json_output_has_the_public_keys_and_a_trace_per_line() -> None:
         "unit": "GJ/t",
         "note": "default for 柴油",
         "source": {
-            "document": "GB/T 32151.22-2024",
+            "document": "GB/T 32151 附录C 表C.1 (2024)",
             "year": 2024,
             "confidence": "S2",
             "detail": trace["factors"][0]["source"]["detail"],

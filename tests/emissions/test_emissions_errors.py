@@ -131,7 +131,7 @@ def test_fuel_missing_from_the_chosen_set() -> None:
         {"category": "combustion", "fuel": "天然气", "quantity": 1, "unit": "万Nm3"},
         factor_set="guidelines-2015",
     )
-    assert "it is in GB/T 32151.22-2024" in error.message_en
+    assert "it is in GB/T 32151 表C.1 (2024)" in error.message_en
 
 
 def test_gas_without_gwp_in_the_set() -> None:

@@ -18,7 +18,7 @@ from engine.emissions.factors import (
 
 
 def test_two_fuel_sets_are_shipped_with_different_values() -> None:
-    assert set(factor_sets()) == {"GB/T 32151.22-2024", "guidelines-2015"}
+    assert set(factor_sets()) == {"GB/T 32151 表C.1 (2024)", "guidelines-2015"}
     new = find_fuel(factor_set("GB/T 32151.22-2024"), "无烟煤")
     old = find_fuel(factor_set("guidelines-2015"), "无烟煤")
     assert (new.ncv, new.carbon_content, new.oxidation_rate) == (
@@ -31,7 +31,7 @@ def test_two_fuel_sets_are_shipped_with_different_values() -> None:
         Decimal("0.02749"),
         Decimal("0.94"),
     )
-    assert new.source.document == "GB/T 32151.22-2024" and new.source.year == 2024
+    assert new.source.document == "GB/T 32151 附录C 表C.1 (2024)" and new.source.year == 2024
     assert old.source.year == 2015
     assert new.source.confidence == "S1"  # single third-party transcription in the reference
     assert find_fuel(factor_set("A"), "柴油").source.confidence == "S2"
@@ -47,7 +47,7 @@ def test_natural_gas_is_per_ten_thousand_normal_cubic_metres() -> None:
 def test_fuel_missing_from_a_set_names_the_set_that_has_it() -> None:
     with pytest.raises(CalcError) as caught:
         find_fuel(factor_set("guidelines-2015"), "天然气")
-    assert "GB/T 32151.22-2024" in caught.value.message_en
+    assert "GB/T 32151 表C.1 (2024)" in caught.value.message_en
 
 
 def test_unknown_factor_set() -> None:

@@ -153,10 +153,12 @@ def test_serve_answers_health_and_the_sign_in_page_over_http(env):
             except httpx.TransportError:
                 assert time.monotonic() < deadline and server.poll() is None, server.stderr.read().decode()
                 time.sleep(0.2)
-        assert health.status_code == 200
-        body = health.json()
-        assert body["status"] == "ok" and body["schema_up_to_date"] is True
-        assert body["database"] in ("sqlite", "postgresql")
+        assert health.status_code == 200 and health.json() == {"status": "ok"}
+        ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
+        assert ready.status_code == 200 and ready.json()["status"] == "ready"
+        checks = ready.json()["checks"]
+        assert checks["migrations"]["ok"] is True and checks["storage"]["ok"] is True
+        assert checks["database"]["dialect"] in ("sqlite", "postgresql")
         home = httpx.get(f"http://127.0.0.1:{port}/", timeout=5, follow_redirects=True)
         assert home.url.path == "/login" and 'name="csrf_token"' in home.text
     finally:

@@ -20,6 +20,7 @@ from engine.identity.users import create_user, get_user_by_email, grant_membersh
 from engine.workflow.catalog import WorkflowCatalog
 from engine.workflow.lifecycle import PROCESS_CONTEXT, ProcessContext
 from tests.conftest import TemplateDatabases
+from tests.s3 import s3_bucket, s3_endpoint  # noqa: F401  (fixtures: a local S3-compatible server)
 from web.app import create_app
 
 BASE_URL = "http://127.0.0.1"

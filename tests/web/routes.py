@@ -6,7 +6,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from web.deps import RoleRequirement
 
-PUBLIC_PATHS = {"/login", "/locale", "/healthz", "/ping"}
+PUBLIC_PATHS = {"/login", "/locale", "/healthz", "/readyz", "/metrics", "/ping"}
 
 
 @dataclass(frozen=True)

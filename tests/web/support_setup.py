@@ -8,6 +8,7 @@ from sqlalchemy import text
 from demo.seed import DEMO_LOGINS, DEMO_SLUG
 from engine.audit import Actor
 from engine.carbon_data.snapshots import freeze_snapshot
+from engine.carbon_data.year_settings import change_year_settings
 from engine.identity.users import get_user_by_email
 from workflows.hooks.disclosure import snapshot_figures
 
@@ -42,11 +43,21 @@ def freeze_years(web, *, again: bool = True) -> Frozen:
     frozen: dict[str, int] = {}
     figures: dict[int, dict] = {}
     with web.db.unit_of_work(org_id=org_id) as uow:
-        plan = [("2025", 2025, None), ("2024", 2024, None)] + ([("2025b", 2025, "AR5")] if again else [])
-        for name, year, gwp in plan:
-            snapshot = freeze_snapshot(
-                uow.session, org_id=org_id, year=year, actor=actor, gwp_set=gwp, reason=REASON
-            )
+        for name, year in (("2025", 2025), ("2024", 2024)):
+            snapshot = freeze_snapshot(uow.session, org_id=org_id, year=year, actor=actor, reason=REASON)
             frozen[name] = snapshot.id
             figures[snapshot.id] = snapshot_figures(uow.session, snapshot)
+        if again:  # the year's GWP set changed: 2025 recalculated and frozen again
+            change = change_year_settings(
+                uow.session,
+                org_id=org_id,
+                year=2025,
+                actor=actor,
+                gbt32150_edition="2015",
+                gwp_set="AR5",
+                reason=REASON,
+            )
+            assert change.restated is not None
+            frozen["2025b"] = change.restated.id
+            figures[change.restated.id] = snapshot_figures(uow.session, change.restated)
     return Frozen(org_id=org_id, people=people, snapshots=frozen, figures=figures)

@@ -93,12 +93,10 @@ def test_logout_ends_the_session_and_the_old_cookie_is_useless(web):
     assert response.status_code == 303 and response.headers["location"].startswith("/login")
 
 
-def test_disabling_a_user_ends_their_sessions_at_once(web):
-    victim = web.as_role("staff")
-    assert victim.get("/").status_code == 200
+def disable_the_staff_member(web) -> None:
+    """The administrator disables 赵敏 (staff) on the users page."""
     admin = web.as_role("admin")
     users = admin.get("/admin/users").text
-    staff_id = users.split("/admin/users/")[1].split('"')[0]
     staff_id = next(
         part.split('"')[0]
         for part in users.split('href="/admin/users/')[1:]
@@ -108,6 +106,12 @@ def test_disabling_a_user_ends_their_sessions_at_once(web):
         f"/admin/users/{staff_id}/disable", data={"csrf_token": csrf_of(users), "reason": "离职"}
     )
     assert response.status_code == 303
+
+
+def test_disabling_a_user_ends_their_sessions_at_once(web):
+    victim = web.as_role("staff")
+    assert victim.get("/").status_code == 200
+    disable_the_staff_member(web)
     assert victim.get("/").status_code == 303
     assert sign_in(web.client(), "staff@xiangfeng.example", "Xiangfeng#2026").status_code == 401
 

@@ -43,10 +43,10 @@ def plant(web):
             org_id=org_id,
             carbon=people["carbon_manager"],
             owner_id=people["process_owner"].id,
-            evidence_dir=web.settings.evidence_dir,
+            evidence_store=web.settings.evidence_store,
         )
         seed_demo_dqcp(
-            session, catalog=CATALOG, org_id=org_id, people=people, evidence_dir=web.settings.evidence_dir
+            session, catalog=CATALOG, org_id=org_id, people=people, evidence_store=web.settings.evidence_store
         )
         both = create_user(session, email=BOTH_ROLES, display_name="吴双", password=DEMO_PASSWORD)
         grant_membership(

@@ -25,6 +25,7 @@ from engine.dqcp.plan import plan_in_force, plan_versions
 from engine.dqcp.substitution import substitute_missing_value
 from engine.dqcp.values import month_values
 from engine.evidence.store import store_evidence
+from engine.storage import LocalStore
 from engine.workflow.access import ActorRef
 from engine.workflow.errors import GuardRefused
 from engine.workflow.lifecycle import create_record, fire_transition
@@ -143,8 +144,9 @@ def test_monthly_filing_tasks_proofs_and_the_board(web, tmp_path):
     with web.db.unit_of_work(org_id=1) as uow:
         plan = plan_in_force(uow.session)
         evidence = store_evidence(
-            uow.session, org_id=1, actor=Actor(people["staff"].id, "赵敏"), evidence_dir=tmp_path,
-            filename="入窑煤台账-2025-01.pdf", chunks=[b"%PDF-1.4\n%%EOF\n"], max_bytes=10**6,
+            uow.session, org_id=1, actor=Actor(people["staff"].id, "赵敏"),
+            evidence_store=LocalStore(tmp_path), filename="入窑煤台账-2025-01.pdf",
+            chunks=[b"%PDF-1.4\n%%EOF\n"], max_bytes=10**6,
         )  # fmt: skip
         file_proof(uow.session, org_id=1, plan=plan, row_code="COAL-FC", period="2025-01",
                    evidence_id=evidence.id, actor=Actor(people["staff"].id, "赵敏"))  # fmt: skip

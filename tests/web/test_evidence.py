@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import text
 
 from engine.config import Settings
-from engine.evidence.store import orphan_files, stored_path
+from engine.evidence.store import orphan_files
+from engine.storage import stored_path
 from tests.web.conftest import CATALOG, OTHER_ORG_ADMIN, OTHER_PASSWORD, WebEnv, csrf_of
 from web.app import create_app
 
@@ -129,7 +130,7 @@ def test_a_bad_field_with_a_good_file_saves_neither(web):
     assert _scalar(web, "SELECT count(*) FROM evidence_file") == 0
     assert _scalar(web, "SELECT count(*) FROM production_output WHERE period = '2026-01'") == 0
     with web.db.read_session(all_orgs=True) as session:
-        leftovers = orphan_files(session, evidence_dir=web.settings.evidence_dir)
+        leftovers = orphan_files(session, evidence_store=web.settings.evidence_store)
     assert len(leftovers) == 1  # the bytes were written before the rollback; the GC list names them
 
 

@@ -96,3 +96,25 @@ def test_stored_control_characters_never_break_the_report(web):
         )
     shown = all_text(_report(web))
     assert "外购\ufffd" in shown and "\x01" not in shown
+
+
+def test_the_report_shows_the_three_classifications_with_the_gbt32150_total(web):
+    document = _report(web)
+    results = _section(document, "4")
+    total = re.search(r"温室气体排放总量 Total：([\d,.]+) tCO2e", results).group(1)
+    tables = {t.rows[0].cells[0].text: t for t in document.tables if t.rows[0].cells[-1].text == "tCO2e"}
+    for view in (
+        "GB/T 32150 排放类别 GB/T 32150 categories",
+        "ISO 14064-1:2018 类别 ISO 14064-1:2018 categories",
+        "温室气体核算体系（GHG Protocol）范围 GHG Protocol scopes",
+    ):
+        rows = {row.cells[0].text: row.cells[1].text for row in tables[view].rows[1:]}
+        assert rows["合计（与 GB/T 32150 总量一致）Total, equal to the GB/T 32150 total"] == total, view
+    iso = {
+        row.cells[0].text: row.cells[1].text
+        for row in tables["ISO 14064-1:2018 类别 ISO 14064-1:2018 categories"].rows
+    }
+    assert iso["类别3：运输产生的间接排放 Category 3: indirect emissions from transportation"].startswith(
+        "— 未核算"
+    )
+    assert "GB/T 32150-2015" in all_text(document)

@@ -22,7 +22,7 @@ import uvicorn
 from sqlalchemy import text
 
 from engine.config import Settings
-from engine.evidence.store import stored_path
+from engine.storage import stored_path
 from tests.serving import free_port
 from tests.web.conftest import CATALOG, WebEnv, csrf_of
 from tests.web.test_evidence import HOSTILE, PDF

@@ -3,13 +3,11 @@ balancer (ADR 0017): with one TANGUAN_SECRET_KEY they accept each other's forms 
 e-signature alike; a rotated key keeps both working; an instance with another key is the failure this
 guards against."""
 
-import re
-
 import httpx
 from sqlalchemy import create_engine, text
 
 from demo.seed import DEMO_PASSWORD
-from tests.serving import run_tanguan, serving, tanguan_env
+from tests.serving import run_tanguan, serving, signature_statuses, tanguan_env
 from tests.web.conftest import csrf_of
 
 KEY = "shared-installation-key-0123456789abcdef"
@@ -31,15 +29,6 @@ def signed_record_ids(database_url: str) -> list[int]:
             return [row[0] for row in rows]
     finally:
         engine.dispose()
-
-
-def signature_statuses(client: httpx.Client, base_url: str, record_ids: list[int]) -> list[str]:
-    statuses = []
-    for record_id in record_ids:
-        page = client.get(f"{base_url}/r/{record_id}")
-        assert page.status_code == 200, page.text[:500]
-        statuses += re.findall(r'data-signature-status="(\w+)"', page.text)
-    return statuses
 
 
 def switch_locale(client: httpx.Client, base_url: str, token: str) -> int:

@@ -34,7 +34,7 @@ def plant(web):
             org_id=org_id,
             carbon=ActorRef(id=carbon.id, name=carbon.display_name, roles=frozenset({"carbon_manager"})),
             owner_id=kiln.id,
-            evidence_dir=web.settings.evidence_dir,
+            evidence_store=web.settings.evidence_store,
         )
     return web
 

@@ -31,7 +31,7 @@ def plant(web):
             catalog=CATALOG,
             org_id=org_id,
             people=demo_people(uow.session),
-            evidence_dir=web.settings.evidence_dir,
+            evidence_store=web.settings.evidence_store,
         )
     return web
 

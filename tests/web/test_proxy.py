@@ -4,11 +4,8 @@
 The proxy connects from 127.0.0.2 (``proxy_bind``), not from 127.0.0.1, which uvicorn trusts by default:
 so the proxy is trusted only when `--forwarded-allow-ips` names it, as for a proxy on another machine."""
 
-import os
 import re
 import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from demo.seed import DEMO_PASSWORD
+from tests.nginx import nginx_conf, running_nginx, self_signed_certificate, sign_in
 from tests.serving import free_port, run_tanguan, serving, tanguan_env
 from tests.web.conftest import csrf_of
 
@@ -40,16 +37,6 @@ def readme_nginx_site() -> str:
     return blocks[0]
 
 
-def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
-    certificate, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
-         "-keyout", str(key), "-out", str(certificate)],
-        check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
-    return certificate, key
-
-
 @contextmanager
 def nginx_in_front_of(app_port: int, directory: Path) -> Iterator[str]:
     """The README's site with this machine's ports and a throw-away certificate; yields its HTTPS URL."""
@@ -64,56 +51,9 @@ def nginx_in_front_of(app_port: int, directory: Path) -> Iterator[str]:
     ):
         assert old in site, f"the README's nginx site no longer has {old!r}"
         site = site.replace(old, new)
-    temp = directory / "nginx-temp"
-    temp.mkdir()
-    (directory / "nginx.conf").write_text(
-        ("user root;\n" if os.geteuid() == 0 else "")  # workers must write the temp paths
-        + f"daemon off; master_process on; pid {directory}/nginx.pid; error_log {directory}/error.log;\n"
-        + "events {}\n"
-        + f"http {{ access_log off; proxy_bind {PROXY_ADDRESS};\n"
-        + "".join(
-            f"  {kind}_temp_path {temp}/{kind};\n"
-            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-        )
-        + site
-        + "}\n"
-    )
-    process = subprocess.Popen(
-        ["nginx", "-p", str(directory), "-c", str(directory / "nginx.conf")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
     base_url = f"https://127.0.0.1:{port}"
-    try:
-        _wait_for_https(process, base_url, directory / "error.log")
+    with running_nginx(nginx_conf(site, directory, proxy_bind=PROXY_ADDRESS), base_url + "/ping"):
         yield base_url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def _wait_for_https(process: subprocess.Popen, base_url: str, error_log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
-        try:
-            httpx.get(base_url + "/ping", verify=False, timeout=5)
-            return
-        except httpx.TransportError:
-            log = error_log.read_text() if error_log.exists() else ""
-            assert time.monotonic() < deadline, f"nginx did not answer:\n{log}"
-            time.sleep(0.1)
-
-
-def sign_in(client: httpx.Client, origin: str, *, resend_cookies: bool = False) -> httpx.Response:
-    """As a browser does: the page, then the form posted with the page's Origin. ``resend_cookies``: the
-    page's cookies go back even over plain HTTP (a proxy forwards what the browser sent over HTTPS)."""
-    page = client.get("/login")
-    headers = {"Origin": origin, "Sec-Fetch-Site": "same-origin"}
-    if resend_cookies:
-        headers["Cookie"] = "; ".join(f"{cookie.name}={cookie.value}" for cookie in page.cookies.jar)
-    data = {"email": SIGNER, "password": DEMO_PASSWORD, "csrf_token": csrf_of(page.text)}
-    return client.post("/login", data=data, headers=headers)
 
 
 @pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed (apt-get install nginx)")
@@ -129,7 +69,7 @@ def test_sign_in_through_nginx_over_https(tmp_path, demo_env, trusted):
         nginx_in_front_of(port, tmp_path) as proxy,
         httpx.Client(base_url=proxy, verify=False, timeout=60) as browser,
     ):
-        signed_in = sign_in(browser, origin=proxy)
+        signed_in = sign_in(browser, proxy, SIGNER)
         if not trusted:  # the symptom: uvicorn does not believe X-Forwarded-Proto, so the origin differs
             assert signed_in.status_code == 403 and "__Host-" not in signed_in.headers.get("set-cookie", "")
             return
@@ -161,7 +101,7 @@ def test_x_forwarded_proto_counts_only_from_the_trusted_proxy(tmp_path, demo_env
         serving(demo_env, tmp_path / "serve.log", "--forwarded-allow-ips", PROXY_ADDRESS, port=port),
         httpx.Client(base_url=f"http://127.0.0.1:{port}", transport=transport, headers=forwarded) as proxy,
     ):
-        signed_in = sign_in(proxy, origin=public, resend_cookies=True)
+        signed_in = sign_in(proxy, public, SIGNER, resend_cookies=True)
         assert signed_in.status_code == expected, signed_in.text[:300]
         if expected == 303:
             cookie = signed_in.headers["set-cookie"]

@@ -313,7 +313,7 @@ def _context(web) -> Context:
                 uow.session,
                 org_id=org,
                 actor=SYSTEM,
-                evidence_dir=web.settings.evidence_dir,
+                evidence_store=web.settings.evidence_store,
                 filename=f"核证报告-{name}.txt",
                 chunks=iter([f"减排量核证报告 {name}".encode()]),
                 max_bytes=64 * 1024,

@@ -60,7 +60,7 @@ def demo_object_ids(web) -> dict[str, int | str]:
             uow.session,
             org_id=demo_org_id,
             actor=SYSTEM,
-            evidence_dir=web.settings.evidence_dir,
+            evidence_store=web.settings.evidence_store,
             filename="电表抄表单.csv",
             chunks=[b"meter,kWh\nM-01,1200\n"],
             max_bytes=web.settings.evidence_max_bytes,

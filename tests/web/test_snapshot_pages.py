@@ -93,7 +93,7 @@ def test_the_snapshot_page_shows_inputs_factors_results_and_the_checked_hash(web
     assert "李娜" in html and "年度报送" in html
     assert re.search(r'id="frozen-at">\s*20\d\d-\d\d-\d\d \d\d:\d\d\s*<', html)
     # The factor set, GWP values and grid factor by their labels; the grid factor year is an earlier one.
-    assert "GB/T 32151.22-2024 附录C 表C.1" in html and "IPCC 第六次评估报告" in html
+    assert "GB/T 32151 系列（2024 年版各部分）附录C 表C.1" in html and "IPCC 第六次评估报告" in html
     assert "电力平均二氧化碳排放因子" in html
     assert re.search(r'id="grid-year"[^>]*>[^<]*2023', html) and 'id="grid-year-fallback"' in html
     # Inputs: the activity data of every source and month as stored.

@@ -277,8 +277,8 @@ def test_training_record_state_machine(web):
     with web.db.unit_of_work(org_id=org_id) as uow:
         sheet = store_evidence(
             uow.session, org_id=org_id, actor=AuditActor(actors["carbon_manager"].user_id, "李娜"),
-            evidence_dir=web.settings.evidence_dir, filename="签到表.txt", chunks=iter(["签到表".encode()]),
-            max_bytes=1024,
+            evidence_store=web.settings.evidence_store, filename="签到表.txt",
+            chunks=iter(["签到表".encode()]), max_bytes=1024,
         )  # fmt: skip
         evidence_id = sheet.id
     ctx = Context(web.db, org_id, actors, evidence_id, outsider_id)

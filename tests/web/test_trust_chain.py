@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from demo.seed import DEMO_PASSWORD, seed_demo
 from demo.verification import VERIFIER_EMAIL
-from engine.evidence.store import stored_path
+from engine.storage import stored_path
 from engine.workflow.computed import china_today
 from tests.web.conftest import CATALOG, SECRET_KEY, csrf_of
 from web.verifier_gate import PORTAL
@@ -36,7 +36,9 @@ def execute(web, sql: str, **params) -> None:
 def demo(web):
     """The whole demo: instruments with certificates, the plan and its proofs, the management review."""
     with web.db.unit_of_work(all_orgs=True) as uow:
-        seed_demo(uow.session, catalog=CATALOG, secret_key=SECRET_KEY, evidence_dir=web.settings.evidence_dir)
+        seed_demo(
+            uow.session, catalog=CATALOG, secret_key=SECRET_KEY, evidence_store=web.settings.evidence_store
+        )
     return web
 
 

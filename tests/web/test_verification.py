@@ -73,7 +73,7 @@ def _evidence(web, name: str, *, month: str | None) -> int:
     source = scalar(web, "SELECT min(id) FROM emission_source")
     with web.db.unit_of_work(org_id=org_id) as uow:
         row = store_evidence(
-            uow.session, org_id=org_id, actor=SYSTEM, evidence_dir=web.settings.evidence_dir,
+            uow.session, org_id=org_id, actor=SYSTEM, evidence_store=web.settings.evidence_store,
             filename=name, chunks=[f"{name} 抄表记录".encode()], max_bytes=10_000,
         )  # fmt: skip
         if month:

@@ -18,7 +18,9 @@ ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 ALLOWED = (
     "GB/T", "tCO₂e", "tCO2e", "English", "Word", "Excel", "SHA-256", "PDF", "CSV", "xlsx", "API", "Bearer",
 )  # fmt: skip
-SKIPPED_PATHS = ("/healthz", "/ping", "/openapi.json", "/docs", "/redoc", "/docs/oauth2-redirect")
+SKIPPED_PATHS = (
+    "/healthz", "/readyz", "/metrics", "/ping", "/openapi.json", "/docs", "/redoc", "/docs/oauth2-redirect",
+)  # fmt: skip
 PAGE_QUERIES = {
     "/emissions": "?year=2025",
     "/emissions/data": "?year=2025",

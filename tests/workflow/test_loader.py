@@ -1,13 +1,18 @@
 """Workflow and form files are validated statically; a bad file is refused, naming it and the problem."""
 
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import pytest
 import yaml
+from sqlalchemy import text
+from sqlmodel import select
 
 from engine.workflow.catalog import WorkflowCatalog
 from engine.workflow.loader import FORMS_DIR, WORKFLOWS_DIR, WorkflowFileError, load_workflows
+from engine.workflow.models import WorkflowDefinition
 
 NC = WORKFLOWS_DIR / "nonconformity.yaml"
 CURRENT = yaml.safe_load(NC.read_text())["version"]
@@ -146,3 +151,44 @@ def test_records_stay_pinned_to_the_version_they_started_with(files, db):
         old = newer.pinned(uow.session, key="nonconformity", version=CURRENT)
         assert old.spec.version == CURRENT and old.spec.states["reported"].label.zh == "已报告"
         assert newer.get("nonconformity").spec.states["reported"].label.zh == "新报告"
+
+
+def test_processes_starting_together_register_the_workflows_once(files, db):
+    """Instances behind a proxy start at once on a fresh database: the one that waited on the other's
+    uncommitted rows reads them back instead of failing on the unique key (PostgreSQL; on SQLite the
+    second writer waits for the first to commit)."""
+    catalog = WorkflowCatalog(load_workflows(*files))
+    second_done = threading.Event()
+    errors: list[BaseException] = []
+
+    def second() -> None:
+        try:
+            with db.unit_of_work(all_orgs=True) as uow:
+                WorkflowCatalog(load_workflows(*files)).register(uow.session)
+        except BaseException as error:  # reported below
+            errors.append(error)
+        finally:
+            second_done.set()
+
+    with db.unit_of_work(all_orgs=True) as uow:
+        catalog.register(uow.session)  # rows written, not yet committed
+        thread = threading.Thread(target=second)
+        thread.start()
+        if db.engine.dialect.name == "postgresql":  # commit once the second waits on the unique key
+            _wait_until_a_lock_is_awaited(db)
+        assert not second_done.is_set()
+    thread.join(timeout=120)
+    assert second_done.is_set() and errors == [], errors
+    with db.read_session(all_orgs=True) as session:
+        stored = session.exec(select(WorkflowDefinition)).all()
+    assert len(stored) == len(catalog.current)
+
+
+def _wait_until_a_lock_is_awaited(db) -> None:
+    deadline = time.monotonic() + 120
+    while True:
+        with db.engine.connect() as connection:
+            if connection.execute(text("SELECT count(*) FROM pg_locks WHERE NOT granted")).scalar():
+                return
+        assert time.monotonic() < deadline, "the second registration never waited"
+        time.sleep(0.05)

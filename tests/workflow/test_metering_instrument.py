@@ -11,6 +11,7 @@ from engine.evidence.store import store_evidence
 from engine.identity.models import OrgUnitKind
 from engine.identity.organizations import add_org_unit
 from engine.records.queries import get_record
+from engine.storage import LocalStore
 from engine.workflow.errors import FormRefused, RoleRefused
 from engine.workflow.lifecycle import create_record, fire_transition
 from engine.workflow.models import Task
@@ -40,7 +41,7 @@ def plant(shop, tmp_path):
             uow.session,
             org_id=shop.org_id,
             actor=Actor(shop.people["carbon"].id, "carbon"),
-            evidence_dir=tmp_path,
+            evidence_store=LocalStore(tmp_path),
             filename="证书.txt",
             chunks=iter([b"certificate"]),
             max_bytes=10_000,

@@ -8,7 +8,6 @@ from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 
 from sqlmodel import Session
 
@@ -33,6 +32,7 @@ from engine.records.signatures import SignatureView
 from engine.reports.docx_layout import Approver, approval_block, docx_bytes, heading, new_document, paragraph
 from engine.reports.docx_layout import table as docx_table
 from engine.reports.records import signature_approvers
+from engine.storage import EvidenceStore
 from engine.workflow.lifecycle import process_context
 from engine.workflow.loader import Workflow
 from engine.workflow.models import Record
@@ -246,7 +246,7 @@ def written_text(record: Record) -> str:
 
 
 def content_text(
-    session: Session, *, org_id: int, record: Record, evidence_dir: Path
+    session: Session, *, org_id: int, record: Record, evidence_store: EvidenceStore
 ) -> tuple[str, Text | None]:
     """The text to compare: what was written in the app, else the text of an uploaded docx."""
     written = written_text(record)
@@ -256,7 +256,7 @@ def content_text(
     if not isinstance(file_id, int):
         return "", None
     try:
-        stored = read_evidence(session, org_id=org_id, evidence_id=file_id, evidence_dir=evidence_dir)
+        stored = read_evidence(session, org_id=org_id, evidence_id=file_id, evidence_store=evidence_store)
     except (EvidenceError, LookupError):
         return "", Text(zh="文件缺失或已被改动，无法比较", en="The file is missing or altered: no comparison")
     if not stored.file.filename.lower().endswith(".docx"):
@@ -270,7 +270,12 @@ def content_text(
 
 
 def document_view(
-    session: Session, *, org_id: int, record_id: int, evidence_dir: Path, compare_to: int | None = None
+    session: Session,
+    *,
+    org_id: int,
+    record_id: int,
+    evidence_store: EvidenceStore,
+    compare_to: int | None = None,
 ) -> DocumentView | None:
     record = get_record(session, record_id=record_id)
     if record is None or record.workflow_key not in (WORKFLOW, POLICY) or record.id is None:
@@ -290,7 +295,7 @@ def document_view(
     earlier = [r for r in versions if (r.id or 0) < record.id]
     previous = next((r for r in versions if r.id == compare_to), None) if compare_to else None
     previous = previous or (earlier[-1] if earlier else None)
-    text, note = content_text(session, org_id=org_id, record=record, evidence_dir=evidence_dir)
+    text, note = content_text(session, org_id=org_id, record=record, evidence_store=evidence_store)
     view = DocumentView(
         record=record,
         versions=versions,
@@ -302,7 +307,7 @@ def document_view(
         text_note=note,
     )
     if previous is not None:
-        before, _ = content_text(session, org_id=org_id, record=previous, evidence_dir=evidence_dir)
+        before, _ = content_text(session, org_id=org_id, record=previous, evidence_store=evidence_store)
         view.diff = line_diff(before, text)
     if view.obsolete:
         view.withdrawn_reason = last_comment(session, record_id=record.id, action=WITHDRAW) or last_comment(
@@ -377,14 +382,14 @@ def version_docx(
 
 
 def original_file(
-    session: Session, *, org_id: int, view: DocumentView, evidence_dir: Path
+    session: Session, *, org_id: int, view: DocumentView, evidence_store: EvidenceStore
 ) -> tuple[str, str, bytes] | None:
     """The uploaded file as (name, content type, bytes); a docx of a superseded or withdrawn version comes
     with the 作废 mark stamped in, and the name of any such file says so."""
     file_id = view.record.data.get("file")
     if not isinstance(file_id, int):
         return None
-    stored = read_evidence(session, org_id=org_id, evidence_id=file_id, evidence_dir=evidence_dir)
+    stored = read_evidence(session, org_id=org_id, evidence_id=file_id, evidence_store=evidence_store)
     name, content = stored.file.filename, stored.content
     if view.obsolete:
         # A docx Word could not open either is served as stored: its name is marked below.

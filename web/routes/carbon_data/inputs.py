@@ -209,7 +209,7 @@ def download_evidence(request: Request, evidence_id: Id, principal: Member, sess
             session,
             org_id=principal.org.id,
             evidence_id=evidence_id,
-            evidence_dir=request.app.state.settings.evidence_dir,
+            evidence_store=request.app.state.settings.evidence_store,
         )
     except LookupError:
         raise HTTPException(404) from None

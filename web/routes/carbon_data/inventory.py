@@ -7,11 +7,13 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
 from engine.carbon_data.cache import cached_inventory
+from engine.carbon_data.editions import year_settings
 from engine.carbon_data.errors import EmissionsDataError
 from engine.carbon_data.provenance import measurements, unsourced
-from engine.carbon_data.reporting import annual_figures
+from engine.carbon_data.reporting import annual_figures, classified
 from engine.carbon_data.snapshots import (
     freeze_snapshot,
+    get_snapshot,
     latest_snapshot,
     list_snapshots,
     snapshot_blockers,
@@ -19,6 +21,7 @@ from engine.carbon_data.snapshots import (
 )
 from engine.carbon_data.sources import list_sources
 from engine.dqcp.report import substitutions_in_year
+from engine.emissions.classification import VIEW_KEYS, View
 from engine.emissions.errors import CalcError
 from engine.identity.organizations import get_organization, list_org_units
 from engine.planning.baselines import TargetStatus, baselines_overview, targets_overview
@@ -45,6 +48,7 @@ def inventory_page(
     year: Year | None = None,
     frozen: Id | None = None,
     unchanged: bool = False,
+    view: str | None = None,
 ) -> Response:
     assert principal.org is not None
     year = reporting_year(year)
@@ -89,8 +93,57 @@ def inventory_page(
         "substitutions": substitutions_in_year(session, year=year),
         # Measured values that do not name their lab report, laboratory or report number: flagged.
         "unsourced": unsourced(session, org_id=org_id, year=year),
+        # The year's edition and GWP set; the inventory by GB/T 32150, ISO 14064-1 and GHG Protocol.
+        "settings": year_settings(session, org_id=org_id, year=year),
+        **_views(classified(inventory) if inventory else (), view, path="/emissions", query=f"year={year}&"),
     }
     return render(request, "emissions/inventory.html", context, whole_page_only=True)
+
+
+def _views(views: tuple[View, ...], view: str | None, *, path: str, query: str = "") -> dict[str, Any]:
+    """The views box's context: the views, the one shown, and where its tabs lead: ``path`` (the page, without
+    JavaScript) or ``path``/views (the box alone, htmx), each with ``query`` and then ``view=``."""
+    views_path = "/emissions/views" if path == "/emissions" else f"{path}/views"
+    return {
+        "views": views,
+        "view": view if view in VIEW_KEYS else VIEW_KEYS[0],
+        "page_url": f"{path}?{query}",
+        "views_url": f"{views_path}?{query}",
+    }
+
+
+@router.get("/emissions/views")
+def views_fragment(
+    request: Request,
+    principal: Member,
+    session: OrgSession,
+    year: Year | None = None,
+    view: str | None = None,
+) -> Response:
+    """The live inventory's views box alone (the switch on the inventory page); empty when the inventory
+    cannot be built (the page says why)."""
+    assert principal.org is not None
+    year = reporting_year(year)
+    try:
+        views = classified(cached_inventory(session, org_id=principal.org.id, year=year).summary)
+    except (EmissionsDataError, CalcError):
+        views = ()
+    return render(
+        request, "emissions/_views.html", _views(views, view, path="/emissions", query=f"year={year}&")
+    )
+
+
+@router.get("/emissions/snapshots/{snapshot_id}/views")
+def snapshot_views_fragment(
+    request: Request, principal: Member, session: OrgSession, snapshot_id: Id, view: str | None = None
+) -> Response:
+    """A frozen snapshot's views box alone, from its stored result."""
+    assert principal.org is not None
+    snapshot = get_snapshot(session, org_id=principal.org.id, snapshot_id=snapshot_id)
+    if snapshot is None:
+        raise HTTPException(404)
+    context = _views(classified(snapshot.result), view, path=f"/emissions/snapshots/{snapshot_id}")
+    return render(request, "emissions/_views.html", context)
 
 
 def _problem_text(error: EmissionsDataError | CalcError, *, locale: str) -> str:
@@ -158,16 +211,17 @@ def freeze(
 
 
 def _freeze_context(request: Request, session: Session, *, org_id: int, year: int) -> dict[str, Any]:
-    inventory, grid_year, problem = None, None, None
+    inventory, grid_year, problem, edition = None, None, None, None
     try:
         result = cached_inventory(session, org_id=org_id, year=year)
-        inventory, grid_year = result.json, result.grid_year
+        inventory, grid_year, edition = result.json, result.grid_year, result.gbt32150_edition
     except (EmissionsDataError, CalcError) as error:
         problem = _problem_text(error, locale=request.state.locale)
     return {
         "year": year,
         "inventory": inventory,
         "grid_year": grid_year,
+        "edition": edition,
         "grid_year_fallback": grid_year is not None and grid_year != year,
         "problem": problem,
         "blockers": snapshot_blockers(session, org_id=org_id, year=year),
@@ -179,13 +233,19 @@ def _freeze_context(request: Request, session: Session, *, org_id: int, year: in
 
 
 @router.get("/emissions/snapshots/{snapshot_id}")
-def snapshot_page(request: Request, principal: Member, session: OrgSession, snapshot_id: Id) -> Response:
-    """A frozen snapshot: its inputs, the factors per line, its results and its checked SHA-256."""
+def snapshot_page(
+    request: Request, principal: Member, session: OrgSession, snapshot_id: Id, view: str | None = None
+) -> Response:
+    """A frozen snapshot: its inputs, the factors per line, its results (in the three classifications too)
+    and its checked SHA-256."""
     assert principal.org is not None
     details = snapshot_details(session, org_id=principal.org.id, snapshot_id=snapshot_id)
     if details is None:
         raise HTTPException(404)
-    return render(request, "emissions/snapshot.html", {"details": details, "snapshot": details.snapshot})
+    views = _views(classified(details.result), view, path=f"/emissions/snapshots/{snapshot_id}")
+    return render(
+        request, "emissions/snapshot.html", {"details": details, "snapshot": details.snapshot, **views}
+    )
 
 
 @router.get("/emissions/report.docx")

@@ -93,7 +93,7 @@ def _view(
         session,
         org_id=principal.org.id,
         record_id=record_id,
-        evidence_dir=request.app.state.settings.evidence_dir,
+        evidence_store=request.app.state.settings.evidence_store,
         compare_to=compare,
     )
     if view is None:
@@ -195,7 +195,10 @@ def original(request: Request, principal: Member, session: OrgSession, record_id
     view = _view(request, session, principal, record_id)
     try:
         found = original_file(
-            session, org_id=principal.org.id, view=view, evidence_dir=request.app.state.settings.evidence_dir
+            session,
+            org_id=principal.org.id,
+            view=view,
+            evidence_store=request.app.state.settings.evidence_store,
         )
     except EvidenceError as error:
         message = error.message_zh if request.state.locale.startswith("zh") else error.message_en

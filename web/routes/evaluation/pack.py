@@ -49,7 +49,7 @@ def download_pack(
             out=out,
             catalog=state.catalog,
             key_ring=KeyRing(state.secret_key, tuple(state.old_secret_keys)),
-            evidence_dir=settings.evidence_dir,
+            evidence_store=settings.evidence_store,
             checkpoint_dir=settings.checkpoint_dir,
             pdf=False,
             exported_by=principal.display_name,

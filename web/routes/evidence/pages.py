@@ -151,7 +151,7 @@ def upload_version(
                 uow.session,
                 org_id=principal.org.id,
                 actor=actor_of(principal),
-                evidence_dir=settings.evidence_dir,
+                evidence_store=settings.evidence_store,
                 of_evidence_id=evidence_id,
                 filename=upload.filename or "",
                 chunks=chunks(),

@@ -62,6 +62,10 @@ def login(
             uow.session, email=email, password=password, ip=ip, settings=request.app.state.settings
         )
         if result.user is not None:
+            presented = request.state.principal
+            if presented is not None and presented.session_token_hash:
+                # The session id rotates at sign-in: the one this browser held ends with the new one's start.
+                end_session(uow.session, token_hash=presented.session_token_hash)
             token = start_session(
                 uow.session,
                 user=result.user,

@@ -443,7 +443,7 @@ def stored_uploads(
                 period=period,
                 org_id=principal.org.id,
                 actor=Actor(principal.user_id, principal.display_name),
-                evidence_dir=settings.evidence_dir,
+                evidence_store=settings.evidence_store,
                 filename=upload.filename,
                 # cast: mypy cannot infer a lambda with a default argument
                 chunks=iter(

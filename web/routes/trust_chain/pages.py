@@ -42,7 +42,7 @@ RowCode = Annotated[str, Path(min_length=1, max_length=64)]
 
 def _keys(request: Request) -> Keys:
     state = request.app.state
-    return Keys(state.secret_key, tuple(state.old_secret_keys), state.settings.evidence_dir)
+    return Keys(state.secret_key, tuple(state.old_secret_keys), state.settings.evidence_store)
 
 
 def _page(

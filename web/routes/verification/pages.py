@@ -307,7 +307,7 @@ def portal_download(request: Request, principal: Verifier, db: DatabaseDep, evid
                 uow.session,
                 org_id=principal.org.id,
                 evidence_id=evidence_id,
-                evidence_dir=request.app.state.settings.evidence_dir,
+                evidence_store=request.app.state.settings.evidence_store,
             )
         except LookupError:
             raise HTTPException(404) from None

@@ -1,0 +1,1 @@
+"""The organization's factor library: grid factors published after this release (ADR 0039)."""

@@ -1,0 +1,1 @@
+"""The factor library page (/factors)."""
