@@ -171,3 +171,16 @@ def grant_application_role(connection: Connection, *, role: str) -> None:
     for table in APPEND_ONLY_TABLES:
         connection.execute(text(f"REVOKE UPDATE, DELETE, TRUNCATE ON {table} FROM {quoted}"))
     connection.execute(text(f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA {schema} TO {quoted}"))
+    # Tables and sequences later migrations create (run by this same owner) are the application's too.
+    connection.execute(
+        text(
+            f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} "
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {quoted}"
+        )
+    )
+    connection.execute(
+        text(
+            f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} "
+            f"GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO {quoted}"
+        )
+    )

@@ -6,6 +6,7 @@ import shutil
 import pytest
 
 from tests.conftest import NO_POSTGRES, POSTGRES_URL
+from tests.s3 import s3_bucket, s3_endpoint  # noqa: F401  (fixtures: a local S3-compatible server)
 
 COMMANDS = ("nginx", "openssl", "psql")
 

@@ -6,9 +6,10 @@ nginx connects from 127.0.0.2 (``proxy_bind``: a proxy on "another machine", nam
 TANGUAN_FORWARDED_ALLOW_IPS as the env file says) and the client from 127.0.0.5, so what the app takes for
 the client's address can be told from the proxy's and from a forged X-Forwarded-For.
 
-Evidence: with TANGUAN_TEST_STORAGE_URL set (e.g. ``s3://bucket/t32?endpoint=http://127.0.0.1:9000``) it
-is passed to every instance as TANGUAN_STORAGE_URL and each instance has a data directory of its own;
-unset, the instances share one data directory, as instances on one machine do."""
+Evidence: in an S3-compatible bucket (moto in server mode, started by the test) that every instance names
+in TANGUAN_STORAGE_URL, each instance with a data directory of its own, as instances on several machines
+are; TANGUAN_TEST_STORAGE_URL=shared-directory runs them on one shared data directory instead, as
+instances on one machine may."""
 
 import hashlib
 import os
@@ -83,9 +84,8 @@ class Deployment:
     scheduler: subprocess.Popen
 
 
-def instance_env(root: Path, n: int, database_url: str) -> dict[str, str]:
+def instance_env(root: Path, n: int, database_url: str, storage: str | None) -> dict[str, str]:
     """The env file of deploy/tanguan.env.example, as this test's instances need it."""
-    storage = os.environ.get("TANGUAN_TEST_STORAGE_URL")
     data_dir = root / (f"data-{n}" if storage else "data")
     settings = {
         "TANGUAN_DATABASE_URL": database_url,
@@ -101,17 +101,17 @@ def instance_env(root: Path, n: int, database_url: str) -> dict[str, str]:
 
 
 @contextmanager
-def deployment(root: Path) -> Iterator[Deployment]:
+def deployment(root: Path, storage: str | None) -> Iterator[Deployment]:
     database = PostgresDatabase(prefix="t32")
     try:
         with ExitStack() as stack:
-            yield _start(root, database.url, stack)
+            yield _start(root, database.url, storage, stack)
     finally:
         database.drop()
 
 
-def _start(root: Path, database_url: str, stack: ExitStack) -> Deployment:
-    envs = [instance_env(root, n, database_url) for n in range(INSTANCES)]
+def _start(root: Path, database_url: str, storage: str | None, stack: ExitStack) -> Deployment:
+    envs = [instance_env(root, n, database_url, storage) for n in range(INSTANCES)]
     run_tanguan("demo", env=envs[0])
     servers = [start_serve(env, root / f"instance-{n}.log") for n, env in enumerate(envs)]
     for server in servers:
@@ -191,9 +191,14 @@ def post_form(
     return figures.answered(answer, across=to is not None) if figures else answer
 
 
-def test_three_instances_and_the_scheduler_behind_nginx_agree(tmp_path, capsys):
+def test_three_instances_and_the_scheduler_behind_nginx_agree(tmp_path, capsys, s3_bucket):
     figures = Figures()
-    with deployment(tmp_path) as deployed, browser(deployed) as staff_browser, browser(deployed) as signer:
+    storage = None if os.environ.get("TANGUAN_TEST_STORAGE_URL") == "shared-directory" else s3_bucket.url
+    with (
+        deployment(tmp_path, storage) as deployed,
+        browser(deployed) as staff_browser,
+        browser(deployed) as signer,
+    ):
         # Sign-in through the proxy: the app sees the client's address, not the forged one nor the proxy's.
         staff_token = signed_in(staff_browser, deployed, STAFF)
         last_ip = "SELECT ip FROM login_attempt ORDER BY id DESC LIMIT 1"
@@ -251,6 +256,11 @@ def test_three_instances_and_the_scheduler_behind_nginx_agree(tmp_path, capsys):
         assert figures.answered(upload, across=False).status_code == 303, upload.text[:500]
         sha = hashlib.sha256(content).hexdigest()
         evidence_id = scalar(deployed.database_url, "SELECT id FROM evidence_file WHERE sha256 = :s", s=sha)
+        if storage:  # in the shared bucket, on no instance's disk
+            assert s3_bucket.client().head_object(Bucket=s3_bucket.name, Key=s3_bucket.key(sha))[
+                "ContentLength"
+            ]
+            assert not list(tmp_path.glob(f"data-*/evidence/*/{sha}"))
         assert evidence_id is not None
         for client in (b, c, staff_browser, staff_browser, staff_browser):
             download = client.get(f"/evidence/{evidence_id}")

@@ -69,6 +69,7 @@ def drop(name: str) -> None:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             connection.execute(text(f'DROP ROLE IF EXISTS "{name}"'))
+            connection.execute(text(f'DROP ROLE IF EXISTS "{name}_owner"'))
     finally:
         admin.dispose()
 
@@ -133,8 +134,8 @@ def _check_what_the_guide_promises(machine: Machine, root: Path, *, backup: bool
     key = re.search(r"^TANGUAN_SECRET_KEY=(\S+)$", settings.read_text(), re.M)
     assert key and len(key.group(1)) >= 32, "the guide did not put a key in the settings file"
     for port in machine.ports:
-        health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=30).json()
-        assert health["status"] == "ok" and health["database"] == "postgresql" and health["schema_up_to_date"]
+        ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=30).json()
+        assert ready["status"] == "ready" and ready["checks"]["database"]["dialect"] == "postgresql", ready
     assert "scheduler: this instance leads" in (root / "run/tanguan-scheduler.log").read_text()
     proxy = f"https://127.0.0.1:{machine.https_port}"
     with httpx.Client(base_url=proxy, verify=False, timeout=120) as browser:
