@@ -341,13 +341,15 @@ def read_evidence(session: Session, *, org_id: int, evidence_id: int, evidence_d
 
 
 def orphan_files(session: Session, *, evidence_dir: Path) -> list[Path]:
-    """Stored files that no organization's row refers to (left by rolled-back uploads)."""
+    """Stored files that no organization's row refers to (left by rolled-back uploads), and the temporary
+    files of uploads that never finished (a process killed while writing one)."""
     known = set(session.exec(select(EvidenceFile.sha256)).all())
-    return [
+    stored = [
         path
         for path in evidence_dir.glob("??/*")
         if path.is_file() and re.fullmatch(r"[0-9a-f]{64}", path.name) and path.name not in known
     ]
+    return stored + [path for path in evidence_dir.glob("tmp/*") if path.is_file()]
 
 
 def evidence_names(session: Session, *, ids: Iterable[int]) -> dict[int, str]:
