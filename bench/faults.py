@@ -316,7 +316,8 @@ def run_trial(setup: Setup, number: int, point: str) -> Trial:
     pack = setup.directory / f"pack-{number}.zip"
     command = [
         sys.executable, "-m", "bench.faults", "child", "--url", setup.url,
-        "--evidence-dir", str(setup.evidence_dir), "--org-id", str(setup.org_id), "--actor-id", str(setup.actor.id), "--record-id", str(record_id),
+        "--evidence-dir", str(setup.evidence_dir), "--org-id", str(setup.org_id),
+        "--actor-id", str(setup.actor.id), "--record-id", str(record_id),
         "--version", str(version), "--point", point, "--pack", str(pack),
         "--docx-before-kill", str(number % 3),
     ]  # fmt: skip
