@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 
+from bench.signing import percentile
 from engine.audit import SYSTEM, Actor, append_event, verify_chain
 from engine.db import Database
 from engine.identity.models import OrganizationCreate
@@ -84,13 +85,6 @@ class Figures:
                 f"t24_peer_deferred_begin_database_is_locked: {self.peer_locked} errors",
             ]
         return lines
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def prepare(path: Path) -> int:

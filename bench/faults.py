@@ -36,6 +36,7 @@ from typing import Any
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 
+from bench.signing import percentile
 from engine.audit import SYSTEM, verify_chain
 from engine.config import Settings
 from engine.db import Database
@@ -106,13 +107,6 @@ class Figures:
     @property
     def failures(self) -> list[str]:
         return [f"{t.point}: {t.detail}" for t in self.trials if t.detail]
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 # --- the child: one unit of work, killed at its point ---------------------------------------------------

@@ -32,7 +32,7 @@ import httpx
 from sqlalchemy import text
 
 from bench.http import sign_in
-from bench.signing import demo_server, scratch_schema
+from bench.signing import demo_server, percentile, scratch_schema
 from engine.audit import verify_chain
 from engine.config import Settings
 from engine.db import Database
@@ -57,13 +57,6 @@ class Tally:
     refused: list[str] = field(default_factory=list)
     expected: dict[int, str] = field(default_factory=dict)  # record id → the state the users left it in
     assessed: set[int] = field(default_factory=set)
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 class User:
