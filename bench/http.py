@@ -51,7 +51,7 @@ ORG_NAME = "湖南湘峰水泥有限公司"
 SESSION_COOKIE = "tanguan_session"
 CSRF_INPUT = re.compile(r'<input type="hidden" name="csrf_token" value="([^"]+)"')
 HOST = "127.0.0.1"
-START_TIMEOUT_S = 60.0
+START_TIMEOUT_S = 300.0  # generous: `tanguan serve` starting on a shared, loaded machine
 
 
 @dataclass

@@ -196,7 +196,13 @@ def verify_chain(connection: Connection, *, org_id: int, batch_size: int = 20000
     """Walk the chain in ``seq`` order and report the first broken link and why.
 
     The walk checks numbering, linkage, each hash and time order; the indexed columns are compared
-    with the hashed payload in one query, and the earlier of the two findings is reported."""
+    with the hashed payload in one query, and the earlier of the two findings is reported.
+
+    The walk and the chain head are read in one snapshot: on PostgreSQL a connection not yet in a
+    transaction is put in REPEATABLE READ (READ COMMITTED would see an append committed between the walk and
+    the head and call it "events removed"); SQLite's transaction is one snapshot already."""
+    if connection.dialect.name == "postgresql" and not connection.in_transaction():
+        connection.execution_options(isolation_level="REPEATABLE READ")
     sha256 = hashlib.sha256
     if not connection.in_transaction():  # a bare connection: row-level security needs the organization
         connection.begin()

@@ -6,12 +6,15 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
+import uvicorn
 
 TANGUAN = str(Path(sys.executable).with_name("tanguan"))
 STARTUP_TIMEOUT_S = 60  # generous: the machine is shared; a healthy server answers in about two seconds
@@ -108,3 +111,21 @@ def signature_statuses(client: httpx.Client, base_url: str, record_ids: list[int
         assert page.status_code == 200, page.text[:500]
         statuses += re.findall(r'data-signature-status="(\w+)"', page.text)
     return statuses
+
+
+@contextmanager
+def served_in_thread(app: Any) -> Iterator[int]:
+    """``app`` on a real socket (uvicorn in a thread of this process), until the block ends; the port."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

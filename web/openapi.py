@@ -83,6 +83,8 @@ def _error_statuses(path: str, method: str, operation: dict[str, Any]) -> set[in
     statuses = declared | set(ALWAYS)
     if operation.get("parameters") or "requestBody" in operation:
         statuses.add(422)
+    if "requestBody" in operation:
+        statuses.add(400)  # a body that cannot be read at all (not UTF-8, not JSON)
     if method in ("post", "put", "patch"):
         statuses.add(413)  # the size limit holds for any body, declared or not
     if "{" in path:

@@ -2,6 +2,7 @@
 a replayed Idempotency-Key returns the first result."""
 
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -69,6 +70,14 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON-serializable")
 
 
+def _request_sha256(readings: Sequence[Mapping[str, Any]]) -> str:
+    try:
+        canonical = orjson.dumps(readings, default=_json_default)
+    except TypeError:  # an integer beyond 64 bits, which orjson cannot write (refused as a value below)
+        canonical = json.dumps(readings, default=_json_default, separators=(",", ":")).encode()
+    return hashlib.sha256(canonical).hexdigest()
+
+
 def ingest_readings(
     session: Session,
     *,
@@ -93,7 +102,7 @@ def ingest_readings(
             zh=f"幂等键必须是 1–{MAX_IDEMPOTENCY_KEY} 个字符",
             en=f"the idempotency key must be 1–{MAX_IDEMPOTENCY_KEY} characters",
         )
-    request_sha256 = hashlib.sha256(orjson.dumps(readings, default=_json_default)).hexdigest()
+    request_sha256 = _request_sha256(readings)
     connection = session.connection()
     replay = _replay(connection, org_id=org_id, key=key, request_sha256=request_sha256)
     if replay is not None:

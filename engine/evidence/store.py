@@ -338,6 +338,15 @@ def orphan_files(session: Session, *, evidence_store: EvidenceStore) -> list[Sto
     return [stored for stored in evidence_store.stored() if stored.sha256 not in known]
 
 
+def abandoned_uploads(*, evidence_store: EvidenceStore) -> list[Path]:
+    """Uploads a process was killed while spooling: files left in the store's own spool directory (the
+    system's temporary directory, used where there is none, is not searched)."""
+    spool = evidence_store.spool_dir
+    return (
+        [path for path in spool.glob("*") if path.is_file()] if spool is not None and spool.is_dir() else []
+    )
+
+
 def evidence_names(session: Session, *, ids: Iterable[int]) -> dict[int, str]:
     """The file names of the session's organization's evidence with these ids."""
     wanted = set(ids)

@@ -5,6 +5,7 @@ SHA-256 signed with the installation's Ed25519 key, and the stdlib-only script t
 (docs/adr/0032). Written as a stream: memory does not grow with the evidence."""
 
 import json
+import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -159,7 +160,10 @@ def export_pack(
             uow.session, org_id=org.id, key_ring=key_ring, reason="pack", mirror_dir=checkpoint_dir
         )
     assert checkpoint is not None
-    writer = PackWriter(out)
+    # Written beside the target and renamed when complete: a process killed mid-export (T23) leaves no
+    # truncated pack where the finished one is expected.
+    partial = out.with_name(f"{out.name}.part")
+    writer = PackWriter(partial)
     try:
         with db.read_session(org_id=org.id) as session, tempfile.TemporaryDirectory() as scratch:
             summary = _write_pack(
@@ -178,9 +182,10 @@ def export_pack(
                 exported_by=exported_by,
             )
         writer.close()
+        os.replace(partial, out)
     except BaseException:
         writer.close()
-        out.unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
         raise
     return PackSummary(out, *summary, checkpoint)
 

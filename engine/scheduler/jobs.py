@@ -2,12 +2,12 @@
 (docs/adr/0019); the runner reads nothing else."""
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from engine.audit_trail.checkpoints import sign_checkpoint
 from engine.dqcp.jobs import run_anomaly_checks, run_monthly_filing
 from engine.evidence.lifecycle import expiring_for_reminder
-from engine.evidence.store import orphan_files
+from engine.evidence.store import abandoned_uploads, orphan_files
 from engine.forms.spec import Text
 from engine.notifications.delivery import run_digest_mail, run_urgent_mail
 from engine.records.display import china_time
@@ -34,6 +34,12 @@ def run_evidence_cleanup(ctx: JobContext) -> Iterator[str]:
             continue
         store.delete(orphan.sha256)
         yield f"删除孤立的证据文件（{orphan.size} 字节，写入于 {china_time(orphan.written)}）"
+    for upload in abandoned_uploads(evidence_store=store):
+        written = datetime.fromtimestamp(upload.stat().st_mtime, UTC)
+        if ctx.now - written < grace:
+            continue
+        upload.unlink(missing_ok=True)
+        yield f"删除未完成上传的临时文件（写入于 {china_time(written)}）"
 
 
 def run_audit_checkpoint(ctx: JobContext) -> Iterator[str]:

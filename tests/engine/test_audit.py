@@ -218,3 +218,26 @@ def test_truncating_the_tail_is_detected_through_the_chain_head(db):
         check = verify_chain(connection, org_id=org_id)
     assert (check.broken_seq, check.events_checked) == (19, 18)
     assert "events removed" in check.problem
+
+
+def test_verifying_while_others_append_finds_no_false_break(db):
+    """Found by T23 on PostgreSQL: READ COMMITTED saw an append committed between the walk and the chain
+    head, and reported "events removed". The walk and the head are one snapshot now."""
+    org_id = make_org(db, slug="verify-live")
+    stop = threading.Event()
+
+    def writer() -> None:
+        while not stop.is_set():
+            append_many(db, org_id, 1)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        checks = []
+        for _ in range(40):
+            with db.engine.connect() as connection:
+                checks.append(verify_chain(connection, org_id=org_id))
+    finally:
+        stop.set()
+        thread.join()
+    assert [check.problem for check in checks if not check.ok] == []

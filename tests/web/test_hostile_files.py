@@ -10,20 +10,15 @@ import re
 import socket
 import stat
 import struct
-import threading
-import time
 import unicodedata
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import uvicorn
 from sqlalchemy import text
 
 from engine.config import Settings
 from engine.storage import stored_path
-from tests.serving import free_port
+from tests.serving import served_in_thread
 from tests.web.conftest import CATALOG, WebEnv, csrf_of
 from tests.web.test_evidence import HOSTILE, PDF
 from web.app import create_app
@@ -148,24 +143,6 @@ def _neutralized(web, client, name: str, content: bytes) -> bool:
     )
 
 
-@contextmanager
-def _served(app) -> Iterator[int]:
-    """The app on a real socket (uvicorn in a thread), until the block ends."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield port
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-
-
 def _raw_post(
     port: int,
     *,
@@ -247,7 +224,7 @@ def _lying_lengths(web, tmp_path) -> list[tuple[str, bool]]:
     fits = _multipart(fields, "fits.pdf", PDF, boundary)
     before = _scalar(web, "SELECT count(*) FROM evidence_file")
     results = []
-    with _served(small.app) as port:
+    with served_in_thread(small.app) as port:
         cases = {
             "Content-Length says small, body is 4× the limit": dict(body=big, declared=1000),
             "Content-Length says huge, body is small": dict(body=fits, declared=10**12, close_early=True),
