@@ -36,6 +36,23 @@ def records_in_states(session: Session, *, workflow_key: str, states: tuple[str,
     return list(session.scalars(query).all())
 
 
+def records_in_workflow_states(
+    session: Session, *, states_by_workflow: dict[str, tuple[str, ...]]
+) -> list[Record]:
+    """The organization's records that are in one of the states named for their workflow, in one query:
+    the workflows in the order given, each by id."""
+    query = select(Record).where(
+        or_(
+            *(
+                sa.and_(col(Record.workflow_key) == key, col(Record.state).in_(states))
+                for key, states in states_by_workflow.items()
+            )
+        )
+    )
+    order = {key: index for index, key in enumerate(states_by_workflow)}
+    return sorted(session.scalars(query).all(), key=lambda r: (order[r.workflow_key], r.id or 0))
+
+
 _CLAUSE = re.compile(r"\d{1,2}(\.\d{1,2}){0,3}")
 
 
