@@ -39,6 +39,7 @@ from bench.http import (
     free_port,
     process_cpu_seconds,
     sign_in,
+    stop_server,
     tanguan_script,
     wait_until_healthy,
 )
@@ -78,15 +79,6 @@ def first_record(database: Path, workflow: str) -> tuple[int, str]:
 def start(command: list[str], *, cwd: Path, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
     with log_path.open("wb") as log:
         return subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
-
-
-def stop(server: subprocess.Popen[bytes]) -> None:
-    server.terminate()
-    try:
-        server.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
 
 
 def wait_until_answering(server: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
@@ -195,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
             check(f"http://{HOST}:{ports['app']}/", cookie=cookie, mark=ORG_NAME)  # still signed in
         finally:
             for server in servers.values():
-                stop(server)
+                stop_server(server)
     return report(targets, best, least_cpu)
 
 
