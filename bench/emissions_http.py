@@ -20,6 +20,7 @@ from bench.http import (
     free_port,
     process_cpu_seconds,
     sign_in,
+    stop_server,
     tanguan_script,
     wait_until_healthy,
 )
@@ -154,12 +155,7 @@ def bench_page(
         print(f"{prefix}page_after_write_server_cpu_s: {recompute_cpu:.3f} s", flush=True)
         print(f"{prefix}page_cached_view_s: {_timed_view(base_url, path, cookie):.3f} s", flush=True)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_server(server)
     for name in ("page", "dashboard"):
         print(f"{prefix}{name}_rps_c{connections}: {best[name].rps:.1f} req/s")
         print(f"{prefix}{name}_p99_c{connections}: {best[name].p99_ms:.1f} ms")

@@ -219,8 +219,15 @@ class TrailLabels:
 
 
 def trail_entries(
-    session: Session, events: Iterable[TrailEvent], *, labels: TrailLabels, locale: str = "zh_CN"
+    session: Session,
+    events: Iterable[TrailEvent],
+    *,
+    labels: TrailLabels,
+    locale: str = "zh_CN",
+    with_changes: bool = True,
 ) -> list[TrailEntry]:
+    """The events as people read them; ``with_changes=False`` leaves the changed values out (a list that
+    does not show them)."""
     listed = list(events)
     names = _subject_names(session, listed)
     return [
@@ -239,7 +246,9 @@ def trail_entries(
                     labels.field(name), labels.shown(name, old, locale), labels.shown(name, new, locale)
                 )
                 for name, (old, new) in sorted(event.changes.items())
-            ),
+            )
+            if with_changes
+            else (),
             reason=event.reason or "",
         )
         for event in listed

@@ -4,9 +4,11 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy import false, func, or_, select
+from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col
 
 from engine.audit_trail.service import TrailEvent, events_of
@@ -34,6 +36,23 @@ def records_in_states(session: Session, *, workflow_key: str, states: tuple[str,
     """The organization's records of one workflow that are in any of ``states``."""
     query = select(Record).where(col(Record.workflow_key) == workflow_key, col(Record.state).in_(states))
     return list(session.scalars(query).all())
+
+
+def records_in_workflow_states(
+    session: Session, *, states_by_workflow: dict[str, tuple[str, ...]]
+) -> list[Record]:
+    """The organization's records that are in one of the states named for their workflow, in one query:
+    the workflows in the order given, each by id."""
+    query = select(Record).where(
+        or_(
+            *(
+                sa.and_(col(Record.workflow_key) == key, col(Record.state).in_(states))
+                for key, states in states_by_workflow.items()
+            )
+        )
+    )
+    order = {key: index for index, key in enumerate(states_by_workflow)}
+    return sorted(session.scalars(query).all(), key=lambda r: (order[r.workflow_key], r.id or 0))
 
 
 _CLAUSE = re.compile(r"\d{1,2}(\.\d{1,2}){0,3}")
@@ -158,15 +177,23 @@ def names_in(
     return names_of(session, org_id=org_id, wanted=wanted)
 
 
+# Primary keys: never NULL in a result (SQLModel types them optional).
+_ID_OF_USER = cast("Mapped[int]", User.id)
+_ID_OF_UNIT = cast("Mapped[int]", OrgUnit.id)
+_ID_OF_RECORD = cast("Mapped[int]", Record.id)
+
+
 def names_of(session: Session, *, org_id: int, wanted: dict[FieldType, set[int]]) -> Names:
     """The names of the users (members of the organization), units, records ("number · title") and
     evidence files with these ids."""
     users = wanted.get(FieldType.user, set())
     units = wanted.get(FieldType.org_unit, set())
     records = wanted.get(FieldType.record_link, set())
+    # Core on the session's connection with the organization explicit: no ORM hook per lookup.
+    connection = session.connection()
     user_rows = (
-        session.execute(
-            select(col(User.id), col(User.display_name))
+        connection.execute(
+            select(_ID_OF_USER, col(User.display_name))
             .join(Membership, col(Membership.user_id) == User.id)
             .where(col(Membership.org_id) == org_id, col(User.id).in_(users))
         ).all()
@@ -174,13 +201,19 @@ def names_of(session: Session, *, org_id: int, wanted: dict[FieldType, set[int]]
         else []
     )
     unit_rows = (
-        session.execute(select(col(OrgUnit.id), col(OrgUnit.name)).where(col(OrgUnit.id).in_(units))).all()
+        connection.execute(
+            select(_ID_OF_UNIT, col(OrgUnit.name)).where(
+                col(OrgUnit.org_id) == org_id, col(OrgUnit.id).in_(units)
+            )
+        ).all()
         if units
         else []
     )
     record_rows = (
-        session.execute(
-            select(col(Record.id), col(Record.number), col(Record.title)).where(col(Record.id).in_(records))
+        connection.execute(
+            select(_ID_OF_RECORD, col(Record.number), col(Record.title)).where(
+                col(Record.org_id) == org_id, col(Record.id).in_(records)
+            )
         ).all()
         if records
         else []

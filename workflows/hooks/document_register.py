@@ -27,7 +27,7 @@ from engine.forms.spec import Text
 from engine.identity.models import ROLE_LABELS
 from engine.identity.users import list_members
 from engine.records.display import Names, china_time
-from engine.records.queries import get_record, records_in_states
+from engine.records.queries import get_record, records_in_states, records_in_workflow_states
 from engine.records.signatures import SignatureView
 from engine.reports.docx_layout import Approver, approval_block, docx_bytes, heading, new_document, paragraph
 from engine.reports.docx_layout import table as docx_table
@@ -190,8 +190,9 @@ def to_read(session: Session, *, org_id: int, user_id: int, roles: Iterable[str]
     mine = set(roles)
     if mine <= {NOT_STAFF}:
         return []
-    current = records_in_states(session, workflow_key=WORKFLOW, states=(EFFECTIVE,))
-    current += records_in_states(session, workflow_key=POLICY, states=(IN_FORCE,))
+    current = records_in_workflow_states(
+        session, states_by_workflow={WORKFLOW: (EFFECTIVE,), POLICY: (IN_FORCE,)}
+    )
     wanted = [r for r in current if (set(distributed_to(r)) & (mine | {ALL_STAFF}))]
     seen = acknowledged(session, record_ids=[r.id for r in wanted if r.id is not None])
     return [r for r in wanted if r.id is not None and user_id not in seen.get(r.id, {})]

@@ -33,7 +33,9 @@ def dashboard(request: Request, principal: Member, session: OrgSession) -> Respo
     context = {
         "task_count": len(tasks),
         "security_alerts": alerts,
-        "latest_events": trail_entries(session, latest, labels=request.app.state.trail_labels),
+        "latest_events": trail_entries(
+            session, latest, labels=request.app.state.trail_labels, with_changes=False
+        ),
         "tasks": tasks,
         "to_read": to_read(session, org_id=principal.org.id, user_id=principal.user_id, roles=principal.roles)
         if principal.org is not None
