@@ -417,7 +417,7 @@ def build(url: str, env: dict[str, str], workdir: Path, *, small: bool) -> int:
 
 
 def _pages(url: str, org_id: int) -> list[tuple[str, str]]:
-    """The pages measured, with a busy process, a common state, a word of titles and a well-documented record."""
+    """The pages measured: the busiest process, its commonest state, a title word, a long history."""
     from sqlalchemy import create_engine, text
 
     engine = create_engine(url)
