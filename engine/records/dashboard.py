@@ -50,7 +50,11 @@ _MY_TASKS = (
     .join(Record, col(Record.id) == Task.record_id)
     .where(_MY_OPEN_TASKS)
     .order_by(col(Task.due_date).is_(None), col(Task.due_date), col(Task.id))
+    .limit(bindparam("limit"))
 )
+# The dashboard shows the most urgent of a user's open tasks (a carbon manager of a big plant has thousands);
+# the navbar's count says how many there are in all.
+DASHBOARD_TASKS = 50
 _FOLLOWED = (
     select(cast("Mapped[int]", Record.id), col(Record.number), col(Record.title))
     .where(
@@ -76,12 +80,13 @@ def count_open_tasks(session: Session, *, user_id: int, roles: frozenset[str]) -
     return session.connection().execute(_COUNT_MY_TASKS, parameters).scalar_one()
 
 
-def my_tasks(session: Session, *, user_id: int, roles: frozenset[str], today: date) -> list[TaskView]:
-    """The user's open tasks, overdue first, then by due date."""
+def my_tasks(
+    session: Session, *, user_id: int, roles: frozenset[str], today: date, limit: int = DASHBOARD_TASKS
+) -> list[TaskView]:
+    """The user's ``limit`` most urgent open tasks: by due date (so the overdue ones first), undated last."""
     parameters = {"org_id": _scope(session), "user_id": user_id, "roles": sorted(roles) or [""]}
-    rows = session.connection().execute(_MY_TASKS, parameters).all()
-    views = [TaskView(*row, overdue=bool(row[6] and row[6] < today)) for row in rows]
-    return sorted(views, key=lambda view: not view.overdue)
+    rows = session.connection().execute(_MY_TASKS, {**parameters, "limit": limit}).all()
+    return [TaskView(*row, overdue=bool(row[6] and row[6] < today)) for row in rows]
 
 
 @dataclass(frozen=True)
