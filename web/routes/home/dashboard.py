@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 from engine.audit_trail.labels import trail_entries
 from engine.audit_trail.service import TrailFilter, list_events
 from engine.identity.auth import switch_session_org
-from engine.records.dashboard import count_open_tasks, followed_records, my_tasks
+from engine.records.dashboard import DASHBOARD_TASKS, count_open_tasks, followed_records, my_tasks
 from engine.values import Id
 from web.deps import AUDIT_READERS, DatabaseDep, Member, OrgSession
 from web.templating import htmx_aware_redirect, render
@@ -29,7 +29,9 @@ def dashboard(request: Request, principal: Member, session: OrgSession) -> Respo
     alerts = []
     if "admin" in principal.roles:
         alerts = list_events(session, trail_filter=TrailFilter(action="security_alert"), limit=5).events
-    tasks = my_tasks(session, user_id=principal.user_id, roles=principal.roles, today=today)
+    tasks = my_tasks(
+        session, user_id=principal.user_id, roles=principal.roles, today=today, limit=DASHBOARD_TASKS
+    )
     context = {
         "task_count": count_open_tasks(session, user_id=principal.user_id, roles=principal.roles),
         "security_alerts": alerts,
