@@ -60,7 +60,8 @@ def _database(backend: str, workdir: Path) -> Iterator[tuple[str, dict[str, str]
     if not server:
         raise SystemExit("bench.scale: set TANGUAN_TEST_POSTGRES_URL for --backend postgresql")
     with scratch_database(server, prefix="scale") as url:
-        yield url, {**env, "TANGUAN_DATABASE_URL": url}
+        key = "scale-bench-installation-key-0123456789abcdef"  # instances sharing a database need one key
+        yield url, {**env, "TANGUAN_DATABASE_URL": url, "TANGUAN_SECRET_KEY": key}
 
 
 def _services(url: str, *, sources: int, small_orgs: int) -> tuple[int, int]:
@@ -462,6 +463,17 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, math.ceil(fraction * len(ordered)) - 1)]
 
 
+def _drain(base_url: str) -> None:
+    """Waits until the server has finished what an earlier wrk run left queued (wrk stops counting, not the
+    server): /ping answers quickly twice in a row, or two minutes pass."""
+    deadline, quick = time.monotonic() + 120, 0
+    while quick < 2 and time.monotonic() < deadline:
+        started = time.perf_counter()
+        httpx.get(base_url + "/ping", timeout=120)
+        quick = quick + 1 if time.perf_counter() - started < 0.05 else 0
+        time.sleep(0.2)
+
+
 def measure(url: str, env: dict[str, str], workdir: Path, org_id: int, *, seconds: float) -> None:
     tanguan = tanguan_script()
     pages = _pages(url, org_id)
@@ -497,11 +509,13 @@ def measure(url: str, env: dict[str, str], workdir: Path, org_id: int, *, second
                 if p95 >= 150:
                     missed.append(name)
         for name, path in pages:
+            _drain(base_url)
             result = run_wrk(base_url + path, connections=16, seconds=seconds, cookie=cookie)
             print(f"{name}_rps_c16: {result.rps:.1f} req/s", flush=True)
             print(f"{name}_p99_c16: {result.p99_ms:.1f} ms", flush=True)
             if result.errors:
                 print(f"# {name}: {result.errors} failed requests", flush=True)
+        _drain(base_url)
         ping = run_wrk(base_url + "/ping", connections=16, seconds=seconds)
         print(f"ping_rps_c16: {ping.rps:.1f} req/s", flush=True)
     finally:

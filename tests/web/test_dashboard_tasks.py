@@ -21,3 +21,29 @@ def test_the_dashboard_lists_the_most_urgent_tasks_and_counts_them_all(web, monk
     assert shown == dues[:2]  # the same order: overdue and earliest due first
     assert f"最紧急的 2 项，共 {len(dues)} 项待办。" in page
     assert f'id="task-count">{len(dues)}<' in page  # the navbar still counts all of them
+
+
+def test_records_i_follow_are_the_open_ones_i_created_or_own_newest_change_first(web):
+    from sqlalchemy import text
+
+    from demo.seed import DEMO_LOGINS
+
+    checked = 0
+    for login in DEMO_LOGINS:
+        with web.db.engine.connect() as connection:
+            expected = (
+                connection.execute(
+                    text(
+                        "SELECT r.id FROM record r JOIN user_account u ON u.id IN (r.created_by, r.owner_id) "
+                        "WHERE u.email = :email AND r.closed_at IS NULL ORDER BY r.updated_at DESC LIMIT 10"
+                    ),
+                    {"email": login.email},
+                )
+                .scalars()
+                .all()
+            )
+        page = web.signed_in(login.email).get("/").text
+        box = re.search(r'id="followed".*?</div>', page, re.S).group(0)
+        assert [int(i) for i in re.findall(r'href="/r/(\d+)"', box)] == expected, login.email
+        checked += bool(expected)
+    assert checked
