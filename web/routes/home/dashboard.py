@@ -32,14 +32,18 @@ def dashboard(request: Request, principal: Member, session: OrgSession) -> Respo
     tasks = my_tasks(
         session, user_id=principal.user_id, roles=principal.roles, today=today, limit=DASHBOARD_TASKS
     )
+    reading = (
+        to_read(session, org_id=principal.org.id, user_id=principal.user_id, roles=principal.roles)
+        if principal.org is not None
+        else []
+    )
     context = {
         "task_count": count_open_tasks(session, user_id=principal.user_id, roles=principal.roles),
         "security_alerts": alerts,
         "latest_events": trail_entries(session, latest, labels=request.app.state.trail_labels),
         "tasks": tasks,
-        "to_read": to_read(session, org_id=principal.org.id, user_id=principal.user_id, roles=principal.roles)
-        if principal.org is not None
-        else [],
+        "to_read": reading[:DASHBOARD_TASKS],
+        "to_read_count": len(reading),
         "followed": followed_records(session, user_id=principal.user_id),
         "catalog": request.app.state.catalog,
     }
