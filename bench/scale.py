@@ -41,6 +41,7 @@ from bench.http import (
     wait_until_healthy,
 )
 from bench.wrk import run_wrk
+from engine.audit import MIRRORED_COLUMNS
 
 BIG_EMAIL = "carbon@group.example"
 START = datetime(2021, 12, 1, tzinfo=UTC)  # the generated history runs from here to a day ago
@@ -175,23 +176,8 @@ RECORD_COLUMNS = (
     "id, workflow_key, workflow_version, number, title, state, data, participants, clause_refs, due_date, "
     "closed_at, version"
 )
-EVENT_COLUMNS = (
-    "org_id",
-    "seq",
-    "ts",
-    "actor_id",
-    "actor_name",
-    "subject_type",
-    "subject_id",
-    "action",
-    "from_state",
-    "to_state",
-    "reason",
-    "signature_id",
-    "prev_hash",
-    "hash",
-    "payload",
-)
+# The row engine.audit.append_event writes, in its order.
+EVENT_COLUMNS = ("org_id", *MIRRORED_COLUMNS, "prev_hash", "hash", "payload")
 
 
 def _bulk(url: str, *, org_id: int, user_id: int, records: int, events: int, source_count: int) -> None:
