@@ -43,7 +43,7 @@ from web.security import (
 )
 
 API_PREFIX = "/api/"
-PAGES_COUNTING_TASKS_THEMSELVES = frozenset({"/"})  # the dashboard lists the tasks anyway
+PAGES_COUNTING_TASKS_THEMSELVES = frozenset({"/"})  # the dashboard counts them for its list
 PAGES_COUNTING_UNREAD_THEMSELVES = frozenset({"/notifications"})  # the centre counts them anyway
 SESSION_COOKIE = "tanguan_session"
 SECURE_SESSION_COOKIE = "__Host-tanguan_session"

@@ -17,6 +17,8 @@ class AuditEvent(OrgOwned, table=True):
     __table_args__ = (
         sa.Index("ix_audit_event_org_subject", "org_id", "subject_type", "subject_id", "seq"),
         sa.Index("ix_audit_event_org_actor", "org_id", "actor_id", "seq"),
+        # A period, newest first: time order is chain order (verify_chain checks it).
+        sa.Index("ix_audit_event_org_ts", "org_id", "ts", "seq"),
         # Clustered on (org_id, seq) in SQLite: a chain is one contiguous range, read in order by verify.
         {"sqlite_with_rowid": False},
     )

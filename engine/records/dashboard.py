@@ -2,9 +2,9 @@
 
 from dataclasses import dataclass
 from datetime import date
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select, union
 from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col
 
@@ -50,15 +50,35 @@ _MY_TASKS = (
     .join(Record, col(Record.id) == Task.record_id)
     .where(_MY_OPEN_TASKS)
     .order_by(col(Task.due_date).is_(None), col(Task.due_date), col(Task.id))
+    .limit(bindparam("limit"))
 )
-_FOLLOWED = (
-    select(cast("Mapped[int]", Record.id), col(Record.number), col(Record.title))
-    .where(
-        col(Record.org_id) == bindparam("org_id"),
-        or_(col(Record.created_by) == bindparam("user_id"), col(Record.owner_id) == bindparam("user_id")),
-        col(Record.closed_at).is_(None),
+# The dashboard shows the most urgent of a user's open tasks (a carbon manager of a big plant has thousands);
+# the navbar's count says how many there are in all.
+DASHBOARD_TASKS = 50
+
+
+def _followed_by(column: object) -> Any:
+    """The user's open records by one column, newest change first: one index range each (a busy carbon
+    manager created tens of thousands; an ``OR`` of both columns sorted them all)."""
+    return (
+        select(cast("Mapped[int]", Record.id), col(Record.number), col(Record.title), col(Record.updated_at))
+        .where(
+            col(Record.org_id) == bindparam("org_id"),
+            column == bindparam("user_id"),
+            col(Record.closed_at).is_(None),
+        )
+        .order_by(col(Record.updated_at).desc())
+        .limit(bindparam("limit"))
+        .subquery()
     )
-    .order_by(col(Record.updated_at).desc())
+
+
+_EITHER = union(
+    select(_followed_by(col(Record.created_by))), select(_followed_by(col(Record.owner_id)))
+).subquery()
+_FOLLOWED = (
+    select(_EITHER.c.id, _EITHER.c.number, _EITHER.c.title)
+    .order_by(_EITHER.c.updated_at.desc())
     .limit(bindparam("limit"))
 )
 
@@ -76,12 +96,13 @@ def count_open_tasks(session: Session, *, user_id: int, roles: frozenset[str]) -
     return session.connection().execute(_COUNT_MY_TASKS, parameters).scalar_one()
 
 
-def my_tasks(session: Session, *, user_id: int, roles: frozenset[str], today: date) -> list[TaskView]:
-    """The user's open tasks, overdue first, then by due date."""
+def my_tasks(
+    session: Session, *, user_id: int, roles: frozenset[str], today: date, limit: int = DASHBOARD_TASKS
+) -> list[TaskView]:
+    """The user's ``limit`` most urgent open tasks: by due date (so the overdue ones first), undated last."""
     parameters = {"org_id": _scope(session), "user_id": user_id, "roles": sorted(roles) or [""]}
-    rows = session.connection().execute(_MY_TASKS, parameters).all()
-    views = [TaskView(*row, overdue=bool(row[6] and row[6] < today)) for row in rows]
-    return sorted(views, key=lambda view: not view.overdue)
+    rows = session.connection().execute(_MY_TASKS, {**parameters, "limit": limit}).all()
+    return [TaskView(*row, overdue=bool(row[6] and row[6] < today)) for row in rows]
 
 
 @dataclass(frozen=True)

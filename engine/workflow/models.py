@@ -31,6 +31,9 @@ class Record(OrgOwned, table=True):
     __table_args__ = (
         sa.UniqueConstraint("org_id", "number"),
         sa.Index("ix_record_org_workflow_state", "org_id", "workflow_key", "state"),
+        # The dashboard's records a person follows, newest change first (engine.records.dashboard).
+        sa.Index("ix_record_org_created_by", "org_id", "created_by", "updated_at"),
+        sa.Index("ix_record_org_owner", "org_id", "owner_id", "updated_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 from engine.audit_trail.labels import trail_entries
 from engine.audit_trail.service import TrailFilter, list_events
 from engine.identity.auth import switch_session_org
-from engine.records.dashboard import followed_records, my_tasks
+from engine.records.dashboard import DASHBOARD_TASKS, count_open_tasks, followed_records, my_tasks
 from engine.values import Id
 from web.deps import AUDIT_READERS, DatabaseDep, Member, OrgSession
 from web.templating import htmx_aware_redirect, render
@@ -29,17 +29,23 @@ def dashboard(request: Request, principal: Member, session: OrgSession) -> Respo
     alerts = []
     if "admin" in principal.roles:
         alerts = list_events(session, trail_filter=TrailFilter(action="security_alert"), limit=5).events
-    tasks = my_tasks(session, user_id=principal.user_id, roles=principal.roles, today=today)
+    tasks = my_tasks(
+        session, user_id=principal.user_id, roles=principal.roles, today=today, limit=DASHBOARD_TASKS
+    )
+    reading = (
+        to_read(session, org_id=principal.org.id, user_id=principal.user_id, roles=principal.roles)
+        if principal.org is not None
+        else []
+    )
     context = {
-        "task_count": len(tasks),
+        "task_count": count_open_tasks(session, user_id=principal.user_id, roles=principal.roles),
         "security_alerts": alerts,
         "latest_events": trail_entries(
             session, latest, labels=request.app.state.trail_labels, with_changes=False
         ),
         "tasks": tasks,
-        "to_read": to_read(session, org_id=principal.org.id, user_id=principal.user_id, roles=principal.roles)
-        if principal.org is not None
-        else [],
+        "to_read": reading[:DASHBOARD_TASKS],
+        "to_read_count": len(reading),
         "followed": followed_records(session, user_id=principal.user_id),
         "catalog": request.app.state.catalog,
     }
