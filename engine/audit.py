@@ -104,6 +104,13 @@ def chain_head(session: Session, *, org_id: int) -> tuple[int, str]:
     return head.last_seq, head.last_hash
 
 
+def chain_position(session: Session, *, org_id: int) -> int:
+    """The organization's last audit seq, unlocked: every audited write moves it, so it versions what the
+    organization's pages show (engine.versioned_cache). 0 for an organization without a chain."""
+    found = session.execute(select(_heads.c.last_seq).where(_heads.c.org_id == org_id)).scalar()
+    return int(found or 0)
+
+
 def append_event(
     session: Session,
     *,

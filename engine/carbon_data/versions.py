@@ -46,6 +46,16 @@ def input_stamps(session: Session, *, org_id: int, year: int) -> tuple[str | Non
     return stamps.get(EVERY_YEAR), stamps.get(year)
 
 
+def all_input_stamps(session: Session, *, org_id: int) -> tuple[tuple[int, str], ...]:
+    """Every year's (year, stamp) of the organization, in year order: the version of all its inputs."""
+    rows = session.exec(
+        select(InventoryInputVersion.year, InventoryInputVersion.stamp)
+        .where(InventoryInputVersion.org_id == org_id)
+        .order_by(col(InventoryInputVersion.year))
+    ).all()
+    return tuple((year, stamp) for year, stamp in rows)
+
+
 def input_version(session: Session, *, org_id: int, year: int) -> int:
     """The year's counter (0: never written), for people and tests."""
     found = session.exec(

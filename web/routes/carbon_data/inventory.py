@@ -7,9 +7,8 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
 from engine.carbon_data.cache import cached_inventory
-from engine.carbon_data.editions import year_settings
 from engine.carbon_data.errors import EmissionsDataError
-from engine.carbon_data.provenance import measurements, unsourced
+from engine.carbon_data.provenance import measurements
 from engine.carbon_data.reporting import annual_figures, classified
 from engine.carbon_data.snapshots import (
     freeze_snapshot,
@@ -24,7 +23,8 @@ from engine.dqcp.report import substitutions_in_year
 from engine.emissions.classification import VIEW_KEYS, View
 from engine.emissions.errors import CalcError
 from engine.identity.organizations import get_organization, list_org_units
-from engine.planning.baselines import TargetStatus, baselines_overview, targets_overview
+from engine.planning.baselines import TargetStatus
+from engine.reports.inventory_overview import inventory_overview
 from engine.values import Id, Year
 from web.deps import (
     CarbonManager,
@@ -59,9 +59,8 @@ def inventory_page(
         inventory, problem, grid_year = result.summary, None, result.grid_year
     except (EmissionsDataError, CalcError) as error:
         inventory, problem = None, _problem_text(error, locale=request.state.locale)
-    baselines = baselines_overview(session, org_id=org_id)
-    targets = targets_overview(session, org_id=org_id, current_year=year)
-    snapshots = list_snapshots(session, org_id=org_id, year=year, light=True)
+    overview = inventory_overview(session, org_id=org_id, year=year)
+    snapshots = overview.snapshots
     chart = None
     if inventory:
         chart = {
@@ -70,10 +69,10 @@ def inventory_page(
             "months": {k: float(v) for k, v in inventory["by_period"].items()},
             "baselines": [
                 {"name": b.baseline.name, "value": float(b.evaluation.baseline.value)}
-                for b in baselines
+                for b in overview.baselines
                 if b.evaluation
             ],
-            "targets": [_target_path(status) for status in targets if status.progress],
+            "targets": [_target_path(status) for status in overview.targets if status.progress],
         }
     context = {
         "year": year,
@@ -82,19 +81,19 @@ def inventory_page(
         "inventory": inventory,
         "problem": problem,
         "chart": chart,
-        "baselines": baselines,
-        "targets": targets,
+        "baselines": overview.baselines,
+        "targets": overview.targets,
         "snapshots": snapshots,
         # Just frozen (the redirect after freezing says which): the page confirms it.
         "frozen": next((s for s in snapshots if s.id == frozen), None),
         "unchanged": unchanged,
-        "blockers": snapshot_blockers(session, org_id=org_id, year=year),
+        "blockers": overview.blockers,
         # Months filled under the data-quality control plan's missing-data rules: shown as such.
-        "substitutions": substitutions_in_year(session, year=year),
+        "substitutions": overview.substitutions,
         # Measured values that do not name their lab report, laboratory or report number: flagged.
-        "unsourced": unsourced(session, org_id=org_id, year=year),
+        "unsourced": overview.unsourced,
         # The year's edition and GWP set; the inventory by GB/T 32150, ISO 14064-1 and GHG Protocol.
-        "settings": year_settings(session, org_id=org_id, year=year),
+        "settings": overview.settings,
         **_views(classified(inventory) if inventory else (), view, path="/emissions", query=f"year={year}&"),
     }
     return render(request, "emissions/inventory.html", context, whole_page_only=True)
