@@ -86,6 +86,7 @@ _LOCK_HEAD = DriverStatement(
     .where(_heads.c.org_id == bindparam("org_id"))
     .with_for_update()
 )
+_HEAD_SEQ = DriverStatement(select(_heads.c.last_seq).where(_heads.c.org_id == bindparam("org_id")))
 _INSERT_EVENT = DriverStatement(
     insert(_events).values({column.name: bindparam(column.name) for column in _events.columns})
 )
@@ -107,8 +108,7 @@ def chain_head(session: Session, *, org_id: int) -> tuple[int, str]:
 def chain_position(session: Session, *, org_id: int) -> int:
     """The organization's last audit seq, unlocked: every audited write moves it, so it versions what the
     organization's pages show (engine.versioned_cache). 0 for an organization without a chain."""
-    found = session.execute(select(_heads.c.last_seq).where(_heads.c.org_id == org_id)).scalar()
-    return int(found or 0)
+    return int(_HEAD_SEQ.scalar(session.connection(), {"org_id": org_id}) or 0)
 
 
 def append_event(

@@ -178,6 +178,11 @@ class DriverStatement:
         row = compiled.execute(connection, parameters).fetchone()
         return None if row is None else compiled.convert_row(row)
 
+    def all(self, connection: Connection, parameters: dict[str, Any]) -> list[Any]:
+        """Every row as a named tuple, converted by the column types."""
+        compiled = self._for(connection.dialect)
+        return [compiled.convert_row(row) for row in compiled.execute(connection, parameters).fetchall()]
+
     def scalar(self, connection: Connection, parameters: dict[str, Any]) -> Any:
         row = self.first(connection, parameters)
         return None if row is None else row[0]

@@ -5,11 +5,13 @@ so a rolled-back write bumps nothing and every process reads the same key (engin
 import uuid
 from collections.abc import Iterable
 
+from sqlalchemy import bindparam
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from engine.carbon_data.models import InventoryInputVersion
+from engine.db import DriverStatement
 
 EVERY_YEAR = 0  # the row bumped by changes that touch every year (a source, its factor choice)
 
@@ -35,25 +37,23 @@ def bump_for_periods(session: Session, *, org_id: int, periods: Iterable[str]) -
     bump_input_versions(session, org_id=org_id, years={int(period[:4]) for period in periods})
 
 
-def input_stamps(session: Session, *, org_id: int, year: int) -> tuple[str | None, str | None]:
-    """(every-year stamp, the year's stamp): one indexed read; None where nothing was written yet."""
-    rows = session.exec(
-        select(InventoryInputVersion.year, InventoryInputVersion.stamp).where(
-            InventoryInputVersion.org_id == org_id, col(InventoryInputVersion.year).in_((EVERY_YEAR, year))
-        )
-    ).all()
-    stamps = dict(rows)
-    return stamps.get(EVERY_YEAR), stamps.get(year)
+# Read on every inventory view: a prebuilt statement on the driver, the organization explicit.
+_STAMPS = DriverStatement(
+    select(_table.c.year, _table.c.stamp)
+    .where(_table.c.org_id == bindparam("org_id"))
+    .order_by(_table.c.year)
+)
 
 
 def all_input_stamps(session: Session, *, org_id: int) -> tuple[tuple[int, str], ...]:
     """Every year's (year, stamp) of the organization, in year order: the version of all its inputs."""
-    rows = session.exec(
-        select(InventoryInputVersion.year, InventoryInputVersion.stamp)
-        .where(InventoryInputVersion.org_id == org_id)
-        .order_by(col(InventoryInputVersion.year))
-    ).all()
-    return tuple((year, stamp) for year, stamp in rows)
+    return tuple((row.year, row.stamp) for row in _STAMPS.all(session.connection(), {"org_id": org_id}))
+
+
+def input_stamps(session: Session, *, org_id: int, year: int) -> tuple[str | None, str | None]:
+    """(every-year stamp, the year's stamp); None where nothing was written yet."""
+    stamps = dict(all_input_stamps(session, org_id=org_id))
+    return stamps.get(EVERY_YEAR), stamps.get(year)
 
 
 def input_version(session: Session, *, org_id: int, year: int) -> int:
