@@ -152,11 +152,13 @@ def create_app(
         upload_paths=tuple(path for module in modules for path in getattr(module, "UPLOAD_PATHS", ())),
         max_upload_bytes=settings.evidence_max_bytes,
     )
+    # Outermost middleware (added last of them): times and logs everything inside. Its probes and /ping are
+    # the first routes, so that a probe is not matched against every page's path first.
+    add_observability(app, db, settings)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in modules:
         app.include_router(module.router)
     app.openapi = lambda: api_openapi(app)  # type: ignore[method-assign]  # /api/v1 only
-    add_observability(app, db, settings)  # outermost: times and logs everything inside
     _add_error_handlers(app)
     return app
 
