@@ -2,22 +2,30 @@
 
 ``--users`` (50) asyncio clients (httpx) against ``tanguan serve`` (one worker) over the seeded demo, on
 SQLite and, when TANGUAN_TEST_POSTGRES_URL is set, on PostgreSQL, for ``--minutes`` (10) or ``--seconds``.
-Each user, with no think time, picks by weight:
+Each user, like a person at a browser (and like a locust user with ``between(1, 2)``), thinks 1–2 s
+(``--think-min``/``--think-max``) after each answer, then picks by weight:
 
 - 80 % reads: the nonconformity list, a record page, the list's htmx partial (``HX-Request``), the dashboard;
 - 15 % form writes: a nonconformity reported through the HTML form (CSRF token, 303 to the new record);
-- 5 % transitions: ``assess`` on one of the user's own reported nonconformities (the form with its version).
+- 5 % transitions and uploads: ``assess`` on one of the user's own reported nonconformities (the form with its
+  version), or, one time in three, an evidence file (a small PDF, different each time) attached to a source's
+  month through the data page's multipart form.
+
+``--think-max 0`` drops the think time: every user fires its next request as soon as the last is answered,
+a stress run that measures the server's capacity (the queue), not the latency people see.
 
 Reported per class: requests, p50/p95/p99 (ms), then the rate, 5xx answers, transport errors and other
 refusals. Afterwards, read from the database: every record the users saw created exists, in the state
 their last successful transition left it (lost updates: 0), with one ``create`` and at most one
-``assess`` audit row each; and the audit chain verifies.
+``assess`` audit row each; every upload the users saw accepted is stored with its SHA-256, one audited
+``uploaded`` event each; and the audit chain verifies.
 
 The catalogue's goals (RELIABILITY T28): 5xx 0, reads p95 < 200 ms and p99 < 400 ms, writes p95 < 500 ms;
 the figures are printed whether met or not (``*_goal_met: 0/1``)."""
 
 import argparse
 import asyncio
+import hashlib
 import os
 import random
 import re
@@ -41,7 +49,11 @@ from web.deps import SESSION_COOKIE
 CSRF = re.compile(r'name="csrf(?:-token" content|_token" value)="([^"]+)"')
 VERSION = re.compile(r'name="version" value="(\d+)"')
 RECORD_LINK = re.compile(r'href="/r/(\d+)"')
+SOURCE_OPTION = re.compile(r'<select id="e-source" name="source_id">(.*?)</select>', re.S)
+OPTION_VALUE = re.compile(r'<option value="(\d+)"')
+UPLOAD_SHARE = 3  # one transition-class action in three is an upload
 ACCOUNTS = ("carbon@xiangfeng.example", "quality@xiangfeng.example")  # both may report and assess
+UPLOADERS = frozenset({"carbon@xiangfeng.example"})  # a data editor: may attach evidence to a month
 SESSIONS = 10  # signed in before the clock starts; each shared by users / SESSIONS users
 CLASSES = ("read", "form", "transition")
 WEIGHTS = (80, 15, 5)
@@ -57,13 +69,35 @@ class Tally:
     refused: list[str] = field(default_factory=list)
     expected: dict[int, str] = field(default_factory=dict)  # record id → the state the users left it in
     assessed: set[int] = field(default_factory=set)
+    uploaded: set[str] = field(default_factory=set)  # SHA-256 of every upload answered 303
+
+
+@dataclass(frozen=True)
+class Pace:
+    think_min: float = 1.0
+    think_max: float = 2.0
+
+
+@dataclass(frozen=True)
+class Targets:
+    record_ids: list[int]
+    source_ids: list[int]
+    year: int
 
 
 class User:
     def __init__(
-        self, client: httpx.AsyncClient, csrf: str, tally: Tally, rng: random.Random, ids: list[int]
+        self,
+        client: httpx.AsyncClient,
+        csrf: str,
+        tally: Tally,
+        rng: random.Random,
+        targets: Targets,
+        name: str,
+        may_upload: bool,
     ):
-        self.client, self.csrf, self.tally, self.rng, self.ids = client, csrf, tally, rng, ids
+        self.client, self.csrf, self.tally, self.rng = client, csrf, tally, rng
+        self.ids, self.targets, self.name, self.may_upload = targets.record_ids, targets, name, may_upload
         self.reported: list[int] = []  # this user's nonconformities still in "reported"
 
     async def _timed(self, kind: str, method: str, url: str, **kwargs) -> httpx.Response | None:
@@ -137,7 +171,24 @@ class User:
                 f"transition {record_id}: {response.status_code} {response.text[:200]!r}"
             )
 
-    async def run(self, until: float) -> None:
+    async def upload(self, number: int) -> None:
+        body = b"%PDF-1.4\n% T28 " + f"{self.name} {number} {self.rng.random()}".encode() + b"\n%%EOF\n"
+        form = {
+            "csrf_token": self.csrf,
+            "source_id": str(self.rng.choice(self.targets.source_ids)),
+            "period": f"{self.targets.year}-{self.rng.randrange(1, 13):02d}",
+        }
+        files = {"evidence": (f"meter-{number}.pdf", body, "application/pdf")}
+        response = await self._timed("transition", "POST", "/emissions/data/evidence", data=form, files=files)
+        if response is not None and response.status_code == 303:
+            self.tally.uploaded.add(hashlib.sha256(body).hexdigest())
+        elif response is not None:
+            self.tally.refused.append(f"upload: {response.status_code} {response.text[:200]!r}")
+
+    async def run(self, until: float, pace: Pace) -> None:
+        # Users arrive spread over the first think time, not all in the same millisecond (as a locust crowd
+        # spawns); without think time they all start at once.
+        await asyncio.sleep(self.rng.uniform(0, pace.think_max))
         number = 0
         while time.monotonic() < until:
             kind = self.rng.choices(CLASSES, WEIGHTS)[0]
@@ -146,11 +197,17 @@ class User:
                 await self.read()
             elif kind == "form":
                 await self.report(number)
+            elif self.may_upload and self.targets.source_ids and self.rng.randrange(UPLOAD_SHARE) == 0:
+                await self.upload(number)
             else:
                 await self.assess()
+            if pace.think_max > 0:
+                await asyncio.sleep(self.rng.uniform(pace.think_min, pace.think_max))
 
 
-async def _drive(base_url: str, *, users: int, seconds: float, seed: int) -> tuple[Tally, float]:
+async def _drive(
+    base_url: str, *, users: int, seconds: float, seed: int, pace: Pace = Pace()
+) -> tuple[Tally, float]:
     tokens = [sign_in(base_url, ACCOUNTS[n % len(ACCOUNTS)]) for n in range(SESSIONS)]
     tally = Tally()
     limits = httpx.Limits(max_connections=users + 10, max_keepalive_connections=users + 10)
@@ -170,13 +227,26 @@ async def _drive(base_url: str, *, users: int, seconds: float, seed: int) -> tup
             csrf_tokens.append(match.group(1))
         listing = await clients[0].get("/records/nonconformity")
         ids = [int(found) for found in RECORD_LINK.findall(listing.text)] or [1]
+        year = date.today().year - 1  # a year the demo has readings for
+        grid = await clients[0].get(f"/emissions/data?year={year}")
+        select = SOURCE_OPTION.search(grid.text)
+        sources = [int(found) for found in OPTION_VALUE.findall(select.group(1))] if select else []
+        targets = Targets(record_ids=ids, source_ids=sources, year=year)
         rng = random.Random(seed)
         crowd = [
-            User(clients[n % SESSIONS], csrf_tokens[n % SESSIONS], tally, random.Random(rng.random()), ids)
+            User(
+                clients[n % SESSIONS],
+                csrf_tokens[n % SESSIONS],
+                tally,
+                random.Random(rng.random()),
+                targets,
+                name=f"user{n}",
+                may_upload=ACCOUNTS[(n % SESSIONS) % len(ACCOUNTS)] in UPLOADERS,
+            )
             for n in range(users)
         ]
         started = time.monotonic()
-        await asyncio.gather(*(user.run(started + seconds) for user in crowd))
+        await asyncio.gather(*(user.run(started + seconds, pace) for user in crowd))
         elapsed = time.monotonic() - started
     finally:
         for client in clients:
@@ -190,6 +260,8 @@ class Afterwards:
     lost_updates: int
     audit_mismatches: int
     chain_ok: bool
+    uploads_checked: int = 0
+    uploads_missing: int = 0  # accepted uploads without their stored file row or their audit event
 
 
 def check_database(url: str, tally: Tally) -> Afterwards:
@@ -220,11 +292,28 @@ def check_database(url: str, tally: Tally) -> Afterwards:
                     "assess": wanted.get("assess", 0),
                 }:
                     mismatched += 1
+            missing_uploads = 0
+            for sha256 in tally.uploaded:
+                stored = connection.execute(
+                    text("SELECT id FROM evidence_file WHERE sha256 = :h"), {"h": sha256}
+                ).first()
+                audited = (
+                    stored is not None
+                    and connection.execute(
+                        text(
+                            "SELECT count(*) FROM audit_event WHERE subject_type = 'evidence' "
+                            "AND subject_id = :e AND action = 'uploaded'"
+                        ),
+                        {"e": str(stored.id)},
+                    ).scalar()
+                    == 1
+                )
+                missing_uploads += 0 if audited else 1
             for (org_id,) in connection.execute(text("SELECT id FROM organization")).all():
                 chain_ok = chain_ok and verify_chain(connection, org_id=org_id).ok
     finally:
         database.dispose()
-    return Afterwards(len(tally.expected), lost, mismatched, chain_ok)
+    return Afterwards(len(tally.expected), lost, mismatched, chain_ok, len(tally.uploaded), missing_uploads)
 
 
 def figures(backend: str, tally: Tally, elapsed: float, after: Afterwards, users: int) -> list[str]:
@@ -254,6 +343,8 @@ def figures(backend: str, tally: Tally, elapsed: float, after: Afterwards, users
         f"{name}_transport_errors: {tally.transport_errors} requests",
         f"{name}_refused: {len(tally.refused)} answers",
         f"{name}_records_checked: {after.records_checked} records",
+        f"{name}_uploads_checked: {after.uploads_checked} files",
+        f"{name}_uploads_missing: {after.uploads_missing} files",
         f"{name}_lost_updates: {after.lost_updates} records",
         f"{name}_audit_mismatches: {after.audit_mismatches} records",
         f"{name}_chain_verified: {int(after.chain_ok)} ok",
@@ -269,14 +360,22 @@ class LoadRun:
 
 
 def run_load(
-    backend: str, *, users: int, seconds: float, postgres_url: str | None = None, seed: int = 28
+    backend: str,
+    *,
+    users: int,
+    seconds: float,
+    postgres_url: str | None = None,
+    seed: int = 28,
+    pace: Pace = Pace(),
 ) -> LoadRun:
     """One run against a fresh demo server on ``backend``."""
     with (
         scratch_schema(postgres_url if backend == "postgresql" else None) as url,
         demo_server(database_url=url) as server,
     ):
-        tally, elapsed = asyncio.run(_drive(server.base_url, users=users, seconds=seconds, seed=seed))
+        tally, elapsed = asyncio.run(
+            _drive(server.base_url, users=users, seconds=seconds, seed=seed, pace=pace)
+        )
         data_dir = Path(server.log_path).parent / "var"
         effective = Settings(data_dir=data_dir, database_url=url).effective_database_url
         after = check_database(effective, tally)
@@ -291,6 +390,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--seconds", type=float, help="instead of --minutes")
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--think-min", type=float, default=1.0, help="seconds a user thinks, at least")
+    parser.add_argument(
+        "--think-max", type=float, default=2.0, help="at most (0: no think time, a stress run)"
+    )
     options = parser.parse_args(argv)
     seconds = options.seconds if options.seconds else options.minutes * 60
     postgres = os.environ.get("TANGUAN_TEST_POSTGRES_URL")
@@ -299,12 +402,14 @@ def main(argv: list[str] | None = None) -> int:
         backends = [backend for backend in backends if backend != "postgresql"]
     failed = False
     for backend in backends:
-        run = run_load(backend, users=options.users, seconds=seconds, postgres_url=postgres)
+        pace = Pace(think_min=min(options.think_min, options.think_max), think_max=options.think_max)
+        run = run_load(backend, users=options.users, seconds=seconds, postgres_url=postgres, pace=pace)
         for line in run.lines:
             print(line, flush=True)
         for refusal in run.tally.refused[:10]:
             print(f"# {refusal}")
         failed = failed or run.tally.server_errors > 0 or run.after.lost_updates > 0 or not run.after.chain_ok
+        failed = failed or run.after.uploads_missing > 0
     return 1 if failed else 0
 
 

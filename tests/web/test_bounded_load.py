@@ -1,6 +1,7 @@
 """RELIABILITY T28, short: 50 asyncio users for ``TANGUAN_LOAD_SECONDS`` (30) against the app served by
-uvicorn on a real socket over the seeded demo — 80 % reads (list, record page, htmx partial, dashboard),
-15 % form writes, 5 % transitions — then the database checked against what the users saw committed
+uvicorn on a real socket over the seeded demo, each thinking 1–2 s between requests — 80 % reads (list,
+record page, htmx partial, dashboard), 15 % form writes, 5 % transitions and evidence uploads — then the
+database checked against what the users saw committed
 (bench/load.py; `python -m bench.load --minutes 10` is the catalogue's run against `tanguan serve`).
 Latencies are printed, not asserted: the server shares this process and the machine (the benchmark's
 figures are in docs/benchmarks.md)."""
@@ -28,4 +29,5 @@ def test_t28_fifty_users_no_server_error_no_lost_update_and_the_chain_verifies(w
     assert tally.refused == [], tally.refused[:10]
     assert all(tally.latencies[kind] for kind in ("read", "form", "transition")), "a class never ran"
     assert after.records_checked > 0 and after.lost_updates == 0 and after.audit_mismatches == 0
+    assert after.uploads_checked > 0 and after.uploads_missing == 0
     assert after.chain_ok
