@@ -3,6 +3,8 @@ per window, not one per refused attempt — an urgent notification to the organi
 (Chinese first, China time), a JSON line at WARNING and a counter on /metrics. An account without an
 organization still gets the line and the counter."""
 
+import email
+import email.policy
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -15,8 +17,12 @@ from sqlalchemy import text
 from engine.identity.users import create_user
 from engine.models.base import utcnow
 from engine.observability import SECURITY_LOG
+from engine.scheduler.jobs import JOBS
+from engine.scheduler.runner import run_jobs
+from tests.scheduler.test_starts_mail_leader import smtp  # noqa: F401  (fixture: a local SMTP server)
 from tests.web.conftest import BASE_URL, csrf_of
 from tests.web.test_observability import _captured
+from tests.web.test_visible_text import ISO_INSTANT, visible_text
 
 PLATFORM_ADMIN = "root@platform.example"
 
@@ -114,3 +120,20 @@ def test_an_address_at_its_limit_raises_one_alert_across_accounts(web, alert_lin
     notices = security_notices(web)
     assert [subject for _, subject, _, _ in notices] == ["安全警报：地址 testclient 登录失败次数达到上限"]
     assert "（各账户合计）" in notices[0][2] and "staff@xiangfeng.example" in notices[0][2]
+
+
+def test_the_administrator_sees_the_alert_and_gets_it_by_mail_at_once(web, smtp):  # noqa: F811
+    """The notification centre shows it (Chinese, China time); the urgent-mail job mails it over a real
+    local SMTP server, not in tomorrow's digest."""
+    inbox, port = smtp
+    bad_logins(web, "kiln@xiangfeng.example", web.settings.login_max_failures)
+    page = web.as_role("admin").get("/notifications").text
+    assert "安全警报" in page and "账户 kiln@xiangfeng.example 登录失败次数达到上限" in page
+    assert not [part for part in visible_text(page) if ISO_INSTANT.search(part)]
+    settings = web.settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port})
+    urgent = [job for job in JOBS if job.name == "urgent_mail"]
+    run_jobs(web.db, now=utcnow(), settings=settings, jobs=urgent)
+    (mail,) = inbox.messages
+    assert mail.rcpt_tos == ["admin@xiangfeng.example"]
+    body = email.message_from_bytes(mail.content, policy=email.policy.default)
+    assert "安全警报" in body["Subject"] and "kiln@xiangfeng.example" in body.get_content()
