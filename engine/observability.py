@@ -1,6 +1,6 @@
-"""What an operator watches (docs/adr/0038): one JSON line per request and per scheduler job run, and the
-Prometheus metrics behind ``/metrics``. The web layer (web/observability.py) times requests; the
-scheduler's runner times jobs; both land here.
+"""What an operator watches (docs/adr/0038): one JSON line per request, per scheduler job run and per security
+alert (docs/adr/0046), and the Prometheus metrics behind ``/metrics``. The web layer (web/observability.py)
+times requests; the scheduler's runner times jobs; both land here.
 
 Metrics live in this process's registry: with ``tanguan serve --workers N`` each worker keeps its own, so
 run one worker per instance (the deployment's units do) and scrape each instance; the scheduler process

@@ -211,4 +211,6 @@ def test_the_server_clock_is_checked_against_a_real_sntp_server(web, tmp_path):
     assert disabled["ok"] and not disabled["checked"] and "TANGUAN_NTP_SERVERS" in disabled["note"]
     status, output = _check_clock_cli(tmp_path, "")
     assert status == 2 and "TANGUAN_NTP_SERVERS" in output
+    status, output = _check_clock_cli(tmp_path, "ntp.example:abc")  # a bad setting: one line naming it
+    assert status == 2 and "TANGUAN_NTP_SERVERS=ntp.example:abc" in output and "Traceback" not in output
     print("\nT29 clock against a local SNTP server: " + "; ".join(figures) + "; unset → not checked, ready")
