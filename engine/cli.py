@@ -551,6 +551,41 @@ def workflows_show(key: str, locale: Annotated[str, typer.Option(help="zh_CN or 
     typer.echo(mermaid(workflow.spec, locale=locale))
 
 
+@app.command("check-clock")
+def check_clock_command(
+    server: Annotated[
+        list[str] | None,
+        typer.Option("--server", help="an NTP server host[:port] (repeatable; default TANGUAN_NTP_SERVERS)"),
+    ] = None,
+) -> None:
+    """Print this server's clock offset from NTP; exit 1 over TANGUAN_MAX_CLOCK_OFFSET_S, 2 without an
+    answer (检查服务器时钟)."""
+    from engine.clock_check import check_clock
+    from engine.config import ntp_server_list, split_host_port
+
+    settings = _settings()
+    servers = server or ntp_server_list(settings.ntp_servers)
+    for name in servers:
+        try:
+            split_host_port(name)
+        except ValueError as error:
+            raise CliError(f"--server: {error}") from None
+    status = check_clock(servers)
+    if not status.enabled:
+        raise CliError("TANGUAN_NTP_SERVERS 未设置 / is empty: name an NTP server (or --server HOST)")
+    if status.reading is None:
+        _note(f"时钟未检查 / clock not checked: {status.error}")
+        raise typer.Exit(2)
+    reading, limit = status.reading, settings.max_clock_offset_s
+    within = abs(reading.offset_s) <= limit
+    _echo(
+        f"时钟偏差 offset {reading.offset_s:+.3f} s against {reading.server} "
+        f"(往返 round trip {reading.round_trip_s * 1000:.1f} ms); "
+        f"上限 max {limit:g} s: {'正常 OK' if within else '超出 TOO FAR'}"
+    )
+    raise typer.Exit(0 if within else 1)
+
+
 @secret_app.command("generate")
 def secret_generate() -> None:
     """Print a new random key for TANGUAN_SECRET_KEY (生成密钥)."""

@@ -57,6 +57,29 @@ def checked_proxy_addresses(value: str) -> str:
     return value
 
 
+NTP_PORT = 123
+
+
+def split_host_port(server: str) -> tuple[str, int]:
+    """An NTP server as ``host``, ``host:port``, ``[v6]:port`` or a bare IPv6 address."""
+    if server.startswith("["):
+        host, _, rest = server[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else str(NTP_PORT)
+    elif server.count(":") == 1:
+        host, port = server.split(":")
+    else:
+        host, port = server, str(NTP_PORT)
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(
+            f"{server!r} 不是 NTP 服务器地址 / is not an NTP server (host or host:port, comma-separated)"
+        )
+    return host, int(port)
+
+
+def ntp_server_list(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
 def _split_keys(value: str) -> tuple[str, ...]:
     return tuple(key.strip() for key in value.split(",") if key.strip())
 
@@ -105,6 +128,9 @@ class Settings(BaseSettings):
     storage_url: str | None = None
     # Who may read /metrics besides the local machine: a bearer token (unset: only 127.0.0.1 and ::1).
     metrics_token: str | None = None
+    # The server clock against NTP (T29, docs/adr/0046): comma-separated host[:port]; empty: not checked.
+    ntp_servers: str = ""
+    max_clock_offset_s: Annotated[float, Field(gt=0)] = 5.0  # over this /readyz answers 503
 
     @field_validator("secret_key", "old_secret_keys")
     @classmethod
@@ -131,6 +157,13 @@ class Settings(BaseSettings):
     @classmethod
     def _addresses(cls, value: str) -> str:
         return checked_proxy_addresses(value)
+
+    @field_validator("ntp_servers")
+    @classmethod
+    def _ntp_servers(cls, value: str) -> str:
+        for server in ntp_server_list(value):
+            split_host_port(server)
+        return value
 
     @field_validator("scheduler_clock_start", "scheduler_clock_anchor")
     @classmethod

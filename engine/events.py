@@ -51,7 +51,11 @@ Policy = Callable[[Any, sqlmodel.Session], None]  # (the event, the session of t
 POLICIES: dict[type[PolicyEvent], list[Policy]] = {}
 # The modules that register policies; imported (by name) before the first announcement, so no caller can
 # announce an event before the rules that govern it are in place.
-POLICY_MODULES: list[str] = ["workflows.hooks", "engine.verification.policies"]
+POLICY_MODULES: list[str] = [
+    "workflows.hooks",
+    "engine.verification.policies",
+    "engine.notifications.security",
+]
 _loaded_modules: set[str] = set()
 
 

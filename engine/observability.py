@@ -1,6 +1,6 @@
-"""What an operator watches (docs/adr/0038): one JSON line per request and per scheduler job run, and the
-Prometheus metrics behind ``/metrics``. The web layer (web/observability.py) times requests; the
-scheduler's runner times jobs; both land here.
+"""What an operator watches (docs/adr/0038): one JSON line per request, per scheduler job run and per security
+alert (docs/adr/0046), and the Prometheus metrics behind ``/metrics``. The web layer (web/observability.py)
+times requests; the scheduler's runner times jobs; both land here.
 
 Metrics live in this process's registry: with ``tanguan serve --workers N`` each worker keeps its own, so
 run one worker per instance (the deployment's units do) and scrape each instance; the scheduler process
@@ -19,6 +19,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from engine.clock_check import CachedClockCheck, clock_report
 from engine.db import Database
 from engine.identity.models import Organization
 from engine.storage import EvidenceStore
@@ -49,9 +50,16 @@ JOB_SECONDS = Histogram(
     buckets=(0.01, 0.05, 0.25, 1.0, 5.0, 30.0, 120.0),
     registry=REGISTRY,
 )
+SECURITY_ALERTS = Counter(
+    "tanguan_security_alerts",
+    "Security alerts raised (one per window and account or address), by kind (account, address)",
+    ["kind"],
+    registry=REGISTRY,
+)
 
 REQUEST_LOG = logging.getLogger("tanguan.request")
 JOB_LOG = logging.getLogger("tanguan.job")
+SECURITY_LOG = logging.getLogger("tanguan.security")
 
 
 def json_line(event: str, **fields: Any) -> str:
@@ -62,7 +70,7 @@ def json_line(event: str, **fields: Any) -> str:
 
 def configure_logging() -> None:
     """The JSON loggers write bare lines to standard error (once per process, whoever calls first)."""
-    for logger in (REQUEST_LOG, JOB_LOG):
+    for logger in (REQUEST_LOG, JOB_LOG, SECURITY_LOG):
         if not logger.handlers:
             handler = logging.StreamHandler(sys.stderr)
             handler.setFormatter(logging.Formatter("%(message)s"))
@@ -88,6 +96,12 @@ def job_ran(*, job: str, org: str, period: str, outcome: str, actions: int, seco
                 duration_ms=round(seconds * 1000, 2),
             )
         )
+
+
+def security_alert(*, kind: str, **fields: Any) -> None:
+    """An alert an operator must see: counted, and logged at WARNING (event ``security.alert``)."""
+    SECURITY_ALERTS.labels(kind).inc()
+    SECURITY_LOG.warning(json_line("security.alert", kind=kind, **fields))
 
 
 def overdue_counts(db: Database, *, today: date) -> dict[str, int]:
@@ -127,9 +141,35 @@ class OverdueTasks(Collector):
         yield family
 
 
-def readiness(db: Database, store: EvidenceStore) -> tuple[bool, dict[str, Any]]:
+class ClockOffset(Collector):
+    """``tanguan_clock_offset_seconds``: this clock against NTP (the cached measurement); no sample when the
+    check is disabled or no server answered."""
+
+    def __init__(self, clock: CachedClockCheck) -> None:
+        self.clock = clock
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "tanguan_clock_offset_seconds",
+            "Offset of this server's clock from NTP (positive: this clock is behind), by NTP server",
+            labels=["server"],
+        )
+        reading = self.clock.status().reading
+        if reading is not None:
+            family.add_metric([reading.server], reading.offset_s)
+        yield family
+
+
+def readiness(
+    db: Database,
+    store: EvidenceStore,
+    *,
+    clock: CachedClockCheck | None = None,
+    max_clock_offset_s: float = 5.0,
+) -> tuple[bool, dict[str, Any]]:
     """Whether this instance can serve: the database answers, its schema is at this code's head, the
-    evidence store takes a write. Each check reports, none raises."""
+    evidence store takes a write, the clock is within ``max_clock_offset_s`` of NTP (when checked). Each
+    check reports, none raises."""
     from sqlalchemy import text
 
     from engine.migrate import schema_status
@@ -151,5 +191,7 @@ def readiness(db: Database, store: EvidenceStore) -> tuple[bool, dict[str, Any]]
         checks["storage"] = {"ok": True, "where": store.describe()}
     except Exception as error:
         checks["storage"] = {"ok": False, "where": store.describe(), "error": type(error).__name__}
+    if clock is not None:
+        checks["clock"] = clock_report(clock.status(), max_offset_s=max_clock_offset_s)
     ready = all(check["ok"] for check in checks.values())
     return ready, {"status": "ready" if ready else "not ready", "checks": checks}

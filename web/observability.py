@@ -1,6 +1,7 @@
 """Request observability (docs/adr/0038): an ``X-Request-ID`` on every response, one JSON log line and one
 latency observation per request, and the probes ``/healthz`` (the process answers), ``/readyz`` (database,
-schema, evidence store) and ``/metrics`` (Prometheus text, for the local machine or a bearer token)."""
+schema, evidence store, clock against NTP) and ``/metrics`` (Prometheus text, for the local machine or a
+bearer token)."""
 
 import hmac
 import logging
@@ -13,12 +14,14 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from engine.config import Settings
+from engine.clock_check import CachedClockCheck
+from engine.config import Settings, ntp_server_list
 from engine.db import Database
 from engine.observability import (
     REGISTRY,
     REQUEST_LOG,
     REQUEST_SECONDS,
+    ClockOffset,
     OverdueTasks,
     configure_logging,
     json_line,
@@ -103,6 +106,8 @@ def add_observability(app: FastAPI, db: Database, settings: Settings) -> None:
     configure_logging()
     per_app = CollectorRegistry(auto_describe=False)  # nothing is queried until scraped
     per_app.register(OverdueTasks(db))
+    clock = CachedClockCheck(ntp_server_list(settings.ntp_servers))
+    per_app.register(ClockOffset(clock))
     app.add_middleware(ObservabilityMiddleware)
 
     # Plain routes, outside the app-wide dependencies: a probe needs no session, language or CSRF token,
@@ -111,7 +116,9 @@ def add_observability(app: FastAPI, db: Database, settings: Settings) -> None:
         return JSONResponse({"status": "ok"})
 
     def readyz(_request: Request) -> JSONResponse:
-        ready, report = readiness(db, settings.evidence_store)
+        ready, report = readiness(
+            db, settings.evidence_store, clock=clock, max_clock_offset_s=settings.max_clock_offset_s
+        )
         return JSONResponse(report, status_code=200 if ready else 503)
 
     def metrics(request: Request) -> Response:

@@ -15,6 +15,7 @@ from sqlmodel import select as orm_select
 from engine.audit import Actor, append_event
 from engine.config import Settings
 from engine.db import Database
+from engine.events import PolicyEvent, announce
 from engine.identity.models import (
     ApiToken,
     LoginAttempt,
@@ -74,14 +75,67 @@ def _recent_failures(session: Session, *, column: Mapped[str], value: str, since
     ).one()
 
 
-def _throttled(session: Session, *, email: str, ip: str, settings: Settings, now: datetime) -> bool:
+@dataclass(frozen=True)
+class SignInLimitReached(PolicyEvent):
+    """A failed sign-in brought ``kind`` ("account": one e-mail; "address": one client address, whatever
+    the accounts) to its limit or beyond. Announced on every such failure, in its transaction; the alert
+    policy (engine.notifications.security) raises one alert per window. ``org_id`` is 0, the installation:
+    the account's organizations are ``org_ids`` (none for an unknown e-mail or a platform administrator)."""
+
+    kind: str
+    email: str
+    ip: str
+    failures: int
+    limit: int
+    window_minutes: int
+    at: datetime
+    org_ids: tuple[int, ...] = ()
+
+
+def _limits(settings: Settings) -> dict[str, int]:
+    return {
+        "account": settings.login_max_failures,
+        "address": settings.login_max_failures * IP_FAILURE_FACTOR,
+    }
+
+
+def _failures(session: Session, *, email: str, ip: str, settings: Settings, now: datetime) -> dict[str, int]:
+    """Failed sign-ins in the window, of the account and of the address."""
     since = now - timedelta(minutes=settings.login_window_minutes)
-    limit = settings.login_max_failures
-    return (
-        _recent_failures(session, column=col(LoginAttempt.email), value=email, since=since) >= limit
-        or _recent_failures(session, column=col(LoginAttempt.ip), value=ip, since=since)
-        >= limit * IP_FAILURE_FACTOR
-    )
+    return {
+        "account": _recent_failures(session, column=col(LoginAttempt.email), value=email, since=since),
+        "address": _recent_failures(session, column=col(LoginAttempt.ip), value=ip, since=since),
+    }
+
+
+def _announce_limits(
+    session: Session,
+    *,
+    failures: dict[str, int],
+    user: User | None,
+    email: str,
+    ip: str,
+    settings: Settings,
+    now: datetime,
+) -> None:
+    """After a failure is recorded (``failures`` counts it): each limit reached is announced."""
+    org_ids = tuple(m.org_id for m in memberships_of(session, user_id=user.id)) if user and user.id else ()
+    for kind, limit in _limits(settings).items():
+        if failures[kind] >= limit:
+            announce(
+                session,
+                SignInLimitReached(
+                    org_id=0,
+                    kind=kind,
+                    email=email,
+                    ip=ip,
+                    failures=failures[kind],
+                    limit=limit,
+                    window_minutes=settings.login_window_minutes,
+                    at=now,
+                    org_ids=org_ids,
+                ),
+            )
 
 
 def _audit_login(session: Session, *, user: User, action: str, ip: str, reason: str | None = None) -> None:
@@ -119,15 +173,25 @@ def attempt_login(session: Session, *, email: str, password: str, ip: str, setti
     _queue_for_account(session, email=email)
     now = utcnow()
     user = session.exec(orm_select(User).where(User.email == email)).first()
-    if _throttled(session, email=email, ip=ip, settings=settings, now=now):
+    failures = _failures(session, email=email, ip=ip, settings=settings, now=now)
+    limits = _limits(settings)
+    after_this = {kind: count + 1 for kind, count in failures.items()}  # when this attempt fails
+    if any(failures[kind] >= limit for kind, limit in limits.items()):
         session.add(LoginAttempt(email=email, ip=ip, succeeded=False, attempted_at=now))
         if user is not None:
             _audit_login(session, user=user, action="login_throttled", ip=ip)
+        _announce_limits(
+            session, failures=after_this, user=user, email=email, ip=ip, settings=settings, now=now
+        )
         return LoginResult(user=None, refusal="throttled")
     # An unknown account is checked against a dummy hash so that both failures take the same time.
     password_ok = verify_password(user.password_hash if user else dummy_hash(), password)
     succeeded = bool(user and password_ok and user.is_active)
     session.add(LoginAttempt(email=email, ip=ip, succeeded=succeeded, attempted_at=now))
+    if not succeeded:
+        _announce_limits(
+            session, failures=after_this, user=user, email=email, ip=ip, settings=settings, now=now
+        )
     if user is None:
         return LoginResult(user=None, refusal="invalid")
     if not succeeded:

@@ -25,6 +25,7 @@ KINDS = {
     "started": Text(zh="定期任务", en="Recurring work"),
     "evidence": Text(zh="证据到期", en="Evidence expiry"),
     "verification_return": Text(zh="核查退回", en="Returned by the verifier"),
+    "security": Text(zh="安全警报", en="Security alert"),
 }
 _notifications = table_of(Notification)
 
@@ -51,9 +52,11 @@ def notify(
     urgent: bool = False,
     now: datetime | None = None,
     actor: Actor = SCHEDULER,
+    org_id: int | None = None,
 ) -> list[Notification]:
-    """One notification per person (each once), each written to the audit trail."""
-    org_id = _org(session)
+    """One notification per person (each once), each written to the audit trail. ``org_id`` names the
+    organization when the session is the installation's (all organizations), as at sign-in."""
+    org_id = _org(session) if org_id is None else org_id
     body = body or Text(zh="", en="")
     created = []
     for user_id in dict.fromkeys(user_ids):

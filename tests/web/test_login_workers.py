@@ -4,8 +4,12 @@
 one account from one address and 100 for another account from a new ``X-Forwarded-For`` address each time,
 sent 20 at a time so that every worker takes its share. Whatever worker a request reaches, the account's
 password is checked at most ``TANGUAN_LOGIN_MAX_FAILURES`` times in the window, and every attempt is
-recorded (a login attempt row) and audited (``login_failed`` or ``login_throttled``)."""
+recorded (a login attempt row) and audited (``login_failed`` or ``login_throttled``). The alert
+(docs/adr/0046) is raised once per account, whichever worker took the attempt that reached the limit: one
+``security.alert`` line in the workers' log and one notification to the organization's administrator. The
+address of the first case (no ``X-Forwarded-For``: 127.0.0.1 for all 100) reaches its own limit: one alert."""
 
+import json
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -111,6 +115,24 @@ def outcome(database_url: str, email: str) -> dict[str, int]:
             "recorded": recorded}  # fmt: skip
 
 
+def alerts_logged(log: Path) -> list[dict]:
+    lines = (line for line in log.read_text(errors="replace").splitlines() if '"security.alert"' in line)
+    return [json.loads(line) for line in lines]
+
+
+def security_notices(database_url: str) -> list[str]:
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return list(
+                connection.execute(
+                    text("SELECT subject_zh FROM notification WHERE kind = 'security'")
+                ).scalars()
+            )
+    finally:
+        engine.dispose()
+
+
 def test_four_workers_share_the_login_limit(tmp_path, database_url):
     data_dir = tmp_path / "var"
     env = tanguan_env(
@@ -138,17 +160,25 @@ def test_four_workers_share_the_login_limit(tmp_path, database_url):
                 jobs = [pool.submit(bad_login, base_url, email, address(i)) for i in range(ATTEMPTS)]
                 statuses[name] = sorted(job.result() for job in jobs)
         busy = watch.served()
+    alerts = alerts_logged(tmp_path / "serve.log")
+    notices = security_notices(database_url)
     lines = []
     for name, (email, _) in cases.items():
         seen = outcome(database_url, email)
         answers = {code: statuses[name].count(code) for code in sorted(set(statuses[name]))}
+        raised = sum(a["kind"] == "account" and a["account"] == email for a in alerts)
+        notified = sum(email in subject for subject in notices)
         lines.append(
             f"T14 {name}, {WORKERS} workers ({busy} served): {ATTEMPTS} bad logins, passwords checked "
             f"{seen['evaluated']} (limit {LIMIT}), throttled {seen['throttled']}, attempts recorded "
-            f"{seen['recorded']}, answers {answers}"
+            f"{seen['recorded']}, answers {answers}; alerts raised {raised}, admins notified {notified}"
         )
         assert seen["evaluated"] <= LIMIT, lines[-1]
         assert seen["evaluated"] + seen["throttled"] == ATTEMPTS == seen["recorded"], lines[-1]
         assert set(statuses[name]) <= {401, 429}
+        assert raised == 1 and notified == 1, lines[-1]
+    by_address = [a["address"] for a in alerts if a["kind"] == "address"]
+    lines.append(f"T14 address alerts: {by_address} (limit {LIMIT * 5} per address)")
     print("\n" + "\n".join(lines))
+    assert by_address == ["127.0.0.1"] and len(alerts) == 3 and len(notices) == 3
     assert busy == WORKERS

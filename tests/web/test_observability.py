@@ -155,7 +155,11 @@ def test_health_and_readiness(web):
         "database": True,
         "migrations": True,
         "storage": True,
+        "clock": True,
     }
+    # Without TANGUAN_NTP_SERVERS the clock is not checked, and said so (test_time_source.py checks it).
+    clock = body["checks"]["clock"]
+    assert clock["checked"] is False and "TANGUAN_NTP_SERVERS" in clock["note"]
 
 
 def test_readiness_fails_when_the_database_is_unreachable(backend, tmp_path):

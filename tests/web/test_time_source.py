@@ -4,16 +4,24 @@ A nonconformity is driven from report to the signed effectiveness review over th
 pages, every request carrying forged times: in the body (``ts``, ``signed_at``, ``created_at`` …), in the
 form data and in the HTTP ``Date`` header. Every audit row and signature the journey wrote must carry the
 server's time (UTC ISO-8601, between the test's first and last request), and every chain of the database
-must be in time order by ``seq``."""
+must be in time order by ``seq``.
+
+And the server's own clock is checked against NTP (a real SNTP server the test starts, docs/adr/0046)."""
 
 import re
+import time
 from datetime import UTC, datetime, timedelta
 
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
 from demo.seed import DEMO_PASSWORD
 from engine.models.base import utc_iso, utcnow
-from tests.web.conftest import api_token, bearer_client, csrf_of
+from tests.ntp import sntp_server
+from tests.serving import run_tanguan, tanguan_env
+from tests.web.conftest import BASE_URL, CATALOG, SECRET_KEY, api_token, bearer_client, csrf_of
+from web.app import create_app
 
 FORGED = "1999-12-31T23:59:59.000000Z"
 FORGED_TIMES = {
@@ -133,3 +141,76 @@ def test_client_timestamps_are_ignored_and_every_audit_time_is_utc_and_in_order(
     )
     assert len(written) >= 8 and len(signatures) == 1
     assert using_client_time == 0 and outside == 0 and not_utc == [] and out_of_order == 0
+
+
+def _ready_clock(web, servers: str, *, max_offset_s: float = 5.0) -> tuple[TestClient, object]:
+    settings = web.settings.model_copy(update={"ntp_servers": servers, "max_clock_offset_s": max_offset_s})
+    app = create_app(settings=settings, db=web.db, catalog=CATALOG)
+    return TestClient(app, base_url=BASE_URL, client=("127.0.0.1", 50000)), settings
+
+
+def _clock_metric(client: TestClient) -> dict[str, float]:
+    families = text_string_to_metric_families(client.get("/metrics").text)
+    family = next(f for f in families if f.name == "tanguan_clock_offset_seconds")
+    return {s.labels["server"]: s.value for s in family.samples}
+
+
+def _check_clock_cli(tmp_path, servers: str) -> tuple[int, str]:
+    env = tanguan_env(tmp_path / "cli", TANGUAN_NTP_SERVERS=servers, TANGUAN_SECRET_KEY=SECRET_KEY)
+    done = run_tanguan("check-clock", env=env, check=False)
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_the_server_clock_is_checked_against_a_real_sntp_server(web, tmp_path):
+    """A local SNTP server answering with this clock plus 0 s, then plus 30 s, and one that never answers:
+    /readyz, /metrics and `tanguan check-clock` report the offset; over the maximum (5 s) /readyz is 503
+    naming the clock; a silent server costs the 1 s timeout, not a hang, and does not fail readiness."""
+    figures = []
+    for offset in (0.0, 30.0):
+        with sntp_server(offset_s=offset) as ntp:
+            client, _ = _ready_clock(web, ntp.address)
+            answers = [client.get("/readyz") for _ in range(3)]
+            report = answers[-1].json()
+            clock = report["checks"]["clock"]
+            assert clock["checked"] and clock["server"] == ntp.address
+            assert abs(clock["offset_s"] - offset) < 0.1
+            metric = _clock_metric(client)
+            assert abs(metric[ntp.address] - offset) < 0.1
+            assert ntp.requests == 1, "one NTP query serves /readyz and /metrics for five minutes"
+            status, output = _check_clock_cli(tmp_path, ntp.address)
+        expected = 200 if offset == 0 else 503
+        assert [a.status_code for a in answers] == [expected] * 3
+        printed = re.search(r"offset ([+-]\d+\.\d{3}) s against", output)
+        assert status == (0 if offset == 0 else 1) and printed, output
+        assert abs(float(printed.group(1)) - offset) < 0.1
+        if offset:
+            assert report["status"] == "not ready" and not clock["ok"]
+            assert "TANGUAN_MAX_CLOCK_OFFSET_S=5" in clock["error"] and "超过上限 5 秒" in clock["error"]
+            assert all(check["ok"] for name, check in report["checks"].items() if name != "clock")
+        figures.append(f"offset {offset:g} s → measured {clock['offset_s']:+.3f} s, /readyz {expected}")
+
+    with sntp_server(silent=True) as silent, sntp_server(offset_s=0.0) as good:
+        client, _ = _ready_clock(web, silent.address)
+        started = time.monotonic()
+        ready = client.get("/readyz")
+        waited = time.monotonic() - started
+        clock = ready.json()["checks"]["clock"]
+        assert ready.status_code == 200 and clock["ok"] and not clock["checked"]
+        assert "无应答" in clock["error"] and f"no answer from {silent.address} within 1 s" in clock["error"]
+        assert 0.9 < waited < 3, waited
+        assert _clock_metric(client) == {}
+        status, output = _check_clock_cli(tmp_path, silent.address)
+        assert status == 2 and "no answer" in output, output
+        # A second server is asked when the first is silent.
+        fallback = _ready_clock(web, f"{silent.address},{good.address}")[0].get("/readyz").json()
+        assert fallback["checks"]["clock"]["server"] == good.address
+    figures.append(f"silent server → /readyz 200 after {waited:.2f} s (timeout 1 s)")
+
+    client, _ = _ready_clock(web, "")
+    disabled = client.get("/readyz").json()["checks"]["clock"]
+    assert disabled["ok"] and not disabled["checked"] and "TANGUAN_NTP_SERVERS" in disabled["note"]
+    status, output = _check_clock_cli(tmp_path, "")
+    assert status == 2 and "TANGUAN_NTP_SERVERS" in output
+    status, output = _check_clock_cli(tmp_path, "ntp.example:abc")  # a bad setting: one line naming it
+    assert status == 2 and "TANGUAN_NTP_SERVERS=ntp.example:abc" in output and "Traceback" not in output
+    print("\nT29 clock against a local SNTP server: " + "; ".join(figures) + "; unset → not checked, ready")
