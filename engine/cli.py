@@ -296,6 +296,10 @@ def serve(
         proxy_headers=True,
         forwarded_allow_ips=proxies,
         access_log=False,  # one JSON line per request instead (web/observability.py)
+        # Longer than the proxy's idle upstream connections (nginx: 60 s): else the server may close a
+        # connection just as the proxy (or a client) sends the next request on it, which then fails (T28
+        # saw one such read error in 19,398 requests with uvicorn's 5 s).
+        timeout_keep_alive=75,
     )
 
 
