@@ -25,6 +25,20 @@ def acknowledged(session: Session, *, record_ids: Iterable[int]) -> dict[int, di
     return found
 
 
+def acknowledged_by(session: Session, *, user_id: int, record_ids: Iterable[int]) -> set[int]:
+    """Which of these versions the person has acknowledged."""
+    wanted = sorted(set(record_ids))
+    if not wanted:
+        return set()
+    return set(
+        session.exec(
+            select(DocumentAcknowledgement.record_id).where(
+                DocumentAcknowledgement.user_id == user_id, col(DocumentAcknowledgement.record_id).in_(wanted)
+            )
+        ).all()
+    )
+
+
 def acknowledge(
     session: Session, *, org_id: int, record_id: int, actor: Actor, now: datetime | None = None
 ) -> tuple[DocumentAcknowledgement, bool]:

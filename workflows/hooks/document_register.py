@@ -11,8 +11,8 @@ from datetime import date
 
 from sqlmodel import Session
 
-from engine.audit import Actor
-from engine.documents.acknowledgements import acknowledge, acknowledged
+from engine.audit import Actor, chain_position
+from engine.documents.acknowledgements import acknowledge, acknowledged, acknowledged_by
 from engine.documents.renditions import (
     DiffLine,
     UnreadableDocument,
@@ -33,6 +33,7 @@ from engine.reports.docx_layout import Approver, approval_block, docx_bytes, hea
 from engine.reports.docx_layout import table as docx_table
 from engine.reports.records import signature_approvers
 from engine.storage import EvidenceStore
+from engine.versioned_cache import VersionedCache
 from engine.workflow.lifecycle import process_context
 from engine.workflow.loader import Workflow
 from engine.workflow.models import Record
@@ -185,17 +186,27 @@ def reading_status(session: Session, *, org_id: int, record: Record) -> Reading:
     return Reading(done=done, missing=missing)
 
 
+# The versions in force distributed to a set of roles, kept under the organization's audit chain position: a
+# version comes into force, is withdrawn or is redistributed only by an audited write. On every dashboard.
+_distributed: VersionedCache[tuple[Record, ...]] = VersionedCache(max_entries=256)
+
+
 def to_read(session: Session, *, org_id: int, user_id: int, roles: Iterable[str]) -> list[Record]:
     """The versions in force distributed to this person that they have not acknowledged yet."""
-    mine = set(roles)
+    mine = frozenset(roles)
     if mine <= {NOT_STAFF}:
         return []
+    key = (str(session.get_bind().engine.url), org_id, chain_position(session, org_id=org_id), mine)
+    wanted = _distributed.get(key, lambda: _distributed_to(session, roles=mine))
+    seen = acknowledged_by(session, user_id=user_id, record_ids=[r.id for r in wanted if r.id is not None])
+    return [r for r in wanted if r.id is not None and r.id not in seen]
+
+
+def _distributed_to(session: Session, *, roles: frozenset[str]) -> tuple[Record, ...]:
     current = records_in_workflow_states(
         session, states_by_workflow={WORKFLOW: (EFFECTIVE,), POLICY: (IN_FORCE,)}
     )
-    wanted = [r for r in current if (set(distributed_to(r)) & (mine | {ALL_STAFF}))]
-    seen = acknowledged(session, record_ids=[r.id for r in wanted if r.id is not None])
-    return [r for r in wanted if r.id is not None and user_id not in seen.get(r.id, {})]
+    return tuple(r for r in current if (set(distributed_to(r)) & (roles | {ALL_STAFF})))
 
 
 def acknowledge_reading(
