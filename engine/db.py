@@ -19,7 +19,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlmodel import Session
 
 from engine.config import ConfigError, Settings
-from engine.events import SUBSCRIBED, DomainEvent, Subscriber, mark_outcomes, publish, take_pending
+from engine.events import SUBSCRIBERS, DomainEvent, Subscriber, mark_outcomes, publish, take_pending
 from engine.models.base import utcnow
 from engine.tenancy import bind_session_scope
 
@@ -98,13 +98,12 @@ class Database:
         self.subscribers: list[Subscriber] = []
         # Copied into every session's ``info``: what services in the transaction need of the running
         # application (the workflow catalog and the signing key), without the core knowing what it is.
-        self.session_info: dict[str, Any] = {}
+        self.session_info: dict[str, Any] = {SUBSCRIBERS: self.subscribers}
 
     def subscribe(self, subscriber: "Subscriber") -> None:
         """Receive the domain events of every unit of work that commits (once per subscriber)."""
         if subscriber not in self.subscribers:
             self.subscribers.append(subscriber)
-        self.session_info[SUBSCRIBED] = True
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Database":

@@ -17,6 +17,7 @@ transaction; after publishing, the unit of work marks the rows dispatched (or ke
 error and the attempt count), and the scheduler redelivers rows left undispatched: a process killed between
 COMMIT and publishing loses no event. Delivery is therefore **at least once**: a subscriber must be safe to
 run twice for the same event, e.g. by taking a receipt (``first_receipt``) in the transaction of its effect.
+A subscriber may say which events it acts on (``wants``): an event none wants is written dispatched.
 """
 
 import importlib
@@ -24,7 +25,8 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 import sqlmodel
@@ -36,7 +38,7 @@ from engine.models.base import table_of, utcnow
 from engine.models.outbox import EventOutbox, EventReceipt
 
 PENDING = "tanguan_pending_events"
-SUBSCRIBED = "tanguan_subscribed"  # in a session's info: its process publishes events to subscribers
+SUBSCRIBERS = "tanguan_subscribers"  # in a session's info: the subscribers of its process (engine.db)
 MAX_DEPTH = 4  # an event whose subscriber causes events, and so on: a loop stops here
 MAX_ATTEMPTS = 5  # deliveries of one event before the outbox gives up on it (its last error stays)
 TOO_DEEP = "nested too deep: not published (a loop of events?)"
@@ -54,6 +56,15 @@ class DomainEvent:
 
 
 Subscriber = Callable[[DomainEvent, Any], None]  # (event, the Database)
+# A subscriber may have ``wants(name) -> bool``: the events it acts on (without it: all of them).
+
+
+def wanted(name: str, subscribers: Iterable[Subscriber]) -> bool:
+    for subscriber in subscribers:
+        wants = getattr(subscriber, "wants", None)
+        if wants is None or wants(name):
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -101,19 +112,32 @@ def announce(session: sqlmodel.Session, event: PolicyEvent) -> None:
 
 _outbox = table_of(EventOutbox)
 _receipts = table_of(EventReceipt)
-_INSERT_OUTBOX = (
-    insert(_outbox)
-    .values({name: bindparam(name) for name in ("org_id", "name", "payload", "created_at", "attempts")})
-    .returning(_outbox.c.id)
-)
+
+
+@cache
+def _insert_outbox() -> Any:
+    """On the driver's cursor: it runs in every transition (engine.db.DriverStatement)."""
+    from engine.db import DriverStatement  # engine.db imports this module
+
+    columns = ("org_id", "name", "payload", "created_at", "dispatched_at", "attempts")
+    return DriverStatement(
+        insert(_outbox).values({name: bindparam(name) for name in columns}).returning(_outbox.c.id)
+    )
 
 
 def record_event(session: Session, *, name: str, org_id: int, payload: Mapping[str, Any]) -> None:
-    """The event, written to the outbox in the session's transaction and published after its COMMIT."""
-    data = dict(payload)
-    values = {"org_id": org_id, "name": name, "payload": data, "created_at": utcnow(), "attempts": 0}
-    event_id = session.execute(_INSERT_OUTBOX, values).scalar_one()
-    session.info.setdefault(PENDING, []).append(DomainEvent(name, org_id, data, event_id))
+    """The event, written to the outbox in the session's transaction and published after its COMMIT. An
+    event none of the process's subscribers wants is written dispatched, and not published: no write
+    after COMMIT (the app and the scheduler subscribe the same set; a process with none leaves every row to
+    them)."""
+    data, now = dict(payload), utcnow()
+    subscribers: list[Subscriber] = session.info.get(SUBSCRIBERS) or []
+    nobody = bool(subscribers) and not wanted(name, subscribers)
+    values = {"org_id": org_id, "name": name, "payload": data, "created_at": now, "attempts": 0}
+    values["dispatched_at"] = now if nobody else None
+    event_id = _insert_outbox().scalar(session.connection(), values)
+    if not nobody:
+        session.info.setdefault(PENDING, []).append(DomainEvent(name, org_id, data, event_id))
 
 
 def requeue(session: Session, events: Iterable[DomainEvent]) -> None:
@@ -176,8 +200,10 @@ def take_for_redelivery(
     """Outbox rows left undispatched for longer than ``grace`` (since written, and since last attempted),
     under MAX_ATTEMPTS, oldest first: each taken (``attempted_at``) in the session's transaction, so another
     dispatcher leaves it alone for ``grace``, and queued to be published after its COMMIT."""
-    if not session.info.get(SUBSCRIBED):
+    subscribers = session.info.get(SUBSCRIBERS)
+    if not subscribers:
         return []  # a process with no subscriber leaves the rows to one that has them
+    now = now.astimezone(UTC)  # SQLite keeps the wall time of the zone written: every row's is UTC
     before = now - grace
     rows = session.execute(
         select(_outbox.c.id, _outbox.c.org_id, _outbox.c.name, _outbox.c.payload)
@@ -192,6 +218,7 @@ def take_for_redelivery(
     ).all()
     taken = []
     for row in rows:
+        wants = wanted(row.name, subscribers)  # none: dispatched here, to nobody (written where none was)
         claimed = session.execute(
             update(_outbox)
             .where(
@@ -199,9 +226,9 @@ def take_for_redelivery(
                 _outbox.c.dispatched_at.is_(None),
                 (_outbox.c.attempted_at.is_(None)) | (_outbox.c.attempted_at <= before),
             )
-            .values(attempted_at=now)
+            .values(attempted_at=now, dispatched_at=None if wants else now)
         ).rowcount  # type: ignore[attr-defined]
-        if claimed:
+        if claimed and wants:
             taken.append(DomainEvent(row.name, row.org_id, row.payload, row.id))
     requeue(session, taken)
     return taken
@@ -209,6 +236,7 @@ def take_for_redelivery(
 
 def delete_dispatched(session: Session, *, before: datetime) -> int:
     """Dispatched outbox rows (and their receipts) older than ``before``; how many rows."""
+    before = before.astimezone(UTC)
     old = select(_outbox.c.id).where(_outbox.c.dispatched_at < before).scalar_subquery()
     session.execute(delete(_receipts).where(_receipts.c.event_id.in_(old)))
     deleted = session.execute(delete(_outbox).where(_outbox.c.dispatched_at < before))

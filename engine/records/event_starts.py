@@ -33,6 +33,9 @@ class EventStarts:
 
     __hash__ = None  # type: ignore[assignment]
 
+    def wants(self, name: str) -> bool:
+        return name in self.by_event
+
     def __call__(self, event: DomainEvent, database: Database) -> None:
         for workflow in self.by_event.get(event.name, ()):
             fields = {field.name for field in workflow.create_form.fields}

@@ -12,6 +12,7 @@ from engine.config import Settings
 from engine.events import MAX_ATTEMPTS, DomainEvent, first_receipt
 from engine.models.base import utcnow
 from engine.models.outbox import EventOutbox
+from engine.records.display import CHINA_TIME
 from engine.records.event_starts import EventStarts
 from engine.scheduler.jobs import JOBS
 from engine.scheduler.runner import run_jobs
@@ -35,7 +36,9 @@ def outbox(shop) -> list[dict]:
 
 
 def redeliver(shop, after: timedelta) -> list[str]:
-    return run_jobs(shop.db, now=utcnow() + after, settings=Settings(), jobs=REDELIVERY)
+    """The scheduler's redelivery as of ``after`` from now, told in China time (as `run-once --at` does)."""
+    now = (utcnow() + after).astimezone(CHINA_TIME)
+    return run_jobs(shop.db, now=now, settings=Settings(), jobs=REDELIVERY)
 
 
 def test_an_event_of_a_rolled_back_unit_of_work_leaves_no_row(shop):
@@ -115,9 +118,14 @@ def test_an_event_started_record_is_started_once_however_often_its_event_comes(s
     nc = new_nc(shop)
     fire(shop, nc, "assess", "quality", {"severity": "minor", "containment": "复测"})  # no subscriber yet
     shop.db.subscribe(starts)
-    redeliver(shop, timedelta(minutes=2))  # the create and the assess, taken once by the scheduler
-    assess = next(row for row in outbox(shop) if row["name"] == "nonconformity.assess")
-    assert assess["dispatched_at"] is not None
+    lines = redeliver(shop, timedelta(minutes=2))  # the assess redelivered; the create wanted by none
+    assert lines[0].endswith("补发 1 个未分发的事件")
+    create, assess, started = outbox(shop)
+    assert started["name"] == "nc_follow_up.create" and started["dispatched_at"] is not None
+    assert create["dispatched_at"] is not None and create["attempts"] == 0  # marked, published to nobody
+    assert assess["dispatched_at"] is not None and assess["attempts"] == 1
+    new_nc(shop)  # an event no subscriber wants: written dispatched, no write after COMMIT
+    assert outbox(shop)[-1]["dispatched_at"] is not None and outbox(shop)[-1]["attempts"] == 0
     with shop.db.read_session(org_id=shop.org_id) as session:
         payload = session.get(EventOutbox, assess["id"]).payload
     again = DomainEvent("nonconformity.assess", shop.org_id, payload, assess["id"])
