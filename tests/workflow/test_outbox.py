@@ -3,7 +3,11 @@ subscribers took it, redelivered by the scheduler when the process did not get t
 subscribers safe to meet an event twice. (A process killed right after COMMIT: tests/engine/
 test_fault_injection.py.)"""
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -158,3 +162,23 @@ def test_the_outbox_is_an_organization_table_under_row_level_security(shop):
             )
         ).scalars()
         assert list(forced) == ["event_outbox", "event_receipt"]
+
+
+def test_the_scheduler_process_takes_the_rows_a_process_without_subscribers_left(shop, tmp_path):
+    new_nc(shop)  # no subscriber here: the row waits
+    assert outbox(shop)[0]["dispatched_at"] is None
+    at = (utcnow() + timedelta(minutes=2)).astimezone(CHINA_TIME).strftime("%Y-%m-%dT%H:%M")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TANGUAN_")}
+    env |= {
+        "TANGUAN_DATABASE_URL": shop.db.url,
+        "TANGUAN_DATA_DIR": str(tmp_path / "var"),
+        "TANGUAN_SECRET_KEY": "test-outbox-installation-key-0123456789",
+    }
+    tanguan = str(Path(sys.executable).with_name("tanguan"))
+    done = subprocess.run(
+        [tanguan, "scheduler", "run-once", "--at", at], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    # The scheduler subscribes the app's subscribers; none of the shipped workflows starts on this event, so
+    # the row is marked without being published.
+    assert outbox(shop)[0]["dispatched_at"] is not None and outbox(shop)[0]["attempts"] == 0
