@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from engine.config import Settings
-from engine.events import MAX_ATTEMPTS, DomainEvent, first_receipt
+from engine.events import MAX_ATTEMPTS, MAX_DEPTH, DomainEvent, first_receipt
 from engine.models.base import utcnow
 from engine.models.outbox import EventOutbox
 from engine.records.display import CHINA_TIME
@@ -111,6 +111,17 @@ def test_a_failing_subscriber_keeps_its_error_and_the_event_is_retried_up_to_the
     assert row["attempts"] == MAX_ATTEMPTS and row["dispatched_at"] is None and "mail" in row["last_error"]
     assert delivered == [row["id"]] * MAX_ATTEMPTS  # at least once: every delivery reached every subscriber
     assert effects == [row["id"]]  # and the receipt made the effect happen once
+
+
+def test_a_loop_of_events_stops_and_the_scheduler_does_not_restart_it(shop):
+    shop.db.subscribe(lambda _event, _db: new_nc(shop))  # every event causes another
+    new_nc(shop)
+    rows = outbox(shop)
+    assert len(rows) == MAX_DEPTH + 1 and all(row["dispatched_at"] for row in rows[:-1])
+    given_up = rows[-1]
+    assert given_up["dispatched_at"] is None and given_up["attempts"] == MAX_ATTEMPTS
+    assert "nested too deep" in given_up["last_error"]
+    assert redeliver(shop, timedelta(hours=1)) == [] and len(outbox(shop)) == MAX_DEPTH + 1
 
 
 def test_an_event_started_record_is_started_once_however_often_its_event_comes(shop, tmp_path):
