@@ -4,17 +4,22 @@ database reopened and checked; one `name: value unit` per line.
 Each trial creates a nonconformity, then a child process (`python -m bench.faults child …`, the engine
 without the web) uploads an evidence file and fires ``assess`` on it in one unit of work, and is killed by
 SIGKILL at one point: after the record's state UPDATE, after the audit INSERT, just before COMMIT, in the
-middle of writing the evidence file, just after COMMIT; or while it exports the evidence pack, in the middle
-of rendering its records as DOCX. The kill is injected by the child's harness around the engine's own
-functions (no switch in the product). The parent then reopens the database as a restarted instance would
-and checks: the record's new state ⇔ its audit row ⇔ its new task ⇔ the evidence row (all or none, and
-none unless the kill came after COMMIT); `PRAGMA integrity_check` = ok (SQLite) or a new connection's
+middle of writing the evidence file, after COMMIT but before its domain events are dispatched, just after
+the unit of work (COMMIT and dispatch); or while it exports the evidence pack, in the middle of rendering
+its records as DOCX. The child's one subscriber appends each event's outbox id to a file (a real side
+effect). The kill is injected by the child's harness around the engine's own functions (no switch in the
+product). The parent then reopens the database as a restarted instance would
+and checks: the record's new state ⇔ its audit row ⇔ its new task ⇔ the evidence row ⇔ its event's outbox
+row (all or none, and none unless the kill came after COMMIT; the row undispatched and the event undelivered
+when the kill came before dispatch); `PRAGMA integrity_check` = ok (SQLite) or a new connection's
 write (PostgreSQL) succeeds; the chain verifies; no pack file where the export was killed. Recovery time:
 from the child's death to the same transition committed by the restarted side. After the trials the
-scheduler's evidence clean-up runs (files aged past its grace period): orphan evidence files left: 0.
+scheduler's evidence clean-up runs (files aged past its grace period): orphan evidence files left: 0; and
+the scheduler's outbox redelivery, past its grace period, as a restarted instance with the same subscriber:
+every event delivered exactly once in all, every outbox row dispatched (docs/adr/0045).
 
 ``--trials 200`` per database (the catalogue's figure); SQLite always, PostgreSQL when
-TANGUAN_TEST_POSTGRES_URL is set. The suite runs about 20 per database
+TANGUAN_TEST_POSTGRES_URL is set. The suite runs 14 per database
 (tests/engine/test_fault_injection.py)."""
 
 import argparse
@@ -33,19 +38,23 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.engine import make_url
 
 from bench.signing import percentile
 from engine.audit import SYSTEM, verify_chain
 from engine.config import Settings
 from engine.db import Database
+from engine.events import PENDING, DomainEvent
 from engine.evidence.store import abandoned_uploads, orphan_files
 from engine.identity.models import OrganizationCreate
 from engine.identity.organizations import create_organization
 from engine.identity.users import create_user, grant_membership
 from engine.migrate import upgrade
+from engine.models.base import table_of, utcnow
+from engine.models.outbox import EventOutbox
 from engine.scheduler.jobs import run_evidence_cleanup
+from engine.scheduler.outbox import run_outbox_redelivery
 from engine.scheduler.registry import JobContext
 from engine.storage import EvidenceStore, LocalStore
 from engine.workflow.access import ActorRef
@@ -53,12 +62,14 @@ from engine.workflow.catalog import WorkflowCatalog
 from engine.workflow.lifecycle import PROCESS_CONTEXT, ProcessContext, create_record, fire_transition
 
 KEY = "t23-installation-key-0123456789abcdef"
+_outbox = table_of(EventOutbox)
 ORG = "t23-faults"
 POINTS = (
     "after_state_update",
     "after_audit_insert",
     "before_commit",
     "during_evidence_write",
+    "after_commit_before_dispatch",
     "after_commit",
     "during_docx_export",
 )
@@ -85,6 +96,7 @@ class Figures:
     trials: list[Trial] = field(default_factory=list)
     orphans_before_gc: int = 0
     orphans_after_gc: int = 0
+    outbox: "OutboxFigures | None" = None
 
     def lines(self) -> list[str]:
         name = f"t23_{self.backend}"
@@ -103,11 +115,53 @@ class Figures:
             f"{name}_orphan_evidence_after_gc: {self.orphans_after_gc} files",
             f"{name}_recovery_p50: {percentile(recovery, 0.5):.0f} ms",
             f"{name}_recovery_max: {(recovery[-1] if recovery else float('nan')):.0f} ms",
+            *(self.outbox.lines(name) if self.outbox else []),
         ]
 
     @property
     def failures(self) -> list[str]:
-        return [f"{t.point}: {t.detail}" for t in self.trials if t.detail]
+        outbox = self.outbox.failures if self.outbox else ["the outbox was not checked"]
+        return [f"{t.point}: {t.detail}" for t in self.trials if t.detail] + outbox
+
+
+@dataclass
+class OutboxFigures:
+    rows: int  # the organization's events (every create and assess that committed)
+    undispatched_after_trials: int
+    redelivered: int
+    not_delivered_once: int  # events delivered 0 or ≥ 2 times, in all (children + redelivery)
+    undispatched_after_redelivery: int
+    redelivered_again: int  # by a second run of the job: nothing
+
+    def lines(self, name: str) -> list[str]:
+        return [
+            f"{name}_outbox_rows: {self.rows} events",
+            f"{name}_outbox_undispatched_after_trials: {self.undispatched_after_trials} events",
+            f"{name}_outbox_redelivered: {self.redelivered} events",
+            f"{name}_outbox_not_delivered_exactly_once: {self.not_delivered_once} events",
+            f"{name}_outbox_undispatched_after_redelivery: {self.undispatched_after_redelivery} events",
+        ]
+
+    @property
+    def failures(self) -> list[str]:
+        wrong = self.not_delivered_once or self.undispatched_after_redelivery or self.redelivered_again
+        return [f"outbox: {self}"] if wrong else []
+
+
+class DeliveryLog:
+    """The subscriber of the trials: appends each event's outbox id to a file, a side effect that survives
+    the process (a line written is in the file, SIGKILL or not)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __call__(self, event: DomainEvent, _database: Any) -> None:
+        with self.path.open("a", encoding="utf-8") as log:
+            log.write(f"{event.id}\n")
+
+    def counts(self) -> Counter[int]:
+        text_ = self.path.read_text(encoding="utf-8") if self.path.exists() else ""
+        return Counter(int(line) for line in text_.split())
 
 
 # --- the child: one unit of work, killed at its point ---------------------------------------------------
@@ -144,6 +198,7 @@ def child(options: argparse.Namespace) -> None:
     database = Database(options.url, busy_timeout_ms=30000)
     catalog = WorkflowCatalog.load()
     database.session_info[PROCESS_CONTEXT] = ProcessContext(catalog, KEY)
+    database.subscribe(DeliveryLog(Path(options.deliveries)))
     evidence_store = LocalStore(Path(options.evidence_dir))
     actor = ActorRef(id=options.actor_id, name="张伟", roles=frozenset({"quality_manager"}))
     if point == "during_docx_export":
@@ -159,6 +214,8 @@ def child(options: argparse.Namespace) -> None:
         _after(writes_module, "append_event")
     elif point == "before_commit":
         event.listen(database.write_engine.engine, "commit", lambda _connection: _die())
+    elif point == "after_commit_before_dispatch":
+        database.dispatch = lambda _events: _die()  # type: ignore[method-assign]
     content = f"T23 试验 {options.record_id} {uuid.uuid4()}\n".encode() * 2000
     with database.unit_of_work(org_id=options.org_id) as uow:
         store_evidence(
@@ -230,6 +287,10 @@ class Setup:
     def evidence_dir(self) -> Path:
         return self.directory / "var" / "evidence"
 
+    @property
+    def deliveries(self) -> DeliveryLog:
+        return DeliveryLog(self.directory / "deliveries.txt")
+
     def database(self) -> Database:
         database = Database(self.url, busy_timeout_ms=30000)
         database.session_info[PROCESS_CONTEXT] = ProcessContext(self.catalog, KEY)
@@ -292,7 +353,28 @@ def _state(connection: Any, record_id: int) -> dict[str, Any]:
         "evidence": one(
             text("SELECT count(*) FROM evidence_file WHERE filename = :f"), {"f": f"现场记录-{record_id}.txt"}
         ).scalar_one(),
+        "outbox": [  # (id, dispatched) of the assess event's row
+            (row.id, row.dispatched_at is not None)
+            for row in one(
+                select(_outbox.c.id, _outbox.c.payload, _outbox.c.dispatched_at).where(
+                    _outbox.c.name == "nonconformity.assess"
+                )
+            )
+            if row.payload.get("record_id") == record_id
+        ],
     }
+
+
+def _outbox_consistent(point: str, changed: bool, outbox: list[tuple[int, bool]], log: DeliveryLog) -> bool:
+    """state changed ⇔ outbox row; killed before dispatch: the row undispatched and the event undelivered;
+    killed after the unit of work: dispatched, delivered once."""
+    if len(outbox) != int(changed):
+        return False
+    if not changed or point not in ("after_commit_before_dispatch", "after_commit"):
+        return True
+    [(event_id, dispatched)] = outbox
+    before_dispatch = point == "after_commit_before_dispatch"
+    return dispatched != before_dispatch and log.counts()[event_id] == int(not before_dispatch)
 
 
 def _healthy(database: Database) -> bool:
@@ -314,7 +396,7 @@ def run_trial(setup: Setup, number: int, point: str) -> Trial:
         "--evidence-dir", str(setup.evidence_dir), "--org-id", str(setup.org_id),
         "--actor-id", str(setup.actor.id), "--record-id", str(record_id),
         "--version", str(version), "--point", point, "--pack", str(pack),
-        "--docx-before-kill", str(number % 3),
+        "--docx-before-kill", str(number % 3), "--deliveries", str(setup.deliveries.path),
     ]  # fmt: skip
     env = {**os.environ, "TANGUAN_SECRET_KEY": KEY, "PYTHONUNBUFFERED": "1"}
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S)
@@ -332,7 +414,8 @@ def run_trial(setup: Setup, number: int, point: str) -> Trial:
             int(changed),
             expected_evidence,
         )
-        if point != "after_commit" and changed:
+        consistent = consistent and _outbox_consistent(point, changed, seen["outbox"], setup.deliveries)
+        if not point.startswith("after_commit") and changed:
             consistent = False  # nothing may be kept of a transaction killed before its COMMIT
         if not consistent:
             detail += f" inconsistent: {seen}"
@@ -356,7 +439,7 @@ def run_trial(setup: Setup, number: int, point: str) -> Trial:
     return Trial(
         point,
         killed,
-        changed and point != "after_commit",
+        changed and not point.startswith("after_commit"),
         consistent,
         healthy,
         chain.ok,
@@ -392,6 +475,44 @@ def collect_garbage(setup: Setup) -> tuple[int, int]:
     return before, after
 
 
+def _redeliver(database: Database, settings: Settings) -> int:
+    """One run of the scheduler's outbox redelivery, past its grace period; the events it took."""
+    now = utcnow() + timedelta(seconds=settings.outbox_grace_seconds + 1)
+    with database.unit_of_work(all_orgs=True) as uow:  # publishes what the job took after its COMMIT
+        list(run_outbox_redelivery(JobContext("outbox_redelivery", uow.session, 0, now, settings)))
+        return len(uow.session.info.get(PENDING, []))
+
+
+def check_outbox(setup: Setup) -> OutboxFigures:
+    """The restarted scheduler's redelivery with the trials' subscriber: every event of the organization
+    delivered exactly once in all, every row dispatched; a second run takes nothing."""
+    settings = Settings(secret_key=KEY, data_dir=setup.evidence_dir.parent, database_url=setup.url)
+    database = setup.database()
+    log = setup.deliveries
+    database.subscribe(log)
+    query = select(_outbox.c.id, _outbox.c.dispatched_at).where(_outbox.c.org_id == setup.org_id)
+    try:
+        with database.engine.connect() as connection:
+            before = connection.execute(query).all()
+        redelivered = 0
+        while taken := _redeliver(database, settings):  # REDELIVERY_BATCH at a time
+            redelivered += taken
+        again = _redeliver(database, settings)
+        with database.engine.connect() as connection:
+            after = connection.execute(query).all()
+    finally:
+        database.dispose()
+    counts = log.counts()
+    return OutboxFigures(
+        rows=len(after),
+        undispatched_after_trials=sum(row.dispatched_at is None for row in before),
+        redelivered=redelivered,
+        not_delivered_once=sum(counts[row.id] != 1 for row in after),
+        undispatched_after_redelivery=sum(row.dispatched_at is None for row in after),
+        redelivered_again=again,
+    )
+
+
 def run_faults(url: str, directory: Path, *, trials: int, backend: str, parallel: int = 3) -> Figures:
     """``trials`` trials, ``parallel`` at a time (each on its own record: they meet only at the locks)."""
     setup = prepare(url, directory)
@@ -401,6 +522,7 @@ def run_faults(url: str, directory: Path, *, trials: int, backend: str, parallel
             pool.map(lambda number: run_trial(setup, number, POINTS[number % len(POINTS)]), range(trials))
         )
     figures.orphans_before_gc, figures.orphans_after_gc = collect_garbage(setup)
+    figures.outbox = check_outbox(setup)
     return figures
 
 
@@ -429,7 +551,7 @@ def main() -> None:
     run.add_argument("--trials", type=int, default=200, help="per database")
     run.add_argument("--parallel", type=int, default=3, help="trials at a time")
     kid = sub.add_parser("child")
-    for name in ("--url", "--evidence-dir", "--point", "--pack"):
+    for name in ("--url", "--evidence-dir", "--point", "--pack", "--deliveries"):
         kid.add_argument(name, required=True)
     for name in ("--org-id", "--actor-id", "--record-id", "--version", "--docx-before-kill"):
         kid.add_argument(name, type=int, required=True)

@@ -113,6 +113,10 @@ class Settings(BaseSettings):
     scheduler_clock_speed: Annotated[float, Field(gt=0)] = 1.0
     evidence_orphan_grace_hours: Annotated[int, Field(ge=1)] = 24
     evidence_reminder_days: Annotated[int, Field(ge=1)] = 30  # owners are reminded this long before expiry
+    # The event outbox (docs/adr/0045): an undispatched event is redelivered once this old (a live process's
+    # own dispatch comes first); dispatched events are deleted after the retention.
+    outbox_grace_seconds: Annotated[int, Field(ge=1)] = 60
+    outbox_retention_days: Annotated[int, Field(ge=1)] = 30
     # Nothing is hard-deleted while records are retained, and the audit trail outlives them (T30, ADR 0034).
     records_retention_years: Annotated[int, Field(ge=1)] = 10
     audit_retention_years: Annotated[int, Field(ge=1)] = 10

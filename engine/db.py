@@ -5,6 +5,7 @@ switched off so that write transactions can start with ``BEGIN IMMEDIATE`` (a de
 later upgrades to a write lock fails with "database is locked" instead of waiting).
 """
 
+import logging
 import sqlite3
 from collections import namedtuple
 from collections.abc import Callable, Iterator
@@ -18,11 +19,13 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlmodel import Session
 
 from engine.config import ConfigError, Settings
-from engine.events import Subscriber, publish, take_pending
+from engine.events import SUBSCRIBERS, DomainEvent, Subscriber, mark_outcomes, publish, take_pending
+from engine.models.base import utcnow
 from engine.tenancy import bind_session_scope
 
 SQLITE_PRAGMAS = {"journal_mode": "wal", "foreign_keys": 1, "synchronous": 2}
 WRITE_OPTION = "tanguan_write"
+log = logging.getLogger("tanguan.events")
 
 
 def create_db_engine(url: str, *, busy_timeout_ms: int = 15000, **kwargs: Any) -> Engine:
@@ -95,7 +98,7 @@ class Database:
         self.subscribers: list[Subscriber] = []
         # Copied into every session's ``info``: what services in the transaction need of the running
         # application (the workflow catalog and the signing key), without the core knowing what it is.
-        self.session_info: dict[str, Any] = {}
+        self.session_info: dict[str, Any] = {SUBSCRIBERS: self.subscribers}
 
     def subscribe(self, subscriber: "Subscriber") -> None:
         """Receive the domain events of every unit of work that commits (once per subscriber)."""
@@ -138,8 +141,20 @@ class Database:
             events = take_pending(session)
         for effect in uow.after_commit:
             effect()
-        if events and self.subscribers:
-            publish(events, subscribers=self.subscribers, database=self)
+        self.dispatch(events)
+
+    def dispatch(self, events: list[DomainEvent]) -> None:
+        """Publish committed events, then mark their outbox rows in a short transaction of their own. With
+        no subscriber in this process the rows stay undispatched, for a process that has them (the
+        scheduler's redelivery, docs/adr/0045)."""
+        if not events or not self.subscribers:
+            return
+        outcomes = publish(events, subscribers=self.subscribers, database=self)
+        try:
+            with self.unit_of_work(all_orgs=True) as uow:
+                mark_outcomes(uow.session, outcomes, now=utcnow())
+        except Exception:  # the events were delivered; the rows are redelivered later (at least once)
+            log.exception("could not mark %d outbox rows", len(outcomes))
 
     def dispose(self) -> None:
         self.engine.dispose()

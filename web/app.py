@@ -16,7 +16,7 @@ from engine.audit_trail.labels import TrailLabels
 from engine.config import Settings, get_settings
 from engine.db import Database
 from engine.migrate import schema_status
-from engine.records.event_starts import EventStarts
+from engine.records.event_starts import subscribe_installation
 from engine.workflow.catalog import WorkflowCatalog
 from engine.workflow.lifecycle import PROCESS_CONTEXT, ProcessContext
 from web.deps import (
@@ -117,7 +117,7 @@ def create_app(
     app.state.catalog = catalog
     app.state.trail_labels = TrailLabels(catalog)
     db.session_info[PROCESS_CONTEXT] = ProcessContext(catalog, app.state.secret_key)
-    db.subscribe(EventStarts(catalog))  # workflows that start on another workflow's event
+    subscribe_installation(db, catalog)  # workflows that start on another workflow's event
     app.state.workflow_nav = tuple(
         (w.key, w.spec.title, w.spec.clause)
         for w in sorted(catalog.current.values(), key=lambda w: w.spec.clause)

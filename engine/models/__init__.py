@@ -27,6 +27,7 @@ from engine.identity.models import (
     UserSession,
 )
 from engine.models.audit import AuditChainHead, AuditCheckpoint, AuditEvent
+from engine.models.outbox import EventOutbox, EventReceipt
 from engine.notifications.models import Notification, NotificationPreference
 from engine.planning.models import EmissionBaseline, EmissionTarget, PerformanceParameter
 from engine.report_templates.models import ReportTemplate
@@ -72,6 +73,8 @@ __all__ = [
     "Record",
     "RecordLink",
     "SchedulerClaim",
+    "EventOutbox",
+    "EventReceipt",
     "Signature",
     "Task",
     "User",

@@ -4,7 +4,7 @@ from typing import cast
 
 from engine.audit import append_event
 from engine.db import Database
-from engine.events import DomainEvent
+from engine.events import DomainEvent, first_receipt
 from engine.workflow.access import ActorRef
 from engine.workflow.catalog import WorkflowCatalog
 from engine.workflow.errors import TransitionRefused
@@ -18,7 +18,8 @@ class EventStarts:
     the causing change committed). The start form takes the fields the event carries by name (such as
     ``title``), and its record-link fields take the causing record, which links the two. The person whose
     action raised the event is the creator. A start the form refuses is written to the causing record's
-    audit trail, not lost."""
+    audit trail, not lost. The same event delivered twice starts one record (a receipt per event and workflow,
+    written with the start)."""
 
     def __init__(self, catalog: WorkflowCatalog) -> None:
         self.catalog = catalog
@@ -32,6 +33,9 @@ class EventStarts:
 
     __hash__ = None  # type: ignore[assignment]
 
+    def wants(self, name: str) -> bool:
+        return name in self.by_event
+
     def __call__(self, event: DomainEvent, database: Database) -> None:
         for workflow in self.by_event.get(event.name, ()):
             fields = {field.name for field in workflow.create_form.fields}
@@ -44,13 +48,19 @@ class EventStarts:
                 name=str(event.payload.get("actor_name") or "system"),
                 roles=frozenset(workflow.spec.start.roles),
             )
+            # Delivered again (at least once, docs/adr/0045), the event finds its receipt and starts nothing.
+            consumer = f"event_start:{workflow.key}"
             try:
                 with database.unit_of_work(org_id=event.org_id) as uow:
+                    if not first_receipt(uow.session, event, consumer=consumer):
+                        continue
                     create_record(
                         uow.session, workflow=workflow, org_id=event.org_id, actor=actor, form_data=form_data
                     )
             except TransitionRefused as refused:
                 with database.unit_of_work(org_id=event.org_id) as uow:
+                    if not first_receipt(uow.session, event, consumer=consumer):
+                        continue
                     append_event(
                         uow.session,
                         org_id=event.org_id,
@@ -60,3 +70,9 @@ class EventStarts:
                         action="event_start_failed",
                         reason=f"{workflow.key}: {refused.reason.en}; {refused.field_errors}"[:1000],
                     )
+
+
+def subscribe_installation(db: Database, catalog: WorkflowCatalog) -> None:
+    """The subscribers of every process that commits events (the app, the scheduler): an event the scheduler
+    redelivers meets the same ones as at its COMMIT (docs/adr/0045)."""
+    db.subscribe(EventStarts(catalog))

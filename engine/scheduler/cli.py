@@ -38,6 +38,15 @@ def start_background(db: "Database", settings: "Settings") -> "BaseScheduler":
     return scheduler
 
 
+def _subscribe(db: "Database") -> None:
+    """The scheduler publishes the events of its jobs and redelivers undispatched ones: to the app's
+    subscribers."""
+    from engine.records.event_starts import subscribe_installation
+    from engine.workflow.catalog import WorkflowCatalog
+
+    subscribe_installation(db, WorkflowCatalog.load())
+
+
 def _add_tick(scheduler: "BaseScheduler", db: "Database", settings: "Settings") -> None:
     from apscheduler.triggers.interval import IntervalTrigger
 
@@ -45,6 +54,7 @@ def _add_tick(scheduler: "BaseScheduler", db: "Database", settings: "Settings") 
     from engine.scheduler.leader import Leadership
     from engine.scheduler.runner import tick
 
+    _subscribe(db)
     leadership = Leadership(db)
     scheduler.add_job(
         lambda: tick(db, settings=settings, leadership=leadership),
@@ -103,7 +113,9 @@ def run_once(
     from engine.scheduler.runner import run_jobs
 
     moment = parse_at(at) if at else utcnow()
-    lines = run_jobs(_ready_database(), now=moment, settings=_settings())
+    db = _ready_database()
+    _subscribe(db)
+    lines = run_jobs(db, now=moment, settings=_settings())
     for line in lines:
         _echo(line)
     if not lines:

@@ -12,6 +12,7 @@ from engine.forms.spec import Text
 from engine.notifications.delivery import run_digest_mail, run_urgent_mail
 from engine.records.display import china_time
 from engine.scheduler.deadlines import run_overdue, run_reminders
+from engine.scheduler.outbox import run_outbox_cleanup, run_outbox_redelivery
 from engine.scheduler.registry import JobContext, ScheduledJob
 from engine.scheduler.reviews import REVIEW_HOOKS
 from engine.scheduler.starts import run_recurring_starts
@@ -112,4 +113,17 @@ JOBS: list[ScheduledJob] = [
     ),
     ScheduledJob("urgent_mail", Text(zh="即时邮件", en="Immediate mail"), run_urgent_mail),
     ScheduledJob("digest_mail", Text(zh="每日摘要邮件", en="Daily digest mail"), run_digest_mail),
+    ScheduledJob(
+        "outbox_redelivery",
+        Text(zh="补发未分发的事件", en="Undispatched events redelivered"),
+        run_outbox_redelivery,
+        per_org=False,
+    ),
+    ScheduledJob(
+        "outbox_cleanup",
+        Text(zh="清理已分发的事件", en="Dispatched events cleaned up"),
+        run_outbox_cleanup,
+        every=timedelta(hours=1),
+        per_org=False,
+    ),
 ]

@@ -20,6 +20,7 @@ CORE = {
     "engine.storage",  # where evidence bytes are kept (a directory or an S3 bucket)
     "engine.models.base",
     "engine.models.audit",
+    "engine.models.outbox",  # the event outbox (engine.events writes it)
 }
 # engine.models is the table registry (it imports every module's tables, for Alembic); the core may import it
 # only to register tables.
