@@ -142,7 +142,20 @@ def _event(row: AuditEvent) -> TrailEvent:
     )
 
 
+# The distinct subject types of an organization's trail by seeks along (org_id, subject_type, …), one per
+# type: a DISTINCT read the whole trail (≈ 150 ms for a million events on PostgreSQL, on every trail view).
+_SUBJECT_TYPES = sa.text(
+    "WITH RECURSIVE found(subject_type) AS ("
+    " SELECT min(subject_type) FROM audit_event WHERE org_id = :org_id"
+    " UNION ALL"
+    " SELECT (SELECT min(subject_type) FROM audit_event WHERE org_id = :org_id"
+    " AND subject_type > found.subject_type) FROM found WHERE found.subject_type IS NOT NULL"
+    ") SELECT subject_type FROM found WHERE subject_type IS NOT NULL"
+)
+
+
 def subject_types(session: Session) -> list[str]:
-    return list(
-        session.exec(select(AuditEvent.subject_type).distinct().order_by(AuditEvent.subject_type)).all()
-    )
+    org_id = session_org_id(session)
+    if org_id is None:
+        raise TenantScopeError("the audit trail is read in one organization's scope")
+    return list(session.connection().execute(_SUBJECT_TYPES, {"org_id": org_id}).scalars())

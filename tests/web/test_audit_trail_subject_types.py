@@ -1,0 +1,31 @@
+"""The trail's subject-type filter lists exactly the types in the organization's trail (read by index seeks,
+not a DISTINCT over the whole trail), on SQLite and PostgreSQL."""
+
+from sqlalchemy import text
+
+from engine.audit import SYSTEM, append_event
+from engine.audit_trail.service import subject_types
+
+
+def test_subject_types_are_the_distinct_types_of_the_organizations_trail(web):
+    with web.db.engine.connect() as connection:
+        org_id, other_id = connection.execute(
+            text("SELECT id FROM organization ORDER BY id LIMIT 2")
+        ).scalars()
+    with web.db.unit_of_work(org_id=other_id) as uow:  # another organization's type must not appear
+        append_event(
+            uow.session, org_id=other_id, actor=SYSTEM, subject_type="zz_other", subject_id=1, action="x"
+        )
+    with web.db.read_session(org_id=org_id) as session:
+        listed = subject_types(session)
+        expected = list(
+            session.connection()
+            .execute(
+                text("SELECT DISTINCT subject_type FROM audit_event WHERE org_id = :o ORDER BY subject_type"),
+                {"o": org_id},
+            )
+            .scalars()
+        )
+    assert listed == expected and len(listed) > 3 and "zz_other" not in listed
+    page = web.as_role("carbon_manager").get("/audit")
+    assert page.status_code == 200
