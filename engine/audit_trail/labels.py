@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from engine.audit_trail.service import TrailEvent
+from engine.audit_trail.service import TrailEvent, actor_shown
 from engine.carbon_data.allocation import METHOD_LABELS
 from engine.carbon_data.errors import FIELD_LABELS
 from engine.carbon_data.models import EmissionSource
@@ -235,7 +235,7 @@ def trail_entries(
             seq=event.seq,
             hash=event.hash,
             when=china_time(event.ts),
-            actor=event.actor_name,
+            actor=actor_shown(event, locale=locale),
             subject=subject_label(event.subject_type),
             subject_name=names.get((event.subject_type, event.subject_id), f"#{event.subject_id}"),
             action=labels.action(event.action),

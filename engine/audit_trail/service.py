@@ -154,6 +154,18 @@ _SUBJECT_TYPES = sa.text(
 )
 
 
+# Actors that are not people: the names services write for them, as people read them.
+MACHINE_ACTORS = {"system": ("系统", "System"), "scheduler": ("定时任务", "Scheduler")}
+
+
+def actor_shown(event: TrailEvent, *, locale: str = "zh_CN") -> str:
+    """The actor's name, or the label of a machine actor (no user id) in the reader's language."""
+    machine = MACHINE_ACTORS.get(event.actor_name) if event.actor_id is None else None
+    if machine is None:
+        return event.actor_name
+    return machine[0] if locale.startswith("zh") else machine[1]
+
+
 def subject_types(session: Session) -> list[str]:
     org_id = session_org_id(session)
     if org_id is None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from engine.audit_trail.service import TrailEvent
+from engine.audit_trail.service import TrailEvent, actor_shown
 from engine.forms.spec import FieldSpec, FieldType, Text
 from engine.records.display import Names, as_china_time, display_value
 from engine.workflow.loader import Workflow
@@ -49,12 +49,12 @@ class TimelineEntry:
 
 
 def timeline_entries(
-    events: Iterable[TrailEvent], *, workflow: Workflow, names: Names
+    events: Iterable[TrailEvent], *, workflow: Workflow, names: Names, locale: str = "zh_CN"
 ) -> list[TimelineEntry]:
     """The record's events in the order given, each with labels from ``workflow`` (the record's pinned
     version) and the names in ``names``."""
     fields = _fields(workflow)
-    return [_entry(event, workflow, fields, names) for event in events]
+    return [_entry(event, workflow, fields, names, locale) for event in events]
 
 
 def referenced_ids(
@@ -125,7 +125,7 @@ def _state_label(workflow: Workflow, state: str | None) -> Text | None:
 
 
 def _entry(
-    event: TrailEvent, workflow: Workflow, fields: dict[str, FieldSpec], names: Names
+    event: TrailEvent, workflow: Workflow, fields: dict[str, FieldSpec], names: Names, locale: str
 ) -> TimelineEntry:
     action = (
         _transition_label(workflow, event.action, event.from_state)
@@ -137,7 +137,7 @@ def _entry(
     return TimelineEntry(
         seq=event.seq,
         at=at,
-        actor=event.actor_name,
+        actor=actor_shown(event, locale=locale),
         action=action,
         from_state=_state_label(workflow, event.from_state),
         to_state=_state_label(workflow, event.to_state),

@@ -29,3 +29,24 @@ def test_subject_types_are_the_distinct_types_of_the_organizations_trail(web):
     assert listed == expected and len(listed) > 3 and "zz_other" not in listed
     page = web.as_role("carbon_manager").get("/audit")
     assert page.status_code == 200
+
+
+def test_machine_actors_read_as_labels_in_the_readers_language(web):
+    from engine.notifications.service import SCHEDULER
+
+    with web.db.engine.connect() as connection:
+        org_id = connection.execute(
+            text("SELECT id FROM organization WHERE slug = 'xiangfeng-cement'")
+        ).scalar()
+    with web.db.unit_of_work(org_id=org_id) as uow:
+        for actor in (SYSTEM, SCHEDULER):
+            append_event(
+                uow.session, org_id=org_id, actor=actor, subject_type="notification", subject_id=1, action="x"
+            )
+    client = web.as_role("carbon_manager")
+    page = client.get("/audit").text
+    assert "<td>系统</td>" in page and "<td>定时任务</td>" in page
+    assert "<td>system</td>" not in page and "<td>scheduler</td>" not in page
+    client.cookies.set("tanguan_locale", "en")
+    english = client.get("/audit", headers={"Accept-Language": "en"}).text
+    assert "<td>System</td>" in english and "<td>Scheduler</td>" in english

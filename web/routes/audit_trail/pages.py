@@ -51,18 +51,19 @@ def trail_filter_from(
 
 
 def _trail_context(
+    request: Request,
     session: Session,
     principal: Principal,
-    labels: TrailLabels,
     trail_filter: TrailFilter,
     query: dict[str, Any],
     before: int | None,
 ) -> dict[str, Any]:
     assert principal.org is not None
     page = list_events(session, trail_filter=trail_filter, before_seq=before)
+    labels: TrailLabels = request.app.state.trail_labels
     return {
         "page": page,
-        "entries": trail_entries(session, page.events, labels=labels),
+        "entries": trail_entries(session, page.events, labels=labels, locale=request.state.locale),
         "query": query,
         "subject_types": [(key, subject_label(key)) for key in subject_types(session)],
         "actors": [
@@ -95,7 +96,7 @@ def audit_trail(
         "date_from": date_from or "",
         "date_to": date_to or "",
     }
-    context = _trail_context(session, principal, request.app.state.trail_labels, trail_filter, query, before)
+    context = _trail_context(request, session, principal, trail_filter, query, before)
     # "Load more" appends rows; the filter form replaces the table.
     block = "rows" if before is not None else "trail"
     return render(request, "audit_trail.html", context, block=block)
@@ -109,5 +110,5 @@ def verify(request: Request, principal: AuditReader, session: OrgSession, db: Da
     if is_htmx(request):
         return render(request, "audit_trail.html", {"check": check}, block="verify_result")
     query = dict.fromkeys(("subject_type", "subject_id", "actor_id", "date_from", "date_to"), "")
-    context = _trail_context(session, principal, request.app.state.trail_labels, TrailFilter(), query, None)
+    context = _trail_context(request, session, principal, TrailFilter(), query, None)
     return render(request, "audit_trail.html", {**context, "check": check})

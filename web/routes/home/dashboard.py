@@ -41,7 +41,11 @@ def dashboard(request: Request, principal: Member, session: OrgSession) -> Respo
         "task_count": count_open_tasks(session, user_id=principal.user_id, roles=principal.roles),
         "security_alerts": alerts,
         "latest_events": trail_entries(
-            session, latest, labels=request.app.state.trail_labels, with_changes=False
+            session,
+            latest,
+            labels=request.app.state.trail_labels,
+            locale=request.state.locale,
+            with_changes=False,
         ),
         "tasks": tasks,
         "to_read": reading[:DASHBOARD_TASKS],

@@ -78,7 +78,7 @@ def review_report(request: Request, principal: Member, session: OrgSession, reco
     content = source_review_docx(
         record=record,
         workflow=workflow,
-        timeline=timeline_entries(events, workflow=workflow, names=names),
+        timeline=timeline_entries(events, workflow=workflow, names=names, locale=request.state.locale),
         signatures=_signatures(request, session, record),
         names=names,
         opened=opened,

@@ -270,7 +270,7 @@ def _detail_context(
         "record": record,
         "workflow": workflow,
         "available": available_transitions(workflow, record, actor_ref(principal)),
-        "timeline": timeline_entries(events, workflow=workflow, names=names),
+        "timeline": timeline_entries(events, workflow=workflow, names=names, locale=request.state.locale),
         "signatures": _signatures(request, session, record),
         "links": linked_records(session, record_id=record.id),
         "documents": RECORD_DOCUMENTS.get(record.workflow_key, []),
@@ -528,7 +528,7 @@ def export_docx(request: Request, principal: Member, session: OrgSession, record
     inputs: dict[str, Any] = {
         "record": record,
         "workflow": workflow,
-        "timeline": timeline_entries(events, workflow=workflow, names=names),
+        "timeline": timeline_entries(events, workflow=workflow, names=names, locale=request.state.locale),
         "signatures": _signatures(request, session, record),
         "names": names,
         "organization_name": principal.org.name,

@@ -290,7 +290,9 @@ def portal_record(request: Request, principal: Verifier, db: DatabaseDep, record
                 "workflow": workflow,
                 "names": names,
                 "evidence": in_scope,
-                "timeline": timeline_entries(events, workflow=workflow, names=names),
+                "timeline": timeline_entries(
+                    events, workflow=workflow, names=names, locale=request.state.locale
+                ),
             },
         )
 
