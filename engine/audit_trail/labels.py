@@ -17,6 +17,7 @@ from engine.carbon_data.models import EmissionSource
 from engine.forms.spec import Text
 from engine.identity.models import ROLE_LABELS, User
 from engine.identity.org_tree import KIND_LABELS
+from engine.notifications.models import Notification
 from engine.notifications.service import KINDS
 from engine.records.display import china_time
 from engine.report_templates.registry import report_type
@@ -272,9 +273,9 @@ def _shown(value: Any) -> str:
 def _subject_names(session: Session, events: list[TrailEvent]) -> dict[tuple[str, str], str]:
     """Names for the subjects people know by name: records by number, users by name, readings by source
     and China month."""
-    ids: dict[str, set[int]] = {"record": set(), "user": set(), "source": set()}
+    ids: dict[str, set[int]] = {"record": set(), "user": set(), "source": set(), "notification": set()}
     for event in events:
-        if event.subject_type in ("record", "user") and event.subject_id.isdigit():
+        if event.subject_type in ("record", "user", "notification") and event.subject_id.isdigit():
             ids[event.subject_type].add(int(event.subject_id))
         elif event.subject_type == "activity_reading" and event.subject_id.split("@")[0].isdigit():
             ids["source"].add(int(event.subject_id.split("@")[0]))
@@ -307,6 +308,18 @@ def _subject_names(session: Session, events: list[TrailEvent]) -> dict[tuple[str
         if ids["source"]
         else {}
     )
+    # A notification by its recipient, not its number (its text is the recipient's).
+    recipients = (
+        dict(
+            session.execute(
+                select(col(Notification.id), col(User.display_name))
+                .join(User, col(User.id) == col(Notification.user_id))
+                .where(col(Notification.id).in_(ids["notification"]))
+            ).all()
+        )
+        if ids["notification"]
+        else {}
+    )
     names: dict[tuple[str, str], str] = {}
     for event in events:
         key = (event.subject_type, event.subject_id)
@@ -314,6 +327,8 @@ def _subject_names(session: Session, events: list[TrailEvent]) -> dict[tuple[str
             names[key] = records.get(int(event.subject_id), f"#{event.subject_id}")
         elif event.subject_type == "user" and event.subject_id.isdigit():
             names[key] = users.get(int(event.subject_id), f"#{event.subject_id}")
+        elif event.subject_type == "notification" and int(event.subject_id) in recipients:
+            names[key] = f"→ {recipients[int(event.subject_id)]}"
         elif event.subject_type == "report_template" and ":v" in event.subject_id:
             kind, _, version = event.subject_id.rpartition(":v")
             described = report_type(kind)

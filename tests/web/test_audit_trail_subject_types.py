@@ -50,3 +50,22 @@ def test_machine_actors_read_as_labels_in_the_readers_language(web):
     client.cookies.set("tanguan_locale", "en")
     english = client.get("/audit", headers={"Accept-Language": "en"}).text
     assert "<td>System</td>" in english and "<td>Scheduler</td>" in english
+
+
+def test_a_notification_in_the_trail_reads_by_its_recipient_not_its_number(web):
+    from engine.forms.spec import Text
+    from engine.notifications.service import notify
+
+    with web.db.engine.connect() as connection:
+        org_id, user_id, name = connection.execute(
+            text(
+                "SELECT o.id, u.id, u.display_name FROM organization o, user_account u "
+                "WHERE o.slug = 'xiangfeng-cement' AND u.email = 'quality@xiangfeng.example'"
+            )
+        ).one()
+    with web.db.unit_of_work(org_id=org_id) as uow:
+        (sent,) = notify(
+            uow.session, user_ids=[user_id], kind="reminder", subject=Text(zh="提醒", en="Reminder")
+        )
+    page = web.as_role("carbon_manager").get("/audit").text
+    assert f"→ {name}" in page and f"通知 #{sent.id}" not in page
