@@ -10,10 +10,11 @@ from engine.evidence.lifecycle import expiring_for_reminder
 from engine.evidence.store import abandoned_uploads, orphan_files
 from engine.forms.spec import Text
 from engine.notifications.delivery import run_digest_mail, run_urgent_mail
+from engine.notifications.security import ALERT_JOB
 from engine.records.display import china_time
 from engine.scheduler.deadlines import run_overdue, run_reminders
 from engine.scheduler.outbox import run_outbox_cleanup, run_outbox_redelivery
-from engine.scheduler.registry import JobContext, ScheduledJob
+from engine.scheduler.registry import JobContext, ScheduledJob, delete_spent_claims
 from engine.scheduler.reviews import REVIEW_HOOKS
 from engine.scheduler.starts import run_recurring_starts
 
@@ -88,6 +89,15 @@ def run_evidence_expiry(ctx: JobContext) -> Iterator[str]:
         yield subject.zh
 
 
+CLAIM_RETENTION = timedelta(days=7)  # spent slot and alert-window claims kept a week for a look back
+
+
+def run_claims_cleanup(ctx: JobContext) -> Iterator[str]:
+    deleted = delete_spent_claims(ctx.session, jobs=[ALERT_JOB], before=ctx.now - CLAIM_RETENTION)
+    if deleted:
+        yield f"删除 {deleted} 条 7 天前的调度时段与警报窗口记录"
+
+
 JOBS: list[ScheduledJob] = [
     ScheduledJob("reminders", Text(zh="提醒与升级", en="Reminders and escalations"), run_reminders),
     ScheduledJob("overdue", Text(zh="逾期", en="Overdue"), run_overdue),
@@ -123,6 +133,13 @@ JOBS: list[ScheduledJob] = [
         "outbox_cleanup",
         Text(zh="清理已分发的事件", en="Dispatched events cleaned up"),
         run_outbox_cleanup,
+        every=timedelta(hours=1),
+        per_org=False,
+    ),
+    ScheduledJob(
+        "claims_cleanup",
+        Text(zh="清理过期的调度记录", en="Spent scheduler claims cleaned up"),
+        run_claims_cleanup,
         every=timedelta(hours=1),
         per_org=False,
     ),

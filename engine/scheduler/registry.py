@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -18,7 +18,7 @@ from engine.forms.spec import Text
 from engine.models.base import table_of
 from engine.notifications.service import notify
 from engine.records.display import CHINA_TIME
-from engine.scheduler.models import SchedulerClaim
+from engine.scheduler.models import INSTALLATION, SchedulerClaim
 
 _claims = table_of(SchedulerClaim)
 
@@ -28,6 +28,15 @@ def insert_claim(session: Session, dialect: Any, values: dict[str, Any]) -> bool
     driver's ``rowcount`` does not (psycopg reports -1 for ``INSERT … ON CONFLICT DO NOTHING``)."""
     statement = dialect.insert(_claims).values(values).on_conflict_do_nothing().returning(_claims.c.id)
     return session.execute(statement).first() is not None
+
+
+def delete_spent_claims(session: Session, *, jobs: Iterable[str], before: datetime) -> int:
+    """Delete the installation's claims that only ever guarded their own moment: every job's slot rows and
+    the rows of ``jobs`` (e.g. an alert's window), done before ``before``. Per-organization claims (a
+    reminder sent for a task's rung) stay: they are what keeps an action from happening twice."""
+    spent = (_claims.c.subject == "slot") | _claims.c.job.in_(sorted(set(jobs)))
+    statement = delete(_claims).where(_claims.c.org_id == INSTALLATION, spent, _claims.c.done_at < before)
+    return session.connection().execute(statement).rowcount or 0
 
 
 @dataclass

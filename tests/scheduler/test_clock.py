@@ -77,3 +77,37 @@ def test_a_claim_another_run_inserted_first_is_refused_on_every_backend(db):
             results.append(context.claim("task:1", "+0:2027-03-15"))
     assert results == [True, False]
     assert [_claim_slot(db, JOBS[0], now) for _ in range(2)] == [True, False]
+
+
+def test_spent_slot_and_alert_claims_are_deleted_after_a_week_and_action_claims_kept(db):
+    """The hourly claims clean-up: slot rows and alert-window rows a week old go; a per-organization action's
+    claim (what keeps a reminder from being sent twice) stays whatever its age."""
+    from engine.scheduler.runner import run_jobs
+
+    old, recent = at("2027-03-01T10:00"), at("2027-03-14T10:00")
+    for when in (old, recent):
+        _claim_slot(db, JOBS[0], when)
+        with db.unit_of_work(all_orgs=True) as uow:
+            for job, org_id, subject in (("security_alert", 0, "account:a@b.c"), ("reminders", 1, "task:1")):
+                context = JobContext(
+                    job=job, session=uow.session, org_id=org_id, now=when, settings=Settings()
+                )
+                assert context.claim(subject, when.isoformat())
+    cleanup = [job for job in JOBS if job.name == "claims_cleanup"]
+    lines = run_jobs(db, now=at("2027-03-15T10:00"), settings=Settings(), jobs=cleanup)
+    assert lines == [
+        "清理过期的调度记录 Spent scheduler claims cleaned up · 删除 2 条 7 天前的调度时段与警报窗口记录"
+    ]
+    with db.engine.connect() as connection:
+        left = connection.execute(
+            text("SELECT job, subject FROM scheduler_claim ORDER BY job, subject, id")
+        ).all()
+    # the recent slot and alert rows, and both reminder claims, old and recent
+    assert sorted((job, subject) for job, subject in left) == sorted(
+        [
+            ("reminders", "slot"),
+            ("reminders", "task:1"),
+            ("reminders", "task:1"),
+            ("security_alert", "account:a@b.c"),
+        ]
+    )
