@@ -32,6 +32,7 @@ REQUEST_ID_HEADER = b"x-request-id"
 # Taken from the request when it is a plain token (a proxy's or a client's id), else generated.
 WELL_FORMED_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+=-]{7,127}")
 UNMATCHED = "(unmatched)"  # one label for every path no route answers: the label set stays bounded
+PROBES = frozenset({"/healthz", "/readyz", "/metrics"})  # plain routes: they leave no route in the scope
 LOCAL_CLIENTS = frozenset({"127.0.0.1", "::1"})
 STATUS_CLASSES = {code: f"{code // 100}xx" for code in range(100, 600)}
 
@@ -72,7 +73,8 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             seconds = time.perf_counter() - started
-            route = getattr(scope.get("route"), "path", None) or UNMATCHED
+            path = scope["path"]
+            route = getattr(scope.get("route"), "path", None) or (path if path in PROBES else UNMATCHED)
             method = scope["method"]
             REQUEST_SECONDS.labels(route, method, STATUS_CLASSES.get(status, "other")).observe(seconds)
             if REQUEST_LOG.isEnabledFor(logging.INFO):

@@ -104,6 +104,7 @@ def test_metrics_are_prometheus_text_for_the_local_machine_or_a_token(web, backe
     for _ in range(3):
         assert local.get("/ping").status_code == 200
     assert local.get("/no/such/page").status_code == 404
+    assert local.get("/healthz").status_code == 200
     families = _metrics(local.get("/metrics"))
     latency = families["tanguan_http_request_duration_seconds"]
     assert latency.type == "histogram"
@@ -117,6 +118,10 @@ def test_metrics_are_prometheus_text_for_the_local_machine_or_a_token(web, backe
     )
     assert any(
         s.labels["route"] == "(unmatched)" and s.labels["status_class"] == "4xx" for s in latency.samples
+    )
+    assert any(s.labels["route"] == "/healthz" and s.labels["status_class"] == "2xx" for s in latency.samples)
+    assert not any(
+        s.labels["route"] == "(unmatched)" and s.labels["status_class"] == "2xx" for s in latency.samples
     )
     assert "tanguan_scheduler_job_runs" in families and "tanguan_scheduler_job_failures" in families
 
