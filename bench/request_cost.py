@@ -11,6 +11,11 @@ carbon manager and drives, with ``wrk -t2 -cC -dNs --latency``: the bare app's `
 audit trail. Rounds alternate over the endpoints and the best round of each counts. Every page is
 first checked to answer 200 with its own content, so a redirect to sign-in cannot pass for a fast page.
 
+One session asking for one URL again and again is answered from the page the server keeps under the
+database's write generation (docs/adr/0048): those are the goal figures. The same four pages are also
+driven with a URL of their own per request (``NAME_rendered``), so every answer is rendered: the cost of
+the first view after a write, printed beside them and not counted against the goals.
+
 Prints one figure per line: ``NAME_rps``, ``NAME_p50``, ``NAME_p99``, ``NAME_server_cpu`` (server
 CPU per request, least of the rounds), ``ping_vs_bare`` and ``NAME_vs_ping``, the goals met, and the
 load average before and after (the machine is shared).
@@ -57,6 +62,8 @@ class Target:
     path: str
     signed_in: bool
     mark: str  # what a right answer contains
+    fresh_urls: bool = False  # a URL of its own per request: rendered, never a kept page
+    goal: bool = True  # counted against the goals
 
 
 def load_average() -> str:
@@ -131,6 +138,10 @@ def main(argv: list[str] | None = None) -> int:
             Target("record_page", "app", f"/r/{record_id}", True, record_number),
             Target("audit_trail", "app", "/audit", True, ORG_NAME),
         )
+        targets += tuple(
+            Target(f"{page.name}_rendered", "app", page.path, True, page.mark, fresh_urls=True, goal=False)
+            for page in targets[2:]
+        )
         ports = {"app": free_port(), "bare": free_port()}
         repository = Path(__file__).resolve().parent.parent
         bare_env = {**env, "PYTHONPATH": str(repository)}
@@ -170,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
                         connections=args.connections,
                         seconds=args.seconds,
                         cookie=cookie if target.signed_in else None,
+                        fresh_urls=target.fresh_urls,
                     )
                     cpu_ms = 1000 * (process_cpu_seconds(pid) - cpu) / max(result.requests, 1)
                     least_cpu[target.name] = min(least_cpu.get(target.name, cpu_ms), cpu_ms)
@@ -205,9 +217,11 @@ def report(targets: tuple[Target, ...], best: dict[str, WrkResult], least_cpu: d
     for target in targets[2:]:
         ratio = 100 * best[target.name].rps / ping
         print(f"{target.name}_vs_ping: {ratio:.1f} %")
-        met[f"{target.name}_vs_ping"] = ratio >= GOAL_PAGE_VS_PING
+        if target.goal:
+            met[f"{target.name}_vs_ping"] = ratio >= GOAL_PAGE_VS_PING
     for target in targets[1:]:
-        met[f"{target.name}_p99"] = best[target.name].p99_ms < GOAL_P99_MS
+        if target.goal:
+            met[f"{target.name}_p99"] = best[target.name].p99_ms < GOAL_P99_MS
     print(f"goals_met: {sum(met.values())} of {len(met)}")
     missed = [name for name, ok in met.items() if not ok]
     print(f"goals_missed: {', '.join(missed) or 'none'}")

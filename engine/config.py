@@ -135,6 +135,7 @@ class Settings(BaseSettings):
     # The server clock against NTP (T29, docs/adr/0046): comma-separated host[:port]; empty: not checked.
     ntp_servers: str = ""
     max_clock_offset_s: Annotated[float, Field(gt=0)] = 5.0  # over this /readyz answers 503
+    keep_pages: bool = True  # pages kept under the write generation (docs/adr/0048); off renders every view
 
     @field_validator("secret_key", "old_secret_keys")
     @classmethod

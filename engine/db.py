@@ -22,6 +22,7 @@ from engine.config import ConfigError, Settings
 from engine.events import SUBSCRIBERS, DomainEvent, Subscriber, mark_outcomes, publish, take_pending
 from engine.models.base import utcnow
 from engine.tenancy import bind_session_scope
+from engine.write_generation import note_write, track_writes
 
 SQLITE_PRAGMAS = {"journal_mode": "wal", "foreign_keys": 1, "synchronous": 2}
 WRITE_OPTION = "tanguan_write"
@@ -53,6 +54,7 @@ def create_db_engine(url: str, *, busy_timeout_ms: int = 15000, **kwargs: Any) -
             engine = create_engine(parsed, pool_pre_ping=True, **kwargs)
     except (NoSuchModuleError, ImportError) as exc:
         raise ConfigError(f"TANGUAN_DATABASE_URL: driver not available: {exc}") from None
+    track_writes(engine)  # what is kept under the write generation sees every change (ADR 0048)
     return engine
 
 
@@ -228,6 +230,7 @@ class _CompiledDriverStatement:
         ]
         self.row_type: Any = namedtuple("Row", [column.key for column in columns]) if columns else None
         self.error = dialect.loaded_dbapi.Error
+        self.written_table: str | None = statement.table.name if statement.is_dml else None
 
     def execute(self, connection: Connection, parameters: dict[str, Any]) -> Any:
         converted = [
@@ -235,6 +238,8 @@ class _CompiledDriverStatement:
             for name, convert in self.conversions
         ]
         values = tuple(value for _, value in converted) if self.positional else dict(converted)
+        if self.written_table is not None:  # the driver's cursor passes no engine event
+            note_write(connection, table=self.written_table)
         try:
             cursor = driver_cursor(connection)
             cursor.execute(self.sql, values)

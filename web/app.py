@@ -25,10 +25,12 @@ from web.deps import (
     PasswordChangeRequired,
     csrf_protect,
     is_api_path,
+    kept_page_or_navbar,
     refuse_control_characters,
     request_context,
 )
 from web.i18n import negotiate
+from web.kept_pages import PageStore, ServeKeptPage
 from web.observability import add_observability
 from web.openapi import api_openapi
 from web.problems import (
@@ -82,6 +84,7 @@ async def app_wide_checks(request: Request) -> None:
     await verifier_gate(request)
     await csrf_protect(request)
     await refuse_control_characters(request)
+    kept_page_or_navbar(request)  # last: a kept page is served only to a request every check let through
 
 
 def create_app(
@@ -116,6 +119,7 @@ def create_app(
     app.state.secret_key, app.state.old_secret_keys = keys.signing, keys.old
     app.state.catalog = catalog
     app.state.trail_labels = TrailLabels(catalog)
+    app.state.kept_pages = PageStore() if settings.keep_pages else None
     db.session_info[PROCESS_CONTEXT] = ProcessContext(catalog, app.state.secret_key)
     subscribe_installation(db, catalog)  # workflows that start on another workflow's event
     app.state.workflow_nav = tuple(
@@ -169,6 +173,7 @@ async def _resolve_context(request: Request) -> None:
         return
     try:
         await request_context(request)
+        kept_page_or_navbar(request)
     except Exception:  # an error page must render even when the context cannot be resolved
         request.state.locale = negotiate(
             user_locale=None,
@@ -195,6 +200,10 @@ def _add_error_handlers(app: FastAPI) -> None:
             # A sign-in page swapped into a fragment would be wrong: navigate the whole page.
             return Response(status_code=200, headers={"HX-Redirect": target})
         return RedirectResponse(target, status_code=303)
+
+    @app.exception_handler(ServeKeptPage)
+    async def serve_kept_page(_request: Request, kept: ServeKeptPage) -> Response:
+        return kept.response
 
     @app.exception_handler(GoToPortal)
     async def go_to_portal(_request: Request, _exc: GoToPortal) -> Response:

@@ -32,7 +32,9 @@ from engine.records.dashboard import count_open_tasks
 from engine.values import Id, control_character_message, forbidden_character
 from engine.workflow.access import ActorRef
 from engine.workflow.loader import Workflow
+from engine.write_generation import current as write_generation
 from web.i18n import negotiate
+from web.kept_pages import answer_if_kept, may_keep, page_key
 from web.problems import ApiProblem
 from web.security import (
     ANON_CSRF_COOKIE,
@@ -145,7 +147,8 @@ def _resolve_principal(request: Request, db: Database) -> Principal | None:
 
 
 def _session_principal(request: Request, db: Database) -> Principal | None:
-    """Two prebuilt queries, and a write of last seen at most once a minute."""
+    """Two prebuilt queries, and a write of last seen at most once a minute. For a page that may be kept
+    (web.kept_pages), the write generation is read here too, before any of the page's data."""
     touch = None
     with db.engine.connect() as connection:
         cookie = request.cookies.get(session_cookie_name(request))
@@ -153,6 +156,8 @@ def _session_principal(request: Request, db: Database) -> Principal | None:
         identity = load_identity(connection, user_id=live.user_id) if live else None
         if live and live.needs_touch:
             touch = live.id
+        if identity and may_keep(request):
+            request.state.write_generation = write_generation(connection)
     if touch is not None:
         with db.write_engine.begin() as connection:
             touch_session(connection, session_id=touch)
@@ -164,9 +169,6 @@ async def request_context(request: Request) -> None:
     db: Database = request.app.state.db
     principal = _resolve_principal(request, db)
     request.state.principal = principal
-    wants_page = request.method == "GET" and not request.url.path.startswith((API_PREFIX, "/static/"))
-    if principal and principal.org and wants_page:
-        _count_for_navbar(request, db, principal)
     request.state.locale = negotiate(
         user_locale=principal.locale if principal else None,
         cookie_locale=request.cookies.get(LOCALE_COOKIE),
@@ -182,6 +184,19 @@ async def request_context(request: Request) -> None:
         binding = "a:" + anonymous
     request.state.csrf_binding = binding
     request.state.csrf_token = csrf_token_for(request.app.state.secret_key, binding)
+
+
+def kept_page_or_navbar(request: Request) -> None:
+    """For a signed-in page view: answer with the kept page if there is one (raises ServeKeptPage), else
+    count what the navbar shows. Runs after the other app-wide checks."""
+    principal: Principal | None = request.state.principal
+    wants_page = request.method == "GET" and not request.url.path.startswith((API_PREFIX, "/static/"))
+    if not (principal and principal.org and wants_page):
+        return
+    generation = getattr(request.state, "write_generation", None)
+    if generation is not None and (key := page_key(request, generation=generation)) is not None:
+        answer_if_kept(request, request.app.state.kept_pages, key)
+    _count_for_navbar(request, request.app.state.db, principal)
 
 
 def _count_for_navbar(request: Request, db: Database, principal: Principal) -> None:

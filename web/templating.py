@@ -14,6 +14,7 @@ from engine.emissions.labels import tier_label
 from engine.forms.spec import Text
 from web.deps import AUDIT_READERS, AUDIT_READING, CARBON_MANAGERS, DATA_EDITORS
 from web.i18n import LOCALE_NAMES, LOCALES, format_datetime, format_number, translations
+from web.kept_pages import keep
 from web.security import ANON_CSRF_COOKIE
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
@@ -110,6 +111,7 @@ def render(
             ANON_CSRF_COOKIE, anonymous_csrf, httponly=True, samesite="lax",
             secure=request.url.scheme == "https", path="/",
         )  # fmt: skip
+    keep(request, request.app.state.kept_pages, response)
     return response
 
 

@@ -34,6 +34,7 @@ from engine.report_templates.models import ReportTemplate
 from engine.scheduler.models import SchedulerClaim
 from engine.verification.models import VerificationGrant, VerificationReturn, VerifiedValue, YearLock
 from engine.workflow.models import NumberSequence, Record, RecordLink, Signature, Task, WorkflowDefinition
+from engine.write_generation import WriteGeneration
 
 __all__ = [
     "PublishedGridFactor",
@@ -77,6 +78,7 @@ __all__ = [
     "EventReceipt",
     "Signature",
     "Task",
+    "WriteGeneration",
     "User",
     "UserSession",
     "WorkflowDefinition",
