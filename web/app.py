@@ -84,7 +84,7 @@ async def app_wide_checks(request: Request) -> None:
     await verifier_gate(request)
     await csrf_protect(request)
     await refuse_control_characters(request)
-    kept_page_or_navbar(request)  # last: a kept page is served only to a request every check let through
+    await kept_page_or_navbar(request)  # last: a kept page only for a request every check let through
 
 
 def create_app(
@@ -173,7 +173,7 @@ async def _resolve_context(request: Request) -> None:
         return
     try:
         await request_context(request)
-        kept_page_or_navbar(request)
+        await kept_page_or_navbar(request)
     except Exception:  # an error page must render even when the context cannot be resolved
         request.state.locale = negotiate(
             user_locale=None,

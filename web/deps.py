@@ -186,7 +186,7 @@ async def request_context(request: Request) -> None:
     request.state.csrf_token = csrf_token_for(request.app.state.secret_key, binding)
 
 
-def kept_page_or_navbar(request: Request) -> None:
+async def kept_page_or_navbar(request: Request) -> None:
     """For a signed-in page view: answer with the kept page if there is one (raises ServeKeptPage), else
     count what the navbar shows. Runs after the other app-wide checks."""
     principal: Principal | None = request.state.principal
@@ -195,7 +195,7 @@ def kept_page_or_navbar(request: Request) -> None:
         return
     generation = getattr(request.state, "write_generation", None)
     if generation is not None and (key := page_key(request, generation=generation)) is not None:
-        answer_if_kept(request, request.app.state.kept_pages, key)
+        await answer_if_kept(request, request.app.state.kept_pages, key)
     _count_for_navbar(request, request.app.state.db, principal)
 
 

@@ -9,8 +9,12 @@ its query and the htmx headers — and served again while the key holds. The ses
 request before a kept page is looked up; a kept page skips only the page's own queries and rendering.
 
 The CSP nonce is per response: a kept page holds a marker where the nonce was and gets the request's own.
+One render per key: requests that arrive while a page is being rendered (a new minute or a write, with many
+people on the same page) wait for it instead of rendering it too.
 """
 
+import asyncio
+import contextlib
 import secrets
 import threading
 import time
@@ -24,11 +28,13 @@ from prometheus_client import Counter
 
 from engine.identity.models import Role
 from engine.observability import REGISTRY
+from web.observability import ON_REQUEST_END
 
 KEPT_ROUTES = frozenset({"/", "/records/{workflow_key}", "/r/{record_id}", "/audit", "/notifications"})
 HTMX_HEADERS = ("hx-request", "hx-boosted", "hx-target")  # a fragment and a whole page differ
 MAX_PAGES = 256
 MAX_BYTES = 64 * 1024 * 1024
+WAIT_FOR_RENDER_S = 2.0  # then render it too: the first request may have failed or gone
 _NONCE_MARK = f"tanguan-nonce-{secrets.token_hex(8)}".encode()  # cannot be guessed into a page's data
 
 KEPT_PAGES = Counter(
@@ -58,6 +64,7 @@ class PageStore:
 
     def __init__(self, *, max_pages: int = MAX_PAGES, max_bytes: int = MAX_BYTES) -> None:
         self._pages: OrderedDict[Hashable, KeptPage] = OrderedDict()
+        self._rendering: dict[Hashable, tuple[asyncio.AbstractEventLoop, asyncio.Event]] = {}
         self._bytes = 0
         self._max_pages, self._max_bytes = max_pages, max_bytes
         self._lock = threading.Lock()
@@ -84,6 +91,28 @@ class PageStore:
         with self._lock:
             self._pages.clear()
             self._bytes = 0
+
+    def claim(self, key: Hashable) -> asyncio.Event | None:
+        """None: the caller renders the page (and ``release``s it); otherwise the event of the render under
+        way. Called on the event loop."""
+        with self._lock:
+            if key in self._rendering:
+                return self._rendering[key][1]
+            self._rendering[key] = (asyncio.get_running_loop(), asyncio.Event())
+            return None
+
+    def rendering(self) -> int:
+        """How many keys are being rendered now."""
+        with self._lock:
+            return len(self._rendering)
+
+    def release(self, key: Hashable) -> None:
+        """The render of ``key`` is over (kept or not): wake who waits for it. From any thread."""
+        with self._lock:
+            claimed = self._rendering.pop(key, None)
+        if claimed is not None:
+            loop, done = claimed
+            loop.call_soon_threadsafe(done.set)
 
 
 def may_keep(request: Request) -> bool:
@@ -119,12 +148,20 @@ def page_key(request: Request, *, generation: int) -> Hashable | None:
     )
 
 
-def answer_if_kept(request: Request, store: PageStore | None, key: Hashable) -> None:
+async def answer_if_kept(request: Request, store: PageStore | None, key: Hashable) -> None:
     """Raise ServeKeptPage with the kept page under ``key``; otherwise note the key for ``keep``. Without
     a store (TANGUAN_KEEP_PAGES=false) every view renders."""
     if store is None:
         return
     page = store.get(key)
+    if page is None:
+        rendering = store.claim(key)
+        if rendering is None:  # this request renders it: released when kept, or when the request ends
+            request.scope["state"].setdefault(ON_REQUEST_END, []).append(lambda: store.release(key))
+        else:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(rendering.wait(), WAIT_FOR_RENDER_S)
+            page = store.get(key)
     if page is None:
         KEPT_PAGES.labels("miss").inc()
         request.state.page_key = key
@@ -137,10 +174,16 @@ def answer_if_kept(request: Request, store: PageStore | None, key: Hashable) -> 
 def keep(request: Request, store: PageStore | None, response: Response) -> None:
     """Keep a page rendered under a noted key (a whole 200 answer; no redirect, no cookie)."""
     key = getattr(request.state, "page_key", None)
-    if store is None or key is None or response.status_code != 200 or "hx-redirect" in response.headers:
+    if store is None or key is None:
         return
-    if "set-cookie" in response.headers:
-        return
+    try:
+        if response.status_code == 200 and not {"hx-redirect", "set-cookie"} & set(response.headers):
+            _put(request, store, key, response)
+    finally:
+        store.release(key)
+
+
+def _put(request: Request, store: PageStore, key: Hashable, response: Response) -> None:
     nonce = request.state.csp_nonce.encode()
     headers = tuple(
         (name, value)

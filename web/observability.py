@@ -45,6 +45,9 @@ def _incoming_id(scope: Scope) -> str | None:
     return None
 
 
+ON_REQUEST_END = "on_request_end"  # request state: callables run once the request is over, however it ended
+
+
 class ObservabilityMiddleware:
     """Outermost of the app's middleware: it sees the final status and times everything inside."""
 
@@ -72,6 +75,8 @@ class ObservabilityMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            for finish in state.pop(ON_REQUEST_END, ()):  # whatever the answer was (web/kept_pages.py)
+                finish()
             seconds = time.perf_counter() - started
             path = scope["path"]
             route = getattr(scope.get("route"), "path", None) or (path if path in PROBES else UNMATCHED)

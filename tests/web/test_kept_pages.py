@@ -1,7 +1,9 @@
 """Pages kept under the write generation (docs/adr/0048): served again only while nothing was written, to
 the same session, in the same minute, with the request's own CSP nonce."""
 
+import asyncio
 import re
+import threading
 
 import pytest
 from sqlalchemy import text
@@ -114,3 +116,23 @@ def test_with_keeping_switched_off_every_view_renders(web):
     view(client)
     view(client)
     assert [hits(), REGISTRY.get_sample_value("tanguan_kept_pages_total", {"outcome": "miss"})] == counted
+
+
+def test_one_render_per_key_and_the_others_wait_for_it():
+    async def scenario() -> None:
+        store = kept_pages.PageStore()
+        assert store.claim("page") is None  # the first renders
+        waiting = store.claim("page")
+        assert waiting is not None and not waiting.is_set()  # the next waits
+        threading.Thread(target=store.release, args=("page",)).start()  # routes render on the thread pool
+        await asyncio.wait_for(waiting.wait(), 60)
+        assert store.rendering() == 0 and store.claim("page") is None
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("path", ["/r/999999", "/records/no-such-process", "/audit?before=x"])
+def test_a_view_that_fails_frees_its_key(web, path):
+    client = web.as_role("carbon_manager")
+    assert client.get(path).status_code in (404, 422)
+    assert web.app.state.kept_pages.rendering() == 0
