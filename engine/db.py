@@ -97,6 +97,13 @@ class Database:
         self.url = url
         self.engine = create_db_engine(url, busy_timeout_ms=busy_timeout_ms, **engine_kwargs)
         self.write_engine = self.engine.execution_options(**{WRITE_OPTION: True})
+        # For a read of one statement (who is signed in, on every request): on PostgreSQL it needs no BEGIN
+        # and no ROLLBACK, two of its three round trips; SQLite is in-process and stays as it is.
+        self.one_statement_engine = (
+            self.engine
+            if self.engine.dialect.name == "sqlite"
+            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         self.subscribers: list[Subscriber] = []
         # Copied into every session's ``info``: what services in the transaction need of the running
         # application (the workflow catalog and the signing key), without the core knowing what it is.

@@ -20,7 +20,7 @@ from engine.forms.spec import Text
 from engine.identity.auth import (
     Identity,
     load_identity,
-    load_session,
+    load_signed_in,
     resolve_api_token,
     touch_api_token,
     touch_session,
@@ -32,7 +32,6 @@ from engine.records.dashboard import count_open_tasks
 from engine.values import Id, control_character_message, forbidden_character
 from engine.workflow.access import ActorRef
 from engine.workflow.loader import Workflow
-from engine.write_generation import current as write_generation
 from web.i18n import negotiate
 from web.kept_pages import answer_if_kept, may_keep, page_key
 from web.problems import ApiProblem
@@ -147,21 +146,22 @@ def _resolve_principal(request: Request, db: Database) -> Principal | None:
 
 
 def _session_principal(request: Request, db: Database) -> Principal | None:
-    """Two prebuilt queries, and a write of last seen at most once a minute. For a page that may be kept
-    (web.kept_pages), the write generation is read here too, before any of the page's data."""
-    touch = None
-    with db.engine.connect() as connection:
-        cookie = request.cookies.get(session_cookie_name(request))
-        live = load_session(connection, token=cookie, settings=request.app.state.settings) if cookie else None
-        identity = load_identity(connection, user_id=live.user_id) if live else None
-        if live and live.needs_touch:
-            touch = live.id
-        if identity and may_keep(request):
-            request.state.write_generation = write_generation(connection)
-    if touch is not None:
+    """One prebuilt query, and a write of last seen at most once a minute. For a page that may be kept
+    (web.kept_pages), the write generation comes with it, read before any of the page's data."""
+    cookie = request.cookies.get(session_cookie_name(request))
+    if not cookie:
+        return None
+    with db.one_statement_engine.connect() as connection:
+        signed_in = load_signed_in(connection, token=cookie, settings=request.app.state.settings)
+    if signed_in is None or signed_in.identity is None:
+        return None
+    live = signed_in.session
+    if live.needs_touch:
         with db.write_engine.begin() as connection:
-            touch_session(connection, session_id=touch)
-    return _principal(identity, org_id=live.org_id, token_hash=live.token_hash) if identity and live else None
+            touch_session(connection, session_id=live.id)
+    if may_keep(request):
+        request.state.write_generation = signed_in.write_generation
+    return _principal(signed_in.identity, org_id=live.org_id, token_hash=live.token_hash)
 
 
 async def request_context(request: Request) -> None:

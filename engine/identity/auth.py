@@ -2,10 +2,11 @@
 
 import hashlib
 import secrets
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select, text, update
 from sqlalchemy.orm import Mapped
@@ -28,6 +29,7 @@ from engine.identity.models import (
 from engine.identity.users import memberships_of
 from engine.models.base import utcnow
 from engine.passwords import dummy_hash, hash_password, verify_password
+from engine.write_generation import WriteGeneration
 
 TOKEN_BYTES = 32  # 256 bits from the OS CSPRNG
 SESSION_TOUCH_INTERVAL = timedelta(minutes=1)  # last_seen is written at most this often
@@ -231,14 +233,6 @@ class LiveSession:
 
 
 # Built once: these run on every signed-in request.
-_LIVE_SESSION = select(
-    col(UserSession.id),
-    col(UserSession.user_id),
-    col(UserSession.org_id),
-    col(UserSession.revoked_at),
-    col(UserSession.last_seen_at),
-    col(UserSession.created_at),
-).where(col(UserSession.token_hash) == bindparam("token_hash"))
 _TOUCH_SESSION = (
     update(UserSession)
     .where(col(UserSession.id) == bindparam("session_id"))
@@ -262,6 +256,29 @@ _IDENTITY = (
     .where(col(User.id) == bindparam("user_id"))
     .order_by(col(Organization.id))
 )
+# The session, its person with their memberships, and the write generation (docs/adr/0048) in one round trip:
+# the statement every signed-in request begins with.
+_SIGNED_IN = (
+    select(
+        col(UserSession.id).label("session_id"),
+        col(UserSession.user_id),
+        col(UserSession.org_id).label("session_org_id"),
+        col(UserSession.revoked_at),
+        col(UserSession.last_seen_at),
+        col(UserSession.created_at),
+        *_IDENTITY.selected_columns,
+        select(col(WriteGeneration.n))
+        .where(col(WriteGeneration.id) == 1)
+        .scalar_subquery()
+        .label("generation"),
+    )
+    .select_from(UserSession)
+    .join(User, col(User.id) == UserSession.user_id)
+    .outerjoin(Membership, col(Membership.user_id) == User.id)
+    .outerjoin(Organization, col(Organization.id) == Membership.org_id)
+    .where(col(UserSession.token_hash) == bindparam("token_hash"))
+    .order_by(col(Organization.id))
+)
 _API_TOKEN = select(
     col(ApiToken.id),
     col(ApiToken.user_id),
@@ -274,23 +291,6 @@ _API_TOKEN = select(
 _TOUCH_API_TOKEN = (
     update(ApiToken).where(col(ApiToken.id) == bindparam("token_id")).values(last_used_at=bindparam("now"))
 )
-
-
-def load_session(connection: Connection, *, token: str, settings: Settings) -> LiveSession | None:
-    """The live session for a cookie token, or None when unknown, revoked, idle or too old."""
-    now = utcnow()
-    token_hash = hash_token(token)
-    row = connection.execute(_LIVE_SESSION, {"token_hash": token_hash}).first()
-    if row is None or row.revoked_at is not None:
-        return None
-    idle_limit = timedelta(minutes=settings.session_idle_minutes)
-    absolute_limit = timedelta(hours=settings.session_absolute_hours)
-    last_seen = _as_utc(row.last_seen_at)
-    if now - last_seen > idle_limit or now - _as_utc(row.created_at) > absolute_limit:
-        return None
-    return LiveSession(
-        row.id, row.user_id, row.org_id, token_hash, needs_touch=now - last_seen > SESSION_TOUCH_INTERVAL
-    )
 
 
 def touch_session(connection: Connection, *, session_id: int) -> None:
@@ -307,13 +307,48 @@ class Identity:
     memberships: tuple[tuple[int, str, str, tuple[str, ...]], ...]  # (org id, slug, name, roles)
 
 
+@dataclass(frozen=True)
+class SignedIn:
+    session: LiveSession
+    identity: Identity | None  # None: the person is deactivated
+    write_generation: int
+
+
+def load_signed_in(connection: Connection, *, token: str, settings: Settings) -> SignedIn | None:
+    """The live session for a cookie token with its person, or None when unknown, revoked, idle or too old;
+    one statement."""
+    now = utcnow()
+    token_hash = hash_token(token)
+    rows = connection.execute(_SIGNED_IN, {"token_hash": token_hash}).all()
+    if not rows or rows[0].revoked_at is not None:
+        return None
+    first = rows[0]
+    idle_limit = timedelta(minutes=settings.session_idle_minutes)
+    absolute_limit = timedelta(hours=settings.session_absolute_hours)
+    last_seen = _as_utc(first.last_seen_at)
+    if now - last_seen > idle_limit or now - _as_utc(first.created_at) > absolute_limit:
+        return None
+    live = LiveSession(
+        first.session_id,
+        first.user_id,
+        first.session_org_id,
+        token_hash,
+        needs_touch=now - last_seen > SESSION_TOUCH_INTERVAL,
+    )
+    return SignedIn(live, _identity(first.user_id, rows), int(first.generation or 0))
+
+
 def load_identity(connection: Connection, *, user_id: int) -> Identity | None:
     """An active user with their memberships (one query), or None."""
-    rows = connection.execute(_IDENTITY, {"user_id": user_id}).all()
+    return _identity(user_id, connection.execute(_IDENTITY, {"user_id": user_id}).all())
+
+
+def _identity(user_id: int, rows: Sequence[Any]) -> Identity | None:
+    """From the rows of _IDENTITY's columns (one per membership)."""
     if not rows or not rows[0].is_active:
         return None
     first = rows[0]
-    memberships = tuple((row[6], row.slug, row.name, tuple(row.roles)) for row in rows if row[6] is not None)
+    memberships = tuple((row.id, row.slug, row.name, tuple(row.roles)) for row in rows if row.id is not None)
     return Identity(
         user_id, first.email, first.display_name, first.locale, first.must_change_password, memberships
     )
