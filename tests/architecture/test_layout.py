@@ -21,6 +21,7 @@ CORE = {
     "engine.models.base",
     "engine.models.audit",
     "engine.models.outbox",  # the event outbox (engine.events writes it)
+    "engine.write_generation",  # moved by every committed change (engine.db tracks the writes)
 }
 # engine.models is the table registry (it imports every module's tables, for Alembic); the core may import it
 # only to register tables.
