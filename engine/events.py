@@ -30,7 +30,7 @@ from functools import cache
 from typing import Any
 
 import sqlmodel
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -198,24 +198,33 @@ def mark_outcomes(session: Session, outcomes: list[Outcome], *, now: datetime) -
             session.execute(update(_outbox).where(_outbox.c.id == event.id).values(**values))
 
 
+def _retry_due(now: datetime, grace: timedelta) -> Any:
+    """The latest ``attempted_at`` at which a row is due again: ``grace`` after its first delivery, doubling
+    after each failed one (1, 2, 4, 8 × grace), so a subscriber that is down is not hammered."""
+    waits = {attempts: now - grace * 2 ** max(attempts - 1, 0) for attempts in range(MAX_ATTEMPTS)}
+    return case(waits, value=_outbox.c.attempts, else_=now - grace * 2 ** (MAX_ATTEMPTS - 1))
+
+
 def take_for_redelivery(
     session: Session, *, now: datetime, grace: timedelta, limit: int
 ) -> list[DomainEvent]:
-    """Outbox rows left undispatched for longer than ``grace`` (since written, and since last attempted),
-    under MAX_ATTEMPTS, oldest first: each taken (``attempted_at``) in the session's transaction, so another
-    dispatcher leaves it alone for ``grace``, and queued to be published after its COMMIT."""
+    """Outbox rows left undispatched for longer than ``grace`` since written, and since last attempted for
+    longer than their back-off (``_retry_due``), under MAX_ATTEMPTS, oldest first: each taken
+    (``attempted_at``) in the session's transaction, so another dispatcher leaves it alone, and queued to be
+    published after its COMMIT."""
     subscribers = session.info.get(SUBSCRIBERS)
     if not subscribers:
         return []  # a process with no subscriber leaves the rows to one that has them
     now = now.astimezone(UTC)  # SQLite keeps the wall time of the zone written: every row's is UTC
     before = now - grace
+    due = (_outbox.c.attempted_at.is_(None)) | (_outbox.c.attempted_at <= _retry_due(now, grace))
     rows = session.execute(
         select(_outbox.c.id, _outbox.c.org_id, _outbox.c.name, _outbox.c.payload)
         .where(
             _outbox.c.dispatched_at.is_(None),
             _outbox.c.created_at <= before,
             _outbox.c.attempts < MAX_ATTEMPTS,
-            (_outbox.c.attempted_at.is_(None)) | (_outbox.c.attempted_at <= before),
+            due,
         )
         .order_by(_outbox.c.created_at, _outbox.c.id)
         .limit(limit)
@@ -225,17 +234,67 @@ def take_for_redelivery(
         wants = wanted(row.name, subscribers)  # none: dispatched here, to nobody (written where none was)
         claimed = session.execute(
             update(_outbox)
-            .where(
-                _outbox.c.id == row.id,
-                _outbox.c.dispatched_at.is_(None),
-                (_outbox.c.attempted_at.is_(None)) | (_outbox.c.attempted_at <= before),
-            )
+            .where(_outbox.c.id == row.id, _outbox.c.dispatched_at.is_(None), due)
             .values(attempted_at=now, dispatched_at=None if wants else now)
         ).rowcount  # type: ignore[attr-defined]
         if claimed and wants:
             taken.append(DomainEvent(row.name, row.org_id, row.payload, row.id))
     requeue(session, taken)
     return taken
+
+
+@dataclass(frozen=True)
+class GivenUp:
+    """An event the outbox stopped delivering after MAX_ATTEMPTS (or a loop of events); its last error."""
+
+    id: int
+    org_id: int
+    name: str
+    created_at: datetime
+    attempts: int
+    last_error: str | None
+
+
+def _given_up() -> Any:
+    return (_outbox.c.dispatched_at.is_(None)) & (_outbox.c.attempts >= MAX_ATTEMPTS)
+
+
+def given_up_events(session: Session, *, limit: int) -> list[GivenUp]:
+    """The given-up events, oldest first (an operator's list: ``tanguan scheduler outbox``)."""
+    rows = session.execute(
+        select(
+            _outbox.c.id,
+            _outbox.c.org_id,
+            _outbox.c.name,
+            _outbox.c.created_at,
+            _outbox.c.attempts,
+            _outbox.c.last_error,
+        )
+        .where(_given_up())
+        .order_by(_outbox.c.created_at, _outbox.c.id)
+        .limit(limit)
+    ).all()
+    return [GivenUp(*row) for row in rows]
+
+
+def retry_given_up(session: Session, *, ids: Iterable[int] | None = None) -> int:
+    """Give given-up events (all, or those of ``ids``) MAX_ATTEMPTS more deliveries: the scheduler's next
+    redelivery takes them (their subscribers' receipts keep what already happened from happening twice)."""
+    where = _given_up()
+    if ids is not None:
+        where = where & _outbox.c.id.in_(list(ids))
+    retried = session.execute(update(_outbox).where(where).values(attempts=0, attempted_at=None))
+    return int(retried.rowcount)  # type: ignore[attr-defined]
+
+
+def outbox_backlog(session: Session) -> dict[str, int]:
+    """Undispatched events by state: ``waiting`` (to be delivered or redelivered) and ``given_up``."""
+    given_up = func.sum(case((_outbox.c.attempts >= MAX_ATTEMPTS, 1), else_=0))
+    row = session.execute(
+        select(func.count(), given_up).select_from(_outbox).where(_outbox.c.dispatched_at.is_(None))
+    ).one()
+    total, stopped = int(row[0] or 0), int(row[1] or 0)
+    return {"waiting": total - stopped, "given_up": stopped}
 
 
 def delete_dispatched(session: Session, *, before: datetime) -> int:

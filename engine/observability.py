@@ -141,6 +141,32 @@ class OverdueTasks(Collector):
         yield family
 
 
+class OutboxBacklog(Collector):
+    """``tanguan_outbox_events{state="waiting"|"given_up"}``: undispatched domain events, counted when scraped
+    (docs/adr/0045). Given-up events wait for an operator: ``tanguan scheduler outbox``."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from engine.events import outbox_backlog
+
+        family = GaugeMetricFamily(
+            "tanguan_outbox_events",
+            "Undispatched domain events, by state (waiting, given_up)",
+            labels=["state"],
+        )
+        try:
+            with self.db.read_session(all_orgs=True) as session:
+                counts = outbox_backlog(session)
+        except Exception:  # the database is down: /readyz says so; the request metrics still scrape
+            logging.getLogger("tanguan.web").warning("metrics: outbox not counted", exc_info=True)
+            counts = {}
+        for state, count in sorted(counts.items()):
+            family.add_metric([state], count)
+        yield family
+
+
 class ClockOffset(Collector):
     """``tanguan_clock_offset_seconds``: this clock against NTP (the cached measurement); no sample when the
     check is disabled or no server answered."""

@@ -22,6 +22,7 @@ from engine.observability import (
     REQUEST_LOG,
     REQUEST_SECONDS,
     ClockOffset,
+    OutboxBacklog,
     OverdueTasks,
     configure_logging,
     json_line,
@@ -113,6 +114,7 @@ def add_observability(app: FastAPI, db: Database, settings: Settings) -> None:
     configure_logging()
     per_app = CollectorRegistry(auto_describe=False)  # nothing is queried until scraped
     per_app.register(OverdueTasks(db))
+    per_app.register(OutboxBacklog(db))
     clock = CachedClockCheck(ntp_server_list(settings.ntp_servers))
     per_app.register(ClockOffset(clock))
     app.add_middleware(ObservabilityMiddleware)

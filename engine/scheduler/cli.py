@@ -120,3 +120,39 @@ def run_once(
         _echo(line)
     if not lines:
         _echo("无事可做 / nothing to do")
+
+
+@scheduler_app.command("outbox")
+def outbox(
+    retry: Annotated[
+        list[int] | None, typer.Option(help="deliver this given-up event again (repeatable)")
+    ] = None,
+    retry_all: Annotated[bool, typer.Option(help="deliver every given-up event again")] = False,
+) -> None:
+    """The events the outbox gave up delivering, with their last error; retry some or all (事件补发).
+    Retried events are delivered by the scheduler's next redelivery; their receipts keep what already happened
+    from happening twice (docs/adr/0045)."""
+    from sqlmodel import select
+
+    from engine.cli import _echo, _ready_database
+    from engine.events import given_up_events, outbox_backlog, retry_given_up
+    from engine.identity.models import Organization
+    from engine.records.display import CHINA_TIME
+
+    db = _ready_database()
+    if retry or retry_all:
+        with db.unit_of_work(all_orgs=True) as uow:
+            count = retry_given_up(uow.session, ids=None if retry_all else retry)
+        _echo(f"重新投递 {count} 个事件 / {count} events to be delivered again")
+        return
+    with db.read_session(all_orgs=True) as session:
+        backlog = outbox_backlog(session)
+        events = given_up_events(session, limit=200)
+        names = {org.id: org.name for org in session.exec(select(Organization)).all()}
+    waiting, stopped = backlog["waiting"], backlog["given_up"]
+    _echo(f"待投递 {waiting} 个，已放弃 {stopped} 个 / waiting {waiting}, given up {stopped}")
+    for event in events:
+        when = event.created_at.astimezone(CHINA_TIME).strftime("%Y-%m-%d %H:%M")
+        error = (event.last_error or "").splitlines()[0][:160] if event.last_error else "—"
+        org = names.get(event.org_id, event.org_id)
+        _echo(f"#{event.id}  {when}  {org}  {event.name}  × {event.attempts}  {error}")

@@ -136,6 +136,17 @@ def test_metrics_are_prometheus_text_for_the_local_machine_or_a_token(web, backe
     overdue = {s.labels["organization"]: s.value for s in families["tanguan_overdue_tasks"].samples}
     assert overdue == {slug: float(count) for slug, count in expected.items()}
 
+    # The outbox's backlog, as counted directly.
+    with web.db.engine.connect() as connection:
+        waiting, given_up = connection.execute(
+            text(
+                "SELECT count(*) FILTER (WHERE attempts < 5), count(*) FILTER (WHERE attempts >= 5) "
+                "FROM event_outbox WHERE dispatched_at IS NULL"
+            )
+        ).one()
+    backlog = {s.labels["state"]: s.value for s in families["tanguan_outbox_events"].samples}
+    assert backlog == {"waiting": float(waiting), "given_up": float(given_up)}
+
     # Anyone else: with the token only.
     remote = TestClient(app, base_url=BASE_URL)  # the client's address is not the local machine's
     refused = remote.get("/metrics")

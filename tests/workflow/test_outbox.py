@@ -4,6 +4,7 @@ subscribers safe to meet an event twice. (A process killed right after COMMIT: t
 test_fault_injection.py.)"""
 
 import os
+import re
 import subprocess
 import sys
 from datetime import timedelta
@@ -105,7 +106,7 @@ def test_a_failing_subscriber_keeps_its_error_and_the_event_is_retried_up_to_the
     new_nc(shop)
     [row] = outbox(shop)
     assert row["dispatched_at"] is None and row["attempts"] == 1 and "mail server down" in row["last_error"]
-    for minute in range(1, MAX_ATTEMPTS + 2):
+    for minute in range(1, 40):  # the waits double: 1, 2, 4 and 8 minutes after each failed delivery
         redeliver(shop, timedelta(minutes=minute))
     [row] = outbox(shop)
     assert row["attempts"] == MAX_ATTEMPTS and row["dispatched_at"] is None and "mail" in row["last_error"]
@@ -193,3 +194,83 @@ def test_the_scheduler_process_takes_the_rows_a_process_without_subscribers_left
     # The scheduler subscribes the app's subscribers; none of the shipped workflows starts on this event, so
     # the row is marked without being published.
     assert outbox(shop)[0]["dispatched_at"] is not None and outbox(shop)[0]["attempts"] == 0
+
+
+def test_the_wait_between_failed_deliveries_doubles(shop):
+    """After the n-th failed delivery the next waits grace × 2^(n-1): 1, 2, 4, 8 minutes."""
+    new_nc(shop)  # no subscriber yet: the row waits undelivered
+    seen = []
+    shop.db.subscribe(lambda event, _db: seen.append(event.id))
+    for failed, wait in ((1, 1), (2, 2), (3, 4), (4, 8)):
+        with shop.db.write_engine.begin() as connection:
+            connection.execute(
+                text(
+                    "UPDATE event_outbox SET attempts = :n, attempted_at = :now, created_at = :day_ago, "
+                    "dispatched_at = NULL"
+                ),
+                {"n": failed, "now": utcnow(), "day_ago": utcnow() - timedelta(days=1)},
+            )
+        assert redeliver(shop, timedelta(minutes=wait, seconds=-5)) == [], (failed, wait)
+        assert redeliver(shop, timedelta(minutes=wait, seconds=5)), (failed, wait)
+    assert len(seen) == 4
+
+
+def test_an_operator_sees_the_given_up_events_and_retries_them(shop, monkeypatch):
+    from engine.events import given_up_events, outbox_backlog, retry_given_up
+
+    failing = True
+
+    def mail(_event, _db):
+        if failing:
+            raise ValueError("mail server down")
+
+    shop.db.subscribe(mail)
+    new_nc(shop)
+    for minute in range(1, 40):
+        redeliver(shop, timedelta(minutes=minute))
+    with shop.db.read_session(all_orgs=True) as session:
+        [stopped] = given_up_events(session, limit=10)
+        assert outbox_backlog(session) == {"waiting": 0, "given_up": 1}
+    assert stopped.attempts == MAX_ATTEMPTS and "mail server down" in (stopped.last_error or "")
+    failing = False  # the mail server is back
+    with shop.db.unit_of_work(all_orgs=True) as uow:
+        assert retry_given_up(uow.session, ids=[stopped.id]) == 1
+    redeliver(shop, timedelta(minutes=41))
+    [row] = outbox(shop)
+    assert row["dispatched_at"] is not None and row["last_error"] is None
+    with shop.db.read_session(all_orgs=True) as session:
+        assert given_up_events(session, limit=10) == [] and outbox_backlog(session) == {
+            "waiting": 0,
+            "given_up": 0,
+        }
+
+
+def test_the_operators_command_lists_given_up_events_and_retries_them(shop, tmp_path):
+    new_nc(shop)
+    with shop.db.write_engine.begin() as connection:
+        connection.execute(
+            text("UPDATE event_outbox SET attempts = :n, last_error = 'ValueError: mail server down'"),
+            {"n": MAX_ATTEMPTS},
+        )
+    [row] = outbox(shop)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TANGUAN_")}
+    env |= {
+        "TANGUAN_DATABASE_URL": shop.db.url,
+        "TANGUAN_DATA_DIR": str(tmp_path / "var"),
+        "TANGUAN_SECRET_KEY": "test-outbox-installation-key-0123456789",
+    }
+    tanguan = str(Path(sys.executable).with_name("tanguan"))
+
+    def run(*args: str) -> str:
+        done = subprocess.run(
+            [tanguan, "scheduler", "outbox", *args], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    listed = run()
+    assert "已放弃 1 个" in listed and f"#{row['id']}" in listed and "mail server down" in listed
+    assert re.search(rf"#{row['id']}  \d{{4}}-\d\d-\d\d \d\d:\d\d  ", listed)  # China time, no ISO "T"
+    assert "重新投递 1 个事件" in run("--retry", str(row["id"]))
+    assert outbox(shop)[0]["attempts"] == 0
+    assert "已放弃 0 个" in run()
