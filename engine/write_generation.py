@@ -23,6 +23,8 @@ BOOKKEEPING_TABLES = frozenset(
     {"user_session", "api_token", "login_attempt", "scheduler_claim", "event_outbox", "event_receipt"}
 )
 _WROTE = "tanguan_wrote"
+_CHANGED_SCHEMA = "tanguan_changed_schema"  # a migration (up or down) may have made or dropped the table
+_DDL = ("CREATE", "DROP", "ALTER")
 _READS = (
     "SELECT",
     "PRAGMA",
@@ -84,13 +86,16 @@ def current(connection: Connection) -> int:
 
 def track_writes(engine: Engine) -> None:
     """Move the generation in every transaction on ``engine`` that changes data. Before the table exists
-    (a database not yet upgraded) nothing is moved; it is looked for again until it is there."""
+    (a database not yet upgraded, or downgraded below it) nothing is moved; it is looked for again until it
+    is there, and after every transaction that changed the schema."""
     state = {"ready": False}
 
     @event.listens_for(engine, "before_cursor_execute")
     def _note(connection: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
         if not connection.info.get(_WROTE) and writes_data(statement):
             connection.info[_WROTE] = True
+        if statement.lstrip()[:6].upper().startswith(_DDL):
+            connection.info[_CHANGED_SCHEMA] = True
 
     @event.listens_for(engine, "commit")
     def _bump(connection: Connection) -> None:
@@ -100,7 +105,7 @@ def track_writes(engine: Engine) -> None:
         assert driver is not None, "the connection is closed"
         cursor = driver.cursor()
         try:
-            if not state["ready"]:
+            if not state["ready"] or connection.info.pop(_CHANGED_SCHEMA, False):
                 state["ready"] = _table_exists(cursor, connection.dialect.name)
             if state["ready"]:
                 cursor.execute(_BUMP_SQL)
@@ -110,6 +115,7 @@ def track_writes(engine: Engine) -> None:
     @event.listens_for(engine, "rollback")
     def _forget(connection: Connection) -> None:
         connection.info.pop(_WROTE, None)
+        connection.info.pop(_CHANGED_SCHEMA, None)
 
 
 def _table_exists(cursor: Any, dialect: str) -> bool:
