@@ -14,6 +14,11 @@ if TYPE_CHECKING:
     from engine.config import KeyRing, Settings
     from engine.db import Database
 
+# Longer than the proxy's idle upstream connections (nginx: 60 s): else the server may close a connection just
+# as the proxy (or a client) sends the next request on it, which then fails (T28 saw one such read error in
+# 19,398 requests with uvicorn's 5 s).
+KEEP_ALIVE_S = 75
+
 app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
@@ -296,10 +301,7 @@ def serve(
         proxy_headers=True,
         forwarded_allow_ips=proxies,
         access_log=False,  # one JSON line per request instead (web/observability.py)
-        # Longer than the proxy's idle upstream connections (nginx: 60 s): else the server may close a
-        # connection just as the proxy (or a client) sends the next request on it, which then fails (T28
-        # saw one such read error in 19,398 requests with uvicorn's 5 s).
-        timeout_keep_alive=75,
+        timeout_keep_alive=KEEP_ALIVE_S,
     )
 
 

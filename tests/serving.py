@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 import uvicorn
 
+from engine.cli import KEEP_ALIVE_S
+
 TANGUAN = str(Path(sys.executable).with_name("tanguan"))
 STARTUP_TIMEOUT_S = 60  # generous: the machine is shared; a healthy server answers in about two seconds
 
@@ -117,7 +119,12 @@ def signature_statuses(client: httpx.Client, base_url: str, record_ids: list[int
 def served_in_thread(app: Any) -> Iterator[int]:
     """``app`` on a real socket (uvicorn in a thread of this process), until the block ends; the port."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    # As `tanguan serve` keeps idle connections: with uvicorn's 5 s, a client starved of the CPU for 5 s on a
+    # busy machine sent its next request on a connection the server was closing (T28 in the full suite).
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", timeout_keep_alive=KEEP_ALIVE_S
+    )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + STARTUP_TIMEOUT_S

@@ -128,7 +128,19 @@ def test_one_render_per_key_and_the_others_wait_for_it():
         await asyncio.wait_for(waiting.wait(), 60)
         assert store.rendering() == 0 and store.claim("page") is None
 
-    asyncio.run(scenario())
+    # On a thread of its own: after the browser tests (Playwright's sync API) this thread may run a loop.
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(scenario())
+        except BaseException as error:  # reported on the test's thread
+            failures.append(error)
+
+    runner = threading.Thread(target=run)
+    runner.start()
+    runner.join()
+    assert not failures, failures
 
 
 @pytest.mark.parametrize("path", ["/r/999999", "/records/no-such-process", "/audit?before=x"])
